@@ -1,0 +1,3 @@
+module votestream
+
+go 1.26
