@@ -1,0 +1,94 @@
+// Package election is the domain of a Thai general election: provinces, constituencies,
+// polling stations, parties and candidates, the two ballots, the consistency rule of a count,
+// and party-list seat allocation. It does no I/O beyond reading the CSV files it is given
+// and imports nothing of the project: every role builds on it.
+package election
+
+// Ballot is one of the two ballots every voter casts. Their numbers differ for the same
+// party: a candidate number is per constituency, a party number is national.
+type Ballot string
+
+const (
+	// BallotConstituency is the ballot for the constituency MP; votes are keyed by candidate number.
+	BallotConstituency Ballot = "constituency"
+	// BallotPartyList is the national party-list ballot; votes are keyed by party number.
+	BallotPartyList Ballot = "partylist"
+)
+
+// Ballots lists both ballots in a fixed order.
+var Ballots = []Ballot{BallotConstituency, BallotPartyList}
+
+// Valid reports whether b is one of the two ballots.
+func (b Ballot) Valid() bool { return b == BallotConstituency || b == BallotPartyList }
+
+// Province is one of the 77 provinces; Region groups provinces for borrowing strength.
+type Province struct {
+	ID     string // e.g. "BKK"
+	NameTH string
+	NameEN string
+	Region string // central, east, north, northeast, south, west
+}
+
+// Constituency elects one MP by first past the post.
+type Constituency struct {
+	ID             string // e.g. "BKK_1"
+	ProvinceID     string
+	Number         int
+	EligibleVoters int
+	Stations       int // number of polling stations, as published
+}
+
+// Station is one polling station, where both ballots are counted in public.
+type Station struct {
+	ID             string
+	ConstituencyID string
+	Subdistrict    string
+	Number         int
+	EligibleVoters int
+	Priority       bool // in the priority (probability) sample
+	Urban          bool
+}
+
+// Party is on the national party-list ballot under its party number.
+type Party struct {
+	No     int
+	NameTH string
+	NameEN string
+}
+
+// Candidate stands in one constituency under a candidate number for a party.
+type Candidate struct {
+	ConstituencyID string
+	No             int
+	Name           string
+	PartyNo        int
+}
+
+// Tally is the count of one ballot at one station.
+type Tally struct {
+	BallotsCast int
+	Invalid     int
+	NoVote      int
+	Votes       map[int]int // candidate_no or party_no -> votes; a missing key means 0
+}
+
+// StationBallot identifies one count: a station and a ballot.
+type StationBallot struct {
+	StationID string
+	Ballot    Ballot
+}
+
+// Country is a whole reference data set. Build its indexes with Index before lookups.
+type Country struct {
+	Provinces      []Province
+	Constituencies []Constituency
+	Stations       []Station
+	Parties        []Party
+	Candidates     []Candidate
+}
+
+// Results is a results set: the true (or official) count of every station and ballot.
+type Results struct {
+	Tallies     map[StationBallot]Tally
+	ReportTimes map[string]float64 // station_id -> minutes after close its final count is known; optional
+}

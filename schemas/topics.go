@@ -1,0 +1,31 @@
+package schemas
+
+// Topic is one Kafka topic of the contract. Names carry the major version of their message.
+type Topic struct {
+	Name       string
+	Partitions int32
+	Compacted  bool // cleanup.policy=compact: the latest record per key is the state
+}
+
+// Topic names. Report and result topics are keyed by station_id so one station's records
+// stay ordered on one partition.
+const (
+	TopicSubmissions    = "submissions.v1"
+	TopicReviews        = "reviews.v1"
+	TopicOfficial       = "official.v1"
+	TopicStationResults = "station-results.v1"
+	TopicAnomalies      = "anomalies.v1"
+	TopicEstimates      = "estimates.v1"
+	TopicDeadLetter     = "dead-letter.v1"
+)
+
+// Topics is the full topic set, created by `votestream migrate` (never by broker auto-create).
+var Topics = []Topic{
+	{Name: TopicSubmissions, Partitions: 6},
+	{Name: TopicReviews, Partitions: 6},
+	{Name: TopicOfficial, Partitions: 6},
+	{Name: TopicStationResults, Partitions: 6, Compacted: true},
+	{Name: TopicAnomalies, Partitions: 6},
+	{Name: TopicEstimates, Partitions: 1},
+	{Name: TopicDeadLetter, Partitions: 1},
+}
