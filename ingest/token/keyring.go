@@ -1,0 +1,128 @@
+package token
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// ErrBadKeyring: a key file or key set is unusable.
+var ErrBadKeyring = errors.New("token: bad keyring")
+
+// Keyring holds the HMAC secrets by key id. Issue signs with the active key; Verify accepts
+// any key of the ring, which is how keys rotate: add a new key (it becomes active), re-issue
+// tokens, and drop the old key once no valid token uses it. Immutable once built, so safe for
+// concurrent use.
+type Keyring struct {
+	keys   map[string][]byte
+	active string
+}
+
+// NewKeyring builds a keyring. active must be one of keys; every key must be at least
+// MinKeyLen bytes and every key id 1-32 characters of [A-Za-z0-9_-].
+func NewKeyring(active string, keys map[string][]byte) (*Keyring, error) {
+	k := &Keyring{keys: make(map[string][]byte, len(keys)), active: active}
+	for id, secret := range keys {
+		if !validKeyID(id) {
+			return nil, fmt.Errorf("%w: key id %q: want 1-32 characters of A-Z a-z 0-9 _ -", ErrBadKeyring, id)
+		}
+		if len(secret) < MinKeyLen {
+			return nil, fmt.Errorf("%w: key %q is %d bytes, want at least %d", ErrBadKeyring, id, len(secret), MinKeyLen)
+		}
+		k.keys[id] = append([]byte(nil), secret...)
+	}
+	if _, ok := k.keys[active]; !ok {
+		return nil, fmt.Errorf("%w: active key %q not in the ring", ErrBadKeyring, active)
+	}
+	return k, nil
+}
+
+// Active returns the id of the key Issue signs with.
+func (k *Keyring) Active() string { return k.active }
+
+func validKeyID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseKeyring reads a key file: one key per line as "<key id> <secret in base64>", blank
+// lines and lines starting with '#' ignored. The LAST key listed is the active one, so a
+// rotation appends a line. Standard and URL-safe base64, padded or not, are accepted.
+func ParseKeyring(r io.Reader) (*Keyring, error) {
+	keys := map[string][]byte{}
+	var active string
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Fields(text)
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("%w: line %d: want \"<key id> <base64 secret>\"", ErrBadKeyring, line)
+		}
+		secret, err := decodeSecret(fields[1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: line %d: secret is not base64", ErrBadKeyring, line)
+		}
+		if _, dup := keys[fields[0]]; dup {
+			return nil, fmt.Errorf("%w: line %d: key id %q listed twice", ErrBadKeyring, line, fields[0])
+		}
+		keys[fields[0]] = secret
+		active = fields[0]
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("token: read keyring: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no keys", ErrBadKeyring)
+	}
+	return NewKeyring(active, keys)
+}
+
+func decodeSecret(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// LoadKeyring reads a key file (see ParseKeyring).
+func LoadKeyring(path string) (*Keyring, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("token: open keyring: %w", err)
+	}
+	defer f.Close()
+	k, err := ParseKeyring(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// NewKeyLine returns a fresh random 32-byte key as a key file line for id, ready to append
+// to a key file.
+func NewKeyLine(id string) (string, error) {
+	if !validKeyID(id) {
+		return "", fmt.Errorf("%w: key id %q", ErrBadKeyring, id)
+	}
+	var b [MinKeyLen]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("token: random key: %w", err)
+	}
+	return id + " " + base64.StdEncoding.EncodeToString(b[:]) + "\n", nil
+}
