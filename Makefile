@@ -1,0 +1,44 @@
+# votestream: the two commands are `make run` and `make test`; both install what they need.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/votestream
+KAFKA      ?= 127.0.0.1:29092
+CLICKHOUSE ?= 127.0.0.1:29000
+
+.PHONY: build run test bench lint services services-down fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/votestream
+
+# The whole pipeline on this machine: real Kafka and ClickHouse (scripts/services), the
+# schema, then every built role in one process with a simulated election night.
+run: build
+	scripts/services up
+	$(BIN) migrate --kafka $(KAFKA) --clickhouse $(CLICKHOUSE)
+	$(BIN) up --kafka $(KAFKA) --clickhouse $(CLICKHOUSE) $(RUNFLAGS)
+
+test:
+	scripts/test
+
+# Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
+bench: build
+	scripts/bench
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+
+fuzz:
+	scripts/fuzz
+
+services:
+	scripts/services up
+
+services-down:
+	scripts/services down
+
+clean:
+	scripts/services clean
+	rm -rf bin var

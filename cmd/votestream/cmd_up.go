@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"golang.org/x/sync/errgroup"
+)
+
+// upEnv is what `votestream up` hands to each role it runs in its process.
+type upEnv struct {
+	seeds       []string
+	topicPrefix string
+	clickhouse  string // native host:port; "" when no ClickHouse is configured
+	database    string
+	dataDir     string // where roles of this process keep files (evidence, exports)
+}
+
+// upRole is one role `up` runs. start returns a description for the table of what is
+// running, and the role's blocking Run; it must return promptly when ctx is cancelled.
+type upRole struct {
+	name  string
+	start func(ctx context.Context, env upEnv) (describe string, run func(context.Context) error, err error)
+}
+
+// upRoles is filled by the role files as roles land, in start order.
+var upRoles []upRole
+
+func init() {
+	register(&command{
+		name:    "up",
+		summary: "run every built role in one process (embedded Kafka when --kafka is empty)",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			var kf kafkaFlags
+			kf.register(fs, "")
+			ch := fs.String("clickhouse", "", "ClickHouse native host:port; empty runs without storage")
+			db := fs.String("database", defaultDatabase, "ClickHouse database")
+			dataDir := fs.String("data", "var/up", "folder for this process's files (embedded broker data, evidence)")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				return runUp(ctx, kf, *ch, *db, *dataDir)
+			}
+		},
+	})
+}
+
+func runUp(ctx context.Context, kf kafkaFlags, ch, db, dataDir string) error {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	env := upEnv{seeds: kf.seedList(), topicPrefix: kf.topicPrefix, clickhouse: ch, database: db, dataDir: dataDir}
+	broker := "Kafka " + strings.Join(env.seeds, ",")
+	if len(env.seeds) == 0 {
+		// No broker configured: franz-go's kfake runs transactions and read_committed
+		// correctly (DESIGN.md §5), so one process can hold the whole pipeline.
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dataDir+"/kfake"))
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		defer cluster.Close()
+		env.seeds = cluster.ListenAddrs()
+		broker = "embedded Kafka-protocol broker (kfake) " + strings.Join(env.seeds, ",")
+	}
+	if _, err := ensureTopics(ctx, env.seeds, env.topicPrefix); err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "votestream up: running\n")
+	fmt.Fprintf(tw, "  broker\t%s\n", broker)
+	if ch != "" {
+		fmt.Fprintf(tw, "  clickhouse\t%s database %s\n", ch, db)
+	}
+	for _, r := range upRoles {
+		desc, run, err := r.start(gctx, env)
+		if err != nil {
+			tw.Flush()
+			return fmt.Errorf("start %s: %w", r.name, err)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", r.name, desc)
+		g.Go(func() error {
+			if err := run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			return nil
+		})
+	}
+	var missing []string
+	for _, c := range commands {
+		if c.notBuilt {
+			missing = append(missing, c.name)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(tw, "  not built yet\t%s\n", strings.Join(sortedCopy(missing), ", "))
+	}
+	fmt.Fprintf(tw, "Stop with Ctrl-C.\n")
+	tw.Flush()
+	<-gctx.Done()
+	err := g.Wait()
+	slog.Info("votestream up: stopped")
+	return err
+}

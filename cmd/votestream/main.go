@@ -1,0 +1,163 @@
+// Command votestream is the one binary of votestream: one subcommand per role, and `up`,
+// which runs every built role in one process for a single machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand. Flags are declared on fs; every flag can also be set by the
+// environment variable VOTESTREAM_<FLAG> (dashes as underscores), the flag winning.
+type command struct {
+	name     string
+	summary  string
+	usage    string // argument synopsis after the name
+	issue    int    // when not built yet: the issue that builds it, if any
+	notBuilt bool   // the role does not exist yet: it says so and exits non-zero
+	setup    func(fs *flag.FlagSet) func(ctx context.Context, args []string) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// errUsage marks an error in how the command was called: exit code 2, not 1.
+var errUsage = errors.New("usage")
+
+// notBuilt is the setup of a role whose issue is still open: it refuses to pretend.
+func notBuilt(issue int) func(*flag.FlagSet) func(context.Context, []string) error {
+	return func(*flag.FlagSet) func(context.Context, []string) error {
+		return func(context.Context, []string) error {
+			if issue == 0 {
+				return errors.New("not built yet: no issue builds this role so far")
+			}
+			return fmt.Errorf("not built yet (issue %d): this role does not exist in this version", issue)
+		}
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" {
+			return run([]string{args[1], "--help"}, stdout, stderr)
+		}
+		printUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "votestream: unknown command %q\n\n", args[0])
+		printUsage(stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet("votestream "+c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runFn := c.setup(fs)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: votestream %s [flags] %s\n\n%s\n", c.name, c.usage, c.summary)
+		if c.notBuilt {
+			fmt.Fprintf(out, "\nNot built yet.\n")
+		}
+		if hasFlags(fs) {
+			fmt.Fprintf(out, "\nFlags (each also read from VOTESTREAM_<FLAG>, dashes as underscores):\n")
+			fs.PrintDefaults()
+		}
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runFn(ctx, fs.Args()); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return 0 // stopped on request
+		}
+		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// envName maps a flag name onto its environment variable.
+func envName(flagName string) string {
+	return "VOTESTREAM_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets every flag not given on the command line from its environment variable.
+func applyEnv(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+			}
+		}
+	})
+	return err
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, "votestream: count an election in public, live.\n\nUsage: votestream <command> [flags]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := commands[n]
+		note := ""
+		if c.notBuilt {
+			note = " (not built yet)"
+		}
+		fmt.Fprintf(w, "  %-12s %s%s\n", n, c.summary, note)
+	}
+	fmt.Fprintf(w, "\nRun `votestream <command> --help` for a command's flags.\n")
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}
