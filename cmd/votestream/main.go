@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // Asia/Bangkok on any host, distroless images included
 )
 
 // command is one subcommand. Flags are declared on fs; every flag can also be set by the

@@ -1,0 +1,12 @@
+# One image for every votestream role; the compose file picks the role by command.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /out/votestream ./cmd/votestream
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/votestream /usr/local/bin/votestream
+ENV TZ=Asia/Bangkok
+ENTRYPOINT ["/usr/local/bin/votestream"]
