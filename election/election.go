@@ -1,7 +1,11 @@
 // Package election is the domain of a Thai general election: provinces, constituencies,
 // polling stations, parties and candidates, the two ballots, the consistency rule of a count,
-// and party-list seat allocation. It does no I/O beyond reading the CSV files it is given
-// and imports nothing of the project: every role builds on it.
+// and party-list seat allocation. It imports nothing of the project: every role builds on it.
+//
+// Its only I/O is the CSV contract of DESIGN.md §4: LoadCountry and LoadResults read a
+// reference folder or a results set through an fs.FS, and WriteCountry and WriteResults write
+// them, one file at a time, each atomically. It opens no network connection and keeps no
+// state beyond the values it returns.
 package election
 
 // Ballot is one of the two ballots every voter casts. Their numbers differ for the same
@@ -78,13 +82,23 @@ type StationBallot struct {
 	Ballot    Ballot
 }
 
-// Country is a whole reference data set. Build its indexes with Index before lookups.
+// Country is a whole reference data set. Build its indexes with Index before lookups
+// (LoadCountry does); after Index, treat the Country as read-only: its lookups are then safe
+// for concurrent use by any number of goroutines.
 type Country struct {
 	Provinces      []Province
 	Constituencies []Constituency
 	Stations       []Station
 	Parties        []Party
 	Candidates     []Candidate
+
+	// Files lists the reference files LoadCountry read, in load order (for example
+	// "provinces.csv", "constituencies.csv", "parties.csv"): stations.csv and candidates.csv
+	// are optional, and a reference folder without them leaves it to the simulator to add
+	// them. Nil for a Country built in memory.
+	Files []string
+
+	idx *countryIndex // built by Index; nil before
 }
 
 // Results is a results set: the true (or official) count of every station and ballot.
