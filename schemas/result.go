@@ -75,16 +75,18 @@ var AnomalyCodes = []string{
 
 // Anomaly is one flag raised by consolidate: the value of an anomalies.v1 record.
 type Anomaly struct {
-	AnomalyID   string            `json:"anomaly_id"` // deterministic: the same input raises the same id
-	Code        string            `json:"code"`
-	Severity    Severity          `json:"severity"`
-	StationID   string            `json:"station_id"`
-	Ballot      string            `json:"ballot,omitempty"`
-	VolunteerID string            `json:"volunteer_id,omitempty"`
-	Submissions []string          `json:"submissions,omitempty"` // submission ids behind it
-	Message     string            `json:"message"`               // for a person
-	Evidence    map[string]string `json:"evidence,omitempty"`    // the numbers that triggered it
-	DetectedAt  time.Time         `json:"detected_at"`
+	AnomalyID string   `json:"anomaly_id"` // deterministic: the same input raises the same id
+	Code      string   `json:"code"`
+	Severity  Severity `json:"severity"`
+	StationID string   `json:"station_id"`
+	// ConstituencyID of the station, when known, so dashboards group anomalies without a join.
+	ConstituencyID string            `json:"constituency_id,omitempty"`
+	Ballot         string            `json:"ballot,omitempty"`
+	VolunteerID    string            `json:"volunteer_id,omitempty"`
+	Submissions    []string          `json:"submissions,omitempty"` // submission ids behind it
+	Message        string            `json:"message"`               // for a person
+	Evidence       map[string]string `json:"evidence,omitempty"`    // the numbers that triggered it
+	DetectedAt     time.Time         `json:"detected_at"`
 }
 
 // Review is a district lead's or the war room's decision on one station and ballot: accept

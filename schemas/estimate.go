@@ -1,0 +1,68 @@
+package schemas
+
+import "time"
+
+// CallState is how sure an estimate is of a constituency's winner.
+type CallState string
+
+const (
+	// CallTooEarly: too few stations reported to name a leader with any confidence.
+	CallTooEarly CallState = "too_early"
+	// CallLeading: a leader is named, but the race can still turn.
+	CallLeading CallState = "leading"
+	// CallLikely: the leader wins with high probability.
+	CallLikely CallState = "likely"
+	// CallCalled: no remaining ballots can change the winner, whatever they contain.
+	CallCalled CallState = "called"
+)
+
+// CallStates lists every call state, from least to most certain.
+var CallStates = []CallState{CallTooEarly, CallLeading, CallLikely, CallCalled}
+
+// Estimate is one run of the estimator: the value of an estimates.v1 record. Every figure
+// reflects the station results known at DataTime; ComputedAt is when it was worked out.
+// Stations and eligible voters count only reported, non-disputed stations as reported.
+type Estimate struct {
+	EstimateID       string                 `json:"estimate_id"` // unique per run; re-publishing the same run reuses it
+	DataTime         time.Time              `json:"data_time"`   // newest station-result updated_at taken into account
+	ComputedAt       time.Time              `json:"computed_at"`
+	StationsReported int                    `json:"stations_reported"` // party-list ballot, whole country
+	StationsTotal    int                    `json:"stations_total"`
+	EligibleReported int64                  `json:"eligible_reported"` // eligible voters of the reported stations
+	EligibleTotal    int64                  `json:"eligible_total"`
+	Parties          []PartyEstimate        `json:"parties"`
+	Constituencies   []ConstituencyEstimate `json:"constituencies"`
+}
+
+// PartyEstimate is the national party-list estimate for one party. Shares are fractions of
+// the valid party-list votes (0..1), with a 95 % interval ShareLo <= Share <= ShareHi.
+type PartyEstimate struct {
+	PartyNo        int     `json:"party_no"`
+	CountedVotes   int64   `json:"counted_votes"`   // votes on the reported stations
+	ProjectedVotes int64   `json:"projected_votes"` // estimate for the whole country, rounded
+	Share          float64 `json:"share"`
+	ShareLo        float64 `json:"share_lo"`
+	ShareHi        float64 `json:"share_hi"`
+	Seats          int     `json:"seats"` // projected party-list seats (of 100)
+}
+
+// ConstituencyEstimate is the projected result of one constituency (constituency ballot).
+// LeaderNo is 0 when no station has reported.
+type ConstituencyEstimate struct {
+	ConstituencyID   string              `json:"constituency_id"`
+	LeaderNo         int                 `json:"leader_no"`       // candidate_no of the projected winner
+	WinProbability   float64             `json:"win_probability"` // of the leader, 0..1
+	Call             CallState           `json:"call"`
+	StationsReported int                 `json:"stations_reported"`
+	StationsTotal    int                 `json:"stations_total"`
+	EligibleReported int64               `json:"eligible_reported"`
+	EligibleTotal    int64               `json:"eligible_total"`
+	Candidates       []CandidateEstimate `json:"candidates"` // by candidate_no
+}
+
+// CandidateEstimate is one candidate's votes in a ConstituencyEstimate.
+type CandidateEstimate struct {
+	CandidateNo    int   `json:"candidate_no"`
+	CountedVotes   int64 `json:"counted_votes"`
+	ProjectedVotes int64 `json:"projected_votes"`
+}

@@ -1,0 +1,61 @@
+// Package kgorecord turns votestream messages into franz-go records and back, with the
+// envelope of package schemas. It is the only part of schemas that imports franz-go.
+package kgorecord
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/schemas"
+)
+
+// New builds the record for a message on a topic: the JSON value, the envelope headers and
+// the message's key (schemas.Key). topic is the full name, with any prefix.
+func New(topic string, v any) (*kgo.Record, error) {
+	value, headers, err := schemas.Encode(v)
+	if err != nil {
+		return nil, err
+	}
+	r := &kgo.Record{Topic: topic, Value: value, Headers: Headers(headers)}
+	if k := schemas.Key(v); k != "" {
+		r.Key = []byte(k)
+	}
+	return r, nil
+}
+
+// Headers converts envelope headers to franz-go's.
+func Headers(hs []schemas.Header) []kgo.RecordHeader {
+	out := make([]kgo.RecordHeader, len(hs))
+	for i, h := range hs {
+		out[i] = kgo.RecordHeader(h)
+	}
+	return out
+}
+
+// FromHeaders converts franz-go headers to envelope headers.
+func FromHeaders(hs []kgo.RecordHeader) []schemas.Header {
+	out := make([]schemas.Header, len(hs))
+	for i, h := range hs {
+		out[i] = schemas.Header(h)
+	}
+	return out
+}
+
+// Decode decodes a record into a pointer to a message type (see schemas.Decode); the error
+// names the record's topic, partition and offset.
+func Decode(r *kgo.Record, into any) error {
+	if err := schemas.Decode(r.Value, FromHeaders(r.Headers), into); err != nil {
+		return fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	return nil
+}
+
+// DecodeAny decodes a record into a new message of the type its schema header names.
+func DecodeAny(r *kgo.Record) (any, error) {
+	v, err := schemas.DecodeAny(r.Value, FromHeaders(r.Headers))
+	if err != nil {
+		return nil, fmt.Errorf("%s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+	}
+	return v, nil
+}
