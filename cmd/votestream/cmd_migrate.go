@@ -5,6 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"votestream/schemas/provision"
 )
 
 func init() {
@@ -14,19 +19,66 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var kf kafkaFlags
 			kf.register(fs, defaultKafka)
+			var cf clickhouseFlags
+			cf.register(fs, defaultClickHouse)
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				if kf.seeds == "" && cf.addr == "" {
+					return fmt.Errorf("%w: nothing to migrate: both --kafka and --clickhouse are empty", errUsage)
 				}
 				if seeds := kf.seedList(); len(seeds) > 0 {
 					created, err := ensureTopics(ctx, seeds, kf.topicPrefix)
 					if err != nil {
 						return err
 					}
-					slog.Info("kafka topics ready", "created", created, "prefix", kf.topicPrefix)
+					slog.Info("kafka topics ready", "broker", kf.seeds, "created", len(created), "prefix", kf.topicPrefix)
+				}
+				if cf.addr != "" {
+					applied, err := migrateClickHouse(ctx, cf)
+					if err != nil {
+						return err
+					}
+					slog.Info("clickhouse schema ready", "server", cf.addr, "database", cf.database, "applied", applied)
 				}
 				return nil
 			}
 		},
 	})
+}
+
+// clickhouseFlags are the flags every ClickHouse-using command shares.
+type clickhouseFlags struct {
+	addr, database, user, password string
+}
+
+func (c *clickhouseFlags) register(fs *flag.FlagSet, defaultAddr string) {
+	fs.StringVar(&c.addr, "clickhouse", defaultAddr, "ClickHouse native protocol host:port")
+	fs.StringVar(&c.database, "database", defaultDatabase, "ClickHouse database")
+	fs.StringVar(&c.user, "clickhouse-user", "default", "ClickHouse user")
+	fs.StringVar(&c.password, "clickhouse-password", "", "ClickHouse password")
+}
+
+func (c *clickhouseFlags) options() *clickhouse.Options {
+	return &clickhouse.Options{
+		Addr:        []string{c.addr},
+		Auth:        clickhouse.Auth{Username: c.user, Password: c.password},
+		DialTimeout: 10 * time.Second,
+	}
+}
+
+func migrateClickHouse(ctx context.Context, cf clickhouseFlags) ([]string, error) {
+	conn, err := clickhouse.Open(cf.options())
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", cf.addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	applied, err := provision.MigrateClickHouse(ctx, conn, cf.database)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", cf.addr, err)
+	}
+	return applied, nil
 }

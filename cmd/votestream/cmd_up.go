@@ -17,8 +17,7 @@ import (
 type upEnv struct {
 	seeds       []string
 	topicPrefix string
-	clickhouse  string // native host:port; "" when no ClickHouse is configured
-	database    string
+	clickhouse  clickhouseFlags // addr "" when no ClickHouse is configured
 	dataDir     string // where roles of this process keep files (evidence, exports)
 }
 
@@ -39,24 +38,24 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			var kf kafkaFlags
 			kf.register(fs, "")
-			ch := fs.String("clickhouse", "", "ClickHouse native host:port; empty runs without storage")
-			db := fs.String("database", defaultDatabase, "ClickHouse database")
+			var cf clickhouseFlags
+			cf.register(fs, "")
 			dataDir := fs.String("data", "var/up", "folder for this process's files (embedded broker data, evidence)")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
 				}
-				return runUp(ctx, kf, *ch, *db, *dataDir)
+				return runUp(ctx, kf, cf, *dataDir)
 			}
 		},
 	})
 }
 
-func runUp(ctx context.Context, kf kafkaFlags, ch, db, dataDir string) error {
+func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir string) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	env := upEnv{seeds: kf.seedList(), topicPrefix: kf.topicPrefix, clickhouse: ch, database: db, dataDir: dataDir}
+	env := upEnv{seeds: kf.seedList(), topicPrefix: kf.topicPrefix, clickhouse: cf, dataDir: dataDir}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed
@@ -77,8 +76,12 @@ func runUp(ctx context.Context, kf kafkaFlags, ch, db, dataDir string) error {
 	tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "votestream up: running\n")
 	fmt.Fprintf(tw, "  broker\t%s\n", broker)
-	if ch != "" {
-		fmt.Fprintf(tw, "  clickhouse\t%s database %s\n", ch, db)
+	if cf.addr != "" {
+		applied, err := migrateClickHouse(ctx, cf)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "  clickhouse\t%s database %s (%d migrations applied now)\n", cf.addr, cf.database, len(applied))
 	}
 	for _, r := range upRoles {
 		desc, run, err := r.start(gctx, env)
