@@ -18,7 +18,7 @@ type upEnv struct {
 	seeds       []string
 	topicPrefix string
 	clickhouse  clickhouseFlags // addr "" when no ClickHouse is configured
-	dataDir     string // where roles of this process keep files (evidence, exports)
+	dataDir     string          // where roles of this process keep files (evidence, exports)
 }
 
 // upRole is one role `up` runs. start returns a description for the table of what is
