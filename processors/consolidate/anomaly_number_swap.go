@@ -1,0 +1,112 @@
+package consolidate
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"votestream/election"
+	"votestream/schemas"
+)
+
+// numberSwap looks for votes keyed by the other ballot's numbers: a constituency count
+// written under the candidates' party numbers, or a party-list count written under the
+// party's candidate number in this constituency. Two signs, either enough:
+//
+//   - keys: a constituency report whose numbers that are no candidate here are all party
+//     numbers of this constituency's candidates (ingest normally refuses these);
+//   - shares: read as the other ballot's numbers, the report's vote shares overlap the other
+//     ballot's shares better than read right, by at least SwapMargin. The overlap of two
+//     share vectors is the sum of the smaller share per candidate (1 when identical). The
+//     comparison is symmetric, so the report must also look swapped on its own: a party-list
+//     count with votes only under candidate numbers; for a constituency count, the other
+//     ballot must not be the one that looks so.
+func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time) *schemas.Anomaly {
+	cands := r.Country.CandidatesIn(st.ConstituencyID)
+	if len(cands) == 0 {
+		return nil
+	}
+	partyOf := make(map[int]int, len(cands))
+	candOf := make(map[int]int, len(cands))
+	for _, c := range cands {
+		partyOf[c.No] = c.PartyNo
+		candOf[c.PartyNo] = c.No
+	}
+	constituency := rep.Ballot == string(election.BallotConstituency)
+
+	if constituency {
+		var foreign []string
+		asParty := true
+		for _, no := range rep.fig.numbers() {
+			if _, ok := partyOf[no]; ok {
+				continue
+			}
+			foreign = append(foreign, strconv.Itoa(no))
+			if _, ok := candOf[no]; !ok {
+				asParty = false
+			}
+		}
+		if len(foreign) > 0 && asParty {
+			return swapAnomaly(st, rep, "numbers "+strings.Join(foreign, ",")+" are no candidate here but are the party numbers of candidates here",
+				map[string]string{"reason": "keys", "foreign_numbers": strings.Join(foreign, ",")})
+		}
+	}
+
+	if other == nil || rep.fig.valid() < r.SwapMinVotes || other.valid() < r.SwapMinVotes {
+		return nil
+	}
+	cv, pv := rep.fig.Votes, other.Votes
+	if !constituency {
+		cv, pv = other.Votes, rep.fig.Votes
+	}
+	sumC, sumP := float64(sumVotes(cv)), float64(sumVotes(pv))
+	right := 0.0
+	for _, c := range cands {
+		right += min(float64(cv[c.No])/sumC, float64(pv[c.PartyNo])/sumP)
+	}
+	swapped := 0.0
+	for no, v := range rep.fig.Votes {
+		swapped += min(float64(v)/float64(sumVotes(rep.fig.Votes)), float64(other.Votes[no])/float64(sumVotes(other.Votes)))
+	}
+	if swapped-right < r.SwapMargin {
+		return nil
+	}
+	if constituency == candidateKeyed(pv, partyOf) {
+		// A constituency count whose party list looks candidate-keyed: the party list is the
+		// swapped one. A party-list count that does not look candidate-keyed: not this one.
+		return nil
+	}
+	return swapAnomaly(st, rep,
+		"vote shares match the other ballot better when the numbers are read as its numbers ("+
+			strconv.FormatFloat(swapped, 'f', 2, 64)+") than read right ("+strconv.FormatFloat(right, 'f', 2, 64)+")",
+		map[string]string{
+			"reason":             "shares",
+			"overlap_right":      strconv.FormatFloat(right, 'f', 3, 64),
+			"overlap_as_swapped": strconv.FormatFloat(swapped, 'f', 3, 64),
+			"other_figures":      other.String(),
+		})
+}
+
+// candidateKeyed reports whether every number with votes is a candidate number here.
+func candidateKeyed(votes map[int]int, partyOf map[int]int) bool {
+	for no, v := range votes {
+		if _, ok := partyOf[no]; v > 0 && !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func sumVotes(votes map[int]int) int {
+	s := 0
+	for _, v := range votes {
+		s += v
+	}
+	return s
+}
+
+func swapAnomaly(st *Station, rep *Report, message string, evidence map[string]string) *schemas.Anomaly {
+	evidence["figures"] = rep.fig.String()
+	a := newAnomaly(schemas.AnomalyNumberSwap, st, rep.Ballot, rep.ReceivedAt, message, evidence, rep.SubmissionID)
+	return withReport(a, rep)
+}

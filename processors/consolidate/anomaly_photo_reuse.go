@@ -1,0 +1,87 @@
+package consolidate
+
+import (
+	"slices"
+	"strings"
+
+	"votestream/schemas"
+)
+
+// photoReuse: the same evidence hash on reports for different stations. A photo shows one
+// station's tally board or form, so a second station carrying it was not photographed there.
+// Every station and ballot sharing the hash is flagged, the first one too: which of them is
+// genuine is for a person to decide. One anomaly per hash, station and ballot.
+func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
+	var out []Output
+	b := ballotIndex(rep.Ballot)
+	for _, h := range rep.Evidence {
+		old := l.photos[h]
+		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission == rep.SubmissionID }) {
+			continue
+		}
+		uses := append(slices.Clip(old), photoUse{part: p, station: rep.StationID, ballot: b, submission: rep.SubmissionID, volunteer: rep.VolunteerID})
+		l.photos[h] = uses
+		l.record(func() {
+			if len(old) == 0 {
+				delete(l.photos, h)
+			} else {
+				l.photos[h] = old
+			}
+		})
+		stations := distinctStations(uses)
+		if len(stations) < 2 {
+			continue
+		}
+		type target struct {
+			part    int32
+			station string
+			ballot  int
+		}
+		var targets []target
+		for _, u := range uses {
+			t := target{u.part, u.station, u.ballot}
+			if !slices.Contains(targets, t) {
+				targets = append(targets, t)
+			}
+		}
+		for _, t := range targets {
+			var subs, vols []string
+			for _, u := range uses {
+				if u.station == t.station && u.ballot == t.ballot {
+					subs = append(subs, u.submission)
+					vols = append(vols, u.volunteer)
+				}
+			}
+			others := slices.DeleteFunc(slices.Clone(stations), func(s string) bool { return s == t.station })
+			st, ok := l.Station(t.part, t.station)
+			if !ok {
+				st, _ = l.rules.NewStation(t.station)
+			}
+			a := newAnomaly(schemas.AnomalyPhotoReuse, &st, ballotName(t.ballot), rep.ReceivedAt,
+				"evidence "+h+" is also on reports for "+strings.Join(others, ", "),
+				map[string]string{
+					"evidence":       h,
+					"other_stations": strings.Join(others, ","),
+					"stations":       strings.Join(stations, ","),
+					"volunteers":     strings.Join(vols, ","),
+				},
+				h, t.station, ballotName(t.ballot))
+			a.Submissions = subs
+			if len(vols) == 1 {
+				a.VolunteerID = vols[0]
+			}
+			out = append(out, l.flag(t.part, t.station, Flag{Ballot: ballotOf(t.ballot), Code: schemas.AnomalyPhotoReuse, On: true, Anomaly: a, At: rep.ReceivedAt})...)
+		}
+	}
+	return out
+}
+
+func distinctStations(uses []photoUse) []string {
+	var s []string
+	for _, u := range uses {
+		if !slices.Contains(s, u.station) {
+			s = append(s, u.station)
+		}
+	}
+	return s
+}

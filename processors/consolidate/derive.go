@@ -1,0 +1,338 @@
+package consolidate
+
+import (
+	"slices"
+	"time"
+
+	"votestream/schemas"
+)
+
+// view is what the rules make of one ballot of a station: the figures to publish, the
+// reports behind them, the status, the open codes, and the anomalies to raise.
+type view struct {
+	fig       *figures // nil: nothing to publish yet
+	stage     schemas.Stage
+	sources   []*Report   // the reports whose figures are the published ones
+	live      []*Report   // each source's current report: finals if any source has one, else progress
+	groups    [][]*Report // live finals grouped by figures, when they disagree (CONFLICT)
+	decision  *decision   // the review or official figure in force, if any
+	mismatch  *schemas.Anomaly
+	decidedBy string
+	countedAt time.Time
+	codes     codeSet
+	status    schemas.Status
+	raise     []*schemas.Anomaly
+}
+
+// derive works out both ballots of a station. at is the data time of the input being
+// applied, stamped on anomalies raised now.
+func (r *Rules) derive(st *Station, at time.Time) [2]view {
+	var vs [2]view
+	for i := range vs {
+		r.choose(st, i, &vs[i])
+	}
+	// Codes need both ballots' figures (BALLOT_GAP, NUMBER_SWAP), so they come second.
+	gap := r.ballotGap(st, &vs, at)
+	for i := range vs {
+		v := &vs[i]
+		if gap != nil {
+			v.codes.add(schemas.AnomalyBallotGap)
+			v.raise = append(v.raise, gap)
+		}
+		r.codes(st, i, &vs, at)
+		v.status = status(v)
+	}
+	return vs
+}
+
+// choose selects the figures of ballot i: the decision in force if there is one, else the
+// volunteers' consensus.
+func (r *Rules) choose(st *Station, i int, v *view) {
+	b := &st.ballots[i]
+	v.live = liveReports(b.reports)
+	final := len(v.live) > 0 && v.live[0].Stage == schemas.StageFinal
+
+	// The volunteers' consensus.
+	var consensus []*Report
+	if final {
+		groups := groupByFigures(v.live)
+		consensus = groups[0]
+		if len(groups) > 1 {
+			v.groups = groups
+			consensus = slices.MaxFunc(groups, betterGroup)
+		}
+	} else if len(v.live) > 0 {
+		ahead := slices.MaxFunc(v.live, moreAdvanced)
+		consensus = sameFigures(v.live, &ahead.fig)
+	}
+	if len(consensus) > 0 {
+		v.fig = &consensus[0].fig
+		v.stage = consensus[0].Stage
+		v.sources = consensus
+		v.countedAt = consensus[0].CountedAt
+	}
+
+	// A decision, the newest in force, replaces it.
+	d, fig := decisionInForce(b)
+	if d == nil {
+		return
+	}
+	v.decision = d
+	v.fig = fig
+	v.stage = schemas.StageFinal
+	v.sources = sameFigures(v.live, fig)
+	if d.review != nil {
+		v.decidedBy = d.review.ReviewerID
+		if id := d.review.AcceptSubmissionID; id != "" {
+			k := slices.IndexFunc(b.reports, func(x *Report) bool { return x.SubmissionID == id })
+			acc := b.reports[k]
+			v.stage = acc.Stage
+			if !slices.Contains(v.sources, acc) {
+				v.sources = append([]*Report{acc}, v.sources...)
+			}
+		}
+	} else {
+		v.decidedBy = "official"
+	}
+	if len(v.sources) > 0 {
+		v.countedAt = v.sources[0].CountedAt
+	} else {
+		v.countedAt = d.at()
+	}
+}
+
+// liveReports returns each volunteer's current report, in (received_at, submission_id)
+// order. A volunteer's current report is their latest final form if they sent one (a later
+// final with other figures is a correction and replaces it; one with the same figures is a
+// re-send and changes nothing), else their most advanced tally-board report. If any
+// volunteer has a final, only finals are live: a final form supersedes tally boards.
+func liveReports(reports []*Report) []*Report {
+	current := make(map[string]int, 4) // volunteer -> index into reports
+	for k, r := range reports {
+		j, seen := current[r.VolunteerID]
+		if !seen {
+			current[r.VolunteerID] = k
+			continue
+		}
+		cur := reports[j]
+		switch {
+		case cur.Stage == schemas.StageFinal:
+			if r.Stage == schemas.StageFinal && r.fig.key != cur.fig.key {
+				current[r.VolunteerID] = k
+			}
+		case r.Stage == schemas.StageFinal:
+			current[r.VolunteerID] = k
+		case r.fig.key != cur.fig.key && moreAdvanced(r, cur) > 0:
+			current[r.VolunteerID] = k
+		}
+	}
+	anyFinal := false
+	idx := make([]int, 0, len(current))
+	for _, k := range current {
+		idx = append(idx, k)
+		anyFinal = anyFinal || reports[k].Stage == schemas.StageFinal
+	}
+	slices.Sort(idx)
+	live := make([]*Report, 0, len(idx))
+	for _, k := range idx {
+		if !anyFinal || reports[k].Stage == schemas.StageFinal {
+			live = append(live, reports[k])
+		}
+	}
+	return live
+}
+
+// groupByFigures splits reports into groups of equal figures, in order of first appearance.
+func groupByFigures(rs []*Report) [][]*Report {
+	var groups [][]*Report
+outer:
+	for _, r := range rs {
+		for g := range groups {
+			if groups[g][0].fig.key == r.fig.key {
+				groups[g] = append(groups[g], r)
+				continue outer
+			}
+		}
+		groups = append(groups, []*Report{r})
+	}
+	return groups
+}
+
+func sameFigures(rs []*Report, f *figures) []*Report {
+	var out []*Report
+	for _, r := range rs {
+		if r.fig.key == f.key {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// betterGroup orders conflicting groups: more organisations, then more volunteers, then the
+// group seen first (the comparison is "a < b", and MaxFunc keeps the first maximum).
+func betterGroup(a, b []*Report) int {
+	if c := orgCount(a) - orgCount(b); c != 0 {
+		return c
+	}
+	if c := len(a) - len(b); c != 0 {
+		return c
+	}
+	return 0
+}
+
+// moreAdvanced orders tally-board reports: more ballots counted, then counted later. Ties
+// keep the report seen first, so a re-send changes nothing.
+func moreAdvanced(a, b *Report) int {
+	if c := a.fig.BallotsCast - b.fig.BallotsCast; c != 0 {
+		return c
+	}
+	return a.CountedAt.Compare(b.CountedAt)
+}
+
+// orgCount counts the independent organisations behind reports. A volunteer without an
+// organisation stands alone.
+func orgCount(rs []*Report) int {
+	seen := make(map[string]struct{}, len(rs))
+	for _, r := range rs {
+		org := r.Org
+		if org == "" {
+			org = "\x00volunteer:" + r.VolunteerID
+		}
+		seen[org] = struct{}{}
+	}
+	return len(seen)
+}
+
+// decisionInForce returns the newest decision that can apply and its figures: a review
+// accepting a submission waits until that submission is held (reviews and reports travel on
+// different topics and may arrive in either order).
+func decisionInForce(b *ballotState) (*decision, *figures) {
+	for k := len(b.decisions) - 1; k >= 0; k-- {
+		d := &b.decisions[k]
+		switch {
+		case d.official != nil:
+			return d, &d.official.fig
+		case d.review.fig != nil:
+			return d, d.review.fig
+		default:
+			id := d.review.AcceptSubmissionID
+			if j := slices.IndexFunc(b.reports, func(x *Report) bool { return x.SubmissionID == id }); j >= 0 {
+				return d, &b.reports[j].fig
+			}
+		}
+	}
+	return nil, nil
+}
+
+// latestOfficial returns the newest official figure of a ballot, or nil.
+func latestOfficial(b *ballotState) *Official {
+	for k := len(b.decisions) - 1; k >= 0; k-- {
+		if o := b.decisions[k].official; o != nil {
+			return o
+		}
+	}
+	return nil
+}
+
+// codes works out the open codes of ballot i and the anomalies to raise on it.
+func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
+	v := &vs[i]
+	b := &st.ballots[i]
+	other := &vs[1-i]
+
+	// Anomalies are raised on every report that shows them, whatever the result: the
+	// anomalies topic is the evidence log. Codes on the result are those of its figures
+	// and their sources.
+	regressed := regressions(b.reports)
+	for _, rg := range regressed {
+		v.raise = append(v.raise, regressionAnomaly(st, rg))
+	}
+	swapped := map[*Report]bool{}
+	for _, rep := range b.reports {
+		if rep.Stage != schemas.StageFinal {
+			continue
+		}
+		if a := r.numberSwap(st, rep, other.fig, at); a != nil {
+			v.raise = append(v.raise, a)
+			swapped[rep] = true
+		}
+	}
+
+	if v.fig == nil {
+		return
+	}
+	if !v.fig.tally().Consistent() {
+		v.codes.add(schemas.AnomalyArith)
+	}
+	if v.fig.BallotsCast > st.EligibleVoters {
+		v.codes.add(schemas.AnomalyOverEligible)
+	}
+	for code := range b.flags {
+		v.codes.add(code)
+	}
+	if o := latestOfficial(b); o != nil {
+		if a := r.officialMismatch(st, o, v, at); a != nil {
+			v.codes.add(schemas.AnomalyOfficialMismatch)
+			v.raise = append(v.raise, a)
+			if v.decision != nil && v.decision.official == o {
+				v.mismatch = a
+			}
+		}
+	}
+	if v.groups != nil {
+		// Raised whatever is decided, so the evidence log does not depend on whether a
+		// review happened to arrive before the second final form.
+		v.raise = append(v.raise, conflictAnomaly(st, i, v.groups, at))
+	}
+	if v.decision != nil {
+		// A person or the election commission decided: the volunteers' problems (conflict,
+		// early clocks, regressions, keying) are resolved by that decision.
+		return
+	}
+
+	inPlay := v.sources
+	if v.groups != nil {
+		inPlay = v.live
+		v.codes.add(schemas.AnomalyConflict)
+		for _, rep := range v.live {
+			if !rep.fig.tally().Consistent() {
+				v.codes.add(schemas.AnomalyArith)
+			}
+			if rep.fig.BallotsCast > st.EligibleVoters {
+				v.codes.add(schemas.AnomalyOverEligible)
+			}
+		}
+	}
+	for _, rep := range inPlay {
+		if r.early(rep) {
+			v.codes.add(schemas.AnomalyEarly)
+		}
+		if _, ok := regressed[rep]; ok {
+			v.codes.add(schemas.AnomalyRegression)
+		}
+		if swapped[rep] {
+			v.codes.add(schemas.AnomalyNumberSwap)
+		}
+	}
+}
+
+// status of a ballot's result (DESIGN.md §4).
+func status(v *view) schemas.Status {
+	switch {
+	case v.fig == nil:
+		return ""
+	case v.decision != nil && v.decision.review != nil:
+		return schemas.StatusVerified
+	case v.decision != nil:
+		if v.mismatch != nil {
+			v.decidedBy = "" // nobody decided: the official figure is itself in question
+			return schemas.StatusDisputed
+		}
+		return schemas.StatusVerified
+	case v.codes.hard():
+		return schemas.StatusDisputed
+	case orgCount(v.sources) >= 2:
+		return schemas.StatusCorroborated
+	}
+	return schemas.StatusProvisional
+}

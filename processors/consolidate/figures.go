@@ -1,0 +1,69 @@
+package consolidate
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"votestream/election"
+)
+
+// figures is one count of one ballot in the form the rules compare: two counts are the same
+// figures exactly when their keys are equal. A number with zero votes is the same as a
+// missing one, as the contract says.
+type figures struct {
+	BallotsCast int
+	Invalid     int
+	NoVote      int
+	Votes       map[int]int // candidate or party number -> votes, zero entries dropped
+	key         string
+}
+
+func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
+	f := figures{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote, Votes: make(map[int]int, len(votes))}
+	for no, v := range votes {
+		if v != 0 {
+			f.Votes[no] = v
+		}
+	}
+	var b strings.Builder
+	b.Grow(16 + 8*len(f.Votes))
+	b.WriteString(strconv.Itoa(ballotsCast))
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(invalid))
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(noVote))
+	for _, no := range f.numbers() {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(no))
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(f.Votes[no]))
+	}
+	f.key = b.String()
+	return f
+}
+
+// numbers returns the vote keys in increasing order.
+func (f figures) numbers() []int {
+	nos := make([]int, 0, len(f.Votes))
+	for no := range f.Votes {
+		nos = append(nos, no)
+	}
+	slices.Sort(nos)
+	return nos
+}
+
+// valid is the sum of the valid votes.
+func (f figures) valid() int { return f.tally().VotesTotal() }
+
+func (f figures) tally() election.Tally {
+	return election.Tally{BallotsCast: f.BallotsCast, Invalid: f.Invalid, NoVote: f.NoVote, Votes: f.Votes}
+}
+
+// wireVotes converts the votes back to the wire form, never nil.
+func (f figures) wireVotes() map[string]int {
+	return election.FormatVotes(f.Votes)
+}
+
+// String is the canonical text of the figures, used in evidence: "512/9/4 1:230 2:180".
+func (f figures) String() string { return f.key }

@@ -1,0 +1,190 @@
+package consolidate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"votestream/election"
+	"votestream/schemas"
+)
+
+// Input is one thing that can change a station: exactly one field is set. A zero Input
+// re-derives the station without changing it (used after a rebuild, to publish what the
+// state now says if it differs from what was last published).
+type Input struct {
+	Report   *Report
+	Review   *Review
+	Official *Official
+	Flag     *Flag
+}
+
+// Report is a decoded submissions.v1 record, its figures checked and parsed.
+type Report struct {
+	schemas.Report
+	fig figures
+}
+
+// Review is a decoded reviews.v1 record. Figures are nil when the review accepts a source.
+type Review struct {
+	schemas.Review
+	fig *figures
+}
+
+// Official is a decoded official.v1 record.
+type Official struct {
+	schemas.Official
+	fig figures
+}
+
+// Flag is a cross-station detector's verdict on one station and ballot (TURNOUT_OUTLIER,
+// SHARE_OUTLIER, PHOTO_REUSE, SPREAD): the Ledger works these out and applies them to the
+// station like any other input.
+type Flag struct {
+	Ballot  election.Ballot
+	Code    string
+	On      bool
+	Anomaly *schemas.Anomaly // raised when On; its id decides whether it is new
+	At      time.Time        // data time of the input that changed the verdict
+}
+
+// Output is one record to publish: exactly one field is set.
+type Output struct {
+	Result  *schemas.StationResult
+	Anomaly *schemas.Anomaly
+}
+
+// StationID is the station the input is about.
+func (in Input) StationID() string {
+	switch {
+	case in.Report != nil:
+		return in.Report.StationID
+	case in.Review != nil:
+		return in.Review.StationID
+	case in.Official != nil:
+		return in.Official.StationID
+	}
+	return ""
+}
+
+// at is the data time of the input: when ingest accepted it.
+func (in Input) at() time.Time {
+	switch {
+	case in.Report != nil:
+		return in.Report.ReceivedAt
+	case in.Review != nil:
+		return in.Review.ReceivedAt
+	case in.Official != nil:
+		return in.Official.ReceivedAt
+	case in.Flag != nil:
+		return in.Flag.At
+	}
+	return time.Time{}
+}
+
+// Decoding errors. A record that fails with one of them can never be processed and goes to
+// the dead-letter topic with the error as its reason.
+var (
+	// ErrUndecodable: the record is not a message of the expected type and version.
+	ErrUndecodable = errors.New("consolidate: undecodable record")
+	// ErrInvalidInput: the message decodes but breaks the contract (unknown station or
+	// ballot, bad numbers, a role that may not send it).
+	ErrInvalidInput = errors.New("consolidate: invalid input")
+)
+
+// NewReport checks a report against the contract and the Country and parses its figures.
+func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
+	if err := checkCommon(r.StationID, r.Ballot, c); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.SubmissionID == "":
+		return nil, fmt.Errorf("%w: empty submission_id", ErrInvalidInput)
+	case r.VolunteerID == "":
+		return nil, fmt.Errorf("%w: submission %s has no volunteer_id", ErrInvalidInput, r.SubmissionID)
+	case r.Stage != schemas.StageProgress && r.Stage != schemas.StageFinal:
+		return nil, fmt.Errorf("%w: submission %s: stage %q", ErrInvalidInput, r.SubmissionID, r.Stage)
+	case r.ReceivedAt.IsZero():
+		return nil, fmt.Errorf("%w: submission %s has no received_at", ErrInvalidInput, r.SubmissionID)
+	}
+	fig, err := parseFigures(r.BallotsCast, r.Invalid, r.NoVote, r.Votes)
+	if err != nil {
+		return nil, fmt.Errorf("submission %s: %w", r.SubmissionID, err)
+	}
+	return &Report{Report: r, fig: fig}, nil
+}
+
+// NewReview checks a review: the role must be a district lead's or the war room's, and it
+// must either accept a submission or carry complete figures.
+func NewReview(r schemas.Review, c *election.Country) (*Review, error) {
+	if err := checkCommon(r.StationID, r.Ballot, c); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.ReviewID == "":
+		return nil, fmt.Errorf("%w: empty review_id", ErrInvalidInput)
+	case r.Role != schemas.RoleDistrictLead && r.Role != schemas.RoleWarRoom:
+		return nil, fmt.Errorf("%w: review %s from role %q: only a district lead or the war room decides", ErrInvalidInput, r.ReviewID, r.Role)
+	case r.ReviewerID == "":
+		return nil, fmt.Errorf("%w: review %s has no reviewer_id", ErrInvalidInput, r.ReviewID)
+	case r.ReceivedAt.IsZero():
+		return nil, fmt.Errorf("%w: review %s has no received_at", ErrInvalidInput, r.ReviewID)
+	}
+	hasFigures := r.BallotsCast != nil || r.Invalid != nil || r.NoVote != nil || r.Votes != nil
+	switch {
+	case r.AcceptSubmissionID != "" && hasFigures:
+		return nil, fmt.Errorf("%w: review %s both accepts a submission and enters figures", ErrInvalidInput, r.ReviewID)
+	case r.AcceptSubmissionID != "":
+		return &Review{Review: r}, nil
+	case r.BallotsCast == nil || r.Invalid == nil || r.NoVote == nil:
+		return nil, fmt.Errorf("%w: review %s neither accepts a submission nor enters ballots_cast, invalid and no_vote", ErrInvalidInput, r.ReviewID)
+	}
+	fig, err := parseFigures(*r.BallotsCast, *r.Invalid, *r.NoVote, r.Votes)
+	if err != nil {
+		return nil, fmt.Errorf("review %s: %w", r.ReviewID, err)
+	}
+	return &Review{Review: r, fig: &fig}, nil
+}
+
+// NewOfficial checks an official figure: entered by a district lead or the war room.
+func NewOfficial(o schemas.Official, c *election.Country) (*Official, error) {
+	if err := checkCommon(o.StationID, o.Ballot, c); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.OfficialID == "":
+		return nil, fmt.Errorf("%w: empty official_id", ErrInvalidInput)
+	case o.Role != schemas.RoleDistrictLead && o.Role != schemas.RoleWarRoom:
+		return nil, fmt.Errorf("%w: official %s from role %q: only a district lead or the war room enters official figures", ErrInvalidInput, o.OfficialID, o.Role)
+	case o.EnteredBy == "":
+		return nil, fmt.Errorf("%w: official %s has no entered_by", ErrInvalidInput, o.OfficialID)
+	case o.ReceivedAt.IsZero():
+		return nil, fmt.Errorf("%w: official %s has no received_at", ErrInvalidInput, o.OfficialID)
+	}
+	fig, err := parseFigures(o.BallotsCast, o.Invalid, o.NoVote, o.Votes)
+	if err != nil {
+		return nil, fmt.Errorf("official %s: %w", o.OfficialID, err)
+	}
+	return &Official{Official: o, fig: fig}, nil
+}
+
+func checkCommon(stationID, ballot string, c *election.Country) error {
+	if !election.Ballot(ballot).Valid() {
+		return fmt.Errorf("%w: ballot %q", ErrInvalidInput, ballot)
+	}
+	if _, ok := c.StationByID(stationID); !ok {
+		return fmt.Errorf("%w: unknown station %q", ErrInvalidInput, stationID)
+	}
+	return nil
+}
+
+func parseFigures(ballotsCast, invalid, noVote int, wire map[string]int) (figures, error) {
+	if ballotsCast < 0 || invalid < 0 || noVote < 0 {
+		return figures{}, fmt.Errorf("%w: negative ballots_cast, invalid or no_vote", ErrInvalidInput)
+	}
+	votes, err := election.ParseVotes(wire)
+	if err != nil {
+		return figures{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return newFigures(ballotsCast, invalid, noVote, votes), nil
+}

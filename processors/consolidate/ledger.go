@@ -1,0 +1,333 @@
+package consolidate
+
+import (
+	"slices"
+	"time"
+
+	"votestream/schemas"
+)
+
+// Ledger holds the stations of the partitions one process owns and runs the detectors that
+// look across stations. Stations are partitioned like the input topics (by station_id), so a
+// station lives in exactly one partition.
+//
+// Cross-station scope, deliberately:
+//   - TURNOUT_OUTLIER and SHARE_OUTLIER compare a station with the stations of its
+//     constituency on the same partition. The verdict then depends only on that partition's
+//     input, whichever process owns it, so replays and rebalances give the same answer.
+//   - PHOTO_REUSE and SPREAD look at every partition this process owns: a reused photo or a
+//     volunteer spread over many stations is found across partitions as long as one process
+//     owns them (always, with one consolidator). With several, pairs split between processes
+//     are missed; docs/consolidation.md says how to close that gap.
+//
+// A Ledger is not safe for concurrent use. Every change made by Apply is journalled until
+// Commit or Rollback, so an aborted Kafka transaction leaves no trace in memory.
+type Ledger struct {
+	rules      *Rules
+	parts      map[int32]*partition
+	photos     map[string][]photoUse  // evidence hash -> every report that carried it
+	volunteers map[string][]spreadUse // volunteer -> the stations they reported, first seen first
+
+	journal   []func()
+	replaying int32          // the partition being replayed, or -1
+	pending   []pendingInput // flags for other partitions found while replaying
+}
+
+type partition struct {
+	stations map[string]Station
+	members  map[string][]string // constituency -> its stations held in this partition
+}
+
+type photoUse struct {
+	part       int32
+	station    string
+	ballot     int
+	submission string
+	volunteer  string
+}
+
+type spreadUse struct {
+	part       int32
+	station    string
+	ballots    [2]bool
+	submission string // the first report from this volunteer for the station
+}
+
+type pendingInput struct {
+	part    int32
+	station string
+	in      Input
+}
+
+// NewLedger returns an empty ledger. rules must be valid (Rules.Validate).
+func NewLedger(rules *Rules) *Ledger {
+	return &Ledger{
+		rules:      rules,
+		parts:      map[int32]*partition{},
+		photos:     map[string][]photoUse{},
+		volunteers: map[string][]spreadUse{},
+		replaying:  -1,
+	}
+}
+
+// AddPartition makes an empty partition ready for input. Outside a transaction only.
+func (l *Ledger) AddPartition(p int32) {
+	if _, ok := l.parts[p]; !ok {
+		l.parts[p] = &partition{stations: map[string]Station{}, members: map[string][]string{}}
+	}
+}
+
+// HasPartition reports whether p is held.
+func (l *Ledger) HasPartition(p int32) bool { _, ok := l.parts[p]; return ok }
+
+// Partitions returns the partitions held, in order.
+func (l *Ledger) Partitions() []int32 {
+	ps := make([]int32, 0, len(l.parts))
+	for p := range l.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// DropPartition forgets a partition and its reports in the cross-station indexes. Flags
+// already on stations of other partitions stay: they were published and remain evidence.
+// Outside a transaction only.
+func (l *Ledger) DropPartition(p int32) {
+	delete(l.parts, p)
+	for h, uses := range l.photos {
+		uses = slices.DeleteFunc(slices.Clone(uses), func(u photoUse) bool { return u.part == p })
+		if len(uses) == 0 {
+			delete(l.photos, h)
+		} else {
+			l.photos[h] = uses
+		}
+	}
+	for v, uses := range l.volunteers {
+		uses = slices.DeleteFunc(slices.Clone(uses), func(u spreadUse) bool { return u.part == p })
+		if len(uses) == 0 {
+			delete(l.volunteers, v)
+		} else {
+			l.volunteers[v] = uses
+		}
+	}
+	l.pending = slices.DeleteFunc(l.pending, func(pi pendingInput) bool { return pi.part == p })
+}
+
+// Station returns the state of a station held in partition p.
+func (l *Ledger) Station(p int32, id string) (Station, bool) {
+	part := l.parts[p]
+	if part == nil {
+		return Station{}, false
+	}
+	st, ok := part.stations[id]
+	return st, ok
+}
+
+// Stations calls fn for every station held, partition by partition, stations in id order.
+func (l *Ledger) Stations(fn func(p int32, st *Station)) {
+	for _, p := range l.Partitions() {
+		part := l.parts[p]
+		ids := make([]string, 0, len(part.stations))
+		for id := range part.stations {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			st := part.stations[id]
+			fn(p, &st)
+		}
+	}
+}
+
+// Apply adds one input to its station in partition p (which must be held) and runs the
+// cross-station detectors. It returns what to publish.
+func (l *Ledger) Apply(p int32, in Input) []Output {
+	part := l.parts[p]
+	if part == nil {
+		return nil
+	}
+	out := l.applyStation(p, in.StationID(), in)
+	if in.Report != nil {
+		out = append(out, l.photoReuse(p, in.Report)...)
+		out = append(out, l.spread(p, in.Report)...)
+	}
+	return out
+}
+
+// Commit forgets the journal: the changes since the last Commit are now durable in Kafka.
+func (l *Ledger) Commit() { clear(l.journal); l.journal = l.journal[:0] }
+
+// Rollback undoes every change since the last Commit, newest first.
+func (l *Ledger) Rollback() {
+	for i := len(l.journal) - 1; i >= 0; i-- {
+		l.journal[i]()
+	}
+	l.Commit()
+}
+
+func (l *Ledger) record(undo func()) { l.journal = append(l.journal, undo) }
+
+func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
+	part := l.parts[p]
+	before, held := part.stations[id]
+	if !held {
+		var err error
+		if before, err = l.rules.NewStation(id); err != nil {
+			return nil // inputs are checked against the Country before they get here
+		}
+		c := before.ConstituencyID
+		old := part.members[c]
+		part.members[c] = append(old, id)
+		l.record(func() {
+			if len(old) == 0 {
+				delete(part.members, c)
+			} else {
+				part.members[c] = old
+			}
+		})
+	}
+	next, out := l.rules.Apply(before, in)
+	part.stations[id] = next
+	l.record(func() {
+		if held {
+			part.stations[id] = before
+		} else {
+			delete(part.stations, id)
+		}
+	})
+	for b := range 2 {
+		if finalFigures(&before, b) != finalFigures(&next, b) {
+			out = append(out, l.outliers(p, next.ConstituencyID, b, in.at())...)
+		}
+	}
+	return out
+}
+
+// finalFigures is the key of a ballot's published final figures, "" if none: the outlier
+// statistics change only when it does.
+func finalFigures(st *Station, b int) string {
+	bs := &st.ballots[b]
+	if bs.published == nil || bs.fig == nil || bs.published.Stage != schemas.StageFinal {
+		return ""
+	}
+	return bs.fig.key
+}
+
+// flag applies a cross-station verdict to a station, or queues it when the station is in
+// another partition than the one being replayed (a replay publishes nothing, and that
+// station's published state must not move without its record being produced).
+func (l *Ledger) flag(p int32, station string, f Flag) []Output {
+	if l.replaying >= 0 && p != l.replaying {
+		l.pending = append(l.pending, pendingInput{part: p, station: station, in: Input{Flag: &f}})
+		return nil
+	}
+	part := l.parts[p]
+	if part == nil {
+		return nil
+	}
+	st, held := part.stations[station]
+	if !held {
+		return nil
+	}
+	_, on := st.ballots[ballotIndex(string(f.Ballot))].flags[f.Code]
+	if on == f.On && (!f.On || hasRaised(&st, f.Anomaly)) {
+		return nil
+	}
+	return l.applyStation(p, station, Input{Flag: &f})
+}
+
+func hasRaised(st *Station, a *schemas.Anomaly) bool {
+	_, ok := st.raised[a.AnomalyID]
+	return ok
+}
+
+// outliers re-judges one constituency's stations of partition p on ballot b and applies the
+// verdicts that changed.
+func (l *Ledger) outliers(p int32, constituency string, b int, at time.Time) []Output {
+	part := l.parts[p]
+	ids := part.members[constituency]
+	sample := make([]outlierSample, 0, len(ids))
+	for _, id := range ids {
+		st := part.stations[id]
+		bs := &st.ballots[b]
+		if finalFigures(&st, b) == "" || st.EligibleVoters <= 0 {
+			continue
+		}
+		valid := float64(bs.fig.valid())
+		s := outlierSample{station: id, turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig}
+		if valid > 0 {
+			s.shares = make(map[int]float64, len(bs.fig.Votes))
+			for no, v := range bs.fig.Votes {
+				s.shares[no] = float64(v) / valid
+			}
+		}
+		sample = append(sample, s)
+	}
+	verdicts := l.rules.judgeOutliers(func(id string) *Station { st := part.stations[id]; return &st }, b, sample, at)
+	var out []Output
+	ballot := ballotOf(b)
+	for _, id := range ids {
+		v := verdicts[id]
+		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at})...)
+		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at})...)
+	}
+	return out
+}
+
+// Replay applies inputs of partition p read back from Kafka while rebuilding: state only,
+// nothing is published. Flags it raises on stations of other partitions wait for Drain.
+func (l *Ledger) Replay(p int32, in Input) {
+	l.replaying = p
+	l.Apply(p, in)
+	l.replaying = -1
+	l.Commit() // a replay is already durable: nothing to roll back
+}
+
+// RestorePublished records what was last published for a station and ballot of partition
+// p, read back from the results topic after a replay. It keeps versions growing across
+// restarts and lets Drain publish any difference between the replayed state and the topic.
+func (l *Ledger) RestorePublished(p int32, res schemas.StationResult) {
+	part := l.parts[p]
+	if part == nil {
+		return
+	}
+	st, held := part.stations[res.StationID]
+	if !held {
+		var err error
+		if st, err = l.rules.NewStation(res.StationID); err != nil {
+			return
+		}
+		part.members[st.ConstituencyID] = append(part.members[st.ConstituencyID], st.ID)
+	}
+	st.restorePublished(res)
+	part.stations[res.StationID] = st
+}
+
+// Drain publishes, inside a transaction, what rebuilding left to publish: for each
+// partition in resync, every station whose state differs from what the results topic holds,
+// then the flags queued for other partitions.
+func (l *Ledger) Drain(resync []int32) []Output {
+	var out []Output
+	for _, p := range resync {
+		part := l.parts[p]
+		if part == nil {
+			continue
+		}
+		ids := make([]string, 0, len(part.stations))
+		for id := range part.stations {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			out = append(out, l.applyStation(p, id, Input{})...)
+		}
+	}
+	pending := l.pending
+	l.pending = nil
+	l.record(func() { l.pending = pending })
+	for _, pi := range pending {
+		out = append(out, l.flag(pi.part, pi.station, *pi.in.Flag)...)
+	}
+	return out
+}

@@ -1,0 +1,115 @@
+package consolidate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"votestream/election"
+)
+
+// BangkokTime is Asia/Bangkok (UTC+7, no daylight saving). A fixed zone keeps the rules
+// identical on machines without a time zone database.
+var BangkokTime = time.FixedZone("+07", 7*3600)
+
+// Rules are the reference data and thresholds the state machine and the detectors apply.
+// A Rules value is read-only once built: Apply and the Ledger share it between goroutines
+// without locking.
+type Rules struct {
+	// Country gives each station its constituency and eligible voters, and each constituency
+	// its candidates (for NUMBER_SWAP). Required, indexed (election.Country.Index).
+	Country *election.Country `json:"-"`
+
+	// PollsClose is when counting may start; a report counted before PollsClose minus
+	// EarlyTolerance raises EARLY. Default 2023-05-14 17:00 Asia/Bangkok.
+	PollsClose time.Time
+	// EarlyTolerance allows for volunteers' phone clocks. Default 0.
+	EarlyTolerance time.Duration
+
+	// BallotGapAbs and BallotGapRel: BALLOT_GAP when the final constituency and party-list
+	// ballots cast of a station differ by more than max(BallotGapAbs, BallotGapRel x the
+	// larger of the two). Some voters take only one ballot, so a few are normal.
+	// Defaults 10 ballots and 0.02.
+	BallotGapAbs int
+	BallotGapRel float64
+
+	// OutlierZ is the robust z-score (|x - median| / (1.4826 MAD)) above which a station's
+	// turnout or a number's vote share is an outlier against the other stations of its
+	// constituency. Default 5.
+	OutlierZ float64
+	// OutlierMinStations is how many other stations with final figures a constituency needs
+	// (on the same partition, see docs/consolidation.md) before outliers are judged. Default 10.
+	OutlierMinStations int
+	// TurnoutMADFloor and ShareMADFloor keep a near-zero spread from making every small
+	// difference an outlier: the MAD used is at least this much turnout or share.
+	// Defaults 0.02 and 0.02.
+	TurnoutMADFloor float64
+	ShareMADFloor   float64
+	// ShareMinMedian: only numbers whose median share in the constituency is at least this
+	// are judged for SHARE_OUTLIER (minor candidates' shares are noise). Default 0.05.
+	ShareMinMedian float64
+
+	// SpreadMaxStations is how many distinct stations one volunteer may report before SPREAD
+	// (an organisation's volunteer may cover up to 3 neighbouring stations). Default 3.
+	SpreadMaxStations int
+
+	// SwapMinVotes is the least number of valid votes both ballots of a station need before
+	// NUMBER_SWAP compares them. Default 100.
+	SwapMinVotes int
+	// SwapMargin: NUMBER_SWAP when reading a ballot's keys as the other ballot's numbers
+	// matches the other ballot's vote shares better than reading them right by at least this
+	// much (shares overlap, 0 to 1). Default 0.25.
+	SwapMargin float64
+}
+
+// DefaultRules returns the default thresholds; the caller sets Country.
+func DefaultRules() Rules {
+	return Rules{
+		PollsClose:         time.Date(2023, 5, 14, 17, 0, 0, 0, BangkokTime),
+		BallotGapAbs:       10,
+		BallotGapRel:       0.02,
+		OutlierZ:           5,
+		OutlierMinStations: 10,
+		TurnoutMADFloor:    0.02,
+		ShareMADFloor:      0.02,
+		ShareMinMedian:     0.05,
+		SpreadMaxStations:  3,
+		SwapMinVotes:       100,
+		SwapMargin:         0.25,
+	}
+}
+
+// ErrBadRules: a threshold is out of range or the Country is missing.
+var ErrBadRules = errors.New("consolidate: bad rules")
+
+// Validate checks every threshold and that the Country is indexed.
+func (r *Rules) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadRules}, a...)...)
+	}
+	switch {
+	case r.Country == nil:
+		return bad("no Country")
+	case !r.Country.Indexed():
+		return bad("Country is not indexed (call Index)")
+	case r.PollsClose.IsZero():
+		return bad("PollsClose is not set")
+	case r.EarlyTolerance < 0:
+		return bad("EarlyTolerance %v is negative", r.EarlyTolerance)
+	case r.BallotGapAbs < 0 || r.BallotGapRel < 0 || r.BallotGapRel >= 1:
+		return bad("BallotGapAbs %d / BallotGapRel %v out of range", r.BallotGapAbs, r.BallotGapRel)
+	case !(r.OutlierZ > 0):
+		return bad("OutlierZ %v must be positive", r.OutlierZ)
+	case r.OutlierMinStations < 3:
+		return bad("OutlierMinStations %d must be at least 3", r.OutlierMinStations)
+	case !(r.TurnoutMADFloor > 0) || !(r.ShareMADFloor > 0):
+		return bad("MAD floors must be positive")
+	case r.ShareMinMedian < 0 || r.ShareMinMedian >= 1:
+		return bad("ShareMinMedian %v out of [0, 1)", r.ShareMinMedian)
+	case r.SpreadMaxStations < 1:
+		return bad("SpreadMaxStations %d must be at least 1", r.SpreadMaxStations)
+	case r.SwapMinVotes < 1 || !(r.SwapMargin > 0) || r.SwapMargin >= 1:
+		return bad("SwapMinVotes %d / SwapMargin %v out of range", r.SwapMinVotes, r.SwapMargin)
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package consolidate
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"votestream/election"
+	"votestream/schemas"
+)
+
+// Station is everything consolidate knows about one polling station: every report, review
+// and official figure on both ballots, the cross-station flags on it, and what it last
+// published. A Station is a value: Apply returns a new one and never changes the one it was
+// given (slices and maps are copied before they change), so a caller can keep the old value
+// to roll back.
+type Station struct {
+	ID             string
+	ConstituencyID string
+	EligibleVoters int
+
+	ballots [2]ballotState      // by ballotIndex
+	raised  map[string]struct{} // ids of the anomalies already raised for this station
+}
+
+type ballotState struct {
+	reports    []*Report                   // every distinct report, by (received_at, submission_id)
+	decisions  []decision                  // reviews and official figures, by (received_at, id)
+	flags      map[string]*schemas.Anomaly // cross-station codes currently on
+	published  *schemas.StationResult      // last result published; nil before the first
+	fig        *figures                    // the figures of published
+	duplicates int                         // re-deliveries of a submission id already held
+	updatedAt  time.Time                   // received_at of the newest input on this ballot
+}
+
+// decision is a review or an official figure: exactly one is set.
+type decision struct {
+	review   *Review
+	official *Official
+}
+
+func (d decision) id() string {
+	if d.review != nil {
+		return d.review.ReviewID
+	}
+	return d.official.OfficialID
+}
+
+func (d decision) at() time.Time {
+	if d.review != nil {
+		return d.review.ReceivedAt
+	}
+	return d.official.ReceivedAt
+}
+
+func ballotIndex(b string) int {
+	if b == string(election.BallotPartyList) {
+		return 1
+	}
+	return 0
+}
+
+func ballotName(i int) string { return string(election.Ballots[i]) }
+
+// NewStation starts the state of a station of the Country.
+func (r *Rules) NewStation(id string) (Station, error) {
+	s, ok := r.Country.StationByID(id)
+	if !ok {
+		return Station{}, fmt.Errorf("%w: unknown station %q", ErrInvalidInput, id)
+	}
+	return Station{ID: s.ID, ConstituencyID: s.ConstituencyID, EligibleVoters: s.EligibleVoters}, nil
+}
+
+// Result returns the result a ballot of the station last published.
+func (st *Station) Result(b election.Ballot) (schemas.StationResult, bool) {
+	p := st.ballots[ballotIndex(string(b))].published
+	if p == nil {
+		return schemas.StationResult{}, false
+	}
+	return *p, true
+}
+
+// Reports returns every distinct report held for a ballot, in the order the rules read
+// them (received_at, then submission_id).
+func (st *Station) Reports(b election.Ballot) []schemas.Report {
+	rs := st.ballots[ballotIndex(string(b))].reports
+	out := make([]schemas.Report, len(rs))
+	for i, r := range rs {
+		out[i] = r.Report
+	}
+	return out
+}
+
+// Duplicates returns how many re-deliveries of an already held submission id a ballot saw.
+func (st *Station) Duplicates(b election.Ballot) int {
+	return st.ballots[ballotIndex(string(b))].duplicates
+}
+
+// restorePublished sets what a ballot last published, as read back from Kafka after a
+// rebuild, so versions keep growing and differences are published again.
+func (st *Station) restorePublished(res schemas.StationResult) {
+	cp := res
+	b := &st.ballots[ballotIndex(res.Ballot)]
+	b.published = &cp
+	b.fig = nil
+	if fig, err := parseFigures(res.BallotsCast, res.Invalid, res.NoVote, res.Votes); err == nil {
+		b.fig = &fig
+	}
+}
+
+// Apply is the state machine: it adds one input to a station and returns the new state and
+// what to publish: anomalies raised for the first time, then the result of each ballot whose
+// figures, status, sources or open anomalies changed, with its version one above the last.
+// A duplicate (a submission id already held, or a figure already known) changes no result.
+// Apply is a pure function of its arguments and safe for concurrent use on different
+// stations.
+func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
+	next := st
+	var out []Output
+	cloned := false
+	raise := func(a *schemas.Anomaly) {
+		if a == nil {
+			return
+		}
+		if _, done := next.raised[a.AnomalyID]; done {
+			return
+		}
+		if !cloned {
+			next.raised = make(map[string]struct{}, len(st.raised)+1)
+			maps.Copy(next.raised, st.raised)
+			cloned = true
+		}
+		next.raised[a.AnomalyID] = struct{}{}
+		out = append(out, Output{Anomaly: a})
+	}
+
+	at := in.at()
+	switch {
+	case in.Report != nil:
+		b := &next.ballots[ballotIndex(in.Report.Ballot)]
+		if slices.ContainsFunc(b.reports, func(x *Report) bool { return x.SubmissionID == in.Report.SubmissionID }) {
+			b.duplicates++
+			return next, nil
+		}
+		b.reports = insertReport(b.reports, in.Report)
+		b.updatedAt = later(b.updatedAt, at)
+		for _, a := range r.reportAnomalies(&next, in.Report) {
+			raise(a)
+		}
+	case in.Review != nil:
+		b := &next.ballots[ballotIndex(in.Review.Ballot)]
+		if !insertDecision(&b.decisions, decision{review: in.Review}) {
+			return next, nil
+		}
+		b.updatedAt = later(b.updatedAt, at)
+	case in.Official != nil:
+		b := &next.ballots[ballotIndex(in.Official.Ballot)]
+		if !insertDecision(&b.decisions, decision{official: in.Official}) {
+			return next, nil
+		}
+		b.updatedAt = later(b.updatedAt, at)
+	case in.Flag != nil:
+		b := &next.ballots[ballotIndex(string(in.Flag.Ballot))]
+		_, on := b.flags[in.Flag.Code]
+		if on == in.Flag.On {
+			if in.Flag.On {
+				raise(in.Flag.Anomaly) // same verdict, possibly a new occurrence
+			}
+			return next, out
+		}
+		b.flags = maps.Clone(b.flags)
+		if in.Flag.On {
+			if b.flags == nil {
+				b.flags = map[string]*schemas.Anomaly{}
+			}
+			b.flags[in.Flag.Code] = in.Flag.Anomaly
+			raise(in.Flag.Anomaly)
+		} else {
+			delete(b.flags, in.Flag.Code)
+		}
+	}
+
+	views := r.derive(&next, at)
+	for i := range views {
+		for _, a := range views[i].raise {
+			raise(a)
+		}
+	}
+	for i := range views {
+		v := &views[i]
+		if v.fig == nil {
+			continue
+		}
+		b := &next.ballots[i]
+		res := r.result(&next, i, v, later(b.updatedAt, at))
+		if b.published != nil && sameResult(res, b.published) {
+			continue
+		}
+		if b.published != nil {
+			res.Version = b.published.Version + 1
+		} else {
+			res.Version = 1
+		}
+		b.published = res
+		b.fig = v.fig
+		out = append(out, Output{Result: res})
+	}
+	return next, out
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// insertReport returns a new slice with r in (received_at, submission_id) order.
+func insertReport(rs []*Report, r *Report) []*Report {
+	i, _ := slices.BinarySearchFunc(rs, r, func(a, b *Report) int {
+		if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SubmissionID, b.SubmissionID)
+	})
+	out := make([]*Report, 0, len(rs)+1)
+	out = append(out, rs[:i]...)
+	out = append(out, r)
+	return append(out, rs[i:]...)
+}
+
+// insertDecision adds d in (received_at, id) order to a copy of *ds; false if its id is held.
+func insertDecision(ds *[]decision, d decision) bool {
+	if slices.ContainsFunc(*ds, func(x decision) bool { return x.id() == d.id() }) {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(*ds, d, func(a, b decision) int {
+		if c := a.at().Compare(b.at()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id(), b.id())
+	})
+	out := make([]decision, 0, len(*ds)+1)
+	out = append(out, (*ds)[:i]...)
+	out = append(out, d)
+	*ds = append(out, (*ds)[i:]...)
+	return true
+}
+
+// sameResult compares everything but the version and the data time.
+func sameResult(a, b *schemas.StationResult) bool {
+	return a.Status == b.Status && a.Stage == b.Stage && a.BallotsCast == b.BallotsCast &&
+		a.Invalid == b.Invalid && a.NoVote == b.NoVote && maps.Equal(a.Votes, b.Votes) &&
+		slices.Equal(a.Sources, b.Sources) && slices.Equal(a.Anomalies, b.Anomalies) &&
+		a.DecidedBy == b.DecidedBy && a.CountedAt.Equal(b.CountedAt) &&
+		a.ConstituencyID == b.ConstituencyID
+}
+
+// result builds the record for ballot i from its view.
+func (r *Rules) result(st *Station, i int, v *view, updatedAt time.Time) *schemas.StationResult {
+	sources := make([]schemas.Source, len(v.sources))
+	for k, s := range v.sources {
+		sources[k] = schemas.Source{SubmissionID: s.SubmissionID, VolunteerID: s.VolunteerID, Org: s.Org, Stage: s.Stage, Hash: s.Hash}
+	}
+	return &schemas.StationResult{
+		StationID:      st.ID,
+		ConstituencyID: st.ConstituencyID,
+		Ballot:         ballotName(i),
+		Status:         v.status,
+		Stage:          v.stage,
+		BallotsCast:    v.fig.BallotsCast,
+		Invalid:        v.fig.Invalid,
+		NoVote:         v.fig.NoVote,
+		Votes:          v.fig.wireVotes(),
+		Sources:        sources,
+		Anomalies:      v.codes.list(),
+		DecidedBy:      v.decidedBy,
+		CountedAt:      v.countedAt,
+		UpdatedAt:      updatedAt,
+	}
+}
+
+func ballotOf(i int) election.Ballot { return election.Ballots[i] }
