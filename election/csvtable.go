@@ -21,8 +21,7 @@ type table struct {
 	file   string
 	r      *csv.Reader
 	closer io.Closer
-	cols   map[string]int // column name -> field index
-	width  int
+	header []string // column names by field position; at most the 7 the contract knows
 	rec    []string
 	line   int // line of the current record's first field
 	rowErr *CSVError
@@ -70,8 +69,6 @@ func (t *table) readHeader(required, optional []string) error {
 	for _, c := range optional {
 		known[c] = true
 	}
-	t.cols = make(map[string]int, len(rec))
-	t.width = len(rec)
 	for i, name := range rec {
 		line, _ := t.r.FieldPos(i)
 		switch {
@@ -83,10 +80,10 @@ func (t *table) readHeader(required, optional []string) error {
 			return &CSVError{File: t.file, Line: line, Column: name, Field: i + 1,
 				Err: fmt.Errorf("%w: column %q appears twice", ErrBadHeader, name)}
 		}
-		t.cols[name] = i
+		t.header = append(t.header, strings.Clone(name))
 	}
 	for _, c := range required {
-		if _, ok := t.cols[c]; !ok {
+		if !t.has(c) {
 			return &CSVError{File: t.file, Line: 1, Column: c,
 				Err: fmt.Errorf("%w: missing column %q", ErrBadHeader, c)}
 		}
@@ -117,9 +114,9 @@ func (t *table) next() (bool, error) {
 	t.rec = rec
 	t.line, _ = t.r.FieldPos(0)
 	t.rowErr = nil
-	if len(rec) != t.width {
+	if len(rec) != len(t.header) {
 		t.rowErr = &CSVError{File: t.file, Line: t.line,
-			Err: fmt.Errorf("%w: %d fields, the header has %d", ErrColumnCount, len(rec), t.width)}
+			Err: fmt.Errorf("%w: %d fields, the header has %d", ErrColumnCount, len(rec), len(t.header))}
 		return true, nil
 	}
 	for i, v := range rec {
@@ -136,13 +133,7 @@ func (t *table) fieldFail(i int, err error) {
 		return
 	}
 	line, _ := t.r.FieldPos(i)
-	name := ""
-	for n, j := range t.cols {
-		if j == i {
-			name = n
-		}
-	}
-	t.rowErr = &CSVError{File: t.file, Line: line, Column: name, Field: i + 1, Err: err}
+	t.rowErr = &CSVError{File: t.file, Line: line, Column: t.header[i], Field: i + 1, Err: err}
 }
 
 // fail records a problem with the named column of the current row.
@@ -150,7 +141,7 @@ func (t *table) fail(col string, err error) {
 	if t.rowErr != nil {
 		return
 	}
-	i, ok := t.cols[col]
+	i, ok := t.index(col)
 	if !ok {
 		t.rowErr = &CSVError{File: t.file, Line: t.line, Column: col, Err: err}
 		return
@@ -161,8 +152,25 @@ func (t *table) fail(col string, err error) {
 
 // has reports whether the header has the (optional) column.
 func (t *table) has(col string) bool {
-	_, ok := t.cols[col]
+	_, ok := t.index(col)
 	return ok
+}
+
+// index finds a column's field position. A scan of at most 7 short names is cheaper than a
+// map lookup, and this runs for every field of millions of rows.
+func (t *table) index(col string) (int, bool) {
+	for i, name := range t.header {
+		if name == col {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// field returns the raw value of a column the header is known to have.
+func (t *table) field(col string) string {
+	i, _ := t.index(col)
+	return t.rec[i]
 }
 
 // text returns a free-text field (a name), which may be empty.
@@ -170,7 +178,7 @@ func (t *table) text(col string) string {
 	if t.rowErr != nil {
 		return ""
 	}
-	return strings.Clone(t.rec[t.cols[col]])
+	return strings.Clone(t.field(col))
 }
 
 // id returns an identifier: non-empty and without surrounding spaces, since ids become
@@ -180,7 +188,7 @@ func (t *table) id(col string) string {
 	if t.rowErr != nil {
 		return ""
 	}
-	v := t.rec[t.cols[col]]
+	v := t.field(col)
 	if err := checkID(v); err != nil {
 		t.fail(col, err)
 		return ""
@@ -209,7 +217,7 @@ func (t *table) number(col string, min int) int {
 	if t.rowErr != nil {
 		return 0
 	}
-	v := t.rec[t.cols[col]]
+	v := t.field(col)
 	n, ok := parseDigits(v)
 	switch {
 	case !ok:
@@ -225,7 +233,7 @@ func (t *table) flag(col string) bool {
 	if t.rowErr != nil || !t.has(col) {
 		return false
 	}
-	switch v := t.rec[t.cols[col]]; v {
+	switch v := t.field(col); v {
 	case "", "0":
 		return false
 	case "1":
@@ -241,7 +249,7 @@ func (t *table) minutes(col string) float64 {
 	if t.rowErr != nil {
 		return 0
 	}
-	v := t.rec[t.cols[col]]
+	v := t.field(col)
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || strings.ContainsAny(v, "xXpP_ ") {
 		t.fail(col, fmt.Errorf("%w: %q is not a non-negative number of minutes", ErrBadNumber, v))
@@ -255,7 +263,7 @@ func (t *table) ballot(col string) Ballot {
 	if t.rowErr != nil {
 		return ""
 	}
-	b := Ballot(t.rec[t.cols[col]])
+	b := Ballot(t.field(col))
 	if !b.Valid() {
 		t.fail(col, fmt.Errorf("%w: ballot %q is not %q or %q", ErrBadValue, string(b), BallotConstituency, BallotPartyList))
 		return ""

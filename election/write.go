@@ -2,6 +2,7 @@ package election
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -247,10 +248,11 @@ func writeTotals(w io.Writer, r *Results, keys []StationBallot) error {
 
 func writeVotes(w io.Writer, r *Results, keys []StationBallot) error {
 	cw := newCSVWriter(w, stationVotesColumns)
+	var pairs [][2]int // number, votes, in number order; reused across counts
 	for _, k := range keys {
-		votes := r.Tallies[k].Votes
-		for _, no := range sortedKeys(votes) {
-			cw.row(k.StationID, string(k.Ballot), itoa(no), itoa(votes[no]))
+		pairs = votesInOrder(r.Tallies[k].Votes, pairs[:0])
+		for _, p := range pairs {
+			cw.row(k.StationID, string(k.Ballot), itoa(p[0]), itoa(p[1]))
 		}
 	}
 	return cw.close()
@@ -267,4 +269,30 @@ func (r *Results) writeReportTimes(w io.Writer) error {
 		cw.row(id, strconv.FormatFloat(r.ReportTimes[id], 'f', -1, 64))
 	}
 	return cw.close()
+}
+
+// votesInOrder appends votes' (number, votes) pairs to buf in number order. Ballot numbers
+// are small, so it places them by number rather than sorting: millions of rows in a full
+// night make the difference worth having.
+func votesInOrder(votes map[int]int, buf [][2]int) [][2]int {
+	const dense = 256
+	var slot [dense]int // votes+1 at each number seen; 0 for none
+	for no, v := range votes {
+		if no < 0 || no >= dense || v < 0 || v == math.MaxInt {
+			// Numbers beyond the table (or figures that cannot be shifted by one): sort.
+			start := len(buf)
+			for no, v := range votes {
+				buf = append(buf, [2]int{no, v})
+			}
+			slices.SortFunc(buf[start:], func(a, b [2]int) int { return cmp.Compare(a[0], b[0]) })
+			return buf
+		}
+		slot[no] = v + 1
+	}
+	for no, v := range slot {
+		if v != 0 {
+			buf = append(buf, [2]int{no, v - 1})
+		}
+	}
+	return buf
 }

@@ -3,8 +3,10 @@ package election
 import (
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -32,5 +34,27 @@ func TestWriteFileAtomicKeepsOldFileOnFailure(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("folder holds %d entries, want only the old file", len(entries))
+	}
+}
+
+func TestVotesInOrder(t *testing.T) {
+	tests := []struct {
+		name  string
+		votes map[int]int
+		want  [][2]int
+	}{
+		{"empty", map[int]int{}, nil},
+		{"small numbers", map[int]int{31: 5, 7: 0, 29: 12}, [][2]int{{7, 0}, {29, 12}, {31, 5}}},
+		{"numbers past the table", map[int]int{300: 1, 2: 2, 256: 3}, [][2]int{{2, 2}, {256, 3}, {300, 1}}},
+		{"huge figure", map[int]int{2: math.MaxInt, 1: 4}, [][2]int{{1, 4}, {2, math.MaxInt}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := votesInOrder(tt.votes, [][2]int{{99, 99}})
+			want := append([][2]int{{99, 99}}, tt.want...)
+			if !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
