@@ -170,3 +170,28 @@ func TestCountryValidate(t *testing.T) {
 		t.Errorf("the valid country: %v", err)
 	}
 }
+
+// Lookups after Index only read: run them from several goroutines under -race.
+func TestLookupsConcurrent(t *testing.T) {
+	c := smallCountry()
+	if err := c.Index(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			ok := true
+			for range 1000 {
+				_, a := c.StationByID("CMI_1_002")
+				_, b := c.Candidate("BKK_1", 2)
+				ok = ok && a && b && len(c.StationsIn("BKK_1")) == 3 && c.ValidNumber("BKK_2", election.BallotPartyList, 29)
+			}
+			done <- ok
+		}()
+	}
+	for range 4 {
+		if !<-done {
+			t.Error("a concurrent lookup failed")
+		}
+	}
+}
