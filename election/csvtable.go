@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -75,7 +76,7 @@ func (t *table) readHeader(required, optional []string) error {
 		case !known[name]:
 			// An unknown column is more often a misspelt one than a harmless extra.
 			return &CSVError{File: t.file, Line: line, Column: name, Field: i + 1,
-				Err: fmt.Errorf("%w: unknown column %q (want %s)", ErrBadHeader, name, strings.Join(append(required, optional...), ", "))}
+				Err: fmt.Errorf("%w: unknown column %q (want %s)", ErrBadHeader, name, strings.Join(slices.Concat(required, optional), ", "))}
 		case t.has(name):
 			return &CSVError{File: t.file, Line: line, Column: name, Field: i + 1,
 				Err: fmt.Errorf("%w: column %q appears twice", ErrBadHeader, name)}
