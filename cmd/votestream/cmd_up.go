@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"golang.org/x/sync/errgroup"
 )
@@ -21,11 +22,19 @@ type upEnv struct {
 	dataDir     string          // where roles of this process keep files (evidence, exports)
 }
 
-// upRole is one role `up` runs. start returns a description for the table of what is
-// running, and the role's blocking Run; it must return promptly when ctx is cancelled.
+// upRole is one role `up` runs; start prepares it without blocking.
 type upRole struct {
 	name  string
-	start func(ctx context.Context, env upEnv) (describe string, run func(context.Context) error, err error)
+	start func(ctx context.Context, env upEnv) (upStarted, error)
+}
+
+// upStarted is a prepared role: a line for the table of what is running, its blocking Run
+// (returning promptly when ctx is cancelled; nil when the role is off), and its metrics.
+type upStarted struct {
+	name     string // set by up
+	describe string
+	run      func(context.Context) error
+	metrics  []prometheus.Collector
 }
 
 // upRoles is filled by the role files as roles land, in start order.
@@ -41,17 +50,18 @@ func init() {
 			var cf clickhouseFlags
 			cf.register(fs, "")
 			dataDir := fs.String("data", "var/up", "folder for this process's files (embedded broker data, evidence)")
+			metrics := fs.String("metrics", "127.0.0.1:9100", "address serving Prometheus /metrics for every role; empty disables")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
 				}
-				return runUp(ctx, kf, cf, *dataDir)
+				return runUp(ctx, kf, cf, *dataDir, *metrics)
 			}
 		},
 	})
 }
 
-func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir string) error {
+func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir, metricsAddr string) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -72,7 +82,7 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir strin
 		return err
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
+	var started []upStarted
 	tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "votestream up: running\n")
 	fmt.Fprintf(tw, "  broker\t%s\n", broker)
@@ -83,19 +93,22 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir strin
 		}
 		fmt.Fprintf(tw, "  clickhouse\t%s database %s (%d migrations applied now)\n", cf.addr, cf.database, len(applied))
 	}
+	var cs []prometheus.Collector
 	for _, r := range upRoles {
-		desc, run, err := r.start(gctx, env)
+		st, err := r.start(ctx, env)
 		if err != nil {
 			tw.Flush()
 			return fmt.Errorf("start %s: %w", r.name, err)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\n", r.name, desc)
-		g.Go(func() error {
-			if err := run(gctx); err != nil && gctx.Err() == nil {
-				return fmt.Errorf("%s: %w", r.name, err)
-			}
-			return nil
-		})
+		fmt.Fprintf(tw, "  %s\t%s\n", r.name, st.describe)
+		if st.run != nil {
+			st.name = r.name
+			started = append(started, st)
+			cs = append(cs, st.metrics...)
+		}
+	}
+	if metricsAddr != "" {
+		fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", metricsAddr)
 	}
 	var missing []string
 	for _, c := range commands {
@@ -108,8 +121,19 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir strin
 	}
 	fmt.Fprintf(tw, "Stop with Ctrl-C.\n")
 	tw.Flush()
-	<-gctx.Done()
-	err := g.Wait()
+	err := withMetrics(ctx, metricsAddr, cs, func(ctx context.Context) error {
+		g, gctx := errgroup.WithContext(ctx)
+		for _, st := range started {
+			g.Go(func() error {
+				if err := st.run(gctx); err != nil && gctx.Err() == nil {
+					return fmt.Errorf("%s: %w", st.name, err)
+				}
+				return nil
+			})
+		}
+		<-gctx.Done()
+		return g.Wait()
+	})
 	slog.Info("votestream up: stopped")
 	return err
 }

@@ -71,6 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("votestream "+c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, a := range args[1:] {
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			fs.SetOutput(stdout) // asked-for help is output, not an error
+		}
+	}
 	runFn := c.setup(fs)
 	fs.Usage = func() {
 		out := fs.Output()
@@ -85,8 +90,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
 			return 0
 		}
 		return 2

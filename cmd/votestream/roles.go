@@ -10,7 +10,6 @@ func init() {
 		{name: "estimate", summary: "estimate party-list shares, seats and constituency leaders", issue: 6},
 		{name: "backtest", summary: "replay a results set through the estimator and score it", issue: 6},
 		{name: "simulate", summary: "generate a synthetic country, its results and an election night", issue: 3},
-		{name: "sink", summary: "write every topic into ClickHouse"},
 		{name: "feed", summary: "serve newsrooms the live results as HTTP JSON and SSE"},
 		{name: "export", summary: "export results as Parquet files and Arrow streams"},
 		{name: "bench", summary: "run the benchmarks and print BENCH lines"},

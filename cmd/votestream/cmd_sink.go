@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	sink "votestream/sinks/clickhouse"
+)
+
+func init() {
+	register(&command{
+		name:    "sink",
+		summary: "write every topic into ClickHouse (at least once, idempotent tables)",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
+			var cf clickhouseFlags
+			cf.register(fs, defaultClickHouse)
+			d := sink.DefaultConfig()
+			group := fs.String("group", d.Group, "Kafka consumer group")
+			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records stored in one insert round")
+			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics; empty disables")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				cfg := sinkConfig(kf.seedList(), kf.topicPrefix, cf)
+				cfg.Group, cfg.MaxBatchRecords = *group, *batch
+				s, err := sink.New(cfg)
+				if err != nil {
+					return err
+				}
+				return withMetrics(ctx, *metrics, sink.Collectors(), s.Run)
+			}
+		},
+	})
+	upRoles = append(upRoles, upRole{name: "sink", start: func(ctx context.Context, env upEnv) (upStarted, error) {
+		if env.clickhouse.addr == "" {
+			return upStarted{describe: "off (no --clickhouse)"}, nil
+		}
+		s, err := sink.New(sinkConfig(env.seeds, env.topicPrefix, env.clickhouse))
+		if err != nil {
+			return upStarted{}, err
+		}
+		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, metrics: sink.Collectors()}, nil
+	}})
+}
+
+func sinkConfig(seeds []string, prefix string, cf clickhouseFlags) sink.Config {
+	cfg := sink.DefaultConfig()
+	cfg.Seeds, cfg.TopicPrefix = seeds, prefix
+	cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = cf.addr, cf.database, cf.user, cf.password
+	return cfg
+}
