@@ -1,0 +1,57 @@
+package ingest
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"votestream/election"
+	"votestream/ingest/token"
+	"votestream/schemas"
+)
+
+// authenticate reads the bearer token and returns its claims, or a 401 error. It checks the
+// signature, validity period and revocation list; it touches no database.
+func (s *Server) authenticate(r *http.Request, now time.Time) (token.Claims, *APIError) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return token.Claims{}, apiErr(CodeUnauthenticated, "", "send the volunteer token as \"Authorization: Bearer <token>\"")
+	}
+	c, err := s.keys.Verify(strings.TrimSpace(tok), now)
+	if err == nil {
+		err = s.revoked.Check(c)
+	}
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, token.ErrExpired):
+		return c, apiErr(CodeTokenExpired, "", "the token has expired: ask your organisation for a new one")
+	case errors.Is(err, token.ErrRevoked):
+		return c, apiErr(CodeTokenRevoked, "", "the token has been revoked: ask your organisation")
+	}
+	return c, apiErr(CodeUnauthenticated, "", "the token is not valid: check it was copied whole")
+}
+
+// inScope reports whether the token may report on station st.
+func inScope(c token.Claims, st election.Station) bool {
+	switch c.Role {
+	case schemas.RoleWarRoom:
+		return true
+	case schemas.RoleDistrictLead:
+		return st.ConstituencyID == c.Constituency
+	case schemas.RoleStation:
+		return slices.Contains(c.Stations, st.ID)
+	}
+	return false
+}
+
+// requireLead refuses station volunteers on endpoints for district leads and the war room.
+func requireLead(c token.Claims) *APIError {
+	if c.Role == schemas.RoleDistrictLead || c.Role == schemas.RoleWarRoom {
+		return nil
+	}
+	return apiErr(CodeForbiddenRole, "", "only district leads and the war room may send this; your role is %s", c.Role)
+}

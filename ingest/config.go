@@ -1,0 +1,155 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Spread policies: what ingest does with a submission for a station outside the volunteer's
+// token scope.
+const (
+	// SpreadFlag accepts the submission and marks its record with the SPREAD flag (a Kafka
+	// header, see HeaderFlags) for consolidate to raise the anomaly. Volunteers are often
+	// moved to a neighbouring station on the night; their count is still worth having.
+	SpreadFlag = "flag"
+	// SpreadRefuse answers 403 OUT_OF_SCOPE.
+	SpreadRefuse = "refuse"
+)
+
+// Config is everything `votestream ingest` can be told. The zero value is not usable: start
+// from DefaultConfig. Reviews and official figures are always refused out of scope,
+// whatever SpreadPolicy says: they carry authority, not observations.
+type Config struct {
+	// Listen is the HTTP listen address. Default ":8080".
+	Listen string
+	// KafkaSeeds are the bootstrap brokers (host:port). Default ["127.0.0.1:9092"].
+	KafkaSeeds []string
+	// TopicPrefix is prepended to every topic name (tests isolate themselves with it). Default "".
+	TopicPrefix string
+
+	// TokenKeysFile is the token key file (see token.ParseKeyring). Required unless the
+	// keyring is given with WithKeyring.
+	TokenKeysFile string
+	// RevocationFile lists revoked volunteer and token ids, one per line; "" for none.
+	// Re-read every RevocationReload when it changes. Default "".
+	RevocationFile string
+	// RevocationReload is how often the revocation file is checked for changes. Default 10s.
+	RevocationReload time.Duration
+
+	// MaxBodyBytes bounds a submissions, reviews or official request body; larger bodies get
+	// 413. Default 256 KiB (a batch of 100 submissions is about 40 KiB).
+	MaxBodyBytes int64
+	// MaxBatch is the most submissions one request may carry. Default 100.
+	MaxBatch int
+	// MaxEvidenceBytes bounds one evidence photo; larger uploads get 413. Default 10 MiB.
+	MaxEvidenceBytes int64
+	// EvidenceDir is the folder of the local content-addressed evidence store, used unless a
+	// store is given with WithEvidenceStore. Default "var/evidence".
+	EvidenceDir string
+
+	// RatePerVolunteer is the sustained number of requests per second one volunteer (token
+	// subject) may make; 0 disables the limit. A batch counts as one request. Default 2.
+	RatePerVolunteer float64
+	// RateBurst is how many requests a volunteer may make at once after being idle. Default 30.
+	RateBurst int
+
+	// ProduceTimeout bounds how long a request waits for Kafka to acknowledge its records
+	// before it answers 503. Default 5s.
+	ProduceTimeout time.Duration
+	// RetryAfter is the Retry-After given with 503 answers (whole seconds). Default 5s.
+	RetryAfter time.Duration
+	// MaxBufferedRecords bounds the records waiting in the producer; when it is full, new
+	// requests wait (at most ProduceTimeout) for space. Default 10,000.
+	MaxBufferedRecords int
+	// Linger is how long the producer waits to fill a batch. Default 5ms.
+	Linger time.Duration
+
+	// SpreadPolicy is SpreadFlag or SpreadRefuse. Default SpreadFlag.
+	SpreadPolicy string
+	// MaxClockSkew is how far in the future counted_at may be (phones' clocks are wrong by
+	// minutes) before COUNTED_AT_FUTURE. Default 5m.
+	MaxClockSkew time.Duration
+
+	// DedupeTTL is how long an accepted id is remembered for idempotent retries. Default 30m.
+	DedupeTTL time.Duration
+	// DedupeMaxEntries bounds the idempotency store (about 300 bytes each); the oldest ids
+	// are forgotten first. Default 500,000.
+	DedupeMaxEntries int
+
+	// ShutdownGrace is how long Run lets in-flight requests finish after its context ends.
+	// Default 10s.
+	ShutdownGrace time.Duration
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	return Config{
+		Listen:             ":8080",
+		KafkaSeeds:         []string{"127.0.0.1:9092"},
+		RevocationReload:   10 * time.Second,
+		MaxBodyBytes:       256 << 10,
+		MaxBatch:           100,
+		MaxEvidenceBytes:   10 << 20,
+		EvidenceDir:        "var/evidence",
+		RatePerVolunteer:   2,
+		RateBurst:          30,
+		ProduceTimeout:     5 * time.Second,
+		RetryAfter:         5 * time.Second,
+		MaxBufferedRecords: 10000,
+		Linger:             5 * time.Millisecond,
+		SpreadPolicy:       SpreadFlag,
+		MaxClockSkew:       5 * time.Minute,
+		DedupeTTL:          30 * time.Minute,
+		DedupeMaxEntries:   500000,
+		ShutdownGrace:      10 * time.Second,
+	}
+}
+
+// ErrConfig is wrapped by every Validate error.
+var ErrConfig = errors.New("ingest: invalid config")
+
+// Validate reports the first contradiction or out-of-range value. The token key file is
+// checked by New, which may receive the keyring by option instead.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Listen == "":
+		return bad("empty listen address")
+	case len(c.KafkaSeeds) == 0:
+		return bad("no Kafka seed brokers")
+	case c.MaxBodyBytes < 1024:
+		return bad("body limit %d bytes: want at least 1024", c.MaxBodyBytes)
+	case c.MaxBatch < 1 || c.MaxBatch > 10000:
+		return bad("batch limit %d: want 1..10000", c.MaxBatch)
+	case c.MaxEvidenceBytes < 1024:
+		return bad("evidence limit %d bytes: want at least 1024", c.MaxEvidenceBytes)
+	case c.RatePerVolunteer < 0:
+		return bad("negative rate %v", c.RatePerVolunteer)
+	case c.RatePerVolunteer > 0 && c.RateBurst < 1:
+		return bad("rate burst %d: want at least 1 when the rate limit is on", c.RateBurst)
+	case c.ProduceTimeout <= 0:
+		return bad("produce timeout %v: want > 0", c.ProduceTimeout)
+	case c.RetryAfter < time.Second:
+		return bad("Retry-After %v: want at least 1s", c.RetryAfter)
+	case c.MaxBufferedRecords < 1:
+		return bad("max buffered records %d: want at least 1", c.MaxBufferedRecords)
+	case c.Linger < 0 || c.Linger > time.Second:
+		return bad("linger %v: want 0..1s", c.Linger)
+	case c.SpreadPolicy != SpreadFlag && c.SpreadPolicy != SpreadRefuse:
+		return bad("spread policy %q: want %q or %q", c.SpreadPolicy, SpreadFlag, SpreadRefuse)
+	case c.MaxClockSkew < 0:
+		return bad("negative clock skew %v", c.MaxClockSkew)
+	case c.DedupeTTL <= 0:
+		return bad("dedupe TTL %v: want > 0", c.DedupeTTL)
+	case c.DedupeMaxEntries < 1:
+		return bad("dedupe size %d: want at least 1", c.DedupeMaxEntries)
+	case c.RevocationFile != "" && c.RevocationReload <= 0:
+		return bad("revocation reload interval %v: want > 0", c.RevocationReload)
+	case c.ShutdownGrace < 0:
+		return bad("negative shutdown grace %v", c.ShutdownGrace)
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+)
+
+// decodeStrict decodes one JSON object into v, refusing unknown fields, wrong types and any
+// data after the object. The error is always an *APIError with a stable code.
+//
+// encoding/json matches field names case-insensitively and lets a repeated field overwrite
+// the first; the JSON Schema does neither. So once the object decodes, its top-level keys
+// are checked against the exact names of v's fields: "Station_ID" is an unknown field, and a
+// field given twice is refused rather than silently taking the last value.
+func decodeStrict(data []byte, v any) *APIError {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 {
+		return apiErr(CodeMalformedJSON, "", "the body is empty: send a JSON object")
+	}
+	if data[0] != '{' {
+		return apiErr(CodeWrongType, "", "want a JSON object, got %s", jsonKind(data[0]))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) != 0 {
+		return apiErr(CodeMalformedJSON, "", "unexpected data after the JSON object at byte %d", dec.InputOffset())
+	}
+	return checkKeys(data[:dec.InputOffset()], fieldNames(v))
+}
+
+// fieldNames returns the JSON names of the wire structs' fields.
+func fieldNames(v any) []string {
+	switch v.(type) {
+	case *submissionWire:
+		return submissionFields
+	case *reviewWire:
+		return reviewFields
+	case *officialWire:
+		return officialFields
+	}
+	panic("ingest: fieldNames of an unknown wire type")
+}
+
+var (
+	submissionFields = []string{"submission_id", "station_id", "ballot", "stage", "counted_at", "ballots_cast", "invalid", "no_vote", "votes", "evidence"}
+	reviewFields     = []string{"review_id", "station_id", "ballot", "accept_submission_id", "ballots_cast", "invalid", "no_vote", "votes", "reason"}
+	officialFields   = []string{"official_id", "station_id", "ballot", "ballots_cast", "invalid", "no_vote", "votes"}
+)
+
+// checkKeys walks the top-level keys of obj, one JSON object already known to be valid, and
+// refuses a key that is not exactly one of names, or that appears twice. One pass, no
+// allocation unless a key holds escapes.
+func checkKeys(obj []byte, names []string) *APIError {
+	var seen uint64 // bit i: names[i] seen; wire structs have fewer than 64 fields
+	depth, i := 0, 0
+	expectKey := false
+	for i < len(obj) {
+		c := obj[i]
+		switch {
+		case c == '"':
+			end := i + 1
+			escaped := false
+			for end < len(obj) && obj[end] != '"' {
+				if obj[end] == '\\' {
+					escaped = true
+					end++
+				}
+				end++
+			}
+			if depth == 1 && expectKey {
+				key := string(obj[i+1 : end])
+				if escaped {
+					_ = json.Unmarshal(obj[i:end+1], &key)
+				}
+				k := -1
+				for j, n := range names {
+					if n == key {
+						k = j
+						break
+					}
+				}
+				if k < 0 {
+					return apiErr(CodeUnknownField, key, "unknown field %q: the schema does not have it (names are lower case, check the spelling)", clip(key))
+				}
+				if seen&(1<<k) != 0 {
+					return apiErr(CodeMalformedJSON, key, "field %s appears twice", key)
+				}
+				seen |= 1 << k
+				expectKey = false
+			}
+			i = end + 1
+			continue
+		case c == '{' || c == '[':
+			depth++
+			expectKey = c == '{' && depth == 1
+		case c == '}' || c == ']':
+			depth--
+		case c == ',' && depth == 1:
+			expectKey = true
+		}
+		i++
+	}
+	return nil
+}
+
+// splitBatch returns the items of a JSON array body, or nil and false when the body is not an
+// array (a single object).
+func splitBatch(data []byte) ([]json.RawMessage, bool, *APIError) {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 || data[0] != '[' {
+		return nil, false, nil
+	}
+	var items []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&items); err != nil {
+		return nil, true, jsonError(err)
+	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) != 0 {
+		return nil, true, apiErr(CodeMalformedJSON, "", "unexpected data after the JSON array at byte %d", dec.InputOffset())
+	}
+	return items, true, nil
+}
+
+func jsonKind(b byte) string {
+	switch {
+	case b == '[':
+		return "an array"
+	case b == '"':
+		return "a string"
+	case b == 't' || b == 'f':
+		return "a boolean"
+	case b == 'n':
+		return "null"
+	case b == '-' || b >= '0' && b <= '9':
+		return "a number"
+	}
+	return "something that is not JSON"
+}
+
+// jsonError maps encoding/json's errors onto codes.
+func jsonError(err error) *APIError {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return apiErr(CodeMalformedJSON, "", "not valid JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		want := typ.Type.Kind().String()
+		switch want {
+		case "int", "int64":
+			want = "a whole number from 0 to 1000000"
+		case "ptr":
+			want = typ.Type.Elem().Kind().String()
+		case "map", "struct":
+			want = "an object"
+		case "slice":
+			want = "an array"
+		}
+		if field == "" {
+			return apiErr(CodeWrongType, "", "wrong type: got %s, want %s", typ.Value, want)
+		}
+		return apiErr(CodeWrongType, field, "field %s: got %s, want %s", field, typ.Value, want)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return apiErr(CodeMalformedJSON, "", "the JSON ends early")
+	}
+	// encoding/json has no typed error for unknown fields: `json: unknown field "x"`.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return apiErr(CodeUnknownField, name, "unknown field %q: the schema does not have it (check the spelling)", name)
+	}
+	return apiErr(CodeMalformedJSON, "", "cannot decode the JSON: %v", err)
+}

@@ -1,0 +1,100 @@
+package ingest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A real 1x1 PNG and the first bytes of a JPEG (SOI and APP0/JFIF marker).
+var (
+	tinyPNG = []byte{0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+		0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00,
+		0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d,
+		0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82}
+	jpegStart = append([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00}, bytes.Repeat([]byte{0x42}, 2000)...)
+	gifStart  = []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+)
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func TestEvidence(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, func(c *Config) { c.EvidenceDir = dir; c.MaxEvidenceBytes = 4096 })
+	put := func(path string, body []byte, tok string) response {
+		return h.do(http.MethodPut, path, tok, "image/png", body)
+	}
+	d := digestOf(tinyPNG)
+	r := put("/v1/evidence/sha256:"+d, tinyPNG, h.volunteer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("first upload: %d %s", r.status, r.body)
+	}
+	stored, err := os.ReadFile(filepath.Join(dir, d[:2], d))
+	if err != nil || !bytes.Equal(stored, tinyPNG) {
+		t.Fatalf("stored file: %v", err)
+	}
+	if r := put("/v1/evidence/sha256:"+d, tinyPNG, h.volunteer); r.status != http.StatusOK {
+		t.Fatalf("second upload: %d %s", r.status, r.body)
+	}
+	jd := digestOf(jpegStart)
+	if r := put("/v1/evidence/sha256:"+jd, jpegStart, h.lead); r.status != http.StatusCreated {
+		t.Fatalf("jpeg: %d %s", r.status, r.body)
+	}
+
+	other := digestOf([]byte("something else"))
+	cases := []struct {
+		name, path string
+		body       []byte
+		tok        string
+		status     int
+		code       string
+	}{
+		{"content does not match the name", "/v1/evidence/sha256:" + other, tinyPNG, h.volunteer, 400, CodeHashMismatch},
+		{"a GIF", "/v1/evidence/sha256:" + digestOf(gifStart), gifStart, h.volunteer, 415, CodeUnsupportedMedia},
+		{"too large", "/v1/evidence/sha256:" + digestOf(bytes.Repeat(jpegStart, 3)), bytes.Repeat(jpegStart, 3), h.volunteer, 413, CodeBodyTooLarge},
+		{"upper-case hex", "/v1/evidence/sha256:" + "AB" + d[2:], tinyPNG, h.volunteer, 400, CodeInvalidValue},
+		{"no algorithm", "/v1/evidence/" + d, tinyPNG, h.volunteer, 400, CodeInvalidValue},
+		{"no token", "/v1/evidence/sha256:" + d, tinyPNG, "", 401, CodeUnauthenticated},
+		{"empty body", "/v1/evidence/sha256:" + digestOf(nil), nil, h.volunteer, 415, CodeUnsupportedMedia},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := put(tc.path, tc.body, tc.tok)
+			code, _ := r.errorCode()
+			if r.status != tc.status || code != tc.code {
+				t.Fatalf("got %d %s, want %d %s: %s", r.status, code, tc.status, tc.code, r.body)
+			}
+		})
+	}
+	// Nothing but the two good photos is in the store, and no temporary file is left behind.
+	var files []string
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			files = append(files, filepath.Base(p))
+		}
+		return nil
+	})
+	if len(files) != 2 {
+		t.Fatalf("store holds %v, want the PNG and the JPEG", files)
+	}
+}
+
+func TestEvidenceTooLargeWhileStreaming(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxEvidenceBytes = 4096 })
+	big := bytes.Repeat(jpegStart, 3)
+	req, _ := http.NewRequest(http.MethodPut, "/v1/evidence/sha256:"+digestOf(big), struct{ *bytes.Reader }{bytes.NewReader(big)})
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+h.volunteer)
+	rec := newRecorder()
+	h.s.Handler().ServeHTTP(rec, req)
+	if rec.Code != 413 {
+		t.Fatalf("chunked oversize upload: %d %s", rec.Code, rec.Body)
+	}
+}

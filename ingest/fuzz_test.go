@@ -1,0 +1,72 @@
+package ingest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"votestream/schemas"
+)
+
+// FuzzSubmissions sends arbitrary bodies through the whole handler: it must never panic or
+// answer 5xx (the fake broker always acknowledges), every refusal must be a JSON error with
+// a known code, and every accepted submission must be a record that conforms to report.v1,
+// with the sender taken from the token.
+func FuzzSubmissions(f *testing.F) {
+	v := validSub()
+	for _, seed := range []string{
+		v.json(),
+		v.with("ballot", "partylist", "votes", map[string]int{"31": 200, "7": 150, "1": 3}).json(),
+		v.with("evidence", []string{"sha256:" + strings.Repeat("0f", 32)}).json(),
+		"[" + v.json() + "," + v.with("submission_id", "0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a0002", "station_id", "BKK_1_0002").json() + "]",
+		`{"submission_id":"0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b01","station_id":"BKK_1_0001","ballot":"constituency","stage":"progress","counted_at":"2023-05-14T17:20:00+07:00","ballots_cast":120,"invalid":1,"no_vote":0,"votes":{"1":60,"2":40,"5":19}}`,
+		`{"station_id":"BKK_1_0001","votes":{"1":-1}}`,
+		`{"ballots_cast":1e999}`,
+		`[{"a":1},[],"x",null]`,
+		`{"Station_ID":"x","station_id":"y"}`,
+		"\xef\xbb\xbf{}",
+		``, `[`, `{"votes":{"\u0031":1}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	h := newHarness(f, nil)
+	known := map[string]bool{}
+	for c := range codeStatus {
+		known[c] = true
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before := len(h.prod.recs())
+		r := h.do(http.MethodPost, "/v1/submissions", h.volunteer, "application/json", body)
+		if r.status >= 500 {
+			t.Fatalf("status %d for %q: %s", r.status, body, r.body)
+		}
+		if !json.Valid(r.body) {
+			t.Fatalf("answer is not JSON: %q", r.body)
+		}
+		switch r.status {
+		case http.StatusAccepted, http.StatusMultiStatus:
+		default:
+			code, _ := r.errorCode()
+			if !known[code] {
+				t.Fatalf("status %d with unknown code %q: %s", r.status, code, r.body)
+			}
+		}
+		for _, rec := range h.prod.recs()[before:] {
+			var hs []schemas.Header
+			for _, hd := range rec.Headers {
+				hs = append(hs, schemas.Header(hd))
+			}
+			if err := schemas.Validate(schemas.SchemaReport, rec.Value); err != nil {
+				t.Fatalf("accepted %q but the record breaks report.v1: %v\n%s", body, err, rec.Value)
+			}
+			var rep schemas.Report
+			if err := schemas.Decode(rec.Value, hs, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.VolunteerID != "ilaw-0001" || rep.Hash != schemas.CanonicalHash(rep.Submission) {
+				t.Fatalf("record %s", rec.Value)
+			}
+		}
+	})
+}

@@ -1,0 +1,340 @@
+package ingest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/ingest/token"
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
+)
+
+// HeaderFlags is the record header listing flags ingest raised on a report, comma-separated.
+// Today the only one is SPREAD (schemas.AnomalySpread): the volunteer reported a station
+// outside their token's scope and SpreadPolicy is "flag".
+const HeaderFlags = "flags"
+
+// jsonReadTimeout bounds reading one JSON body: a few hundred KiB even on a poor phone
+// connection.
+const jsonReadTimeout = 60 * time.Second
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *APIError) {
+	if e.Status() == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="votestream"`)
+	}
+	writeJSON(w, e.Status(), errorBody{Error: e})
+}
+
+func (s *Server) setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	secs := int((d + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+}
+
+// admit authenticates the request and applies the volunteer's rate limit. On refusal it has
+// written the answer and returns false.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, now time.Time) (token.Claims, bool) {
+	c, e := s.authenticate(r, now)
+	if e != nil {
+		writeError(w, e)
+		return c, false
+	}
+	if ok, wait := s.limiter.allow(c.VolunteerID, now); !ok {
+		s.setRetryAfter(w, wait)
+		writeError(w, apiErr(CodeRateLimited, "", "too many requests from this volunteer; wait %s", wait))
+		return c, false
+	}
+	return c, true
+}
+
+// readJSONBody checks the media type and reads the body within MaxBodyBytes.
+func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, *APIError) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, apiErr(CodeUnsupportedMedia, "", "Content-Type %q: send application/json", clip(ct))
+		}
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, apiErr(CodeBodyTooLarge, "", "the body is %d bytes, above the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes)
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(jsonReadTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, apiErr(CodeBodyTooLarge, "", "the body is above the limit of %d bytes", s.cfg.MaxBodyBytes)
+		}
+		return nil, apiErr(CodeIncompleteBody, "", "the body could not be read whole: %v", err)
+	}
+	return body, nil
+}
+
+// itemResult is one entry of a batch answer.
+type itemResult struct {
+	Status  int              `json:"status"`
+	Receipt *schemas.Receipt `json:"receipt,omitempty"`
+	Error   *APIError        `json:"error,omitempty"`
+}
+
+// batchBody is the answer to a batch: one result per item, in order.
+type batchBody struct {
+	Results []itemResult `json:"results"`
+}
+
+// handleSubmissions serves POST /v1/submissions: one submission object, or an array of up to
+// MaxBatch. A single object is answered with its receipt (202) or error; a batch with one
+// result per item and status 202 when all were accepted, 503 (with Retry-After) when any
+// was not acknowledged in time, 207 otherwise. Resending a whole batch is safe: accepted
+// items come back with their first receipts.
+func (s *Server) handleSubmissions(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	c, ok := s.admit(w, r, now)
+	if !ok {
+		return
+	}
+	body, e := s.readJSONBody(w, r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	items, isBatch, e := splitBatch(body)
+	if e != nil {
+		s.metrics.items.WithLabelValues("submission", e.Code).Inc()
+		writeError(w, e)
+		return
+	}
+	if !isBatch {
+		items = []json.RawMessage{body}
+	} else if len(items) == 0 || len(items) > s.cfg.MaxBatch {
+		writeError(w, apiErr(CodeBatchTooLarge, "", "a batch holds 1 to %d submissions; this one has %d", s.cfg.MaxBatch, len(items)))
+		return
+	}
+
+	outs := make([]outcome, len(items))
+	ps := make([]*pending, 0, len(items))
+	at := make([]int, 0, len(items))
+	for i, raw := range items {
+		p, e := s.prepareSubmission(raw, c, now)
+		if e != nil {
+			outs[i].err = e
+			continue
+		}
+		ps = append(ps, p)
+		at = append(at, i)
+	}
+	for j, o := range s.commit("submission", ps) {
+		outs[at[j]] = o
+	}
+	s.countOutcomes("submission", outs)
+
+	if !isBatch {
+		s.writeOutcome(w, outs[0])
+		return
+	}
+	res := batchBody{Results: make([]itemResult, len(outs))}
+	status, unavailable := http.StatusAccepted, false
+	for i, o := range outs {
+		if o.err != nil {
+			res.Results[i] = itemResult{Status: o.err.Status(), Error: o.err}
+			status = http.StatusMultiStatus
+			unavailable = unavailable || o.err.Status() == http.StatusServiceUnavailable
+			continue
+		}
+		rc := o.receipt
+		res.Results[i] = itemResult{Status: http.StatusAccepted, Receipt: &rc}
+	}
+	if unavailable {
+		status = http.StatusServiceUnavailable
+		s.setRetryAfter(w, s.cfg.RetryAfter)
+	}
+	writeJSON(w, status, res)
+}
+
+func (s *Server) writeOutcome(w http.ResponseWriter, o outcome) {
+	if o.err != nil {
+		if o.err.Status() == http.StatusServiceUnavailable {
+			s.setRetryAfter(w, s.cfg.RetryAfter)
+		}
+		writeError(w, o.err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, o.receipt)
+}
+
+func (s *Server) countOutcomes(kind string, outs []outcome) {
+	for _, o := range outs {
+		switch {
+		case o.err != nil:
+			s.metrics.items.WithLabelValues(kind, o.err.Code).Inc()
+		case o.receipt.Duplicate:
+			s.metrics.items.WithLabelValues(kind, "duplicate").Inc()
+		default:
+			s.metrics.items.WithLabelValues(kind, "accepted").Inc()
+		}
+	}
+}
+
+// prepareSubmission decodes and checks one submission and claims its id in the dedupe
+// store. The record it builds is produced by commit.
+func (s *Server) prepareSubmission(raw []byte, c token.Claims, now time.Time) (*pending, *APIError) {
+	var wire submissionWire
+	if e := decodeStrict(raw, &wire); e != nil {
+		return nil, e
+	}
+	sub, st, e := s.valid.submission(&wire, now)
+	if e != nil {
+		return nil, e
+	}
+	flagged := false
+	if !inScope(c, st) {
+		if s.cfg.SpreadPolicy == SpreadRefuse {
+			return nil, apiErr(CodeOutOfScope, "station_id", "station %s is outside your assignment", st.ID)
+		}
+		flagged = true
+	}
+	hash := schemas.CanonicalHash(sub)
+	rep := schemas.Report{
+		Submission: sub, VolunteerID: c.VolunteerID, Org: c.Org, Role: c.Role,
+		ReceivedAt: now.UTC(), Hash: hash,
+	}
+	p := &pending{
+		key:     "submission/" + sub.SubmissionID,
+		receipt: schemas.Receipt{SubmissionID: sub.SubmissionID, Hash: hash, ReceivedAt: rep.ReceivedAt},
+		flagged: flagged,
+	}
+	return s.claim(p, hash, c, schemas.TopicSubmissions, rep, now)
+}
+
+// claim looks the pending record's id up in the dedupe store and, when it is new, builds its
+// record. A new entry must reach commit, which settles it.
+func (s *Server) claim(p *pending, hash string, c token.Claims, topic string, msg any, now time.Time) (*pending, *APIError) {
+	var rec *kgo.Record
+	var err error
+	// Build the record before claiming the id: a failure here must not leave an entry that
+	// nothing settles.
+	if rec, err = kgorecord.New(s.cfg.TopicPrefix+topic, msg); err != nil {
+		s.log.Error("ingest: cannot encode record", "err", err)
+		return nil, apiErr(CodeInvalidValue, "", "the message cannot be encoded: %v", err)
+	}
+	rec.Timestamp = now
+	if p.flagged {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderFlags, Value: []byte(schemas.AnomalySpread)})
+	}
+	p.entry, p.state = s.dedupe.begin(p.key, hash, c.VolunteerID, now)
+	if p.state == dedupeConflict {
+		return nil, apiErr(CodeIDConflict, "", "id %s was already accepted with different content (or from another sender); use a new id for a new report", p.receipt.SubmissionID)
+	}
+	p.record = rec
+	return p, nil
+}
+
+// contentHash is "sha256:<hex>" of a message's JSON, for reviews and official figures,
+// whose server-set fields are still zero when it is taken. encoding/json writes struct
+// fields in a fixed order and map keys sorted, so equal content gives equal hashes.
+func contentHash(v any) string {
+	b, _ := json.Marshal(v) // our own message types always encode
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// handleReviews serves POST /v1/reviews, for district leads (own constituency) and the war room.
+func (s *Server) handleReviews(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	c, ok := s.admit(w, r, now)
+	if !ok {
+		return
+	}
+	if e := requireLead(c); e != nil {
+		writeError(w, e)
+		return
+	}
+	body, e := s.readJSONBody(w, r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	o := s.review(body, c, now)
+	s.countOutcomes("review", []outcome{o})
+	s.writeOutcome(w, o)
+}
+
+func (s *Server) review(body []byte, c token.Claims, now time.Time) outcome {
+	var wire reviewWire
+	if e := decodeStrict(body, &wire); e != nil {
+		return outcome{err: e}
+	}
+	rv, st, e := s.valid.review(&wire)
+	if e != nil {
+		return outcome{err: e}
+	}
+	if !inScope(c, st) {
+		return outcome{err: apiErr(CodeOutOfScope, "station_id", "station %s is outside constituency %s", st.ID, c.Constituency)}
+	}
+	hash := contentHash(rv)
+	rv.ReviewerID, rv.Role, rv.ReceivedAt = c.VolunteerID, c.Role, now.UTC()
+	p := &pending{key: "review/" + rv.ReviewID, receipt: schemas.Receipt{SubmissionID: rv.ReviewID, Hash: hash, ReceivedAt: rv.ReceivedAt}}
+	p, e = s.claim(p, hash, c, schemas.TopicReviews, rv, now)
+	if e != nil {
+		return outcome{err: e}
+	}
+	return s.commit("review", []*pending{p})[0]
+}
+
+// handleOfficial serves POST /v1/official, for district leads (own constituency) and the war room.
+func (s *Server) handleOfficial(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	c, ok := s.admit(w, r, now)
+	if !ok {
+		return
+	}
+	if e := requireLead(c); e != nil {
+		writeError(w, e)
+		return
+	}
+	body, e := s.readJSONBody(w, r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	o := s.official(body, c, now)
+	s.countOutcomes("official", []outcome{o})
+	s.writeOutcome(w, o)
+}
+
+func (s *Server) official(body []byte, c token.Claims, now time.Time) outcome {
+	var wire officialWire
+	if e := decodeStrict(body, &wire); e != nil {
+		return outcome{err: e}
+	}
+	of, st, e := s.valid.official(&wire)
+	if e != nil {
+		return outcome{err: e}
+	}
+	if !inScope(c, st) {
+		return outcome{err: apiErr(CodeOutOfScope, "station_id", "station %s is outside constituency %s", st.ID, c.Constituency)}
+	}
+	hash := contentHash(of)
+	of.EnteredBy, of.Role, of.ReceivedAt = c.VolunteerID, c.Role, now.UTC()
+	p := &pending{key: "official/" + of.OfficialID, receipt: schemas.Receipt{SubmissionID: of.OfficialID, Hash: hash, ReceivedAt: of.ReceivedAt}}
+	p, e = s.claim(p, hash, c, schemas.TopicOfficial, of, now)
+	if e != nil {
+		return outcome{err: e}
+	}
+	return s.commit("official", []*pending{p})[0]
+}

@@ -1,0 +1,91 @@
+package ingest
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are ingest's Prometheus series. Label values come from fixed sets (routes, status
+// codes, error codes, topics), never from request data, so cardinality stays bounded.
+type metrics struct {
+	requests *prometheus.CounterVec   // route, code
+	items    *prometheus.CounterVec   // kind, outcome (accepted, duplicate or an error code)
+	produce  *prometheus.HistogramVec // kind: submission, review, official
+	inflight prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, buffered func() float64, dedupeLen func() float64) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "requests_total",
+			Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "items_total",
+			Help: "Submissions, reviews and official figures by outcome: accepted, duplicate, or the error code.",
+		}, []string{"kind", "outcome"}),
+		produce: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "produce_seconds",
+			Help:    "Time from handing a record to the producer to Kafka's acknowledgement (or failure).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"kind"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.items, m.produce, m.inflight,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "kafka_buffered_records",
+			Help: "Records buffered in the producer, not yet acknowledged by Kafka.",
+		}, buffered),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "dedupe_entries",
+			Help: "Ids remembered for idempotent retries.",
+		}, dedupeLen),
+	)
+	return m
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts a route's requests by status.
+func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.inflight.Inc()
+		defer m.inflight.Dec()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+	})
+}
+
+func (m *metrics) observeProduce(kind string, start time.Time) {
+	m.produce.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}

@@ -1,0 +1,114 @@
+package ingest
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/schemas"
+)
+
+// producer is the part of *kgo.Client ingest uses; tests substitute a fake.
+type producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+	Ping(ctx context.Context) error
+	BufferedProduceRecords() int64
+	Flush(ctx context.Context) error
+	Close()
+}
+
+// newKafkaProducer builds the producer: acks from all in-sync replicas and idempotent writes
+// (franz-go's defaults, stated here so nobody turns them off by accident), a bounded buffer,
+// and the default partitioner, which hashes the key (station_id) like Kafka's own clients.
+func newKafkaProducer(cfg Config) (*kgo.Client, error) {
+	return kgo.NewClient(
+		kgo.SeedBrokers(cfg.KafkaSeeds...),
+		kgo.ClientID("votestream-ingest"),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
+		kgo.ProducerLinger(cfg.Linger),
+		// Connection attempts to a dead broker must fail well inside ProduceTimeout.
+		kgo.DialTimeout(min(cfg.ProduceTimeout, 5*time.Second)),
+	)
+}
+
+// pending is one record on its way to Kafka, or a retry waiting for its first sending.
+type pending struct {
+	key     string // dedupe key: kind and id
+	entry   *dedupeEntry
+	state   dedupeState
+	record  *kgo.Record // produced only when state is dedupeNew
+	receipt schemas.Receipt
+	flagged bool // accepted out of scope, with the SPREAD flag
+}
+
+// outcome is what one pending record came to.
+type outcome struct {
+	receipt schemas.Receipt
+	err     *APIError
+}
+
+// commit produces the new records among ps and waits until every one of ps is settled or
+// ProduceTimeout has passed, whichever is first. It never waits longer: a record still in
+// flight at the deadline gets 503, and its entry settles later when Kafka answers, so the
+// client's retry then gets the receipt (if it was written) or produces again (if not).
+//
+// The produce context is not the request's: a client that hangs up must not cancel records
+// that other requests share a batch with (franz-go fails a whole partition batch when its
+// first record's context ends).
+func (s *Server) commit(kind string, ps []*pending) []outcome {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ProduceTimeout)
+	defer cancel()
+	for _, p := range ps {
+		if p.state != dedupeNew {
+			continue
+		}
+		start := time.Now()
+		s.prod.Produce(ctx, p.record, func(r *kgo.Record, err error) {
+			s.metrics.observeProduce(kind, start)
+			if err != nil {
+				s.warnProduce(err)
+			}
+			s.dedupe.settle(p.key, p.entry, p.receipt, err)
+		})
+	}
+	out := make([]outcome, len(ps))
+	for i, p := range ps {
+		select {
+		case <-p.entry.done:
+		case <-ctx.Done():
+		}
+		select {
+		case <-p.entry.done:
+			if p.entry.ok {
+				out[i].receipt = p.entry.receipt
+				out[i].receipt.Duplicate = p.state != dedupeNew
+				continue
+			}
+		default:
+		}
+		out[i].err = apiErr(CodeKafkaUnavailable, "",
+			"not stored: Kafka did not acknowledge within %s; retry with the same id after the Retry-After delay", s.cfg.ProduceTimeout)
+	}
+	return out
+}
+
+// warnProduce logs produce failures at most once every 10 seconds: an outage fails
+// thousands of records a second, and the metrics count them all.
+func (s *Server) warnProduce(err error) {
+	now := time.Now().UnixNano()
+	last := s.lastWarn.Load()
+	if now-last < int64(10*time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
+		s.suppressed.Add(1)
+		return
+	}
+	s.log.Warn("kafka produce failed; answering 503", "err", err, "suppressed_since_last", s.suppressed.Swap(0))
+}
+
+// warnState is embedded in Server for warnProduce.
+type warnState struct {
+	lastWarn   atomic.Int64
+	suppressed atomic.Int64
+}

@@ -1,0 +1,335 @@
+// Package ingest is the volunteers' HTTP endpoint (DESIGN.md §2, §4, §6): it authenticates
+// bearer tokens, validates submissions, reviews and official figures against the reference
+// data, and answers 202 only once Kafka has acknowledged the record (acks from all in-sync
+// replicas, idempotent producer, keyed by station_id). It also stores evidence photos by
+// content hash. Bad input gets a 4xx with a stable code; Kafka trouble gets 503 with
+// Retry-After within ProduceTimeout, never a hang.
+//
+// Ingest judges each report alone and against the reference data only. It does not compare
+// reports with each other (consolidate does, downstream): an arithmetic inconsistency is
+// accepted, since the form itself may be wrong.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"votestream/election"
+	"votestream/ingest/token"
+)
+
+// Server is one ingest process. Build it with New; serve it with Run (or Serve, or mount
+// Handler in a server of your own and call Close when done).
+type Server struct {
+	cfg     Config
+	country *election.Country
+	valid   validator
+	keys    *token.Keyring
+	revoked *token.Revocations
+	prod    producer
+	store   EvidenceStore
+	dedupe  *dedupe
+	limiter *limiter
+	metrics *metrics
+	reg     *prometheus.Registry
+	log     *slog.Logger
+	now     func() time.Time
+	handler http.Handler
+	warnState
+
+	closeOnce sync.Once
+}
+
+// Option changes how New builds a Server.
+type Option func(*options)
+
+type options struct {
+	keys    *token.Keyring
+	revoked *token.Revocations
+	store   EvidenceStore
+	reg     *prometheus.Registry
+	log     *slog.Logger
+	now     func() time.Time
+	prod    producer
+}
+
+// WithKeyring gives the token keys directly instead of Config.TokenKeysFile.
+func WithKeyring(k *token.Keyring) Option { return func(o *options) { o.keys = k } }
+
+// WithRevocations gives the revocation list directly instead of Config.RevocationFile.
+func WithRevocations(r *token.Revocations) Option { return func(o *options) { o.revoked = r } }
+
+// WithEvidenceStore replaces the local folder store (for an S3-compatible bucket).
+func WithEvidenceStore(st EvidenceStore) Option { return func(o *options) { o.store = st } }
+
+// WithRegistry registers ingest's metrics in reg (served at /metrics) instead of a private
+// registry; `votestream up` shares one registry between roles.
+func WithRegistry(reg *prometheus.Registry) Option { return func(o *options) { o.reg = reg } }
+
+// WithLogger sets the logger. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithClock sets the clock used for token expiry, counted_at checks and received_at.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// withProducer replaces Kafka (tests).
+func withProducer(p producer) Option { return func(o *options) { o.prod = p } }
+
+// New checks cfg and builds a Server for country, which must be indexed and list its
+// stations. It creates the Kafka client (which connects lazily) but serves nothing yet.
+func New(cfg Config, country *election.Country, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if country == nil || !country.Indexed() {
+		return nil, ErrNotIndexed
+	}
+	if !country.HasStations() {
+		return nil, ErrNoStations
+	}
+	o := options{log: slog.Default(), now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var err error
+	if o.keys == nil {
+		if cfg.TokenKeysFile == "" {
+			return nil, fmt.Errorf("%w: no token key file", ErrConfig)
+		}
+		if o.keys, err = token.LoadKeyring(cfg.TokenKeysFile); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	if o.revoked == nil {
+		if o.revoked, err = token.LoadRevocations(cfg.RevocationFile); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	if o.store == nil {
+		if o.store, err = NewDirStore(cfg.EvidenceDir); err != nil {
+			return nil, err
+		}
+	}
+	if o.reg == nil {
+		o.reg = prometheus.NewRegistry()
+		o.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if o.prod == nil {
+		cl, err := newKafkaProducer(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: kafka client: %w", err)
+		}
+		o.prod = cl
+	}
+	s := &Server{
+		cfg:     cfg,
+		country: country,
+		valid:   validator{country: country, skew: cfg.MaxClockSkew},
+		keys:    o.keys,
+		revoked: o.revoked,
+		prod:    o.prod,
+		store:   o.store,
+		dedupe:  newDedupe(cfg.DedupeTTL, cfg.DedupeMaxEntries),
+		reg:     o.reg,
+		log:     o.log,
+		now:     o.now,
+	}
+	if cfg.RatePerVolunteer > 0 {
+		s.limiter = newLimiter(cfg.RatePerVolunteer, cfg.RateBurst)
+	}
+	s.metrics = newMetrics(o.reg,
+		func() float64 { return float64(s.prod.BufferedProduceRecords()) },
+		func() float64 { return float64(s.dedupe.len()) })
+	s.handler = s.routes()
+	return s, nil
+}
+
+// route is one endpoint. The table drives both the mux and the test that keeps
+// /openapi.json true.
+type route struct {
+	method, path string // path in OpenAPI form: {name} for a parameter
+	handler      func(*Server) http.HandlerFunc
+}
+
+var routes = []route{
+	{http.MethodPost, "/v1/submissions", func(s *Server) http.HandlerFunc { return s.handleSubmissions }},
+	{http.MethodPost, "/v1/reviews", func(s *Server) http.HandlerFunc { return s.handleReviews }},
+	{http.MethodPost, "/v1/official", func(s *Server) http.HandlerFunc { return s.handleOfficial }},
+	{http.MethodPut, "/v1/evidence/{digest}", func(s *Server) http.HandlerFunc { return s.handleEvidence }},
+	{http.MethodGet, "/healthz", func(s *Server) http.HandlerFunc { return s.handleHealthz }},
+	{http.MethodGet, "/readyz", func(s *Server) http.HandlerFunc { return s.handleReadyz }},
+	{http.MethodGet, "/metrics", func(s *Server) http.HandlerFunc {
+		return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP
+	}},
+	{http.MethodGet, "/openapi.json", func(s *Server) http.HandlerFunc { return serveOpenAPI }},
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	paths := map[string][]string{}
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, s.metrics.instrument(rt.path, rt.handler(s)))
+		paths[rt.path] = append(paths[rt.path], rt.method)
+	}
+	// JSON errors for unknown paths and methods, instead of the mux's plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		for p, methods := range paths {
+			if matchPath(p, r.URL.Path) {
+				w.Header().Set("Allow", joinMethods(methods))
+				writeError(w, apiErr(CodeMethodNotAllowed, "", "%s is not allowed on %s", r.Method, p))
+				return
+			}
+		}
+		writeError(w, apiErr(CodeNotFound, "", "no such endpoint; see /openapi.json"))
+	})
+	return mux
+}
+
+// matchPath reports whether path fits an OpenAPI-style pattern with {name} segments.
+func matchPath(pattern, path string) bool {
+	ps, qs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(qs) {
+		return false
+	}
+	for i := range ps {
+		if ps[i] != qs[i] && !(strings.HasPrefix(ps[i], "{") && qs[i] != "") {
+			return false
+		}
+	}
+	return true
+}
+
+func joinMethods(ms []string) string {
+	out := ""
+	for i, m := range ms {
+		if i > 0 {
+			out += ", "
+		}
+		out += m
+	}
+	return out
+}
+
+// Handler returns the HTTP handler of every endpoint. Safe for concurrent use.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on Config.Listen and serves until ctx ends, then shuts down cleanly: it stops
+// accepting, lets requests in flight finish (up to ShutdownGrace), flushes the producer and
+// closes it. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("ingest: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's (it takes ownership and closes it).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.Close()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.log.Info("ingest listening", "addr", ln.Addr().String(), "topic_prefix", s.cfg.TopicPrefix,
+		"spread_policy", s.cfg.SpreadPolicy, "revoked_ids", s.revoked.Len())
+
+	var wg sync.WaitGroup
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	if s.cfg.RevocationFile != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.reloadRevocations(loopCtx)
+		}()
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	var err error
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("ingest: serve: %w", err)
+	case <-ctx.Done():
+		shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		if e := srv.Shutdown(shutCtx); e != nil {
+			s.log.Warn("ingest: requests still in flight at shutdown", "err", e)
+			_ = srv.Close()
+		}
+		cancel()
+		if e := <-serveErr; !errors.Is(e, http.ErrServerClosed) {
+			err = fmt.Errorf("ingest: serve: %w", e)
+		}
+	}
+	stopLoops()
+	wg.Wait()
+	return err
+}
+
+// reloadRevocations re-reads the revocation file every RevocationReload until ctx ends.
+func (s *Server) reloadRevocations(ctx context.Context) {
+	t := time.NewTicker(s.cfg.RevocationReload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			changed, err := s.revoked.Reload()
+			switch {
+			case err != nil:
+				s.log.Error("ingest: revocation list not reloaded; the previous one stays in force", "err", err)
+			case changed:
+				s.log.Info("ingest: revocation list reloaded", "ids", s.revoked.Len())
+			}
+		}
+	}
+}
+
+// Close flushes records still in flight (for at most ShutdownGrace, so that their ids settle)
+// and closes the Kafka client. Run and Serve call it; call it yourself only when you used
+// Handler without them. Safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		defer cancel()
+		if err := s.prod.Flush(ctx); err != nil {
+			s.log.Warn("ingest: records still unacknowledged at close", "err", err, "buffered", s.prod.BufferedProduceRecords())
+		}
+		s.prod.Close()
+	})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz is ready when Kafka answers within two seconds.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.prod.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "kafka unreachable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
