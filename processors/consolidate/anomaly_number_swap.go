@@ -18,9 +18,9 @@ import (
 //   - shares: read as the other ballot's numbers, the report's vote shares overlap the other
 //     ballot's shares better than read right, by at least SwapMargin. The overlap of two
 //     share vectors is the sum of the smaller share per candidate (1 when identical). The
-//     comparison is symmetric, so the report must also look swapped on its own: a party-list
-//     count with votes only under candidate numbers; for a constituency count, the other
-//     ballot must not be the one that looks so.
+//     comparison is symmetric (a right count against a swapped one looks swapped too), so
+//     the party-list count decides: if it looks candidate-keyed (candidateKeyed), it is
+//     the swapped one, else the constituency count is.
 func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time) *schemas.Anomaly {
 	cands := r.Country.CandidatesIn(st.ConstituencyID)
 	if len(cands) == 0 {
@@ -71,7 +71,7 @@ func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time
 	if swapped-right < r.SwapMargin {
 		return nil
 	}
-	if constituency == candidateKeyed(pv, partyOf) {
+	if constituency == candidateKeyed(pv, cands) {
 		// A constituency count whose party list looks candidate-keyed: the party list is the
 		// swapped one. A party-list count that does not look candidate-keyed: not this one.
 		return nil
@@ -87,14 +87,17 @@ func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time
 		})
 }
 
-// candidateKeyed reports whether every number with votes is a candidate number here.
-func candidateKeyed(votes map[int]int, partyOf map[int]int) bool {
-	for no, v := range votes {
-		if _, ok := partyOf[no]; v > 0 && !ok {
-			return false
-		}
+// candidateKeyed reports whether a party-list count looks keyed by candidate numbers: more
+// of its votes sit under this constituency's candidate numbers than under the party numbers
+// of those candidates. Right, the parties that field candidates here carry most of the vote
+// under their own numbers; swapped, their votes moved to the candidate numbers.
+func candidateKeyed(votes map[int]int, cands []election.Candidate) bool {
+	underCand, underParty := 0, 0
+	for _, c := range cands {
+		underCand += votes[c.No]
+		underParty += votes[c.PartyNo]
 	}
-	return true
+	return underCand > underParty
 }
 
 func sumVotes(votes map[int]int) int {

@@ -168,3 +168,5 @@ func figuresOf(res *schemas.StationResult) string {
 }
 
 func sortedCopy(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+func schemasBallot(b string) election.Ballot { return election.Ballot(b) }

@@ -32,7 +32,10 @@ type ballotState struct {
 	published  *schemas.StationResult      // last result published; nil before the first
 	fig        *figures                    // the figures of published
 	duplicates int                         // re-deliveries of a submission id already held
-	updatedAt  time.Time                   // received_at of the newest input on this ballot
+	// updatedAt is the data time of the ballot: received_at of its newest report, review or
+	// official figure. Cross-station flags do not move it (they are other stations' data),
+	// which keeps it a function of the ballot's own inputs, whatever order they came in.
+	updatedAt time.Time
 }
 
 // decision is a review or an official figure: exactly one is set.
@@ -194,7 +197,7 @@ func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
 			continue
 		}
 		b := &next.ballots[i]
-		res := r.result(&next, i, v, later(b.updatedAt, at))
+		res := r.result(&next, i, v, b.updatedAt)
 		if b.published != nil && sameResult(res, b.published) {
 			continue
 		}

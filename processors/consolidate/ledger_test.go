@@ -1,0 +1,183 @@
+package consolidate
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+
+	"votestream/schemas"
+)
+
+const hShared = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+
+// night is a small mixed night: tally boards, finals that agree and disagree, a correction,
+// a reused photo across partitions, a review and an official figure.
+func night(t *testing.T, rules *Rules) []struct {
+	p  int32
+	in Input
+} {
+	cc := rules.Country
+	rev := schemas.Review{ReviewID: "r1", StationID: "S02", Ballot: c, AcceptSubmissionID: "e1", Reason: "form photo",
+		ReviewerID: "lead-1", Role: schemas.RoleDistrictLead, ReceivedAt: minute(80)}
+	r, err := NewReview(rev, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOfficial(schemas.Official{OfficialID: "o1", StationID: "S03", Ballot: c, BallotsCast: 500, Invalid: 10, NoVote: 5,
+		Votes: map[string]int{"1": 240, "2": 160, "3": 85}, EnteredBy: "lead-1", Role: schemas.RoleDistrictLead, ReceivedAt: minute(90)}, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []struct {
+		p  int32
+		in Input
+	}{
+		{0, p1(report("a1", "S01", c, prog, "alice", "OrgA", 10)).in(t, cc)},
+		{0, p2(report("a2", "S01", c, prog, "alice", "OrgA", 20)).in(t, cc)},
+		{0, f1(report("a3", "S01", c, final, "alice", "OrgA", 30)).evidence(hShared).in(t, cc)},
+		{0, f1(report("b3", "S01", c, final, "bob", "OrgB", 31)).in(t, cc)},
+		{1, fA(report("d1", "S02", c, final, "dan", "OrgD", 32)).in(t, cc)},
+		{1, f2(report("e1", "S02", c, final, "eve", "OrgE", 33)).in(t, cc)},
+		{1, Input{Review: r}},
+		{1, f1(report("g1", "S03", c, final, "gus", "OrgG", 35)).evidence(hShared).in(t, cc)},
+		{1, f1(report("g2", "S03", c, final, "gus", "OrgG", 36)).in(t, cc)},
+		{1, Input{Official: o}},
+		{0, report("h1", "S04", pl, final, "hal", "OrgH", 50).figs(470, 10, 5, 7, 200, 3, 255).in(t, cc)},
+		{0, f1(report("h2", "S04", c, final, "hal", "OrgH", 40)).in(t, cc)},
+	}
+}
+
+// current returns every published result with version and data time blanked, as JSON.
+func current(l *Ledger) map[string]string {
+	out := map[string]string{}
+	l.Stations(func(_ int32, st *Station) {
+		for _, b := range []string{c, pl} {
+			if res, ok := st.Result(schemasBallot(b)); ok {
+				res.Version = 0
+				res.UpdatedAt = res.UpdatedAt.UTC().Truncate(0)
+				js, _ := json.Marshal(res)
+				out[st.ID+"/"+b] = string(js)
+			}
+		}
+	})
+	return out
+}
+
+// The derivation is a function of the set of inputs: any order (within a station's own
+// topic order, reports of one volunteer keep theirs) gives the same results.
+func TestOrderDoesNotMatter(t *testing.T) {
+	rules := testRules(t)
+	inputs := night(t, rules)
+	l := NewLedger(rules)
+	l.AddPartition(0)
+	l.AddPartition(1)
+	for _, x := range inputs {
+		l.Apply(x.p, x.in)
+		l.Commit()
+	}
+	want := current(l)
+	if len(want) != 5 {
+		t.Fatalf("%d results, want 5: %v", len(want), want)
+	}
+	for seed := range uint64(20) {
+		shuffled := append(inputs[:0:0], inputs...)
+		rand.New(rand.NewPCG(seed, 1)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		l := NewLedger(rules)
+		l.AddPartition(0)
+		l.AddPartition(1)
+		for _, x := range shuffled {
+			l.Apply(x.p, x.in)
+			l.Commit()
+		}
+		got := current(l)
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("seed %d: %s\n got %s\nwant %s", seed, k, got[k], w)
+			}
+		}
+	}
+}
+
+// Rollback restores the state of the last Commit exactly: applying the same inputs again
+// publishes the same records as the first time.
+func TestRollback(t *testing.T) {
+	rules := testRules(t)
+	inputs := night(t, rules)
+	l := NewLedger(rules)
+	l.AddPartition(0)
+	l.AddPartition(1)
+	for _, x := range inputs[:4] {
+		l.Apply(x.p, x.in)
+	}
+	l.Commit()
+	before := current(l)
+	var first []Output
+	for _, x := range inputs[4:] {
+		first = append(first, l.Apply(x.p, x.in)...)
+	}
+	l.Rollback()
+	if got := current(l); len(got) != len(before) {
+		t.Fatalf("after rollback %d results, want %d", len(got), len(before))
+	} else {
+		for k, w := range before {
+			if got[k] != w {
+				t.Errorf("after rollback %s = %s, want %s", k, got[k], w)
+			}
+		}
+	}
+	if n := len(l.photos[hShared]); n != 1 {
+		t.Errorf("photo index holds %d uses after rollback, want 1", n)
+	}
+	var again []Output
+	for _, x := range inputs[4:] {
+		again = append(again, l.Apply(x.p, x.in)...)
+	}
+	l.Commit()
+	a, _ := json.Marshal(first)
+	b, _ := json.Marshal(again)
+	if string(a) != string(b) {
+		t.Errorf("re-applying after rollback published\n%s\nthe first time\n%s", b, a)
+	}
+}
+
+// A replayed partition publishes nothing itself; what its replay would flag on another
+// partition waits for Drain, and what the topic lacks is published by Drain.
+func TestReplayAndDrain(t *testing.T) {
+	rules := testRules(t)
+	cc := rules.Country
+	l := NewLedger(rules)
+	l.AddPartition(0)
+	l.Apply(0, f1(report("a1", "S01", c, final, "alice", "OrgA", 30)).evidence(hShared).in(t, cc))
+	l.Commit()
+	s01, _ := l.Station(0, "S01")
+	published, _ := s01.Result("constituency")
+
+	l.AddPartition(1)
+	l.Replay(1, f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared).in(t, cc))
+	if st, _ := l.Station(0, "S01"); true {
+		if res, _ := st.Result("constituency"); res.Version != published.Version {
+			t.Fatalf("replaying partition 1 changed S01's published version %d -> %d", published.Version, res.Version)
+		}
+	}
+	// The topic held version 3 for S02 with other figures: Drain republishes as version 4.
+	old := published
+	old.StationID, old.Version, old.BallotsCast = "S02", 3, 499
+	l.RestorePublished(1, old)
+	out := l.Drain([]int32{1})
+	l.Commit()
+	var s01v, s02v int64
+	for _, r := range results(out) {
+		switch r.StationID {
+		case "S01":
+			s01v = r.Version
+		case "S02":
+			s02v = r.Version
+		}
+	}
+	if s02v != 4 || s01v != published.Version+1 {
+		t.Errorf("drain published S01 v%d and S02 v%d, want v%d and v4", s01v, s02v, published.Version+1)
+	}
+	if n := len(anomaliesOf(out, "PHOTO_REUSE")); n != 1 {
+		t.Errorf("drain raised %d PHOTO_REUSE, want 1 (S01's; S02's was raised during the replay)", n)
+	}
+}
