@@ -12,6 +12,10 @@
 //   - A progress submission is the tally board part-way through the count: its ballots_cast
 //     is the number of ballots counted so far, so sum(votes)+invalid+no_vote == ballots_cast
 //     holds for every honest submission, progress or final.
+//   - Votes maps carry only numbers with at least one vote (a missing key means 0), in
+//     submissions as in results; so a MISSING_PARTY fault shows only as broken arithmetic.
+//   - A volunteer's phone sends its reports for one station and ballot in order; only a
+//     DUPLICATE resend (same submission_id, same body) arrives out of order.
 //   - The constituency ballot is counted first, then the party-list ballot; a station's
 //     report time (report_times.csv) is when its party-list final form is done.
 //   - Every fault the night injects is labelled with the anomaly code it should raise (see

@@ -238,6 +238,13 @@ func (n *Night) planStations(stationVols [][]int32) {
 					times[i] = start + (end-start)*r.Float64()
 				}
 				slices.Sort(times)
+				// A phone sends its queue in order: nothing overtakes an earlier report.
+				lastAt := math.Inf(-1)
+				inOrder := func(at float64) float64 {
+					at = max(at, lastAt+1.0/60)
+					lastAt = at
+					return at
+				}
 				prevK := 0
 				for _, t := range times {
 					k := int(float64(cast) * (t - start) / max(end-start, 1e-9))
@@ -246,7 +253,7 @@ func (n *Night) planStations(stationVols [][]int32) {
 					}
 					prevK = k
 					n.plan = append(n.plan, planned{
-						at: ms(t + sendDelay(r)), counted: ms(t), idSeed: idSeed(), station: int32(si), vol: v,
+						at: ms(inOrder(t + sendDelay(r))), counted: ms(t), idSeed: idSeed(), station: int32(si), vol: v,
 						k: int32(k), reuseSt: -1, ballot: uint8(b), kind: kindProgress, seq: seq,
 					})
 					seq++
@@ -254,7 +261,7 @@ func (n *Night) planStations(stationVols [][]int32) {
 
 				dropout := r.Float64() < n.cfg.DropoutRate
 				counted := final + 0.5 + lognormal(r, math.Log(2), 0.6)
-				at := counted + sendDelay(r)
+				at := inOrder(counted + sendDelay(r))
 				u := r.Float64()
 				early := r.Float64() < f.Early
 				reuse := r.Float64() < f.PhotoReuse

@@ -427,7 +427,7 @@ func parseRetryAfter(h string, now time.Time) time.Duration {
 		if secs < 0 {
 			return 0
 		}
-		return time.Duration(secs) * time.Second
+		return time.Duration(min(secs, 86400)) * time.Second // a day is already beyond any MaxRetryWait
 	}
 	if t, err := http.ParseTime(h); err == nil && t.After(now) {
 		return t.Sub(now)
