@@ -42,7 +42,7 @@ type CountryConfig struct {
 	Parties        int
 	// StationsScale multiplies every constituency's station count (and, with RefDir, its
 	// eligible voters), for small test countries with the real province and constituency
-	// structure. In (0, 1]. Default 1.
+	// structure. In (0, 1]. Default 1. Not applied to stations read from RefDir.
 	StationsScale float64
 	// NationalParties is how many parties field a candidate in nearly every constituency
 	// (the vote model makes the parties with most candidates its big parties). Default 7.
