@@ -219,9 +219,11 @@ func isPointer(v any) bool {
 	return false
 }
 
-// Key is the Kafka record key of a message: station_id for every per-station message, so
-// one station's records stay ordered on one partition; estimate_id for an estimate; the
-// volunteer for an anomaly that has no station (SPREAD). An unknown type gives "".
+// Key is the Kafka record key of a message: station_id for every per-station input, so
+// one station's records stay ordered on one partition; "station_id/ballot" for a station
+// result, because station-results.v1 is compacted and must keep the latest record of each
+// ballot, not of each station; estimate_id for an estimate; the volunteer for an anomaly
+// that has no station (SPREAD). An unknown type gives "".
 func Key(v any) string {
 	switch m := v.(type) {
 	case Submission:
@@ -233,9 +235,9 @@ func Key(v any) string {
 	case *Report:
 		return m.StationID
 	case StationResult:
-		return m.StationID
+		return StationResultKey(m.StationID, m.Ballot)
 	case *StationResult:
-		return m.StationID
+		return StationResultKey(m.StationID, m.Ballot)
 	case Anomaly:
 		return anomalyKey(&m)
 	case *Anomaly:
@@ -262,3 +264,6 @@ func anomalyKey(a *Anomaly) string {
 	}
 	return a.StationID
 }
+
+// StationResultKey is the key of a station-results.v1 record: one per station and ballot.
+func StationResultKey(stationID, ballot string) string { return stationID + "/" + ballot }

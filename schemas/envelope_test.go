@@ -126,7 +126,7 @@ func TestKey(t *testing.T) {
 		want string
 	}{
 		{sampleReport(), "BKK_1_0042"},
-		{ptr(sampleStationResult()), "BKK_1_0042"},
+		{ptr(sampleStationResult()), "BKK_1_0042/partylist"},
 		{sampleAnomaly(), "BKK_1_0042"},
 		{spread, "volunteer:vol-9"},
 		{sampleEstimate(), "est-20230514T120000Z-0007"},

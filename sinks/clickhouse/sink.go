@@ -256,20 +256,19 @@ func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) error {
 	return batch.Send()
 }
 
-// Dead-letter headers: where the record came from and why it could not be stored.
+// Dead-letter headers beside schemas.HeaderReason and schemas.HeaderSourceTopic: where in
+// the source topic the record was, and which stage gave up on it.
 const (
-	HeaderDLReason    = "dl-reason"
-	HeaderDLTopic     = "dl-topic"
-	HeaderDLPartition = "dl-partition"
-	HeaderDLOffset    = "dl-offset"
-	HeaderDLStage     = "dl-stage"
+	HeaderDLPartition = "source-partition"
+	HeaderDLOffset    = "source-offset"
+	HeaderDLStage     = "stage"
 )
 
 func deadLetter(prefix string, r *kgo.Record, reason error) *kgo.Record {
 	headers := append([]kgo.RecordHeader(nil), r.Headers...)
 	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderDLReason, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: HeaderDLTopic, Value: []byte(strings.TrimPrefix(r.Topic, prefix))},
+		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
+		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(strings.TrimPrefix(r.Topic, prefix))},
 		kgo.RecordHeader{Key: HeaderDLPartition, Value: []byte(fmt.Sprint(r.Partition))},
 		kgo.RecordHeader{Key: HeaderDLOffset, Value: []byte(fmt.Sprint(r.Offset))},
 		kgo.RecordHeader{Key: HeaderDLStage, Value: []byte("sink")},

@@ -263,7 +263,7 @@ func TestDeadLetter(t *testing.T) {
 		var found bool
 		fs.EachRecord(func(r *kgo.Record) {
 			for _, h := range r.Headers {
-				if h.Key == sink.HeaderDLReason && len(h.Value) > 0 && string(r.Value) == string(bad.Value) {
+				if h.Key == schemas.HeaderReason && len(h.Value) > 0 && string(r.Value) == string(bad.Value) {
 					found = true
 				}
 			}
