@@ -88,7 +88,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fs.PrintDefaults()
 		}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	// Leading words name a sub-action (`simulate country --out DIR`); flags may follow them.
+	rest := args[1:]
+	var lead []string
+	for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		lead, rest = append(lead, rest[0]), rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -100,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runFn(ctx, fs.Args()); err != nil {
+	if err := runFn(ctx, append(lead, fs.Args()...)); err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return 0 // stopped on request
 		}
@@ -165,3 +171,5 @@ func sortedCopy(in []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("votestream", flag.ContinueOnError) }

@@ -9,7 +9,6 @@ func init() {
 		{name: "consolidate", summary: "deduplicate and consolidate reports into station results, flag anomalies", issue: 5},
 		{name: "estimate", summary: "estimate party-list shares, seats and constituency leaders", issue: 6},
 		{name: "backtest", summary: "replay a results set through the estimator and score it", issue: 6},
-		{name: "simulate", summary: "generate a synthetic country, its results and an election night", issue: 3},
 		{name: "feed", summary: "serve newsrooms the live results as HTTP JSON and SSE"},
 		{name: "export", summary: "export results as Parquet files and Arrow streams"},
 		{name: "bench", summary: "run the benchmarks and print BENCH lines"},
