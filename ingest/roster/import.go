@@ -1,0 +1,239 @@
+package roster
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"votestream/election"
+	"votestream/ingest/token"
+)
+
+// ImportConfig is what `votestream volunteers import` can be told.
+type ImportConfig struct {
+	// Rosters are the organisations' roster CSV files, all imported together (duplicates are
+	// found across them). Required.
+	Rosters []string
+	// Out is the tokens CSV to write: volunteer_id, org, role, scope, expires_at, token. It
+	// holds credentials: written with mode 0600, atomically. Required.
+	Out string
+	// TokenKeysFile is the token key file (token.ParseKeyring); tokens are signed with its
+	// last (active) key. Required.
+	TokenKeysFile string
+	// SaltFile holds the phone-hash salt (at least 16 bytes). Default "": a random salt for
+	// this import, which finds duplicates among the rosters imported together; give a file to
+	// compare hashes across separate imports.
+	SaltFile string
+	// ValidFor is how long tokens stay valid from now. Default 7 days (168h).
+	ValidFor time.Duration
+	// ExpiresAt, when set, is the expiry of every token instead of now + ValidFor.
+	ExpiresAt time.Time
+	// SkipDuplicates issues a token only to the first listing of a duplicated phone number
+	// (in file order). Default false: every listing gets a token and the duplicates are
+	// reported for the war room to settle.
+	SkipDuplicates bool
+
+	// Country, when set (indexed), checks every scope against the reference data.
+	Country *election.Country
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// DefaultImportConfig returns the defaults documented on each field.
+func DefaultImportConfig() ImportConfig {
+	return ImportConfig{ValidFor: 7 * 24 * time.Hour}
+}
+
+// Summary is what an import did.
+type Summary struct {
+	Volunteers int         // entries read from all rosters
+	Issued     int         // tokens written
+	NoPhone    int         // entries without a phone number (never found as duplicates)
+	Duplicates []Duplicate // phone numbers listed more than once
+	Skipped    int         // listings left without a token (SkipDuplicates)
+	ExpiresAt  time.Time
+}
+
+// Import reads every roster, finds duplicated people, signs a token for each volunteer and
+// writes the tokens file. Nothing is written if any roster has a problem.
+func Import(cfg ImportConfig) (Summary, error) {
+	var sum Summary
+	switch {
+	case len(cfg.Rosters) == 0:
+		return sum, fmt.Errorf("%w: no roster files", ErrBadRoster)
+	case cfg.Out == "":
+		return sum, errors.New("roster: no output file")
+	case cfg.TokenKeysFile == "":
+		return sum, errors.New("roster: no token key file")
+	case cfg.ExpiresAt.IsZero() && cfg.ValidFor <= 0:
+		return sum, errors.New("roster: tokens need a positive validity or an expiry time")
+	}
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	keys, err := token.LoadKeyring(cfg.TokenKeysFile)
+	if err != nil {
+		return sum, err
+	}
+	salt, err := loadSalt(cfg.SaltFile)
+	if err != nil {
+		return sum, err
+	}
+	var entries []Entry
+	var problems []error
+	for _, path := range cfg.Rosters {
+		f, err := os.Open(path)
+		if err != nil {
+			return sum, fmt.Errorf("roster: %w", err)
+		}
+		es, err := Parse(f, filepath.Base(path), salt, cfg.Country)
+		f.Close()
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		entries = append(entries, es...)
+	}
+	if len(problems) > 0 {
+		return sum, errors.Join(problems...)
+	}
+	seen := map[string]Entry{}
+	for _, e := range entries {
+		if prev, dup := seen[e.VolunteerID()]; dup {
+			return sum, fmt.Errorf("%w: volunteer %s is in %s:%d and %s:%d", ErrBadRoster, e.VolunteerID(), prev.Source, prev.Line, e.Source, e.Line)
+		}
+		seen[e.VolunteerID()] = e
+	}
+
+	issuedAt := now()
+	expires := cfg.ExpiresAt
+	if expires.IsZero() {
+		expires = issuedAt.Add(cfg.ValidFor)
+	}
+	if !expires.After(issuedAt) {
+		return sum, fmt.Errorf("roster: expiry %s is not in the future", expires.Format(time.RFC3339))
+	}
+	sum = Summary{Volunteers: len(entries), Duplicates: FindDuplicates(entries), ExpiresAt: expires.Truncate(time.Second)}
+	skip := map[string]bool{} // volunteer ids left without a token
+	if cfg.SkipDuplicates {
+		for _, d := range sum.Duplicates {
+			for _, e := range d.Entries[1:] {
+				skip[e.VolunteerID()] = true
+			}
+		}
+	}
+
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"volunteer_id", "org", "role", "scope", "expires_at", "token"})
+	for _, e := range entries {
+		if e.PhoneHash == "" {
+			sum.NoPhone++
+		}
+		if skip[e.VolunteerID()] {
+			sum.Skipped++
+			continue
+		}
+		tok, err := keys.Issue(token.Claims{
+			VolunteerID: e.VolunteerID(), Org: e.Org, Role: e.Role,
+			Stations: e.Stations, Constituency: e.Constituency,
+			IssuedAt: issuedAt, ExpiresAt: expires,
+		})
+		if err != nil {
+			return Summary{}, fmt.Errorf("roster: %s:%d: %w", e.Source, e.Line, err)
+		}
+		scope := e.Constituency
+		if len(e.Stations) > 0 {
+			scope = strings.Join(e.Stations, ";")
+		}
+		_ = w.Write([]string{e.VolunteerID(), e.Org, e.Role, scope, sum.ExpiresAt.Format(time.RFC3339), tok})
+		sum.Issued++
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return Summary{}, fmt.Errorf("roster: write tokens: %w", err)
+	}
+	if err := writeAtomic(cfg.Out, buf.Bytes()); err != nil {
+		return Summary{}, err
+	}
+	return sum, nil
+}
+
+func loadSalt(path string) ([]byte, error) {
+	if path == "" {
+		salt := make([]byte, 32)
+		if _, err := rand.Read(salt); err != nil {
+			return nil, fmt.Errorf("roster: random salt: %w", err)
+		}
+		return salt, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("roster: salt: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 16 {
+		return nil, fmt.Errorf("roster: salt file %s holds %d bytes, want at least 16", path, len(b))
+	}
+	return b, nil
+}
+
+// writeAtomic writes data to a temporary file beside path and renames it into place, so a
+// reader sees the old file or the whole new one.
+func writeAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("roster: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return fmt.Errorf("roster: %w", err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("roster: write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("roster: sync %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("roster: close %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("roster: %w", err)
+	}
+	return nil
+}
+
+// WriteDuplicates lists duplicated phone numbers for the operator, one line per listing:
+// a short prefix of the phone hash (never the number), the token volunteer id, and where
+// the listing is. Cross-organisation duplicates are marked.
+func WriteDuplicates(w io.Writer, dups []Duplicate) error {
+	for _, d := range dups {
+		mark := "same organisation"
+		if d.CrossOrg() {
+			mark = "ACROSS ORGANISATIONS"
+		}
+		if _, err := fmt.Fprintf(w, "phone %s… listed %d times (%s):\n", d.PhoneHash[:12], len(d.Entries), mark); err != nil {
+			return err
+		}
+		for _, e := range d.Entries {
+			if _, err := fmt.Fprintf(w, "  %s\t%s:%d\n", e.VolunteerID(), e.Source, e.Line); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
