@@ -1,6 +1,7 @@
 package consolidate
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -9,8 +10,10 @@ import (
 
 // photoReuse: the same evidence hash on reports for different stations. A photo shows one
 // station's tally board or form, so a second station carrying it was not photographed there.
-// Every station and ballot sharing the hash is flagged, the first one too: which of them is
-// genuine is for a person to decide. One anomaly per hash, station and ballot.
+// Every station and ballot carrying it is flagged, the first one too: the copy often arrives
+// before the original (a volunteer forwards the photo while its taker is still in the
+// queue), so which one is genuine is for a person to decide. One anomaly per hash, station
+// and ballot.
 func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 	var out []Output
 	b := ballotIndex(rep.Ballot)
@@ -19,7 +22,7 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission == rep.SubmissionID }) {
 			continue
 		}
-		uses := append(slices.Clip(old), photoUse{part: p, station: rep.StationID, ballot: b, submission: rep.SubmissionID, volunteer: rep.VolunteerID})
+		uses := append(slices.Clip(old), photoUse{part: p, station: rep.StationID, ballot: b, submission: rep.SubmissionID, volunteer: rep.VolunteerID, at: rep.ReceivedAt})
 		l.photos[h] = uses
 		l.record(func() {
 			if len(old) == 0 {
@@ -37,6 +40,9 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 			station string
 			ballot  int
 		}
+		first := slices.MinFunc(uses, func(a, b photoUse) int {
+			return cmp.Or(a.at.Compare(b.at), strings.Compare(a.submission, b.submission))
+		}).station
 		var targets []target
 		for _, u := range uses {
 			t := target{u.part, u.station, u.ballot}
@@ -62,6 +68,7 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 				map[string]string{
 					"evidence":       h,
 					"other_stations": strings.Join(others, ","),
+					"first_station":  first,
 					"stations":       strings.Join(stations, ","),
 					"volunteers":     strings.Join(vols, ","),
 				},

@@ -1,6 +1,7 @@
 package consolidate
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,25 +11,35 @@ import (
 
 // spread: one volunteer reporting more distinct stations than anyone plausibly can
 // (SpreadMaxStations). Only station volunteers count: district leads and the war room may
-// report for many stations. Once over the limit, every station and ballot the volunteer
-// reported is flagged, and each further one as it comes: one anomaly per volunteer, station
-// and ballot.
+// report for many stations. The stations the volunteer reported first (by received_at) are
+// presumed their assignment; every station beyond the limit is flagged, each ballot with one
+// anomaly (per volunteer, station and ballot). Ingest's own flag (a station outside the
+// token's scope, see outsideScope) needs no count.
 func (l *Ledger) spread(p int32, rep *Report) []Output {
 	if rep.Role != "" && rep.Role != schemas.RoleStation {
 		return nil
 	}
 	b := ballotIndex(rep.Ballot)
+	var out []Output
+	if slices.Contains(rep.IngestFlags, schemas.AnomalySpread) {
+		out = append(out, l.outsideScope(p, rep)...)
+	}
 	old := l.volunteers[rep.VolunteerID]
 	k := slices.IndexFunc(old, func(u spreadUse) bool { return u.station == rep.StationID })
 	if k >= 0 && old[k].ballots[b] && len(old) <= l.rules.SpreadMaxStations {
-		return nil
+		return out
 	}
 	uses := slices.Clone(old)
 	if k < 0 {
-		uses = append(uses, spreadUse{part: p, station: rep.StationID, submission: rep.SubmissionID})
+		uses = append(uses, spreadUse{part: p, station: rep.StationID, submission: rep.SubmissionID, at: rep.ReceivedAt})
 		k = len(uses) - 1
+	} else if rep.ReceivedAt.Before(uses[k].at) {
+		uses[k].submission, uses[k].at = rep.SubmissionID, rep.ReceivedAt
 	}
 	uses[k].ballots[b] = true
+	slices.SortStableFunc(uses, func(a, b spreadUse) int {
+		return cmp.Or(a.at.Compare(b.at), strings.Compare(a.station, b.station))
+	})
 	l.volunteers[rep.VolunteerID] = uses
 	l.record(func() {
 		if len(old) == 0 {
@@ -38,14 +49,13 @@ func (l *Ledger) spread(p int32, rep *Report) []Output {
 		}
 	})
 	if len(uses) <= l.rules.SpreadMaxStations {
-		return nil
+		return out
 	}
 	stations := make([]string, len(uses))
 	for i, u := range uses {
 		stations[i] = u.station
 	}
-	var out []Output
-	for _, u := range uses {
+	for _, u := range uses[l.rules.SpreadMaxStations:] {
 		for bi, reported := range u.ballots {
 			if !reported {
 				continue
@@ -70,4 +80,21 @@ func (l *Ledger) spread(p int32, rep *Report) []Output {
 		}
 	}
 	return out
+}
+
+// outsideScope: ingest accepted the report although its station is outside the volunteer's
+// token scope, and said so in the record's flags header. Same anomaly id as the count rule,
+// so a volunteer caught both ways raises one record per station and ballot.
+func (l *Ledger) outsideScope(p int32, rep *Report) []Output {
+	st, ok := l.Station(p, rep.StationID)
+	if !ok {
+		st, _ = l.rules.NewStation(rep.StationID)
+	}
+	a := newAnomaly(schemas.AnomalySpread, &st, rep.Ballot, rep.ReceivedAt,
+		"volunteer "+rep.VolunteerID+" reported station "+rep.StationID+", outside their assignment",
+		map[string]string{"assignment": "outside", "flagged_by": "ingest", "org": rep.Org},
+		rep.VolunteerID, rep.StationID, rep.Ballot)
+	a.VolunteerID = rep.VolunteerID
+	a.Submissions = []string{rep.SubmissionID}
+	return l.flag(p, rep.StationID, Flag{Ballot: ballotOf(ballotIndex(rep.Ballot)), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt})
 }

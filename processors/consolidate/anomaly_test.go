@@ -118,7 +118,7 @@ func TestNumberSwap(t *testing.T) {
 // Turnout: median of the 13 about .817, MAD below the .02 floor, so S12 scores
 // (.30 - .817) / (1.4826 x .02) = -17: TURNOUT_OUTLIER. Shares of number 1: median .5, MAD
 // 0 -> floor .02, S13 scores (.10 - .50) / .0297 = -13.5: SHARE_OUTLIER (number 2 at .5
-// against .3 scores 6.7, less extreme). Everyone else is within 5.
+// against .3 scores 6.7, less extreme). Everyone else is within 4.
 func TestOutliers(t *testing.T) {
 	rules := testRules(t)
 	cc := rules.Country
@@ -254,12 +254,27 @@ func TestSpread(t *testing.T) {
 			t.Errorf("SPREAD %+v", a)
 		}
 	}
-	if !slices.Equal(got, []string{"S01", "S02", "S03", "S04"}) {
-		t.Errorf("SPREAD on %v, want all four stations", got)
+	// The first three stations (by received_at) are presumed the assignment.
+	if !slices.Equal(got, []string{"S04"}) {
+		t.Errorf("SPREAD on %v, want S04, the station beyond the first three", got)
 	}
 	send("v5", "S05", schemas.RoleStation)
-	if n := len(anomaliesOf(out, "SPREAD")); n != 5 {
-		t.Errorf("%d SPREAD anomalies after a fifth station, want 5", n)
+	if n := len(anomaliesOf(out, "SPREAD")); n != 2 {
+		t.Errorf("%d SPREAD anomalies after a fifth station, want 2", n)
+	}
+	st, _ := l.Station(0, "S01")
+	if res, _ := st.Result("constituency"); slices.Contains(res.Anomalies, "SPREAD") {
+		t.Errorf("S01, in the presumed assignment, carries SPREAD: %v", res.Anomalies)
+	}
+
+	// Ingest's flag (a station outside the token's scope) needs no count.
+	l3 := NewLedger(rules)
+	l3.AddPartition(0)
+	b := f1(report("w1", "S07", c, final, "wanda", "OrgW", 30))
+	in := b.in(t, cc)
+	in.Report.IngestFlags = []string{"SPREAD"}
+	if as := anomaliesOf(l3.Apply(0, in), "SPREAD"); len(as) != 1 || as[0].Evidence["flagged_by"] != "ingest" {
+		t.Errorf("ingest-flagged report raised %+v, want one SPREAD flagged by ingest", as)
 	}
 
 	// A district lead reports for many stations by right.

@@ -17,12 +17,20 @@ type Input struct {
 	Review   *Review
 	Official *Official
 	Flag     *Flag
+
+	// VersionFloor: results this input publishes get a version of at least this. The Ledger
+	// sets it from the partition's input position, which makes versions grow across
+	// restarts and rebalances without reading anything back (see Ledger). Zero in tests.
+	VersionFloor int64
 }
 
 // Report is a decoded submissions.v1 record, its figures checked and parsed.
 type Report struct {
 	schemas.Report
-	fig figures
+	// IngestFlags are the anomaly codes ingest raised on the record (the "flags" header):
+	// SPREAD for a station outside the volunteer's token scope.
+	IngestFlags []string
+	fig         figures
 }
 
 // Review is a decoded reviews.v1 record. Figures are nil when the review accepts a source.

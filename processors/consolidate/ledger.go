@@ -20,6 +20,15 @@ import (
 //     owns them (always, with one consolidator). With several, pairs split between processes
 //     are missed; docs/consolidation.md says how to close that gap.
 //
+// Versions: the Ledger knows each partition's input position (the sum over the three input
+// topics of the next offset to read, see Advance) and publishes with a version of at least
+// position x VersionStep. Positions only grow, and everything published before a crash was
+// published at a position at most the committed one, so the first result after a restart,
+// which comes from a record beyond it, has a higher version than anything before: versions
+// keep growing across restarts and rebalances without reading the results topic back. A key
+// gets fewer than VersionStep results at one position (one per input, plus a few flags
+// from other partitions), so the steps never overlap.
+//
 // A Ledger is not safe for concurrent use. Every change made by Apply is journalled until
 // Commit or Rollback, so an aborted Kafka transaction leaves no trace in memory.
 type Ledger struct {
@@ -33,9 +42,24 @@ type Ledger struct {
 	pending   []pendingInput // flags for other partitions found while replaying
 }
 
+// VersionStep is how far apart versions published at consecutive input positions are.
+const VersionStep = 1024
+
+// Inputs is how many input topics a partition has: submissions, reviews, official figures.
+const Inputs = 3
+
 type partition struct {
 	stations map[string]Station
 	members  map[string][]string // constituency -> its stations held in this partition
+	next     [Inputs]int64       // next offset to read, per input topic
+}
+
+func (p *partition) floor() int64 {
+	var pos int64
+	for _, o := range p.next {
+		pos += o
+	}
+	return pos * VersionStep
 }
 
 type photoUse struct {
@@ -44,13 +68,15 @@ type photoUse struct {
 	ballot     int
 	submission string
 	volunteer  string
+	at         time.Time // received_at
 }
 
 type spreadUse struct {
 	part       int32
 	station    string
 	ballots    [2]bool
-	submission string // the first report from this volunteer for the station
+	submission string    // the earliest report from this volunteer for the station
+	at         time.Time // its received_at
 }
 
 type pendingInput struct {
@@ -75,6 +101,27 @@ func (l *Ledger) AddPartition(p int32) {
 	if _, ok := l.parts[p]; !ok {
 		l.parts[p] = &partition{stations: map[string]Station{}, members: map[string][]string{}}
 	}
+}
+
+// Advance records that the record at offset of input topic (0 submissions, 1 reviews,
+// 2 official figures) of partition p is being applied: the partition's position moves past
+// it. Journalled like Apply.
+func (l *Ledger) Advance(p int32, topic int, offset int64) {
+	part := l.parts[p]
+	if part == nil || offset+1 <= part.next[topic] {
+		return
+	}
+	old := part.next[topic]
+	part.next[topic] = offset + 1
+	l.record(func() { part.next[topic] = old })
+}
+
+// Position returns the next offset to read of each input topic of partition p.
+func (l *Ledger) Position(p int32) [Inputs]int64 {
+	if part := l.parts[p]; part != nil {
+		return part.next
+	}
+	return [Inputs]int64{}
 }
 
 // HasPartition reports whether p is held.
@@ -166,7 +213,12 @@ func (l *Ledger) Rollback() {
 	l.Commit()
 }
 
-func (l *Ledger) record(undo func()) { l.journal = append(l.journal, undo) }
+// record journals an undo step. A replay keeps no journal: what it applies is durable.
+func (l *Ledger) record(undo func()) {
+	if l.replaying < 0 {
+		l.journal = append(l.journal, undo)
+	}
+}
 
 func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 	part := l.parts[p]
@@ -187,6 +239,7 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 			}
 		})
 	}
+	in.VersionFloor = part.floor()
 	next, out := l.rules.Apply(before, in)
 	part.stations[id] = next
 	l.record(func() {
@@ -269,63 +322,44 @@ func (l *Ledger) outliers(p int32, constituency string, b int, at time.Time) []O
 	ballot := ballotOf(b)
 	for _, id := range ids {
 		v := verdicts[id]
+		st := part.stations[id]
+		for _, a := range []*schemas.Anomaly{v.turnout, v.share} {
+			if a != nil && st.ballots[b].published != nil {
+				for _, s := range st.ballots[b].published.Sources {
+					a.Submissions = append(a.Submissions, s.SubmissionID)
+				}
+			}
+		}
 		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at})...)
 		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at})...)
 	}
 	return out
 }
 
-// Replay applies inputs of partition p read back from Kafka while rebuilding: state only,
-// nothing is published. Flags it raises on stations of other partitions wait for Drain.
-func (l *Ledger) Replay(p int32, in Input) {
+// Replay applies an input of partition p read back from Kafka while rebuilding: state
+// only, nothing is published (it was, before). Flags it raises on stations of other
+// partitions wait for Drain, since those stations' published state must not move without
+// its record being produced.
+func (l *Ledger) Replay(p int32, topic int, offset int64, in Input) {
 	l.replaying = p
-	l.Apply(p, in)
+	l.Advance(p, topic, offset)
+	if in.StationID() != "" { // a zero Input (an undecodable record) only moves the position
+		l.Apply(p, in)
+	}
 	l.replaying = -1
 	l.Commit() // a replay is already durable: nothing to roll back
 }
 
-// RestorePublished records what was last published for a station and ballot of partition
-// p, read back from the results topic after a replay. It keeps versions growing across
-// restarts and lets Drain publish any difference between the replayed state and the topic.
-func (l *Ledger) RestorePublished(p int32, res schemas.StationResult) {
-	part := l.parts[p]
-	if part == nil {
-		return
-	}
-	st, held := part.stations[res.StationID]
-	if !held {
-		var err error
-		if st, err = l.rules.NewStation(res.StationID); err != nil {
-			return
-		}
-		part.members[st.ConstituencyID] = append(part.members[st.ConstituencyID], st.ID)
-	}
-	st.restorePublished(res)
-	part.stations[res.StationID] = st
-}
-
-// Drain publishes, inside a transaction, what rebuilding left to publish: for each
-// partition in resync, every station whose state differs from what the results topic holds,
-// then the flags queued for other partitions.
-func (l *Ledger) Drain(resync []int32) []Output {
-	var out []Output
-	for _, p := range resync {
-		part := l.parts[p]
-		if part == nil {
-			continue
-		}
-		ids := make([]string, 0, len(part.stations))
-		for id := range part.stations {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			out = append(out, l.applyStation(p, id, Input{})...)
-		}
+// Drain publishes, inside a transaction, the flags that replays found for stations of
+// other partitions.
+func (l *Ledger) Drain() []Output {
+	if len(l.pending) == 0 {
+		return nil
 	}
 	pending := l.pending
 	l.pending = nil
 	l.record(func() { l.pending = pending })
+	var out []Output
 	for _, pi := range pending {
 		out = append(out, l.flag(pi.part, pi.station, *pi.in.Flag)...)
 	}

@@ -3,6 +3,7 @@ package consolidate
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"votestream/schemas"
@@ -141,43 +142,43 @@ func TestRollback(t *testing.T) {
 }
 
 // A replayed partition publishes nothing itself; what its replay would flag on another
-// partition waits for Drain, and what the topic lacks is published by Drain.
+// partition waits for Drain. Versions continue from the replayed position.
 func TestReplayAndDrain(t *testing.T) {
 	rules := testRules(t)
 	cc := rules.Country
 	l := NewLedger(rules)
 	l.AddPartition(0)
+	l.Advance(0, 0, 0)
 	l.Apply(0, f1(report("a1", "S01", c, final, "alice", "OrgA", 30)).evidence(hShared).in(t, cc))
 	l.Commit()
 	s01, _ := l.Station(0, "S01")
 	published, _ := s01.Result("constituency")
+	if published.Version != VersionStep {
+		t.Fatalf("first version %d, want %d (position 1)", published.Version, VersionStep)
+	}
 
 	l.AddPartition(1)
-	l.Replay(1, f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared).in(t, cc))
+	l.Replay(1, 0, 0, f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared).in(t, cc))
+	l.Replay(1, 0, 1, p1(report("x2", "S05", c, prog, "xavier", "OrgX", 41)).in(t, cc))
 	if st, _ := l.Station(0, "S01"); true {
 		if res, _ := st.Result("constituency"); res.Version != published.Version {
 			t.Fatalf("replaying partition 1 changed S01's published version %d -> %d", published.Version, res.Version)
 		}
 	}
-	// The topic held version 3 for S02 with other figures: Drain republishes as version 4.
-	old := published
-	old.StationID, old.Version, old.BallotsCast = "S02", 3, 499
-	l.RestorePublished(1, old)
-	out := l.Drain([]int32{1})
+	out := l.Drain()
 	l.Commit()
-	var s01v, s02v int64
-	for _, r := range results(out) {
-		switch r.StationID {
-		case "S01":
-			s01v = r.Version
-		case "S02":
-			s02v = r.Version
-		}
-	}
-	if s02v != 4 || s01v != published.Version+1 {
-		t.Errorf("drain published S01 v%d and S02 v%d, want v%d and v4", s01v, s02v, published.Version+1)
+	if rs := results(out); len(rs) != 1 || rs[0].StationID != "S01" || rs[0].Version != published.Version+1 ||
+		!slices.Contains(rs[0].Anomalies, "PHOTO_REUSE") {
+		t.Errorf("drain published %+v, want S01 v%d with PHOTO_REUSE", rs, published.Version+1)
 	}
 	if n := len(anomaliesOf(out, "PHOTO_REUSE")); n != 1 {
 		t.Errorf("drain raised %d PHOTO_REUSE, want 1 (S01's; S02's was raised during the replay)", n)
+	}
+
+	// The next record of partition 1 is at offset 2: position 3.
+	l.Advance(1, 0, 2)
+	out = l.Apply(1, f2(report("x3", "S02", c, final, "xavier", "OrgX", 50)).in(t, cc))
+	if rs := results(out); len(rs) != 1 || rs[0].Version != 3*VersionStep {
+		t.Errorf("after the replay published %+v, want version %d", rs, 3*VersionStep)
 	}
 }

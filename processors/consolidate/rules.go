@@ -35,7 +35,7 @@ type Rules struct {
 
 	// OutlierZ is the robust z-score (|x - median| / (1.4826 MAD)) above which a station's
 	// turnout or a number's vote share is an outlier against the other stations of its
-	// constituency. Default 5.
+	// constituency. Default 4 (docs/consolidation.md shows the trade-off on a simulated night).
 	OutlierZ float64
 	// OutlierMinStations is how many other stations with final figures a constituency needs
 	// (on the same partition, see docs/consolidation.md) before outliers are judged. Default 10.
@@ -46,7 +46,8 @@ type Rules struct {
 	TurnoutMADFloor float64
 	ShareMADFloor   float64
 	// ShareMinMedian: only numbers whose median share in the constituency is at least this
-	// are judged for SHARE_OUTLIER (minor candidates' shares are noise). Default 0.05.
+	// are judged for SHARE_OUTLIER. Default 0: a minor party suddenly strong is what a
+	// falsified count often looks like; numbers absent from most stations are never judged.
 	ShareMinMedian float64
 
 	// SpreadMaxStations is how many distinct stations one volunteer may report before SPREAD
@@ -68,11 +69,11 @@ func DefaultRules() Rules {
 		PollsClose:         time.Date(2023, 5, 14, 17, 0, 0, 0, BangkokTime),
 		BallotGapAbs:       10,
 		BallotGapRel:       0.02,
-		OutlierZ:           5,
+		OutlierZ:           4,
 		OutlierMinStations: 10,
 		TurnoutMADFloor:    0.02,
 		ShareMADFloor:      0.02,
-		ShareMinMedian:     0.05,
+		ShareMinMedian:     0,
 		SpreadMaxStations:  3,
 		SwapMinVotes:       100,
 		SwapMargin:         0.25,

@@ -101,21 +101,10 @@ func (st *Station) Duplicates(b election.Ballot) int {
 	return st.ballots[ballotIndex(string(b))].duplicates
 }
 
-// restorePublished sets what a ballot last published, as read back from Kafka after a
-// rebuild, so versions keep growing and differences are published again.
-func (st *Station) restorePublished(res schemas.StationResult) {
-	cp := res
-	b := &st.ballots[ballotIndex(res.Ballot)]
-	b.published = &cp
-	b.fig = nil
-	if fig, err := parseFigures(res.BallotsCast, res.Invalid, res.NoVote, res.Votes); err == nil {
-		b.fig = &fig
-	}
-}
-
 // Apply is the state machine: it adds one input to a station and returns the new state and
 // what to publish: anomalies raised for the first time, then the result of each ballot whose
-// figures, status, sources or open anomalies changed, with its version one above the last.
+// figures, status, sources or open anomalies changed, with its version one above the last
+// (or in.VersionFloor if that is higher).
 // A duplicate (a submission id already held, or a figure already known) changes no result.
 // Apply is a pure function of its arguments and safe for concurrent use on different
 // stations.
@@ -201,11 +190,11 @@ func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
 		if b.published != nil && sameResult(res, b.published) {
 			continue
 		}
+		res.Version = 1
 		if b.published != nil {
 			res.Version = b.published.Version + 1
-		} else {
-			res.Version = 1
 		}
+		res.Version = max(res.Version, in.VersionFloor)
 		b.published = res
 		b.fig = v.fig
 		out = append(out, Output{Result: res})

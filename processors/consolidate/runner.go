@@ -1,0 +1,518 @@
+package consolidate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
+)
+
+// HeaderFlags is the record header in which ingest lists the anomaly codes it raised on a
+// report, comma-separated (ingest.HeaderFlags; roles do not import each other).
+const HeaderFlags = "flags"
+
+// Dead-letter headers beyond schemas.HeaderReason and schemas.HeaderSourceTopic.
+const (
+	HeaderSourcePartition = "source-partition"
+	HeaderSourceOffset    = "source-offset"
+)
+
+// ErrTopics: the input topics are missing or not partitioned alike.
+var ErrTopics = errors.New("consolidate: input topics")
+
+// Consolidator is the consolidate role: a consumer group on submissions.v1, reviews.v1 and
+// official.v1 that publishes station-results.v1 and anomalies.v1 in Kafka transactions
+// together with the consumed offsets (read_committed downstream), so a crash at any point
+// neither loses nor duplicates output.
+//
+// Partition p of the three input topics holds the same stations (all are keyed by
+// station_id and partitioned alike), and the range balancer gives partition p of every
+// topic to the same member, so one process owns a station's reports, reviews and official
+// figures together. Its state is rebuilt from those partitions, never from a local file.
+type Consolidator struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	ledger *Ledger
+	in     [Inputs]string // full input topic names, in Ledger topic order
+	out    struct{ results, anomalies, dead string }
+
+	mu       sync.Mutex     // guards assigned and gen, written by the group's callbacks
+	assigned map[int32]bool // input partitions currently assigned
+	gen      int            // bumped on every assignment
+
+	seenGen  int            // the generation the loop last synchronised with
+	verified map[int32]bool // partitions checked against the committed offsets in seenGen
+}
+
+// New checks the config and prepares the role; it does not connect.
+func New(cfg Config) (*Consolidator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Consolidator{
+		cfg:      cfg,
+		log:      cfg.Logger.With("role", "consolidate"),
+		m:        newMetrics(),
+		assigned: map[int32]bool{},
+		verified: map[int32]bool{},
+	}
+	c.ledger = NewLedger(&c.cfg.Rules)
+	c.in = [Inputs]string{cfg.TopicPrefix + schemas.TopicSubmissions, cfg.TopicPrefix + schemas.TopicReviews, cfg.TopicPrefix + schemas.TopicOfficial}
+	c.out.results = cfg.TopicPrefix + schemas.TopicStationResults
+	c.out.anomalies = cfg.TopicPrefix + schemas.TopicAnomalies
+	c.out.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
+	if cfg.Registerer != nil {
+		for _, col := range c.m.collectors() {
+			if err := cfg.Registerer.Register(col); err != nil {
+				return nil, fmt.Errorf("consolidate: register metrics: %w", err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Collectors returns the role's Prometheus metrics, for a caller that registers them itself.
+func (c *Consolidator) Collectors() []prometheus.Collector { return c.m.collectors() }
+
+// Run consumes and publishes until ctx ends, then finishes or aborts the open transaction,
+// leaves the group and returns nil. It returns an error when Kafka fails in a way the client
+// cannot retry (a fenced transactional id, topics missing) or a rebuild exceeds
+// RebuildTimeout. Run is not safe to call twice at once on one Consolidator.
+func (c *Consolidator) Run(ctx context.Context) error {
+	if err := c.checkTopics(ctx); err != nil {
+		return err
+	}
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(c.cfg.Seeds...),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.ConsumeTopics(c.in[:]...),
+		// Range keeps partition p of every input topic on one member (same counts, same
+		// subscription), which the per-station state needs; it is an eager balancer.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.TransactionalID(c.cfg.TransactionalID),
+		kgo.TransactionTimeout(c.cfg.TransactionTimeout),
+		kgo.SessionTimeout(c.cfg.SessionTimeout),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onRevoked),
+		kgo.WithLogger(kgoLogger{c.log}),
+	)
+	if err != nil {
+		return fmt.Errorf("consolidate: kafka session: %w", err)
+	}
+	defer sess.Close()
+	c.log.Info("consolidating", "group", c.cfg.Group, "transactional_id", c.cfg.TransactionalID, "inputs", c.in[:])
+
+	for {
+		fetches := sess.PollRecords(ctx, c.cfg.MaxPollRecords)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := c.sync(ctx, sess.Client(), recs); err != nil {
+			return err
+		}
+		if err := c.transact(ctx, sess, recs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// transact applies one poll's records and publishes the outcome with their offsets in one
+// transaction. On abort (a rebalance began, a produce failed) the ledger rolls back and the
+// session rewinds to the committed offsets, so the records come again.
+func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) error {
+	if err := sess.Begin(); err != nil {
+		return fmt.Errorf("consolidate: begin transaction: %w", err)
+	}
+	// A shutdown lets the transaction finish (or abort) instead of cutting it off: either
+	// way nothing is lost, but finishing saves the next process the work.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.TransactionTimeout)
+	defer cancel()
+	promise := kgo.AbortingFirstErrPromise(sess.Client())
+	var encodeErr error
+	var nres, nanom int
+	anomalies := map[string]int{}
+	publish := func(outs []Output) {
+		for _, o := range outs {
+			r, err := c.record(o)
+			if err != nil {
+				encodeErr = cmpErr(encodeErr, err)
+				continue
+			}
+			if o.Result != nil {
+				nres++
+			} else {
+				nanom++
+				anomalies[o.Anomaly.Code]++
+			}
+			sess.Produce(tctx, r, promise.Promise())
+		}
+	}
+	publish(c.ledger.Drain())
+	perTopic := map[string]int{}
+	dead := map[string]int{}
+	for _, r := range recs {
+		t := c.topicIndex(r.Topic)
+		if t < 0 {
+			continue
+		}
+		in, err := c.decode(t, r)
+		c.ledger.Advance(r.Partition, t, r.Offset)
+		if err != nil {
+			c.log.Warn("dead letter", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", err)
+			sess.Produce(tctx, c.deadLetter(r, err), promise.Promise())
+			dead[r.Topic]++
+			continue
+		}
+		perTopic[r.Topic]++
+		publish(c.ledger.Apply(r.Partition, in))
+	}
+	produceErr := promise.Err()
+	committed, err := sess.End(tctx, kgo.TransactionEndTry(produceErr == nil && encodeErr == nil))
+	if !committed {
+		c.ledger.Rollback()
+		c.m.transactions.WithLabelValues("aborted").Inc()
+		if produceErr != nil || encodeErr != nil {
+			c.log.Warn("transaction aborted", "produce_err", produceErr, "encode_err", encodeErr)
+		}
+		if encodeErr != nil {
+			return encodeErr
+		}
+		if err != nil {
+			return fmt.Errorf("consolidate: end transaction: %w", err)
+		}
+		return nil
+	}
+	c.ledger.Commit()
+	c.m.transactions.WithLabelValues("committed").Inc()
+	for t, n := range perTopic {
+		c.m.records.WithLabelValues(t).Add(float64(n))
+	}
+	for t, n := range dead {
+		c.m.deadLetters.WithLabelValues(t).Add(float64(n))
+	}
+	for code, n := range anomalies {
+		c.m.anomalies.WithLabelValues(code).Add(float64(n))
+	}
+	c.m.results.Add(float64(nres))
+	return err
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func (c *Consolidator) topicIndex(topic string) int {
+	for i, t := range c.in {
+		if t == topic {
+			return i
+		}
+	}
+	return -1
+}
+
+// decode turns an input record into an Input, checked against the contract and the Country.
+// An error means the record can never be processed.
+func (c *Consolidator) decode(t int, r *kgo.Record) (Input, error) {
+	country := c.cfg.Rules.Country
+	switch t {
+	case 0:
+		var rep schemas.Report
+		if err := kgorecord.Decode(r, &rep); err != nil {
+			return Input{}, fmt.Errorf("%w: %w", ErrUndecodable, err)
+		}
+		x, err := NewReport(rep, country)
+		if err != nil {
+			return Input{}, err
+		}
+		for _, h := range r.Headers {
+			if strings.EqualFold(h.Key, HeaderFlags) {
+				for _, f := range strings.Split(string(h.Value), ",") {
+					if f = strings.TrimSpace(f); f != "" {
+						x.IngestFlags = append(x.IngestFlags, f)
+					}
+				}
+			}
+		}
+		return Input{Report: x}, nil
+	case 1:
+		var rev schemas.Review
+		if err := kgorecord.Decode(r, &rev); err != nil {
+			return Input{}, fmt.Errorf("%w: %w", ErrUndecodable, err)
+		}
+		x, err := NewReview(rev, country)
+		return Input{Review: x}, err
+	default:
+		var o schemas.Official
+		if err := kgorecord.Decode(r, &o); err != nil {
+			return Input{}, fmt.Errorf("%w: %w", ErrUndecodable, err)
+		}
+		x, err := NewOfficial(o, country)
+		return Input{Official: x}, err
+	}
+}
+
+// ResultKey is the record key of a station result: both ballots of a station share the
+// station_id, and the compacted topic must keep one record for each.
+func ResultKey(stationID, ballot string) string { return stationID + "/" + ballot }
+
+func (c *Consolidator) record(o Output) (*kgo.Record, error) {
+	var v any
+	var topic, key string
+	if o.Result != nil {
+		v, topic, key = o.Result, c.out.results, ResultKey(o.Result.StationID, o.Result.Ballot)
+	} else {
+		v, topic, key = o.Anomaly, c.out.anomalies, schemas.Key(o.Anomaly)
+	}
+	value, headers, err := schemas.Encode(v)
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: encode: %w", err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: kgorecord.Headers(headers)}, nil
+}
+
+// deadLetter copies a record that can never be processed to the dead-letter topic, with
+// why and where it came from in headers. It goes in the same transaction as the offsets, so
+// it is written exactly once.
+func (c *Consolidator) deadLetter(r *kgo.Record, reason error) *kgo.Record {
+	headers := slices.Clone(r.Headers)
+	headers = append(headers,
+		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
+		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+	)
+	return &kgo.Record{Topic: c.out.dead, Key: r.Key, Value: r.Value, Headers: headers}
+}
+
+func (c *Consolidator) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ps := range m {
+		for _, p := range ps {
+			c.assigned[p] = true
+		}
+	}
+	c.gen++
+}
+
+func (c *Consolidator) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ps := range m {
+		for _, p := range ps {
+			delete(c.assigned, p)
+		}
+	}
+}
+
+// sync brings the ledger in line with the assignment before a transaction: after a
+// rebalance it forgets partitions no longer assigned and checks every assigned partition's
+// state against the group's committed offsets, rebuilding it from Kafka where they differ.
+// Records were just polled, so the client has fetched the committed offsets of the whole
+// assignment.
+func (c *Consolidator) sync(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	c.mu.Lock()
+	gen, assigned := c.gen, maps.Clone(c.assigned)
+	c.mu.Unlock()
+	var check []int32
+	if gen != c.seenGen {
+		c.seenGen = gen
+		clear(c.verified)
+		for _, p := range c.ledger.Partitions() {
+			if !assigned[p] {
+				c.ledger.DropPartition(p)
+			}
+		}
+		for p := range assigned {
+			check = append(check, p)
+		}
+	}
+	for _, r := range recs {
+		if !c.verified[r.Partition] && !slices.Contains(check, r.Partition) {
+			check = append(check, r.Partition)
+		}
+	}
+	if len(check) == 0 {
+		return nil
+	}
+	slices.Sort(check)
+	committed := cl.CommittedOffsets()
+	want := map[int32][Inputs]int64{}
+	for _, p := range check {
+		var w [Inputs]int64
+		for t, topic := range c.in {
+			if o, ok := committed[topic][p]; ok && o.Offset > 0 {
+				w[t] = o.Offset
+			}
+		}
+		c.verified[p] = true
+		if c.ledger.HasPartition(p) && c.ledger.Position(p) == w {
+			continue // this process's state is exactly at the committed offsets
+		}
+		want[p] = w
+	}
+	if len(want) > 0 {
+		if err := c.rebuild(ctx, want); err != nil {
+			return err
+		}
+	}
+	c.m.stations.Set(float64(len(c.ledger.Partitions())))
+	return nil
+}
+
+// rebuild replays input partitions from their start up to the committed offsets, applying
+// every record to a fresh state without publishing: what they produced is already on the
+// output topics. Partitions are read together by one client.
+func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64) error {
+	start := time.Now()
+	parts := map[string]map[int32]kgo.Offset{}
+	remaining := 0
+	for p, w := range want {
+		c.ledger.DropPartition(p)
+		c.ledger.AddPartition(p)
+		for t, topic := range c.in {
+			if w[t] == 0 {
+				continue
+			}
+			if parts[topic] == nil {
+				parts[topic] = map[int32]kgo.Offset{}
+			}
+			parts[topic][p] = kgo.NewOffset().AtStart()
+			remaining++
+		}
+	}
+	var n int64
+	defer func() {
+		c.m.rebuild.Observe(time.Since(start).Seconds())
+		c.m.replayed.Add(float64(n))
+		c.log.Info("rebuilt state from Kafka", "partitions", slices.Sorted(maps.Keys(want)), "records", n, "took", time.Since(start).Round(time.Millisecond))
+	}()
+	if remaining == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.cfg.Seeds...),
+		kgo.ConsumePartitions(parts),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.WithLogger(kgoLogger{c.log}),
+	)
+	if err != nil {
+		return fmt.Errorf("consolidate: rebuild client: %w", err)
+	}
+	defer cl.Close()
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RebuildTimeout)
+	defer cancel()
+	for remaining > 0 {
+		fetches := cl.PollFetches(rctx)
+		if err := rctx.Err(); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("consolidate: rebuild of partitions %v: %d topic partitions short of their committed offsets after %v: %w",
+				slices.Sorted(maps.Keys(want)), remaining, c.cfg.RebuildTimeout, err)
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			fetchErr = fmt.Errorf("consolidate: rebuild: %s[%d]: %w", topic, p, err)
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			t := c.topicIndex(r.Topic)
+			w, ok := want[r.Partition]
+			if t < 0 || !ok || r.Offset >= w[t] {
+				return // beyond the committed offset: the group consumer will bring it
+			}
+			in, _ := c.decode(t, r) // undecodable records went to the dead-letter topic the first time
+			c.ledger.Replay(r.Partition, t, r.Offset, in)
+			n++
+			if r.Offset == w[t]-1 {
+				remaining--
+			}
+		})
+	}
+	return nil
+}
+
+// checkTopics makes sure the input topics exist and are partitioned alike: partition p of
+// each must hold the same stations.
+func (c *Consolidator) checkTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.cfg.Seeds...))
+	if err != nil {
+		return fmt.Errorf("consolidate: kafka client: %w", err)
+	}
+	defer cl.Close()
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	details, err := kadm.NewClient(cl).ListTopics(mctx, append(c.in[:], c.out.results, c.out.anomalies, c.out.dead)...)
+	if err != nil {
+		return fmt.Errorf("consolidate: list topics: %w", err)
+	}
+	counts := map[int]bool{}
+	for _, name := range append(c.in[:], c.out.results, c.out.anomalies, c.out.dead) {
+		d, ok := details[name]
+		if !ok || d.Err != nil {
+			return fmt.Errorf("%w: topic %s is missing (run `votestream migrate`)", ErrTopics, name)
+		}
+		if slices.Contains(c.in[:], name) {
+			counts[len(d.Partitions)] = true
+		}
+	}
+	if len(counts) != 1 {
+		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrTopics, c.in)
+	}
+	return nil
+}
+
+// kgoLogger passes franz-go's warnings and errors to slog; its info lines (one per
+// transaction) would drown the role's own.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		k.l.Error(msg, keyvals...)
+	case kgo.LogLevelWarn:
+		k.l.Warn(msg, keyvals...)
+	default:
+		k.l.Debug(msg, keyvals...)
+	}
+}
