@@ -1,0 +1,20 @@
+// Package estimate turns the station results known so far into the figures newsrooms put on
+// air: the national party-list vote shares with 95 % intervals, the projected party-list
+// seats, and in every constituency the projected votes, the leader, its win probability and
+// a call (too_early, leading, likely, called). DESIGN.md §4 is the contract; docs/estimation.md
+// explains the method to a newsroom's data editor.
+//
+// The package has three parts:
+//
+//   - Estimator, a pure state machine: Apply one schemas.StationResult at a time, then
+//     Estimate. It keeps running sums per stratum (constituency x urban/rural x station
+//     size), so Apply costs one station's numbers and Estimate costs the strata, not the
+//     stations: a national recompute over 95,000 stations takes milliseconds.
+//   - Runner (Config, New, Run), which owns Kafka: it reads station-results.v1 from the
+//     beginning of every partition (read_committed; the compacted topic is the state),
+//     feeds the Estimator, and publishes to estimates.v1 every Config.Interval and on demand.
+//   - Backtest, which replays a results set in a realistic reporting order and scores every
+//     step against the final count.
+//
+// It imports only election and schemas among the project's packages, and never another role.
+package estimate

@@ -1,0 +1,433 @@
+package estimate
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"votestream/election"
+	"votestream/schemas"
+)
+
+// Result is one estimate in the estimator's own terms; ToSchema turns it into the
+// estimates.v1 message.
+type Result struct {
+	DataTime       time.Time
+	PartyList      Progress // party-list ballot, whole country
+	Constituency   Progress // constituency ballot, whole country
+	Parties        []PartyResult
+	Constituencies []ConstituencyResult
+	Priority       PriorityStatus
+}
+
+// Progress counts reported stations and their eligible voters. A station is reported when
+// its current result is final and not disputed.
+type Progress struct {
+	StationsReported int
+	StationsTotal    int
+	EligibleReported int64
+	EligibleTotal    int64
+}
+
+// PartyResult is the national party-list estimate of one party. Shares are fractions of
+// the valid party-list votes.
+type PartyResult struct {
+	PartyNo   int
+	Counted   int64   // votes on the reported stations
+	Projected float64 // projected national votes
+	Share     float64
+	ShareLo   float64 // 95 % interval (Method.IntervalZ)
+	ShareHi   float64
+	ShareSE   float64 // standard error of Share
+	Seats     int     // projected party-list seats by largest remainder
+}
+
+// ConstituencyResult is the projected result of one constituency's ballot.
+type ConstituencyResult struct {
+	ID             string
+	Progress       Progress
+	LeaderNo       int // 0 when nothing has been reported
+	WinProbability float64
+	Call           schemas.CallState
+	Candidates     []CandidateResult // by candidate number
+}
+
+// CandidateResult is one candidate's figures in a ConstituencyResult. WinProbability is a
+// lower bound for the leader and an upper bound for the others (see docs/estimation.md).
+type CandidateResult struct {
+	No             int
+	PartyNo        int
+	Counted        int64
+	Projected      float64
+	WinProbability float64
+}
+
+// PriorityStatus says how far the priority sample has reported and whether the party-list
+// estimate used it.
+type PriorityStatus struct {
+	Reported int
+	Total    int
+	Used     bool
+}
+
+// Estimate works out the estimate from the current state. It does not change the state and
+// its cost depends on the number of strata and parties, not stations.
+func (e *Estimator) Estimate() Result {
+	res := Result{DataTime: e.dataTime}
+	res.Parties, res.PartyList, res.Priority = e.partyList()
+	res.Constituencies, res.Constituency = e.constituencies()
+	return res
+}
+
+func sq(x float64) float64 { return x * x }
+
+
+
+// normalCDF is Φ.
+func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+func (e *Estimator) progress(bs *ballotState, strata []int) Progress {
+	var p Progress
+	for _, h := range strata {
+		p.StationsReported += int(bs.n[h])
+		p.StationsTotal += e.lay.strata[h].stations
+		p.EligibleReported += bs.x[h]
+		p.EligibleTotal += e.lay.strata[h].eligible
+	}
+	return p
+}
+
+func (e *Estimator) allStrata() []int {
+	hs := make([]int, len(e.lay.strata))
+	for i := range hs {
+		hs[i] = i
+	}
+	return hs
+}
+
+// fallbackSigma2 is the scatter assumed for a party before any stratum has two reports:
+// binomial scatter of a share p at a turnout t, times a generous overdispersion.
+func fallbackSigma2(p, t float64) float64 {
+	const overdispersion = 4
+	return overdispersion * t * max(p*(1-p), 1e-4)
+}
+
+func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
+	l, bs, m := e.lay, e.ballots[0], e.method
+	K := len(l.parties)
+	rc := newRatioCalc(l, bs, m)
+	rc.compute()
+	prog := e.progress(bs, e.allStrata())
+
+	counted := make([]int64, K)
+	proj := make([]float64, K)
+	for h := range l.strata {
+		for k := range K {
+			counted[k] += bs.y[bs.optOff[h]+k]
+			proj[k] += rc.projected(h, k)
+		}
+	}
+	var total float64
+	for _, t := range proj {
+		total += t
+	}
+	out := make([]PartyResult, K)
+	for k := range K {
+		out[k] = PartyResult{PartyNo: l.parties[k], Counted: counted[k], Projected: proj[k], ShareHi: 1}
+	}
+	if total <= 0 {
+		return out, prog, e.priorityStatus(bs, false)
+	}
+	share := make([]float64, K)
+	for k := range K {
+		share[k] = proj[k] / total
+	}
+	turnout := 0.75
+	if prog.EligibleReported > 0 {
+		var v int64
+		for h := range l.strata {
+			v += bs.v[h]
+		}
+		turnout = float64(v) / float64(prog.EligibleReported)
+	}
+
+	// The share p_k = T_k / T_V is linearised: its error is that of the total of
+	// z = y_k - p_k·v (votes less p_k times the valid votes), divided by T_V.
+	ssr := func(h, k int) float64 {
+		i := bs.optOff[h] + k
+		p := share[k]
+		x := float64(bs.x[h])
+		z := float64(bs.y[i]) - p*float64(bs.v[h])
+		return max(0, bs.s[i]-2*p*bs.cv[i]+p*p*bs.vv[h]-z*z/x)
+	}
+	pool := make([]float64, K)
+	var df float64
+	for h := range l.strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		df += float64(bs.n[h] - 1)
+		for k := range K {
+			pool[k] += ssr(h, k)
+		}
+	}
+	for k := range K {
+		if df > 0 {
+			pool[k] /= df
+		} else {
+			pool[k] = fallbackSigma2(share[k], turnout)
+		}
+	}
+
+	// Variance of each z_k total over the unreported stations: their own scatter, the
+	// error of the stratum's ratio from its reports, and the departures the ratio borrowed
+	// from above and has not measured yet (variance.go). A departure δ_j is relative to
+	// party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures of
+	// different parties are taken as independent.
+	nu := m.VarianceDF
+	variance := make([]float64, K)
+	acc := newGroupAcc(rc)
+	own := make([]float64, K)
+	for h := range l.strata {
+		xu := rc.unreported(h)
+		if xu <= 0 {
+			continue
+		}
+		x := float64(bs.x[h])
+		dfh := float64(max(bs.n[h]-1, 0))
+		off := bs.optOff[h]
+		var ownSum float64
+		for j := range K {
+			a := xu * rc.sb[off+j] * rc.r[off+j]
+			own[j] = a * a * rc.tauRel[levelStratum][j]
+			ownSum += own[j]
+			acc.add(h, j, a)
+		}
+		for k := range K {
+			p := share[k]
+			sigma2 := nu * pool[k] / (dfh + nu)
+			if bs.n[h] >= 2 {
+				sigma2 = (ssr(h, k) + nu*pool[k]) / (dfh + nu)
+			}
+			v := sigma2*xu + own[k]*(1-2*p) + p*p*ownSum
+			if x > 0 {
+				w := 1 - rc.sb[off+k]
+				v += xu * xu * w * w * sigma2 / x
+			}
+			variance[k] += v
+		}
+	}
+	acc.addShareVariance(variance, share)
+	se := make([]float64, K)
+	for k := range K {
+		se[k] = math.Sqrt(variance[k]) / total
+	}
+
+	pri := e.priorityStatus(bs, false)
+	if pp, pse, ok := e.priorityShares(bs); ok {
+		pri.Used = true
+		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
+		share, se = blend(share, se, pp, pse, unreported)
+	}
+
+	votes := make(map[int]int, K)
+	for k := range K {
+		p := share[k]
+		out[k].Share = p
+		out[k].ShareSE = se[k]
+		out[k].ShareLo = max(0, p-m.IntervalZ*se[k])
+		out[k].ShareHi = min(1, p+m.IntervalZ*se[k])
+		out[k].Projected = p * total
+		votes[l.parties[k]] = int(math.Round(p * total))
+	}
+	if seats, err := election.AllocatePartyList(votes, election.PartyListSeats); err == nil {
+		for k := range K {
+			out[k].Seats = seats[l.parties[k]]
+		}
+	}
+	return out, prog, pri
+}
+
+// blend combines the stratified shares s with the priority sample's p by their precision.
+// The stratified estimate can be biased when the reports so far are not like the stations
+// still out; the priority sample, drawn at random before the night, cannot. Their
+// disagreement beyond what both errors explain is taken as that bias, pooled over all parties
+// (one scale β for the night, far steadier than a party-by-party guess) and assumed to
+// shrink with the unreported share u of eligible voters: bias_k ~ β·u·sqrt(p_k(1-p_k)).
+func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
+	var excess, scale float64
+	g := make([]float64, len(s))
+	for k := range s {
+		d := s[k] - p[k]
+		excess += d*d - sse[k]*sse[k] - pse[k]*pse[k]
+		g[k] = u * u * max(s[k]*(1-s[k]), 0)
+		scale += g[k]
+	}
+	beta2 := 0.0
+	if excess > 0 && scale > 0 {
+		beta2 = excess / scale
+	}
+	out := make([]float64, len(s))
+	outSE := make([]float64, len(s))
+	var sum float64
+	for k := range s {
+		vs, vp := sse[k]*sse[k]+beta2*g[k], pse[k]*pse[k]
+		switch {
+		case vs == 0:
+			out[k], outSE[k] = s[k], 0
+		case vp == 0:
+			out[k], outSE[k] = p[k], 0
+		default:
+			out[k] = (s[k]*vp + p[k]*vs) / (vs + vp)
+			outSE[k] = math.Sqrt(vs * vp / (vs + vp))
+		}
+		sum += out[k]
+	}
+	if sum > 0 {
+		for k := range out {
+			out[k] /= sum
+		}
+	}
+	return out, outSE
+}
+
+func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
+	l, bs, m := e.lay, e.ballots[1], e.method
+	K := len(l.parties)
+	rc := newRatioCalc(l, bs, m)
+	rc.compute()
+	prog := e.progress(bs, e.allStrata())
+	nu := m.VarianceDF
+
+	// Scatter and departures per party, pooled over the country: a candidate's own
+	// constituency rarely has enough reports to measure them alone.
+	pool := make([]float64, K)
+	poolDF := make([]float64, K)
+	for h := range l.strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		x := float64(bs.x[h])
+		for j, k := range l.options(bs.ballot, l.strata[h].cons) {
+			i := bs.optOff[h] + j
+			y := float64(bs.y[i])
+			pool[k] += max(0, bs.s[i]-y*y/x)
+			poolDF[k] += float64(bs.n[h] - 1)
+		}
+	}
+	for k := range K {
+		if poolDF[k] > 0 {
+			pool[k] /= poolDF[k]
+		} else {
+			pool[k] = fallbackSigma2(0.3, 0.75)
+		}
+	}
+	out := make([]ConstituencyResult, len(l.cons))
+	for c := range l.cons {
+		cl := &l.cons[c]
+		strata := make([]int, l.nSub)
+		for s := range strata {
+			strata[s] = c*l.nSub + s
+		}
+		cr := ConstituencyResult{ID: cl.id, Progress: e.progress(bs, strata), Call: schemas.CallTooEarly}
+		// The arithmetic of a call uses the published roll when it is larger than the
+		// stations listed.
+		cr.Progress.EligibleTotal = cl.eligible
+		nk := len(cl.candNos)
+		cands := make([]CandidateResult, nk)
+		for j := range nk {
+			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.parties[cl.candKeys[j]]}
+			for _, h := range strata {
+				cands[j].Counted += bs.y[bs.optOff[h]+j]
+				cands[j].Projected += rc.projected(h, j)
+			}
+		}
+		cr.Candidates = cands
+		out[c] = cr
+		if nk == 0 || cr.Progress.StationsReported == 0 {
+			continue
+		}
+		order := make([]int, nk)
+		for j := range order {
+			order[j] = j
+		}
+		slices.SortFunc(order, func(a, b int) int {
+			return cmp.Or(cmp.Compare(cands[b].Projected, cands[a].Projected),
+				cmp.Compare(cands[b].Counted, cands[a].Counted),
+				cmp.Compare(cands[a].No, cands[b].No))
+		})
+		lead := order[0]
+
+		// Arithmetic certainty: even if every outstanding eligible voter backed the
+		// runner-up in the count so far, the counted leader stays ahead.
+		byCount := slices.Clone(order)
+		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
+		outstanding := cl.eligible - cr.Progress.EligibleReported
+		called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
+		if called {
+			lead = byCount[0]
+		}
+
+		// P(leader ahead of j) from the projected lead and its variance, summed over strata.
+		loss := 0.0
+		for _, j := range order[1:] {
+			if j == lead {
+				continue
+			}
+			d := cands[lead].Projected - cands[j].Projected
+			kl, kj := cl.candKeys[lead], cl.candKeys[j]
+			// The pooled scatter of the difference: the constituency's own, leaning on the
+			// parties' national scatter until it has the degrees of freedom.
+			fb := math.Sqrt(pool[kl]) + math.Sqrt(pool[kj])
+			fb *= fb
+			ssr := func(h int) float64 {
+				if bs.n[h] < 2 {
+					return 0
+				}
+				a, b := bs.optOff[h]+lead, bs.optOff[h]+j
+				kk := bs.optN[h]
+				z := float64(bs.y[a] - bs.y[b])
+				return max(0, bs.s[a]+bs.s[b]-2*bs.cross[h][lead*kk+j]-z*z/float64(bs.x[h]))
+			}
+			var cSSR, cDF float64
+			for _, h := range strata {
+				cSSR += ssr(h)
+				cDF += float64(max(bs.n[h]-1, 0))
+			}
+			cPool := (cSSR + nu*fb) / (cDF + nu)
+			variance := rc.pairVariance(c, lead, j, func(h int) float64 {
+				return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
+			})
+			var ahead float64
+			switch {
+			case variance > 0:
+				ahead = normalCDF(d / math.Sqrt(variance))
+			case d > 0:
+				ahead = 1
+			case d == 0:
+				ahead = 0.5
+			}
+			cands[j].WinProbability = 1 - ahead
+			loss += 1 - ahead
+		}
+		cands[lead].WinProbability = max(0, 1-loss)
+		if called {
+			cands[lead].WinProbability = 1
+		}
+		cr.LeaderNo = cands[lead].No
+		cr.WinProbability = cands[lead].WinProbability
+		switch {
+		case called:
+			cr.Call = schemas.CallCalled
+		case cr.Progress.StationsReported < m.MinStationsLeading:
+			cr.Call = schemas.CallTooEarly
+		case cr.WinProbability >= m.LikelyProbability:
+			cr.Call = schemas.CallLikely
+		default:
+			cr.Call = schemas.CallLeading
+		}
+		out[c] = cr
+	}
+	return out, prog
+}

@@ -1,0 +1,247 @@
+package estimate
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"votestream/election"
+)
+
+// Sentinel errors.
+var (
+	// ErrNoStations: the reference data lists no polling stations (a reference folder may
+	// hold only provinces, constituencies and parties); the estimator needs every station.
+	ErrNoStations = errors.New("estimate: reference data has no stations")
+	// ErrUnknownStation: a station result names a station the reference data does not hold.
+	ErrUnknownStation = errors.New("estimate: unknown station")
+	// ErrBadResult: a station result cannot be used (unknown ballot, status, negative or
+	// unparsable votes).
+	ErrBadResult = errors.New("estimate: bad station result")
+	// ErrBadMethod: a Method setting is out of range.
+	ErrBadMethod = errors.New("estimate: bad method setting")
+)
+
+// Method holds the estimator's statistical settings. DefaultMethod's values are the ones
+// docs/estimation.md describes and the backtest scores; change them only with a backtest.
+type Method struct {
+	// SizeClasses splits each constituency's urban and rural stations into this many size
+	// classes (national quantiles of eligible voters per station). Default 3; 1 disables
+	// size sub-strata.
+	SizeClasses int
+	// MinDeparture is the least spread (standard deviation, relative) assumed for how far
+	// an area's or a stratum's true ratio may depart from what the level above predicts,
+	// whatever the night's reports suggest: a unit's own reports never count for nothing.
+	// Default 0.02.
+	MinDeparture float64
+	// VarianceDF is how many degrees of freedom a stratum's own scatter needs before it
+	// outweighs the pooled scatter of its party across the country. Default 4.
+	VarianceDF float64
+	// MinStationsLeading is how many stations of a constituency must have reported its
+	// constituency ballot before the estimate names a leader rather than too_early. Default 3.
+	MinStationsLeading int
+	// LikelyProbability is the win probability from which a leader is "likely". Default 0.99.
+	LikelyProbability float64
+	// IntervalZ is the normal quantile of the party-list intervals. Default 1.96 (95 %).
+	IntervalZ float64
+	// PriorityMinFraction is the share of the priority sample that must have reported before
+	// it is used as a probability sample. Default 0.7.
+	PriorityMinFraction float64
+	// PriorityMinStations is the least number of reported priority stations for the same.
+	// Default 100.
+	PriorityMinStations int
+}
+
+// DefaultMethod returns the documented settings.
+func DefaultMethod() Method {
+	return Method{
+		SizeClasses:         3,
+		MinDeparture:        0.02,
+		VarianceDF:          4,
+		MinStationsLeading:  3,
+		LikelyProbability:   0.99,
+		IntervalZ:           1.96,
+		PriorityMinFraction: 0.7,
+		PriorityMinStations: 100,
+	}
+}
+
+// Validate rejects settings the method cannot work with.
+func (m Method) Validate() error {
+	switch {
+	case m.SizeClasses < 1 || m.SizeClasses > 8:
+		return fmt.Errorf("%w: SizeClasses %d not in 1..8", ErrBadMethod, m.SizeClasses)
+	case !(m.MinDeparture > 0 && m.MinDeparture < 1):
+		return fmt.Errorf("%w: MinDeparture %v not in (0, 1)", ErrBadMethod, m.MinDeparture)
+	case !(m.VarianceDF > 0):
+		return fmt.Errorf("%w: VarianceDF must be positive", ErrBadMethod)
+	case m.MinStationsLeading < 1:
+		return fmt.Errorf("%w: MinStationsLeading must be at least 1", ErrBadMethod)
+	case !(m.LikelyProbability > 0.5 && m.LikelyProbability < 1):
+		return fmt.Errorf("%w: LikelyProbability %v not in (0.5, 1)", ErrBadMethod, m.LikelyProbability)
+	case !(m.IntervalZ > 0):
+		return fmt.Errorf("%w: IntervalZ must be positive", ErrBadMethod)
+	case !(m.PriorityMinFraction > 0 && m.PriorityMinFraction <= 1):
+		return fmt.Errorf("%w: PriorityMinFraction %v not in (0, 1]", ErrBadMethod, m.PriorityMinFraction)
+	case m.PriorityMinStations < 1:
+		return fmt.Errorf("%w: PriorityMinStations must be at least 1", ErrBadMethod)
+	}
+	return nil
+}
+
+// layout is the fixed shape of the country as the estimator sees it: dense indexes for
+// regions, provinces, constituencies, strata, stations and parties. Built once.
+type layout struct {
+	nSub int // sub-strata per constituency: 2 (rural, urban) x SizeClasses
+
+	parties  []int       // party numbers; a party's position is its key
+	partyKey map[int]int // party number -> key
+
+	regions    []string
+	provinces  []string
+	provRegion []int // province -> region
+
+	cons       []consLayout
+	consIdx    map[string]int
+	stations   []stationLayout
+	stationIdx map[string]int32
+	strata     []stratumLayout // constituency c owns strata c*nSub .. c*nSub+nSub-1
+
+	priorityTotal int // stations in the priority sample
+	// Priority cells, region x sub-stratum, are where the priority sample is used as a
+	// probability sample; cellEligible is every station's eligible voters per cell.
+	cellEligible []float64
+}
+
+type consLayout struct {
+	id       string
+	province int
+	candNos  []int // candidate numbers in order
+	candKeys []int // the party key of each candidate
+	candIdx  map[int]int
+	// eligible is the larger of the published roll and the sum of the listed stations, so
+	// the arithmetic of a call never assumes fewer outstanding voters than there can be.
+	eligible      int64
+	stationsTotal int
+}
+
+type stationLayout struct {
+	cons     int32
+	stratum  int32
+	eligible int32
+	priority bool
+	cell     int16 // priority cell: region*nSub + sub
+}
+
+type stratumLayout struct {
+	cons     int
+	sub      int
+	eligible int64 // all stations of the stratum
+	stations int
+}
+
+func newLayout(c *election.Country, m Method) (*layout, error) {
+	if !c.Indexed() {
+		if err := c.Index(); err != nil {
+			return nil, fmt.Errorf("estimate: reference data: %w", err)
+		}
+	}
+	if !c.HasStations() {
+		return nil, ErrNoStations
+	}
+	l := &layout{nSub: 2 * m.SizeClasses, partyKey: make(map[int]int, len(c.Parties))}
+	for _, p := range c.Parties {
+		l.partyKey[p.No] = len(l.parties)
+		l.parties = append(l.parties, p.No)
+	}
+	regionIdx := map[string]int{}
+	provIdx := map[string]int{}
+	for _, p := range c.Provinces {
+		r, ok := regionIdx[p.Region]
+		if !ok {
+			r = len(l.regions)
+			regionIdx[p.Region] = r
+			l.regions = append(l.regions, p.Region)
+		}
+		provIdx[p.ID] = len(l.provinces)
+		l.provinces = append(l.provinces, p.ID)
+		l.provRegion = append(l.provRegion, r)
+	}
+	l.consIdx = make(map[string]int, len(c.Constituencies))
+	for _, k := range c.Constituencies {
+		cl := consLayout{id: k.ID, province: provIdx[k.ProvinceID], candIdx: map[int]int{}}
+		for _, d := range c.CandidatesIn(k.ID) {
+			cl.candIdx[d.No] = len(cl.candNos)
+			cl.candNos = append(cl.candNos, d.No)
+			cl.candKeys = append(cl.candKeys, l.partyKey[d.PartyNo])
+		}
+		cl.eligible = int64(k.EligibleVoters)
+		l.consIdx[k.ID] = len(l.cons)
+		l.cons = append(l.cons, cl)
+	}
+
+	// Size classes by national quantiles of station size, so a class means the same thing
+	// in every province and borrowing across provinces compares like with like.
+	sizes := make([]int, len(c.Stations))
+	for i, s := range c.Stations {
+		sizes[i] = s.EligibleVoters
+	}
+	slices.Sort(sizes)
+	cuts := make([]int, m.SizeClasses-1)
+	for i := range cuts {
+		cuts[i] = sizes[(i+1)*len(sizes)/m.SizeClasses]
+	}
+
+	l.strata = make([]stratumLayout, len(l.cons)*l.nSub)
+	for i := range l.strata {
+		l.strata[i] = stratumLayout{cons: i / l.nSub, sub: i % l.nSub}
+	}
+	l.cellEligible = make([]float64, l.nSub*len(l.regions))
+	stationSum := make([]int64, len(l.cons))
+	l.stations = make([]stationLayout, len(c.Stations))
+	l.stationIdx = make(map[string]int32, len(c.Stations))
+	for i, s := range c.Stations {
+		ci := l.consIdx[s.ConstituencyID]
+		size := 0
+		for size < len(cuts) && s.EligibleVoters >= cuts[size] {
+			size++
+		}
+		sub := size
+		if s.Urban {
+			sub += m.SizeClasses
+		}
+		h := ci*l.nSub + sub
+		cell := l.provRegion[l.cons[ci].province]*l.nSub + sub
+		l.stations[i] = stationLayout{cons: int32(ci), stratum: int32(h), eligible: int32(s.EligibleVoters), priority: s.Priority, cell: int16(cell)}
+		l.stationIdx[s.ID] = int32(i)
+		l.strata[h].eligible += int64(s.EligibleVoters)
+		l.strata[h].stations++
+		l.cons[ci].stationsTotal++
+		stationSum[ci] += int64(s.EligibleVoters)
+		l.cellEligible[cell] += float64(s.EligibleVoters)
+		if s.Priority {
+			l.priorityTotal++
+		}
+	}
+	for i := range l.cons {
+		l.cons[i].eligible = max(l.cons[i].eligible, stationSum[i])
+	}
+	return l, nil
+}
+
+// options returns the keys (party positions) of the choices on ballot b in constituency c,
+// in the order the estimator stores their sums.
+func (l *layout) options(b election.Ballot, c int) []int {
+	if b == election.BallotPartyList {
+		return l.allParties()
+	}
+	return l.cons[c].candKeys
+}
+
+func (l *layout) allParties() []int {
+	keys := make([]int, len(l.parties))
+	for i := range keys {
+		keys[i] = i
+	}
+	return keys
+}
