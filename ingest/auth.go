@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"votestream/election"
@@ -20,7 +21,7 @@ func (s *Server) authenticate(r *http.Request, now time.Time) (token.Claims, *AP
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return token.Claims{}, apiErr(CodeUnauthenticated, "", "send the volunteer token as \"Authorization: Bearer <token>\"")
 	}
-	c, err := s.keys.Verify(strings.TrimSpace(tok), now)
+	c, err := s.verified.verify(s.keys, strings.TrimSpace(tok), now)
 	if err == nil {
 		err = s.revoked.Check(c)
 	}
@@ -54,4 +55,42 @@ func requireLead(c token.Claims) *APIError {
 		return nil
 	}
 	return apiErr(CodeForbiddenRole, "", "only district leads and the war room may send this; your role is %s", c.Role)
+}
+
+// tokenCache remembers tokens that verified, so a volunteer's tenth request costs a map
+// lookup instead of a signature check and a JSON decode (together several microseconds,
+// most of authentication's cost). Expiry is checked on every hit, and revocation is checked
+// by the caller every time, so a cached token is never more valid than a fresh one. Bounded:
+// when full it starts over, which costs one verification per active volunteer. Safe for
+// concurrent use.
+type tokenCache struct {
+	mu sync.RWMutex
+	m  map[string]token.Claims
+}
+
+// tokenCacheMax bounds the cache: about 400 bytes an entry, so some 80 MB at most; more
+// than the volunteers DESIGN.md plans for.
+const tokenCacheMax = 200000
+
+func (tc *tokenCache) verify(k *token.Keyring, tok string, now time.Time) (token.Claims, error) {
+	tc.mu.RLock()
+	c, ok := tc.m[tok]
+	tc.mu.RUnlock()
+	if ok {
+		if !now.Before(c.ExpiresAt) {
+			return token.Claims{}, token.ErrExpired
+		}
+		return c, nil
+	}
+	c, err := k.Verify(tok, now)
+	if err != nil {
+		return c, err
+	}
+	tc.mu.Lock()
+	if tc.m == nil || len(tc.m) >= tokenCacheMax {
+		tc.m = make(map[string]token.Claims)
+	}
+	tc.m[tok] = c
+	tc.mu.Unlock()
+	return c, nil
 }

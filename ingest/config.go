@@ -62,7 +62,9 @@ type Config struct {
 	// MaxBufferedRecords bounds the records waiting in the producer; when it is full, new
 	// requests wait (at most ProduceTimeout) for space. Default 10,000.
 	MaxBufferedRecords int
-	// Linger is how long the producer waits to fill a batch. Default 5ms.
+	// Linger is how long the producer waits to fill a batch when no request is in flight
+	// (while one is, records gather anyway). Longer lingers add latency for little gain on
+	// a single broker: at 5,000/s, 5ms raised p99 well above 1ms in bench/ingest. Default 1ms.
 	Linger time.Duration
 
 	// SpreadPolicy is SpreadFlag or SpreadRefuse. Default SpreadFlag.
@@ -97,7 +99,7 @@ func DefaultConfig() Config {
 		ProduceTimeout:     5 * time.Second,
 		RetryAfter:         5 * time.Second,
 		MaxBufferedRecords: 10000,
-		Linger:             5 * time.Millisecond,
+		Linger:             time.Millisecond,
 		SpreadPolicy:       SpreadFlag,
 		MaxClockSkew:       5 * time.Minute,
 		DedupeTTL:          30 * time.Minute,

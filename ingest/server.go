@@ -33,20 +33,21 @@ import (
 // Server is one ingest process. Build it with New; serve it with Run (or Serve, or mount
 // Handler in a server of your own and call Close when done).
 type Server struct {
-	cfg     Config
-	country *election.Country
-	valid   validator
-	keys    *token.Keyring
-	revoked *token.Revocations
-	prod    producer
-	store   EvidenceStore
-	dedupe  *dedupe
-	limiter *limiter
-	metrics *metrics
-	reg     *prometheus.Registry
-	log     *slog.Logger
-	now     func() time.Time
-	handler http.Handler
+	cfg      Config
+	country  *election.Country
+	valid    validator
+	keys     *token.Keyring
+	verified tokenCache
+	revoked  *token.Revocations
+	prod     producer
+	store    EvidenceStore
+	dedupe   *dedupe
+	limiter  *limiter
+	metrics  *metrics
+	reg      *prometheus.Registry
+	log      *slog.Logger
+	now      func() time.Time
+	handler  http.Handler
 	warnState
 
 	closeOnce sync.Once

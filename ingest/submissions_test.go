@@ -467,3 +467,42 @@ func TestBatchKafkaFailure(t *testing.T) {
 		t.Fatalf("batch results %s", r.body)
 	}
 }
+
+// BenchmarkSubmission is the handler's cost per single-submission request without network
+// or Kafka: authentication (cached), decoding, validation, hashing, encoding, dedupe.
+func BenchmarkSubmission(b *testing.B) {
+	h := newHarness(b, nil)
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		bodies[i] = []byte(validSub().with("submission_id", fmt.Sprintf("0b6a3c1e-8d2f-4a57-9e3b-%012d", i)).json())
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%len(bodies) == 0 {
+			b.StopTimer()
+			h.s.dedupe = newDedupe(time.Hour, 1<<20)
+			h.prod.records = nil
+			b.StartTimer()
+		}
+		r := h.do(http.MethodPost, "/v1/submissions", h.volunteer, "application/json", bodies[i%len(bodies)])
+		if r.status != 202 {
+			b.Fatalf("status %d: %s", r.status, r.body)
+		}
+	}
+}
+
+// A token verified once is remembered; it must still expire on time.
+func TestCachedTokenExpires(t *testing.T) {
+	h := newHarness(t, nil)
+	tok := issue(t, h.keys, token.Claims{VolunteerID: "short", Role: schemas.RoleWarRoom,
+		IssuedAt: testNow.Add(-time.Hour), ExpiresAt: testNow.Add(time.Minute)})
+	if r := h.post("/v1/submissions", tok, validSub().json()); r.status != 202 {
+		t.Fatalf("fresh token: %d %s", r.status, r.body)
+	}
+	h.clock.Advance(time.Minute)
+	r := h.post("/v1/submissions", tok, validSub().with("submission_id", "0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a0002").json())
+	if code, _ := r.errorCode(); r.status != 401 || code != CodeTokenExpired {
+		t.Fatalf("after expiry: %d %s", r.status, r.body)
+	}
+}

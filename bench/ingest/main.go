@@ -1,0 +1,518 @@
+// Command ingest benchmarks the volunteers' endpoint against the real broker
+// (VOTESTREAM_KAFKA), in one run of about 30 seconds:
+//
+//  1. ingest_throughput: accepted submissions per second, one submission per HTTP request
+//     (as a phone sends them), closed loop over loopback HTTP with -clients connections;
+//  2. ingest_batch_throughput: the same with batches of 100 per request;
+//  3. ingest_p50_ms, ingest_p99_ms: latency at a fixed rate (-rate, 5,000/s), open loop,
+//     measured from each request's scheduled time so stalls are not hidden;
+//  4. bare_producer_throughput: a bare franz-go producer with ingest's producer settings
+//     writing the same records (Report JSON with its envelope, keyed by station) as fast as
+//     the broker takes them: the physical limit of this machine and broker;
+//     bare_producer_sync_throughput: the same records, but -clients goroutines each waiting
+//     for its record's acknowledgement before the next, the pattern ingest must follow;
+//  5. ingest_over_bare and ingest_over_bare_sync: the ratios.
+//
+// The load generator, the server and the broker share this machine's cores, as a phone
+// fleet would not: the ingest figures are a floor. It prints BENCH lines (DESIGN.md §7);
+// details go to stderr.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/election"
+	"votestream/ingest"
+	"votestream/ingest/token"
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
+	"votestream/schemas/provision"
+)
+
+type options struct {
+	seeds                        string
+	single, batch, latency, bare time.Duration
+	rate, clients, batchClients  int
+	linger                       time.Duration
+	cpuProfile                   string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.seeds, "kafka", os.Getenv("VOTESTREAM_KAFKA"), "Kafka seed broker (default $VOTESTREAM_KAFKA)")
+	flag.DurationVar(&o.single, "throughput", 6*time.Second, "measured duration of the one-per-request phase (after 2s warm-up)")
+	flag.DurationVar(&o.batch, "batch", 4*time.Second, "measured duration of the batch phase (after 1s warm-up)")
+	flag.DurationVar(&o.latency, "latency", 6*time.Second, "duration of the fixed-rate latency phase")
+	flag.DurationVar(&o.bare, "bare", 3*time.Second, "measured duration of each bare producer phase (after 1s warm-up)")
+	flag.IntVar(&o.rate, "rate", 5000, "fixed rate of the latency phase, submissions/s")
+	flag.IntVar(&o.clients, "clients", 256, "concurrent HTTP clients sending one submission per request")
+	flag.IntVar(&o.batchClients, "batch-clients", 16, "concurrent HTTP clients sending batches of 100")
+	flag.DurationVar(&o.linger, "linger", ingest.DefaultConfig().Linger, "producer linger (ingest's Config.Linger)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the one-per-request phase to this file")
+	flag.Parse()
+	if o.seeds == "" {
+		fmt.Fprintln(os.Stderr, "bench/ingest: set VOTESTREAM_KAFKA or -kafka (scripts/bench does)")
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/ingest:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	provinces         = 50
+	perProvince       = 10 // constituencies
+	stationsPerConst  = 40 // 20,000 stations
+	candidatesInConst = 8
+	partiesOnList     = 40
+	eligible          = 600
+	batchSize         = 100
+)
+
+// syntheticCountry is large enough that records spread over every partition and tokens over
+// 20,000 volunteers, one station each.
+func syntheticCountry() (*election.Country, error) {
+	c := &election.Country{}
+	for p := range provinces {
+		pid := fmt.Sprintf("P%02d", p)
+		c.Provinces = append(c.Provinces, election.Province{ID: pid, NameTH: "จังหวัด" + pid, NameEN: pid, Region: "central"})
+		for k := range perProvince {
+			kid := fmt.Sprintf("%s_%d", pid, k+1)
+			c.Constituencies = append(c.Constituencies, election.Constituency{ID: kid, ProvinceID: pid, Number: k + 1,
+				EligibleVoters: eligible * stationsPerConst, Stations: stationsPerConst})
+			for s := range stationsPerConst {
+				c.Stations = append(c.Stations, election.Station{ID: fmt.Sprintf("%s_%04d", kid, s+1), ConstituencyID: kid,
+					Subdistrict: "ตำบล", Number: s + 1, EligibleVoters: eligible})
+			}
+			for n := range candidatesInConst {
+				c.Candidates = append(c.Candidates, election.Candidate{ConstituencyID: kid, No: n + 1, Name: "ผู้สมัคร", PartyNo: n + 1})
+			}
+		}
+	}
+	for n := range partiesOnList {
+		c.Parties = append(c.Parties, election.Party{No: n + 1, NameTH: "พรรค", NameEN: "Party " + strconv.Itoa(n+1)})
+	}
+	return c, c.Index()
+}
+
+// workload makes submission bodies with unique ids: submission n reports station n mod
+// 20,000, sent by that station's volunteer; a batch comes from a district lead and covers
+// stations of their constituency.
+type workload struct {
+	country *election.Country
+	tokens  []string // "Bearer …" of station i's volunteer
+	leads   []string // "Bearer …" of constituency i's lead
+	runID   string
+	next    atomic.Int64
+	counted string
+}
+
+func (w *workload) appendBody(dst []byte, n int64, station int) []byte {
+	ballot, votes := "constituency", `{"1":150,"2":120,"3":90,"4":40,"5":20}`
+	if n%2 == 1 {
+		ballot, votes = "partylist", `{"1":140,"7":130,"12":80,"31":40,"39":30}`
+	}
+	return fmt.Appendf(dst, `{"submission_id":"%s-0000-4000-8000-%012x","station_id":"%s","ballot":"%s","stage":"final",`+
+		`"counted_at":"%s","ballots_cast":450,"invalid":12,"no_vote":8,"votes":%s}`,
+		w.runID, n, w.country.Stations[station].ID, ballot, w.counted, votes)
+}
+
+// single returns the next one-submission request: its body and token.
+func (w *workload) single() ([]byte, string) {
+	n := w.next.Add(1)
+	station := int(n % int64(len(w.tokens)))
+	return w.appendBody(nil, n, station), w.tokens[station]
+}
+
+// batch returns the next batch request: batchSize submissions of one constituency.
+func (w *workload) batch() ([]byte, string) {
+	n := w.next.Add(batchSize)
+	k := int((n / batchSize) % int64(len(w.leads)))
+	body := []byte{'['}
+	for i := range int64(batchSize) {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = w.appendBody(body, n-i, k*stationsPerConst+int((n-i)%stationsPerConst))
+	}
+	return append(body, ']'), w.leads[k]
+}
+
+type client struct {
+	url  string
+	http *http.Client
+}
+
+func (c *client) post(body []byte, auth string) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, c.url, bytes.NewReader(body))
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// closedLoop runs workers that each send a request and wait for its answer, for warm-up
+// plus d, and returns accepted items per second over d. per is the items one request carries.
+func closedLoop(workers int, warm, d time.Duration, per int, send func() (int, error), profile string) (float64, error) {
+	var accepted, refused atomic.Int64
+	var counting atomic.Bool
+	stopAt := time.Now().Add(warm + d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stopAt) {
+				code, err := send()
+				switch {
+				case !counting.Load():
+				case err == nil && code == http.StatusAccepted:
+					accepted.Add(int64(per))
+				default:
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(warm)
+	counting.Store(true)
+	t0 := time.Now()
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 0, err
+		}
+	}
+	wg.Wait()
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	elapsed := time.Since(t0)
+	fmt.Fprintf(os.Stderr, "#   %d items accepted, %d requests refused in %.1fs with %d clients\n", accepted.Load(), refused.Load(), elapsed.Seconds(), workers)
+	return float64(accepted.Load()) / elapsed.Seconds(), nil
+}
+
+// fixedRate sends rate requests per second for d from a pool of workers and returns the
+// sorted latencies of the accepted ones, each from its scheduled send time.
+func fixedRate(rate int, d time.Duration, send func() (int, error)) ([]time.Duration, int64) {
+	jobs := make(chan time.Time, rate*int(d/time.Second+1))
+	var mu sync.Mutex
+	var lats []time.Duration
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for range 512 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for at := range jobs {
+				code, err := send()
+				if err != nil || code != http.StatusAccepted {
+					refused.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(at))
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	start := time.Now()
+	total := int(d.Seconds() * float64(rate))
+	interval := time.Second / time.Duration(rate)
+	for i := range total {
+		at := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(at); wait > 0 {
+			time.Sleep(wait)
+		}
+		jobs <- at
+	}
+	close(jobs)
+	wg.Wait()
+	slices.Sort(lats)
+	return lats, refused.Load()
+}
+
+func percentile(lats []time.Duration, p float64) float64 {
+	if len(lats) == 0 {
+		return 0
+	}
+	return float64(lats[min(len(lats)-1, int(p*float64(len(lats))))].Microseconds()) / 1000
+}
+
+func run(o options) error {
+	ctx := context.Background()
+	var rb [4]byte
+	_, _ = rand.Read(rb[:])
+	runID := hex.EncodeToString(rb[:])
+	prefix := "bench_ingest_" + runID + "."
+
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(o.seeds))
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := provision.EnsureTopics(setupCtx, adm, prefix); err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = adm.DeleteTopics(ctx, provision.TopicNames(prefix)...)
+	}()
+
+	country, err := syntheticCountry()
+	if err != nil {
+		return err
+	}
+	keys, err := token.NewKeyring("bench", map[string][]byte{"bench": bytes.Repeat([]byte{1}, 32)})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	w := &workload{country: country, runID: runID, counted: now.Add(-time.Minute).Format(time.RFC3339)}
+	for i, st := range country.Stations {
+		tok, err := keys.Issue(token.Claims{VolunteerID: fmt.Sprintf("bench/%05d", i), Org: "bench", Role: schemas.RoleStation,
+			Stations: []string{st.ID}, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		w.tokens = append(w.tokens, "Bearer "+tok)
+	}
+	for _, k := range country.Constituencies {
+		tok, err := keys.Issue(token.Claims{VolunteerID: "lead/" + k.ID, Org: "bench", Role: schemas.RoleDistrictLead,
+			Constituency: k.ID, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		w.leads = append(w.leads, "Bearer "+tok)
+	}
+
+	cfg := ingest.DefaultConfig()
+	cfg.KafkaSeeds = []string{o.seeds}
+	cfg.TopicPrefix = prefix
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Linger = o.linger
+	cfg.EvidenceDir, err = os.MkdirTemp("", "bench-ingest-evidence-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(cfg.EvidenceDir)
+	reg := prometheus.NewRegistry()
+	srv, err := ingest.New(cfg, country, ingest.WithKeyring(keys), ingest.WithRegistry(reg),
+		ingest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(srvCtx, ln) }()
+	stopServer := sync.OnceFunc(func() { stopSrv(); <-srvDone })
+	defer stopServer()
+	c := &client{
+		url: "http://" + ln.Addr().String() + "/v1/submissions",
+		http: &http.Client{Timeout: 30 * time.Second,
+			Transport: &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 2048, DisableCompression: true}},
+	}
+	single := func() (int, error) { body, auth := w.single(); return c.post(body, auth) }
+	batch := func() (int, error) { body, auth := w.batch(); return c.post(body, auth) }
+
+	fmt.Fprintln(os.Stderr, "# one submission per request")
+	singleTP, err := closedLoop(o.clients, 2*time.Second, o.single, 1, single, o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "# batches of %d\n", batchSize)
+	batchTP, err := closedLoop(o.batchClients, time.Second, o.batch, batchSize, batch, "")
+	if err != nil {
+		return err
+	}
+	before, err := produceBuckets(reg)
+	if err != nil {
+		return err
+	}
+	lats, refused := fixedRate(o.rate, o.latency, single)
+	after, err := produceBuckets(reg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "# kafka acknowledgement time in that phase, by upper bound: %s\n", bucketDiff(before, after))
+	fmt.Fprintf(os.Stderr, "# fixed rate %d/s: %d accepted, %d refused; p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+		o.rate, len(lats), refused, percentile(lats, .5), percentile(lats, .9), percentile(lats, .99), percentile(lats, 1))
+	stopServer()
+
+	pool, err := reportRecords(w, prefix+schemas.TopicSubmissions)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "# bare producer, asynchronous")
+	bareTP, err := bareAsync(o, cfg, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "# bare producer, %d goroutines each waiting for its acknowledgement\n", o.clients)
+	bareSyncTP, err := bareSync(o, cfg, pool)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("BENCH name=ingest_throughput value=%.0f unit=submissions/s\n", singleTP)
+	fmt.Printf("BENCH name=ingest_batch_throughput value=%.0f unit=submissions/s\n", batchTP)
+	fmt.Printf("BENCH name=ingest_p50_ms value=%.2f unit=ms\n", percentile(lats, .5))
+	fmt.Printf("BENCH name=ingest_p99_ms value=%.2f unit=ms\n", percentile(lats, .99))
+	fmt.Printf("BENCH name=bare_producer_throughput value=%.0f unit=records/s\n", bareTP)
+	fmt.Printf("BENCH name=bare_producer_sync_throughput value=%.0f unit=records/s\n", bareSyncTP)
+	fmt.Printf("BENCH name=ingest_over_bare value=%.3f unit=ratio\n", singleTP/bareTP)
+	fmt.Printf("BENCH name=ingest_over_bare_sync value=%.3f unit=ratio\n", singleTP/bareSyncTP)
+	return nil
+}
+
+// reportRecords builds records as ingest would (a Report with its envelope, keyed by
+// station) before any clock starts, so the bare phases measure the client and broker only.
+func reportRecords(w *workload, topic string) ([]*kgo.Record, error) {
+	received := time.Now()
+	pool := make([]*kgo.Record, 0, 20000)
+	for n := int64(1 << 40); len(pool) < cap(pool); n++ {
+		station := int(n % int64(len(w.tokens)))
+		var sub schemas.Submission
+		if err := json.Unmarshal(w.appendBody(nil, n, station), &sub); err != nil {
+			return nil, err
+		}
+		rep := schemas.Report{Submission: sub, VolunteerID: fmt.Sprintf("bench/%05d", station), Org: "bench",
+			Role: schemas.RoleStation, ReceivedAt: received, Hash: schemas.CanonicalHash(sub)}
+		rec, err := kgorecord.New(topic, rep)
+		if err != nil {
+			return nil, err
+		}
+		pool = append(pool, rec)
+	}
+	return pool, nil
+}
+
+func newBareClient(o options, cfg ingest.Config) (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(o.seeds), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords), kgo.ProducerLinger(cfg.Linger))
+}
+
+// fresh copies a pooled record: the client owns a record until its promise runs.
+func fresh(p *kgo.Record) *kgo.Record {
+	return &kgo.Record{Topic: p.Topic, Key: p.Key, Value: p.Value, Headers: p.Headers}
+}
+
+func bareAsync(o options, cfg ingest.Config, pool []*kgo.Record) (float64, error) {
+	cl, err := newBareClient(o, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var acked, failed atomic.Int64
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+			return
+		}
+		acked.Add(1)
+	}
+	ctx := context.Background()
+	startCount := time.Now().Add(time.Second)
+	stopAt := startCount.Add(o.bare)
+	var base int64
+	counted := false
+	for i := 0; time.Now().Before(stopAt); i++ {
+		if !counted && time.Now().After(startCount) {
+			counted, base = true, acked.Load()
+		}
+		cl.Produce(ctx, fresh(pool[i%len(pool)]), promise) // blocks while the buffer is full
+	}
+	n := acked.Load() - base
+	flushCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_ = cl.Flush(flushCtx)
+	fmt.Fprintf(os.Stderr, "#   %d acknowledged in %.1fs, %d failed\n", n, o.bare.Seconds(), failed.Load())
+	return float64(n) / o.bare.Seconds(), nil
+}
+
+func bareSync(o options, cfg ingest.Config, pool []*kgo.Record) (float64, error) {
+	cl, err := newBareClient(o, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var i atomic.Int64
+	return closedLoop(o.clients, time.Second, o.bare, 1, func() (int, error) {
+		rec := fresh(pool[int(i.Add(1))%len(pool)])
+		if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, nil
+	}, "")
+}
+
+// produceBuckets reads ingest's produce latency histogram: cumulative counts by upper bound.
+func produceBuckets(reg *prometheus.Registry) (map[float64]uint64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := map[float64]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "votestream_ingest_produce_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, b := range m.GetHistogram().GetBucket() {
+				out[b.GetUpperBound()] += b.GetCumulativeCount()
+			}
+		}
+	}
+	return out, nil
+}
+
+func bucketDiff(before, after map[float64]uint64) string {
+	bounds := slices.Sorted(maps.Keys(after))
+	var b bytes.Buffer
+	for _, ub := range bounds {
+		fmt.Fprintf(&b, "<=%gms:%d ", ub*1000, after[ub]-before[ub])
+	}
+	return b.String()
+}
