@@ -30,7 +30,8 @@ const (
 	HeaderSourceOffset    = "source-offset"
 )
 
-// ErrTopics: the input topics are missing or not partitioned alike.
+// ErrTopics: a topic the role needs is missing. (Input topics partitioned differently are a
+// configuration error, ErrBadConfig.)
 var ErrTopics = errors.New("consolidate: input topics")
 
 // Consolidator is the consolidate role: a consumer group on submissions.v1, reviews.v1 and
@@ -384,6 +385,9 @@ func (c *Consolidator) sync(ctx context.Context, cl *kgo.Client, recs []*kgo.Rec
 		if c.ledger.HasPartition(p) && c.ledger.Position(p) == w {
 			continue // this process's state is exactly at the committed offsets
 		}
+		if c.ledger.HasPartition(p) {
+			c.log.Info("state behind or ahead of the committed offsets", "partition", p, "state", c.ledger.Position(p), "committed", w)
+		}
 		want[p] = w
 	}
 	if len(want) > 0 {
@@ -471,31 +475,48 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 }
 
 // checkTopics makes sure the input topics exist and are partitioned alike: partition p of
-// each must hold the same stations.
+// each must hold the same stations. Topics created a moment ago may not be in every
+// broker's metadata yet, so a missing topic is asked about again, for up to 30 seconds.
 func (c *Consolidator) checkTopics(ctx context.Context) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.cfg.Seeds...))
 	if err != nil {
 		return fmt.Errorf("consolidate: kafka client: %w", err)
 	}
 	defer cl.Close()
-	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	details, err := kadm.NewClient(cl).ListTopics(mctx, append(c.in[:], c.out.results, c.out.anomalies, c.out.dead)...)
-	if err != nil {
-		return fmt.Errorf("consolidate: list topics: %w", err)
+	adm := kadm.NewClient(cl)
+	names := append(c.in[:], c.out.results, c.out.anomalies, c.out.dead)
+	deadline := time.Now().Add(30 * time.Second)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		details, err := adm.ListTopics(mctx, names...)
+		cancel()
+		if err == nil {
+			err = topicsReady(details, names, c.in[:])
+		}
+		if err == nil || !time.Now().Before(deadline) || !errors.Is(err, ErrTopics) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
+}
+
+func topicsReady(details kadm.TopicDetails, names, inputs []string) error {
 	counts := map[int]bool{}
-	for _, name := range append(c.in[:], c.out.results, c.out.anomalies, c.out.dead) {
+	for _, name := range names {
 		d, ok := details[name]
-		if !ok || d.Err != nil {
+		if !ok || d.Err != nil || len(d.Partitions) == 0 {
 			return fmt.Errorf("%w: topic %s is missing (run `votestream migrate`)", ErrTopics, name)
 		}
-		if slices.Contains(c.in[:], name) {
+		if slices.Contains(inputs, name) {
 			counts[len(d.Partitions)] = true
 		}
 	}
 	if len(counts) != 1 {
-		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrTopics, c.in)
+		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrBadConfig, inputs)
 	}
 	return nil
 }

@@ -119,3 +119,5 @@ func (n *simNight) runLedger(t testing.TB, partitions int) (*Ledger, []Output) {
 	}
 	return l, out
 }
+
+type simulateFault = simulate.Fault
