@@ -73,7 +73,11 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, *
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return nil, apiErr(CodeBodyTooLarge, "", "the body is %d bytes, above the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes)
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(jsonReadTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(jsonReadTimeout))
+	// The answer waits for Kafka at most ProduceTimeout; a client that then does not read it
+	// must not hold the connection for ever.
+	_ = rc.SetWriteDeadline(time.Now().Add(jsonReadTimeout + s.cfg.ProduceTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
