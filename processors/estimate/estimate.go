@@ -82,8 +82,6 @@ func (e *Estimator) Estimate() Result {
 
 func sq(x float64) float64 { return x * x }
 
-
-
 // normalCDF is Φ.
 func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
@@ -219,6 +217,28 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 		}
 	}
 	acc.addShareVariance(variance, share)
+
+	// Reporting-order drift (drift.go), for every z_k.
+	shift := rc.driftShifts()
+	var shifted float64
+	for h := range l.strata {
+		shifted += rc.unreported(h) * shift[h]
+	}
+	slopes := make([]slopeAcc, K)
+	for h := range l.strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		x, v, vq := float64(bs.x[h]), float64(bs.v[h]), bs.vq[h]
+		for k := range K {
+			i := bs.optOff[h] + k
+			p := share[k]
+			slopes[k].add(bs.yq[i]-p*vq, float64(bs.y[i])-p*v, bs.xq[h], bs.xq2[h], x)
+		}
+	}
+	for k := range K {
+		variance[k] += shifted * shifted * slopes[k].square(pool[k])
+	}
 	se := make([]float64, K)
 	for k := range K {
 		se[k] = math.Sqrt(variance[k]) / total

@@ -1,5 +1,7 @@
 package estimate
 
+import "math"
+
 // ratioCalc works out, for one ballot, the ratio (votes per eligible voter) at which every
 // stratum's unreported stations are projected, and the pieces of its uncertainty.
 //
@@ -39,19 +41,19 @@ type ratioCalc struct {
 	phi     []float64   // per key: overdispersion, Var(y) ≈ φ·E[y]
 	tauRel  [nLevels][]float64
 
-	// Nation sub-strata per (s*K + k): profile u = U·S, its size part S, the size part's
-	// departure and 1-w, reported X.
-	u, size, nd, nb, nx []float64
-	// Levels 1 (region) and 2 (province) per (unit*K + k): level A, departure, X, reported
-	// stations, 1-w. Index 0 is unused.
-	ua, ud, ux, ub [3][]float64
-	un             [3][]int32
+	// Nation sub-strata per (s*K + k): profile u = U·S, its size part S and the size
+	// part's 1-w, reported X.
+	u, size, nb, nx []float64
+	// Levels 1 (region) and 2 (province) per (unit*K + k): reported X and stations, 1-w.
+	// Index 0 is unused.
+	ux, ub [3][]float64
+	un     [3][]int32
 
 	// Per constituency-option (consOff[c]+j): observed votes, expected without geography
-	// (Σ U·X), level A, departure, X, 1-w, reported stations.
+	// (Σ u·X), X, 1-w, reported stations.
 	consOff        []int
-	co, ce0, ca    []float64
-	cd, cx2, cb    []float64
+	co, ce0        []float64
+	cx2, cb        []float64
 	cn             []int32
 	parentA, prior []float64 // scratch: per constituency-option and per stratum-option
 
@@ -59,10 +61,10 @@ type ratioCalc struct {
 	// expected without geography, X, reported stations, the constituency's level without
 	// the group, departure, 1-w.
 	go_, ge0, gx, gParent, gd, gb []float64
-	gn                           []int32
+	gn                            []int32
 
-	// Per stratum-option (bs.optOff[h]+j): the ratio R, the departure d = Y/X - prior, 1-w.
-	r, sd, sb []float64
+	// Per stratum-option (bs.optOff[h]+j): the ratio R and 1-w.
+	r, sb []float64
 }
 
 type consOpt struct{ c, j int }
@@ -81,11 +83,11 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 		rc.tauRel[lv] = make([]float64, K)
 	}
 	ns := l.nSub * K
-	rc.u, rc.size, rc.nd, rc.nb, rc.nx = make([]float64, ns), make([]float64, ns), make([]float64, ns), make([]float64, ns), make([]float64, ns)
+	rc.u, rc.size, rc.nb, rc.nx = make([]float64, ns), make([]float64, ns), make([]float64, ns), make([]float64, ns)
 	units := [3]int{0, len(l.regions), len(l.provinces)}
 	for lv := 1; lv <= 2; lv++ {
 		n := units[lv] * K
-		rc.ua[lv], rc.ud[lv], rc.ux[lv], rc.ub[lv] = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		rc.ux[lv], rc.ub[lv] = make([]float64, n), make([]float64, n)
 		rc.un[lv] = make([]int32, n)
 	}
 	rc.consOff = make([]int, len(l.cons)+1)
@@ -93,15 +95,32 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 		rc.consOff[c+1] = rc.consOff[c] + len(l.options(bs.ballot, c))
 	}
 	nc := rc.consOff[len(l.cons)]
-	rc.co, rc.ce0, rc.ca = make([]float64, nc), make([]float64, nc), make([]float64, nc)
-	rc.cd, rc.cx2, rc.cb = make([]float64, nc), make([]float64, nc), make([]float64, nc)
+	rc.co, rc.ce0, rc.cx2, rc.cb = make([]float64, nc), make([]float64, nc), make([]float64, nc), make([]float64, nc)
 	rc.cn = make([]int32, nc)
 	rc.parentA = make([]float64, nc)
 	rc.go_, rc.ge0, rc.gx, rc.gParent = make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc)
-	rc.gd, rc.gb, rc.gn = make([]float64, 2*nc), make([]float64, 2*nc), make([]int32, 2*nc)
+	rc.gb, rc.gn = make([]float64, 2*nc), make([]int32, 2*nc)
 	rc.prior = make([]float64, len(bs.y))
-	rc.r, rc.sd, rc.sb = make([]float64, len(bs.y)), make([]float64, len(bs.y)), make([]float64, len(bs.y))
+	rc.r, rc.sb = make([]float64, len(bs.y)), make([]float64, len(bs.y))
 	return rc
+}
+
+// Iterative proportional fitting stops once no profile moves by more than fitTolerance
+// (relative), or after maxFitIterations.
+const (
+	maxFitIterations = 50
+	fitTolerance     = 1e-9
+)
+
+// converged reports whether this key's entries of cur (cur[s*K+k]) differ from prev by no
+// more than fitTolerance, relatively.
+func converged(prev, cur []float64, k, K int) bool {
+	for s, p := range prev {
+		if math.Abs(cur[s*K+k]-p) > fitTolerance*max(math.Abs(p), 1e-12) {
+			return false
+		}
+	}
+	return true
 }
 
 // departures collects one level's relative departures of one party and estimates the
@@ -218,7 +237,11 @@ func (rc *ratioCalc) computeKey(k int) {
 	}
 	var num, den [16]float64
 	var dep departures
-	for range 4 {
+	var before [16]float64
+	for range maxFitIterations {
+		for s := range nSub {
+			before[s] = sz[s*K+k]
+		}
 		num, den = [16]float64{}, [16]float64{}
 		for _, co := range cons {
 			for g := range 2 {
@@ -254,7 +277,6 @@ func (rc *ratioCalc) computeKey(k int) {
 					sz[i] = 1 + w*(num[s]/den[s]-1)
 				}
 				rc.nb[i] = 1 - w
-				rc.nd[i] = departure(num[s], den[s], rc.nx[i])
 				wsum += sz[i] * rc.nx[i]
 				xsum += rc.nx[i]
 			}
@@ -265,9 +287,13 @@ func (rc *ratioCalc) computeKey(k int) {
 				}
 			}
 		}
+		if converged(before[:nSub], sz, k, K) {
+			break
+		}
 	}
 	ug := [2]float64{1, 1}
-	for range 4 {
+	for range maxFitIterations {
+		prev := ug
 		var gn, gdn [2]float64
 		for _, co := range cons {
 			var o, e float64
@@ -297,6 +323,9 @@ func (rc *ratioCalc) computeKey(k int) {
 		if ug[1] <= 0 {
 			ug[1] = 1
 		}
+		if math.Abs(ug[1]-prev[1]) <= fitTolerance*max(ug[1], 1e-12) {
+			break
+		}
 	}
 	for s := range nSub {
 		u[s*K+k] = ug[s/sizeClasses] * sz[s*K+k]
@@ -306,7 +335,7 @@ func (rc *ratioCalc) computeKey(k int) {
 	// region and nation.
 	np, nr := len(l.provinces), len(l.regions)
 	for lv := 1; lv <= 2; lv++ {
-		for uIdx := range len(rc.ua[lv]) / K {
+		for uIdx := range len(rc.ub[lv]) / K {
 			rc.ux[lv][uIdx*K+k], rc.un[lv][uIdx*K+k] = 0, 0
 		}
 	}
@@ -351,9 +380,8 @@ func (rc *ratioCalc) computeKey(k int) {
 	tauR := dep.tau2(floor)
 	rc.tauRel[levelRegion][k] = tauR
 	for r := range nr {
-		a, w := level(regionParent[r], ro[r], re[r], tauR, phi)
-		rc.ua[1][r*K+k], rc.ub[1][r*K+k] = a, 1-w
-		rc.ud[1][r*K+k] = departure(ro[r], regionParent[r]*re[r], rc.ux[1][r*K+k])
+		_, w := level(regionParent[r], ro[r], re[r], tauR, phi)
+		rc.ub[1][r*K+k] = 1 - w
 	}
 
 	// Provinces from their region without them.
@@ -369,9 +397,8 @@ func (rc *ratioCalc) computeKey(k int) {
 	tauP := dep.tau2(floor)
 	rc.tauRel[levelProvince][k] = tauP
 	for p := range np {
-		a, w := level(provParent[p], po[p], pe[p], tauP, phi)
-		rc.ua[2][p*K+k], rc.ub[2][p*K+k] = a, 1-w
-		rc.ud[2][p*K+k] = departure(po[p], provParent[p]*pe[p], rc.ux[2][p*K+k])
+		_, w := level(provParent[p], po[p], pe[p], tauP, phi)
+		rc.ub[2][p*K+k] = 1 - w
 	}
 
 	// Constituencies from their province without them.
@@ -395,9 +422,8 @@ func (rc *ratioCalc) computeKey(k int) {
 	dep.reset()
 	for _, co := range cons {
 		ci := rc.consOff[co.c] + co.j
-		a, w := level(rc.parentA[ci], rc.co[ci], rc.ce0[ci], tauC, phi)
-		rc.ca[ci], rc.cb[ci] = a, 1-w
-		rc.cd[ci] = departure(rc.co[ci], rc.parentA[ci]*rc.ce0[ci], rc.cx2[ci])
+		_, w := level(rc.parentA[ci], rc.co[ci], rc.ce0[ci], tauC, phi)
+		rc.cb[ci] = 1 - w
 		for g := range 2 {
 			gi := ci*2 + g
 			var o, e0, x float64
@@ -426,7 +452,6 @@ func (rc *ratioCalc) computeKey(k int) {
 			gi := ci*2 + g
 			_, w := level(rc.gParent[gi], rc.go_[gi], rc.ge0[gi], tauG, phi)
 			rc.gb[gi] = 1 - w
-			rc.gd[gi] = departure(rc.go_[gi], rc.gParent[gi]*rc.ge0[gi], rc.gx[gi])
 			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
 				h := co.c*nSub + s
 				i := bs.optOff[h] + co.j
@@ -449,21 +474,12 @@ func (rc *ratioCalc) computeKey(k int) {
 			yh, xh := float64(bs.y[i]), float64(bs.x[h])
 			w := ebWeight(tauS, phi, rc.prior[i]*xh)
 			rc.sb[i] = 1 - w
-			rc.r[i], rc.sd[i] = rc.prior[i], 0
+			rc.r[i] = rc.prior[i]
 			if xh > 0 {
 				rc.r[i] = rc.prior[i] + w*(yh/xh-rc.prior[i])
-				rc.sd[i] = yh/xh - rc.prior[i]
 			}
 		}
 	}
-}
-
-// departure is (o - e)/x, or 0 with nothing reported.
-func departure(o, e, x float64) float64 {
-	if x <= 0 {
-		return 0
-	}
-	return (o - e) / x
 }
 
 // projected returns stratum h's projected total for option j: its counted votes plus its
@@ -475,23 +491,4 @@ func (rc *ratioCalc) projected(h, j int) float64 {
 
 func (rc *ratioCalc) unreported(h int) float64 {
 	return float64(rc.l.strata[h].eligible - rc.bs.x[h])
-}
-
-// tau2Acc is a method-of-moments estimate of the variance of true additive departures at
-// one level, for the intervals: the mean squared observed departure less the part sampling
-// noise explains, over units with at least two reported stations, weighted towards units
-// with more reports.
-type tau2Acc struct{ num, den float64 }
-
-func (a *tau2Acc) add(d, noiseVar, x, weightScale float64) {
-	w := x / (x + weightScale)
-	a.num += w * (d*d - noiseVar)
-	a.den += w
-}
-
-func (a *tau2Acc) value() float64 {
-	if a.den <= 0 || a.num <= 0 {
-		return 0
-	}
-	return a.num / a.den
 }

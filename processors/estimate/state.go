@@ -91,6 +91,16 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 	return nil
 }
 
+// Forget makes a station's ballot unreported, as a deleted (tombstoned) result on the
+// compacted topic asks. Unknown stations and ballots are ignored.
+func (e *Estimator) Forget(stationID string, b election.Ballot) {
+	si, ok := e.lay.stationIdx[stationID]
+	if !ok || !b.Valid() {
+		return
+	}
+	e.ballot(b).set(e.lay, si, nil)
+}
+
 // applyTally is Apply for a true count from a results set (the backtest): final and
 // undisputed.
 func (e *Estimator) applyTally(si int32, b election.Ballot, t election.Tally) {
@@ -133,9 +143,16 @@ type ballotState struct {
 	// priority sample sums per priority cell (region x sub-stratum), party-list only.
 	pri *prioritySums
 
+	// Arrival order within the stratum: q = (stations already reported + 1/2) / stations,
+	// fixed when a station first counts. Σx·q, Σx·q² per stratum and Σy·q, Σv·q let the
+	// estimate see whether late reports differ from early ones (drift.go).
+	xq, xq2, vq []float64
+	yq          []float64
+
 	seen    []bool
 	version []int64
 	votes   [][]int32 // current counted figures; nil when the station counts as unreported
+	arrival []float32 // q of each station; -1 until it first counts
 }
 
 func newBallotState(l *layout, b election.Ballot) *ballotState {
@@ -156,6 +173,8 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 	bs.y = make([]int64, total)
 	bs.s = make([]float64, total)
 	bs.cv = make([]float64, total)
+	bs.xq, bs.xq2, bs.vq = make([]float64, nh), make([]float64, nh), make([]float64, nh)
+	bs.yq = make([]float64, total)
 	if b == election.BallotConstituency {
 		bs.cross = make([][]float64, nh)
 		for h := range bs.cross {
@@ -168,6 +187,10 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 	bs.seen = make([]bool, ns)
 	bs.version = make([]int64, ns)
 	bs.votes = make([][]int32, ns)
+	bs.arrival = make([]float32, ns)
+	for i := range bs.arrival {
+		bs.arrival[i] = -1
+	}
 	return bs
 }
 
@@ -187,6 +210,10 @@ func (bs *ballotState) set(l *layout, si int32, votes []int32) {
 		bs.add(l, si, old, -1)
 	}
 	bs.votes[si] = votes
+	if votes != nil && bs.arrival[si] < 0 {
+		h := l.stations[si].stratum
+		bs.arrival[si] = float32((float64(bs.n[h]) + 0.5) / float64(max(l.strata[h].stations, 1)))
+	}
 	if votes != nil {
 		bs.add(l, si, votes, +1)
 	}
@@ -208,12 +235,17 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	bs.x[h] += int64(sign) * int64(st.eligible)
 	bs.v[h] += int64(sign) * valid
 	bs.vv[h] += fs * vf * vf / xd
+	q := float64(bs.arrival[si])
+	bs.xq[h] += fs * x * q
+	bs.xq2[h] += fs * x * q * q
+	bs.vq[h] += fs * vf * q
 	off := bs.optOff[h]
 	for j, y := range votes {
 		yf := float64(y)
 		bs.y[off+j] += int64(sign) * int64(y)
 		bs.s[off+j] += fs * yf * yf / xd
 		bs.cv[off+j] += fs * yf * vf / xd
+		bs.yq[off+j] += fs * yf * q
 	}
 	if bs.cross != nil {
 		k := len(votes)
@@ -230,9 +262,9 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	}
 	if bs.n[h] == 0 {
 		// Subtracting floating-point squares leaves dust; an empty stratum is exactly empty.
-		bs.vv[h] = 0
+		bs.vv[h], bs.xq[h], bs.xq2[h], bs.vq[h] = 0, 0, 0, 0
 		for j := range votes {
-			bs.s[off+j], bs.cv[off+j] = 0, 0
+			bs.s[off+j], bs.cv[off+j], bs.yq[off+j] = 0, 0, 0
 		}
 		if bs.cross != nil {
 			clear(bs.cross[h])

@@ -1,0 +1,56 @@
+package estimate
+
+// Drift: even within a stratum, reports do not arrive in random order. A station with more
+// ballots takes longer to count, so among stations of one stratum the larger ones, and the
+// ones with a higher turnout, report later; early and late reports may differ in other ways
+// too. The estimator does not try to correct for this (a fitted trend extrapolated to the
+// stations still out did more harm than good in backtests); it widens the intervals by it.
+//
+// Each station is stamped with its arrival fraction q within its stratum (0 first, 1 last).
+// Within strata, pooled over the country, a party's votes per eligible voter are regressed
+// on q; the stations still out have a mean q of (1+f)/2 against the reported ones' q̄ (f the
+// share reported), so a slope β would move their projection by β·((1+f)/2 - q̄) per eligible
+// voter, in every stratum at once. That systematic term, with β's own uncertainty, is added
+// to the variance.
+
+// driftShifts returns per stratum the gap (1+f)/2 - q̄ between the mean arrival fraction of
+// its unreported and reported stations, and their sum weighted by unreported eligible voters
+// over the given strata. A stratum with nothing reported leans on reports whose mean q is
+// the nation's.
+func (rc *ratioCalc) driftShifts() []float64 {
+	l, bs := rc.l, rc.bs
+	var xs, xqs float64
+	for h := range l.strata {
+		xs += float64(bs.x[h])
+		xqs += bs.xq[h]
+	}
+	qNation := ratioOf(xqs, xs, 0.5)
+	shift := make([]float64, len(l.strata))
+	for h := range l.strata {
+		shift[h] = 0.5 - qNation
+		if x := float64(bs.x[h]); x > 0 {
+			f := float64(bs.n[h]) / float64(max(l.strata[h].stations, 1))
+			shift[h] = (1+f)/2 - bs.xq[h]/x
+		}
+	}
+	return shift
+}
+
+// slopeAcc pools a within-stratum weighted regression slope on q: Σ(y·q) - Σy·Σ(x·q)/Σx over
+// Σ(x·q²) - (Σ(x·q))²/Σx, the estimator under Var(y) ∝ x.
+type slopeAcc struct{ num, den float64 }
+
+func (a *slopeAcc) add(yq, y, xq, xq2, x float64) {
+	a.num += yq - y*xq/x
+	a.den += xq2 - xq*xq/x
+}
+
+// square is β² + Var(β) for a residual variance sigma2 (Var(y) = sigma2·x), the expected
+// square of the true slope's effect, or 0 without data.
+func (a *slopeAcc) square(sigma2 float64) float64 {
+	if a.den <= 0 {
+		return 0
+	}
+	b := a.num / a.den
+	return b*b + sigma2/a.den
+}

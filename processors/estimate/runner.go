@@ -1,0 +1,388 @@
+package estimate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/election"
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
+)
+
+// ErrBadConfig: the Config contradicts itself or lacks a required field.
+var ErrBadConfig = errors.New("estimate: bad config")
+
+// Config is everything `votestream estimate` can be told. Start from DefaultConfig; set
+// Seeds and Country.
+type Config struct {
+	// Seeds are the Kafka bootstrap brokers (host:port). Required. CLI: --kafka.
+	Seeds []string
+	// TopicPrefix is prepended to every topic name (tests isolate themselves with it).
+	// Default "".
+	TopicPrefix string
+	// Country is the reference data, with its stations (and candidates for the
+	// constituency ballot). Required. CLI: --ref (loaded with election.LoadCountry).
+	Country *election.Country `json:"-"`
+	// Method is the estimator's statistical settings. Default DefaultMethod().
+	Method Method
+	// Interval is how often an estimate is published when station results have changed
+	// since the last one. Default 5s. CLI: --interval.
+	Interval time.Duration
+	// CatchUpIdle: on start the runner reads station-results.v1 from the beginning and
+	// publishes nothing until it has caught up, that is until it has read every partition
+	// up to the last committed offset it had at start (give or take the transaction
+	// markers, which are never read as records), or until no record has arrived for this
+	// long, whichever comes first. Default 2s.
+	CatchUpIdle time.Duration
+	// ProduceTimeout bounds the delivery of one estimate, retries included; an estimate
+	// that cannot be delivered is dropped (the next one supersedes it). Default 30s.
+	ProduceTimeout time.Duration
+
+	// Logger receives the role's logs. Default slog.Default().
+	Logger *slog.Logger `json:"-"`
+	// Registerer, when set, gets the role's Prometheus metrics. Default nil.
+	Registerer prometheus.Registerer `json:"-"`
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	return Config{
+		Method:         DefaultMethod(),
+		Interval:       5 * time.Second,
+		CatchUpIdle:    2 * time.Second,
+		ProduceTimeout: 30 * time.Second,
+	}
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, a...)...)
+	}
+	switch {
+	case len(c.Seeds) == 0:
+		return bad("no Kafka seed brokers")
+	case c.Country == nil:
+		return bad("no reference data (Country)")
+	case !c.Country.HasStations():
+		return bad("%v", ErrNoStations)
+	case c.Interval <= 0:
+		return bad("Interval must be positive")
+	case c.CatchUpIdle <= 0:
+		return bad("CatchUpIdle must be positive")
+	case c.ProduceTimeout <= 0:
+		return bad("ProduceTimeout must be positive")
+	}
+	if err := c.Method.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	return nil
+}
+
+// Runner is the estimate role: it reads station-results.v1 from the beginning of every
+// partition (read_committed; the compacted topic is the state, so nothing is committed and
+// a restart simply reads it again), keeps the national state in an Estimator and publishes
+// to estimates.v1 every Interval when something changed, and whenever Trigger is called.
+// Records it cannot use go to dead-letter.v1 with the reason in a header.
+type Runner struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	trigger chan struct{}
+	latest  atomic.Pointer[schemas.Estimate]
+	topics  struct{ in, out, dead string }
+}
+
+// New checks the config and prepares the role; it does not connect.
+func New(cfg Config) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Runner{cfg: cfg, log: cfg.Logger.With("role", "estimate"), m: newMetrics(), trigger: make(chan struct{}, 1)}
+	r.topics.in = cfg.TopicPrefix + schemas.TopicStationResults
+	r.topics.out = cfg.TopicPrefix + schemas.TopicEstimates
+	r.topics.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
+	if cfg.Registerer != nil {
+		for _, c := range r.m.collectors() {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("estimate: register metrics: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Collectors returns the role's Prometheus metrics, for a caller that registers them itself.
+func (r *Runner) Collectors() []prometheus.Collector { return r.m.collectors() }
+
+// Trigger asks for an estimate now, without waiting for the next interval. It never blocks;
+// requests made before the previous one was served are merged, and requests made while the
+// runner is still catching up are served once it has. Safe for concurrent use.
+func (r *Runner) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Latest returns the last estimate published, if any. Safe for concurrent use.
+func (r *Runner) Latest() (schemas.Estimate, bool) {
+	p := r.latest.Load()
+	if p == nil {
+		return schemas.Estimate{}, false
+	}
+	return *p, true
+}
+
+// Run consumes and publishes until ctx ends, then returns nil. It returns an error when
+// the input topic is missing or the client cannot be created. Run is not safe to call
+// twice at once on one Runner; each call rebuilds the state from the topic.
+func (r *Runner) Run(ctx context.Context) error {
+	est, err := NewEstimator(r.cfg.Country, r.cfg.Method)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(r.cfg.Seeds...),
+		kgo.ConsumeTopics(r.topics.in),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout),
+	)
+	if err != nil {
+		return fmt.Errorf("estimate: kafka client: %w", err)
+	}
+	defer cl.Close()
+	target, err := r.endOffsets(ctx, cl)
+	if err != nil {
+		return err
+	}
+	r.log.Info("estimating", "input", r.topics.in, "output", r.topics.out, "stations", len(r.cfg.Country.Stations))
+
+	// One goroutine polls; this one owns the Estimator. The channel bounds what is fetched
+	// ahead of being applied.
+	batches := make(chan kgo.Fetches, 2)
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			f := cl.PollFetches(pollCtx)
+			if pollCtx.Err() != nil || f.IsClientClosed() {
+				return
+			}
+			select {
+			case batches <- f:
+			case <-pollCtx.Done():
+				return
+			}
+		}
+	})
+	defer wg.Wait()
+	defer stopPolling()
+
+	ticker := time.NewTicker(r.cfg.Interval)
+	defer ticker.Stop()
+	idle := time.NewTimer(r.cfg.CatchUpIdle)
+	defer idle.Stop()
+	caughtUp, dirty, wanted := false, false, false
+	seen := map[int32]int64{} // the newest offset read per partition
+	for p := range target {
+		seen[p] = -1
+	}
+	caughtUpNow := func() bool {
+		for p, end := range target {
+			if end > 0 && seen[p]+1 < end-trailingMarkers {
+				return false
+			}
+		}
+		return true
+	}
+	publish := func() {
+		r.publish(ctx, cl, est)
+		dirty, wanted = false, false
+	}
+	if len(target) > 0 && caughtUpNow() {
+		caughtUp = true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case f := <-batches:
+			f.EachError(func(topic string, p int32, err error) {
+				if !errors.Is(err, context.Canceled) {
+					r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+				}
+			})
+			f.EachRecord(func(rec *kgo.Record) {
+				r.apply(ctx, cl, est, rec)
+				seen[rec.Partition] = max(seen[rec.Partition], rec.Offset)
+				dirty = true
+			})
+			if !caughtUp {
+				idle.Reset(r.cfg.CatchUpIdle)
+				if caughtUpNow() {
+					caughtUp = true
+					r.log.Info("caught up", "stations_reported", est.ballots[0].reported())
+					publish()
+				}
+			}
+		case <-idle.C:
+			if !caughtUp {
+				caughtUp = true
+				r.log.Info("caught up (input idle)", "stations_reported", est.ballots[0].reported())
+				publish()
+			}
+		case <-ticker.C:
+			if caughtUp && (dirty || wanted) {
+				publish()
+			}
+		case <-r.trigger:
+			wanted = true
+			if caughtUp {
+				publish()
+			}
+		}
+	}
+}
+
+// trailingMarkers allows for the transaction markers at the end of a partition: the last
+// committed offset counts them, but a consumer never sees them as records.
+const trailingMarkers = 2
+
+// endOffsets lists the input's last committed offset per partition at start.
+func (r *Runner) endOffsets(ctx context.Context, cl *kgo.Client) (map[int32]int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ProduceTimeout)
+	defer cancel()
+	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, r.topics.in)
+	if err != nil {
+		return nil, fmt.Errorf("estimate: list offsets of %s: %w", r.topics.in, err)
+	}
+	target := map[int32]int64{}
+	var missing error
+	offsets.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			missing = fmt.Errorf("estimate: topic %s: %w", r.topics.in, o.Err)
+			return
+		}
+		target[o.Partition] = o.Offset
+	})
+	if missing != nil {
+		return nil, missing
+	}
+	if len(target) == 0 {
+		return nil, fmt.Errorf("estimate: topic %s does not exist (run `votestream migrate`)", r.topics.in)
+	}
+	return target, nil
+}
+
+// apply takes one station-results.v1 record into the state, or sends it to the dead-letter
+// topic when it can never be used.
+func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec *kgo.Record) {
+	if rec.Value == nil {
+		// A tombstone: compaction's way to delete the result of a station and ballot.
+		station, ballot, ok := strings.Cut(string(rec.Key), "/")
+		if ok {
+			est.Forget(station, election.Ballot(ballot))
+		}
+		r.m.records.WithLabelValues("tombstone").Inc()
+		return
+	}
+	var sr schemas.StationResult
+	err := kgorecord.Decode(rec, &sr)
+	if err == nil {
+		err = est.Apply(sr)
+	}
+	if err == nil {
+		r.m.records.WithLabelValues("applied").Inc()
+		return
+	}
+	r.m.records.WithLabelValues("dead_letter").Inc()
+	r.log.Warn("station result not usable", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+	dl := &kgo.Record{Topic: r.topics.dead, Key: rec.Key, Value: rec.Value, Headers: append(append([]kgo.RecordHeader(nil), rec.Headers...),
+		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(rec.Topic)})}
+	cl.Produce(ctx, dl, func(_ *kgo.Record, err error) {
+		if err != nil {
+			r.log.Error("dead letter not delivered", "err", err)
+		}
+	})
+}
+
+// publish works out an estimate and produces it to estimates.v1.
+func (r *Runner) publish(ctx context.Context, cl *kgo.Client, est *Estimator) {
+	t0 := time.Now()
+	res := est.Estimate()
+	r.m.recompute.Observe(time.Since(t0).Seconds())
+	msg := res.ToSchema(uuid.NewString(), time.Now().UTC())
+	rec, err := kgorecord.New(r.topics.out, msg)
+	if err != nil {
+		r.log.Error("estimate not encoded", "err", err)
+		return
+	}
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		if ctx.Err() == nil {
+			r.m.published.WithLabelValues("failed").Inc()
+			r.log.Error("estimate not delivered", "err", err)
+		}
+		return
+	}
+	r.m.published.WithLabelValues("ok").Inc()
+	r.m.reported.Set(float64(res.PartyList.StationsReported))
+	r.latest.Store(&msg)
+	r.log.Info("estimate published", "estimate_id", msg.EstimateID, "data_time", msg.DataTime,
+		"stations_reported", msg.StationsReported, "stations_total", msg.StationsTotal, "took", time.Since(t0))
+}
+
+// reported counts the stations currently reported on the ballot.
+func (bs *ballotState) reported() int {
+	n := 0
+	for _, c := range bs.n {
+		n += int(c)
+	}
+	return n
+}
+
+// metrics of the role. Names follow votestream_<role>_<what>.
+type metrics struct {
+	records   *prometheus.CounterVec // by outcome
+	published *prometheus.CounterVec // by outcome
+	recompute prometheus.Histogram
+	reported  prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_estimate_records_total", Help: "station-results.v1 records read, by outcome (applied, tombstone, dead_letter).",
+		}, []string{"outcome"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_estimate_published_total", Help: "Estimates produced to estimates.v1, by outcome (ok, failed).",
+		}, []string{"outcome"}),
+		recompute: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "votestream_estimate_recompute_seconds", Help: "Time to work out one national estimate.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		reported: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "votestream_estimate_stations_reported", Help: "Stations reported (party-list ballot) in the last published estimate.",
+		}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.records, m.published, m.recompute, m.reported}
+}
