@@ -70,3 +70,45 @@ func FuzzSubmissions(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLeadEndpoints does the same for reviews and official figures: never 5xx, always a
+// known code, and every accepted body becomes exactly one record.
+func FuzzLeadEndpoints(f *testing.F) {
+	for _, seed := range []string{
+		`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","accept_submission_id":"0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b01","reason":"matches the signed form"}`,
+		`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f7","station_id":"BKK_1_0002","ballot":"partylist","ballots_cast":420,"invalid":10,"no_vote":5,"votes":{"31":205,"7":200},"reason":"ตัวเลขสลับ"}`,
+		`{"official_id":"3c9e1f00-aaaa-4bbb-8ccc-000000000001","station_id":"BKK_1_0001","ballot":"constituency","ballots_cast":412,"invalid":9,"no_vote":4,"votes":{"1":230,"2":120,"5":49}}`,
+		`{"official_id":null}`, `[]`, `{"reason":1}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	h := newHarness(f, nil)
+	known := map[string]bool{}
+	for c := range codeStatus {
+		known[c] = true
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for path, schema := range map[string]string{"/v1/reviews": schemas.SchemaReview, "/v1/official": schemas.SchemaOfficial} {
+			before := len(h.prod.recs())
+			r := h.do(http.MethodPost, path, h.lead, "application/json", body)
+			after := len(h.prod.recs())
+			switch {
+			case r.status >= 500:
+				t.Fatalf("%s: status %d for %q: %s", path, r.status, body, r.body)
+			case r.status == http.StatusAccepted:
+				if rc := r.receipt(t); after-before > 1 || (after == before && !rc.Duplicate) {
+					t.Fatalf("%s: accepted with %d new records: %s", path, after-before, r.body)
+				}
+				if after > before {
+					if err := schemas.Validate(schema, h.prod.recs()[before].Value); err != nil {
+						t.Fatalf("%s: accepted %q but the record breaks %s: %v", path, body, schema, err)
+					}
+				}
+			default:
+				if code, _ := r.errorCode(); !known[code] || after != before {
+					t.Fatalf("%s: status %d code %q, %d new records: %s", path, r.status, code, after-before, r.body)
+				}
+			}
+		}
+	})
+}
