@@ -3,6 +3,7 @@ package consolidate
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"votestream/election"
@@ -22,15 +23,61 @@ import (
 //     the party-list count decides: if it looks candidate-keyed (candidateKeyed), it is
 //     the swapped one, else the constituency count is.
 func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time) *schemas.Anomaly {
-	cands := r.Country.CandidatesIn(st.ConstituencyID)
+	otherKey := ""
+	if other != nil {
+		otherKey = other.key
+	}
+	// The verdict depends only on the report and the other ballot's figures, which seldom
+	// change: remember the last one on the report (a pure cache, never state).
+	if m := rep.swap.Load(); m != nil && m.other == otherKey && m.country == r.Country {
+		return m.anomaly
+	}
+	a := r.judgeSwap(st, rep, other)
+	rep.swap.Store(&swapMemo{country: r.Country, other: otherKey, anomaly: a})
+	return a
+}
+
+// swapMemo is numberSwap's last verdict on a report.
+type swapMemo struct {
+	country *election.Country
+	other   string
+	anomaly *schemas.Anomaly
+}
+
+// swapRef is what numberSwap needs of a constituency, built once per Country.
+type swapRef struct {
+	cands   []election.Candidate
+	partyOf map[int]int // candidate number -> party number
+	candOf  map[int]int // party number -> candidate number
+}
+
+var swapRefs sync.Map // swapRefKey -> *swapRef
+
+type swapRefKey struct {
+	country      *election.Country
+	constituency string
+}
+
+func (r *Rules) swapRef(constituency string) *swapRef {
+	k := swapRefKey{r.Country, constituency}
+	if v, ok := swapRefs.Load(k); ok {
+		return v.(*swapRef)
+	}
+	cands := r.Country.CandidatesIn(constituency)
+	ref := &swapRef{cands: cands, partyOf: make(map[int]int, len(cands)), candOf: make(map[int]int, len(cands))}
+	for _, c := range cands {
+		ref.partyOf[c.No] = c.PartyNo
+		ref.candOf[c.PartyNo] = c.No
+	}
+	v, _ := swapRefs.LoadOrStore(k, ref)
+	return v.(*swapRef)
+}
+
+func (r *Rules) judgeSwap(st *Station, rep *Report, other *figures) *schemas.Anomaly {
+	ref := r.swapRef(st.ConstituencyID)
+	cands, partyOf, candOf := ref.cands, ref.partyOf, ref.candOf
 	if len(cands) == 0 {
 		return nil
-	}
-	partyOf := make(map[int]int, len(cands))
-	candOf := make(map[int]int, len(cands))
-	for _, c := range cands {
-		partyOf[c.No] = c.PartyNo
-		candOf[c.PartyNo] = c.No
 	}
 	constituency := rep.Ballot == string(election.BallotConstituency)
 
@@ -56,17 +103,19 @@ func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time
 		return nil
 	}
 	cv, pv := rep.fig.Votes, other.Votes
+	sumC, sumP := float64(rep.fig.valid()), float64(other.valid())
 	if !constituency {
 		cv, pv = other.Votes, rep.fig.Votes
+		sumC, sumP = sumP, sumC
 	}
-	sumC, sumP := float64(sumVotes(cv)), float64(sumVotes(pv))
 	right := 0.0
 	for _, c := range cands {
 		right += min(float64(cv[c.No])/sumC, float64(pv[c.PartyNo])/sumP)
 	}
 	swapped := 0.0
+	repSum, otherSum := float64(rep.fig.valid()), float64(other.valid())
 	for no, v := range rep.fig.Votes {
-		swapped += min(float64(v)/float64(sumVotes(rep.fig.Votes)), float64(other.Votes[no])/float64(sumVotes(other.Votes)))
+		swapped += min(float64(v)/repSum, float64(other.Votes[no])/otherSum)
 	}
 	if swapped-right < r.SwapMargin {
 		return nil
@@ -98,14 +147,6 @@ func candidateKeyed(votes map[int]int, cands []election.Candidate) bool {
 		underParty += votes[c.PartyNo]
 	}
 	return underCand > underParty
-}
-
-func sumVotes(votes map[int]int) int {
-	s := 0
-	for _, v := range votes {
-		s += v
-	}
-	return s
 }
 
 func swapAnomaly(st *Station, rep *Report, message string, evidence map[string]string) *schemas.Anomaly {

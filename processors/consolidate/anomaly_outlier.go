@@ -44,8 +44,15 @@ func robustZ(x, med, mad, floor float64) float64 {
 type outlierSample struct {
 	station string
 	turnout float64
-	shares  map[int]float64
 	fig     *figures
+}
+
+// share of the valid votes that number no has.
+func (s *outlierSample) share(no int) float64 {
+	if s.fig.total <= 0 {
+		return 0
+	}
+	return float64(s.fig.Votes[no]) / float64(s.fig.total)
 }
 
 // outlierVerdict is what the outlier detectors say about one station and ballot.
@@ -72,7 +79,7 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 	// more than half the stations has median share 0 and is skipped without sorting.
 	count := map[int]int{}
 	for _, s := range sample {
-		for no := range s.shares {
+		for _, no := range s.fig.nos {
 			count[no]++
 		}
 	}
@@ -84,7 +91,7 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 			continue
 		}
 		for i, s := range sample {
-			vals[i] = s.shares[no]
+			vals[i] = s.share(no)
 		}
 		med, mad := medianMAD(vals)
 		if med >= r.ShareMinMedian {
@@ -97,7 +104,8 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 	}
 	slices.Sort(numbers)
 
-	for _, s := range sample {
+	for i := range sample {
+		s := &sample[i]
 		var v outlierVerdict
 		station := st(s.station)
 		if z := robustZ(s.turnout, tMed, tMAD, r.TurnoutMADFloor); math.Abs(z) > r.OutlierZ {
@@ -116,7 +124,7 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 		}
 		worst, worstNo := 0.0, 0
 		for _, no := range numbers {
-			z := robustZ(s.shares[no], stats[no].med, stats[no].mad, r.ShareMADFloor)
+			z := robustZ(s.share(no), stats[no].med, stats[no].mad, r.ShareMADFloor)
 			if math.Abs(z) > r.OutlierZ && math.Abs(z) > math.Abs(worst) {
 				worst, worstNo = z, no
 			}
@@ -124,11 +132,11 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 		if worstNo != 0 {
 			st := stats[worstNo]
 			v.share = newAnomaly(schemas.AnomalyShareOutlier, station, ballotName(ballot), at,
-				"number "+strconv.Itoa(worstNo)+" has "+pct(s.shares[worstNo])+" of the valid votes against a constituency median of "+
+				"number "+strconv.Itoa(worstNo)+" has "+pct(s.share(worstNo))+" of the valid votes against a constituency median of "+
 					pct(st.med)+" (robust z "+fmtZ(worst)+")",
 				map[string]string{
 					"number":   strconv.Itoa(worstNo),
-					"share":    pct(s.shares[worstNo]),
+					"share":    pct(s.share(worstNo)),
 					"votes":    strconv.Itoa(s.fig.Votes[worstNo]),
 					"median":   pct(st.med),
 					"mad":      pct(st.mad),

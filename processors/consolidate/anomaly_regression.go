@@ -21,6 +21,25 @@ type regression struct {
 // report lower than the one before it. Keyed by the later report.
 func regressions(reports []*Report) map[*Report]regression {
 	var out map[*Report]regression
+	// Most ballots have at most one tally board per volunteer: nothing to compare.
+	repeated := false
+	for i, r := range reports {
+		if r.Stage != schemas.StageProgress {
+			continue
+		}
+		for _, q := range reports[:i] {
+			if q.Stage == schemas.StageProgress && q.VolunteerID == r.VolunteerID {
+				repeated = true
+				break
+			}
+		}
+		if repeated {
+			break
+		}
+	}
+	if !repeated {
+		return nil
+	}
 	byVolunteer := map[string][]*Report{}
 	for _, r := range reports {
 		if r.Stage == schemas.StageProgress {

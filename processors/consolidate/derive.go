@@ -107,34 +107,35 @@ func (r *Rules) choose(st *Station, i int, v *view) {
 // re-send and changes nothing), else their most advanced tally-board report. If any
 // volunteer has a final, only finals are live: a final form supersedes tally boards.
 func liveReports(reports []*Report) []*Report {
-	current := make(map[string]int, 4) // volunteer -> index into reports
+	// A station has a handful of volunteers: slices beat maps here.
+	var vols []string
+	var current []int // index into reports, parallel to vols
 	for k, r := range reports {
-		j, seen := current[r.VolunteerID]
-		if !seen {
-			current[r.VolunteerID] = k
+		j := slices.Index(vols, r.VolunteerID)
+		if j < 0 {
+			vols = append(vols, r.VolunteerID)
+			current = append(current, k)
 			continue
 		}
-		cur := reports[j]
+		cur := reports[current[j]]
 		switch {
 		case cur.Stage == schemas.StageFinal:
 			if r.Stage == schemas.StageFinal && r.fig.key != cur.fig.key {
-				current[r.VolunteerID] = k
+				current[j] = k
 			}
 		case r.Stage == schemas.StageFinal:
-			current[r.VolunteerID] = k
+			current[j] = k
 		case r.fig.key != cur.fig.key && moreAdvanced(r, cur) > 0:
-			current[r.VolunteerID] = k
+			current[j] = k
 		}
 	}
 	anyFinal := false
-	idx := make([]int, 0, len(current))
 	for _, k := range current {
-		idx = append(idx, k)
 		anyFinal = anyFinal || reports[k].Stage == schemas.StageFinal
 	}
-	slices.Sort(idx)
-	live := make([]*Report, 0, len(idx))
-	for _, k := range idx {
+	slices.Sort(current)
+	live := make([]*Report, 0, len(current))
+	for _, k := range current {
 		if !anyFinal || reports[k].Stage == schemas.StageFinal {
 			live = append(live, reports[k])
 		}

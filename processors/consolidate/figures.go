@@ -17,6 +17,8 @@ type figures struct {
 	NoVote      int
 	Votes       map[int]int // candidate or party number -> votes, zero entries dropped
 	key         string
+	nos         []int // the keys of Votes in increasing order
+	total       int   // the sum of Votes, saturating
 }
 
 func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
@@ -26,6 +28,12 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 			f.Votes[no] = v
 		}
 	}
+	f.nos = make([]int, 0, len(f.Votes))
+	for no := range f.Votes {
+		f.nos = append(f.nos, no)
+	}
+	slices.Sort(f.nos)
+	f.total = f.tally().VotesTotal()
 	var b strings.Builder
 	b.Grow(16 + 8*len(f.Votes))
 	b.WriteString(strconv.Itoa(ballotsCast))
@@ -33,7 +41,7 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 	b.WriteString(strconv.Itoa(invalid))
 	b.WriteByte('/')
 	b.WriteString(strconv.Itoa(noVote))
-	for _, no := range f.numbers() {
+	for _, no := range f.nos {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(no))
 		b.WriteByte(':')
@@ -43,18 +51,11 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 	return f
 }
 
-// numbers returns the vote keys in increasing order.
-func (f figures) numbers() []int {
-	nos := make([]int, 0, len(f.Votes))
-	for no := range f.Votes {
-		nos = append(nos, no)
-	}
-	slices.Sort(nos)
-	return nos
-}
+// numbers returns the vote keys in increasing order. The slice is shared: do not modify it.
+func (f figures) numbers() []int { return f.nos }
 
 // valid is the sum of the valid votes.
-func (f figures) valid() int { return f.tally().VotesTotal() }
+func (f figures) valid() int { return f.total }
 
 func (f figures) tally() election.Tally {
 	return election.Tally{BallotsCast: f.BallotsCast, Invalid: f.Invalid, NoVote: f.NoVote, Votes: f.Votes}

@@ -3,6 +3,7 @@ package consolidate
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"votestream/election"
@@ -31,6 +32,7 @@ type Report struct {
 	// SPREAD for a station outside the volunteer's token scope.
 	IngestFlags []string
 	fig         figures
+	swap        atomic.Pointer[swapMemo] // numberSwap's last verdict
 }
 
 // Review is a decoded reviews.v1 record. Figures are nil when the review accepts a source.

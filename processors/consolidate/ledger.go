@@ -307,15 +307,7 @@ func (l *Ledger) outliers(p int32, constituency string, b int, at time.Time) []O
 		if finalFigures(&st, b) == "" || st.EligibleVoters <= 0 {
 			continue
 		}
-		valid := float64(bs.fig.valid())
-		s := outlierSample{station: id, turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig}
-		if valid > 0 {
-			s.shares = make(map[int]float64, len(bs.fig.Votes))
-			for no, v := range bs.fig.Votes {
-				s.shares[no] = float64(v) / valid
-			}
-		}
-		sample = append(sample, s)
+		sample = append(sample, outlierSample{station: id, turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig})
 	}
 	verdicts := l.rules.judgeOutliers(func(id string) *Station { st := part.stations[id]; return &st }, b, sample, at)
 	var out []Output

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,43 +162,51 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.TransactionTimeout)
 	defer cancel()
 	promise := kgo.AbortingFirstErrPromise(sess.Client())
-	var encodeErr error
-	var nres, nanom int
-	anomalies := map[string]int{}
-	publish := func(outs []Output) {
-		for _, o := range outs {
-			r, err := c.record(o)
-			if err != nil {
-				encodeErr = cmpErr(encodeErr, err)
-				continue
-			}
-			if o.Result != nil {
-				nres++
-			} else {
-				nanom++
-				anomalies[o.Anomaly.Code]++
-			}
-			sess.Produce(tctx, r, promise.Promise())
+	// Decoding and encoding are most of the work and need no shared state: they run on
+	// every core; applying to the ledger is sequential, in record order.
+	decoded := make([]decodedRecord, len(recs))
+	parallel(len(recs), func(i int) {
+		r := recs[i]
+		decoded[i].topic = c.topicIndex(r.Topic)
+		if decoded[i].topic >= 0 {
+			decoded[i].in, decoded[i].err = c.decode(decoded[i].topic, r)
 		}
-	}
-	publish(c.ledger.Drain())
+	})
+	outs := c.ledger.Drain()
 	perTopic := map[string]int{}
 	dead := map[string]int{}
-	for _, r := range recs {
-		t := c.topicIndex(r.Topic)
-		if t < 0 {
+	for i, r := range recs {
+		d := &decoded[i]
+		if d.topic < 0 {
 			continue
 		}
-		in, err := c.decode(t, r)
-		c.ledger.Advance(r.Partition, t, r.Offset)
-		if err != nil {
-			c.log.Warn("dead letter", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", err)
-			sess.Produce(tctx, c.deadLetter(r, err), promise.Promise())
+		c.ledger.Advance(r.Partition, d.topic, r.Offset)
+		if d.err != nil {
+			c.log.Warn("dead letter", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", d.err)
+			sess.Produce(tctx, c.deadLetter(r, d.err), promise.Promise())
 			dead[r.Topic]++
 			continue
 		}
 		perTopic[r.Topic]++
-		publish(c.ledger.Apply(r.Partition, in))
+		outs = append(outs, c.ledger.Apply(r.Partition, d.in)...)
+	}
+	encoded := make([]*kgo.Record, len(outs))
+	encodeErrs := make([]error, len(outs))
+	parallel(len(outs), func(i int) { encoded[i], encodeErrs[i] = c.record(outs[i]) })
+	var encodeErr error
+	var nres int
+	anomalies := map[string]int{}
+	for i, r := range encoded {
+		if encodeErrs[i] != nil {
+			encodeErr = cmpErr(encodeErr, encodeErrs[i])
+			continue
+		}
+		if outs[i].Result != nil {
+			nres++
+		} else {
+			anomalies[outs[i].Anomaly.Code]++
+		}
+		sess.Produce(tctx, r, promise.Promise())
 	}
 	produceErr := promise.Err()
 	committed, err := sess.End(tctx, kgo.TransactionEndTry(produceErr == nil && encodeErr == nil))
@@ -228,6 +237,37 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 	}
 	c.m.results.Add(float64(nres))
 	return err
+}
+
+type decodedRecord struct {
+	topic int // index into the input topics, -1 for none
+	in    Input
+	err   error
+}
+
+// parallel calls fn(i) for every i in [0, n), spread over GOMAXPROCS goroutines when n is
+// large enough to pay for them, and returns when all calls have.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/256)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func cmpErr(a, b error) error {
@@ -457,19 +497,32 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 		if fetchErr != nil {
 			return fetchErr
 		}
-		fetches.EachRecord(func(r *kgo.Record) {
+		recs := fetches.Records()
+		decoded := make([]decodedRecord, len(recs))
+		parallel(len(recs), func(i int) {
+			r := recs[i]
 			t := c.topicIndex(r.Topic)
 			w, ok := want[r.Partition]
 			if t < 0 || !ok || r.Offset >= w[t] {
-				return // beyond the committed offset: the group consumer will bring it
+				decoded[i].topic = -1 // beyond the committed offset: the group consumer will bring it
+				return
 			}
-			in, _ := c.decode(t, r) // undecodable records went to the dead-letter topic the first time
-			c.ledger.Replay(r.Partition, t, r.Offset, in)
+			decoded[i].topic = t
+			// Undecodable records went to the dead-letter topic the first time: a zero
+			// Input only moves the position.
+			decoded[i].in, _ = c.decode(t, r)
+		})
+		for i, r := range recs {
+			d := &decoded[i]
+			if d.topic < 0 {
+				continue
+			}
+			c.ledger.Replay(r.Partition, d.topic, r.Offset, d.in)
 			n++
-			if r.Offset == w[t]-1 {
+			if r.Offset == want[r.Partition][d.topic]-1 {
 				remaining--
 			}
-		})
+		}
 	}
 	return nil
 }
