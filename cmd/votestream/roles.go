@@ -4,8 +4,6 @@ package main
 // file of its own when its role lands.
 func init() {
 	for _, c := range []*command{
-		{name: "ingest", summary: "serve the volunteers' HTTP endpoint and write reports to Kafka", issue: 4},
-		{name: "volunteers", summary: "import organisations' rosters and issue volunteer tokens", issue: 4},
 		{name: "consolidate", summary: "deduplicate and consolidate reports into station results, flag anomalies", issue: 5},
 		{name: "estimate", summary: "estimate party-list shares, seats and constituency leaders", issue: 6},
 		{name: "backtest", summary: "replay a results set through the estimator and score it", issue: 6},

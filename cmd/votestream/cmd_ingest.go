@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"votestream/election"
+	"votestream/ingest"
+	"votestream/ingest/roster"
+	"votestream/ingest/token"
+)
+
+func init() {
+	register(&command{
+		name:    "ingest",
+		summary: "serve the volunteers' HTTP endpoint and write reports to Kafka",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			cfg := ingest.DefaultConfig()
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
+			ref := fs.String("ref", "", "reference data folder (provinces, constituencies, stations, parties, candidates CSV); required")
+			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
+			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
+			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
+			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store")
+			fs.StringVar(&cfg.SpreadPolicy, "spread-policy", cfg.SpreadPolicy, "a report outside the volunteer's scope: flag (accept, SPREAD anomaly) or refuse (403)")
+			fs.Float64Var(&cfg.RatePerVolunteer, "rate", cfg.RatePerVolunteer, "requests per second one volunteer may sustain; 0 disables")
+			fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one volunteer may make at once after being idle")
+			fs.DurationVar(&cfg.ProduceTimeout, "produce-timeout", cfg.ProduceTimeout, "longest wait for Kafka's acknowledgement before answering 503")
+			fs.Int64Var(&cfg.MaxBodyBytes, "max-body", cfg.MaxBodyBytes, "largest request body in bytes (413 beyond)")
+			fs.Int64Var(&cfg.MaxEvidenceBytes, "max-evidence", cfg.MaxEvidenceBytes, "largest evidence photo in bytes (413 beyond)")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				if *ref == "" {
+					return fmt.Errorf("%w: --ref is required: ingest checks every station and number against the reference data", errUsage)
+				}
+				country, err := election.LoadCountry(os.DirFS(*ref))
+				if err != nil {
+					return fmt.Errorf("reference data %s: %w", *ref, err)
+				}
+				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
+				srv, err := ingest.New(cfg, country)
+				if err != nil {
+					return err
+				}
+				return srv.Run(ctx)
+			}
+		},
+	})
+
+	register(&command{
+		name:    "volunteers",
+		summary: "import organisations' rosters, find people listed twice, issue volunteer tokens",
+		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE | keygen --keys FILE
+
+  import  reads every roster CSV (org, volunteer_id, name, phone, role, scope), reports
+          the same phone number in two listings, and writes a token per volunteer
+  keygen  appends a fresh signing key to the key file (creating it), making it active`,
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			d := roster.DefaultImportConfig()
+			rosters := fs.String("roster", "", "import: roster CSV files, comma-separated")
+			keys := fs.String("keys", "", "token key file")
+			out := fs.String("out", "", "import: tokens CSV to write (mode 0600)")
+			salt := fs.String("salt", "", "import: phone-hash salt file, to compare across separate imports")
+			validFor := fs.Duration("valid-for", d.ValidFor, "import: how long tokens stay valid")
+			skipDups := fs.Bool("skip-duplicates", false, "import: issue a token only to the first listing of a duplicated phone")
+			ref := fs.String("ref", "", "import: reference data folder to check every scope against")
+			keyID := fs.String("key-id", "", "keygen: id of the new key (default k<unix time>)")
+			return func(ctx context.Context, args []string) error {
+				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen") {
+					return fmt.Errorf("%w: want `volunteers import ...` or `volunteers keygen --keys FILE`", errUsage)
+				}
+				if *keys == "" {
+					return fmt.Errorf("%w: --keys is required", errUsage)
+				}
+				if args[0] == "keygen" {
+					id := *keyID
+					if id == "" {
+						id = fmt.Sprintf("k%d", time.Now().Unix())
+					}
+					return appendKey(*keys, id)
+				}
+				cfg := roster.DefaultImportConfig()
+				for _, r := range strings.Split(*rosters, ",") {
+					if r = strings.TrimSpace(r); r != "" {
+						cfg.Rosters = append(cfg.Rosters, r)
+					}
+				}
+				cfg.Out, cfg.TokenKeysFile, cfg.SaltFile, cfg.ValidFor, cfg.SkipDuplicates = *out, *keys, *salt, *validFor, *skipDups
+				if len(cfg.Rosters) == 0 || cfg.Out == "" {
+					return fmt.Errorf("%w: import needs --roster and --out", errUsage)
+				}
+				if *ref != "" {
+					c, err := election.LoadCountry(os.DirFS(*ref))
+					if err != nil {
+						return fmt.Errorf("reference data %s: %w", *ref, err)
+					}
+					cfg.Country = c
+				}
+				sum, err := roster.Import(cfg)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "volunteers: %d read, %d tokens written to %s (expire %s), %d without phone, %d phone numbers listed more than once, %d skipped\n",
+					sum.Volunteers, sum.Issued, cfg.Out, sum.ExpiresAt.Format(time.RFC3339), sum.NoPhone, len(sum.Duplicates), sum.Skipped)
+				if len(sum.Duplicates) > 0 {
+					return roster.WriteDuplicates(os.Stderr, sum.Duplicates)
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// appendKey adds a fresh key line to the key file, creating it with mode 0600.
+func appendKey(path, id string) error {
+	line, err := token.NewKeyLine(id)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("key file: %w", err)
+	}
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		f.Close()
+		return fmt.Errorf("key file %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("key file %s: %w", path, err)
+	}
+	fmt.Fprintf(os.Stderr, "volunteers: key %s appended to %s (now the active key)\n", id, path)
+	return nil
+}
