@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -116,6 +117,19 @@ func init() {
 			}
 		},
 	})
+}
+
+func init() {
+	upRoles = append(upRoles, upRole{name: "ingest", start: func(ctx context.Context, env upEnv) (upStarted, error) {
+		cfg := ingest.DefaultConfig()
+		cfg.Listen, cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
+		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
+		srv, err := ingest.New(cfg, env.country)
+		if err != nil {
+			return upStarted{}, err
+		}
+		return upStarted{describe: fmt.Sprintf("http://%s (POST /v1/submissions, /v1/reviews, /v1/official; /metrics, /openapi.json); tokens signed by %s", env.listen, env.keysFile), run: srv.Run}, nil
+	}})
 }
 
 // appendKey adds a fresh key line to the key file, creating it with mode 0600.

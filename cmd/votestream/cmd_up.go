@@ -2,24 +2,35 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"golang.org/x/sync/errgroup"
+
+	"votestream/election"
+	"votestream/ingest/token"
+	"votestream/simulate"
 )
 
 // upEnv is what `votestream up` hands to each role it runs in its process.
 type upEnv struct {
 	seeds       []string
 	topicPrefix string
-	clickhouse  clickhouseFlags // addr "" when no ClickHouse is configured
-	dataDir     string          // where roles of this process keep files (evidence, exports)
+	clickhouse  clickhouseFlags   // addr "" when no ClickHouse is configured
+	dataDir     string            // where roles of this process keep files (evidence, exports)
+	country     *election.Country // indexed reference data every role checks against
+	countryDir  string
+	keysFile    string // token key file ingest verifies with
+	listen      string // ingest's HTTP address
 }
 
 // upRole is one role `up` runs; start prepares it without blocking.
@@ -40,37 +51,113 @@ type upStarted struct {
 // upRoles is filled by the role files as roles land, in start order.
 var upRoles []upRole
 
+type upFlags struct {
+	kf          kafkaFlags
+	cf          clickhouseFlags
+	dataDir     string
+	metrics     string
+	ref         string
+	keys        string
+	listen      string
+	simulate    bool
+	simSeed     uint64
+	simScale    float64
+	simSpeed    float64
+	simStations float64
+}
+
 func init() {
 	register(&command{
 		name:    "up",
-		summary: "run every built role in one process (embedded Kafka when --kafka is empty)",
+		summary: "run every built role in one process (embedded Kafka when --kafka is empty), optionally with a simulated night",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			var kf kafkaFlags
-			kf.register(fs, "")
-			var cf clickhouseFlags
-			cf.register(fs, "")
-			dataDir := fs.String("data", "var/up", "folder for this process's files (embedded broker data, evidence)")
-			metrics := fs.String("metrics", "127.0.0.1:9100", "address serving Prometheus /metrics for every role; empty disables")
+			var f upFlags
+			f.kf.register(fs, "")
+			f.cf.register(fs, "")
+			fs.StringVar(&f.dataDir, "data", "var/up", "folder for this process's files (country, keys, embedded broker data, evidence)")
+			fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9100", "address serving Prometheus /metrics for the roles; empty disables")
+			fs.StringVar(&f.ref, "ref", "", "reference data folder; empty generates a synthetic country into <data>/country (--sim-seed, --sim-scale)")
+			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
+			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
+			fs.BoolVar(&f.simulate, "simulate", false, "replay the simulated election night of the country against ingest")
+			fs.Uint64Var(&f.simSeed, "sim-seed", 1, "seed of the synthetic country and its night")
+			fs.Float64Var(&f.simScale, "sim-scale", 0.1, "fraction of a national country to generate, in (0, 1]")
+			fs.Float64Var(&f.simStations, "sim-stations-scale", 1, "multiplies every constituency's station count, in (0, 1]")
+			fs.Float64Var(&f.simSpeed, "sim-speed", 60, "simulated time per wall-clock time; 0 = as fast as possible")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 {
 					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
 				}
-				return runUp(ctx, kf, cf, *dataDir, *metrics)
+				return runUp(ctx, f)
 			}
 		},
 	})
 }
 
-func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir, metricsAddr string) error {
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+func (f upFlags) simConfig() simulate.Config {
+	cfg := simulate.DefaultConfig()
+	cfg.Seed = f.simSeed
+	cfg.Country.Scale, cfg.Country.StationsScale = f.simScale, f.simStations
+	return cfg
+}
+
+// prepareCountry loads --ref, or writes (once) and loads the synthetic country of the seed.
+func prepareCountry(f upFlags) (*election.Country, string, error) {
+	dir := f.ref
+	if dir == "" {
+		dir = filepath.Join(f.dataDir, fmt.Sprintf("country-seed%d-scale%g-stations%g", f.simSeed, f.simScale, f.simStations))
+		if _, err := os.Stat(filepath.Join(dir, "stations.csv")); errors.Is(err, os.ErrNotExist) {
+			cfg := f.simConfig()
+			if err := cfg.Validate(); err != nil {
+				return nil, "", fmt.Errorf("%w: %v", errUsage, err)
+			}
+			slog.Info("generating a synthetic country", "dir", dir, "seed", f.simSeed, "scale", f.simScale)
+			if _, _, err := simulate.WriteCountry(cfg, dir); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	c, err := election.LoadCountry(os.DirFS(dir))
+	if err != nil {
+		return nil, "", fmt.Errorf("reference data %s: %w", dir, err)
+	}
+	if len(c.Stations) == 0 || len(c.Candidates) == 0 {
+		return nil, "", fmt.Errorf("%w: %s has no stations or candidates: complete it with `votestream simulate country --ref %s --out DIR` and pass --ref DIR", errUsage, dir, dir)
+	}
+	return c, dir, nil
+}
+
+// prepareKeys returns the key file, creating <data>/keys with a fresh key if none is given.
+func prepareKeys(f upFlags) (string, error) {
+	if f.keys != "" {
+		return f.keys, nil
+	}
+	path := filepath.Join(f.dataDir, "keys")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return path, appendKey(path, "up1")
+	}
+	return path, nil
+}
+
+func runUp(ctx context.Context, f upFlags) error {
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	env := upEnv{seeds: kf.seedList(), topicPrefix: kf.topicPrefix, clickhouse: cf, dataDir: dataDir}
+	country, countryDir, err := prepareCountry(f)
+	if err != nil {
+		return err
+	}
+	keys, err := prepareKeys(f)
+	if err != nil {
+		return err
+	}
+	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
+		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed
 		// correctly (DESIGN.md §5), so one process can hold the whole pipeline.
-		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(dataDir+"/kfake"))
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(filepath.Join(f.dataDir, "kfake")))
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
@@ -85,13 +172,17 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir, metr
 	var started []upStarted
 	tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "votestream up: running\n")
+	fmt.Fprintf(tw, "  country\t%s: %d constituencies, %d stations, %d parties\n", countryDir, len(country.Constituencies), len(country.Stations), len(country.Parties))
 	fmt.Fprintf(tw, "  broker\t%s\n", broker)
-	if cf.addr != "" {
-		applied, err := migrateClickHouse(ctx, cf)
+	if f.cf.addr != "" {
+		applied, err := migrateClickHouse(ctx, f.cf)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "  clickhouse\t%s database %s (%d migrations applied now)\n", cf.addr, cf.database, len(applied))
+		if err := loadReference(ctx, f.cf, country); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "  clickhouse\t%s database %s (%d migrations applied now, reference data loaded)\n", f.cf.addr, f.cf.database, len(applied))
 	}
 	var cs []prometheus.Collector
 	for _, r := range upRoles {
@@ -107,8 +198,8 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir, metr
 			cs = append(cs, st.metrics...)
 		}
 	}
-	if metricsAddr != "" {
-		fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", metricsAddr)
+	if f.metrics != "" {
+		fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", f.metrics)
 	}
 	var missing []string
 	for _, c := range commands {
@@ -119,9 +210,13 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir, metr
 	if len(missing) > 0 {
 		fmt.Fprintf(tw, "  not built yet\t%s\n", strings.Join(sortedCopy(missing), ", "))
 	}
+	if f.simulate {
+		fmt.Fprintf(tw, "  simulation\tthe night of seed %d replayed against http://%s at %gx\n", f.simSeed, f.listen, f.simSpeed)
+	}
 	fmt.Fprintf(tw, "Stop with Ctrl-C.\n")
 	tw.Flush()
-	err := withMetrics(ctx, metricsAddr, cs, func(ctx context.Context) error {
+
+	err = withMetrics(ctx, f.metrics, cs, func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		for _, st := range started {
 			g.Go(func() error {
@@ -131,9 +226,36 @@ func runUp(ctx context.Context, kf kafkaFlags, cf clickhouseFlags, dataDir, metr
 				return nil
 			})
 		}
+		if f.simulate {
+			g.Go(func() error { return simulateAgainstIngest(gctx, f, env) })
+		}
 		<-gctx.Done()
 		return g.Wait()
 	})
 	slog.Info("votestream up: stopped")
 	return err
+}
+
+// simulateAgainstIngest waits until ingest answers, then replays the night. The pipeline
+// keeps running after the night so its results can be read.
+func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv) error {
+	ring, err := token.LoadKeyring(env.keysFile)
+	if err != nil {
+		return err
+	}
+	base := "http://" + env.listen
+	if err := waitHTTP(ctx, base+"/readyz", time.Minute); err != nil {
+		return fmt.Errorf("simulation: ingest not ready: %w", err)
+	}
+	cfg := f.simConfig()
+	cfg.Country.RefDir = env.countryDir
+	rc := simulate.DefaultReplayConfig()
+	rc.URL, rc.Speed, rc.Progress = base, f.simSpeed, os.Stderr
+	rc.ProgressEvery = 5 * time.Second
+	rc.Token = volunteerTokens(ring, 24*time.Hour)
+	if err := replayNight(ctx, cfg, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("simulation: %w", err)
+	}
+	slog.Info("simulated night sent; the pipeline keeps running until Ctrl-C")
+	return nil
 }

@@ -4,13 +4,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/election"
 	"votestream/schemas/provision"
+	chsink "votestream/sinks/clickhouse"
 )
 
 // Defaults match scripts/services: the real services on loopback.
@@ -56,4 +61,47 @@ func ensureTopics(ctx context.Context, seeds []string, prefix string) ([]string,
 		return nil, fmt.Errorf("kafka %s: %w", strings.Join(seeds, ","), err)
 	}
 	return created, nil
+}
+
+// waitHTTP polls url until it answers 200, for at most limit.
+func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %s", url, resp.Status)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+// loadReference writes the country into ClickHouse's reference tables (idempotent).
+func loadReference(ctx context.Context, cf clickhouseFlags, c *election.Country) error {
+	opts := cf.options()
+	opts.Auth.Database = cf.database
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("clickhouse %s: %w", cf.addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return chsink.LoadReference(ctx, conn, c)
 }
