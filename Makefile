@@ -10,12 +10,13 @@ CLICKHOUSE ?= 127.0.0.1:29000
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
 
-# The whole pipeline on this machine: real Kafka and ClickHouse (scripts/services), the
-# schema, then every built role in one process with a simulated election night.
+# The whole pipeline on this machine: real Kafka and ClickHouse (scripts/services), then
+# every built role in one process (`up` creates the topics, migrates ClickHouse and loads
+# the reference data) with a simulated election night. RUNFLAGS adds flags to `up`, e.g.
+# RUNFLAGS="--sim-scale 1 --sim-speed 30" for a national night.
 run: build
 	scripts/services up
-	$(BIN) migrate --kafka $(KAFKA) --clickhouse $(CLICKHOUSE)
-	$(BIN) up --kafka $(KAFKA) --clickhouse $(CLICKHOUSE) $(RUNFLAGS)
+	$(BIN) up --kafka $(KAFKA) --clickhouse $(CLICKHOUSE) --data var/run --simulate $(RUNFLAGS)
 
 test:
 	scripts/test
