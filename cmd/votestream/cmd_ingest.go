@@ -25,6 +25,11 @@ func init() {
 			kf.register(fs, defaultKafka)
 			ref := fs.String("ref", "", "reference data folder (provinces, constituencies, stations, parties, candidates CSV); required")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
+			fs.DurationVar(&cfg.Linger, "linger", cfg.Linger, "how long the producer waits to fill a batch")
+			fs.IntVar(&cfg.MaxBufferedRecords, "max-buffered", cfg.MaxBufferedRecords, "records waiting in the producer before requests wait for space")
+			fs.DurationVar(&cfg.MaxClockSkew, "clock-skew", cfg.MaxClockSkew, "how far in the future counted_at may be")
+			fs.DurationVar(&cfg.DedupeTTL, "dedupe-ttl", cfg.DedupeTTL, "how long an accepted submission id is remembered for idempotent retries")
+			fs.IntVar(&cfg.DedupeMaxEntries, "dedupe-max", cfg.DedupeMaxEntries, "most submission ids remembered")
 			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store")
@@ -124,7 +129,7 @@ func init() {
 		cfg := ingest.DefaultConfig()
 		cfg.Listen, cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
-		srv, err := ingest.New(cfg, env.country)
+		srv, err := ingest.New(cfg, env.country, ingest.WithRegistry(env.metrics))
 		if err != nil {
 			return upStarted{}, err
 		}

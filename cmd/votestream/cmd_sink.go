@@ -31,7 +31,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				return withMetrics(ctx, *metrics, sink.Collectors(), s.Run)
+				return withMetrics(ctx, *metrics, newRegistry(sink.Collectors()...), s.Run)
 			}
 		},
 	})

@@ -31,6 +31,7 @@ type upEnv struct {
 	countryDir  string
 	keysFile    string // token key file ingest verifies with
 	listen      string // ingest's HTTP address
+	metrics     *prometheus.Registry
 }
 
 // upRole is one role `up` runs; start prepares it without blocking.
@@ -40,7 +41,8 @@ type upRole struct {
 }
 
 // upStarted is a prepared role: a line for the table of what is running, its blocking Run
-// (returning promptly when ctx is cancelled; nil when the role is off), and its metrics.
+// (returning promptly when ctx is cancelled; nil when the role is off), and the metrics it
+// did not register in upEnv.metrics itself.
 type upStarted struct {
 	name     string // set by up
 	describe string
@@ -152,7 +154,7 @@ func runUp(ctx context.Context, f upFlags) error {
 		return err
 	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen}
+		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed
@@ -184,7 +186,6 @@ func runUp(ctx context.Context, f upFlags) error {
 		}
 		fmt.Fprintf(tw, "  clickhouse\t%s database %s (%d migrations applied now, reference data loaded)\n", f.cf.addr, f.cf.database, len(applied))
 	}
-	var cs []prometheus.Collector
 	for _, r := range upRoles {
 		st, err := r.start(ctx, env)
 		if err != nil {
@@ -195,7 +196,7 @@ func runUp(ctx context.Context, f upFlags) error {
 		if st.run != nil {
 			st.name = r.name
 			started = append(started, st)
-			cs = append(cs, st.metrics...)
+			env.metrics.MustRegister(st.metrics...)
 		}
 	}
 	if f.metrics != "" {
@@ -216,7 +217,7 @@ func runUp(ctx context.Context, f upFlags) error {
 	fmt.Fprintf(tw, "Stop with Ctrl-C.\n")
 	tw.Flush()
 
-	err = withMetrics(ctx, f.metrics, cs, func(ctx context.Context) error {
+	err = withMetrics(ctx, f.metrics, env.metrics, func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		for _, st := range started {
 			g.Go(func() error {

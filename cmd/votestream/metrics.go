@@ -15,15 +15,20 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// withMetrics runs role while serving the given collectors (and the Go runtime's) on
-// addr/metrics; addr "" runs role alone. The server stops when role returns.
-func withMetrics(ctx context.Context, addr string, cs []prometheus.Collector, role func(context.Context) error) error {
-	if addr == "" {
-		return role(ctx)
-	}
+// newRegistry is a process's metrics registry: the given collectors and the Go runtime's.
+func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(cs...)
+	return reg
+}
+
+// withMetrics runs role while serving reg on addr/metrics; addr "" runs role alone. The
+// server stops when role returns.
+func withMetrics(ctx context.Context, addr string, reg *prometheus.Registry, role func(context.Context) error) error {
+	if addr == "" {
+		return role(ctx)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
