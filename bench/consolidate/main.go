@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -137,6 +138,11 @@ func run(o options) error {
 	}
 	logf("pre-produced %d reports in %v", len(recs), time.Since(start).Round(time.Millisecond))
 
+	recs = nil
+	runtime.GC()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+
 	// 1. Drain the backlog.
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -164,6 +170,12 @@ func run(o options) error {
 	committed := int64(len(backlog))
 	bench("consolidate_throughput", float64(committed)/steady, "submissions/s")
 	logf("drained %d reports: first commit after %v, then %.2fs", committed, first.Sub(start).Round(time.Millisecond), steady)
+	runtime.GC()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	perReport := float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc)) / float64(committed)
+	bench("consolidate_heap_per_report", perReport, "bytes")
+	logf("heap held by the consolidator: %.0f bytes per report, %.1f GiB for a night of %d", perReport, perReport*float64(o.nightReports)/(1<<30), o.nightReports)
 
 	// 3. Latency at a fixed rate, with the same consolidator running.
 	p50, p99, n, err := latency(ctx, o, seeds, prefix, live, prod)

@@ -27,7 +27,7 @@ func (r *Rules) reportAnomalies(st *Station, rep *Report) []*schemas.Anomaly {
 // progress or final, adds up (a tally board counts ballots as it reads them).
 func arithAnomaly(st *Station, rep *Report) *schemas.Anomaly {
 	f := rep.fig
-	if f.tally().Consistent() {
+	if f.consistent {
 		return nil
 	}
 	sum := f.valid() + f.Invalid + f.NoVote

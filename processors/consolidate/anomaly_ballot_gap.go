@@ -36,7 +36,7 @@ func (r *Rules) ballotGap(st *Station, vs *[2]view, _ time.Time) *schemas.Anomal
 			"constituency_figures":      c.fig.String(),
 			"partylist_figures":         p.fig.String(),
 		},
-		st.ID, c.fig.key, p.fig.key)
+		st.ID, c.fig.String(), p.fig.String())
 	for _, s := range append(append([]*Report{}, c.sources...), p.sources...) {
 		a.Submissions = append(a.Submissions, s.SubmissionID)
 	}

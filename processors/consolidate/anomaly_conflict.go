@@ -18,7 +18,7 @@ func conflictAnomaly(st *Station, i int, groups [][]*Report, _ time.Time) *schem
 	var at time.Time
 	evidence := map[string]string{"figure_sets": strconv.Itoa(len(groups))}
 	for g, rs := range groups {
-		keys[g] = rs[0].fig.key
+		keys[g] = rs[0].fig.String()
 		n := strconv.Itoa(g + 1)
 		var ids, orgs []string
 		for _, r := range rs {

@@ -23,9 +23,9 @@ import (
 //     the party-list count decides: if it looks candidate-keyed (candidateKeyed), it is
 //     the swapped one, else the constituency count is.
 func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time) *schemas.Anomaly {
-	otherKey := ""
+	var otherKey uint64
 	if other != nil {
-		otherKey = other.key
+		otherKey = other.hash
 	}
 	// The verdict depends only on the report and the other ballot's figures, which seldom
 	// change: remember the last one on the report (a pure cache, never state).
@@ -40,7 +40,7 @@ func (r *Rules) numberSwap(st *Station, rep *Report, other *figures, _ time.Time
 // swapMemo is numberSwap's last verdict on a report.
 type swapMemo struct {
 	country *election.Country
-	other   string
+	other   uint64 // hash of the other ballot's figures, 0 for none
 	anomaly *schemas.Anomaly
 }
 
@@ -102,20 +102,19 @@ func (r *Rules) judgeSwap(st *Station, rep *Report, other *figures) *schemas.Ano
 	if other == nil || rep.fig.valid() < r.SwapMinVotes || other.valid() < r.SwapMinVotes {
 		return nil
 	}
-	cv, pv := rep.fig.Votes, other.Votes
-	sumC, sumP := float64(rep.fig.valid()), float64(other.valid())
+	cv, pv := &rep.fig, other
 	if !constituency {
-		cv, pv = other.Votes, rep.fig.Votes
-		sumC, sumP = sumP, sumC
+		cv, pv = other, &rep.fig
 	}
+	sumC, sumP := float64(cv.valid()), float64(pv.valid())
 	right := 0.0
 	for _, c := range cands {
-		right += min(float64(cv[c.No])/sumC, float64(pv[c.PartyNo])/sumP)
+		right += min(float64(cv.vote(c.No))/sumC, float64(pv.vote(c.PartyNo))/sumP)
 	}
 	swapped := 0.0
 	repSum, otherSum := float64(rep.fig.valid()), float64(other.valid())
-	for no, v := range rep.fig.Votes {
-		swapped += min(float64(v)/repSum, float64(other.Votes[no])/otherSum)
+	for i, no := range rep.fig.nos {
+		swapped += min(float64(rep.fig.votes[i])/repSum, float64(other.vote(int(no)))/otherSum)
 	}
 	if swapped-right < r.SwapMargin {
 		return nil
@@ -140,11 +139,11 @@ func (r *Rules) judgeSwap(st *Station, rep *Report, other *figures) *schemas.Ano
 // of its votes sit under this constituency's candidate numbers than under the party numbers
 // of those candidates. Right, the parties that field candidates here carry most of the vote
 // under their own numbers; swapped, their votes moved to the candidate numbers.
-func candidateKeyed(votes map[int]int, cands []election.Candidate) bool {
+func candidateKeyed(votes *figures, cands []election.Candidate) bool {
 	underCand, underParty := 0, 0
 	for _, c := range cands {
-		underCand += votes[c.No]
-		underParty += votes[c.PartyNo]
+		underCand += votes.vote(c.No)
+		underParty += votes.vote(c.PartyNo)
 	}
 	return underCand > underParty
 }

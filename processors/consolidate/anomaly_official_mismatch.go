@@ -23,7 +23,7 @@ func (r *Rules) officialMismatch(st *Station, o *Official, v *view, _ time.Time)
 		"official_figures": o.fig.String(),
 	}
 	if v.decision != nil && v.decision.review != nil {
-		if v.fig.key == o.fig.key {
+		if same(v.fig, &o.fig) {
 			return nil
 		}
 		against = append(against, v.fig)
@@ -36,13 +36,13 @@ func (r *Rules) officialMismatch(st *Station, o *Official, v *view, _ time.Time)
 			if rep.Stage != schemas.StageFinal {
 				continue
 			}
-			if rep.fig.key == o.fig.key {
+			if same(&rep.fig, &o.fig) {
 				return nil
 			}
 			subs = append(subs, rep.SubmissionID)
 			at = later(at, rep.ReceivedAt)
-			if !slices.Contains(keys, rep.fig.key) {
-				keys = append(keys, rep.fig.key)
+			if k := rep.fig.String(); !slices.Contains(keys, k) {
+				keys = append(keys, k)
 				against = append(against, &rep.fig)
 			}
 		}
@@ -54,7 +54,7 @@ func (r *Rules) officialMismatch(st *Station, o *Official, v *view, _ time.Time)
 	}
 	parts := []string{o.OfficialID}
 	for _, f := range against {
-		parts = append(parts, f.key)
+		parts = append(parts, f.String())
 	}
 	slices.Sort(parts[1:])
 	a := newAnomaly(schemas.AnomalyOfficialMismatch, st, o.Ballot, at,

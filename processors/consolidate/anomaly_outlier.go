@@ -15,7 +15,13 @@ const madScale = 1.4826
 // medianMAD returns the median of xs and the median absolute deviation from it. It sorts a
 // copy; xs must not be empty.
 func medianMAD(xs []float64) (med, mad float64) {
-	s := slices.Clone(xs)
+	return medianMADInto(xs, make([]float64, len(xs)))
+}
+
+// medianMADInto is medianMAD with a scratch slice of len(xs) for the copy.
+func medianMADInto(xs, scratch []float64) (med, mad float64) {
+	s := scratch[:len(xs)]
+	copy(s, xs)
 	slices.Sort(s)
 	med = median(s)
 	for i, x := range s {
@@ -52,7 +58,7 @@ func (s *outlierSample) share(no int) float64 {
 	if s.fig.total <= 0 {
 		return 0
 	}
-	return float64(s.fig.Votes[no]) / float64(s.fig.total)
+	return float64(s.fig.vote(no)) / float64(s.fig.total)
 }
 
 // outlierVerdict is what the outlier detectors say about one station and ballot.
@@ -73,14 +79,15 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 	for i, s := range sample {
 		turnouts[i] = s.turnout
 	}
-	tMed, tMAD := medianMAD(turnouts)
+	scratch := make([]float64, len(sample))
+	tMed, tMAD := medianMADInto(turnouts, scratch)
 
 	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
 	// more than half the stations has median share 0 and is skipped without sorting.
-	count := map[int]int{}
+	count := make(map[int]int, 2*len(sample[0].fig.nos))
 	for _, s := range sample {
 		for _, no := range s.fig.nos {
-			count[no]++
+			count[int(no)]++
 		}
 	}
 	type stat struct{ med, mad float64 }
@@ -93,7 +100,7 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 		for i, s := range sample {
 			vals[i] = s.share(no)
 		}
-		med, mad := medianMAD(vals)
+		med, mad := medianMADInto(vals, scratch)
 		if med >= r.ShareMinMedian {
 			stats[no] = stat{med, mad}
 		}
@@ -120,7 +127,7 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 					"z":               fmtZ(z),
 					"stations":        strconv.Itoa(len(sample)),
 				},
-				s.station, ballotName(ballot), s.fig.key)
+				s.station, ballotName(ballot), s.fig.String())
 		}
 		worst, worstNo := 0.0, 0
 		for _, no := range numbers {
@@ -137,13 +144,13 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 				map[string]string{
 					"number":   strconv.Itoa(worstNo),
 					"share":    pct(s.share(worstNo)),
-					"votes":    strconv.Itoa(s.fig.Votes[worstNo]),
+					"votes":    strconv.Itoa(s.fig.vote(worstNo)),
 					"median":   pct(st.med),
 					"mad":      pct(st.mad),
 					"z":        fmtZ(worst),
 					"stations": strconv.Itoa(len(sample)),
 				},
-				s.station, ballotName(ballot), s.fig.key)
+				s.station, ballotName(ballot), s.fig.String())
 		}
 		out[s.station] = v
 	}

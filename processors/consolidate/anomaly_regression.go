@@ -72,9 +72,9 @@ func wentDown(earlier, later *Report) (regression, bool) {
 		g.what, g.from, g.to = "ballots_cast", earlier.fig.BallotsCast, later.fig.BallotsCast
 		return g, true
 	}
-	for _, no := range earlier.fig.numbers() {
-		if v := later.fig.Votes[no]; v < earlier.fig.Votes[no] {
-			g.what, g.from, g.to = "number "+strconv.Itoa(no), earlier.fig.Votes[no], v
+	for i, no := range earlier.fig.nos {
+		if v, was := later.fig.vote(int(no)), int(earlier.fig.votes[i]); v < was {
+			g.what, g.from, g.to = "number "+strconv.Itoa(int(no)), was, v
 			return g, true
 		}
 	}

@@ -120,12 +120,12 @@ func liveReports(reports []*Report) []*Report {
 		cur := reports[current[j]]
 		switch {
 		case cur.Stage == schemas.StageFinal:
-			if r.Stage == schemas.StageFinal && r.fig.key != cur.fig.key {
+			if r.Stage == schemas.StageFinal && !same(&r.fig, &cur.fig) {
 				current[j] = k
 			}
 		case r.Stage == schemas.StageFinal:
 			current[j] = k
-		case r.fig.key != cur.fig.key && moreAdvanced(r, cur) > 0:
+		case !same(&r.fig, &cur.fig) && moreAdvanced(r, cur) > 0:
 			current[j] = k
 		}
 	}
@@ -149,7 +149,7 @@ func groupByFigures(rs []*Report) [][]*Report {
 outer:
 	for _, r := range rs {
 		for g := range groups {
-			if groups[g][0].fig.key == r.fig.key {
+			if same(&groups[g][0].fig, &r.fig) {
 				groups[g] = append(groups[g], r)
 				continue outer
 			}
@@ -162,7 +162,7 @@ outer:
 func sameFigures(rs []*Report, f *figures) []*Report {
 	var out []*Report
 	for _, r := range rs {
-		if r.fig.key == f.key {
+		if same(&r.fig, f) {
 			out = append(out, r)
 		}
 	}
@@ -244,9 +244,11 @@ func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
 	// Anomalies are raised on every report that shows them, whatever the result: the
 	// anomalies topic is the evidence log. Codes on the result are those of its figures
 	// and their sources.
-	regressed := regressions(b.reports)
-	for _, rg := range regressed {
-		v.raise = append(v.raise, regressionAnomaly(st, rg))
+	regressed := b.regressed
+	for _, later := range b.reports { // in report order, so outputs come in a stable order
+		if rg, ok := regressed[later]; ok {
+			v.raise = append(v.raise, regressionAnomaly(st, rg))
+		}
 	}
 	swapped := map[*Report]bool{}
 	for _, rep := range b.reports {
@@ -262,7 +264,7 @@ func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
 	if v.fig == nil {
 		return
 	}
-	if !v.fig.tally().Consistent() {
+	if !v.fig.consistent {
 		v.codes.add(schemas.AnomalyArith)
 	}
 	if v.fig.BallotsCast > st.EligibleVoters {
@@ -296,7 +298,7 @@ func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
 		inPlay = v.live
 		v.codes.add(schemas.AnomalyConflict)
 		for _, rep := range v.live {
-			if !rep.fig.tally().Consistent() {
+			if !rep.fig.consistent {
 				v.codes.add(schemas.AnomalyArith)
 			}
 			if rep.fig.BallotsCast > st.EligibleVoters {

@@ -8,63 +8,112 @@ import (
 	"votestream/election"
 )
 
-// figures is one count of one ballot in the form the rules compare: two counts are the same
-// figures exactly when their keys are equal. A number with zero votes is the same as a
-// missing one, as the contract says.
+// figures is one count of one ballot in the form the rules compare (see same). A number with
+// zero votes is the same as a missing one, as the contract says. Votes are held as two
+// sorted slices rather than a map, and the canonical text (String) is built only when asked
+// for: a national night keeps a couple of million figures in memory.
 type figures struct {
 	BallotsCast int
 	Invalid     int
 	NoVote      int
-	Votes       map[int]int // candidate or party number -> votes, zero entries dropped
-	key         string
-	nos         []int // the keys of Votes in increasing order
-	total       int   // the sum of Votes, saturating
+	nos         []int32 // numbers with votes, increasing
+	votes       []int32 // their votes, parallel to nos
+	hash        uint64  // FNV-1a of the canonical text: unequal hashes, unequal figures
+	total       int     // the sum of the votes, saturating
+	consistent  bool    // votes + invalid + no_vote == ballots cast (election.Tally.Consistent)
 }
 
+// newFigures builds figures from parsed votes (election.ParseVotes: numbers of at least 1,
+// no negative votes). Numbers and votes beyond int32 are clamped; a count that large is
+// absurd and fails the consistency check in any case.
 func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
-	f := figures{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote, Votes: make(map[int]int, len(votes))}
+	f := figures{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote}
+	nos := make([]int, 0, len(votes))
 	for no, v := range votes {
 		if v != 0 {
-			f.Votes[no] = v
+			nos = append(nos, no)
 		}
 	}
-	f.nos = make([]int, 0, len(f.Votes))
-	for no := range f.Votes {
-		f.nos = append(f.nos, no)
+	slices.Sort(nos)
+	f.nos = make([]int32, len(nos))
+	f.votes = make([]int32, len(nos))
+	for i, no := range nos {
+		f.nos[i] = clamp32(no)
+		f.votes[i] = clamp32(votes[no])
 	}
-	slices.Sort(f.nos)
-	f.total = f.tally().VotesTotal()
-	var b strings.Builder
-	b.Grow(16 + 8*len(f.Votes))
-	b.WriteString(strconv.Itoa(ballotsCast))
-	b.WriteByte('/')
-	b.WriteString(strconv.Itoa(invalid))
-	b.WriteByte('/')
-	b.WriteString(strconv.Itoa(noVote))
-	for _, no := range f.nos {
-		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(no))
-		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(f.Votes[no]))
-	}
-	f.key = b.String()
+	t := election.Tally{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote, Votes: votes}
+	f.total = t.VotesTotal()
+	f.consistent = t.Consistent()
+	f.hash = fnv1a(f.String())
 	return f
 }
 
-// numbers returns the vote keys in increasing order. The slice is shared: do not modify it.
-func (f figures) numbers() []int { return f.nos }
+func clamp32(n int) int32 {
+	return int32(max(min(n, 1<<31-1), -1<<31))
+}
+
+// vote returns the votes of number no, 0 when it has none.
+func (f *figures) vote(no int) int {
+	if i, ok := slices.BinarySearch(f.nos, clamp32(no)); ok {
+		return int(f.votes[i])
+	}
+	return 0
+}
+
+// numbers returns the numbers with votes in increasing order.
+func (f *figures) numbers() []int {
+	out := make([]int, len(f.nos))
+	for i, no := range f.nos {
+		out[i] = int(no)
+	}
+	return out
+}
 
 // valid is the sum of the valid votes.
-func (f figures) valid() int { return f.total }
+func (f *figures) valid() int { return f.total }
 
-func (f figures) tally() election.Tally {
-	return election.Tally{BallotsCast: f.BallotsCast, Invalid: f.Invalid, NoVote: f.NoVote, Votes: f.Votes}
+// wireVotes converts the votes to the wire form, never nil.
+func (f *figures) wireVotes() map[string]int {
+	wire := make(map[string]int, len(f.nos))
+	for i, no := range f.nos {
+		wire[strconv.Itoa(int(no))] = int(f.votes[i])
+	}
+	return wire
 }
 
-// wireVotes converts the votes back to the wire form, never nil.
-func (f figures) wireVotes() map[string]int {
-	return election.FormatVotes(f.Votes)
+// String is the canonical text of the figures, used in evidence and anomaly ids:
+// "512/9/4 1:230 2:180".
+func (f *figures) String() string {
+	var b strings.Builder
+	b.Grow(16 + 8*len(f.nos))
+	b.WriteString(strconv.Itoa(f.BallotsCast))
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(f.Invalid))
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(f.NoVote))
+	for i, no := range f.nos {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(int(no)))
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(int(f.votes[i])))
+	}
+	return b.String()
 }
 
-// String is the canonical text of the figures, used in evidence: "512/9/4 1:230 2:180".
-func (f figures) String() string { return f.key }
+// same reports whether two counts are the same figures. nil is the same only as nil.
+func same(a, b *figures) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.hash == b.hash && a.BallotsCast == b.BallotsCast && a.Invalid == b.Invalid && a.NoVote == b.NoVote &&
+		slices.Equal(a.nos, b.nos) && slices.Equal(a.votes, b.votes)
+}
+
+func fnv1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

@@ -164,7 +164,8 @@ func figuresOf(res *schemas.StationResult) string {
 		fmt.Sscan(k, &no)
 		votes[no] = v
 	}
-	return newFigures(res.BallotsCast, res.Invalid, res.NoVote, votes).String()
+	f := newFigures(res.BallotsCast, res.Invalid, res.NoVote, votes)
+	return f.String()
 }
 
 func sortedCopy(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"votestream/election"
 	"votestream/schemas"
@@ -121,6 +122,11 @@ func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("submission %s: %w", r.SubmissionID, err)
 	}
+	// The figures hold the votes from here on: a night keeps millions of reports, and the
+	// wire map would double what each costs. Names that repeat across reports are interned.
+	r.Votes = nil
+	r.StationID, r.Ballot, r.Stage = intern(r.StationID), intern(r.Ballot), schemas.Stage(intern(string(r.Stage)))
+	r.VolunteerID, r.Org, r.Role = intern(r.VolunteerID), intern(r.Org), intern(r.Role)
 	return &Report{Report: r, fig: fig}, nil
 }
 
@@ -177,6 +183,8 @@ func NewOfficial(o schemas.Official, c *election.Country) (*Official, error) {
 	}
 	return &Official{Official: o, fig: fig}, nil
 }
+
+func intern(s string) string { return unique.Make(s).Value() }
 
 func checkCommon(stationID, ballot string, c *election.Country) error {
 	if !election.Ballot(ballot).Valid() {

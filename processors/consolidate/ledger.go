@@ -1,7 +1,9 @@
 package consolidate
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"votestream/schemas"
@@ -38,8 +40,16 @@ type Ledger struct {
 	volunteers map[string][]spreadUse // volunteer -> the stations they reported, first seen first
 
 	journal   []func()
-	replaying int32          // the partition being replayed, or -1
-	pending   []pendingInput // flags for other partitions found while replaying
+	replaying int32                 // the partition being replayed, or -1
+	pending   []pendingInput        // flags for other partitions found while replaying
+	unjudged  map[groupKey]struct{} // outlier groups a replay changed, judged by SettleReplay
+}
+
+// groupKey names the stations of one constituency and ballot in one partition.
+type groupKey struct {
+	part         int32
+	constituency string
+	ballot       int
 }
 
 // VersionStep is how far apart versions published at consecutive input positions are.
@@ -250,21 +260,31 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 		}
 	})
 	for b := range 2 {
-		if finalFigures(&before, b) != finalFigures(&next, b) {
-			out = append(out, l.outliers(p, next.ConstituencyID, b, in.at())...)
+		if same(finalFigures(&before, b), finalFigures(&next, b)) {
+			continue
 		}
+		if l.replaying >= 0 {
+			// A replay judges each group once, at the end, from the final figures: the
+			// verdicts along the way were published already.
+			if l.unjudged == nil {
+				l.unjudged = map[groupKey]struct{}{}
+			}
+			l.unjudged[groupKey{p, next.ConstituencyID, b}] = struct{}{}
+			continue
+		}
+		out = append(out, l.outliers(p, next.ConstituencyID, b, in.at())...)
 	}
 	return out
 }
 
-// finalFigures is the key of a ballot's published final figures, "" if none: the outlier
-// statistics change only when it does.
-func finalFigures(st *Station, b int) string {
+// finalFigures is a ballot's published final figures, nil if none: the outlier statistics
+// change only when they do.
+func finalFigures(st *Station, b int) *figures {
 	bs := &st.ballots[b]
 	if bs.published == nil || bs.fig == nil || bs.published.Stage != schemas.StageFinal {
-		return ""
+		return nil
 	}
-	return bs.fig.key
+	return bs.fig
 }
 
 // flag applies a cross-station verdict to a station, or queues it when the station is in
@@ -304,7 +324,7 @@ func (l *Ledger) outliers(p int32, constituency string, b int, at time.Time) []O
 	for _, id := range ids {
 		st := part.stations[id]
 		bs := &st.ballots[b]
-		if finalFigures(&st, b) == "" || st.EligibleVoters <= 0 {
+		if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 {
 			continue
 		}
 		sample = append(sample, outlierSample{station: id, turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig})
@@ -340,6 +360,28 @@ func (l *Ledger) Replay(p int32, topic int, offset int64, in Input) {
 	}
 	l.replaying = -1
 	l.Commit() // a replay is already durable: nothing to roll back
+}
+
+// SettleReplay judges the outliers of every group a replay changed, from the replayed
+// figures, without publishing. Call it once a rebuild has read everything back.
+func (l *Ledger) SettleReplay() {
+	keys := make([]groupKey, 0, len(l.unjudged))
+	for k := range l.unjudged {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b groupKey) int {
+		return cmp.Or(cmp.Compare(a.part, b.part), strings.Compare(a.constituency, b.constituency), cmp.Compare(a.ballot, b.ballot))
+	})
+	for _, k := range keys {
+		if l.parts[k.part] == nil {
+			continue
+		}
+		l.replaying = k.part
+		l.outliers(k.part, k.constituency, k.ballot, time.Time{})
+		l.replaying = -1
+	}
+	l.unjudged = nil
+	l.Commit()
 }
 
 // Drain publishes, inside a transaction, the flags that replays found for stations of

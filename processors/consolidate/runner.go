@@ -469,6 +469,7 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 	if remaining == 0 {
 		return nil
 	}
+	defer c.ledger.SettleReplay()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(c.cfg.Seeds...),
 		kgo.ConsumePartitions(parts),

@@ -27,6 +27,7 @@ type Station struct {
 
 type ballotState struct {
 	reports    []*Report                   // every distinct report, by (received_at, submission_id)
+	regressed  map[*Report]regression      // regressions(reports), worked out when reports change
 	decisions  []decision                  // reviews and official figures, by (received_at, id)
 	flags      map[string]*schemas.Anomaly // cross-station codes currently on
 	published  *schemas.StationResult      // last result published; nil before the first
@@ -78,11 +79,13 @@ func (r *Rules) NewStation(id string) (Station, error) {
 
 // Result returns the result a ballot of the station last published.
 func (st *Station) Result(b election.Ballot) (schemas.StationResult, bool) {
-	p := st.ballots[ballotIndex(string(b))].published
-	if p == nil {
+	bs := &st.ballots[ballotIndex(string(b))]
+	if bs.published == nil {
 		return schemas.StationResult{}, false
 	}
-	return *p, true
+	res := *bs.published
+	res.Votes = bs.fig.wireVotes()
+	return res, true
 }
 
 // Reports returns every distinct report held for a ballot, in the order the rules read
@@ -92,6 +95,7 @@ func (st *Station) Reports(b election.Ballot) []schemas.Report {
 	out := make([]schemas.Report, len(rs))
 	for i, r := range rs {
 		out[i] = r.Report
+		out[i].Votes = r.fig.wireVotes()
 	}
 	return out
 }
@@ -137,6 +141,7 @@ func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
 			return next, nil
 		}
 		b.reports = insertReport(b.reports, in.Report)
+		b.regressed = regressions(b.reports)
 		b.updatedAt = later(b.updatedAt, at)
 		for _, a := range r.reportAnomalies(&next, in.Report) {
 			raise(a)
@@ -186,16 +191,20 @@ func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
 			continue
 		}
 		b := &next.ballots[i]
-		res := r.result(&next, i, v, b.updatedAt)
-		if b.published != nil && sameResult(res, b.published) {
+		if unchanged(v, b) {
 			continue
 		}
+		res := r.result(&next, i, v, b.updatedAt)
 		res.Version = 1
 		if b.published != nil {
 			res.Version = b.published.Version + 1
 		}
 		res.Version = max(res.Version, in.VersionFloor)
-		b.published = res
+		// Kept without its votes (b.fig has them): a station's state should cost little more
+		// than its reports.
+		kept := *res
+		kept.Votes = nil
+		b.published = &kept
 		b.fig = v.fig
 		out = append(out, Output{Result: res})
 	}
@@ -241,13 +250,23 @@ func insertDecision(ds *[]decision, d decision) bool {
 	return true
 }
 
-// sameResult compares everything but the version and the data time.
-func sameResult(a, b *schemas.StationResult) bool {
-	return a.Status == b.Status && a.Stage == b.Stage && a.BallotsCast == b.BallotsCast &&
-		a.Invalid == b.Invalid && a.NoVote == b.NoVote && maps.Equal(a.Votes, b.Votes) &&
-		slices.Equal(a.Sources, b.Sources) && slices.Equal(a.Anomalies, b.Anomalies) &&
-		a.DecidedBy == b.DecidedBy && a.CountedAt.Equal(b.CountedAt) &&
-		a.ConstituencyID == b.ConstituencyID
+// unchanged reports whether the view would publish what the ballot last published, but
+// for the version and the data time. It compares without building the record: most inputs
+// change nothing (duplicates, tally boards behind the leading one).
+func unchanged(v *view, b *ballotState) bool {
+	p := b.published
+	if p == nil || b.fig == nil || !same(b.fig, v.fig) || p.Status != v.status || p.Stage != v.stage ||
+		p.DecidedBy != v.decidedBy || !p.CountedAt.Equal(v.countedAt) || len(p.Sources) != len(v.sources) {
+		return false
+	}
+	for k, s := range v.sources {
+		ps := &p.Sources[k]
+		if ps.SubmissionID != s.SubmissionID || ps.VolunteerID != s.VolunteerID || ps.Org != s.Org || ps.Stage != s.Stage || ps.Hash != s.Hash {
+			return false
+		}
+	}
+	codes := v.codes.list()
+	return slices.Equal(p.Anomalies, codes)
 }
 
 // result builds the record for ballot i from its view.
