@@ -82,8 +82,6 @@ func (e *Estimator) Estimate() Result {
 
 func sq(x float64) float64 { return x * x }
 
-// normalCDF is Φ.
-func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
 
 func (e *Estimator) progress(bs *ballotState, strata []int) Progress {
 	var p Progress
@@ -343,6 +341,19 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 			pool[k] = fallbackSigma2(0.3, 0.75)
 		}
 	}
+	shift := rc.driftShifts()
+	slopes := make([]slopeAcc, K)
+	for h := range l.strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		x := float64(bs.x[h])
+		for j, k := range l.options(bs.ballot, l.strata[h].cons) {
+			i := bs.optOff[h] + j
+			slopes[k].add(bs.yq[i], float64(bs.y[i]), bs.xq[h], bs.xq2[h], x)
+		}
+	}
+
 	out := make([]ConstituencyResult, len(l.cons))
 	for c := range l.cons {
 		cl := &l.cons[c]
@@ -378,6 +389,10 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 				cmp.Compare(cands[a].No, cands[b].No))
 		})
 		lead := order[0]
+		var shiftedC float64
+		for _, h := range strata {
+			shiftedC += rc.unreported(h) * shift[h]
+		}
 
 		// Arithmetic certainty: even if every outstanding eligible voter backed the
 		// runner-up in the count so far, the counted leader stays ahead.
@@ -419,10 +434,17 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 			variance := rc.pairVariance(c, lead, j, func(h int) float64 {
 				return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
 			})
+			// Reporting-order drift of the two parties' candidates (drift.go).
+			if shiftedC != 0 {
+				db := slopes[kl].beta() - slopes[kj].beta()
+				variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
+			}
 			var ahead float64
 			switch {
 			case variance > 0:
-				ahead = normalCDF(d / math.Sqrt(variance))
+				// Student's t with one degree of freedom fewer than the stations
+				// reported: a lead seen on three stations is not yet a lead seen on thirty.
+				ahead = studentCDF(d/math.Sqrt(variance), float64(max(cr.Progress.StationsReported-1, 1)))
 			case d > 0:
 				ahead = 1
 			case d == 0:

@@ -34,6 +34,10 @@ type Method struct {
 	// whatever the night's reports suggest: a unit's own reports never count for nothing.
 	// Default 0.02.
 	MinDeparture float64
+	// TurnoutOrder corrects the projected turnout of each stratum's outstanding stations
+	// for the order of reporting (stations with more ballots report later; drift.go).
+	// Default true.
+	TurnoutOrder bool
 	// VarianceDF is how many degrees of freedom a stratum's own scatter needs before it
 	// outweighs the pooled scatter of its party across the country. Default 4.
 	VarianceDF float64
@@ -57,6 +61,7 @@ func DefaultMethod() Method {
 	return Method{
 		SizeClasses:         3,
 		MinDeparture:        0.02,
+		TurnoutOrder:        true,
 		VarianceDF:          4,
 		MinStationsLeading:  3,
 		LikelyProbability:   0.99,

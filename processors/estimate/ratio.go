@@ -38,7 +38,7 @@ type ratioCalc struct {
 	K  int
 
 	keyCons [][]consOpt // per key: the constituencies where it is on the ballot
-	phi     []float64   // per key: overdispersion, Var(y) ≈ φ·E[y]
+	psi     []float64   // per key: stations' relative scatter, Var(y) ≈ E[y] + ψ·E[y]²
 	tauRel  [nLevels][]float64
 
 	// Nation sub-strata per (s*K + k): profile u = U·S, its size part S and the size
@@ -50,18 +50,21 @@ type ratioCalc struct {
 	un     [3][]int32
 
 	// Per constituency-option (consOff[c]+j): observed votes, expected without geography
-	// (Σ u·X), X, 1-w, reported stations.
-	consOff        []int
-	co, ce0        []float64
-	cx2, cb        []float64
-	cn             []int32
-	parentA, prior []float64 // scratch: per constituency-option and per stratum-option
+	// (Σ u·X), X and Σx² of the reported stations, 1-w, reported stations.
+	consOff      []int
+	co, ce0      []float64
+	cx2, cxx, cb []float64
+	cn           []int32
+	// scratch: per constituency-option the province's prediction without the constituency
+	// and its relative variance; per stratum-option the prior and its relative variance.
+	parentA, parentVar []float64
+	prior, priorVar    []float64
 
 	// Per constituency-option-group ((consOff[c]+j)*2 + g, g = 1 urban): observed votes,
-	// expected without geography, X, reported stations, the constituency's level without
-	// the group, departure, 1-w.
-	go_, ge0, gx, gParent, gd, gb []float64
-	gn                            []int32
+	// expected without geography, X and Σx², reported stations, the constituency's level
+	// without the group, 1-w.
+	go_, ge0, gx, gxx, gParent, gVar, gb []float64
+	gn                                   []int32
 
 	// Per stratum-option (bs.optOff[h]+j): the ratio R and 1-w.
 	r, sb []float64
@@ -78,7 +81,7 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 			rc.keyCons[k] = append(rc.keyCons[k], consOpt{c, j})
 		}
 	}
-	rc.phi = make([]float64, K)
+	rc.psi = make([]float64, K)
 	for lv := range rc.tauRel {
 		rc.tauRel[lv] = make([]float64, K)
 	}
@@ -95,12 +98,12 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 		rc.consOff[c+1] = rc.consOff[c] + len(l.options(bs.ballot, c))
 	}
 	nc := rc.consOff[len(l.cons)]
-	rc.co, rc.ce0, rc.cx2, rc.cb = make([]float64, nc), make([]float64, nc), make([]float64, nc), make([]float64, nc)
+	rc.co, rc.ce0, rc.cx2, rc.cxx, rc.cb = make([]float64, nc), make([]float64, nc), make([]float64, nc), make([]float64, nc), make([]float64, nc)
 	rc.cn = make([]int32, nc)
-	rc.parentA = make([]float64, nc)
-	rc.go_, rc.ge0, rc.gx, rc.gParent = make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc)
-	rc.gb, rc.gn = make([]float64, 2*nc), make([]int32, 2*nc)
-	rc.prior = make([]float64, len(bs.y))
+	rc.parentA, rc.parentVar = make([]float64, nc), make([]float64, nc)
+	rc.go_, rc.ge0, rc.gx, rc.gxx, rc.gParent = make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc), make([]float64, 2*nc)
+	rc.gb, rc.gVar, rc.gn = make([]float64, 2*nc), make([]float64, 2*nc), make([]int32, 2*nc)
+	rc.prior, rc.priorVar = make([]float64, len(bs.y)), make([]float64, len(bs.y))
 	rc.r, rc.sb = make([]float64, len(bs.y)), make([]float64, len(bs.y))
 	return rc
 }
@@ -156,23 +159,40 @@ func (d *departures) tau2(floor float64) float64 {
 	return max(num/wsum, floor)
 }
 
-// ebWeight is the weight a unit's own departure gets: τ²/(τ² + φ/E).
-func ebWeight(tau2, phi, e float64) float64 {
-	if e <= 0 {
+// ebWeight is the weight a unit's own departure gets: τ²/(τ² + noise).
+func ebWeight(tau2, noise float64) float64 {
+	if math.IsInf(noise, 1) {
 		return 0
 	}
-	return tau2 / (tau2 + phi/e)
+	return tau2 / (tau2 + noise)
+}
+
+// relNoise is the relative variance of O/E for a unit with e expected votes on x reported
+// eligible voters whose squares per station sum to xx: a Poisson count's 1/e, plus the
+// stations' own relative scatter ψ averaged over about x²/xx stations of their size. The
+// second part is what makes five large urban stations worth less than their votes suggest.
+func (rc *ratioCalc) relNoise(k int, e, x, xx float64) float64 {
+	if e <= 0 || x <= 0 {
+		return math.Inf(1)
+	}
+	return 1/e + rc.psi[k]*xx/(x*x)
 }
 
 // level is a unit's level moved from its parent's prediction a towards its observed votes o
-// against e0 expected without geography, with departures' variance tau2.
-func level(a, o, e0, tau2, phi float64) (lv, w float64) {
+// against e0 expected without geography (x and xx its reported eligible voters and their
+// squares per station), for party key k. The prediction is uncertain by aVar (relative
+// variance) and the unit may truly depart from it by tau2 more; the weight of the unit's
+// own figures is their share of the total, and v the relative variance left afterwards.
+// A unit whose parent knows little about it (aVar large: nothing else reported nearby)
+// thus follows its own reports, even a few of them.
+func (rc *ratioCalc) level(k int, a, aVar, o, e0, x, xx, tau2 float64) (lv, w, v float64) {
+	t := tau2 + aVar
 	e := a * e0
 	if e <= 0 {
-		return a, 0
+		return a, 0, t
 	}
-	w = ebWeight(tau2, phi, e)
-	return a * (1 + w*(o/e-1)), w
+	w = ebWeight(t, rc.relNoise(k, e, x, xx))
+	return a * (1 + w*(o/e-1)), w, (1 - w) * t
 }
 
 // ratioOf is o/e, or fallback when nothing is expected.
@@ -186,6 +206,9 @@ func ratioOf(o, e, fallback float64) float64 {
 func (rc *ratioCalc) compute() {
 	for k := range rc.K {
 		rc.computeKey(k)
+	}
+	if rc.m.TurnoutOrder {
+		rc.turnoutTrend()
 	}
 }
 
@@ -202,30 +225,33 @@ func (rc *ratioCalc) computeKey(k int) {
 	sizeClasses := nSub / 2
 	cons := rc.keyCons[k]
 
-	// Overdispersion: within-stratum scatter over what a Poisson count would have.
-	var phiNum, phiDen float64
+	// The stations' relative scatter ψ: within strata, Σ(y - R·x)²/x has expectation
+	// (n-1)/n·(R·n + ψ·R²·X) when Var(y) = R·x + ψ·(R·x)².
+	var psiNum, psiDen float64
 	for _, co := range cons {
 		for s := range nSub {
 			h := co.c*nSub + s
 			i := bs.optOff[h] + co.j
-			y, x := float64(bs.y[i]), float64(bs.x[h])
-			if bs.n[h] >= 2 && y > 0 {
-				phiNum += max(0, bs.s[i]-y*y/x)
-				phiDen += float64(bs.n[h]-1) * y / x
+			y, x, n := float64(bs.y[i]), float64(bs.x[h]), float64(bs.n[h])
+			if n >= 2 && y > 0 {
+				r := y / x
+				psiNum += max(0, bs.s[i]-y*y/x) - (n-1)*r
+				psiDen += (n - 1) / n * r * r * x
 			}
 		}
 	}
-	phi := 3.0 // a prudent guess before any stratum has two reports
-	if phiDen > 0 {
-		phi = max(phiNum/phiDen, 1)
+	rc.psi[k] = 0.05 // a prudent guess (22 % per station) before any stratum has two reports
+	if psiDen > 0 {
+		rc.psi[k] = max(psiNum/psiDen, 0.001)
 	}
-	rc.phi[k] = phi
+	xxOf := func(c, s int) float64 { return rc.bs.xx[c*nSub+s] }
 
 	// The profile u_s = U_g·S_s: a size profile S within each urban or rural group, fitted
 	// by iterative proportional fitting within (constituency, group) cells so that only
 	// stations of the same place and kind are compared; then the urban/rural profile U,
 	// fitted within constituencies given S.
 	sz, u := rc.size, rc.u // this key's entries are [s*K+k]
+	var nxx [16]float64
 	for s := range nSub {
 		sz[s*K+k] = 1
 		rc.nx[s*K+k] = 0
@@ -233,6 +259,7 @@ func (rc *ratioCalc) computeKey(k int) {
 	for _, co := range cons {
 		for s := range nSub {
 			rc.nx[s*K+k] += rc.x(co.c, s)
+			nxx[s] += xxOf(co.c, s)
 		}
 	}
 	var num, den [16]float64
@@ -262,7 +289,7 @@ func (rc *ratioCalc) computeKey(k int) {
 		dep.reset()
 		for s := range nSub {
 			if den[s] > 0 {
-				dep.add(num[s]/den[s]-1, phi/den[s])
+				dep.add(num[s]/den[s]-1, rc.relNoise(k, den[s], rc.nx[s*K+k], nxx[s]))
 			}
 		}
 		tau2 := dep.tau2(floor)
@@ -271,7 +298,7 @@ func (rc *ratioCalc) computeKey(k int) {
 			var wsum, xsum float64
 			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
 				i := s*K + k
-				w := ebWeight(tau2, phi, den[s])
+				w := ebWeight(tau2, rc.relNoise(k, den[s], rc.nx[i], nxx[s]))
 				sz[i] = 1
 				if den[s] > 0 {
 					sz[i] = 1 + w*(num[s]/den[s]-1)
@@ -331,34 +358,37 @@ func (rc *ratioCalc) computeKey(k int) {
 		u[s*K+k] = ug[s/sizeClasses] * sz[s*K+k]
 	}
 
-	// Geography. Observed votes and profile-expected votes per constituency, province,
-	// region and nation.
+	// Geography. Observed votes, profile-expected votes, reported eligible voters and their
+	// squares per constituency, province, region and nation.
 	np, nr := len(l.provinces), len(l.regions)
 	for lv := 1; lv <= 2; lv++ {
 		for uIdx := range len(rc.ub[lv]) / K {
 			rc.ux[lv][uIdx*K+k], rc.un[lv][uIdx*K+k] = 0, 0
 		}
 	}
-	po, pe := make([]float64, np), make([]float64, np)
-	ro, re := make([]float64, nr), make([]float64, nr)
+	po, pe, pxx := make([]float64, np), make([]float64, np), make([]float64, np)
+	ro, re, rxx := make([]float64, nr), make([]float64, nr), make([]float64, nr)
 	var no, ne float64
 	for _, co := range cons {
 		ci := rc.consOff[co.c] + co.j
-		var o, e0, x float64
+		var o, e0, x, xx float64
 		var n int32
 		for s := range nSub {
 			o += rc.y(co.c, s, co.j)
 			e0 += u[s*K+k] * rc.x(co.c, s)
 			x += rc.x(co.c, s)
+			xx += xxOf(co.c, s)
 			n += bs.n[co.c*nSub+s]
 		}
-		rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cn[ci] = o, e0, x, n
+		rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cxx[ci], rc.cn[ci] = o, e0, x, xx, n
 		p := l.cons[co.c].province
 		r := l.provRegion[p]
 		po[p] += o
 		pe[p] += e0
+		pxx[p] += xx
 		ro[r] += o
 		re[r] += e0
+		rxx[r] += xx
 		no += o
 		ne += e0
 		rc.ux[2][p*K+k] += x
@@ -367,6 +397,8 @@ func (rc *ratioCalc) computeKey(k int) {
 		rc.un[1][r*K+k] += n
 	}
 	nation := ratioOf(no, ne, 0)
+	px := func(p int) float64 { return rc.ux[2][p*K+k] }
+	rx := func(r int) float64 { return rc.ux[1][r*K+k] }
 
 	// Regions from the nation without them.
 	dep.reset()
@@ -374,30 +406,30 @@ func (rc *ratioCalc) computeKey(k int) {
 	for r := range nr {
 		regionParent[r] = ratioOf(no-ro[r], ne-re[r], nation)
 		if e := regionParent[r] * re[r]; e > 0 && rc.un[1][r*K+k] >= 2 {
-			dep.add(ro[r]/e-1, phi/e)
+			dep.add(ro[r]/e-1, rc.relNoise(k, e, rx(r), rxx[r]))
 		}
 	}
 	tauR := dep.tau2(floor)
 	rc.tauRel[levelRegion][k] = tauR
 	for r := range nr {
-		_, w := level(regionParent[r], ro[r], re[r], tauR, phi)
+		_, w, _ := rc.level(k, regionParent[r], 0, ro[r], re[r], rx(r), rxx[r], tauR)
 		rc.ub[1][r*K+k] = 1 - w
 	}
 
 	// Provinces from their region without them.
 	dep.reset()
-	provParent := make([]float64, np)
+	provParent, provVar := make([]float64, np), make([]float64, np)
 	for p := range np {
 		r := l.provRegion[p]
-		provParent[p], _ = level(regionParent[r], ro[r]-po[p], re[r]-pe[p], tauR, phi)
+		provParent[p], _, provVar[p] = rc.level(k, regionParent[r], 0, ro[r]-po[p], re[r]-pe[p], rx(r)-px(p), rxx[r]-pxx[p], tauR)
 		if e := provParent[p] * pe[p]; e > 0 && rc.un[2][p*K+k] >= 2 {
-			dep.add(po[p]/e-1, phi/e)
+			dep.add(po[p]/e-1, rc.relNoise(k, e, px(p), pxx[p])+provVar[p])
 		}
 	}
 	tauP := dep.tau2(floor)
 	rc.tauRel[levelProvince][k] = tauP
 	for p := range np {
-		_, w := level(provParent[p], po[p], pe[p], tauP, phi)
+		_, w, _ := rc.level(k, provParent[p], provVar[p], po[p], pe[p], px(p), pxx[p], tauP)
 		rc.ub[2][p*K+k] = 1 - w
 	}
 
@@ -406,11 +438,9 @@ func (rc *ratioCalc) computeKey(k int) {
 	for _, co := range cons {
 		ci := rc.consOff[co.c] + co.j
 		p := l.cons[co.c].province
-		r := l.provRegion[p]
-		pParent, _ := level(regionParent[r], ro[r]-po[p], re[r]-pe[p], tauR, phi)
-		rc.parentA[ci], _ = level(pParent, po[p]-rc.co[ci], pe[p]-rc.ce0[ci], tauP, phi)
+		rc.parentA[ci], _, rc.parentVar[ci] = rc.level(k, provParent[p], provVar[p], po[p]-rc.co[ci], pe[p]-rc.ce0[ci], px(p)-rc.cx2[ci], pxx[p]-rc.cxx[ci], tauP)
 		if e := rc.parentA[ci] * rc.ce0[ci]; e > 0 && rc.cn[ci] >= 2 {
-			dep.add(rc.co[ci]/e-1, phi/e)
+			dep.add(rc.co[ci]/e-1, rc.relNoise(k, e, rc.cx2[ci], rc.cxx[ci])+rc.parentVar[ci])
 		}
 	}
 	tauC := dep.tau2(floor)
@@ -422,22 +452,23 @@ func (rc *ratioCalc) computeKey(k int) {
 	dep.reset()
 	for _, co := range cons {
 		ci := rc.consOff[co.c] + co.j
-		_, w := level(rc.parentA[ci], rc.co[ci], rc.ce0[ci], tauC, phi)
+		_, w, _ := rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cxx[ci], tauC)
 		rc.cb[ci] = 1 - w
 		for g := range 2 {
 			gi := ci*2 + g
-			var o, e0, x float64
+			var o, e0, x, xx float64
 			var n int32
 			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
 				o += rc.y(co.c, s, co.j)
 				e0 += u[s*K+k] * rc.x(co.c, s)
 				x += rc.x(co.c, s)
+				xx += xxOf(co.c, s)
 				n += bs.n[co.c*nSub+s]
 			}
-			rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gn[gi] = o, e0, x, n
-			rc.gParent[gi], _ = level(rc.parentA[ci], rc.co[ci]-o, rc.ce0[ci]-e0, tauC, phi)
+			rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gxx[gi], rc.gn[gi] = o, e0, x, xx, n
+			rc.gParent[gi], _, rc.gVar[gi] = rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci]-o, rc.ce0[ci]-e0, rc.cx2[ci]-x, rc.cxx[ci]-xx, tauC)
 			if e := rc.gParent[gi] * e0; e > 0 && n >= 2 {
-				dep.add(o/e-1, phi/e)
+				dep.add(o/e-1, rc.relNoise(k, e, x, xx)+rc.gVar[gi])
 			}
 		}
 	}
@@ -450,17 +481,17 @@ func (rc *ratioCalc) computeKey(k int) {
 		ci := rc.consOff[co.c] + co.j
 		for g := range 2 {
 			gi := ci*2 + g
-			_, w := level(rc.gParent[gi], rc.go_[gi], rc.ge0[gi], tauG, phi)
+			_, w, _ := rc.level(k, rc.gParent[gi], rc.gVar[gi], rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gxx[gi], tauG)
 			rc.gb[gi] = 1 - w
 			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
 				h := co.c*nSub + s
 				i := bs.optOff[h] + co.j
-				yh, xh := float64(bs.y[i]), float64(bs.x[h])
+				yh, xh, xxh := float64(bs.y[i]), float64(bs.x[h]), bs.xx[h]
 				us := u[s*K+k]
-				aw, _ := level(rc.gParent[gi], rc.go_[gi]-yh, rc.ge0[gi]-us*xh, tauG, phi)
-				rc.prior[i] = aw * us
+				aw, _, awVar := rc.level(k, rc.gParent[gi], rc.gVar[gi], rc.go_[gi]-yh, rc.ge0[gi]-us*xh, rc.gx[gi]-xh, rc.gxx[gi]-xxh, tauG)
+				rc.prior[i], rc.priorVar[i] = aw*us, awVar
 				if e := rc.prior[i] * xh; e > 0 && bs.n[h] >= 2 {
-					dep.add(yh/e-1, phi/e)
+					dep.add(yh/e-1, rc.relNoise(k, e, xh, xxh)+awVar)
 				}
 			}
 		}
@@ -472,7 +503,7 @@ func (rc *ratioCalc) computeKey(k int) {
 			h := co.c*nSub + s
 			i := bs.optOff[h] + co.j
 			yh, xh := float64(bs.y[i]), float64(bs.x[h])
-			w := ebWeight(tauS, phi, rc.prior[i]*xh)
+			w := ebWeight(tauS+rc.priorVar[i], rc.relNoise(k, rc.prior[i]*xh, xh, bs.xx[h]))
 			rc.sb[i] = 1 - w
 			rc.r[i] = rc.prior[i]
 			if xh > 0 {

@@ -131,6 +131,7 @@ type ballotState struct {
 
 	n  []int32
 	x  []int64
+	xx []float64 // Σx² per stratum
 	v  []int64
 	vv []float64
 	y  []int64   // per stratum-option
@@ -168,6 +169,7 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 	}
 	bs.n = make([]int32, nh)
 	bs.x = make([]int64, nh)
+	bs.xx = make([]float64, nh)
 	bs.v = make([]int64, nh)
 	bs.vv = make([]float64, nh)
 	bs.y = make([]int64, total)
@@ -233,6 +235,7 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	fs, vf := float64(sign), float64(valid)
 	bs.n[h] += int32(sign)
 	bs.x[h] += int64(sign) * int64(st.eligible)
+	bs.xx[h] += fs * x * x
 	bs.v[h] += int64(sign) * valid
 	bs.vv[h] += fs * vf * vf / xd
 	q := float64(bs.arrival[si])
@@ -262,7 +265,7 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	}
 	if bs.n[h] == 0 {
 		// Subtracting floating-point squares leaves dust; an empty stratum is exactly empty.
-		bs.vv[h], bs.xq[h], bs.xq2[h], bs.vq[h] = 0, 0, 0, 0
+		bs.vv[h], bs.xx[h], bs.xq[h], bs.xq2[h], bs.vq[h] = 0, 0, 0, 0, 0
 		for j := range votes {
 			bs.s[off+j], bs.cv[off+j], bs.yq[off+j] = 0, 0, 0
 		}
