@@ -82,7 +82,6 @@ func (e *Estimator) Estimate() Result {
 
 func sq(x float64) float64 { return x * x }
 
-
 func (e *Estimator) progress(bs *ballotState, strata []int) Progress {
 	var p Progress
 	for _, h := range strata {
