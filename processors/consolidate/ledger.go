@@ -169,6 +169,11 @@ func (l *Ledger) DropPartition(p int32) {
 		}
 	}
 	l.pending = slices.DeleteFunc(l.pending, func(pi pendingInput) bool { return pi.part == p })
+	for k := range l.unjudged {
+		if k.part == p {
+			delete(l.unjudged, k)
+		}
+	}
 }
 
 // Station returns the state of a station held in partition p.

@@ -31,6 +31,10 @@ const (
 	HeaderSourceOffset    = "source-offset"
 )
 
+// maxFailedPolls bounds the consecutive polls that bring only errors (about a minute with
+// the back-off) before Run gives up.
+const maxFailedPolls = 40
+
 // ErrTopics: a topic the role needs is missing. (Input topics partitioned differently are a
 // configuration error, ErrBadConfig.)
 var ErrTopics = errors.New("consolidate: input topics")
@@ -124,20 +128,38 @@ func (c *Consolidator) Run(ctx context.Context) error {
 	defer sess.Close()
 	c.log.Info("consolidating", "group", c.cfg.Group, "transactional_id", c.cfg.TransactionalID, "inputs", c.in[:])
 
+	failed := 0 // consecutive polls that brought only errors
 	for {
 		fetches := sess.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return nil
 		}
+		var fetchErr error
 		fetches.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				c.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+				fetchErr = fmt.Errorf("consolidate: fetch %s[%d]: %w", topic, p, err)
 			}
 		})
 		recs := fetches.Records()
 		if len(recs) == 0 {
+			if fetchErr == nil {
+				continue
+			}
+			// franz-go retries what can be retried; an error that comes back poll after
+			// poll (a deleted topic, a lost authorisation) ends the role after a bounded
+			// number of attempts with back-off.
+			if failed++; failed >= maxFailedPolls {
+				return fetchErr
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(min(time.Duration(failed)*100*time.Millisecond, 2*time.Second)):
+			}
 			continue
 		}
+		failed = 0
 		if err := c.sync(ctx, sess.Client(), recs); err != nil {
 			return err
 		}
