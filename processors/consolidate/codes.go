@@ -14,7 +14,6 @@ var codeBit = func() map[string]codeSet {
 }()
 
 func (s *codeSet) add(code string)     { *s |= codeBit[code] }
-func (s codeSet) has(code string) bool { return s&codeBit[code] != 0 }
 
 // hard reports whether any code in the set disputes a result.
 func (s codeSet) hard() bool {
