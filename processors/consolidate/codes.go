@@ -13,7 +13,7 @@ var codeBit = func() map[string]codeSet {
 	return m
 }()
 
-func (s *codeSet) add(code string)     { *s |= codeBit[code] }
+func (s *codeSet) add(code string) { *s |= codeBit[code] }
 
 // hard reports whether any code in the set disputes a result.
 func (s codeSet) hard() bool {
