@@ -33,34 +33,36 @@ func main() {
 	first := flag.Uint64("first-seed", 1, "first seed of -seeds")
 	order := flag.String("order", string(estimate.OrderBiased), "backtest order: biased, random or file")
 	scale := flag.Float64("scale", 1, "fraction of the country to simulate (simulate's Scale)")
+	ref := flag.String("ref", "", "simulate on the structure of this reference folder (simulate's RefDir) instead of a synthetic country")
 	csvDir := flag.String("csv", "", "with -seeds: write each night's table as night-<seed>.csv in this folder")
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
 	flag.Parse()
 	log.SetFlags(0)
 
 	if *seeds > 0 {
-		if err := backtest(*first, *seeds, estimate.Order(*order), *scale, *csvDir, *verbose); err != nil {
+		if err := backtest(*first, *seeds, estimate.Order(*order), *scale, *ref, *csvDir, *verbose); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
-	if err := bench(*scale); err != nil {
+	if err := bench(*scale, *ref); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func simulated(seed uint64, scale float64) (*simulate.Simulation, error) {
+func simulated(seed uint64, scale float64, ref string) (*simulate.Simulation, error) {
 	cfg := simulate.DefaultConfig()
 	cfg.Seed = seed
 	cfg.Country.Scale = scale
+	cfg.Country.RefDir = ref
 	return simulate.Generate(cfg)
 }
 
-func backtest(first uint64, n int, order estimate.Order, scale float64, csvDir string, verbose bool) error {
+func backtest(first uint64, n int, order estimate.Order, scale float64, ref, csvDir string, verbose bool) error {
 	var tables []*estimate.BacktestTable
 	for seed := first; seed < first+uint64(n); seed++ {
 		t0 := time.Now()
-		sim, err := simulated(seed, scale)
+		sim, err := simulated(seed, scale, ref)
 		if err != nil {
 			return err
 		}
@@ -100,8 +102,8 @@ func backtest(first uint64, n int, order estimate.Order, scale float64, csvDir s
 	return estimate.Summarize(tables).Format(os.Stdout)
 }
 
-func bench(scale float64) error {
-	sim, err := simulated(1, scale)
+func bench(scale float64, ref string) error {
+	sim, err := simulated(1, scale, ref)
 	if err != nil {
 		return err
 	}
