@@ -18,10 +18,8 @@ import (
 	"votestream/schemas/kgorecord"
 )
 
-// HeaderFlags is the record header listing flags ingest raised on a report, comma-separated.
-// Today the only one is SPREAD (schemas.AnomalySpread): the volunteer reported a station
-// outside their token's scope and SpreadPolicy is "flag".
-const HeaderFlags = "flags"
+// HeaderFlags is the record header listing flags ingest raised on a report (schemas.HeaderFlags).
+const HeaderFlags = schemas.HeaderFlags
 
 // jsonReadTimeout bounds reading one JSON body: a few hundred KiB even on a poor phone
 // connection.

@@ -19,6 +19,9 @@ const (
 	HeaderReason = "reason"
 	// HeaderSourceTopic is set on dead-letter.v1 records: the topic the record came from.
 	HeaderSourceTopic = "source-topic"
+	// HeaderFlags is set by ingest on a submissions.v1 record: the anomaly codes it raised on
+	// the report (e.g. SPREAD), comma-separated, for consolidate to raise.
+	HeaderFlags = "flags"
 
 	ContentTypeJSON = "application/json"
 )

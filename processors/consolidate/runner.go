@@ -21,9 +21,6 @@ import (
 	"votestream/schemas/kgorecord"
 )
 
-// HeaderFlags is the record header in which ingest lists the anomaly codes it raised on a
-// report, comma-separated (ingest.HeaderFlags; roles do not import each other).
-const HeaderFlags = "flags"
 
 // Dead-letter headers beyond schemas.HeaderReason and schemas.HeaderSourceTopic.
 const (
@@ -323,7 +320,7 @@ func (c *Consolidator) decode(t int, r *kgo.Record) (Input, error) {
 			return Input{}, err
 		}
 		for _, h := range r.Headers {
-			if strings.EqualFold(h.Key, HeaderFlags) {
+			if strings.EqualFold(h.Key, schemas.HeaderFlags) {
 				for _, f := range strings.Split(string(h.Value), ",") {
 					if f = strings.TrimSpace(f); f != "" {
 						x.IngestFlags = append(x.IngestFlags, f)
@@ -351,7 +348,7 @@ func (c *Consolidator) decode(t int, r *kgo.Record) (Input, error) {
 
 // ResultKey is the record key of a station result: both ballots of a station share the
 // station_id, and the compacted topic must keep one record for each.
-func ResultKey(stationID, ballot string) string { return stationID + "/" + ballot }
+func ResultKey(stationID, ballot string) string { return schemas.StationResultKey(stationID, ballot) }
 
 func (c *Consolidator) record(o Output) (*kgo.Record, error) {
 	var v any

@@ -101,7 +101,7 @@ func reportRecords(t *testing.T, env *testenv.KafkaEnv, reports []simReport) []*
 	for i, r := range reports {
 		recs[i] = record(t, env, schemas.TopicSubmissions, r.rep)
 		if r.flags != "" {
-			recs[i].Headers = append(recs[i].Headers, kgo.RecordHeader{Key: HeaderFlags, Value: []byte(r.flags)})
+			recs[i].Headers = append(recs[i].Headers, kgo.RecordHeader{Key: schemas.HeaderFlags, Value: []byte(r.flags)})
 		}
 	}
 	return recs
