@@ -16,6 +16,7 @@ func TestBacktestReplaysANight(t *testing.T) {
 	for _, order := range []Order{OrderBiased, OrderRandom, OrderFile} {
 		cfg := DefaultBacktestConfig()
 		cfg.Order, cfg.Steps = order, 10
+		cfg.Method.PriorityMinStations = 10 // so that the priority sample is used late in the night
 		table, err := Backtest(context.Background(), c, r, cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", order, err)
@@ -30,6 +31,9 @@ func TestBacktestReplaysANight(t *testing.T) {
 			if row.CalledWrong != 0 {
 				t.Errorf("%s: %d wrong calls at %.0f %%", order, row.CalledWrong, 100*row.ShareReported)
 			}
+		}
+		if !table.Rows[len(table.Rows)-2].PriorityUsed {
+			t.Errorf("%s: the priority sample was not used at %.0f %%", order, 100*table.Rows[len(table.Rows)-2].ShareReported)
 		}
 		last := table.Rows[len(table.Rows)-1]
 		if last.StationsReported != len(c.Stations) || last.MaxShareError != 0 || last.Coverage != 1 || last.SeatsOff != 0 ||

@@ -80,8 +80,6 @@ func (e *Estimator) Estimate() Result {
 	return res
 }
 
-func sq(x float64) float64 { return x * x }
-
 func (e *Estimator) progress(bs *ballotState, strata []int) Progress {
 	var p Progress
 	for _, h := range strata {
@@ -241,8 +239,9 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 		se[k] = math.Sqrt(variance[k]) / total
 	}
 
+	// Once every station is in, the count is the answer: the sample has nothing to add.
 	pri := e.priorityStatus(bs, false)
-	if pp, pse, ok := e.priorityShares(bs); ok {
+	if pp, pse, ok := e.priorityShares(bs); ok && prog.StationsReported < prog.StationsTotal {
 		pri.Used = true
 		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
 		share, se = blend(share, se, pp, pse, unreported)
