@@ -1,0 +1,183 @@
+package dashboards
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"gopkg.in/yaml.v3"
+)
+
+// TestGeneratedFilesUpToDate is the "checked as code" rule: the committed JSON is exactly
+// what the builders produce.
+func TestGeneratedFilesUpToDate(t *testing.T) {
+	files, err := Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		disk, err := os.ReadFile(f.Name)
+		if err != nil {
+			t.Errorf("%s: %v; run `go generate ./dashboards` (go run ./dashboards/cmd/gen) and commit the output", f.Name, err)
+			continue
+		}
+		if !bytes.Equal(disk, f.Data) {
+			t.Errorf("dashboards/%s differs from what the code builds: run `go generate ./dashboards` (go run ./dashboards/cmd/gen) and commit the output", f.Name)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	r := TimeRange{
+		From: time.Date(2023, 5, 14, 17, 0, 0, 0, time.FixedZone("ICT", 7*3600)), // 10:00 UTC = 1684058400
+		To:   time.Date(2023, 5, 14, 20, 0, 0, 0, time.FixedZone("ICT", 7*3600)), // 13:00 UTC = 1684069200
+	}
+	vars := map[string]string{"constituency": "BKK_1", "odd": "it's"}
+	tests := []struct {
+		name, sql, want string
+		err             error
+	}{
+		{"no macros", "SELECT 1", "SELECT 1", nil},
+		{"time filter", "SELECT 1 FROM t WHERE $__timeFilter(received_at)",
+			"SELECT 1 FROM t WHERE received_at >= toDateTime(1684058400) AND received_at <= toDateTime(1684069200)", nil},
+		{"time filter, spaces and qualified column", "WHERE $__timeFilter( s.t ) AND $__timeFilter(u)",
+			"WHERE s.t >= toDateTime(1684058400) AND s.t <= toDateTime(1684069200) AND u >= toDateTime(1684058400) AND u <= toDateTime(1684069200)", nil},
+		{"variable", "WHERE c = ${constituency:singlequote}", "WHERE c = 'BKK_1'", nil},
+		{"quote in a value", "WHERE c = ${odd:singlequote}", `WHERE c = 'it\'s'`, nil},
+		{"variable without a value", "WHERE c = ${province:singlequote}", "", ErrUnknownMacro},
+		{"bare variable", "WHERE c = '$constituency'", "", ErrUnknownMacro},
+		{"raw variable", "WHERE c = '${constituency}'", "", ErrUnknownMacro},
+		{"unsupported macro", "SELECT $__timeInterval(t)", "", ErrUnknownMacro},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Expand(tc.sql, r, vars)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err %v, want %v", err, tc.err)
+			}
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPanelsRunNamedQueries ties the built dashboards to the named queries the ClickHouse
+// test runs: every target's SQL is one of them, each of them is on a panel (or the
+// variable), and each expands with only the documented macros.
+func TestPanelsRunNamedQueries(t *testing.T) {
+	dsType, dsUID := provisionedDatasource(t)
+	if dsType != DatasourceType || dsUID != DatasourceUID {
+		t.Fatalf("provisioning declares %s/%s, the dashboards use %s/%s", dsType, dsUID, DatasourceType, DatasourceUID)
+	}
+	for _, c := range []struct {
+		name    string
+		build   func() (dashboard.Dashboard, error)
+		queries []Query
+	}{
+		{"war room", WarRoom, WarRoomQueries()},
+		{"constituency", Constituency, ConstituencyQueries()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := c.build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Timezone == nil || *d.Timezone != "Asia/Bangkok" {
+				t.Errorf("time zone %v, want Asia/Bangkok", d.Timezone)
+			}
+			var used []string
+			for _, v := range d.Templating.List {
+				if v.Query != nil && v.Query.String != nil {
+					used = append(used, *v.Query.String)
+				}
+			}
+			ids := map[uint32]bool{}
+			for _, p := range d.Panels {
+				if p.Panel == nil {
+					t.Fatalf("unexpected row panel")
+				}
+				if p.Panel.Id == nil || ids[*p.Panel.Id] {
+					t.Errorf("panel %v: missing or repeated id", p.Panel.Title)
+				} else {
+					ids[*p.Panel.Id] = true
+				}
+				if len(p.Panel.Targets) != 1 {
+					t.Errorf("panel %v has %d targets, want 1", *p.Panel.Title, len(p.Panel.Targets))
+				}
+				for _, dq := range p.Panel.Targets {
+					tg, ok := dq.(Target)
+					if !ok {
+						t.Fatalf("panel %v: target %T, want dashboards.Target", *p.Panel.Title, dq)
+					}
+					if *tg.Datasource.Uid != DatasourceUID || *tg.Datasource.Type != DatasourceType {
+						t.Errorf("panel %v: data source %v/%v", *p.Panel.Title, *tg.Datasource.Type, *tg.Datasource.Uid)
+					}
+					q := findQuery(c.queries, tg.RawSQL)
+					if q == nil {
+						t.Errorf("panel %v runs SQL that is not a named query", *p.Panel.Title)
+						continue
+					}
+					if *p.Panel.Title != q.Title || tg.Format != q.Format {
+						t.Errorf("panel %v (format %d) runs query %s titled %q (format %d)", *p.Panel.Title, tg.Format, q.Name, q.Title, q.Format)
+					}
+					used = append(used, tg.RawSQL)
+				}
+			}
+			for _, q := range c.queries {
+				if !slices.Contains(used, q.SQL) {
+					t.Errorf("query %s is on no panel", q.Name)
+				}
+				if _, err := Expand(q.SQL, TimeRange{From: time.Unix(0, 0), To: time.Unix(1, 0)}, map[string]string{ConstituencyVariable: "X"}); err != nil {
+					t.Errorf("query %s: %v", q.Name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestTargetWithoutSQLFailsTheBuild(t *testing.T) {
+	_, err := table.NewPanelBuilder().Title("empty").WithTarget(NewTarget(Query{Format: FormatTable})).Build()
+	var be cog.BuildErrors
+	if !errors.As(err, &be) || len(be) != 1 || be[0].Message != ErrEmptySQL.Error() {
+		t.Fatalf("err %v, want one build error saying %q", err, ErrEmptySQL)
+	}
+}
+
+func findQuery(qs []Query, sql string) *Query {
+	for i := range qs {
+		if qs[i].SQL == sql {
+			return &qs[i]
+		}
+	}
+	return nil
+}
+
+// provisionedDatasource reads the data source Grafana is provisioned with.
+func provisionedDatasource(t *testing.T) (typ, uid string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("provisioning", "datasources", "clickhouse.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Datasources []struct {
+			Type string `yaml:"type"`
+			UID  string `yaml:"uid"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Datasources) != 1 {
+		t.Fatalf("%d provisioned data sources, want 1", len(doc.Datasources))
+	}
+	return doc.Datasources[0].Type, doc.Datasources[0].UID
+}
