@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/roster"
 	"votestream/ingest/token"
@@ -43,12 +42,9 @@ func init() {
 				if len(args) > 0 {
 					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
 				}
-				if *ref == "" {
-					return fmt.Errorf("%w: --ref is required: ingest checks every station and number against the reference data", errUsage)
-				}
-				country, err := election.LoadCountry(os.DirFS(*ref))
+				country, err := loadCountry(*ref)
 				if err != nil {
-					return fmt.Errorf("reference data %s: %w", *ref, err)
+					return err
 				}
 				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
 				srv, err := ingest.New(cfg, country)
@@ -103,9 +99,9 @@ func init() {
 					return fmt.Errorf("%w: import needs --roster and --out", errUsage)
 				}
 				if *ref != "" {
-					c, err := election.LoadCountry(os.DirFS(*ref))
+					c, err := loadCountry(*ref)
 					if err != nil {
-						return fmt.Errorf("reference data %s: %w", *ref, err)
+						return err
 					}
 					cfg.Country = c
 				}

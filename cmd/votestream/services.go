@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -104,4 +107,34 @@ func loadReference(ctx context.Context, cf clickhouseFlags, c *election.Country)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	return chsink.LoadReference(ctx, conn, c)
+}
+
+// loadCountry loads the reference data a role checks against; --ref is required.
+func loadCountry(dir string) (*election.Country, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("%w: --ref is required: the role checks every station and number against the reference data", errUsage)
+	}
+	c, err := election.LoadCountry(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("reference data %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same folder, renamed into
+// place only once write succeeded, so a reader never sees half a file.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"votestream/processors/consolidate"
+)
+
+func init() {
+	register(&command{
+		name:    "consolidate",
+		summary: "deduplicate and consolidate reports into station results, flag anomalies (exactly once)",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			cfg := consolidate.DefaultConfig()
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
+			ref := fs.String("ref", "", "reference data folder; required")
+			metrics := fs.String("metrics", "127.0.0.1:9103", "address serving Prometheus /metrics; empty disables")
+			fs.StringVar(&cfg.Group, "group", cfg.Group, "consumer group shared by every consolidator of a deployment")
+			fs.StringVar(&cfg.TransactionalID, "transactional-id", "", "unique per process, stable across its restarts (default <group>-<host name>)")
+			fs.DurationVar(&cfg.TransactionTimeout, "txn-timeout", cfg.TransactionTimeout, "broker aborts a transaction open longer than this")
+			fs.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "group session timeout")
+			fs.IntVar(&cfg.MaxPollRecords, "max-poll", cfg.MaxPollRecords, "most records per transaction")
+			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of one partition's state on start or rebalance")
+			rulesFlags(fs, &cfg.Rules)
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				country, err := loadCountry(*ref)
+				if err != nil {
+					return err
+				}
+				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country = kf.seedList(), kf.topicPrefix, country
+				reg := newRegistry()
+				cfg.Registerer = reg
+				c, err := consolidate.New(cfg)
+				if err != nil {
+					return fmt.Errorf("%w: %v", errUsage, err)
+				}
+				return withMetrics(ctx, *metrics, reg, c.Run)
+			}
+		},
+	})
+	upRoles = append(upRoles, upRole{name: "consolidate", start: func(ctx context.Context, env upEnv) (upStarted, error) {
+		cfg := consolidate.DefaultConfig()
+		cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country, cfg.Registerer = env.seeds, env.topicPrefix, env.country, env.metrics
+		c, err := consolidate.New(cfg)
+		if err != nil {
+			return upStarted{}, err
+		}
+		return upStarted{describe: "submissions, reviews, official -> station-results, anomalies (transactions)", run: c.Run}, nil
+	}})
+}
+
+// rulesFlags maps the consolidation thresholds onto flags.
+func rulesFlags(fs *flag.FlagSet, r *consolidate.Rules) {
+	fs.Func("polls-close", "when polls closed, RFC 3339 (default "+r.PollsClose.Format(time.RFC3339)+")", func(s string) error {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return err
+		}
+		r.PollsClose = t
+		return nil
+	})
+	fs.DurationVar(&r.EarlyTolerance, "early-tolerance", r.EarlyTolerance, "allowance for phone clocks before EARLY")
+	fs.Float64Var(&r.OutlierZ, "outlier-z", r.OutlierZ, "robust z-score above which turnout or a share is an outlier")
+	fs.IntVar(&r.OutlierMinStations, "outlier-min-stations", r.OutlierMinStations, "other final stations a constituency needs before outliers are judged")
+	fs.IntVar(&r.SpreadMaxStations, "spread-max-stations", r.SpreadMaxStations, "distinct stations one volunteer may report before SPREAD")
+	fs.IntVar(&r.BallotGapAbs, "ballot-gap", r.BallotGapAbs, "BALLOT_GAP beyond this many ballots (or --ballot-gap-rel)")
+	fs.Float64Var(&r.BallotGapRel, "ballot-gap-rel", r.BallotGapRel, "BALLOT_GAP beyond this fraction of ballots cast")
+}

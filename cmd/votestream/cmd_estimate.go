@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"votestream/election"
+	"votestream/processors/estimate"
+)
+
+func init() {
+	register(&command{
+		name:    "estimate",
+		summary: "estimate party-list shares and seats and constituency leaders with calls, every few seconds and on SIGUSR1",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			cfg := estimate.DefaultConfig()
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
+			ref := fs.String("ref", "", "reference data folder with stations and candidates; required")
+			metrics := fs.String("metrics", "127.0.0.1:9104", "address serving Prometheus /metrics; empty disables")
+			fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "how often an estimate is published when results changed")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				country, err := loadCountry(*ref)
+				if err != nil {
+					return err
+				}
+				reg := newRegistry()
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = kf.seedList(), kf.topicPrefix, country, reg
+				r, err := estimate.New(cfg)
+				if err != nil {
+					return fmt.Errorf("%w: %v", errUsage, err)
+				}
+				return withMetrics(ctx, *metrics, reg, func(ctx context.Context) error {
+					g, gctx := errgroup.WithContext(ctx)
+					g.Go(func() error { return r.Run(gctx) })
+					g.Go(func() error { triggerOnSignal(gctx, r.Trigger); return nil })
+					return g.Wait()
+				})
+			}
+		},
+	})
+	upRoles = append(upRoles, upRole{name: "estimate", start: func(ctx context.Context, env upEnv) (upStarted, error) {
+		cfg := estimate.DefaultConfig()
+		cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = env.seeds, env.topicPrefix, env.country, env.metrics
+		r, err := estimate.New(cfg)
+		if err != nil {
+			return upStarted{}, err
+		}
+		return upStarted{describe: fmt.Sprintf("station-results -> estimates every %v", cfg.Interval), run: r.Run}, nil
+	}})
+
+	register(&command{
+		name:    "backtest",
+		summary: "replay a results set through the estimator in a realistic order and score every step",
+		usage:   "--ref DIR --results DIR",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			d := estimate.DefaultBacktestConfig()
+			ref := fs.String("ref", "", "reference data folder (with stations and candidates); required")
+			results := fs.String("results", "", "results set folder: station_totals.csv, station_votes.csv, optional report_times.csv; required")
+			order := fs.String("order", string(d.Order), "reporting order: biased (small and rural first, or report_times.csv), random, or file (report_times.csv)")
+			seed := fs.Uint64("seed", d.Seed, "seed of the random and modelled orders")
+			steps := fs.Int("steps", d.Steps, "evenly spaced shares of stations reported to score")
+			out := fs.String("out", "", "also write the table as CSV to this file")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				if *results == "" {
+					return fmt.Errorf("%w: --results is required", errUsage)
+				}
+				cfg := estimate.DefaultBacktestConfig()
+				cfg.Order, cfg.Seed, cfg.Steps = estimate.Order(*order), *seed, *steps
+				if err := cfg.Validate(); err != nil {
+					return fmt.Errorf("%w: %v", errUsage, err)
+				}
+				country, err := loadCountry(*ref)
+				if err != nil {
+					return err
+				}
+				res, err := election.LoadResults(os.DirFS(*results), country)
+				if err != nil {
+					return fmt.Errorf("results %s: %w", *results, err)
+				}
+				start := time.Now()
+				slog.Info("backtesting", "stations", len(country.Stations), "order", cfg.Order, "steps", cfg.Steps)
+				t, err := estimate.Backtest(ctx, country, res, cfg)
+				if err != nil {
+					return err
+				}
+				if err := t.Format(os.Stdout); err != nil {
+					return err
+				}
+				slog.Info("backtest done", "took", time.Since(start).Round(time.Millisecond))
+				if *out != "" {
+					return writeFileAtomic(*out, t.WriteCSV)
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// triggerOnSignal calls trigger on every SIGUSR1 until ctx ends: an on-demand estimate.
+func triggerOnSignal(ctx context.Context, trigger func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGUSR1)
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			slog.Info("estimate requested (SIGUSR1)")
+			trigger()
+		}
+	}
+}
