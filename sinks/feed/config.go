@@ -1,0 +1,138 @@
+package feed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"votestream/election"
+)
+
+// Sentinel errors of the package.
+var (
+	// ErrConfig: the Config contradicts itself or lacks a required field.
+	ErrConfig = errors.New("feed: invalid config")
+	// ErrKeys: the newsroom key file cannot be used.
+	ErrKeys = errors.New("feed: bad newsroom key file")
+	// ErrUnknownStation: a station result names a station the reference data does not know.
+	ErrUnknownStation = errors.New("feed: unknown station")
+	// ErrUnknownConstituency: a station result names a constituency the reference data does
+	// not know, or another one than the station's.
+	ErrUnknownConstituency = errors.New("feed: unknown constituency")
+	// ErrBadResult: a station result the view cannot take (bad ballot, negative or
+	// malformed counts).
+	ErrBadResult = errors.New("feed: unusable station result")
+)
+
+// Config of the feed. Start from DefaultConfig; set Seeds, Country and KeysFile. Flags map
+// onto it in cmd/votestream.
+type Config struct {
+	// Seeds are the Kafka bootstrap brokers (host:port). Required. CLI: --kafka.
+	Seeds []string
+	// TopicPrefix is prepended to every topic name. Default "". CLI: --topic-prefix.
+	TopicPrefix string
+	// Country is the indexed reference data: names, eligible voters, stations and
+	// candidates. Required. CLI: --ref (loaded with election.LoadCountry).
+	Country *election.Country `json:"-"`
+
+	// Listen is the HTTP address. Default "127.0.0.1:8090". CLI: --listen.
+	Listen string
+	// KeysFile lists the newsroom API keys, one "KEY NEWSROOM NAME" per line (see
+	// docs/feed.md). Required. CLI: --keys.
+	KeysFile string
+	// KeysReload is how often the key file is checked for changes, so a newsroom can be
+	// added or removed on the night without a restart; 0 never reloads. Default 30s.
+	KeysReload time.Duration
+	// MaxStreamsPerNewsroom caps the event streams one newsroom holds open at once; one
+	// more gets 429 TOO_MANY_STREAMS. Default 8. CLI: --max-streams.
+	MaxStreamsPerNewsroom int
+
+	// RingSize is how many events the stream keeps for clients that reconnect with
+	// Last-Event-ID; an older id gets a `reset` event. Default 65,536 (about 30 MB, and
+	// some tens of seconds of the peak). CLI: --ring.
+	RingSize int
+	// ClientLag is how many events a stream client may fall behind the newest before it
+	// is dropped (it reconnects and resumes from the ring). Must be below RingSize.
+	// Default 16,384.
+	ClientLag int
+	// Heartbeat is the interval of the comment lines that keep idle streams (and proxies)
+	// alive. Default 15s.
+	Heartbeat time.Duration
+	// WriteTimeout bounds one write to a client, stream or JSON; a client that accepts
+	// nothing for that long is cut off. Default 30s.
+	WriteTimeout time.Duration
+
+	// EstimateBacklog is how many of the newest estimates.v1 records are read at start;
+	// only the latest estimate matters. Default 16.
+	EstimateBacklog int
+	// CatchUpIdle: the view is ready once every partition has been read to the offset it
+	// had at start, or, should a partition's tail never arrive (a compacted-away record),
+	// after this long without a record. Default 10s.
+	CatchUpIdle time.Duration
+	// StartTimeout bounds the tries to list the topics' offsets at start. Default 60s.
+	StartTimeout time.Duration
+	// ShutdownGrace is how long requests in flight may take to finish on shutdown.
+	// Default 5s.
+	ShutdownGrace time.Duration
+
+	// Logger receives the role's logs. Default slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                "127.0.0.1:8090",
+		KeysReload:            30 * time.Second,
+		MaxStreamsPerNewsroom: 8,
+		RingSize:              65_536,
+		ClientLag:             16_384,
+		Heartbeat:             15 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		EstimateBacklog:       16,
+		CatchUpIdle:           10 * time.Second,
+		StartTimeout:          60 * time.Second,
+		ShutdownGrace:         5 * time.Second,
+	}
+}
+
+// Validate reports the first missing value or contradiction in c.
+func (c Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	switch {
+	case len(c.Seeds) == 0:
+		return bad("no Kafka seed brokers")
+	case c.Country == nil:
+		return bad("no reference data (Country)")
+	case !c.Country.Indexed():
+		return bad("reference data not indexed")
+	case c.Listen == "":
+		return bad("no listen address")
+	case c.KeysFile == "":
+		return bad("no newsroom key file")
+	case c.KeysReload < 0:
+		return bad("KeysReload %v < 0", c.KeysReload)
+	case c.MaxStreamsPerNewsroom < 1:
+		return bad("MaxStreamsPerNewsroom %d < 1", c.MaxStreamsPerNewsroom)
+	case c.RingSize < 2:
+		return bad("RingSize %d < 2", c.RingSize)
+	case c.ClientLag < 1 || c.ClientLag >= c.RingSize:
+		return bad("ClientLag %d must be in [1, RingSize %d)", c.ClientLag, c.RingSize)
+	case c.Heartbeat <= 0:
+		return bad("Heartbeat %v <= 0", c.Heartbeat)
+	case c.WriteTimeout <= 0:
+		return bad("WriteTimeout %v <= 0", c.WriteTimeout)
+	case c.EstimateBacklog < 1:
+		return bad("EstimateBacklog %d < 1", c.EstimateBacklog)
+	case c.CatchUpIdle <= 0:
+		return bad("CatchUpIdle %v <= 0", c.CatchUpIdle)
+	case c.StartTimeout <= 0:
+		return bad("StartTimeout %v <= 0", c.StartTimeout)
+	case c.ShutdownGrace <= 0:
+		return bad("ShutdownGrace %v <= 0", c.ShutdownGrace)
+	}
+	return nil
+}

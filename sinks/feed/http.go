@@ -1,0 +1,363 @@
+package feed
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Error codes of the API. Newsroom code switches on them: never rename one; add new ones.
+const (
+	CodeUnauthenticated  = "UNAUTHENTICATED"    // 401: no key, or an unknown one
+	CodeNotFound         = "NOT_FOUND"          // 404: no such endpoint, constituency or station
+	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED" // 405: the API is read-only (GET and HEAD)
+	CodeInvalidParameter = "INVALID_PARAMETER"  // 400: a query parameter the feed cannot use
+	CodeTooManyStreams   = "TOO_MANY_STREAMS"   // 429: the newsroom already holds its streams
+	CodeNotReady         = "NOT_READY"          // 503, with Retry-After: still reading the night so far
+	CodeInternal         = "INTERNAL"           // 500: a fault of the feed's; report it
+)
+
+var codeStatus = map[string]int{
+	CodeUnauthenticated:  http.StatusUnauthorized,
+	CodeNotFound:         http.StatusNotFound,
+	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	CodeInvalidParameter: http.StatusBadRequest,
+	CodeTooManyStreams:   http.StatusTooManyRequests,
+	CodeNotReady:         http.StatusServiceUnavailable,
+	CodeInternal:         http.StatusInternalServerError,
+}
+
+// APIError is the body of every refusal: {"error": {"code": ..., "message": ...}}.
+type APIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type errorBody struct {
+	Error APIError `json:"error"`
+}
+
+func (f *Feed) writeError(w http.ResponseWriter, code, format string, a ...any) {
+	status := codeStatus[code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	body, _ := json.Marshal(errorBody{APIError{Code: code, Message: fmt.Sprintf(format, a...)}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	f.setWriteDeadline(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func (f *Feed) setWriteDeadline(w http.ResponseWriter) {
+	// A server of the caller's may not support deadlines; the write then simply has none.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(f.cfg.WriteTimeout))
+}
+
+// endpoint is one route of the API.
+type endpoint struct {
+	pattern string // net/http pattern, without method
+	name    string // metric label
+	auth    bool
+	serve   func(f *Feed, w http.ResponseWriter, r *http.Request, newsroom string)
+}
+
+var endpoints = []endpoint{
+	{"/v1/feed/summary", "summary", true, (*Feed).handleSummary},
+	{"/v1/feed/parties", "parties", true, (*Feed).handleParties},
+	{"/v1/feed/constituencies", "constituencies", true, (*Feed).handleConstituencies},
+	{"/v1/feed/constituencies/{id}", "constituency", true, (*Feed).handleConstituency},
+	{"/v1/feed/stations/{id}", "station", true, (*Feed).handleStation},
+	{"/v1/feed/events", "events", true, (*Feed).handleEvents},
+	{"/healthz", "healthz", false, (*Feed).handleHealthz},
+	{"/readyz", "readyz", false, (*Feed).handleReadyz},
+}
+
+// statusWriter remembers the status for the request metric. It passes Flush and the
+// deadlines through (Unwrap), which the stream needs.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() {
+	if fl, ok := s.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (f *Feed) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, ep := range endpoints {
+		mux.HandleFunc(ep.pattern, func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			defer func() { f.m.requests.WithLabelValues(ep.name, strconv.Itoa(sw.status)).Inc() }()
+			newsroom := ""
+			if ep.auth {
+				var ok bool
+				if newsroom, ok = f.authenticate(r); !ok {
+					sw.Header().Set("WWW-Authenticate", `Bearer realm="votestream-feed"`)
+					f.writeError(sw, CodeUnauthenticated, "send a newsroom key as `Authorization: Bearer <key>`")
+					return
+				}
+			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				sw.Header().Set("Allow", "GET, HEAD")
+				f.writeError(sw, CodeMethodNotAllowed, "%s is not allowed: the feed is read-only", r.Method)
+				return
+			}
+			if ep.auth && !f.ready.Load() {
+				sw.Header().Set("Retry-After", "2")
+				f.writeError(sw, CodeNotReady, "the feed is still reading the night so far; retry shortly")
+				return
+			}
+			ep.serve(f, sw, r, newsroom)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { f.m.requests.WithLabelValues("unknown", strconv.Itoa(sw.status)).Inc() }()
+		f.writeError(sw, CodeNotFound, "no such endpoint; see docs/feed.md")
+	})
+	return mux
+}
+
+// authenticate returns the newsroom of the request's bearer key.
+func (f *Feed) authenticate(r *http.Request) (string, bool) {
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return f.keys.Newsroom(strings.TrimSpace(key))
+}
+
+func (f *Feed) handleHealthz(w http.ResponseWriter, r *http.Request, _ string) {
+	writeSmallJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (f *Feed) handleReadyz(w http.ResponseWriter, r *http.Request, _ string) {
+	if !f.ready.Load() {
+		w.Header().Set("Retry-After", "2")
+		writeSmallJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "catching up"})
+		return
+	}
+	writeSmallJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func writeSmallJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// answer describes one JSON answer: how to find its version cheaply, and how to render it.
+type answer struct {
+	cacheKey string                       // non-empty: keep the encoded body per version
+	version  func(v *View) (uint64, bool) // false: 404
+	render   func(v *View) any            // called under the read lock
+	notFound string                       // message for the 404
+}
+
+// serveAnswer writes an answer with its ETag (the event id of its version), or 304 when
+// If-None-Match names it. Rendering happens under the read lock; encoding after it, since
+// answers hold no reference to state the consumer changes in place.
+func (f *Feed) serveAnswer(w http.ResponseWriter, r *http.Request, a answer) {
+	f.mu.RLock()
+	version, ok := a.version(f.view)
+	if !ok {
+		f.mu.RUnlock()
+		f.writeError(w, CodeNotFound, "%s", a.notFound)
+		return
+	}
+	eventID := formatEventID(f.view.Epoch(), version)
+	h := w.Header()
+	h.Set("ETag", etag(eventID))
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("Vary", "Accept-Encoding, Authorization")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, eventID) {
+		f.mu.RUnlock()
+		f.setWriteDeadline(w)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	var c *cachedAnswer
+	if a.cacheKey != "" {
+		c = f.cache.get(a.cacheKey, version)
+	}
+	var v any
+	if c == nil {
+		v = a.render(f.view)
+	}
+	f.mu.RUnlock()
+	if c == nil {
+		body, err := json.Marshal(v)
+		if err != nil {
+			f.log.Error("feed: answer not encoded", "path", r.URL.Path, "err", err)
+			f.writeError(w, CodeInternal, "the answer could not be encoded")
+			return
+		}
+		c = &cachedAnswer{version: version, body: append(body, '\n')}
+		if a.cacheKey != "" {
+			f.cache.put(a.cacheKey, c)
+		}
+	}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	body := c.body
+	if len(body) >= gzipMin && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body = c.gzipped()
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	f.setWriteDeadline(w)
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// gzipMin: smaller answers go out plain; compressing them saves less than it costs.
+const gzipMin = 1024
+
+// cachedAnswer is an encoded answer of one version, plain and (once asked for) gzipped.
+type cachedAnswer struct {
+	version uint64
+	body    []byte
+	gzOnce  sync.Once
+	gz      []byte
+}
+
+func (c *cachedAnswer) gzipped() []byte {
+	c.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(c.body)
+		_ = zw.Close()
+		c.gz = buf.Bytes()
+	})
+	return c.gz
+}
+
+// answerCache keeps the newest encoded version of the answers everyone polls (summary,
+// parties, constituency lists): one entry per key, and the keys are bounded by the
+// reference data (one per province at most).
+type answerCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedAnswer
+}
+
+func (c *answerCache) get(key string, version uint64) *cachedAnswer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a := c.m[key]; a != nil && a.version == version {
+		return a
+	}
+	return nil
+}
+
+func (c *answerCache) put(key string, a *cachedAnswer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[key]; old == nil || old.version < a.version {
+		c.m[key] = a
+	}
+}
+
+func (f *Feed) handleSummary(w http.ResponseWriter, r *http.Request, _ string) {
+	f.serveAnswer(w, r, answer{
+		cacheKey: "summary",
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Summary() },
+	})
+}
+
+func (f *Feed) handleParties(w http.ResponseWriter, r *http.Request, _ string) {
+	f.serveAnswer(w, r, answer{
+		cacheKey: "parties",
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Parties() },
+	})
+}
+
+func (f *Feed) handleConstituencies(w http.ResponseWriter, r *http.Request, _ string) {
+	province, err := parseProvince(r.URL.Query(), f.cfg.Country)
+	if err != nil {
+		f.writeError(w, CodeInvalidParameter, "%v", err)
+		return
+	}
+	f.serveAnswer(w, r, answer{
+		cacheKey: "constituencies?province=" + province,
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Constituencies(province) },
+	})
+}
+
+func (f *Feed) handleConstituency(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("id")
+	f.serveAnswer(w, r, answer{
+		version:  func(v *View) (uint64, bool) { return v.ConstituencyVersion(id) },
+		render:   func(v *View) any { a, _ := v.Constituency(id); return a },
+		notFound: fmt.Sprintf("no constituency %q", truncate(id, 40)),
+	})
+}
+
+func (f *Feed) handleStation(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("id")
+	f.serveAnswer(w, r, answer{
+		version:  func(v *View) (uint64, bool) { return v.StationVersion(id) },
+		render:   func(v *View) any { a, _ := v.Station(id); return a },
+		notFound: fmt.Sprintf("no station %q", truncate(id, 40)),
+	})
+}
+
+// errStreamLimit: the newsroom holds MaxStreamsPerNewsroom streams already.
+var errStreamLimit = errors.New("feed: stream limit reached")
+
+func (f *Feed) acquireStream(newsroom string) error {
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	if f.streams[newsroom] >= f.cfg.MaxStreamsPerNewsroom {
+		return errStreamLimit
+	}
+	f.streams[newsroom]++
+	f.m.clients.WithLabelValues(newsroom).Inc()
+	return nil
+}
+
+func (f *Feed) releaseStream(newsroom string) {
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	f.streams[newsroom]--
+	if f.streams[newsroom] <= 0 {
+		delete(f.streams, newsroom)
+	}
+	f.m.clients.WithLabelValues(newsroom).Dec()
+}

@@ -1,0 +1,230 @@
+package feed
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// streamRetryMillis is the reconnection delay the stream asks EventSource clients for.
+const streamRetryMillis = 2000
+
+// streamBatch bounds the events one read of the ring hands a client.
+const streamBatch = 256
+
+// handleEvents serves /v1/feed/events: Server-Sent Events from the ring, resumed after
+// Last-Event-ID (header, or ?last_event_id= for clients that cannot set it).
+func (f *Feed) handleEvents(w http.ResponseWriter, r *http.Request, newsroom string) {
+	filter, err := parseStreamFilter(r.URL.Query(), f.cfg.Country)
+	if err != nil {
+		f.writeError(w, CodeInvalidParameter, "%v", err)
+		return
+	}
+	if err := f.acquireStream(newsroom); err != nil {
+		f.m.refused.WithLabelValues("too_many_streams").Inc()
+		w.Header().Set("Retry-After", "5")
+		f.writeError(w, CodeTooManyStreams, "newsroom %q already holds %d event streams", newsroom, f.cfg.MaxStreamsPerNewsroom)
+		return
+	}
+	defer f.releaseStream(newsroom)
+
+	lastID := r.Header.Get("Last-Event-ID")
+	if lastID == "" {
+		lastID = r.URL.Query().Get("last_event_id")
+	}
+	s := &stream{f: f, w: w, rc: http.NewResponseController(w), ctx: r.Context(), filter: filter,
+		epoch: f.view.Epoch(), sent: map[string]int{}}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx and its kin: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	s.run(lastID)
+}
+
+// stream is one client's event stream.
+type stream struct {
+	f      *Feed
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	ctx    context.Context
+	filter streamFilter
+	epoch  string
+
+	buf       []byte
+	idSent    uint64 // the id of the last id: line written; the client's Last-Event-ID
+	lastWrite time.Time
+	sent      map[string]int // events written since the last flush, by type
+}
+
+// run streams until the client leaves, falls behind, or the feed shuts down.
+func (s *stream) run(lastID string) {
+	ring, cfg := s.f.ring, s.f.cfg
+	newest := ring.Last()
+	cursor, reset := newest, ""
+	if lastID != "" {
+		epoch, seq, ok := parseEventID(lastID)
+		if ok && epoch == s.epoch && seq <= newest {
+			cursor = seq
+		} else {
+			reset = "unknown_id" // another process's id (a restart), or not one of ours
+		}
+	}
+	s.buf = append(s.buf, "retry: "+strconv.Itoa(streamRetryMillis)+"\n: votestream feed\n"...)
+	if reset == "" {
+		s.appendID(cursor)
+	}
+	s.buf = append(s.buf, '\n')
+	if reset != "" {
+		s.appendReset(reset, newest)
+		cursor = newest
+	}
+	if !s.flush() {
+		return
+	}
+
+	// A client resuming from far back may read its way forward; it is held to ClientLag
+	// only once it has caught up that far, or it could never resume at all.
+	catchingUp := newest-cursor > uint64(cfg.ClientLag)
+	first := true
+	heartbeat := time.NewTimer(cfg.Heartbeat)
+	defer heartbeat.Stop()
+	evs := make([]*Event, 0, streamBatch)
+	for {
+		var wait <-chan struct{}
+		var st readStatus
+		evs, newest, wait, st = ring.Read(cursor, streamBatch, evs[:0])
+		switch st {
+		case readClosed:
+			return
+		case readAhead:
+			return // the ring was reset under the client; it reconnects and gets a reset
+		case readOverrun:
+			if first {
+				// The client's last event left the ring between its id check and now.
+				s.appendReset("too_old", newest)
+				cursor = newest
+				if !s.flush() {
+					return
+				}
+				first = false
+				continue
+			}
+			s.f.m.dropped.WithLabelValues("overrun").Inc()
+			return
+		}
+		first = false
+		lag := newest - cursor
+		if catchingUp && lag <= uint64(cfg.ClientLag) {
+			catchingUp = false
+		}
+		if !catchingUp && lag > uint64(cfg.ClientLag) {
+			s.f.m.dropped.WithLabelValues("lagging").Inc()
+			return
+		}
+		if len(evs) == 0 {
+			select {
+			case <-wait:
+			case <-heartbeat.C:
+				heartbeat.Reset(cfg.Heartbeat)
+				s.appendHeartbeat(cursor)
+				if !s.flush() {
+					return
+				}
+			case <-s.ctx.Done():
+				return
+			case <-s.f.shutdown:
+				return
+			}
+			continue
+		}
+		for _, ev := range evs {
+			if s.filter.match(ev) {
+				s.appendEvent(ev)
+			}
+		}
+		cursor = evs[len(evs)-1].ID
+		// A filtered client may go a long time without a matching event; its heartbeat
+		// still carries the newest id so that it resumes from there, not from the ring's
+		// far past.
+		if len(s.buf) == 0 && time.Since(s.lastWrite) >= cfg.Heartbeat {
+			s.appendHeartbeat(cursor)
+		}
+		if len(s.buf) > 0 {
+			if !s.flush() {
+				return
+			}
+			heartbeat.Reset(cfg.Heartbeat)
+		}
+	}
+}
+
+func (s *stream) appendID(id uint64) {
+	s.buf = append(s.buf, "id: "...)
+	s.buf = append(s.buf, formatEventID(s.epoch, id)...)
+	s.buf = append(s.buf, '\n')
+	s.idSent = id
+}
+
+func (s *stream) appendEvent(ev *Event) {
+	s.appendID(ev.ID)
+	s.buf = append(s.buf, "event: "...)
+	s.buf = append(s.buf, ev.Type...)
+	s.buf = append(s.buf, "\ndata: "...)
+	s.buf = append(s.buf, ev.Data...)
+	s.buf = append(s.buf, "\n\n"...)
+	s.sent[ev.Type]++
+}
+
+// appendReset tells the client that events it asked for are gone: it must refetch what it
+// shows from the JSON API, and then keeps reading this stream from id.
+func (s *stream) appendReset(reason string, id uint64) {
+	eventID := formatEventID(s.epoch, id)
+	s.appendID(id)
+	s.buf = append(s.buf, "event: reset\ndata: {\"reason\":\""...)
+	s.buf = append(s.buf, reason...)
+	s.buf = append(s.buf, "\",\"event_id\":\""...)
+	s.buf = append(s.buf, eventID...)
+	s.buf = append(s.buf, "\"}\n\n"...)
+	s.sent[EventReset]++
+}
+
+// appendHeartbeat writes a comment (which clients ignore) and, when events were skipped
+// by the filter since the last id sent, an id line: a block with an id and no data moves
+// an EventSource's Last-Event-ID without firing an event.
+func (s *stream) appendHeartbeat(cursor uint64) {
+	s.buf = append(s.buf, ": heartbeat\n"...)
+	if cursor != s.idSent {
+		s.appendID(cursor)
+	}
+	s.buf = append(s.buf, '\n')
+}
+
+// flush writes the buffer within WriteTimeout; false when the client is gone or stuck.
+func (s *stream) flush() bool {
+	if len(s.buf) == 0 {
+		return true
+	}
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.f.cfg.WriteTimeout))
+	_, err := s.w.Write(s.buf)
+	if err == nil {
+		err = s.rc.Flush()
+	}
+	s.buf = s.buf[:0]
+	for typ, n := range s.sent {
+		s.f.m.eventsSent.WithLabelValues(typ).Add(float64(n))
+	}
+	clear(s.sent)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.f.m.dropped.WithLabelValues("write_failed").Inc()
+		}
+		return false
+	}
+	s.lastWrite = time.Now()
+	return true
+}
