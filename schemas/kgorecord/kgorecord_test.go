@@ -22,7 +22,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(r.Key) != "BKK_1_0042" || r.Topic != "test-station-results.v1" {
+	if string(r.Key) != "BKK_1_0042/partylist" || r.Topic != "test-station-results.v1" {
 		t.Errorf("key %q topic %q", r.Key, r.Topic)
 	}
 	want := []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/json")}, {Key: "schema", Value: []byte("station-result.v1")}}
