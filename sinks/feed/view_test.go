@@ -120,7 +120,7 @@ func TestViewTotals(t *testing.T) {
 	}
 
 	wantVotes := map[string]map[int]int64{
-		"BKK_1 constituency": {1: 360, 2: 420, 3: 94},
+		"BKK_1 constituency":  {1: 360, 2: 420, 3: 94},
 		"national party list": {31: 270, 29: 260, 7: 55},
 	}
 	gotVotes := map[string]map[int]int64{
