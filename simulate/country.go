@@ -13,12 +13,9 @@ import (
 	"votestream/election"
 )
 
-// Regions in the order of election.Province.Region values, with the real number of
-// provinces in each (2023): the synthetic country keeps these proportions.
-var (
-	regions       = []string{"central", "east", "north", "northeast", "south", "west"}
-	regionWeights = []float64{9, 9, 17, 20, 14, 8}
-)
+// Regions in the order of election.Province.Region values. The real number of provinces
+// in each (2023) is 9, 9, 17, 20, 14, 8: syntheticStructure keeps these proportions.
+var regions = []string{"central", "east", "north", "northeast", "south", "west"}
 
 // NewCountry builds the country of cfg: synthetic with the real shape, or the structure of
 // cfg.RefDir. Stations and candidates are simulated unless the folder already has them
@@ -371,10 +368,7 @@ func addCandidates(seed uint64, c *election.Country, cfg CountryConfig) {
 	r := newRand(seed, "parties")
 	nParties := len(c.Parties)
 	order := r.Perm(nParties)
-	big := make([]int, 0, cfg.NationalParties)
-	for _, i := range order[:min(cfg.NationalParties, nParties)] {
-		big = append(big, i)
-	}
+	big := append([]int(nil), order[:min(cfg.NationalParties, nParties)]...)
 	isBig := make([]bool, nParties)
 	for _, i := range big {
 		isBig[i] = true

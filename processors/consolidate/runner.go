@@ -21,7 +21,6 @@ import (
 	"votestream/schemas/kgorecord"
 )
 
-
 // Dead-letter headers beyond schemas.HeaderReason and schemas.HeaderSourceTopic.
 const (
 	HeaderSourcePartition = "source-partition"
