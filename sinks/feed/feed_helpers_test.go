@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,6 +36,7 @@ func newTestFeed(t *testing.T, mod func(*Config)) *Feed {
 	cfg.Seeds = []string{"127.0.0.1:1"} // never dialled: these tests do not Run
 	cfg.Country = smallCountry(t)
 	cfg.KeysFile = path
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -104,16 +106,18 @@ type sseClient struct {
 	cancel context.CancelFunc
 }
 
-// openStream opens /v1/feed/events?query with an optional Last-Event-ID.
-func openStream(t *testing.T, srv *httptest.Server, key, query, lastID string) *sseClient {
+// openStream opens base/v1/feed/events?query with an optional Last-Event-ID.
+func openStream(t *testing.T, base, key, query, lastID string) *sseClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/feed/events?"+query, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/feed/events?"+query, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	resp, err := srv.Client().Do(req)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestStreamLiveAndResume(t *testing.T) {
 	srv := serve(t, f)
 	rs := results(6)
 
-	a := openStream(t, srv, keyNation, "", "")
+	a := openStream(t, srv.URL, keyNation, "", "")
 	pre := a.next()
 	if pre.retry != "2000" || pre.id != f.id(0) || pre.event != "" {
 		t.Fatalf("preamble %+v", pre)
@@ -53,7 +53,7 @@ func TestStreamLiveAndResume(t *testing.T) {
 	// and gets exactly those, then live ones.
 	f.applyResult(rs[3])
 	f.applyResult(rs[4])
-	b := openStream(t, srv, keyNation, "", f.id(3))
+	b := openStream(t, srv.URL, keyNation, "", f.id(3))
 	if pre := b.next(); pre.id != f.id(3) {
 		t.Fatalf("resumed preamble %+v", pre)
 	}
@@ -80,7 +80,7 @@ func TestStreamLiveAndResume(t *testing.T) {
 	if err := json.Unmarshal(body, &sum); err != nil {
 		t.Fatal(err)
 	}
-	c := openStream(t, srv, keyPBS, "", sum.EventID)
+	c := openStream(t, srv.URL, keyPBS, "", sum.EventID)
 	c.next()
 	f.applyResult(rs[5])
 	if fr := c.nextEvent(); fr.id != f.id(7) || resultStation(t, fr) != "CMI_1_001" {
@@ -107,7 +107,7 @@ func TestStreamReset(t *testing.T) {
 				f.applyResult(r)
 			}
 			// The ring holds 7..10 now.
-			s := openStream(t, srv, keyNation, "", strings.ReplaceAll(tt.lastID, "%s", f.view.Epoch()))
+			s := openStream(t, srv.URL, keyNation, "", strings.ReplaceAll(tt.lastID, "%s", f.view.Epoch()))
 			s.next() // preamble
 			fr := s.nextEvent()
 			var body struct {
@@ -144,7 +144,7 @@ func TestStreamFilter(t *testing.T) {
 			f := newTestFeed(t, nil)
 			f.markReady()
 			srv := serve(t, f)
-			s := openStream(t, srv, keyNation, tt.query, "")
+			s := openStream(t, srv.URL, keyNation, tt.query, "")
 			s.next()
 			f.applyResult(res("BKK_1_001", cons, 1, prov, fin, 10, 0, 0, nil, 1))
 			f.applyResult(res("BKK_2_001", cons, 1, prov, fin, 10, 0, 0, nil, 2))
@@ -166,7 +166,7 @@ func TestStreamHeartbeatCarriesID(t *testing.T) {
 	f := newTestFeed(t, func(c *Config) { c.Heartbeat = time.Millisecond })
 	f.markReady()
 	srv := serve(t, f)
-	s := openStream(t, srv, keyNation, "constituency=BKK_2", "")
+	s := openStream(t, srv.URL, keyNation, "constituency=BKK_2", "")
 	s.next()
 	f.applyResult(res("BKK_1_001", cons, 1, prov, fin, 10, 0, 0, nil, 1))
 	for {
@@ -242,7 +242,7 @@ func TestStreamSlowClientDropped(t *testing.T) {
 
 	// It reconnects with the id of its last event and resumes from the ring.
 	srv := serve(t, f)
-	s := openStream(t, srv, keyNation, "", f.id(1))
+	s := openStream(t, srv.URL, keyNation, "", f.id(1))
 	s.next()
 	for id := uint64(2); id <= 4; id++ {
 		if fr := s.nextEvent(); fr.id != f.id(id) {
@@ -255,14 +255,14 @@ func TestStreamLimitPerNewsroom(t *testing.T) {
 	f := newTestFeed(t, func(c *Config) { c.MaxStreamsPerNewsroom = 1 })
 	f.markReady()
 	srv := serve(t, f)
-	s := openStream(t, srv, keyNation, "", "")
+	s := openStream(t, srv.URL, keyNation, "", "")
 	s.next()
 	resp, body := get(t, srv.URL+"/v1/feed/events", keyNation)
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), `"code":"TOO_MANY_STREAMS"`) {
 		t.Fatalf("second stream: %d %s", resp.StatusCode, body)
 	}
 	// Another newsroom is not held to the first one's limit.
-	o := openStream(t, srv, keyPBS, "", "")
+	o := openStream(t, srv.URL, keyPBS, "", "")
 	o.next()
 	if got := metricValue(t, f.m.refused.WithLabelValues("too_many_streams")); got != 1 {
 		t.Errorf("refused = %v", got)
