@@ -104,7 +104,7 @@ func ballotResult(r *result) *BallotResult {
 	sr := &r.sr
 	br := &BallotResult{
 		Ballot: sr.Ballot, ResultVersion: sr.Version, Status: string(sr.Status), Stage: string(sr.Stage),
-		Reported: counts(sr.Status), Anomalies: sr.Anomalies, Sources: len(sr.Sources),
+		Reported: counts(sr.Status), Anomalies: sr.Anomalies, Sources: r.sources,
 		CountedAt: jsonTime(sr.CountedAt), UpdatedAt: jsonTime(sr.UpdatedAt),
 	}
 	if br.Reported {

@@ -77,7 +77,7 @@ func (f *Feed) consume(ctx context.Context) error {
 			pollCtx, cancel = context.WithTimeout(ctx, f.cfg.CatchUpIdle)
 		}
 		fetches := cl.PollFetches(pollCtx)
-		idle := pollCtx.Err() != nil
+		idle := pollCtx.Err() != nil && fetches.NumRecords() == 0
 		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return nil
@@ -116,6 +116,12 @@ func (f *Feed) consume(ctx context.Context) error {
 			case caughtUp():
 				f.markReady()
 			case idle:
+				// Idle also when the broker went away: serve a partial night only if the
+				// broker answers, so the silence means there is nothing more to read.
+				if _, _, err := f.listOffsets(ctx, kadm.NewClient(cl), results, estimates); err != nil {
+					f.log.Warn("feed: still catching up; the broker does not answer", "err", err)
+					continue
+				}
 				var behind []string
 				for tp, end := range targets {
 					if next[tp] < end {

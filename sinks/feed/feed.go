@@ -268,12 +268,17 @@ func (f *Feed) markReady() {
 	if f.ready.Load() {
 		return
 	}
+	f.markReadyQuiet()
+	f.log.Info("feed ready", "version", f.view.Seq(), "stations_reported", f.view.national[bPartyList].reported,
+		"estimate", f.view.estimate != nil)
+}
+
+// markReadyQuiet is markReady without the log line; f.mu must be held.
+func (f *Feed) markReadyQuiet() {
 	f.ring.Reset(f.view.Seq())
 	f.ready.Store(true)
 	close(f.readyC)
 	f.m.ready.Set(1)
-	f.log.Info("feed ready", "version", f.view.Seq(), "stations_reported", f.view.national[bPartyList].reported,
-		"estimate", f.view.estimate != nil)
 }
 
 // encode turns a change into its event. The payloads marshal without error (no NaN can

@@ -51,9 +51,12 @@ func counts(s schemas.Status) bool {
 }
 
 // result is the current station result of one station and ballot, with its votes parsed.
+// Its sources are dropped once counted: newsrooms see how many there were, never who
+// (volunteer ids stay inside the war room), and 190,000 results should not hold them all.
 type result struct {
-	sr    schemas.StationResult
-	votes map[int]int
+	sr      schemas.StationResult
+	votes   map[int]int
+	sources int
 }
 
 // tally sums the results of some stations on one ballot.
@@ -230,7 +233,8 @@ func (v *View) Apply(sr schemas.StationResult) (Change, bool, error) {
 	if cur != nil && sr.Version <= cur.sr.Version {
 		return Change{}, false, nil
 	}
-	next := &result{sr: sr, votes: votes}
+	next := &result{sr: sr, votes: votes, sources: len(sr.Sources)}
+	next.sr.Sources, next.sr.Votes, next.sr.DecidedBy = nil, nil, ""
 	cs := v.consts[st.ref.ConstituencyID]
 	if cur != nil {
 		cs.ballots[b].add(cur, st.ref.EligibleVoters, -1)
