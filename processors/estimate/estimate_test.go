@@ -296,11 +296,14 @@ func TestApplyRejects(t *testing.T) {
 		edit func(*schemas.StationResult)
 		want error
 	}{
-		"unknown station": {func(r *schemas.StationResult) { r.StationID = "nowhere" }, ErrUnknownStation},
-		"unknown ballot":  {func(r *schemas.StationResult) { r.Ballot = "senate" }, ErrBadResult},
-		"unknown status":  {func(r *schemas.StationResult) { r.Status = "maybe" }, ErrBadResult},
-		"negative votes":  {func(r *schemas.StationResult) { r.Votes = map[string]int{"1": -3} }, ErrBadResult},
-		"bad number":      {func(r *schemas.StationResult) { r.Votes = map[string]int{"one": 3} }, ErrBadResult},
+		"unknown station":  {func(r *schemas.StationResult) { r.StationID = "nowhere" }, ErrUnknownStation},
+		"unknown ballot":   {func(r *schemas.StationResult) { r.Ballot = "senate" }, ErrBadResult},
+		"unknown status":   {func(r *schemas.StationResult) { r.Status = "maybe" }, ErrBadResult},
+		"negative votes":   {func(r *schemas.StationResult) { r.Votes = map[string]int{"1": -3} }, ErrBadResult},
+		"bad number":       {func(r *schemas.StationResult) { r.Votes = map[string]int{"one": 3} }, ErrBadResult},
+		"votes past int32": {func(r *schemas.StationResult) { r.Votes = map[string]int{"1": 3_000_000_000} }, ErrBadResult},
+		// "1" and "01" are the same party; together they pass 2^31-1 = 2,147,483,647.
+		"sum past int32": {func(r *schemas.StationResult) { r.Votes = map[string]int{"1": 2_000_000_000, "01": 200_000_000} }, ErrBadResult},
 	} {
 		r := good
 		tc.edit(&r)

@@ -2,6 +2,7 @@ package estimate
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -79,7 +80,13 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 				return fmt.Errorf("%w: station %q: votes %q: %d", ErrBadResult, r.StationID, k, v)
 			}
 			if j, ok := opts(no); ok {
-				votes[j] += int32(v)
+				// Figures are held as int32 per station; a sum beyond that would wrap
+				// negative and could hand a call to the wrong candidate.
+				sum := int64(votes[j]) + int64(v)
+				if sum > math.MaxInt32 {
+					return fmt.Errorf("%w: station %q: votes %q: %d out of range", ErrBadResult, r.StationID, k, v)
+				}
+				votes[j] = int32(sum)
 			}
 		}
 	}
