@@ -378,9 +378,15 @@ func (c *Consolidator) deadLetter(r *kgo.Record, reason error) *kgo.Record {
 	return &kgo.Record{Topic: c.out.dead, Key: r.Key, Value: r.Value, Headers: headers}
 }
 
+// onAssigned records the assignment. Range is an eager balancer, so m is the whole
+// assignment, not what was added: it replaces the set rather than adding to it, because
+// onRevoked cannot be relied on to have emptied it. GroupTransactSession passes at most one
+// revocation to onRevoked between two ends of a transaction, so after two rebalances with
+// no transaction between them the partitions lost in the second were never revoked here.
 func (c *Consolidator) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	clear(c.assigned)
 	for _, ps := range m {
 		for _, p := range ps {
 			c.assigned[p] = true
