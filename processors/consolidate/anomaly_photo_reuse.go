@@ -35,6 +35,7 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 		if len(stations) < 2 {
 			continue
 		}
+		local := !slices.ContainsFunc(uses, func(u photoUse) bool { return u.part != p })
 		type target struct {
 			part    int32
 			station string
@@ -77,7 +78,7 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 			if len(vols) == 1 {
 				a.VolunteerID = vols[0]
 			}
-			out = append(out, l.flag(t.part, t.station, Flag{Ballot: ballotOf(t.ballot), Code: schemas.AnomalyPhotoReuse, On: true, Anomaly: a, At: rep.ReceivedAt})...)
+			out = append(out, l.flag(t.part, t.station, Flag{Ballot: ballotOf(t.ballot), Code: schemas.AnomalyPhotoReuse, On: true, Anomaly: a, At: rep.ReceivedAt}, local)...)
 		}
 	}
 	return out

@@ -55,6 +55,7 @@ func (l *Ledger) spread(p int32, rep *Report) []Output {
 	for i, u := range uses {
 		stations[i] = u.station
 	}
+	local := !slices.ContainsFunc(uses, func(u spreadUse) bool { return u.part != p })
 	for _, u := range uses[l.rules.SpreadMaxStations:] {
 		for bi, reported := range u.ballots {
 			if !reported {
@@ -76,7 +77,7 @@ func (l *Ledger) spread(p int32, rep *Report) []Output {
 				rep.VolunteerID, u.station, ballotName(bi))
 			a.VolunteerID = rep.VolunteerID
 			a.Submissions = []string{u.submission}
-			out = append(out, l.flag(u.part, u.station, Flag{Ballot: ballotOf(bi), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt})...)
+			out = append(out, l.flag(u.part, u.station, Flag{Ballot: ballotOf(bi), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt}, local)...)
 		}
 	}
 	return out
@@ -96,5 +97,5 @@ func (l *Ledger) outsideScope(p int32, rep *Report) []Output {
 		rep.VolunteerID, rep.StationID, rep.Ballot)
 	a.VolunteerID = rep.VolunteerID
 	a.Submissions = []string{rep.SubmissionID}
-	return l.flag(p, rep.StationID, Flag{Ballot: ballotOf(ballotIndex(rep.Ballot)), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt})
+	return l.flag(p, rep.StationID, Flag{Ballot: ballotOf(ballotIndex(rep.Ballot)), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt}, true)
 }

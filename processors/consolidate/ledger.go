@@ -292,11 +292,14 @@ func finalFigures(st *Station, b int) *figures {
 	return bs.fig
 }
 
-// flag applies a cross-station verdict to a station, or queues it when the station is in
-// another partition than the one being replayed (a replay publishes nothing, and that
-// station's published state must not move without its record being produced).
-func (l *Ledger) flag(p int32, station string, f Flag) []Output {
-	if l.replaying >= 0 && p != l.replaying {
+// flag applies a cross-station verdict to a station. During a replay, which publishes
+// nothing, it queues the verdict for Drain instead when the station is in another partition
+// than the one being replayed (that station's published state must not move without its
+// record being produced), or when reports of other partitions stand behind the verdict
+// (local false): the replayed partition's previous owner may not have held those, so may
+// never have published the verdict. Drain then publishes it, at worst a second time.
+func (l *Ledger) flag(p int32, station string, f Flag, local bool) []Output {
+	if l.replaying >= 0 && (p != l.replaying || !local) {
 		l.pending = append(l.pending, pendingInput{part: p, station: station, in: Input{Flag: &f}})
 		return nil
 	}
@@ -347,16 +350,15 @@ func (l *Ledger) outliers(p int32, constituency string, b int, at time.Time) []O
 				}
 			}
 		}
-		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at})...)
-		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at})...)
+		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at}, true)...)
+		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at}, true)...)
 	}
 	return out
 }
 
 // Replay applies an input of partition p read back from Kafka while rebuilding: state
 // only, nothing is published (it was, before). Flags it raises on stations of other
-// partitions wait for Drain, since those stations' published state must not move without
-// its record being produced.
+// partitions, or with reports of other partitions behind them, wait for Drain (see flag).
 func (l *Ledger) Replay(p int32, topic int, offset int64, in Input) {
 	l.replaying = p
 	l.Advance(p, topic, offset)
@@ -400,7 +402,7 @@ func (l *Ledger) Drain() []Output {
 	l.record(func() { l.pending = pending })
 	var out []Output
 	for _, pi := range pending {
-		out = append(out, l.flag(pi.part, pi.station, *pi.in.Flag)...)
+		out = append(out, l.flag(pi.part, pi.station, *pi.in.Flag, true)...)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package consolidate
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -141,8 +142,11 @@ func TestRollback(t *testing.T) {
 	}
 }
 
-// A replayed partition publishes nothing itself; what its replay would flag on another
-// partition waits for Drain. Versions continue from the replayed position.
+// A replayed partition publishes nothing itself; what its replay flags on another
+// partition, or on its own stations from reports of another partition, waits for Drain.
+// Here partition 1 is taken over from a process that did not hold partition 0, so it never
+// saw the photo on S01: S02's PHOTO_REUSE was never published either. Versions continue
+// from the replayed position.
 func TestReplayAndDrain(t *testing.T) {
 	rules := testRules(t)
 	cc := rules.Country
@@ -167,12 +171,17 @@ func TestReplayAndDrain(t *testing.T) {
 	}
 	out := l.Drain()
 	l.Commit()
-	if rs := results(out); len(rs) != 1 || rs[0].StationID != "S01" || rs[0].Version != published.Version+1 ||
-		!slices.Contains(rs[0].Anomalies, "PHOTO_REUSE") {
-		t.Errorf("drain published %+v, want S01 v%d with PHOTO_REUSE", rs, published.Version+1)
+	// S01 at partition 0's position 1 (its version + 1); S02 at partition 1's position 2.
+	rs := results(out)
+	if len(rs) != 2 || rs[0].StationID != "S01" || rs[0].Version != published.Version+1 || !slices.Contains(rs[0].Anomalies, "PHOTO_REUSE") ||
+		rs[1].StationID != "S02" || rs[1].Version != 2*VersionStep || !slices.Contains(rs[1].Anomalies, "PHOTO_REUSE") {
+		for _, r := range rs {
+			t.Logf("published %s v%d %v", r.StationID, r.Version, r.Anomalies)
+		}
+		t.Errorf("drain published %d results, want S01 v%d and S02 v%d, both with PHOTO_REUSE", len(rs), published.Version+1, 2*VersionStep)
 	}
-	if n := len(anomaliesOf(out, "PHOTO_REUSE")); n != 1 {
-		t.Errorf("drain raised %d PHOTO_REUSE, want 1 (S01's; S02's was raised during the replay)", n)
+	if as := anomaliesOf(out, "PHOTO_REUSE"); len(as) != 2 || as[0].StationID != "S01" || as[1].StationID != "S02" {
+		t.Errorf("drain raised %d PHOTO_REUSE, want S01's and S02's", len(as))
 	}
 
 	// The next record of partition 1 is at offset 2: position 3.
@@ -180,5 +189,51 @@ func TestReplayAndDrain(t *testing.T) {
 	out = l.Apply(1, f2(report("x3", "S02", c, final, "xavier", "OrgX", 50)).in(t, cc))
 	if rs := results(out); len(rs) != 1 || rs[0].Version != 3*VersionStep {
 		t.Errorf("after the replay published %+v, want version %d", rs, 3*VersionStep)
+	}
+}
+
+// A photo reused between two stations of the replayed partition was seen whole by whoever
+// owned that partition, who published the flags: the replay applies them silently and
+// leaves nothing for Drain.
+func TestReplayKeepsLocalFlagsSilent(t *testing.T) {
+	rules := testRules(t)
+	cc := rules.Country
+	l := NewLedger(rules)
+	l.AddPartition(1)
+	l.Replay(1, 0, 0, f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared).in(t, cc))
+	l.Replay(1, 0, 1, f1(report("y1", "S05", c, final, "yuki", "OrgY", 41)).evidence(hShared).in(t, cc))
+	if out := l.Drain(); len(out) != 0 {
+		t.Errorf("drain published %d records, want none", len(out))
+	}
+	for _, id := range []string{"S02", "S05"} {
+		st, _ := l.Station(1, id)
+		if res, _ := st.Result("constituency"); !slices.Contains(res.Anomalies, "PHOTO_REUSE") {
+			t.Errorf("%s after the replay: codes %v, want PHOTO_REUSE", id, res.Anomalies)
+		}
+	}
+}
+
+// The same for SPREAD: a volunteer's fourth station is replayed on partition 1 while the
+// first three are on partition 0, held here; the partition's previous owner saw one
+// station and never flagged it, so Drain publishes the flag.
+func TestReplayDrainsSpreadAcrossPartitions(t *testing.T) {
+	rules := testRules(t)
+	cc := rules.Country
+	l := NewLedger(rules)
+	l.AddPartition(0)
+	for i, id := range []string{"S01", "S02", "S03"} {
+		l.Advance(0, 0, int64(i))
+		l.Apply(0, f1(report(fmt.Sprint("v", i), id, c, final, "vic", "OrgV", 30+i)).in(t, cc))
+		l.Commit()
+	}
+	l.AddPartition(1)
+	l.Replay(1, 0, 0, f1(report("v3", "S04", c, final, "vic", "OrgV", 40)).in(t, cc))
+	out := l.Drain()
+	l.Commit()
+	if as := anomaliesOf(out, "SPREAD"); len(as) != 1 || as[0].StationID != "S04" {
+		t.Fatalf("drain raised %d SPREAD, want S04's", len(as))
+	}
+	if rs := results(out); len(rs) != 1 || rs[0].StationID != "S04" || !slices.Contains(rs[0].Anomalies, "SPREAD") {
+		t.Errorf("drain published %d results, want S04's with SPREAD", len(rs))
 	}
 }
