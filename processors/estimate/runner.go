@@ -295,9 +295,8 @@ func (r *Runner) endOffsets(ctx context.Context, cl *kgo.Client) (map[int32]int6
 func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec *kgo.Record) {
 	if rec.Value == nil {
 		// A tombstone: compaction's way to delete the result of a station and ballot.
-		station, ballot, ok := strings.Cut(string(rec.Key), "/")
-		if ok {
-			est.Forget(station, election.Ballot(ballot))
+		if station, ballot, ok := splitResultKey(rec.Key); ok {
+			est.Forget(station, ballot)
 		}
 		r.m.records.WithLabelValues("tombstone").Inc()
 		return
@@ -321,6 +320,17 @@ func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec 
 			r.log.Error("dead letter not delivered", "err", err)
 		}
 	})
+}
+
+// splitResultKey splits a station-results.v1 key (schemas.StationResultKey) at its last
+// slash: a station id may hold a slash, a ballot does not.
+func splitResultKey(key []byte) (string, election.Ballot, bool) {
+	k := string(key)
+	i := strings.LastIndexByte(k, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	return k[:i], election.Ballot(k[i+1:]), true
 }
 
 // publish works out an estimate and produces it to estimates.v1.

@@ -123,6 +123,24 @@ func TestRunnerPublishesTheCountOfAFullNight(t *testing.T) {
 	}
 }
 
+func TestSplitResultKey(t *testing.T) {
+	for _, tc := range []struct {
+		station string
+		ballot  election.Ballot
+	}{
+		{"BKK_1_0001", election.BallotPartyList},
+		{"BKK/1/0001", election.BallotConstituency}, // a station id may hold a slash
+	} {
+		key := schemas.StationResultKey(tc.station, string(tc.ballot))
+		if s, b, ok := splitResultKey([]byte(key)); !ok || s != tc.station || b != tc.ballot {
+			t.Errorf("%q: %q %q %v, want %q %q", key, s, b, ok, tc.station, tc.ballot)
+		}
+	}
+	if _, _, ok := splitResultKey([]byte("no-slash")); ok {
+		t.Error("a key without a slash was split")
+	}
+}
+
 func checkIsTheCount(t *testing.T, c *election.Country, r *election.Results, est schemas.Estimate) {
 	t.Helper()
 	party, cons := truthOf(c, r)
