@@ -28,8 +28,11 @@ import (
 // published at a position at most the committed one, so the first result after a restart,
 // which comes from a record beyond it, has a higher version than anything before: versions
 // keep growing across restarts and rebalances without reading the results topic back. A key
-// gets fewer than VersionStep results at one position (one per input, plus a few flags
-// from other partitions), so the steps never overlap.
+// gets fewer than VersionStep/2 results at one position (one per input, plus a few flags),
+// so the steps never overlap. Drain is the exception: it publishes, without an input of
+// its own, flags a replay found, at the committed position, where the process before may
+// already have published that key beyond what the replay rebuilt. So Drain publishes with
+// at least position x VersionStep + VersionStep/2, above anything published there before.
 //
 // A Ledger is not safe for concurrent use. Every change made by Apply is journalled until
 // Commit or Rollback, so an aborted Kafka transaction leaves no trace in memory.
@@ -41,6 +44,7 @@ type Ledger struct {
 
 	journal   []func()
 	replaying int32                 // the partition being replayed, or -1
+	draining  bool                  // Drain is applying: versions from the upper half of the step
 	pending   []pendingInput        // flags for other partitions found while replaying
 	unjudged  map[groupKey]struct{} // outlier groups a replay changed, judged by SettleReplay
 }
@@ -255,6 +259,9 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 		})
 	}
 	in.VersionFloor = part.floor()
+	if l.draining {
+		in.VersionFloor += VersionStep / 2
+	}
 	next, out := l.rules.Apply(before, in)
 	part.stations[id] = next
 	l.record(func() {
@@ -401,8 +408,10 @@ func (l *Ledger) Drain() []Output {
 	l.pending = nil
 	l.record(func() { l.pending = pending })
 	var out []Output
+	l.draining = true
 	for _, pi := range pending {
 		out = append(out, l.flag(pi.part, pi.station, *pi.in.Flag, true)...)
 	}
+	l.draining = false
 	return out
 }

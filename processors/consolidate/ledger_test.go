@@ -171,14 +171,16 @@ func TestReplayAndDrain(t *testing.T) {
 	}
 	out := l.Drain()
 	l.Commit()
-	// S01 at partition 0's position 1 (its version + 1); S02 at partition 1's position 2.
+	// Drain publishes in the upper half of the step: S01 at partition 0's position 1, S02 at
+	// partition 1's position 2.
 	rs := results(out)
-	if len(rs) != 2 || rs[0].StationID != "S01" || rs[0].Version != published.Version+1 || !slices.Contains(rs[0].Anomalies, "PHOTO_REUSE") ||
-		rs[1].StationID != "S02" || rs[1].Version != 2*VersionStep || !slices.Contains(rs[1].Anomalies, "PHOTO_REUSE") {
+	wantS01, wantS02 := int64(VersionStep+VersionStep/2), int64(2*VersionStep+VersionStep/2)
+	if len(rs) != 2 || rs[0].StationID != "S01" || rs[0].Version != wantS01 || !slices.Contains(rs[0].Anomalies, "PHOTO_REUSE") ||
+		rs[1].StationID != "S02" || rs[1].Version != wantS02 || !slices.Contains(rs[1].Anomalies, "PHOTO_REUSE") {
 		for _, r := range rs {
 			t.Logf("published %s v%d %v", r.StationID, r.Version, r.Anomalies)
 		}
-		t.Errorf("drain published %d results, want S01 v%d and S02 v%d, both with PHOTO_REUSE", len(rs), published.Version+1, 2*VersionStep)
+		t.Errorf("drain published %d results, want S01 v%d and S02 v%d, both with PHOTO_REUSE", len(rs), wantS01, wantS02)
 	}
 	if as := anomaliesOf(out, "PHOTO_REUSE"); len(as) != 2 || as[0].StationID != "S01" || as[1].StationID != "S02" {
 		t.Errorf("drain raised %d PHOTO_REUSE, want S01's and S02's", len(as))
@@ -235,5 +237,52 @@ func TestReplayDrainsSpreadAcrossPartitions(t *testing.T) {
 	}
 	if rs := results(out); len(rs) != 1 || rs[0].StationID != "S04" || !slices.Contains(rs[0].Anomalies, "SPREAD") {
 		t.Errorf("drain published %d results, want S04's with SPREAD", len(rs))
+	}
+}
+
+// A process consolidates S02 (partition 1) and then S01 (partition 0), which carries the
+// same photo: S01 is published at position 1 (1024), then flagged (1025), and S02 flagged
+// at partition 1's position 1 (1025). It is killed and restarted; the replay finds the pair
+// again and Drain publishes both flags once more. Those records must still come after the
+// ones already on the topic: a version equal to 1025 would leave downstream tables that keep
+// the highest version to pick either.
+func TestRestartDrainsAboveEarlierVersions(t *testing.T) {
+	rules := testRules(t)
+	cc := rules.Country
+	x1 := f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared)
+	a1 := f1(report("a1", "S01", c, final, "alice", "OrgA", 41)).evidence(hShared)
+
+	before := NewLedger(rules)
+	before.AddPartition(0)
+	before.AddPartition(1)
+	published := map[string]int64{}
+	keep := func(out []Output) {
+		for _, r := range results(out) {
+			published[r.StationID] = r.Version
+		}
+	}
+	before.Advance(1, 0, 0)
+	keep(before.Apply(1, x1.in(t, cc)))
+	before.Advance(0, 0, 0)
+	keep(before.Apply(0, a1.in(t, cc)))
+	before.Commit()
+	if published["S01"] != VersionStep+1 || published["S02"] != VersionStep+1 {
+		t.Fatalf("before the crash: %v, want S01 and S02 at %d", published, VersionStep+1)
+	}
+
+	after := NewLedger(rules)
+	after.AddPartition(0)
+	after.AddPartition(1)
+	after.Replay(1, 0, 0, x1.in(t, cc))
+	after.Replay(0, 0, 0, a1.in(t, cc))
+	out := after.Drain()
+	after.Commit()
+	if len(results(out)) != 2 {
+		t.Fatalf("drain published %d results, want S01 and S02", len(results(out)))
+	}
+	for _, r := range results(out) {
+		if r.Version <= published[r.StationID] {
+			t.Errorf("%s drained at version %d, not above the %d published before the crash", r.StationID, r.Version, published[r.StationID])
+		}
 	}
 }
