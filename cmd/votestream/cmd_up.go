@@ -248,8 +248,10 @@ func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv) error {
 	if err := waitHTTP(ctx, base+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("simulation: ingest not ready: %w", err)
 	}
+	// The night of the country ingest loaded: its folder already has the stations, so no
+	// scale applies again (Scale with RefDir keeps a fraction of the folder's provinces).
 	cfg := f.simConfig()
-	cfg.Country.RefDir = env.countryDir
+	cfg.Country.RefDir, cfg.Country.Scale, cfg.Country.StationsScale = env.countryDir, 1, 1
 	rc := simulate.DefaultReplayConfig()
 	rc.URL, rc.Speed, rc.Progress = base, f.simSpeed, os.Stderr
 	rc.ProgressEvery = 5 * time.Second

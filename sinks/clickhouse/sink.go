@@ -225,6 +225,9 @@ func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
 			metricRows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
 			return nil
 		}
+		if ctx.Err() != nil {
+			return ctx.Err() // stopping: the offsets stay uncommitted and the rows come again
+		}
 		metricInsertErrors.WithLabelValues(rows.Table.Name).Inc()
 		s.log.Warn("insert failed", "table", rows.Table.Name, "rows", len(rows.Rows), "attempt", attempt, "err", err)
 		if attempt == s.cfg.InsertAttempts {
