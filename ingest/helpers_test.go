@@ -279,4 +279,11 @@ func (s sub) json() string {
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
-func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+// writeFile replaces the file whole (a temporary file renamed over it): a revocation list
+// rewritten in place can be reloaded between the truncation and the write, empty.
+func writeFile(path, content string) error {
+	if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
