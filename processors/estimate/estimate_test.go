@@ -242,6 +242,48 @@ func TestCalledOnlyWhenArithmeticallyCertain(t *testing.T) {
 	}
 }
 
+// A disputed or progressive count at a station is outstanding for the arithmetic of a call:
+// counted A 300 B 100 on two stations (lead 200), and a third station of 250 voters whose
+// result says A 200 B 0. Were that result taken, the lead would be 400 with nobody out;
+// it is not, so 250 voters are out and the lead of 200 is not certain.
+func TestDisputedAndProgressAreOutstandingForACall(t *testing.T) {
+	rows := []station{
+		{"C1", 250, false, 150, 50, true},
+		{"C1", 250, false, 150, 50, true},
+		{"C1", 250, false, 0, 0, false},
+	}
+	for name, edit := range map[string]func(*schemas.StationResult){
+		"disputed": func(r *schemas.StationResult) { r.Status = schemas.StatusDisputed },
+		"progress": func(r *schemas.StationResult) { r.Stage = schemas.StageProgress },
+	} {
+		m := urbanRural()
+		m.MinStationsLeading = 3
+		c := handCountry(t, rows)
+		e, err := NewEstimator(c, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range c.Stations {
+			votes := map[int]int{1: rows[i].a, 2: rows[i].b}
+			if i == 2 {
+				votes = map[int]int{1: 200, 2: 0}
+			}
+			r := resultOf(s, election.BallotConstituency, election.Tally{BallotsCast: votes[1] + votes[2], Votes: votes}, schemas.StatusCorroborated, 1)
+			if i == 2 {
+				edit(&r)
+			}
+			if err := e.Apply(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cr := e.Estimate().Constituencies[0]
+		if cr.Call == schemas.CallCalled || cr.Progress.StationsReported != 2 || cr.Progress.EligibleReported != 500 {
+			t.Errorf("%s: call %s, %d stations and %d voters reported; want not called, 2 and 500",
+				name, cr.Call, cr.Progress.StationsReported, cr.Progress.EligibleReported)
+		}
+	}
+}
+
 func TestDisputedProgressAndStaleResults(t *testing.T) {
 	rows := []station{{"C1", 500, false, 0, 0, false}, {"C1", 500, false, 0, 0, false}}
 	c := handCountry(t, rows)
