@@ -309,7 +309,9 @@ func latency(ctx context.Context, o options, seeds []string, prefix string, live
 	}
 	defer cons.Close()
 	// Make sure the consumer holds its end offsets before the first report goes out.
-	cons.PollRecords(ctxTimeout(ctx, 500*time.Millisecond), 1)
+	pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	cons.PollRecords(pctx, 1)
+	pcancel()
 
 	var mu sync.Mutex
 	acked := map[string]time.Time{}
@@ -373,12 +375,6 @@ func latency(ctx context.Context, o options, seeds []string, prefix string, live
 	}
 	slices.Sort(lat)
 	return lat[len(lat)/2], lat[len(lat)*99/100], len(lat), nil
-}
-
-func ctxTimeout(ctx context.Context, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(ctx, d)
-	go func() { <-c.Done(); cancel() }()
-	return c
 }
 
 // waitRebuilt waits for the rebuild histogram to record a rebuild with records and returns
