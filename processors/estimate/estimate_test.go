@@ -22,7 +22,7 @@ type station struct {
 // handCountry builds one province with the constituencies and stations given; parties A (1)
 // and B (2); in every constituency candidate 1 stands for A and candidate 2 for B unless
 // swapped lists the constituency, where the numbers are the other way round.
-func handCountry(t *testing.T, rows []station, swapped ...string) *election.Country {
+func handCountry(t testing.TB, rows []station, swapped ...string) *election.Country {
 	t.Helper()
 	c := &election.Country{
 		Provinces: []election.Province{{ID: "P", NameTH: "จังหวัด", Region: "north"}},
@@ -420,7 +420,7 @@ func FuzzApply(f *testing.F) {
 	f.Add("SAb", "constituency", "disputed", "progress", "2", 0, "9", 3, int64(7))
 	f.Add("SAa", "partylist", "provisional", "final", "07", 1, "+2", 2, int64(-1))
 	rows := []station{{"C1", 500, false, 0, 0, false}, {"C1", 400, true, 0, 0, false}}
-	c := handCountry(&testing.T{}, rows)
+	c := handCountry(f, rows)
 	f.Fuzz(func(t *testing.T, id, ballot, status, stage, k1 string, v1 int, k2 string, v2 int, version int64) {
 		e, err := NewEstimator(c, DefaultMethod())
 		if err != nil {
