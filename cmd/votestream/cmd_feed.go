@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"votestream/sinks/feed"
+)
+
+func init() {
+	register(&command{
+		name:    "feed",
+		summary: "serve newsrooms the live results and estimates as HTTP JSON and Server-Sent Events",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			cfg := feed.DefaultConfig()
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
+			ref := fs.String("ref", "", "reference data folder; required")
+			metrics := fs.String("metrics", "127.0.0.1:9105", "address serving Prometheus /metrics; empty disables")
+			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
+			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
+			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
+			fs.IntVar(&cfg.RingSize, "ring", cfg.RingSize, "events kept for clients resuming with Last-Event-ID")
+			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				}
+				country, err := loadCountry(*ref)
+				if err != nil {
+					return err
+				}
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country = kf.seedList(), kf.topicPrefix, country
+				f, err := feed.New(cfg)
+				if err != nil {
+					return fmt.Errorf("%w: %v", errUsage, err)
+				}
+				return withMetrics(ctx, *metrics, newRegistry(f.Collectors()...), f.Run)
+			}
+		},
+	})
+	upRoles = append(upRoles, upRole{name: "feed", start: func(ctx context.Context, env upEnv) (upStarted, error) {
+		cfg := feed.DefaultConfig()
+		cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Listen = env.seeds, env.topicPrefix, env.country, env.feedListen
+		cfg.KeysFile = filepath.Join(env.dataDir, "newsroom-keys")
+		note := "keys in " + cfg.KeysFile
+		if _, err := os.Stat(cfg.KeysFile); os.IsNotExist(err) {
+			key, err := feed.AppendKey(cfg.KeysFile, "up")
+			if err != nil {
+				return upStarted{}, err
+			}
+			note = "try: curl -H 'Authorization: Bearer " + key + "' http://" + cfg.Listen + "/v1/feed/summary"
+		}
+		f, err := feed.New(cfg)
+		if err != nil {
+			return upStarted{}, err
+		}
+		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run, metrics: f.Collectors()}, nil
+	}})
+}
