@@ -255,25 +255,29 @@ func contentHash(v any) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// handleReviews serves POST /v1/reviews, for district leads (own constituency) and the war room.
-func (s *Server) handleReviews(w http.ResponseWriter, r *http.Request) {
-	now := s.now()
-	c, ok := s.admit(w, r, now)
-	if !ok {
-		return
+// handleLead serves an endpoint for district leads (own constituency) and the war room:
+// POST /v1/reviews (kind "review", decide s.review) and POST /v1/official (kind "official",
+// decide s.official). Each request carries one record, answered like a single submission.
+func (s *Server) handleLead(kind string, decide func(body []byte, c token.Claims, now time.Time) outcome) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		now := s.now()
+		c, ok := s.admit(w, r, now)
+		if !ok {
+			return
+		}
+		if e := requireLead(c); e != nil {
+			writeError(w, e)
+			return
+		}
+		body, e := s.readJSONBody(w, r)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		o := decide(body, c, now)
+		s.countOutcomes(kind, []outcome{o})
+		s.writeOutcome(w, o)
 	}
-	if e := requireLead(c); e != nil {
-		writeError(w, e)
-		return
-	}
-	body, e := s.readJSONBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	o := s.review(body, c, now)
-	s.countOutcomes("review", []outcome{o})
-	s.writeOutcome(w, o)
 }
 
 func (s *Server) review(body []byte, c token.Claims, now time.Time) outcome {
@@ -296,27 +300,6 @@ func (s *Server) review(body []byte, c token.Claims, now time.Time) outcome {
 		return outcome{err: e}
 	}
 	return s.commit("review", []*pending{p})[0]
-}
-
-// handleOfficial serves POST /v1/official, for district leads (own constituency) and the war room.
-func (s *Server) handleOfficial(w http.ResponseWriter, r *http.Request) {
-	now := s.now()
-	c, ok := s.admit(w, r, now)
-	if !ok {
-		return
-	}
-	if e := requireLead(c); e != nil {
-		writeError(w, e)
-		return
-	}
-	body, e := s.readJSONBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	o := s.official(body, c, now)
-	s.countOutcomes("official", []outcome{o})
-	s.writeOutcome(w, o)
 }
 
 func (s *Server) official(body []byte, c token.Claims, now time.Time) outcome {

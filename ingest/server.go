@@ -166,8 +166,8 @@ type route struct {
 
 var routes = []route{
 	{http.MethodPost, "/v1/submissions", func(s *Server) http.HandlerFunc { return s.handleSubmissions }},
-	{http.MethodPost, "/v1/reviews", func(s *Server) http.HandlerFunc { return s.handleReviews }},
-	{http.MethodPost, "/v1/official", func(s *Server) http.HandlerFunc { return s.handleOfficial }},
+	{http.MethodPost, "/v1/reviews", func(s *Server) http.HandlerFunc { return s.handleLead("review", s.review) }},
+	{http.MethodPost, "/v1/official", func(s *Server) http.HandlerFunc { return s.handleLead("official", s.official) }},
 	{http.MethodPut, "/v1/evidence/{digest}", func(s *Server) http.HandlerFunc { return s.handleEvidence }},
 	{http.MethodGet, "/healthz", func(s *Server) http.HandlerFunc { return s.handleHealthz }},
 	{http.MethodGet, "/readyz", func(s *Server) http.HandlerFunc { return s.handleReadyz }},
