@@ -14,6 +14,9 @@ func init() {
 	register(&command{
 		name:    "feed",
 		summary: "serve newsrooms the live results and estimates as HTTP JSON and Server-Sent Events",
+		usage: `[keygen --keys FILE --newsroom NAME]
+
+  keygen  appends a fresh API key for a newsroom to the key file (created 0600) and prints it`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := feed.DefaultConfig()
 			var kf kafkaFlags
@@ -24,7 +27,19 @@ func init() {
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
 			fs.IntVar(&cfg.RingSize, "ring", cfg.RingSize, "events kept for clients resuming with Last-Event-ID")
+			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			return func(ctx context.Context, args []string) error {
+				if len(args) == 1 && args[0] == "keygen" {
+					if cfg.KeysFile == "" || *newsroom == "" {
+						return fmt.Errorf("%w: keygen needs --keys and --newsroom", errUsage)
+					}
+					key, err := feed.AppendKey(cfg.KeysFile, *newsroom)
+					if err != nil {
+						return err
+					}
+					fmt.Println(key)
+					return nil
+				}
 				if len(args) > 0 {
 					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
 				}
