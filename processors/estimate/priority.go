@@ -22,7 +22,7 @@ func newPrioritySums(l *layout) *prioritySums {
 	}
 }
 
-func (ps *prioritySums) add(_ *layout, st stationLayout, votes []int32, valid int64, sign int) {
+func (ps *prioritySums) add(st stationLayout, votes []int32, valid int64, sign int) {
 	g := int(st.cell)
 	fs := float64(sign)
 	x := float64(st.eligible)

@@ -14,7 +14,6 @@ import (
 // status, summed per stratum as they arrive. Apply and Estimate are not safe for concurrent
 // use; the Runner serialises them.
 type Estimator struct {
-	country *election.Country
 	method  Method
 	lay     *layout
 	ballots [2]*ballotState // party-list, constituency
@@ -33,7 +32,7 @@ func NewEstimator(c *election.Country, m Method) (*Estimator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Estimator{country: c, method: m, lay: lay}
+	e := &Estimator{method: m, lay: lay}
 	e.ballots[0] = newBallotState(lay, election.BallotPartyList)
 	e.ballots[1] = newBallotState(lay, election.BallotConstituency)
 	return e, nil
@@ -281,6 +280,6 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 		}
 	}
 	if bs.pri != nil && st.priority {
-		bs.pri.add(l, st, votes, valid, sign)
+		bs.pri.add(st, votes, valid, sign)
 	}
 }
