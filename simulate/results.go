@@ -170,14 +170,10 @@ func newTruthFrame(c *election.Country) (*Truth, error) {
 // voteModel holds the log-strength of every party in every constituency and the pieces of
 // the station-level draw.
 type voteModel struct {
-	cfg        VoteConfig
-	consLogW   [][]float64 // constituency -> party -> log strength
-	urbanEff   []float64   // party -> log strength difference urban vs rural
-	personal   []float64   // candidate -> personal vote (log)
-	consTurn   []float64   // constituency -> turnout logit
-	nParties   int
-	regionOf   []int // constituency -> region index
-	provinceOf []int // constituency -> province index
+	consLogW [][]float64 // constituency -> party -> log strength
+	urbanEff []float64   // party -> log strength difference urban vs rural
+	personal []float64   // candidate -> personal vote (log)
+	consTurn []float64   // constituency -> turnout logit
 }
 
 // NewTruth draws the true results of c: regional party strongholds, constituency swing,
@@ -251,7 +247,7 @@ func NewTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, error) 
 func newVoteModel(seed uint64, t *Truth, cfg VoteConfig) *voteModel {
 	c := t.country
 	np := len(c.Parties)
-	m := &voteModel{cfg: cfg, nParties: np}
+	m := &voteModel{}
 	r := newRand(seed, "vote-model")
 
 	// The parties fielding most candidates are the national ones: rank them and give the
@@ -342,8 +338,6 @@ func newVoteModel(seed uint64, t *Truth, cfg VoteConfig) *voteModel {
 
 	m.consLogW = make([][]float64, len(c.Constituencies))
 	m.consTurn = make([]float64, len(c.Constituencies))
-	m.regionOf = make([]int, len(c.Constituencies))
-	m.provinceOf = make([]int, len(c.Constituencies))
 	provinces := make(map[string]election.Province, len(c.Provinces))
 	for _, p := range c.Provinces {
 		provinces[p.ID] = p
@@ -352,7 +346,6 @@ func newVoteModel(seed uint64, t *Truth, cfg VoteConfig) *voteModel {
 		kr := newRand(seed, "constituency", uint64(i))
 		pi := provIdx[k.ProvinceID]
 		ri := regionIdx[provinces[k.ProvinceID].Region]
-		m.regionOf[i], m.provinceOf[i] = ri, pi
 		lw := make([]float64, np)
 		for p := range lw {
 			lw[p] = base[p] + regionEff[p][ri] + provEff[pi][p] + cfg.ConstituencySwing*kr.NormFloat64()
