@@ -70,7 +70,6 @@ var codeStatus = map[string]int{
 var (
 	ErrNoStations   = errors.New("ingest: reference data lists no polling stations")
 	ErrNotIndexed   = errors.New("ingest: country is not indexed")
-	ErrUnavailable  = errors.New("ingest: kafka did not acknowledge in time")
 	ErrHashMismatch = errors.New("ingest: evidence content does not match its hash")
 )
 
