@@ -193,9 +193,16 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 	outs := c.ledger.Drain()
 	perTopic := map[string]int{}
 	dead := map[string]int{}
+	notHeld := false // a record of a partition sync did not take on (revoked since the poll)
 	for i, r := range recs {
 		d := &decoded[i]
 		if d.topic < 0 {
+			continue
+		}
+		if !c.ledger.HasPartition(r.Partition) {
+			// Never commit its offset unapplied. The session aborts after a revocation
+			// anyway; this does not rely on it.
+			notHeld = true
 			continue
 		}
 		c.ledger.Advance(r.Partition, d.topic, r.Offset)
@@ -227,7 +234,7 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 		sess.Produce(tctx, r, promise.Promise())
 	}
 	produceErr := promise.Err()
-	committed, err := sess.End(tctx, kgo.TransactionEndTry(produceErr == nil && encodeErr == nil))
+	committed, err := sess.End(tctx, kgo.TransactionEndTry(produceErr == nil && encodeErr == nil && !notHeld))
 	if !committed {
 		c.ledger.Rollback()
 		c.m.transactions.WithLabelValues("aborted").Inc()
@@ -428,6 +435,12 @@ func (c *Consolidator) sync(ctx context.Context, cl *kgo.Client, recs []*kgo.Rec
 		}
 	}
 	for _, r := range recs {
+		// A record polled before a rebalance may be of a partition revoked since: its
+		// transaction will abort, and taking the partition on for it would keep state that
+		// another member owns.
+		if !assigned[r.Partition] {
+			continue
+		}
 		if !c.verified[r.Partition] && !slices.Contains(check, r.Partition) {
 			check = append(check, r.Partition)
 		}

@@ -468,3 +468,30 @@ func TestRebalancesWithoutTransactionBetween(t *testing.T) {
 	c.onAssigned(ctx, cl, assignment(0, 1))
 	step("a third member joined", 0, 1)
 }
+
+// Records polled just before a rebalance can name a partition revoked by the time sync
+// runs: their transaction aborts, and the partition must not be taken on for them.
+func TestRecordsOfARevokedPartition(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seeds = []string{"127.0.0.1:1"}
+	cfg.Rules = *testRules(t)
+	cfg.Logger = quietLogger()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Seeds...)) // never connects, as above
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	c.onAssigned(ctx, cl, map[string][]int32{c.in[0]: {0, 1}})
+	polled := []*kgo.Record{{Topic: c.in[0], Partition: 1}, {Topic: c.in[0], Partition: 2}}
+	if err := c.sync(ctx, cl, polled); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ledger.Partitions(); !slices.Equal(got, []int32{0, 1}) {
+		t.Fatalf("ledger holds partitions %v, want [0 1]", got)
+	}
+}
