@@ -31,6 +31,13 @@ const (
 // the back-off) before Run gives up.
 const maxFailedPolls = 40
 
+// maxAbortedTransactions bounds the transactions in a row that a produce error aborts
+// (about a minute with the back-off) before Run gives up with that error.
+const maxAbortedTransactions = 40
+
+// errProduceAborted: a transaction was aborted because a record could not be produced.
+var errProduceAborted = errors.New("consolidate: transaction aborted by a produce error")
+
 // ErrTopics: a topic the role needs is missing. (Input topics partitioned differently are a
 // configuration error, ErrBadConfig.)
 var ErrTopics = errors.New("consolidate: input topics")
@@ -125,6 +132,7 @@ func (c *Consolidator) Run(ctx context.Context) error {
 	c.log.Info("consolidating", "group", c.cfg.Group, "transactional_id", c.cfg.TransactionalID, "inputs", c.in[:])
 
 	failed := 0 // consecutive polls that brought only errors
+	aborts := 0 // consecutive transactions aborted by a produce error
 	for {
 		fetches := sess.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -159,11 +167,26 @@ func (c *Consolidator) Run(ctx context.Context) error {
 		if err := c.sync(ctx, sess.Client(), recs); err != nil {
 			return err
 		}
-		if err := c.transact(ctx, sess, recs); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		err := c.transact(ctx, sess, recs)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errProduceAborted):
+			// The records come again. A produce error that recurs (a record too large, a
+			// lost authorisation) must not spin for ever: back off, and end the role after
+			// a bounded number of aborts in a row so that it is restarted and seen.
+			if aborts++; aborts >= maxAbortedTransactions {
+				return err
 			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(min(time.Duration(aborts)*100*time.Millisecond, 2*time.Second)):
+			}
+		case err != nil:
 			return err
+		default:
+			aborts = 0
 		}
 	}
 }
@@ -246,6 +269,9 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 		}
 		if err != nil {
 			return fmt.Errorf("consolidate: end transaction: %w", err)
+		}
+		if produceErr != nil {
+			return fmt.Errorf("%w: %w", errProduceAborted, produceErr)
 		}
 		return nil
 	}
