@@ -27,8 +27,8 @@ func init() {
 			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of one partition's state on start or rebalance")
 			rulesFlags(fs, &cfg.Rules)
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				country, err := loadCountry(*ref)
 				if err != nil {

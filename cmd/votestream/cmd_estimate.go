@@ -28,8 +28,8 @@ func init() {
 			metrics := fs.String("metrics", "127.0.0.1:9104", "address serving Prometheus /metrics; empty disables")
 			fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "how often an estimate is published when results changed")
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				country, err := loadCountry(*ref)
 				if err != nil {
@@ -73,8 +73,8 @@ func init() {
 			steps := fs.Int("steps", d.Steps, "evenly spaced shares of stations reported to score")
 			out := fs.String("out", "", "also write the table as CSV to this file")
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				if *results == "" {
 					return fmt.Errorf("%w: --results is required", errUsage)

@@ -40,8 +40,8 @@ func init() {
 					fmt.Println(key)
 					return nil
 				}
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				country, err := loadCountry(*ref)
 				if err != nil {

@@ -39,8 +39,8 @@ func init() {
 			fs.Int64Var(&cfg.MaxBodyBytes, "max-body", cfg.MaxBodyBytes, "largest request body in bytes (413 beyond)")
 			fs.Int64Var(&cfg.MaxEvidenceBytes, "max-evidence", cfg.MaxEvidenceBytes, "largest evidence photo in bytes (413 beyond)")
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				country, err := loadCountry(*ref)
 				if err != nil {

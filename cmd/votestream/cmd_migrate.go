@@ -22,8 +22,8 @@ func init() {
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				if kf.seeds == "" && cf.addr == "" {
 					return fmt.Errorf("%w: nothing to migrate: both --kafka and --clickhouse are empty", errUsage)

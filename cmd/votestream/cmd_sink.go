@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	sink "votestream/sinks/clickhouse"
 )
@@ -22,8 +21,8 @@ func init() {
 			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records stored in one insert round")
 			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics; empty disables")
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				cfg := sinkConfig(kf.seedList(), kf.topicPrefix, cf)
 				cfg.Group, cfg.MaxBatchRecords = *group, *batch

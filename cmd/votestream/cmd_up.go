@@ -90,8 +90,8 @@ func init() {
 			fs.Float64Var(&f.simStations, "sim-stations-scale", 1, "multiplies every constituency's station count, in (0, 1]")
 			fs.Float64Var(&f.simSpeed, "sim-speed", 60, "simulated time per wall-clock time; 0 = as fast as possible")
 			return func(ctx context.Context, args []string) error {
-				if len(args) > 0 {
-					return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+				if err := noArgs(args); err != nil {
+					return err
 				}
 				return runUp(ctx, f)
 			}

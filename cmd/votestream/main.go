@@ -173,3 +173,11 @@ func sortedCopy(in []string) []string {
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("votestream", flag.ContinueOnError) }
+
+// noArgs refuses positional arguments to a command that takes none.
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, args)
+	}
+	return nil
+}
