@@ -1,0 +1,94 @@
+package parquet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"votestream/election"
+)
+
+// Sentinel errors of the package.
+var (
+	// ErrConfig: the ExportConfig contradicts itself or lacks a required field.
+	ErrConfig = errors.New("parquet: invalid config")
+	// ErrIncomplete: the export could not read every partition up to the cut (the broker
+	// went quiet for IdleTimeout before the offsets of the start were reached).
+	ErrIncomplete = errors.New("parquet: cut not reached")
+	// ErrTopicMissing: a topic of the export does not exist under the prefix.
+	ErrTopicMissing = errors.New("parquet: topic missing")
+)
+
+// ExportConfig is everything `votestream export` can be told. Start from DefaultConfig; set
+// Seeds, Country and OutDir. Flags map onto it in cmd/votestream.
+type ExportConfig struct {
+	// Seeds are the Kafka bootstrap brokers (host:port). Required. CLI: --kafka.
+	Seeds []string
+	// TopicPrefix is prepended to every topic name. Default "". CLI: --topic-prefix.
+	TopicPrefix string
+	// Country is the indexed reference data: province of each constituency, eligible
+	// voters and subdistrict of each station, party names. Required. CLI: --ref (loaded
+	// with election.LoadCountry).
+	Country *election.Country `json:"-"`
+	// OutDir is the folder the files go to; created when missing. Files of an earlier
+	// export there are replaced. Required. CLI: --out.
+	OutDir string
+	// Arrow also writes the station results as an Arrow IPC stream
+	// (station_results.arrows). Default false. CLI: --arrow.
+	Arrow bool
+
+	// EstimateBacklog is how many of the newest estimates.v1 records before the cut are
+	// read; only the latest estimate is exported. Default 64.
+	EstimateBacklog int
+	// IdleTimeout: the export fails with ErrIncomplete when no record arrives for this long
+	// while some partition is still short of the cut. Default 30s.
+	IdleTimeout time.Duration
+	// StartTimeout bounds the tries to list the topics' offsets at start. Default 60s.
+	StartTimeout time.Duration
+	// Progress receives one line per ProgressEvery while reading (records read and their
+	// rate), for long exports; nil prints nothing. Default nil; the CLI passes os.Stderr.
+	Progress io.Writer `json:"-"`
+	// ProgressEvery is the interval of the progress lines. Default 2s.
+	ProgressEvery time.Duration
+
+	// Logger receives the role's logs. Default slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() ExportConfig {
+	return ExportConfig{
+		EstimateBacklog: 64,
+		IdleTimeout:     30 * time.Second,
+		StartTimeout:    60 * time.Second,
+		ProgressEvery:   2 * time.Second,
+	}
+}
+
+// Validate reports the first missing value or contradiction in c.
+func (c ExportConfig) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	switch {
+	case len(c.Seeds) == 0:
+		return bad("no Kafka seed brokers")
+	case c.Country == nil:
+		return bad("no reference data (Country)")
+	case !c.Country.Indexed():
+		return bad("reference data not indexed")
+	case c.OutDir == "":
+		return bad("no output folder")
+	case c.EstimateBacklog < 1:
+		return bad("EstimateBacklog %d < 1", c.EstimateBacklog)
+	case c.IdleTimeout <= 0:
+		return bad("IdleTimeout %v <= 0", c.IdleTimeout)
+	case c.StartTimeout <= 0:
+		return bad("StartTimeout %v <= 0", c.StartTimeout)
+	case c.ProgressEvery <= 0:
+		return bad("ProgressEvery %v <= 0", c.ProgressEvery)
+	}
+	return nil
+}
