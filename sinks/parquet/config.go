@@ -55,6 +55,10 @@ type ExportConfig struct {
 
 	// Logger receives the role's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
+
+	// afterCut, when set, runs once the cut is listed and before reading: tests write
+	// records there that the export must not see.
+	afterCut func()
 }
 
 // DefaultConfig returns the defaults documented on each field.

@@ -1,12 +1,14 @@
 package parquet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,9 +138,21 @@ func TestExportOnBroker(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "export")
 	cfg := DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.OutDir, cfg.Arrow = env.Seeds, env.Prefix, smallCountry(t), out, true
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	// Written after the cut is taken: the export must see none of it.
+	cfg.afterCut = func() {
+		produce(record(resultsTopic, result("BKK_1_001", "BKK_1", pl, 9, corr, fin, 1, 1, 0, nil, bkk(19, 0))),
+			record(resultsTopic, result("BKK_2_001", "BKK_2", pl, 1, corr, fin, 1, 1, 0, nil, bkk(19, 0))))
+		produce(record(anomaliesTopic, schemas.Anomaly{AnomalyID: "an-late", Code: schemas.AnomalyEarly, StationID: "BKK_2_001", DetectedAt: bkk(19, 0)}))
+		produce(record(estimatesTopic, estimate("e-1900", bkk(19, 0))))
+	}
 	sum, err := Export(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "export: 15 records read in ") {
+		t.Errorf("progress output %q lacks the final count", progress.String())
 	}
 
 	// Files: exactly these, nothing temporary left behind.
@@ -279,6 +293,15 @@ func TestExportOnBroker(t *testing.T) {
 	}
 	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || len(ends) != 3 {
 		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3", ends)
+	}
+
+	// A wrong prefix fails at once, naming the topic, and writes nothing.
+	cfg.TopicPrefix, cfg.OutDir, cfg.afterCut = "absent."+env.Prefix, filepath.Join(t.TempDir(), "absent"), nil
+	if _, err := Export(ctx, cfg); !errors.Is(err, ErrTopicMissing) {
+		t.Errorf("export under a missing prefix: %v, want ErrTopicMissing", err)
+	}
+	if entries, _ := os.ReadDir(cfg.OutDir); len(entries) != 0 {
+		t.Errorf("export under a missing prefix left %d files", len(entries))
 	}
 }
 

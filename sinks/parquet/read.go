@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/schemas"
@@ -62,6 +63,9 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 	cut, err := listCut(ctx, kadm.NewClient(cl), cfg, log, results, anomalies, estimates)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.afterCut != nil {
+		cfg.afterCut()
 	}
 	snap := &snapshot{results: latestResults{}, anomalies: map[string]*schemas.Anomaly{}, cut: cut}
 	next := map[topicPartition]int64{}
@@ -207,17 +211,26 @@ func listOffsets(ctx context.Context, adm *kadm.Client, cfg ExportConfig, topics
 	}
 	byTP := map[topicPartition]*PartitionCut{}
 	var bad error
-	stable.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil && bad == nil {
+	check := func(o kadm.ListedOffset) bool {
+		switch {
+		case o.Err == nil:
+			return true
+		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+			// kadm lists a missing topic as partition -1 with this error; retrying will not
+			// make a wrong prefix right.
+			bad = fmt.Errorf("%w: %s", ErrTopicMissing, o.Topic)
+		case bad == nil:
 			bad = fmt.Errorf("%s[%d]: %w", o.Topic, o.Partition, o.Err)
 		}
-		byTP[topicPartition{o.Topic, o.Partition}] = &PartitionCut{Topic: o.Topic, Partition: o.Partition, End: o.Offset}
+		return false
+	}
+	stable.Each(func(o kadm.ListedOffset) {
+		if check(o) {
+			byTP[topicPartition{o.Topic, o.Partition}] = &PartitionCut{Topic: o.Topic, Partition: o.Partition, End: o.Offset}
+		}
 	})
 	first.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil && bad == nil {
-			bad = fmt.Errorf("%s[%d]: %w", o.Topic, o.Partition, o.Err)
-		}
-		if c := byTP[topicPartition{o.Topic, o.Partition}]; c != nil {
+		if c := byTP[topicPartition{o.Topic, o.Partition}]; check(o) && c != nil {
 			c.Start = o.Offset
 		}
 	})
