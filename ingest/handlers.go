@@ -212,7 +212,7 @@ func (s *Server) prepareSubmission(raw []byte, c token.Claims, now time.Time) (*
 	}
 	hash := schemas.CanonicalHash(sub)
 	rep := schemas.Report{
-		Submission: sub, VolunteerID: c.VolunteerID, Org: c.Org, Role: c.Role,
+		Submission: sub, VolunteerID: c.VolunteerID, Org: c.Org, Person: c.Person, Role: c.Role,
 		ReceivedAt: now.UTC(), Hash: hash,
 	}
 	p := &pending{

@@ -39,6 +39,7 @@ func TestSubmissionValidation(t *testing.T) {
 		{"trailing data", v.json() + ` {}`, 400, CodeMalformedJSON, ""},
 		{"syntax error inside", `{"station_id": "BKK_1_0001",,}`, 400, CodeMalformedJSON, ""},
 		{"volunteer in the body", v.with("volunteer_id", "someone-else").json(), 400, CodeUnknownField, "volunteer_id"},
+		{"person in the body", v.with("person", strings.Repeat("ab", 32)).json(), 400, CodeUnknownField, "person"},
 		{"field name in another case", strings.Replace(v.json(), `"station_id"`, `"Station_ID"`, 1), 400, CodeUnknownField, "Station_ID"},
 		{"field given twice", strings.Replace(v.json(), `"ballots_cast":412`, `"ballots_cast":412,"ballots_cast":41`, 1), 400, CodeMalformedJSON, "ballots_cast"},
 		{"escaped field name", strings.Replace(v.json(), `"station_id"`, `"station\u005fid"`, 1), 202, "", ""},
@@ -140,6 +141,44 @@ func TestAcceptedRecord(t *testing.T) {
 		if hd.Key == HeaderFlags {
 			t.Fatalf("an in-scope report carries flags %q", hd.Value)
 		}
+	}
+}
+
+// The record names the token's person, and only the token's: a token without one gives a
+// record without the key, as before the field existed.
+func TestRecordPerson(t *testing.T) {
+	hash := strings.Repeat("9f", 32)
+	cases := []struct {
+		name   string
+		person string
+		rawKey bool // "person" in the record's JSON
+	}{
+		{"token with a person", hash, true},
+		{"token without one", "", false},
+	}
+	for k, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			tok := issue(t, h.keys, token.Claims{VolunteerID: "WeVis/7", Org: "WeVis", Person: tc.person, Role: schemas.RoleStation, Stations: []string{"BKK_1_0001"}})
+			id := fmt.Sprintf("0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b1%d", k)
+			if r := h.post("/v1/submissions", tok, validSub().with("submission_id", id).json()); r.status != http.StatusAccepted {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			recs := h.prod.recs()
+			if len(recs) != 1 {
+				t.Fatalf("%d records, want 1", len(recs))
+			}
+			var rep schemas.Report
+			if err := kgorecord.Decode(recs[0], &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Person != tc.person || rep.VolunteerID != "WeVis/7" || rep.Org != "WeVis" {
+				t.Fatalf("record sender %q %q person %q, want person %q", rep.VolunteerID, rep.Org, rep.Person, tc.person)
+			}
+			if got := strings.Contains(string(recs[0].Value), `"person"`); got != tc.rawKey {
+				t.Fatalf("record %s: \"person\" present = %v, want %v", recs[0].Value, got, tc.rawKey)
+			}
+		})
 	}
 }
 

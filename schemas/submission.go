@@ -34,4 +34,9 @@ type Report struct {
 	Role        string    `json:"role"` // station, district_lead, war_room
 	ReceivedAt  time.Time `json:"received_at"`
 	Hash        string    `json:"hash"` // "sha256:<hex>" of the canonical submission body
+
+	// Person is the token's person key (the roster's salted phone hash, 64 hex digits), set
+	// by ingest from the token, never from the body; absent when the token has none. Two
+	// reports with the same Person are one person, whatever their organisations.
+	Person string `json:"person,omitempty"`
 }

@@ -29,7 +29,9 @@ type ImportConfig struct {
 	TokenKeysFile string
 	// SaltFile holds the phone-hash salt (at least 16 bytes). Default "": a random salt for
 	// this import, which finds duplicates among the rosters imported together; give a file to
-	// compare hashes across separate imports.
+	// compare hashes across separate imports. Tokens carry the hash (token.Claims.Person) and
+	// consolidation treats equal hashes as one person, so tokens from separate imports link
+	// up only if those imports share the salt file.
 	SaltFile string
 	// ValidFor is how long tokens stay valid from now. Default 7 days (168h).
 	ValidFor time.Duration
@@ -145,6 +147,9 @@ func Import(cfg ImportConfig) (Summary, error) {
 		tok, err := keys.Issue(token.Claims{
 			VolunteerID: e.VolunteerID(), Org: e.Org, Role: e.Role,
 			Stations: e.Stations, Constituency: e.Constituency,
+			// The phone hash rides in the token so consolidation can tell that two
+			// organisations' listings are one person ("" without a phone).
+			Person:   e.PhoneHash,
 			IssuedAt: issuedAt, ExpiresAt: expires,
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,12 +162,13 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func TestImport(t *testing.T) {
 	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "wevis.csv": wevisRoster, "keys": keyLine})
+	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "wevis.csv": wevisRoster, "keys": keyLine, "salt": "election-2023-salt\n"})
 	now := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
 	cfg := DefaultImportConfig()
 	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv"), filepath.Join(dir, "wevis.csv")}
 	cfg.Out = filepath.Join(dir, "tokens.csv")
 	cfg.TokenKeysFile = filepath.Join(dir, "keys")
+	cfg.SaltFile = filepath.Join(dir, "salt")
 	cfg.Country = country(t)
 	cfg.Now = func() time.Time { return now }
 	sum, err := Import(cfg)
@@ -188,6 +190,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("tokens file: %v %v", err, rows)
 	}
 	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	persons := map[string]string{} // volunteer id -> the token's person
 	for _, row := range rows[1:] {
 		c, err := keys.Verify(row[5], now)
 		if err != nil {
@@ -196,6 +199,24 @@ func TestImport(t *testing.T) {
 		if c.VolunteerID != row[0] || c.Org != row[1] || c.Role != row[2] {
 			t.Fatalf("token claims %+v for row %v", c, row)
 		}
+		persons[c.VolunteerID] = c.Person
+	}
+	// Hand-worked from the rosters: SHA-256 of the salt file's trimmed bytes then the E.164
+	// number. iLaw/0001 and WeVis/7 wrote one number two ways, so their tokens name one
+	// person; iLaw/0002 gave no phone.
+	hash := func(e164 string) string {
+		sum := sha256.Sum256([]byte("election-2023-salt" + e164))
+		return hex.EncodeToString(sum[:])
+	}
+	wantPersons := map[string]string{
+		"iLaw/0001":   hash("+66812345678"),
+		"WeVis/7":     hash("+66812345678"),
+		"iLaw/0002":   "",
+		"iLaw/lead-1": hash("+6621234567"),
+		"WeVis/8":     hash("+66899999999"),
+	}
+	if !maps.Equal(persons, wantPersons) {
+		t.Fatalf("token persons\n got %v\nwant %v", persons, wantPersons)
 	}
 	if rows[2][0] != "iLaw/0002" || rows[2][3] != "BKK_1_0001;BKK_1_0002" || rows[3][3] != "BKK_1" {
 		t.Fatalf("rows %v", rows)

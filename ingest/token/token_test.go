@@ -62,7 +62,7 @@ func TestVerifyHandMadeToken(t *testing.T) {
 		ExpiresAt: time.Date(2023, 5, 15, 10, 30, 0, 0, time.UTC),
 	}
 	if c.TokenID != want.TokenID || c.VolunteerID != want.VolunteerID || c.Org != want.Org ||
-		c.Role != want.Role || c.Constituency != want.Constituency || len(c.Stations) != 0 ||
+		c.Role != want.Role || c.Constituency != want.Constituency || len(c.Stations) != 0 || c.Person != "" ||
 		!c.IssuedAt.Equal(want.IssuedAt) || !c.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Fatalf("claims = %+v, want %+v", c, want)
 	}
@@ -165,6 +165,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"lead with stations", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"district_lead","con":"C","stn":["S"],"iat":1,"exp":1684146600}`), evening, ErrBadClaims},
 		{"war room with scope", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"war_room","con":"C","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
 		{"no volunteer", handMade("2023a", keyA, `{"jti":"x","org":"o","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
+		{"person not hex", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":"`+strings.Repeat("g", 64)+`","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
+		{"person upper-case hex", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":"`+strings.Repeat("AB", 32)+`","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
+		{"person too short", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":"`+strings.Repeat("ab", 31)+`","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
+		{"person not a string", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":7,"role":"war_room","iat":1,"exp":1684146600}`), evening, ErrMalformed},
 		{"war room ok", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"war_room","iat":1,"exp":1684146600}`), evening, nil},
 	}
 	for _, tc := range cases {
@@ -174,6 +178,59 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Fatalf("Verify = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// A person hash travels in the signed claims as "per", and only when known: a token without
+// one has the same bytes as before the field existed.
+func TestPersonRoundTrip(t *testing.T) {
+	hash := strings.Repeat("0123456789abcdef", 4)
+	cases := []struct {
+		name    string
+		person  string
+		wireKey bool // "per" in the claims JSON
+	}{
+		{"with person", hash, true},
+		{"without person", "", false},
+	}
+	k := ring(t, "2023a")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := stationClaims()
+			in.Person = tc.person
+			tok, err := k.Issue(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(payload), `"per":`); got != tc.wireKey {
+				t.Fatalf("claims %s: \"per\" present = %v, want %v", payload, got, tc.wireKey)
+			}
+			out, err := k.Verify(tok, evening)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Person != tc.person || out.VolunteerID != in.VolunteerID || out.Org != in.Org {
+				t.Fatalf("round trip: got %+v, want person %q", out, tc.person)
+			}
+		})
+	}
+
+	// Hand-made, independently of Issue: the claims an older issuer wrote, and the same with
+	// a person added.
+	old := `{"jti":"t1","sub":"ilaw/0042","org":"iLaw","role":"station","stn":["BKK_1_0001"],"iat":1683973800,"exp":1684146600}`
+	withPer := `{"jti":"t1","sub":"ilaw/0042","org":"iLaw","per":"` + hash + `","role":"station","stn":["BKK_1_0001"],"iat":1683973800,"exp":1684146600}`
+	for _, hc := range []struct{ payload, want string }{{old, ""}, {withPer, hash}} {
+		c, err := k.Verify(handMade("2023a", keyA, hc.payload), evening)
+		if err != nil {
+			t.Fatalf("%s: %v", hc.payload, err)
+		}
+		if c.Person != hc.want || c.VolunteerID != "ilaw/0042" {
+			t.Fatalf("%s: person %q volunteer %q, want person %q", hc.payload, c.Person, c.VolunteerID, hc.want)
+		}
 	}
 }
 
@@ -188,6 +245,11 @@ func TestIssueRefusesBadClaims(t *testing.T) {
 	c.ExpiresAt = c.IssuedAt
 	if _, err := k.Issue(c); !errors.Is(err, ErrBadClaims) {
 		t.Fatalf("zero lifetime: err = %v, want ErrBadClaims", err)
+	}
+	c = stationClaims()
+	c.Person = "+66812345678" // a phone number where its hash belongs
+	if _, err := k.Issue(c); !errors.Is(err, ErrBadClaims) {
+		t.Fatalf("person not a hash: err = %v, want ErrBadClaims", err)
 	}
 }
 
@@ -293,6 +355,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"war_room","iat":1,"exp":1684146600}`))
 	f.Add(handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"station","stn":[""],"iat":1,"exp":1684146600}`))
 	f.Add(handMade("2023a", keyA, `{"iat":1e999}`))
+	f.Add(handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":"`+strings.Repeat("5e", 32)+`","role":"war_room","iat":1,"exp":1684146600}`))
 	f.Add("vt1.2023a..")
 	f.Add("vt1...")
 	f.Add("Bearer " + good)

@@ -169,10 +169,11 @@ func sameFigures(rs []*Report, f *figures) []*Report {
 	return out
 }
 
-// betterGroup orders conflicting groups: more organisations, then more volunteers, then the
-// group seen first (the comparison is "a < b", and MaxFunc keeps the first maximum).
+// betterGroup orders conflicting groups: more independent sources (organisations, one
+// person counted once), then more volunteers, then the group seen first (the comparison is
+// "a < b", and MaxFunc keeps the first maximum).
 func betterGroup(a, b []*Report) int {
-	if c := orgCount(a) - orgCount(b); c != 0 {
+	if c := independent(a) - independent(b); c != 0 {
 		return c
 	}
 	if c := len(a) - len(b); c != 0 {
@@ -190,18 +191,98 @@ func moreAdvanced(a, b *Report) int {
 	return a.CountedAt.Compare(b.CountedAt)
 }
 
-// orgCount counts the independent organisations behind reports. A volunteer without an
-// organisation stands alone.
-func orgCount(rs []*Report) int {
-	seen := make(map[string]struct{}, len(rs))
-	for _, r := range rs {
-		org := r.Org
-		if org == "" {
-			org = "\x00volunteer:" + r.VolunteerID
-		}
-		seen[org] = struct{}{}
+// independent counts the independent sources behind reports: the most of them that can be
+// picked with no two from one organisation and no two from one person (DESIGN.md §4). One
+// person is reports joined by a shared volunteer id or a shared non-empty Person (the
+// roster's phone hash, carried by the token), transitively: a volunteer re-issued a token
+// is still the same person. A volunteer without an organisation stands alone as their own.
+//
+// Counting organisations alone let one person holding tokens of two organisations
+// corroborate themselves. Picking sources is a matching of people to organisations (a
+// person listed by OrgA and OrgB, and a second person of OrgA, are two independent sources:
+// the second for OrgA, the first for OrgB), worked out by augmenting paths; a station has a
+// handful of reports, so slices and quadratic loops beat maps.
+func independent(rs []*Report) int {
+	n := len(rs)
+	if n < 2 {
+		return n
 	}
-	return len(seen)
+	// Union-find over reports: root[i] leads to the first report of i's person.
+	root := make([]int, n)
+	for i := range root {
+		root[i] = i
+	}
+	find := func(i int) int {
+		for root[i] != i {
+			root[i] = root[root[i]]
+			i = root[i]
+		}
+		return i
+	}
+	for i := 1; i < n; i++ {
+		for j := range i {
+			if rs[i].VolunteerID == rs[j].VolunteerID || rs[i].Person != "" && rs[i].Person == rs[j].Person {
+				if a, b := find(i), find(j); a != b {
+					root[max(a, b)] = min(a, b)
+				}
+			}
+		}
+	}
+	orgOf := func(r *Report) string {
+		if r.Org == "" {
+			return "\x00volunteer:" + r.VolunteerID
+		}
+		return r.Org
+	}
+	var orgs []string
+	var people []int   // each person's root report
+	var orgsOf [][]int // parallel to people: indexes into orgs
+	for i, r := range rs {
+		o := slices.Index(orgs, orgOf(r))
+		if o < 0 {
+			orgs = append(orgs, orgOf(r))
+			o = len(orgs) - 1
+		}
+		p := slices.Index(people, find(i))
+		if p < 0 {
+			people = append(people, find(i))
+			orgsOf = append(orgsOf, nil)
+			p = len(people) - 1
+		}
+		if !slices.Contains(orgsOf[p], o) {
+			orgsOf[p] = append(orgsOf[p], o)
+		}
+	}
+	if len(people) == n {
+		return len(orgs) // nobody twice: each organisation is one source of its own
+	}
+	holder := make([]int, len(orgs)) // person matched to each organisation, -1 for none
+	for o := range holder {
+		holder[o] = -1
+	}
+	seen := make([]bool, len(orgs))
+	var augment func(p int) bool
+	augment = func(p int) bool {
+		for _, o := range orgsOf[p] {
+			if seen[o] {
+				continue
+			}
+			seen[o] = true
+			if holder[o] < 0 || augment(holder[o]) {
+				holder[o] = p
+				return true
+			}
+		}
+		return false
+	}
+	count := 0
+	for p := range people {
+		clear(seen)
+		if augment(p) {
+			count++
+		}
+	}
+	return count
 }
 
 // decisionInForce returns the newest decision that can apply and its figures: a review
@@ -334,7 +415,7 @@ func status(v *view) schemas.Status {
 		return schemas.StatusVerified
 	case v.codes.hard():
 		return schemas.StatusDisputed
-	case orgCount(v.sources) >= 2:
+	case independent(v.sources) >= 2:
 		return schemas.StatusCorroborated
 	}
 	return schemas.StatusProvisional

@@ -81,6 +81,8 @@ func (b *rb) figs(cast, invalid, noVote int, votes ...int) *rb {
 
 func (b *rb) counted(m int) *rb { b.r.CountedAt = minute(m); return b }
 
+func (b *rb) person(p string) *rb { b.r.Person = p; return b }
+
 func (b *rb) evidence(hs ...string) *rb { b.r.Evidence = hs; return b }
 
 func (b *rb) in(t testing.TB, c *election.Country) Input {

@@ -153,6 +153,50 @@ func TestApply(t *testing.T) {
 			status: schemas.StatusProvisional, stage: final, figures: keyF1, sources: []string{"a1", "b1"}, versions: 2,
 		},
 		{
+			// Somchai is listed by OrgA and OrgB (one phone, so one person hash) and sends
+			// the same form with both tokens: still one source.
+			name: "one person through two organisations does not corroborate",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "OrgA/somchai", "OrgA", 30)).person(personP)),
+				in(f1(report("b1", "S01", c, final, "OrgB/7", "OrgB", 31)).person(personP)),
+			},
+			status: schemas.StatusProvisional, stage: final, figures: keyF1, sources: []string{"a1", "b1"}, versions: 2,
+		},
+		{
+			name: "two people of two organisations corroborate",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "OrgA/somchai", "OrgA", 30)).person(personP)),
+				in(f1(report("b1", "S01", c, final, "OrgB/somsri", "OrgB", 31)).person(personQ)),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1"}, versions: 2,
+		},
+		{
+			// Somchai (OrgA and OrgB) and Somsri (OrgA): Somsri for OrgA, Somchai for OrgB
+			// are two people of two organisations. v3: Somsri's form adds a source.
+			name: "one person of two organisations and another of one corroborate",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "OrgA/somchai", "OrgA", 30)).person(personP)),
+				in(f1(report("b1", "S01", c, final, "OrgB/7", "OrgB", 31)).person(personP)),
+				in(f1(report("c1", "S01", c, final, "OrgA/somsri", "OrgA", 32)).person(personQ)),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1", "c1"}, versions: 3,
+		},
+		{
+			// F1 from two volunteers of OrgA: one independent source. F2 from Somchai through
+			// OrgB and OrgC: also one, not two. Tied, and two volunteers each, so the first
+			// seen (F1) leads; counting organisations alone would have shown F2. c1 joins a
+			// side without changing what is shown: no new version, no new CONFLICT.
+			name: "in a conflict one person's two organisations count once",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("d1", "S01", c, final, "dave", "OrgA", 31))),
+				in(f2(report("b1", "S01", c, final, "OrgB/7", "OrgB", 32)).person(personP)),
+				in(f2(report("c1", "S01", c, final, "OrgC/somchai", "OrgC", 33)).person(personP)),
+			},
+			status: schemas.StatusDisputed, stage: final, figures: keyF1, sources: []string{"a1", "d1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+		},
+		{
 			name: "a volunteer's correction replaces their earlier figures",
 			inputs: []Input{
 				in(fA(report("a1", "S01", c, final, "alice", "OrgA", 30))),
@@ -324,6 +368,54 @@ func TestApply(t *testing.T) {
 			st, _ := l.Station(0, "S01")
 			if got, want := len(st.Reports(election.BallotConstituency)), countReports(tc.inputs); got != want {
 				t.Errorf("%d reports kept, want %d (every distinct submission)", got, want)
+			}
+		})
+	}
+}
+
+// Person hashes of two people, as the roster writes them (64 lower-case hex digits).
+const (
+	personP = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	personQ = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	personR = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+)
+
+// Hand-worked counts of independent sources: the most reports that can be picked with no two
+// from one organisation and no two from one person.
+func TestIndependent(t *testing.T) {
+	type src struct{ vol, org, person string }
+	cases := []struct {
+		name string
+		srcs []src
+		want int
+	}{
+		{"none", nil, 0},
+		{"one", []src{{"a", "OrgA", personP}}, 1},
+		{"two organisations, two people", []src{{"a", "OrgA", personP}, {"b", "OrgB", personQ}}, 2},
+		{"two organisations, no person known", []src{{"a", "OrgA", ""}, {"b", "OrgB", ""}}, 2},
+		{"one organisation, two people", []src{{"a", "OrgA", personP}, {"b", "OrgA", personQ}}, 1},
+		{"one person, two organisations", []src{{"a", "OrgA", personP}, {"b", "OrgB", personP}}, 1},
+		{"one volunteer id, two organisations", []src{{"a", "OrgA", ""}, {"a", "OrgB", ""}}, 1},
+		// A re-issued token under another salt: the volunteer id still ties it to P, and P
+		// ties it to b.
+		{"one person through a volunteer id and a hash", []src{{"a", "OrgA", personP}, {"a", "OrgB", personR}, {"b", "OrgC", personP}}, 1},
+		// P for OrgB, Q for OrgA.
+		{"a person of two organisations and one of the first", []src{{"a", "OrgA", personP}, {"b", "OrgB", personP}, {"c", "OrgA", personQ}}, 2},
+		// Q takes OrgA first; OrgA is P's only organisation, so Q moves to OrgB.
+		{"matching must move an earlier pick", []src{{"q1", "OrgA", personQ}, {"q2", "OrgB", personQ}, {"p", "OrgA", personP}}, 2},
+		{"three people, three organisations, one listed twice", []src{{"a", "OrgA", personP}, {"b", "OrgB", personQ}, {"c", "OrgC", personR}, {"d", "OrgC", personP}}, 3},
+		// Without an organisation a volunteer stands alone, but is still one person.
+		{"volunteers without organisation", []src{{"a", "", ""}, {"b", "", ""}}, 2},
+		{"one person, once without organisation", []src{{"a", "", personP}, {"b", "OrgB", personP}}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var rs []*Report
+			for _, s := range tc.srcs {
+				rs = append(rs, &Report{Report: schemas.Report{VolunteerID: s.vol, Org: s.org, Person: s.person}})
+			}
+			if got := independent(rs); got != tc.want {
+				t.Fatalf("independent = %d, want %d", got, tc.want)
 			}
 		})
 	}
