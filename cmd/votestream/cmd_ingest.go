@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +72,7 @@ func init() {
 			rosters := fs.String("roster", "", "import: roster CSV files, comma-separated")
 			keys := fs.String("keys", "", "token key file")
 			out := fs.String("out", "", "import: tokens CSV to write (mode 0600)")
-			salt := fs.String("salt", "", "import: phone-hash salt file, to compare across separate imports")
+			salt := fs.String("salt", "", "import: phone-hash salt file, created when missing; give the same file to every import of the night so one person is recognised across organisations and imports")
 			validFor := fs.Duration("valid-for", d.ValidFor, "import: how long tokens stay valid")
 			skipDups := fs.Bool("skip-duplicates", false, "import: issue a token only to the first listing of a duplicated phone")
 			ref := fs.String("ref", "", "import: reference data folder to check every scope against")
@@ -95,6 +98,11 @@ func init() {
 					}
 				}
 				cfg.Out, cfg.TokenKeysFile, cfg.SaltFile, cfg.ValidFor, cfg.SkipDuplicates = *out, *keys, *salt, *validFor, *skipDups
+				if *salt != "" {
+					if err := ensureSalt(*salt); err != nil {
+						return err
+					}
+				}
 				if len(cfg.Rosters) == 0 || cfg.Out == "" {
 					return fmt.Errorf("%w: import needs --roster and --out", errUsage)
 				}
@@ -151,5 +159,27 @@ func appendKey(path, id string) error {
 		return fmt.Errorf("key file %s: %w", path, err)
 	}
 	fmt.Fprintf(os.Stderr, "volunteers: key %s appended to %s (now the active key)\n", id, path)
+	return nil
+}
+
+// ensureSalt creates a salt file of 32 random bytes (hex, mode 0600) when none exists.
+func ensureSalt(path string) error {
+	if _, err := os.Stat(path); err == nil || !os.IsNotExist(err) {
+		return err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("salt: %w", err)
+	}
+	if err := writeFileAtomic(path, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, hex.EncodeToString(b))
+		return err
+	}); err != nil {
+		return fmt.Errorf("salt: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("salt: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "volunteers: new phone-hash salt written to %s; keep it for every import of the night\n", path)
 	return nil
 }
