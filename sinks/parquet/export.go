@@ -3,8 +3,10 @@ package parquet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -47,8 +49,9 @@ type Summary struct {
 
 // Export reads the cut of the topics as it stands when called and writes the export into
 // cfg.OutDir. It blocks until done, ctx ends, or the cut cannot be reached (ErrIncomplete).
-// A failed export may leave earlier files in place but never a half-written one, and writes
-// manifest.json only when every file is in place.
+// A failed export may leave files of an earlier export in place, never a half-written one;
+// it removes the earlier manifest.json before replacing any file and writes its own only when
+// every file is in place, so a manifest always describes the files beside it.
 func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
@@ -80,6 +83,18 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 	}
 	anomalies := anomalyRows(cfg.Country, snap.anomalies)
 	parties, consts := estimateRows(cfg.Country, snap.estimate)
+	// An earlier export's manifest would vouch for a mix of its files and these until the
+	// new one is written: it goes first. So does an Arrow file this export will not replace,
+	// which would otherwise sit beside the new files showing an older cut.
+	stale := []string{FileManifest}
+	if !cfg.Arrow {
+		stale = append(stale, FileStationResultsArrow)
+	}
+	for _, name := range stale {
+		if err := os.Remove(filepath.Join(cfg.OutDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Summary{}, fmt.Errorf("parquet: remove the earlier %s: %w", name, err)
+		}
+	}
 	md := fileMetadata(sum)
 	if err := writeParquet(cfg.OutDir, FileStationResults, stations, md); err != nil {
 		return Summary{}, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -293,6 +294,39 @@ func TestExportOnBroker(t *testing.T) {
 	}
 	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || len(ends) != 3 {
 		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3", ends)
+	}
+
+	// A second export into the same folder takes a new cut, with what afterCut wrote, and
+	// replaces every file and the manifest; without Arrow, the old Arrow file goes.
+	cfg.afterCut, cfg.Arrow = nil, false
+	if _, err := Export(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	stations, err = pq.ReadFile[StationRow](filepath.Join(out, FileStationResults))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, s := range stations {
+		keys = append(keys, fmt.Sprintf("%s/%s v%d", s.StationID, s.Ballot, s.Version))
+	}
+	wantKeys := []string{"BKK_1_001/constituency v1", "BKK_1_001/partylist v9", "BKK_2_001/partylist v1", "CMI_1_001/partylist v1", "ZZZ_9_001/partylist v1"}
+	if !slices.Equal(keys, wantKeys) {
+		t.Errorf("second export: station rows %q, want %q", keys, wantKeys)
+	}
+	if _, err := os.Stat(filepath.Join(out, FileStationResultsArrow)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the first export's Arrow file outlived a second export without Arrow: %v", err)
+	}
+	raw, err = os.ReadFile(filepath.Join(out, FileManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = Summary{}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.EstimateID != "e-1900" || m.Rows[FileAnomalies] != 3 || m.Rows[FileStationResults] != 5 || !m.DataTime.Equal(bkk(19, 0)) {
+		t.Errorf("second manifest: %+v", m)
 	}
 
 	// A wrong prefix fails at once, naming the topic, and writes nothing.
