@@ -106,10 +106,16 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			tp := topicPartition{p.Topic, p.Partition}
 			for _, rec := range p.Records {
-				if _, open := next[tp]; !open || rec.Offset >= end[tp] {
-					continue // past the cut: not part of this export
+				if _, open := next[tp]; !open {
+					break // done earlier; these were fetched before the pause took hold
 				}
 				got = true
+				if rec.Offset >= end[tp] {
+					// Past the cut, and records come in offset order: nothing before the
+					// cut is left, even where compaction left a gap just before it.
+					next[tp] = end[tp]
+					break
+				}
 				next[tp] = rec.Offset + 1
 				if !rec.Attrs.IsControl() {
 					snap.read++
