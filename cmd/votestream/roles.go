@@ -4,7 +4,6 @@ package main
 // file of its own when its role lands.
 func init() {
 	for _, c := range []*command{
-		{name: "export", summary: "export results as Parquet files and Arrow streams"},
 		{name: "bench", summary: "run the benchmarks and print BENCH lines"},
 	} {
 		if c.setup == nil {

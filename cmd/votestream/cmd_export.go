@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"votestream/sinks/parquet"
+)
+
+func init() {
+	register(&command{
+		name:    "export",
+		summary: "export a consistent cut of results, anomalies and the latest estimate as Parquet (and Arrow) for analysts",
+		usage:   "--out DIR --ref DIR",
+		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
+			cfg := parquet.DefaultConfig()
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
+			ref := fs.String("ref", "", "reference data folder; required")
+			fs.StringVar(&cfg.OutDir, "out", "", "folder to write into (created; an earlier export there is replaced); required")
+			fs.BoolVar(&cfg.Arrow, "arrow", false, "also write the station results as an Arrow IPC stream (station_results.arrows)")
+			fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "fail when no record arrives for this long before the cut is read")
+			return func(ctx context.Context, args []string) error {
+				if err := noArgs(args); err != nil {
+					return err
+				}
+				if cfg.OutDir == "" {
+					return fmt.Errorf("%w: --out is required", errUsage)
+				}
+				country, err := loadCountry(*ref)
+				if err != nil {
+					return err
+				}
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Progress = kf.seedList(), kf.topicPrefix, country, os.Stderr
+				start := time.Now()
+				sum, err := parquet.Export(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				slog.Info("export written", "dir", cfg.OutDir, "rows", sum.Rows, "data_time", sum.DataTime,
+					"estimate", sum.EstimateID, "skipped", sum.RecordsSkipped, "took", time.Since(start).Round(time.Millisecond))
+				return nil
+			}
+		},
+	})
+}
