@@ -11,7 +11,12 @@
 //     the broker takes them: the physical limit of this machine and broker;
 //     bare_producer_sync_throughput: the same records, but -clients goroutines each waiting
 //     for its record's acknowledgement before the next, the pattern ingest must follow;
-//  5. ingest_over_bare and ingest_over_bare_sync: the ratios.
+//  5. ingest_over_bare and ingest_over_bare_sync: the ratios;
+//  6. ingest_throughput_wrk: phase 1 again, but driven by wrk (-wrk-threads, -wrk-conns)
+//     instead of this program's net/http clients, which cost about as much CPU as ingest's
+//     handler: accepted submissions per second by ingest's own counter, cross-checked against
+//     the records the topic gained; ingest_wrk_over_bare_sync: its ratio to the sync producer.
+//     Skipped, with a note, when wrk is not installed (scripts/bench installs it).
 //
 // The load generator, the server and the broker share this machine's cores, as a phone
 // fleet would not: the ingest figures are a floor. It prints BENCH lines (DESIGN.md §7);
@@ -32,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -55,6 +61,8 @@ type options struct {
 	seeds                        string
 	single, batch, latency, bare time.Duration
 	rate, clients, batchClients  int
+	wrk                          time.Duration
+	wrkThreads, wrkConns         int
 	linger                       time.Duration
 	cpuProfile                   string
 }
@@ -66,6 +74,9 @@ func main() {
 	flag.DurationVar(&o.batch, "batch", 4*time.Second, "measured duration of the batch phase (after 1s warm-up)")
 	flag.DurationVar(&o.latency, "latency", 6*time.Second, "duration of the fixed-rate latency phase")
 	flag.DurationVar(&o.bare, "bare", 3*time.Second, "measured duration of each bare producer phase (after 1s warm-up)")
+	flag.DurationVar(&o.wrk, "wrk", 6*time.Second, "measured duration of the wrk phase (after 2s warm-up); 0 skips it")
+	flag.IntVar(&o.wrkThreads, "wrk-threads", 2, "wrk threads")
+	flag.IntVar(&o.wrkConns, "wrk-conns", 128, "wrk connections")
 	flag.IntVar(&o.rate, "rate", 5000, "fixed rate of the latency phase, submissions/s")
 	flag.IntVar(&o.clients, "clients", 256, "concurrent HTTP clients sending one submission per request")
 	flag.IntVar(&o.batchClients, "batch-clients", 16, "concurrent HTTP clients sending batches of 100")
@@ -379,6 +390,17 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "# kafka acknowledgement time in that phase, by upper bound: %s\n", bucketDiff(before, after))
 	fmt.Fprintf(os.Stderr, "# fixed rate %d/s: %d accepted, %d refused; p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		o.rate, len(lats), refused, percentile(lats, .5), percentile(lats, .9), percentile(lats, .99), percentile(lats, 1))
+	var wrkRes *wrkResult
+	if _, err := exec.LookPath("wrk"); o.wrk > 0 && err != nil {
+		fmt.Fprintln(os.Stderr, "# wrk is not installed: skipping the wrk phase (apt-get install wrk)")
+	} else if o.wrk > 0 {
+		fmt.Fprintf(os.Stderr, "# one submission per request, driven by wrk (%d threads, %d connections)\n", o.wrkThreads, o.wrkConns)
+		r, err := wrkPhase(o, w, c.url, prefix+schemas.TopicSubmissions, reg, adm)
+		if err != nil {
+			return err
+		}
+		wrkRes = &r
+	}
 	stopServer()
 
 	pool, err := reportRecords(w, prefix+schemas.TopicSubmissions)
@@ -404,6 +426,10 @@ func run(o options) error {
 	fmt.Printf("BENCH name=bare_producer_sync_throughput value=%.0f unit=records/s\n", bareSyncTP)
 	fmt.Printf("BENCH name=ingest_over_bare value=%.3f unit=ratio\n", singleTP/bareTP)
 	fmt.Printf("BENCH name=ingest_over_bare_sync value=%.3f unit=ratio\n", singleTP/bareSyncTP)
+	if wrkRes != nil {
+		fmt.Printf("BENCH name=ingest_throughput_wrk value=%.0f unit=submissions/s\n", wrkRes.perSecond)
+		fmt.Printf("BENCH name=ingest_wrk_over_bare_sync value=%.3f unit=ratio\n", wrkRes.perSecond/bareSyncTP)
+	}
 	return nil
 }
 
