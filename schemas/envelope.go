@@ -84,7 +84,14 @@ func Encode(v any) (value []byte, headers []Header, err error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: %T", ErrUnknownType, v)
 	}
-	value, err = json.Marshal(v)
+	switch m := v.(type) {
+	case *Report: // the one message per accepted submission: no reflection
+		value, err = m.AppendJSON(make([]byte, 0, 512))
+	case Report:
+		value, err = m.AppendJSON(make([]byte, 0, 512))
+	default:
+		value, err = json.Marshal(v)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("schemas: encode %s: %w", name, err)
 	}
