@@ -34,6 +34,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -64,7 +65,7 @@ type options struct {
 	wrk                          time.Duration
 	wrkThreads, wrkConns         int
 	linger                       time.Duration
-	cpuProfile                   string
+	cpuProfile, wrkProfile       string
 }
 
 func main() {
@@ -82,6 +83,7 @@ func main() {
 	flag.IntVar(&o.batchClients, "batch-clients", 16, "concurrent HTTP clients sending batches of 100")
 	flag.DurationVar(&o.linger, "linger", ingest.DefaultConfig().Linger, "producer linger (ingest's Config.Linger)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the one-per-request phase to this file")
+	flag.StringVar(&o.wrkProfile, "wrk-cpuprofile", "", "write a CPU profile of the wrk phase's measured window (ingest alone in this process) to this file")
 	flag.Parse()
 	if o.seeds == "" {
 		fmt.Fprintln(os.Stderr, "bench/ingest: set VOTESTREAM_KAFKA or -kafka (scripts/bench does)")
@@ -368,28 +370,36 @@ func run(o options) error {
 	single := func() (int, error) { body, auth := w.single(); return c.post(body, auth) }
 	batch := func() (int, error) { body, auth := w.batch(); return c.post(body, auth) }
 
-	fmt.Fprintln(os.Stderr, "# one submission per request")
-	singleTP, err := closedLoop(o.clients, 2*time.Second, o.single, 1, single, o.cpuProfile)
-	if err != nil {
-		return err
+	// A phase given a duration of 0 is skipped (to profile or repeat one phase alone).
+	var singleTP, batchTP float64
+	if o.single > 0 {
+		fmt.Fprintln(os.Stderr, "# one submission per request")
+		if singleTP, err = closedLoop(o.clients, 2*time.Second, o.single, 1, single, o.cpuProfile); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(os.Stderr, "# batches of %d\n", batchSize)
-	batchTP, err := closedLoop(o.batchClients, time.Second, o.batch, batchSize, batch, "")
-	if err != nil {
-		return err
+	if o.batch > 0 {
+		fmt.Fprintf(os.Stderr, "# batches of %d\n", batchSize)
+		if batchTP, err = closedLoop(o.batchClients, time.Second, o.batch, batchSize, batch, ""); err != nil {
+			return err
+		}
 	}
-	before, err := produceBuckets(reg)
-	if err != nil {
-		return err
+	var lats []time.Duration
+	if o.latency > 0 {
+		before, err := produceBuckets(reg)
+		if err != nil {
+			return err
+		}
+		var refused int64
+		lats, refused = fixedRate(o.rate, o.latency, single)
+		after, err := produceBuckets(reg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "# kafka acknowledgement time in that phase, by upper bound: %s\n", bucketDiff(before, after))
+		fmt.Fprintf(os.Stderr, "# fixed rate %d/s: %d accepted, %d refused; p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			o.rate, len(lats), refused, percentile(lats, .5), percentile(lats, .9), percentile(lats, .99), percentile(lats, 1))
 	}
-	lats, refused := fixedRate(o.rate, o.latency, single)
-	after, err := produceBuckets(reg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "# kafka acknowledgement time in that phase, by upper bound: %s\n", bucketDiff(before, after))
-	fmt.Fprintf(os.Stderr, "# fixed rate %d/s: %d accepted, %d refused; p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-		o.rate, len(lats), refused, percentile(lats, .5), percentile(lats, .9), percentile(lats, .99), percentile(lats, 1))
 	var wrkRes *wrkResult
 	if _, err := exec.LookPath("wrk"); o.wrk > 0 && err != nil {
 		fmt.Fprintln(os.Stderr, "# wrk is not installed: skipping the wrk phase (apt-get install wrk)")
@@ -403,32 +413,39 @@ func run(o options) error {
 	}
 	stopServer()
 
-	pool, err := reportRecords(w, prefix+schemas.TopicSubmissions)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(os.Stderr, "# bare producer, asynchronous")
-	bareTP, err := bareAsync(o, cfg, pool)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "# bare producer, %d goroutines each waiting for its acknowledgement\n", o.clients)
-	bareSyncTP, err := bareSync(o, cfg, pool)
-	if err != nil {
-		return err
+	var bareTP, bareSyncTP float64
+	if o.bare > 0 {
+		pool, err := reportRecords(w, prefix+schemas.TopicSubmissions)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "# bare producer, asynchronous")
+		if bareTP, err = bareAsync(o, cfg, pool); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "# bare producer, %d goroutines each waiting for its acknowledgement\n", o.clients)
+		if bareSyncTP, err = bareSync(o, cfg, pool); err != nil {
+			return err
+		}
 	}
 
-	fmt.Printf("BENCH name=ingest_throughput value=%.0f unit=submissions/s\n", singleTP)
-	fmt.Printf("BENCH name=ingest_batch_throughput value=%.0f unit=submissions/s\n", batchTP)
-	fmt.Printf("BENCH name=ingest_p50_ms value=%.2f unit=ms\n", percentile(lats, .5))
-	fmt.Printf("BENCH name=ingest_p99_ms value=%.2f unit=ms\n", percentile(lats, .99))
-	fmt.Printf("BENCH name=bare_producer_throughput value=%.0f unit=records/s\n", bareTP)
-	fmt.Printf("BENCH name=bare_producer_sync_throughput value=%.0f unit=records/s\n", bareSyncTP)
-	fmt.Printf("BENCH name=ingest_over_bare value=%.3f unit=ratio\n", singleTP/bareTP)
-	fmt.Printf("BENCH name=ingest_over_bare_sync value=%.3f unit=ratio\n", singleTP/bareSyncTP)
+	bench := func(name string, v float64, unit string, ok bool) {
+		if ok {
+			fmt.Printf("BENCH name=%s value=%s unit=%s\n", name, strconv.FormatFloat(v, 'f', -1, 64), unit)
+		}
+	}
+	round := func(v float64, places int) float64 { p := math.Pow(10, float64(places)); return math.Round(v*p) / p }
+	bench("ingest_throughput", round(singleTP, 0), "submissions/s", o.single > 0)
+	bench("ingest_batch_throughput", round(batchTP, 0), "submissions/s", o.batch > 0)
+	bench("ingest_p50_ms", round(percentile(lats, .5), 2), "ms", o.latency > 0)
+	bench("ingest_p99_ms", round(percentile(lats, .99), 2), "ms", o.latency > 0)
+	bench("bare_producer_throughput", round(bareTP, 0), "records/s", o.bare > 0)
+	bench("bare_producer_sync_throughput", round(bareSyncTP, 0), "records/s", o.bare > 0)
+	bench("ingest_over_bare", round(singleTP/bareTP, 3), "ratio", o.bare > 0 && o.single > 0)
+	bench("ingest_over_bare_sync", round(singleTP/bareSyncTP, 3), "ratio", o.bare > 0 && o.single > 0)
 	if wrkRes != nil {
-		fmt.Printf("BENCH name=ingest_throughput_wrk value=%.0f unit=submissions/s\n", wrkRes.perSecond)
-		fmt.Printf("BENCH name=ingest_wrk_over_bare_sync value=%.3f unit=ratio\n", wrkRes.perSecond/bareSyncTP)
+		bench("ingest_throughput_wrk", round(wrkRes.perSecond, 0), "submissions/s", true)
+		bench("ingest_wrk_over_bare_sync", round(wrkRes.perSecond/bareSyncTP, 3), "ratio", o.bare > 0)
 	}
 	return nil
 }

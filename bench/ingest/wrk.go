@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -96,11 +97,18 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 		return wrkResult{}, err
 	}
 	time.Sleep(warm)
+	stopProfile, err := startProfile(o.wrkProfile)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return wrkResult{}, err
+	}
 	accA, _, _, errA := submissionCounts(reg)
 	t0 := time.Now()
 	time.Sleep(o.wrk)
 	accB, _, _, errB := submissionCounts(reg)
 	elapsed := time.Since(t0)
+	stopProfile()
 	if err := cmd.Wait(); err != nil {
 		return wrkResult{}, fmt.Errorf("wrk: %w", err)
 	}
@@ -129,6 +137,22 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 		return r, fmt.Errorf("ingest accepted %.0f submissions but the topic gained only %.0f records", r.accepted, r.topic)
 	}
 	return r, nil
+}
+
+// startProfile starts a CPU profile into path, or does nothing when path is empty.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // submissionCounts reads ingest's counters: submissions accepted, and the submissions
