@@ -17,45 +17,79 @@ func decodeSubmission(data []byte, w *submissionWire) *APIError {
 // scanSubmission fills w from data and reports true only when data is one JSON object of the
 // common shape; on false, w holds partial values.
 func scanSubmission(data []byte, w *submissionWire) bool {
-	s := scanner{b: data}
+	s := newScanner(data)
+	return s.submission(w) && s.end()
+}
+
+// scanBatch reads a body that is an array of 1 to max objects of the common shape. Any other
+// body, including a batch that will be refused, is left to splitBatch (false).
+func scanBatch(data []byte, max int) ([]submissionWire, bool) {
+	s := newScanner(data)
+	if !s.next('[') {
+		return nil, false
+	}
+	ws := make([]submissionWire, 0, min(max, 1+len(data)/128))
+	for len(ws) < max {
+		ws = append(ws, submissionWire{})
+		if !s.submission(&ws[len(ws)-1]) {
+			return nil, false
+		}
+		if s.next(',') {
+			continue
+		}
+		if s.next(']') && s.end() {
+			return ws, true
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+// submission reads one object of the common shape into w.
+func (s *scanner) submission(w *submissionWire) bool {
 	if !s.next('{') {
 		return false
 	}
-	var seen uint16
 	if s.next('}') {
-		return s.end()
+		return true
 	}
+	// One allocation holds every scalar the wire points at.
+	vals := new(struct {
+		strs [5]string
+		ints [3]int
+	})
+	var seen uint16
 	for {
 		key, ok := s.rawString()
 		if !ok || !s.next(':') {
 			return false
 		}
 		var bit uint16
-		switch string(key) { // no allocation: the compiler compares the bytes in place
+		switch key {
 		case "submission_id":
 			bit = 1 << 0
-			w.SubmissionID, ok = s.stringPtr()
+			w.SubmissionID, ok = s.stringInto(&vals.strs[0])
 		case "station_id":
 			bit = 1 << 1
-			w.StationID, ok = s.stringPtr()
+			w.StationID, ok = s.stringInto(&vals.strs[1])
 		case "ballot":
 			bit = 1 << 2
-			w.Ballot, ok = s.stringPtr()
+			w.Ballot, ok = s.stringInto(&vals.strs[2])
 		case "stage":
 			bit = 1 << 3
-			w.Stage, ok = s.stringPtr()
+			w.Stage, ok = s.stringInto(&vals.strs[3])
 		case "counted_at":
 			bit = 1 << 4
-			w.CountedAt, ok = s.stringPtr()
+			w.CountedAt, ok = s.stringInto(&vals.strs[4])
 		case "ballots_cast":
 			bit = 1 << 5
-			w.BallotsCast, ok = s.intPtr()
+			w.BallotsCast, ok = s.intInto(&vals.ints[0])
 		case "invalid":
 			bit = 1 << 6
-			w.Invalid, ok = s.intPtr()
+			w.Invalid, ok = s.intInto(&vals.ints[1])
 		case "no_vote":
 			bit = 1 << 7
-			w.NoVote, ok = s.intPtr()
+			w.NoVote, ok = s.intInto(&vals.ints[2])
 		case "votes":
 			bit = 1 << 8
 			w.Votes, ok = s.votes()
@@ -72,15 +106,20 @@ func scanSubmission(data []byte, w *submissionWire) bool {
 		if s.next(',') {
 			continue
 		}
-		return s.next('}') && s.end()
+		return s.next('}')
 	}
 }
 
-// scanner reads the common shape of JSON and gives up (false) on anything else.
+// scanner reads the common shape of JSON and gives up (false) on anything else. It reads a
+// string copy of the body, so that every value it returns is a substring of that one copy
+// rather than an allocation of its own. Values that outlive the request (the receipt kept for
+// retries) must be cloned, or they keep the whole body alive.
 type scanner struct {
-	b []byte
+	b string
 	i int
 }
+
+func newScanner(data []byte) scanner { return scanner{b: string(data)} }
 
 func (s *scanner) space() {
 	for s.i < len(s.b) {
@@ -109,11 +148,11 @@ func (s *scanner) end() bool {
 	return s.i == len(s.b)
 }
 
-// rawString reads a string of printable ASCII without escapes and returns its bytes.
-func (s *scanner) rawString() ([]byte, bool) {
+// rawString reads a string of printable ASCII without escapes.
+func (s *scanner) rawString() (string, bool) {
 	s.space()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return nil, false
+		return "", false
 	}
 	for j := s.i + 1; j < len(s.b); j++ {
 		switch c := s.b[j]; {
@@ -122,19 +161,16 @@ func (s *scanner) rawString() ([]byte, bool) {
 			s.i = j + 1
 			return out, true
 		case c < 0x20 || c > 0x7e || c == '\\':
-			return nil, false
+			return "", false
 		}
 	}
-	return nil, false
+	return "", false
 }
 
-func (s *scanner) stringPtr() (*string, bool) {
-	b, ok := s.rawString()
-	if !ok {
-		return nil, false
-	}
-	v := string(b)
-	return &v, true
+func (s *scanner) stringInto(v *string) (*string, bool) {
+	var ok bool
+	*v, ok = s.rawString()
+	return v, ok
 }
 
 // integer reads -?(0|[1-9][0-9]*) of at most 18 digits, which always fits an int.
@@ -165,12 +201,10 @@ func (s *scanner) integer() (int, bool) {
 	return n, true
 }
 
-func (s *scanner) intPtr() (*int, bool) {
-	n, ok := s.integer()
-	if !ok {
-		return nil, false
-	}
-	return &n, true
+func (s *scanner) intInto(v *int) (*int, bool) {
+	var ok bool
+	*v, ok = s.integer()
+	return v, ok
 }
 
 // votes reads an object of whole numbers; a key given twice is left to encoding/json.
@@ -191,10 +225,10 @@ func (s *scanner) votes() (map[string]int, bool) {
 		if !ok {
 			return nil, false
 		}
-		if _, dup := m[string(k)]; dup {
+		if _, dup := m[k]; dup {
 			return nil, false
 		}
-		m[string(k)] = n
+		m[k] = n
 		if s.next(',') {
 			continue
 		}
@@ -219,7 +253,7 @@ func (s *scanner) strings() ([]string, bool) {
 		if !ok {
 			return nil, false
 		}
-		out = append(out, string(b))
+		out = append(out, b)
 		if s.next(',') {
 			continue
 		}

@@ -1,8 +1,14 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
 	"reflect"
 	"testing"
+	"time"
+
+	"votestream/schemas"
 )
 
 // TestScanSubmission pins which bodies the scanner takes itself and which it leaves to
@@ -69,6 +75,74 @@ func FuzzFastSubmission(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, strict) {
 			t.Fatalf("%q: scanned %+v, encoding/json %+v", body, fast, strict)
+		}
+	})
+}
+
+func TestScanBatch(t *testing.T) {
+	one := validSub().json()
+	two := validSub().with("submission_id", "0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a0002").json()
+	ws, ok := scanBatch([]byte(" [ "+one+" ,\n"+two+" ] "), 3)
+	if !ok || len(ws) != 2 || *ws[1].SubmissionID != "0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a0002" {
+		t.Fatalf("scanBatch = %d items, %v", len(ws), ok)
+	}
+	for name, body := range map[string]string{
+		"a single object":           one,
+		"empty":                     `[]`,
+		"above the limit":           "[" + one + "," + one + "," + one + "," + one + "]",
+		"one item of another shape": "[" + one + `,{"station_id":null}]`,
+		"not an object":             "[" + one + `,1]`,
+		"data after the array":      "[" + one + "] x",
+		"trailing comma":            "[" + one + ",]",
+	} {
+		if ws, ok := scanBatch([]byte(body), 3); ok || ws != nil {
+			t.Errorf("%s: scanned %d items, want the strict path", name, len(ws))
+		}
+	}
+}
+
+func TestBatchBodyAppendJSONMatchesMarshal(t *testing.T) {
+	rc := schemas.Receipt{SubmissionID: "0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a0002", Hash: "sha256:ab",
+		ReceivedAt: time.Date(2023, 5, 14, 10, 41, 2, 5000, time.UTC), Duplicate: true}
+	body := batchBody{Results: []itemResult{
+		{Status: http.StatusAccepted, Receipt: &rc},
+		{Status: http.StatusBadRequest, Error: apiErr(CodeUnknownField, "x<y>", "unknown field %q: สถานี & \"quotes\"", "x<y>")},
+		{Status: http.StatusServiceUnavailable, Error: apiErr(CodeKafkaUnavailable, "", "not stored")},
+	}}
+	want, err := json.Marshal(&body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := body.appendJSON(nil)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("appendJSON = %s, %v\nwant %s", got, err, want)
+	}
+}
+
+// FuzzFastBatch holds scanBatch to the strict path: a batch it takes must split, and every
+// item decode strictly, to the same values.
+func FuzzFastBatch(f *testing.F) {
+	one := validSub().json()
+	for _, s := range []string{"[" + one + "]", "[" + one + "," + one + "]", "[]", "[{}]", "[{},{}, {} ]", `[{"votes":{"1":2}}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ws, ok := scanBatch(body, 4)
+		if !ok {
+			return
+		}
+		items, isBatch, e := splitBatch(body)
+		if e != nil || !isBatch || len(items) != len(ws) {
+			t.Fatalf("scanned %d items of %q; splitBatch: %d items, batch %v, error %v", len(ws), body, len(items), isBatch, e)
+		}
+		for i, raw := range items {
+			var strict submissionWire
+			if e := decodeStrict(raw, &strict); e != nil {
+				t.Fatalf("item %d of %q scanned, but encoding/json refuses it: %s", i, body, e.Message)
+			}
+			if !reflect.DeepEqual(ws[i], strict) {
+				t.Fatalf("item %d of %q: scanned %+v, encoding/json %+v", i, body, ws[i], strict)
+			}
 		}
 	})
 }

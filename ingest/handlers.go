@@ -115,24 +115,35 @@ func (s *Server) handleSubmissions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	items, isBatch, e := splitBatch(body)
-	if e != nil {
-		s.metrics.items.WithLabelValues("submission", e.Code).Inc()
-		writeError(w, e)
-		return
-	}
+	// The common shape is scanned without encoding/json; anything else takes the strict path.
+	wires, isBatch := scanBatch(body, s.cfg.MaxBatch)
+	var items []json.RawMessage
 	if !isBatch {
-		items = []json.RawMessage{body}
-	} else if len(items) == 0 || len(items) > s.cfg.MaxBatch {
-		writeError(w, apiErr(CodeBatchTooLarge, "", "a batch holds 1 to %d submissions; this one has %d", s.cfg.MaxBatch, len(items)))
-		return
+		if items, isBatch, e = splitBatch(body); e != nil {
+			s.metrics.items.WithLabelValues("submission", e.Code).Inc()
+			writeError(w, e)
+			return
+		}
+		if !isBatch {
+			items = []json.RawMessage{body}
+		} else if len(items) == 0 || len(items) > s.cfg.MaxBatch {
+			writeError(w, apiErr(CodeBatchTooLarge, "", "a batch holds 1 to %d submissions; this one has %d", s.cfg.MaxBatch, len(items)))
+			return
+		}
 	}
 
-	outs := make([]outcome, len(items))
-	ps := make([]*pending, 0, len(items))
-	at := make([]int, 0, len(items))
-	for i, raw := range items {
-		p, e := s.prepareSubmission(raw, c, now)
+	n := max(len(wires), len(items))
+	outs := make([]outcome, n)
+	ps := make([]*pending, 0, n)
+	at := make([]int, 0, n)
+	for i := range n {
+		var p *pending
+		var e *APIError
+		if wires != nil {
+			p, e = s.prepareSubmission(nil, &wires[i], c, now)
+		} else {
+			p, e = s.prepareSubmission(items[i], nil, c, now)
+		}
 		if e != nil {
 			outs[i].err = e
 			continue
@@ -165,7 +176,40 @@ func (s *Server) handleSubmissions(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 		s.setRetryAfter(w, s.cfg.RetryAfter)
 	}
-	writeJSON(w, status, res)
+	b, err := res.appendJSON(make([]byte, 0, 64+160*len(res.Results)))
+	if err != nil {
+		writeJSON(w, status, res)
+		return
+	}
+	writeRaw(w, status, append(b, '\n'))
+}
+
+// appendJSON appends what json.Marshal(b) writes, without reflection over every receipt.
+func (b *batchBody) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"results":[`...)
+	for i, r := range b.Results {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"status":`...)
+		dst = strconv.AppendInt(dst, int64(r.Status), 10)
+		var err error
+		if r.Receipt != nil {
+			dst = append(dst, `,"receipt":`...)
+			if dst, err = r.Receipt.AppendJSON(dst); err != nil {
+				return nil, err
+			}
+		}
+		if r.Error != nil {
+			e, err := json.Marshal(r.Error)
+			if err != nil {
+				return nil, err
+			}
+			dst = append(append(dst, `,"error":`...), e...)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...), nil
 }
 
 func (s *Server) writeOutcome(w http.ResponseWriter, o outcome) {
@@ -182,11 +226,16 @@ func (s *Server) writeOutcome(w http.ResponseWriter, o outcome) {
 		writeJSON(w, http.StatusAccepted, o.receipt)
 		return
 	}
+	writeRaw(w, http.StatusAccepted, append(b, '\n'))
+}
+
+// writeRaw writes a JSON body already encoded, with writeJSON's headers.
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h["Content-Type"] = contentTypeJSON
 	h["Cache-Control"] = cacheNoStore
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(append(b, '\n'))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // Header values as slices, set without canonicalising the keys again.
@@ -208,14 +257,16 @@ func (s *Server) countOutcomes(kind string, outs []outcome) {
 	}
 }
 
-// prepareSubmission decodes and checks one submission and claims its id in the dedupe
-// store. The record it builds is produced by commit.
-func (s *Server) prepareSubmission(raw []byte, c token.Claims, now time.Time) (*pending, *APIError) {
-	var wire submissionWire
-	if e := decodeSubmission(raw, &wire); e != nil {
-		return nil, e
+// prepareSubmission decodes (unless wire is already decoded) and checks one submission and
+// claims its id in the dedupe store. The record it builds is produced by commit.
+func (s *Server) prepareSubmission(raw []byte, wire *submissionWire, c token.Claims, now time.Time) (*pending, *APIError) {
+	if wire == nil {
+		wire = new(submissionWire)
+		if e := decodeSubmission(raw, wire); e != nil {
+			return nil, e
+		}
 	}
-	sub, st, e := s.valid.submission(&wire, now)
+	sub, st, e := s.valid.submission(wire, now)
 	if e != nil {
 		return nil, e
 	}
@@ -231,9 +282,11 @@ func (s *Server) prepareSubmission(raw []byte, c token.Claims, now time.Time) (*
 		Submission: sub, VolunteerID: c.VolunteerID, Org: c.Org, Person: c.Person, Role: c.Role,
 		ReceivedAt: now.UTC(), Hash: hash,
 	}
+	key := "submission/" + sub.SubmissionID
 	p := &pending{
-		key:     "submission/" + sub.SubmissionID,
-		receipt: schemas.Receipt{SubmissionID: sub.SubmissionID, Hash: hash, ReceivedAt: rep.ReceivedAt},
+		// The receipt is remembered for retries: its id must not be a substring of the body.
+		key:     key,
+		receipt: schemas.Receipt{SubmissionID: key[len("submission/"):], Hash: hash, ReceivedAt: rep.ReceivedAt},
 		flagged: flagged,
 	}
 	return s.claim(p, hash, c, schemas.TopicSubmissions, rep, now)
