@@ -66,6 +66,7 @@ type options struct {
 	wrkThreads, wrkConns         int
 	linger                       time.Duration
 	cpuProfile, wrkProfile       string
+	batchProfile                 string
 }
 
 func main() {
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.batchClients, "batch-clients", 16, "concurrent HTTP clients sending batches of 100")
 	flag.DurationVar(&o.linger, "linger", ingest.DefaultConfig().Linger, "producer linger (ingest's Config.Linger)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the one-per-request phase to this file")
+	flag.StringVar(&o.batchProfile, "batch-cpuprofile", "", "write a CPU profile of the batch phase to this file")
 	flag.StringVar(&o.wrkProfile, "wrk-cpuprofile", "", "write a CPU profile of the wrk phase's measured window (ingest alone in this process) to this file")
 	flag.Parse()
 	if o.seeds == "" {
@@ -380,7 +382,7 @@ func run(o options) error {
 	}
 	if o.batch > 0 {
 		fmt.Fprintf(os.Stderr, "# batches of %d\n", batchSize)
-		if batchTP, err = closedLoop(o.batchClients, time.Second, o.batch, batchSize, batch, ""); err != nil {
+		if batchTP, err = closedLoop(o.batchClients, time.Second, o.batch, batchSize, batch, o.batchProfile); err != nil {
 			return err
 		}
 	}
