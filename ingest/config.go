@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"votestream/ingest/s3store"
 )
 
 // Spread policies: what ingest does with a submission for a station outside the volunteer's
@@ -44,9 +46,14 @@ type Config struct {
 	MaxBatch int
 	// MaxEvidenceBytes bounds one evidence photo; larger uploads get 413. Default 10 MiB.
 	MaxEvidenceBytes int64
-	// EvidenceDir is the folder of the local content-addressed evidence store, used unless a
-	// store is given with WithEvidenceStore. Default "var/evidence".
+	// EvidenceDir is the folder of the local content-addressed evidence store, used unless
+	// EvidenceS3.Endpoint is set or a store is given with WithEvidenceStore. Default
+	// "var/evidence".
 	EvidenceDir string
+	// EvidenceS3 puts evidence in an S3-compatible bucket instead of EvidenceDir when its
+	// Endpoint is set; New then checks that the bucket exists and accepts the credentials.
+	// Default s3store.DefaultConfig() (no endpoint: the local folder).
+	EvidenceS3 s3store.Config
 
 	// RatePerVolunteer is the sustained number of requests per second one volunteer (token
 	// subject) may make; 0 disables the limit. A batch counts as one request. Default 2.
@@ -94,6 +101,7 @@ func DefaultConfig() Config {
 		MaxBatch:           100,
 		MaxEvidenceBytes:   10 << 20,
 		EvidenceDir:        "var/evidence",
+		EvidenceS3:         s3store.DefaultConfig(),
 		RatePerVolunteer:   2,
 		RateBurst:          30,
 		ProduceTimeout:     5 * time.Second,
@@ -152,6 +160,11 @@ func (c Config) Validate() error {
 		return bad("revocation reload interval %v: want > 0", c.RevocationReload)
 	case c.ShutdownGrace < 0:
 		return bad("negative shutdown grace %v", c.ShutdownGrace)
+	}
+	if c.EvidenceS3.Endpoint != "" {
+		if err := c.EvidenceS3.Validate(); err != nil {
+			return fmt.Errorf("%w: evidence bucket: %w", ErrConfig, err)
+		}
 	}
 	return nil
 }

@@ -19,12 +19,10 @@ import (
 // EvidenceStore keeps evidence photos by content: the SHA-256 of the bytes is the name, so
 // a photo is stored once however many reports cite it, and nobody can replace one.
 //
-// The default is DirStore, a local folder. An S3-compatible bucket plugs in by implementing
-// the two methods: Has as HeadObject on the key "sha256/<hex>", Put as PutObject with the
-// x-amz-checksum-sha256 header set from digest so the bucket itself refuses content that
-// does not match; since Put must not publish a partial or mismatched object, spool the
-// reader to a temporary file (or upload to a temporary key and copy) and only then write
-// the final key. Such a store is given to New with WithEvidenceStore.
+// The default is DirStore, a local folder. Config.EvidenceS3 selects an S3-compatible
+// bucket instead (package ingest/s3store: objects "<prefix>sha256/<hex>", each Put spooled
+// to a temporary file and sent as one PUT carrying x-amz-checksum-sha256, so the bucket
+// also checks the content). Any other store is given to New with WithEvidenceStore.
 type EvidenceStore interface {
 	// Has reports whether the photo with this digest (64 lowercase hex) is stored.
 	Has(ctx context.Context, digest string) (bool, error)

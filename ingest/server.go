@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"votestream/election"
+	"votestream/ingest/s3store"
 	"votestream/ingest/token"
 )
 
@@ -72,7 +73,8 @@ func WithKeyring(k *token.Keyring) Option { return func(o *options) { o.keys = k
 // WithRevocations gives the revocation list directly instead of Config.RevocationFile.
 func WithRevocations(r *token.Revocations) Option { return func(o *options) { o.revoked = r } }
 
-// WithEvidenceStore replaces the local folder store (for an S3-compatible bucket).
+// WithEvidenceStore replaces the store Config names (the local folder, or the bucket of
+// Config.EvidenceS3) with st.
 func WithEvidenceStore(st EvidenceStore) Option { return func(o *options) { o.store = st } }
 
 // WithRegistry registers ingest's metrics in reg (served at /metrics) instead of a private
@@ -90,6 +92,8 @@ func withProducer(p producer) Option { return func(o *options) { o.prod = p } }
 
 // New checks cfg and builds a Server for country, which must be indexed and list its
 // stations. It creates the Kafka client (which connects lazily) but serves nothing yet.
+// With Config.EvidenceS3.Endpoint set it checks the evidence bucket (for at most
+// EvidenceS3.Timeout), so that a wrong bucket or key fails here, not at the first photo.
 func New(cfg Config, country *election.Country, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,7 +123,7 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		}
 	}
 	if o.store == nil {
-		if o.store, err = NewDirStore(cfg.EvidenceDir); err != nil {
+		if o.store, err = newEvidenceStore(cfg, o.log); err != nil {
 			return nil, err
 		}
 	}
@@ -155,6 +159,23 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		func() float64 { return float64(s.dedupe.len()) })
 	s.handler = s.routes()
 	return s, nil
+}
+
+// newEvidenceStore builds the store Config names: the bucket when EvidenceS3.Endpoint is
+// set, otherwise the local folder.
+func newEvidenceStore(cfg Config, log *slog.Logger) (EvidenceStore, error) {
+	if cfg.EvidenceS3.Endpoint == "" {
+		return NewDirStore(cfg.EvidenceDir)
+	}
+	st, err := s3store.New(cfg.EvidenceS3)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: evidence bucket: %w", err)
+	}
+	if err := st.EnsureBucket(context.Background()); err != nil {
+		return nil, fmt.Errorf("ingest: evidence bucket: %w", err)
+	}
+	log.Info("ingest: evidence stored in an S3-compatible bucket", "bucket", st.Where())
+	return st, nil
 }
 
 // route is one endpoint. The table drives both the mux and the test that keeps

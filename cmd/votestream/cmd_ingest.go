@@ -34,7 +34,16 @@ func init() {
 			fs.IntVar(&cfg.DedupeMaxEntries, "dedupe-max", cfg.DedupeMaxEntries, "most submission ids remembered")
 			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
-			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store")
+			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store (unless --evidence-s3-endpoint is set)")
+			s3 := &cfg.EvidenceS3
+			fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", s3.Endpoint, "S3-compatible server (host:port, no scheme) that keeps evidence photos instead of --evidence-dir; the bucket is checked at start")
+			fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket (required with --evidence-s3-endpoint)")
+			fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
+			fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects (<prefix>sha256/<hex>)")
+			insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server (loopback or a private network only)")
+			fs.BoolVar(&s3.CreateBucket, "evidence-s3-create-bucket", s3.CreateBucket, "create the evidence bucket when missing, instead of failing at start")
+			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket")
+			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY than on the command line, where ps shows it")
 			fs.StringVar(&cfg.SpreadPolicy, "spread-policy", cfg.SpreadPolicy, "a report outside the volunteer's scope: flag (accept, SPREAD anomaly) or refuse (403)")
 			fs.Float64Var(&cfg.RatePerVolunteer, "rate", cfg.RatePerVolunteer, "requests per second one volunteer may sustain; 0 disables")
 			fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one volunteer may make at once after being idle")
@@ -50,6 +59,7 @@ func init() {
 					return err
 				}
 				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
+				cfg.EvidenceS3.Secure = !*insecure
 				srv, err := ingest.New(cfg, country)
 				if err != nil {
 					return err
