@@ -39,6 +39,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -87,6 +88,9 @@ func main() {
 	flag.StringVar(&o.batchProfile, "batch-cpuprofile", "", "write a CPU profile of the batch phase to this file")
 	flag.StringVar(&o.wrkProfile, "wrk-cpuprofile", "", "write a CPU profile of the wrk phase's measured window (ingest alone in this process) to this file")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(ingest.GCPercent) // as `votestream ingest` runs
+	}
 	if o.seeds == "" {
 		fmt.Fprintln(os.Stderr, "bench/ingest: set VOTESTREAM_KAFKA or -kafka (scripts/bench does)")
 		os.Exit(2)
