@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ func init() {
 				}
 				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
 				cfg.EvidenceS3.Secure = !*insecure
+				if os.Getenv("GOGC") == "" {
+					debug.SetGCPercent(ingest.GCPercent) // ingest.GCPercent says why
+				}
 				srv, err := ingest.New(cfg, country)
 				if err != nil {
 					return err
