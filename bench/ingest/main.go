@@ -11,12 +11,19 @@
 //     the broker takes them: the physical limit of this machine and broker;
 //     bare_producer_sync_throughput: the same records, but -clients goroutines each waiting
 //     for its record's acknowledgement before the next, the pattern ingest must follow;
-//  5. ingest_over_bare and ingest_over_bare_sync: the ratios;
+//  5. ingest_over_bare and ingest_over_bare_sync: the ratios, and ingest_batch_over_bare and
+//     ingest_batch_over_bare_sync for batches; bare_producer_cpu_per_record_us: this
+//     process's CPU per record acknowledged to the asynchronous producer;
 //  6. ingest_throughput_wrk: phase 1 again, but driven by wrk (-wrk-threads, -wrk-conns)
 //     instead of this program's net/http clients, which cost about as much CPU as ingest's
 //     handler: accepted submissions per second by ingest's own counter, cross-checked against
-//     the records the topic gained; ingest_wrk_over_bare_sync: its ratio to the sync producer.
-//     Skipped, with a note, when wrk is not installed (scripts/bench installs it).
+//     the records the topic gained; ingest_wrk_over_bare_sync: its ratio to the sync producer;
+//     ingest_cpu_per_submission_us: ingest's CPU (HTTP, auth, validation, producer) per
+//     accepted submission. Skipped, with a note, when wrk is not installed (scripts/bench
+//     installs it).
+//
+// A phase given a duration of 0 is skipped. The process runs with GOGC=ingest.GCPercent, as
+// `votestream ingest` does, unless GOGC is set.
 //
 // The load generator, the server and the broker share this machine's cores, as a phone
 // fleet would not: the ingest figures are a floor. It prints BENCH lines (DESIGN.md §7);
@@ -420,13 +427,14 @@ func run(o options) error {
 	stopServer()
 
 	var bareTP, bareSyncTP float64
+	var bareCPU time.Duration
 	if o.bare > 0 {
 		pool, err := reportRecords(w, prefix+schemas.TopicSubmissions)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(os.Stderr, "# bare producer, asynchronous")
-		if bareTP, err = bareAsync(o, cfg, pool); err != nil {
+		if bareTP, bareCPU, err = bareAsync(o, cfg, pool); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "# bare producer, %d goroutines each waiting for its acknowledgement\n", o.clients)
@@ -449,7 +457,11 @@ func run(o options) error {
 	bench("bare_producer_sync_throughput", round(bareSyncTP, 0), "records/s", o.bare > 0)
 	bench("ingest_over_bare", round(singleTP/bareTP, 3), "ratio", o.bare > 0 && o.single > 0)
 	bench("ingest_over_bare_sync", round(singleTP/bareSyncTP, 3), "ratio", o.bare > 0 && o.single > 0)
+	bench("ingest_batch_over_bare", round(batchTP/bareTP, 3), "ratio", o.bare > 0 && o.batch > 0)
+	bench("ingest_batch_over_bare_sync", round(batchTP/bareSyncTP, 3), "ratio", o.bare > 0 && o.batch > 0)
+	bench("bare_producer_cpu_per_record_us", round(bareCPU.Seconds()*1e6, 2), "us", o.bare > 0)
 	if wrkRes != nil {
+		bench("ingest_cpu_per_submission_us", round(wrkRes.cpuPerItem.Seconds()*1e6, 2), "us", true)
 		bench("ingest_throughput_wrk", round(wrkRes.perSecond, 0), "submissions/s", true)
 		bench("ingest_wrk_over_bare_sync", round(wrkRes.perSecond/bareSyncTP, 3), "ratio", o.bare > 0)
 	}
@@ -488,10 +500,11 @@ func fresh(p *kgo.Record) *kgo.Record {
 	return &kgo.Record{Topic: p.Topic, Key: p.Key, Value: p.Value, Headers: p.Headers}
 }
 
-func bareAsync(o options, cfg ingest.Config, pool []*kgo.Record) (float64, error) {
+// bareAsync returns records acknowledged per second and this process's CPU per record.
+func bareAsync(o options, cfg ingest.Config, pool []*kgo.Record) (float64, time.Duration, error) {
 	cl, err := newBareClient(o, cfg)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer cl.Close()
 	var acked, failed atomic.Int64
@@ -506,19 +519,24 @@ func bareAsync(o options, cfg ingest.Config, pool []*kgo.Record) (float64, error
 	startCount := time.Now().Add(time.Second)
 	stopAt := startCount.Add(o.bare)
 	var base int64
+	var cpu0 time.Duration
 	counted := false
 	for i := 0; time.Now().Before(stopAt); i++ {
 		if !counted && time.Now().After(startCount) {
-			counted, base = true, acked.Load()
+			counted, base, cpu0 = true, acked.Load(), selfCPU()
 		}
 		cl.Produce(ctx, fresh(pool[i%len(pool)]), promise) // blocks while the buffer is full
 	}
 	n := acked.Load() - base
+	cpu := selfCPU() - cpu0
 	flushCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	_ = cl.Flush(flushCtx)
 	fmt.Fprintf(os.Stderr, "#   %d acknowledged in %.1fs, %d failed\n", n, o.bare.Seconds(), failed.Load())
-	return float64(n) / o.bare.Seconds(), nil
+	if n == 0 {
+		return 0, 0, fmt.Errorf("the bare producer had no record acknowledged in %s", o.bare)
+	}
+	return float64(n) / o.bare.Seconds(), cpu / time.Duration(n), nil
 }
 
 func bareSync(o options, cfg ingest.Config, pool []*kgo.Record) (float64, error) {

@@ -52,9 +52,10 @@ end
 
 // wrkResult is what the wrk phase measured.
 type wrkResult struct {
-	perSecond        float64 // accepted submissions per second in the measured window
-	accepted, topic  float64 // accepted by ingest, records added to the topic, over wrk's whole run
-	refused, answers float64 // non-202 answers and all answers of the route over wrk's whole run
+	perSecond        float64       // accepted submissions per second in the measured window
+	accepted, topic  float64       // accepted by ingest, records added to the topic, over wrk's whole run
+	refused, answers float64       // non-202 answers and all answers of the route over wrk's whole run
+	cpuPerItem       time.Duration // this process's CPU (ingest alone) per accepted submission
 }
 
 // wrkPhase runs wrk against url for warm-up plus d (and a second of margin) and measures
@@ -128,6 +129,9 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 	}
 	r := wrkResult{perSecond: (accB - accA) / elapsed.Seconds(), accepted: acc1 - acc0, topic: float64(topic1 - topic0),
 		refused: refused1 - refused0, answers: answers1 - answers0}
+	if r.accepted > 0 {
+		r.cpuPerItem = time.Duration(float64(selfUsed) / r.accepted)
+	}
 	fmt.Fprintf(os.Stderr, "#   %.0f accepted in the %.1fs window; over the whole run %.0f accepted, %.0f records added to the topic, %.0f of %.0f answers not 202\n",
 		accB-accA, elapsed.Seconds(), r.accepted, r.topic, r.refused, r.answers)
 	// Where the cores went: the rest of 2 cores × wall is the broker, idle time and others.
