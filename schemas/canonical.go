@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -30,93 +31,104 @@ import (
 //     characters, U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD; integers in
 //     plain decimal.
 func CanonicalJSON(s Submission) []byte {
-	var b bytes.Buffer
-	b.Grow(256)
-	b.WriteString(`{"station_id":`)
-	writeString(&b, s.StationID)
-	b.WriteString(`,"ballot":`)
-	writeString(&b, s.Ballot)
-	b.WriteString(`,"stage":`)
-	writeString(&b, string(s.Stage))
-	b.WriteString(`,"counted_at":`)
-	writeString(&b, s.CountedAt.UTC().Format(time.RFC3339Nano))
-	b.WriteString(`,"ballots_cast":`)
-	b.WriteString(strconv.Itoa(s.BallotsCast))
-	b.WriteString(`,"invalid":`)
-	b.WriteString(strconv.Itoa(s.Invalid))
-	b.WriteString(`,"no_vote":`)
-	b.WriteString(strconv.Itoa(s.NoVote))
-	b.WriteString(`,"votes":{`)
-	keys := make([]string, 0, len(s.Votes))
+	return appendCanonical(make([]byte, 0, 256), s)
+}
+
+// voteKey is a votes key with its numeric value, parsed once for sorting.
+type voteKey struct {
+	key     string
+	n       uint64
+	numeric bool
+}
+
+func appendCanonical(b []byte, s Submission) []byte {
+	b = append(b, `{"station_id":`...)
+	b = appendCanonicalString(b, s.StationID)
+	b = append(b, `,"ballot":`...)
+	b = appendCanonicalString(b, s.Ballot)
+	b = append(b, `,"stage":`...)
+	b = appendCanonicalString(b, string(s.Stage))
+	b = append(b, `,"counted_at":"`...)
+	b = s.CountedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","ballots_cast":`...)
+	b = strconv.AppendInt(b, int64(s.BallotsCast), 10)
+	b = append(b, `,"invalid":`...)
+	b = strconv.AppendInt(b, int64(s.Invalid), 10)
+	b = append(b, `,"no_vote":`...)
+	b = strconv.AppendInt(b, int64(s.NoVote), 10)
+	b = append(b, `,"votes":{`...)
+	var buf [64]voteKey
+	keys := buf[:0]
 	for k, n := range s.Votes {
 		if n != 0 {
-			keys = append(keys, k)
+			v, err := strconv.ParseUint(k, 10, 64)
+			keys = append(keys, voteKey{key: k, n: v, numeric: err == nil})
 		}
 	}
 	slices.SortFunc(keys, compareVoteKeys)
 	for i, k := range keys {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		writeString(&b, k)
-		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(s.Votes[k]))
+		b = appendCanonicalString(b, k.key)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(s.Votes[k.key]), 10)
 	}
-	b.WriteString(`},"evidence":[`)
-	ev := slices.Clone(s.Evidence)
-	slices.Sort(ev)
+	b = append(b, `},"evidence":[`...)
+	ev := s.Evidence
+	if !slices.IsSorted(ev) {
+		ev = slices.Sorted(slices.Values(ev))
+	}
 	for i, e := range ev {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		writeString(&b, e)
+		b = appendCanonicalString(b, e)
 	}
-	b.WriteString(`]}`)
-	return b.Bytes()
+	return append(b, `]}`...)
 }
 
 // CanonicalHash is "sha256:" and the lower-case hex SHA-256 of CanonicalJSON(s): the hash
 // ingest stamps on a report and consolidate compares. Equal figures give equal hashes
 // whatever the client's key order, spacing or time zone.
 func CanonicalHash(s Submission) string {
-	sum := sha256.Sum256(CanonicalJSON(s))
-	return "sha256:" + hex.EncodeToString(sum[:])
+	var buf [512]byte // most submissions fit: no allocation but the result
+	sum := sha256.Sum256(appendCanonical(buf[:0], s))
+	var out [len("sha256:") + 2*sha256.Size]byte
+	copy(out[:], "sha256:")
+	hex.Encode(out[len("sha256:"):], sum[:])
+	return string(out[:])
 }
 
 // compareVoteKeys orders decimal keys by value, then anything else by bytes.
-func compareVoteKeys(a, b string) int {
-	na, errA := strconv.ParseUint(a, 10, 64)
-	nb, errB := strconv.ParseUint(b, 10, 64)
+func compareVoteKeys(a, b voteKey) int {
 	switch {
-	case errA == nil && errB == nil:
-		if na != nb {
-			if na < nb {
-				return -1
-			}
-			return 1
+	case a.numeric && b.numeric:
+		if c := cmp.Compare(a.n, b.n); c != 0 {
+			return c
 		}
-		return strings.Compare(a, b) // "7" and "07": both sort, in a fixed order
-	case errA == nil:
+		return strings.Compare(a.key, b.key) // "7" and "07": both sort, in a fixed order
+	case a.numeric:
 		return -1
-	case errB == nil:
+	case b.numeric:
 		return 1
 	}
-	return strings.Compare(a, b)
+	return strings.Compare(a.key, b.key)
 }
 
-func writeString(b *bytes.Buffer, s string) {
+func appendCanonicalString(b []byte, s string) []byte {
 	if plainASCII(s) {
 		// What the encoder below writes for such a string, without building an encoder for
 		// every field of every report (a hot path of ingest).
-		b.WriteByte('"')
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
 	}
-	enc := json.NewEncoder(b)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)       // a string always encodes
-	b.Truncate(b.Len() - 1) // Encode appends a newline
+	_ = enc.Encode(s) // a string always encodes
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
 // plainASCII reports whether s is printable ASCII that JSON leaves unescaped.
