@@ -85,6 +85,11 @@ type Config struct {
 	// DedupeMaxEntries bounds the idempotency store (about 300 bytes each); the oldest ids
 	// are forgotten first. Default 500,000.
 	DedupeMaxEntries int
+	// WarmupTimeout bounds the dedupe store's warm-up at start: Serve reads back the
+	// submissions of the last DedupeTTL from Kafka before it accepts connections, so a retry
+	// after a restart still gets its first receipt. When it passes (or Kafka fails), ingest
+	// starts with the ids read so far. 0 disables the warm-up. Default 60s.
+	WarmupTimeout time.Duration
 
 	// ShutdownGrace is how long Run lets in-flight requests finish after its context ends.
 	// Default 10s.
@@ -112,6 +117,7 @@ func DefaultConfig() Config {
 		MaxClockSkew:       5 * time.Minute,
 		DedupeTTL:          30 * time.Minute,
 		DedupeMaxEntries:   500000,
+		WarmupTimeout:      time.Minute,
 		ShutdownGrace:      10 * time.Second,
 	}
 }
@@ -156,6 +162,8 @@ func (c Config) Validate() error {
 		return bad("dedupe TTL %v: want > 0", c.DedupeTTL)
 	case c.DedupeMaxEntries < 1:
 		return bad("dedupe size %d: want at least 1", c.DedupeMaxEntries)
+	case c.WarmupTimeout < 0:
+		return bad("negative dedupe warm-up timeout %v (0 disables the warm-up)", c.WarmupTimeout)
 	case c.RevocationFile != "" && c.RevocationReload <= 0:
 		return bad("revocation reload interval %v: want > 0", c.RevocationReload)
 	case c.ShutdownGrace < 0:

@@ -8,10 +8,15 @@ import (
 )
 
 // dedupe remembers recently accepted ids so that a retry gets the first receipt and makes no
-// second record. It is bounded in entries and age and lives in memory only: after a restart,
-// or on another ingest process behind the same load balancer, a retry is produced again
-// with the same submission_id and hash, and consolidate drops it downstream. The store
-// narrows duplicates to those cases; it does not promise exactly-once on its own.
+// second record. It is bounded in entries and age and lives in memory. Serve warms it from
+// the submissions topic before it accepts connections (see warmDedupe), so a submission
+// accepted before a restart, within DedupeTTL, is still answered with its first receipt;
+// reviews and official figures are not warmed. What still gets through: a retry that
+// reaches another ingest process behind the same load balancer, a retry after a warm-up
+// that timed out or failed, and a record still unacknowledged when the process stopped.
+// Each is produced again with the same submission_id and hash, and consolidate drops it
+// downstream. The store narrows duplicates to those cases; it does not promise
+// exactly-once on its own.
 //
 // An entry is pending while its record is in flight. A second request for the same id waits
 // for the first (at most its own produce timeout) rather than producing a second record.
@@ -72,6 +77,35 @@ func (d *dedupe) begin(key, hash, volunteer string, now time.Time) (*dedupeEntry
 	d.queue = append(d.queue, dedupeSlot{key, e})
 	return e, dedupeNew
 }
+
+// remember stores a submission accepted before this process started (read back from Kafka)
+// as a settled, successful entry, so that a retry gets receipt again, marked duplicate. It
+// obeys the bounds as begin does: an entry already older than the TTL at now is not
+// stored, and beyond max entries the oldest are forgotten. An id already present keeps
+// its entry (the first acceptance wins). It reports whether the entry was stored.
+//
+// Expiry assumes entries are added in time order. Callers must therefore insert in
+// received_at order (warmDedupe sorts the records of all partitions first) and before any
+// begin at a later time; an entry inserted out of order would outlive the TTL, or be
+// forgotten by the size bound, by at most the disorder.
+func (d *dedupe) remember(key, hash, volunteer string, receipt schemas.Receipt, added, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.expire(now)
+	if now.Sub(added) >= d.ttl {
+		return false
+	}
+	if _, ok := d.m[key]; ok {
+		return false
+	}
+	e := &dedupeEntry{hash: hash, volunteer: volunteer, added: added, done: closedDone, ok: true, receipt: receipt}
+	d.m[key] = e
+	d.queue = append(d.queue, dedupeSlot{key, e})
+	return true
+}
+
+// closedDone is the done channel of every remembered entry: settled before it was stored.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // settle records the outcome of the entry's produce. A failed entry is forgotten, so the
 // client's retry produces again. Called exactly once per entry begun as dedupeNew.

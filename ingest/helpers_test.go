@@ -178,6 +178,7 @@ func newHarness(t testing.TB, mutate func(*Config), opts ...Option) *harness {
 	cfg.EvidenceDir = t.TempDir()
 	cfg.RatePerVolunteer = 0
 	cfg.ProduceTimeout = 200 * time.Millisecond
+	cfg.WarmupTimeout = 0 // the fake producer writes to no topic to read back
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -24,7 +24,7 @@ import (
 // is in the topic: each test reads the topic back.
 
 // kafkaHarness is a harness whose Server produces to a real broker.
-func kafkaHarness(t *testing.T, seeds []string, prefix string, mutate func(*Config)) *harness {
+func kafkaHarness(t testing.TB, seeds []string, prefix string, mutate func(*Config), opts ...Option) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.KafkaSeeds = seeds
@@ -36,8 +36,8 @@ func kafkaHarness(t *testing.T, seeds []string, prefix string, mutate func(*Conf
 		mutate(&cfg)
 	}
 	h := &harness{t: t, keys: testKeyring(t), clock: &testClock{now: testNow}}
-	s, err := New(cfg, testCountry(t), WithKeyring(h.keys), WithClock(h.clock.Now),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s, err := New(cfg, testCountry(t), append([]Option{WithKeyring(h.keys), WithClock(h.clock.Now),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func kafkaHarness(t *testing.T, seeds []string, prefix string, mutate func(*Conf
 	return h
 }
 
-func issueFor(t *testing.T, h *harness, id string) string {
+func issueFor(t testing.TB, h *harness, id string) string {
 	return issue(t, h.keys, tokenClaimsStation(id, "BKK_1_0001"))
 }
 
@@ -290,4 +290,4 @@ func tokenClaimsLead() token.Claims {
 	return token.Claims{VolunteerID: "lead-bkk1", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "BKK_1"}
 }
 
-func issueLead(t *testing.T, h *harness) string { return issue(t, h.keys, tokenClaimsLead()) }
+func issueLead(t testing.TB, h *harness) string { return issue(t, h.keys, tokenClaimsLead()) }

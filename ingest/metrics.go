@@ -16,6 +16,10 @@ type metrics struct {
 	produce  *prometheus.HistogramVec // kind: submission, review, official
 	inflight prometheus.Gauge
 
+	// Set once by the dedupe warm-up at start (warmDedupe).
+	warmupIDs     prometheus.Gauge
+	warmupSeconds prometheus.Gauge
+
 	// The series every accepted item touches, looked up once (label hashing per request
 	// showed in profiles).
 	acceptedBy map[string]prometheus.Counter
@@ -43,13 +47,21 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64, dedupeLen fu
 			Namespace: "votestream", Subsystem: "ingest", Name: "requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
+		warmupIDs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "dedupe_warmup_ids",
+			Help: "Submission ids read back from Kafka into the dedupe store at start (0 when the warm-up is off).",
+		}),
+		warmupSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "dedupe_warmup_seconds",
+			Help: "How long the dedupe warm-up at start took.",
+		}),
 	}
 	m.acceptedBy, m.produceBy = map[string]prometheus.Counter{}, map[string]prometheus.Observer{}
 	for _, k := range itemKinds {
 		m.acceptedBy[k] = m.items.WithLabelValues(k, "accepted")
 		m.produceBy[k] = m.produce.WithLabelValues(k)
 	}
-	reg.MustRegister(m.requests, m.items, m.produce, m.inflight,
+	reg.MustRegister(m.requests, m.items, m.produce, m.inflight, m.warmupIDs, m.warmupSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "votestream", Subsystem: "ingest", Name: "kafka_buffered_records",
 			Help: "Records buffered in the producer, not yet acknowledged by Kafka.",

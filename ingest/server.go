@@ -259,9 +259,12 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on a listener of the caller's (it takes ownership and closes it).
+// Serve is Run on a listener of the caller's (it takes ownership and closes it). Before it
+// accepts connections it warms the dedupe store from Kafka (at most WarmupTimeout; see
+// warmDedupe): clients that connect meanwhile wait in the listen backlog.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
+	s.warmDedupe(ctx)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
