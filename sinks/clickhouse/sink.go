@@ -243,10 +243,16 @@ func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
 	return fmt.Errorf("sink: insert %d rows into %s after %d attempts: %w", len(rows.Rows), rows.Table.Name, s.cfg.InsertAttempts, err)
 }
 
-func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
-	defer cancel()
-	batch, err := s.conn.PrepareBatch(ctx, rows.Table.InsertQuery(""))
+func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) (err error) {
+	bctx, disarm := batchContext(ctx, s.cfg.InsertTimeout)
+	defer disarm()
+	defer func() {
+		// The driver reports an ended context as a bare "context canceled"; say why it ended.
+		if err != nil && bctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", context.Cause(bctx), err)
+		}
+	}()
+	batch, err := s.conn.PrepareBatch(bctx, rows.Table.InsertQuery(""))
 	if err != nil {
 		return err
 	}
@@ -257,6 +263,39 @@ func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) error {
 		}
 	}
 	return batch.Send()
+}
+
+// errInsertTimeout ends the context of an insert still running after InsertTimeout.
+var errInsertTimeout = fmt.Errorf("sink: insert timed out: %w", context.DeadlineExceeded)
+
+// batchContext returns the context for one insert's batch: it ends when parent ends or
+// timeout passes while the insert runs, and never once disarm has been called.
+//
+// It must not end after the insert returned, which a deferred cancel of a
+// context.WithTimeout does. clickhouse-go (v2.50) watches the batch's context during
+// batch.Send on a goroutine that closes the TCP connection when the context ends; Send
+// stops that goroutine without waiting for it and then puts the connection back in the
+// pool. If the goroutine has not run yet when the context ends, its select may pick the
+// ended context and close the pooled connection, and the next insert on it fails with "use
+// of closed network connection" (a warning and a retry on a healthy server, a few times
+// a run). Upstream: ClickHouse/clickhouse-go#2032.
+//
+// So the context is a plain cancel context detached from parent (values kept), ended only
+// by a timer and by parent's end, both disarmed when the insert returns. What is left is
+// the timer or parent firing in the instant between Send releasing the connection and
+// disarm: only at a timeout or a stop, where a retried insert is the expected outcome.
+func batchContext(parent context.Context, timeout time.Duration) (ctx context.Context, disarm func()) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	timer := time.AfterFunc(timeout, func() { cancel(errInsertTimeout) })
+	stopAfter := context.AfterFunc(parent, func() { cancel(context.Cause(parent)) })
+	if parent.Err() != nil {
+		// AfterFunc calls back on its own goroutine; end now so no insert starts.
+		cancel(context.Cause(parent))
+	}
+	return ctx, func() {
+		timer.Stop()
+		stopAfter()
+	}
 }
 
 // Dead-letter headers beside schemas.HeaderReason and schemas.HeaderSourceTopic: where in
