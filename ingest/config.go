@@ -86,9 +86,9 @@ type Config struct {
 	// are forgotten first. Default 500,000.
 	DedupeMaxEntries int
 	// WarmupTimeout bounds the dedupe store's warm-up at start: Serve reads back the
-	// submissions of the last DedupeTTL from Kafka before it accepts connections, so a retry
-	// after a restart still gets its first receipt. When it passes (or Kafka fails), ingest
-	// starts with the ids read so far. 0 disables the warm-up. Default 60s.
+	// submissions of the last DedupeTTL from Kafka while submissions get 503 STARTING, so a
+	// retry after a restart still gets its first receipt. When it passes (or Kafka fails),
+	// ingest goes on with the ids read so far. 0 disables the warm-up. Default 60s.
 	WarmupTimeout time.Duration
 
 	// ShutdownGrace is how long Run lets in-flight requests finish after its context ends.
@@ -173,6 +173,10 @@ func (c Config) Validate() error {
 		if err := c.EvidenceS3.Validate(); err != nil {
 			return fmt.Errorf("%w: evidence bucket: %w", ErrConfig, err)
 		}
+	} else if s3 := c.EvidenceS3; s3.Bucket != "" || s3.AccessKey != "" || s3.SecretKey != "" || s3.CreateBucket {
+		// Someone meant photos to go to a bucket: keeping them in a local folder instead
+		// would be found out only when that folder is lost.
+		return bad("an evidence bucket is configured without its endpoint (set --evidence-s3-endpoint, or drop the other --evidence-s3-* settings)")
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 
 // dedupe remembers recently accepted ids so that a retry gets the first receipt and makes no
 // second record. It is bounded in entries and age and lives in memory. Serve warms it from
-// the submissions topic before it accepts connections (see warmDedupe), so a submission
+// the submissions topic before it accepts submissions (see warmDedupe), so a submission
 // accepted before a restart, within DedupeTTL, is still answered with its first receipt;
 // reviews and official figures are not warmed. What still gets through: a retry that
 // reaches another ingest process behind the same load balancer, a retry after a warm-up

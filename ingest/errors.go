@@ -33,6 +33,7 @@ const (
 	CodeRateLimited      = "RATE_LIMITED"      // 429, with Retry-After
 	CodeKafkaUnavailable = "KAFKA_UNAVAILABLE" // 503, with Retry-After: not acknowledged in time; retry with the same id
 	CodeStoreUnavailable = "STORE_UNAVAILABLE" // 503, with Retry-After: the evidence store failed
+	CodeStarting         = "STARTING"          // 503, with Retry-After: ingest is reloading the ids it accepted before a restart
 	CodeNotFound         = "NOT_FOUND"         // 404
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
@@ -62,6 +63,7 @@ var codeStatus = map[string]int{
 	CodeRateLimited:      http.StatusTooManyRequests,
 	CodeKafkaUnavailable: http.StatusServiceUnavailable,
 	CodeStoreUnavailable: http.StatusServiceUnavailable,
+	CodeStarting:         http.StatusServiceUnavailable,
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 }

@@ -105,6 +105,11 @@ type batchBody struct {
 // was not acknowledged in time, 207 otherwise. Resending a whole batch is safe: accepted
 // items come back with their first receipts.
 func (s *Server) handleSubmissions(w http.ResponseWriter, r *http.Request) {
+	if s.warming.Load() {
+		s.setRetryAfter(w, time.Second)
+		writeError(w, apiErr(CodeStarting, "", "ingest is starting: it is reloading the ids it accepted before a restart; retry with the same id after the Retry-After delay"))
+		return
+	}
 	now := s.now()
 	c, ok := s.admit(w, r, now)
 	if !ok {
@@ -238,7 +243,9 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// Header values as slices, set without canonicalising the keys again.
+// Header values as slices, set without canonicalising the keys again. Every response shares
+// them: net/http only reads header values, and Header().Set and Add replace or grow the
+// slice (its capacity is its length) rather than write into it; never assign into them.
 var (
 	contentTypeJSON = []string{"application/json"}
 	cacheNoStore    = []string{"no-store"}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,11 @@ type Server struct {
 	now      func() time.Time
 	handler  http.Handler
 	warnState
+
+	// warming is true while Serve reloads accepted ids from Kafka; warmed is closed after.
+	warming    atomic.Bool
+	warmed     chan struct{}
+	warmedOnce sync.Once
 
 	closeOnce sync.Once
 }
@@ -150,6 +156,7 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		reg:     o.reg,
 		log:     o.log,
 		now:     o.now,
+		warmed:  make(chan struct{}),
 	}
 	if cfg.RatePerVolunteer > 0 {
 		s.limiter = newLimiter(cfg.RatePerVolunteer, cfg.RateBurst)
@@ -259,12 +266,13 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on a listener of the caller's (it takes ownership and closes it). Before it
-// accepts connections it warms the dedupe store from Kafka (at most WarmupTimeout; see
-// warmDedupe): clients that connect meanwhile wait in the listen backlog.
+// Serve is Run on a listener of the caller's (it takes ownership and closes it). It answers
+// at once, and meanwhile warms the dedupe store from Kafka (at most WarmupTimeout; see
+// warmDedupe): until that ends /readyz says "starting" and submissions get 503 STARTING with
+// Retry-After, so a slow or hung broker holds no client in the listen backlog, and no retry
+// is produced twice for want of the ids accepted before a restart.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
-	s.warmDedupe(ctx)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -278,6 +286,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
+	if s.cfg.WarmupTimeout > 0 {
+		s.warming.Store(true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.warmDedupe(loopCtx)
+			s.warming.Store(false)
+			s.warmedOnce.Do(func() { close(s.warmed) })
+		}()
+	} else {
+		s.warmedOnce.Do(func() { close(s.warmed) })
+	}
 	if s.cfg.RevocationFile != "" {
 		wg.Add(1)
 		go func() {
@@ -347,8 +367,13 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz is ready when Kafka answers within two seconds.
+// handleReadyz is ready when the warm-up is over and Kafka answers within two seconds.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.warming.Load() {
+		s.setRetryAfter(w, time.Second)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "error": "reloading the ids accepted before a restart from Kafka"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.prod.Ping(ctx); err != nil {

@@ -17,8 +17,8 @@ import (
 
 // warmDedupe fills the dedupe store with the submissions accepted in the last DedupeTTL, read
 // back from the submissions topic, so that a phone retrying across an ingest restart still
-// gets its first receipt and makes no second record. Serve calls it before it accepts
-// connections: no request can race it. It never fails the start: on a Kafka error, or when
+// gets its first receipt and makes no second record. Serve runs it while submissions are
+// refused with 503 STARTING: no submission can race it. It never fails the start: on a Kafka error, or when
 // WarmupTimeout passes, it keeps what it read, logs a warning and returns (availability
 // first; consolidate still drops a duplicate downstream). WarmupTimeout 0 skips it.
 //
@@ -119,11 +119,17 @@ func (s *Server) readSubmissions(ctx context.Context, now time.Time) (warmRead, 
 		return w, fmt.Errorf("offsets of %s after %s: %w", topic, now.Add(-s.cfg.DedupeTTL).UTC().Format(time.RFC3339), err)
 	}
 
+	// The store keeps at most DedupeMaxEntries ids, the newest: read no more than each
+	// partition's share of them (keys spread evenly over partitions), so the read is bounded
+	// and, if it is cut short, what it has is not the oldest part of the window.
+	partitions := 0
+	ends.Each(func(kadm.ListedOffset) { partitions++ })
+	share := int64(s.cfg.DedupeMaxEntries/max(partitions, 1) + 1)
 	from := map[int32]kgo.Offset{}
 	end := map[int32]int64{} // partitions still to read, to their end offsets
 	ends.Each(func(e kadm.ListedOffset) {
 		if st, ok := starts.Lookup(e.Topic, e.Partition); ok && st.Offset >= 0 && st.Offset < e.Offset {
-			from[e.Partition] = kgo.NewOffset().At(st.Offset)
+			from[e.Partition] = kgo.NewOffset().At(max(st.Offset, e.Offset-share))
 			end[e.Partition] = e.Offset
 		}
 	})

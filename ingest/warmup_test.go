@@ -116,9 +116,21 @@ func TestRememberSubmissionsOrder(t *testing.T) {
 	}
 }
 
-// serveHarness runs h's server on a loopback listener until the test ends and returns its
-// base URL. Requests made before the warm-up ends wait in the listen backlog.
+// serveHarness runs h's server on a loopback listener until the test ends, waits for its
+// warm-up to end, and returns its base URL.
 func serveHarness(t *testing.T, h *harness) string {
+	t.Helper()
+	url := serveStarting(t, h)
+	select {
+	case <-h.s.warmed:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the warm-up did not end")
+	}
+	return url
+}
+
+// serveStarting is serveHarness without waiting for the warm-up.
+func serveStarting(t *testing.T, h *harness) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -231,9 +243,6 @@ func TestKafkaDedupeWarmup(t *testing.T) {
 	c := kafkaHarness(t, env.Seeds, env.Prefix, nil)
 	c.clock.Advance(DefaultConfig().DedupeTTL + 30*time.Second)
 	url = serveHarness(t, c)
-	if r := httpDo(t, http.MethodGet, url+"/healthz", "", ""); r.status != 200 { // served once warmed
-		t.Fatalf("server C healthz: %d", r.status)
-	}
 	if n := c.s.dedupe.len(); n != 1 {
 		t.Fatalf("server C remembers %d ids, want 1 (Z)", n)
 	}
@@ -277,6 +286,53 @@ func TestWarmupWithoutKafka(t *testing.T) {
 	}
 	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "partly warmed") || !strings.Contains(out, "ids=0") {
 		t.Fatalf("no warning of the failed warm-up in the log:\n%s", out)
+	}
+}
+
+// TestServesWhileWarming: a broker that accepts connections and never answers holds the
+// warm-up for its whole timeout; meanwhile ingest answers at once: alive, not ready, and
+// submissions refused with 503 STARTING and Retry-After rather than kept waiting.
+func TestServesWhileWarming(t *testing.T) {
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	accepted := make(chan struct{})
+	go func() { // owned by the cleanup below, which closes the listener and so ends it
+		defer close(accepted)
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		hung.Close()
+		<-accepted
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	h := kafkaHarness(t, []string{hung.Addr().String()}, "", func(c *Config) { c.WarmupTimeout = time.Hour })
+	url := serveStarting(t, h)
+
+	if r := httpDo(t, http.MethodGet, url+"/healthz", "", ""); r.status != 200 {
+		t.Fatalf("healthz while warming: %d %s", r.status, r.body)
+	}
+	if r := httpDo(t, http.MethodGet, url+"/readyz", "", ""); r.status != 503 || !bytes.Contains(r.body, []byte(`"starting"`)) || r.header.Get("Retry-After") == "" {
+		t.Fatalf("readyz while warming: %d %s", r.status, r.body)
+	}
+	r := httpDo(t, http.MethodPost, url+"/v1/submissions", h.volunteer, validSub().json())
+	if code, _ := r.errorCode(); r.status != 503 || code != CodeStarting || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("submission while warming: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	select {
+	case <-h.s.warmed:
+		t.Fatal("the warm-up ended against a broker that never answers")
+	default:
 	}
 }
 
@@ -339,4 +395,38 @@ func BenchmarkKafkaDedupeWarmup(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(warmupBenchRecords)*float64(b.N)/b.Elapsed().Seconds(), "ids/s")
+}
+
+// TestKafkaWarmupReadsNewestShare: with a store of at most DedupeMaxEntries ids, the warm-up
+// reads only each partition's share of the newest records, so the ids it keeps are the
+// latest, the ones a phone is still retrying.
+func TestKafkaWarmupReadsNewestShare(t *testing.T) {
+	env := testenv.Kafka(t)
+	a := kafkaHarness(t, env.Seeds, env.Prefix, nil)
+	var bodies []string
+	for i := range 5 { // one station, so one partition, in this order
+		body := validSub().with("submission_id", fmt.Sprintf("0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a20%02d", i), "stage", "progress").json()
+		if r := a.post("/v1/submissions", a.volunteer, body); r.status != 202 {
+			t.Fatalf("server A, submission %d: %d %s", i, r.status, r.body)
+		}
+		bodies = append(bodies, body)
+	}
+	a.s.Close()
+
+	// share = max/partitions + 1 = 2 records of that partition: the last two.
+	partitions := 0
+	for _, tp := range schemas.Topics {
+		if tp.Name == schemas.TopicSubmissions {
+			partitions = int(tp.Partitions)
+		}
+	}
+	b := kafkaHarness(t, env.Seeds, env.Prefix, func(c *Config) { c.DedupeMaxEntries = partitions })
+	b.clock.Advance(time.Minute)
+	url := serveHarness(t, b)
+	for i, body := range bodies {
+		r := httpDo(t, http.MethodPost, url+"/v1/submissions", b.volunteer, body)
+		if want := i >= 3; r.status != 202 || r.receipt(t).Duplicate != want {
+			t.Errorf("retry of submission %d: %d %s, want duplicate=%v", i, r.status, r.body, want)
+		}
+	}
 }

@@ -33,7 +33,7 @@ func init() {
 			fs.DurationVar(&cfg.MaxClockSkew, "clock-skew", cfg.MaxClockSkew, "how far in the future counted_at may be")
 			fs.DurationVar(&cfg.DedupeTTL, "dedupe-ttl", cfg.DedupeTTL, "how long an accepted submission id is remembered for idempotent retries")
 			fs.IntVar(&cfg.DedupeMaxEntries, "dedupe-max", cfg.DedupeMaxEntries, "most submission ids remembered")
-			fs.DurationVar(&cfg.WarmupTimeout, "dedupe-warmup", cfg.WarmupTimeout, "at start, read back the last --dedupe-ttl of submissions from Kafka for at most this long before serving; 0 disables")
+			fs.DurationVar(&cfg.WarmupTimeout, "dedupe-warmup", cfg.WarmupTimeout, "at start, read back the last --dedupe-ttl of submissions from Kafka for at most this long, answering submissions 503 STARTING meanwhile; 0 disables")
 			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store (unless --evidence-s3-endpoint is set)")
