@@ -28,7 +28,7 @@ func decodeStrict(data []byte, v any) *APIError {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) != 0 {
+	if rest := trimJSONSpace(data[dec.InputOffset():]); len(rest) != 0 {
 		return apiErr(CodeMalformedJSON, "", "unexpected data after the JSON object at byte %d", dec.InputOffset())
 	}
 	return checkKeys(data[:dec.InputOffset()], fieldNames(v))
@@ -54,12 +54,18 @@ var (
 )
 
 // checkKeys walks the top-level keys of obj, one JSON object already known to be valid, and
-// refuses a key that is not exactly one of names, or that appears twice. One pass, no
-// allocation unless a key holds escapes.
+// refuses a key that is not exactly one of names, or that appears twice; it also refuses a
+// key given twice in an object one level down (votes), where encoding/json would silently
+// keep the last value and another reader the first. One pass, no allocation unless a key
+// holds escapes or an object one level down has keys.
 func checkKeys(obj []byte, names []string) *APIError {
 	var seen uint64 // bit i: names[i] seen; wire structs have fewer than 64 fields
 	depth, i := 0, 0
 	expectKey := false
+	field := ""          // the top-level key whose value is being walked
+	innerObject := false // the value at depth 2 is an object
+	expectInner := false // the next string at depth 2 is a key of that object
+	var inner []string   // its keys so far
 	for i < len(obj) {
 		c := obj[i]
 		switch {
@@ -73,7 +79,8 @@ func checkKeys(obj []byte, names []string) *APIError {
 				}
 				end++
 			}
-			if depth == 1 && expectKey {
+			switch {
+			case depth == 1 && expectKey:
 				key := string(obj[i+1 : end])
 				if escaped {
 					_ = json.Unmarshal(obj[i:end+1], &key)
@@ -92,17 +99,34 @@ func checkKeys(obj []byte, names []string) *APIError {
 					return apiErr(CodeMalformedJSON, key, "field %s appears twice", key)
 				}
 				seen |= 1 << k
-				expectKey = false
+				expectKey, field = false, key
+			case depth == 2 && innerObject && expectInner:
+				key := string(obj[i+1 : end])
+				if escaped {
+					_ = json.Unmarshal(obj[i:end+1], &key)
+				}
+				for _, k := range inner {
+					if k == key {
+						return apiErr(CodeMalformedJSON, field+"."+key, "field %s: key %q appears twice", field, clip(key))
+					}
+				}
+				inner = append(inner, key)
+				expectInner = false
 			}
 			i = end + 1
 			continue
 		case c == '{' || c == '[':
 			depth++
 			expectKey = c == '{' && depth == 1
+			if depth == 2 {
+				innerObject, expectInner, inner = c == '{', c == '{', inner[:0]
+			}
 		case c == '}' || c == ']':
 			depth--
 		case c == ',' && depth == 1:
 			expectKey = true
+		case c == ',' && depth == 2:
+			expectInner = innerObject
 		}
 		i++
 	}
@@ -121,10 +145,16 @@ func splitBatch(data []byte) ([]json.RawMessage, bool, *APIError) {
 	if err := dec.Decode(&items); err != nil {
 		return nil, true, jsonError(err)
 	}
-	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) != 0 {
+	if rest := trimJSONSpace(data[dec.InputOffset():]); len(rest) != 0 {
 		return nil, true, apiErr(CodeMalformedJSON, "", "unexpected data after the JSON array at byte %d", dec.InputOffset())
 	}
 	return items, true, nil
+}
+
+// trimJSONSpace drops JSON's white space (space, tab, CR, LF) from both ends; unlike
+// bytes.TrimSpace it keeps \v, NEL and no-break spaces, which are not JSON.
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }
 
 func jsonKind(b byte) string {

@@ -1,5 +1,7 @@
 package ingest
 
+import "bytes"
+
 // decodeSubmission decodes one submission object into w. Bodies of the common shape (strings
 // of printable ASCII without escapes, whole numbers, no nulls, each field once, nothing
 // unknown) are scanned directly: reflection in encoding/json was the largest single cost of
@@ -24,10 +26,11 @@ func scanSubmission(data []byte, w *submissionWire) bool {
 // scanBatch reads a body that is an array of 1 to max objects of the common shape. Any other
 // body, including a batch that will be refused, is left to splitBatch (false).
 func scanBatch(data []byte, max int) ([]submissionWire, bool) {
-	s := newScanner(data)
-	if !s.next('[') {
-		return nil, false
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '[' {
+		return nil, false // before the string copy: a single object is copied once, later
 	}
+	s := newScanner(data)
+	s.next('[')
 	ws := make([]submissionWire, 0, min(max, 1+len(data)/128))
 	for len(ws) < max {
 		ws = append(ws, submissionWire{})
@@ -207,7 +210,8 @@ func (s *scanner) intInto(v *int) (*int, bool) {
 	return v, ok
 }
 
-// votes reads an object of whole numbers; a key given twice is left to encoding/json.
+// votes reads an object of whole numbers; a key given twice is left to decodeStrict, which
+// refuses it.
 func (s *scanner) votes() (map[string]int, bool) {
 	if !s.next('{') {
 		return nil, false
