@@ -75,7 +75,9 @@ func TestEvidenceS3ConfigValidate(t *testing.T) {
 		mutate func(*s3store.Config)
 		want   error // nil: valid
 	}{
-		{"no endpoint: the local folder, whatever else is set", func(c *s3store.Config) { c.Endpoint, c.Bucket = "", "" }, nil},
+		{"no endpoint: the local folder", func(c *s3store.Config) { c.Endpoint, c.Bucket = "", "" }, nil},
+		{"a bucket without endpoint", func(c *s3store.Config) { c.Endpoint = "" }, ErrConfig},
+		{"keys without endpoint", func(c *s3store.Config) { c.Endpoint, c.Bucket, c.AccessKey, c.SecretKey = "", "", "a", "s" }, ErrConfig},
 		{"endpoint and bucket", func(c *s3store.Config) {}, nil},
 		{"endpoint without bucket", func(c *s3store.Config) { c.Bucket = "" }, s3store.ErrConfig},
 		{"endpoint with scheme", func(c *s3store.Config) { c.Endpoint = "https://s3.example.org" }, s3store.ErrConfig},

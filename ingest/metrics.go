@@ -3,6 +3,7 @@ package ingest
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,7 +99,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts a route's requests by status.
 func (m *metrics) instrument(route string, h http.Handler) http.Handler {
-	accepted := m.requests.WithLabelValues(route, "202")
+	var accepted prometheus.Counter // the routes that answer 202, looked up once
+	if strings.HasPrefix(route, "/v1/") && !strings.HasPrefix(route, "/v1/evidence") {
+		accepted = m.requests.WithLabelValues(route, "202")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inflight.Inc()
 		defer m.inflight.Dec()
@@ -107,7 +111,7 @@ func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		if sw.status == http.StatusAccepted {
+		if sw.status == http.StatusAccepted && accepted != nil {
 			accepted.Inc()
 			return
 		}

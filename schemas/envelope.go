@@ -86,6 +86,9 @@ func Encode(v any) (value []byte, headers []Header, err error) {
 	}
 	switch m := v.(type) {
 	case *Report: // the one message per accepted submission: no reflection
+		if m == nil {
+			return nil, nil, fmt.Errorf("schemas: encode %s: nil message", name)
+		}
 		value, err = m.AppendJSON(make([]byte, 0, 512))
 	case Report:
 		value, err = m.AppendJSON(make([]byte, 0, 512))
