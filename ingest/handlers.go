@@ -26,10 +26,8 @@ const HeaderFlags = schemas.HeaderFlags
 const jsonReadTimeout = 60 * time.Second
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	b, _ := json.Marshal(v) // our own answer types always encode
+	writeRaw(w, status, append(b, '\n'))
 }
 
 func writeError(w http.ResponseWriter, e *APIError) {

@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 	"time"
@@ -14,13 +13,13 @@ import (
 func (r *Report) AppendJSON(dst []byte) ([]byte, error) {
 	s := &r.Submission
 	dst = append(dst, `{"submission_id":`...)
-	dst = appendJSONString(dst, s.SubmissionID)
+	dst = appendJSONString(dst, true, s.SubmissionID)
 	dst = append(dst, `,"station_id":`...)
-	dst = appendJSONString(dst, s.StationID)
+	dst = appendJSONString(dst, true, s.StationID)
 	dst = append(dst, `,"ballot":`...)
-	dst = appendJSONString(dst, s.Ballot)
+	dst = appendJSONString(dst, true, s.Ballot)
 	dst = append(dst, `,"stage":`...)
-	dst = appendJSONString(dst, string(s.Stage))
+	dst = appendJSONString(dst, true, string(s.Stage))
 	dst = append(dst, `,"counted_at":`...)
 	dst, err := appendJSONTime(dst, s.CountedAt)
 	if err != nil {
@@ -47,7 +46,7 @@ func (r *Report) AppendJSON(dst []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = appendJSONString(dst, true, k)
 			dst = append(dst, ':')
 			dst = strconv.AppendInt(dst, int64(s.Votes[k]), 10)
 		}
@@ -59,25 +58,25 @@ func (r *Report) AppendJSON(dst []byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, e)
+			dst = appendJSONString(dst, true, e)
 		}
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"volunteer_id":`...)
-	dst = appendJSONString(dst, r.VolunteerID)
+	dst = appendJSONString(dst, true, r.VolunteerID)
 	dst = append(dst, `,"org":`...)
-	dst = appendJSONString(dst, r.Org)
+	dst = appendJSONString(dst, true, r.Org)
 	dst = append(dst, `,"role":`...)
-	dst = appendJSONString(dst, r.Role)
+	dst = appendJSONString(dst, true, r.Role)
 	dst = append(dst, `,"received_at":`...)
 	if dst, err = appendJSONTime(dst, r.ReceivedAt); err != nil {
 		return nil, err
 	}
 	dst = append(dst, `,"hash":`...)
-	dst = appendJSONString(dst, r.Hash)
+	dst = appendJSONString(dst, true, r.Hash)
 	if r.Person != "" {
 		dst = append(dst, `,"person":`...)
-		dst = appendJSONString(dst, r.Person)
+		dst = appendJSONString(dst, true, r.Person)
 	}
 	return append(dst, '}'), nil
 }
@@ -86,9 +85,9 @@ func (r *Report) AppendJSON(dst []byte) ([]byte, error) {
 // answers every accepted submission with one).
 func (r *Receipt) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"submission_id":`...)
-	dst = appendJSONString(dst, r.SubmissionID)
+	dst = appendJSONString(dst, true, r.SubmissionID)
 	dst = append(dst, `,"hash":`...)
-	dst = appendJSONString(dst, r.Hash)
+	dst = appendJSONString(dst, true, r.Hash)
 	dst = append(dst, `,"received_at":`...)
 	dst, err := appendJSONTime(dst, r.ReceivedAt)
 	if err != nil {
@@ -100,17 +99,6 @@ func (r *Receipt) AppendJSON(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// appendJSONString appends s as json.Marshal writes it (HTML-escaped).
-func appendJSONString(dst []byte, s string) []byte {
-	if htmlSafeASCII(s) {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
-}
-
 // appendJSONTime appends t as its MarshalJSON writes it, and fails where that fails.
 func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
 	b, err := t.MarshalJSON()
@@ -118,14 +106,4 @@ func appendJSONTime(dst []byte, t time.Time) ([]byte, error) {
 		return nil, err
 	}
 	return append(dst, b...), nil
-}
-
-// htmlSafeASCII reports whether json.Marshal writes s unchanged between quotes.
-func htmlSafeASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }

@@ -43,11 +43,11 @@ type voteKey struct {
 
 func appendCanonical(b []byte, s Submission) []byte {
 	b = append(b, `{"station_id":`...)
-	b = appendCanonicalString(b, s.StationID)
+	b = appendJSONString(b, false, s.StationID)
 	b = append(b, `,"ballot":`...)
-	b = appendCanonicalString(b, s.Ballot)
+	b = appendJSONString(b, false, s.Ballot)
 	b = append(b, `,"stage":`...)
-	b = appendCanonicalString(b, string(s.Stage))
+	b = appendJSONString(b, false, string(s.Stage))
 	b = append(b, `,"counted_at":"`...)
 	b = s.CountedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","ballots_cast":`...)
@@ -70,7 +70,7 @@ func appendCanonical(b []byte, s Submission) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCanonicalString(b, k.key)
+		b = appendJSONString(b, false, k.key)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(s.Votes[k.key]), 10)
 	}
@@ -83,7 +83,7 @@ func appendCanonical(b []byte, s Submission) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCanonicalString(b, e)
+		b = appendJSONString(b, false, e)
 	}
 	return append(b, `]}`...)
 }
@@ -116,8 +116,10 @@ func compareVoteKeys(a, b voteKey) int {
 	return strings.Compare(a.key, b.key)
 }
 
-func appendCanonicalString(b []byte, s string) []byte {
-	if plainASCII(s) {
+// appendJSONString appends s as encoding/json writes it: with HTML escaping (<, >, & as
+// \u003c...), as json.Marshal does, or without, as the canonical form wants.
+func appendJSONString(b []byte, escapeHTML bool, s string) []byte {
+	if plainASCII(s) && (!escapeHTML || !strings.ContainsAny(s, "<>&")) {
 		// What the encoder below writes for such a string, without building an encoder for
 		// every field of every report (a hot path of ingest).
 		b = append(b, '"')
@@ -126,7 +128,7 @@ func appendCanonicalString(b []byte, s string) []byte {
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	_ = enc.Encode(s) // a string always encodes
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
