@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/backoff"
 	"votestream/schemas"
 	"votestream/schemas/chtable"
 	"votestream/schemas/kgorecord"
@@ -215,32 +216,28 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 	return nil
 }
 
+// insertCurve is the wait between tries of one insert: from 200 ms, doubling, at most 10 s.
+var insertCurve = backoff.Exponential(200*time.Millisecond, 10*time.Second)
+
 func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
-	backoff := 200 * time.Millisecond
-	var err error
-	for attempt := 1; attempt <= s.cfg.InsertAttempts; attempt++ {
+	err := backoff.Retry(ctx, insertCurve.Attempts(s.cfg.InsertAttempts), func(ctx context.Context) error {
 		start := time.Now()
-		if err = s.insertOnce(ctx, rows); err == nil {
+		err := s.insertOnce(ctx, rows)
+		if err == nil {
 			metricInsertSeconds.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
 			metricRows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
-			return nil
+		} else if ctx.Err() == nil {
+			metricInsertErrors.WithLabelValues(rows.Table.Name).Inc()
 		}
-		if ctx.Err() != nil {
-			return ctx.Err() // stopping: the offsets stay uncommitted and the rows come again
-		}
-		metricInsertErrors.WithLabelValues(rows.Table.Name).Inc()
-		s.log.Warn("insert failed", "table", rows.Table.Name, "rows", len(rows.Rows), "attempt", attempt, "err", err)
-		if attempt == s.cfg.InsertAttempts {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
+		return err
+	}, func(r backoff.Retrying) {
+		s.log.Warn("insert failed", "table", rows.Table.Name, "rows", len(rows.Rows), "attempt", r.Attempt, "retry_in", r.Wait, "err", r.Err)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("sink: insert %d rows into %s: %w", len(rows.Rows), rows.Table.Name, err)
 	}
-	return fmt.Errorf("sink: insert %d rows into %s after %d attempts: %w", len(rows.Rows), rows.Table.Name, s.cfg.InsertAttempts, err)
+	// On a stop the offsets stay uncommitted and the rows come again.
+	return err
 }
 
 func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) (err error) {
