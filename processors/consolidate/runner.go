@@ -8,7 +8,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,12 +19,6 @@ import (
 	"votestream/internal/backoff"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
-)
-
-// Dead-letter headers beyond schemas.HeaderReason and schemas.HeaderSourceTopic.
-const (
-	HeaderSourcePartition = "source-partition"
-	HeaderSourceOffset    = "source-offset"
 )
 
 // maxFailedPolls bounds the consecutive polls that bring only errors (over a minute with
@@ -404,14 +397,7 @@ func (c *Consolidator) record(o Output) (*kgo.Record, error) {
 // why and where it came from in headers. It goes in the same transaction as the offsets, so
 // it is written exactly once.
 func (c *Consolidator) deadLetter(r *kgo.Record, reason error) *kgo.Record {
-	headers := slices.Clone(r.Headers)
-	headers = append(headers,
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-	)
-	return &kgo.Record{Topic: c.out.dead, Key: r.Key, Value: r.Value, Headers: headers}
+	return kgorecord.DeadLetter(c.out.dead, "consolidate", r, reason)
 }
 
 // onAssigned records the assignment. Range is an eager balancer, so m is the whole

@@ -45,8 +45,10 @@ type Config struct {
 	// markers, which are never read as records), or until no record has arrived for this
 	// long, whichever comes first. Default 2s.
 	CatchUpIdle time.Duration
-	// ProduceTimeout bounds the delivery of one estimate, retries included; an estimate
-	// that cannot be delivered is dropped (the next one supersedes it). Default 30s.
+	// ProduceTimeout bounds the delivery of one estimate or one batch of dead letters,
+	// retries included. An estimate that cannot be delivered is dropped (the next one
+	// supersedes it); dead letters that cannot be delivered end Run with an error (the next
+	// start reads their records again). Default 30s.
 	ProduceTimeout time.Duration
 
 	// Logger receives the role's logs. Default slog.Default().
@@ -228,11 +230,17 @@ func (r *Runner) Run(ctx context.Context) error {
 					r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 				}
 			})
+			var dead []*kgo.Record
 			f.EachRecord(func(rec *kgo.Record) {
-				r.apply(ctx, cl, est, rec)
+				if dl := r.apply(est, rec); dl != nil {
+					dead = append(dead, dl)
+				}
 				seen[rec.Partition] = max(seen[rec.Partition], rec.Offset)
 				dirty = true
 			})
+			if err := r.sendDeadLetters(ctx, cl, dead); err != nil {
+				return err
+			}
 			if !caughtUp {
 				idle.Reset(r.cfg.CatchUpIdle)
 				if caughtUpNow() {
@@ -290,16 +298,16 @@ func (r *Runner) endOffsets(ctx context.Context, cl *kgo.Client) (map[int32]int6
 	return target, nil
 }
 
-// apply takes one station-results.v1 record into the state, or sends it to the dead-letter
-// topic when it can never be used.
-func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec *kgo.Record) {
+// apply takes one station-results.v1 record into the state. A record that can never be used
+// comes back as its dead letter, for the caller to deliver.
+func (r *Runner) apply(est *Estimator, rec *kgo.Record) *kgo.Record {
 	if rec.Value == nil {
 		// A tombstone: compaction's way to delete the result of a station and ballot.
 		if station, ballot, ok := splitResultKey(rec.Key); ok {
 			est.Forget(station, ballot)
 		}
 		r.m.records.WithLabelValues("tombstone").Inc()
-		return
+		return nil
 	}
 	var sr schemas.StationResult
 	err := kgorecord.Decode(rec, &sr)
@@ -308,18 +316,24 @@ func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec 
 	}
 	if err == nil {
 		r.m.records.WithLabelValues("applied").Inc()
-		return
+		return nil
 	}
 	r.m.records.WithLabelValues("dead_letter").Inc()
 	r.log.Warn("station result not usable", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-	dl := &kgo.Record{Topic: r.topics.dead, Key: rec.Key, Value: rec.Value, Headers: append(append([]kgo.RecordHeader(nil), rec.Headers...),
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(rec.Topic)})}
-	cl.Produce(ctx, dl, func(_ *kgo.Record, err error) {
-		if err != nil {
-			r.log.Error("dead letter not delivered", "err", err)
-		}
-	})
+	return kgorecord.DeadLetter(r.topics.dead, "estimate", rec, err)
+}
+
+// sendDeadLetters delivers dead letters and waits for Kafka's acknowledgement (the client
+// retries within ProduceTimeout). One that cannot be delivered ends Run with an error: the
+// role commits nothing, so its next start reads the record, and sends it, again.
+func (r *Runner) sendDeadLetters(ctx context.Context, cl *kgo.Client, dead []*kgo.Record) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	if err := cl.ProduceSync(ctx, dead...).FirstErr(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("estimate: %d dead letters not delivered: %w", len(dead), err)
+	}
+	return nil
 }
 
 // splitResultKey splits a station-results.v1 key (schemas.StationResultKey) at its last

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -127,7 +126,6 @@ func New(cfg Config) (*Sink, error) {
 		// A rebalance waits until the records of the current poll are stored and committed,
 		// so no partition moves while its rows are half-written.
 		kgo.BlockRebalanceOnPoll(),
-		kgo.DefaultProduceTopic(cfg.TopicPrefix+schemas.TopicDeadLetter),
 	)
 	if err != nil {
 		conn.Close()
@@ -188,7 +186,7 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 			rows, err = chtable.MessageRows(msg)
 		}
 		if err != nil {
-			dead = append(dead, deadLetter(s.cfg.TopicPrefix, r, err))
+			dead = append(dead, kgorecord.DeadLetter(s.cfg.TopicPrefix+schemas.TopicDeadLetter, "sink", r, err))
 			continue
 		}
 		for _, rs := range rows {
@@ -293,24 +291,4 @@ func batchContext(parent context.Context, timeout time.Duration) (ctx context.Co
 		timer.Stop()
 		stopAfter()
 	}
-}
-
-// Dead-letter headers beside schemas.HeaderReason and schemas.HeaderSourceTopic: where in
-// the source topic the record was, and which stage gave up on it.
-const (
-	HeaderDLPartition = "source-partition"
-	HeaderDLOffset    = "source-offset"
-	HeaderDLStage     = "stage"
-)
-
-func deadLetter(prefix string, r *kgo.Record, reason error) *kgo.Record {
-	headers := append([]kgo.RecordHeader(nil), r.Headers...)
-	headers = append(headers,
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(strings.TrimPrefix(r.Topic, prefix))},
-		kgo.RecordHeader{Key: HeaderDLPartition, Value: []byte(fmt.Sprint(r.Partition))},
-		kgo.RecordHeader{Key: HeaderDLOffset, Value: []byte(fmt.Sprint(r.Offset))},
-		kgo.RecordHeader{Key: HeaderDLStage, Value: []byte("sink")},
-	)
-	return &kgo.Record{Topic: prefix + schemas.TopicDeadLetter, Key: r.Key, Value: r.Value, Headers: headers}
 }
