@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -300,6 +299,3 @@ func (f *Feed) warnRejected(err error) {
 		f.log.Warn("feed: station result not usable (more are counted in votestream_feed_records_total)", "err", err)
 	}
 }
-
-// errTopicMissing: a topic the feed reads does not exist.
-var errTopicMissing = errors.New("feed: topic does not exist (run `votestream migrate`)")
