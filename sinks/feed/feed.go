@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"votestream/internal/httpserve"
 	"votestream/schemas"
 )
 
@@ -114,13 +115,16 @@ func (f *Feed) Run(ctx context.Context) error {
 // ShutdownGrace to finish, the Kafka client is closed. It returns an error when the topics
 // cannot be read (after StartTimeout) or the server fails.
 func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           f.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(f.log.Handler(), slog.LevelDebug),
-		// No WriteTimeout: streams live for hours. Each write has its own deadline instead.
+	hc := httpserve.DefaultConfig()
+	hc.Name, hc.Handler, hc.Logger = "feed", f.handler, f.log
+	hc.ShutdownGrace = f.cfg.ShutdownGrace
+	// No read or write timeout: streams live for hours. Each write has its own deadline.
+	hc.ReadTimeout, hc.WriteTimeout = 0, 0
+	hc.OnShutdown = f.beginShutdown // streams end, so their handlers return
+	srv, err := httpserve.New(hc)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("feed: %w", err)
 	}
 	f.log.Info("feed listening", "addr", ln.Addr().String(), "topic_prefix", f.cfg.TopicPrefix,
 		"newsroom_keys", f.keys.Len(), "epoch", f.view.Epoch())
@@ -129,43 +133,21 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopLoops()
 	var wg sync.WaitGroup
 	consumeErr := make(chan error, 1)
-	wg.Go(func() { consumeErr <- f.consume(loopCtx) })
+	wg.Go(func() {
+		consumeErr <- f.consume(loopCtx)
+		stopLoops() // the API serves nothing true without the consumer
+	})
 	if f.cfg.KeysReload > 0 {
-		wg.Go(func() { f.reloadKeys(loopCtx) })
+		wg.Go(func() {
+			httpserve.Reload(loopCtx, f.cfg.KeysReload, f.log, "feed: newsroom keys", f.keys.Reload, f.keys.Len)
+		})
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	var err error
-	served := false
-	select {
-	case <-ctx.Done():
-	case err = <-consumeErr:
-		if err != nil {
-			err = fmt.Errorf("feed: %w", err)
-		}
-	case e := <-serveErr:
-		served = true
-		err = fmt.Errorf("feed: serve: %w", e)
-	}
+	err = srv.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()
 	f.beginShutdown()
-	shutCtx, cancel := context.WithTimeout(context.Background(), f.cfg.ShutdownGrace)
-	if e := srv.Shutdown(shutCtx); e != nil {
-		f.log.Warn("feed: requests still in flight at shutdown", "err", e)
-		_ = srv.Close()
-	}
-	cancel()
-	if !served {
-		<-serveErr
-	}
 	wg.Wait()
-	select {
-	case e := <-consumeErr:
-		if err == nil && e != nil && ctx.Err() == nil {
-			err = fmt.Errorf("feed: %w", e)
-		}
-	default:
+	if e := <-consumeErr; err == nil && e != nil && ctx.Err() == nil {
+		err = fmt.Errorf("feed: %w", e)
 	}
 	f.log.Info("feed stopped")
 	return err
@@ -177,25 +159,6 @@ func (f *Feed) beginShutdown() {
 		close(f.shutdown)
 		f.ring.Close()
 	})
-}
-
-func (f *Feed) reloadKeys(ctx context.Context) {
-	t := time.NewTicker(f.cfg.KeysReload)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			changed, err := f.keys.Reload()
-			switch {
-			case err != nil:
-				f.log.Error("feed: newsroom keys not reloaded; the previous ones stay in force", "err", err)
-			case changed:
-				f.log.Info("feed: newsroom keys reloaded", "keys", f.keys.Len())
-			}
-		}
-	}
 }
 
 // input is one decoded record for the view.
