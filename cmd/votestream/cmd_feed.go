@@ -19,10 +19,8 @@ func init() {
   keygen  appends a fresh API key for a newsroom to the key file (created 0600) and prints it`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := feed.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder; required")
-			metrics := fs.String("metrics", "127.0.0.1:9105", "address serving Prometheus /metrics; empty disables")
+			var rf roleFlags
+			rf.register(fs, "127.0.0.1:9105")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
@@ -43,16 +41,16 @@ func init() {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				country, err := loadCountry(*ref)
+				country, err := rf.country()
 				if err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix, cfg.Country = kf.seedList(), kf.topicPrefix, country
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country = rf.seeds(), rf.topicPrefix(), country
 				f, err := feed.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return withMetrics(ctx, *metrics, newRegistry(f.Collectors()...), f.Run)
+				return rf.serve(ctx, newRegistry(f.Collectors()...), f.Run)
 			}
 		},
 	})
