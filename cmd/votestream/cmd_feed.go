@@ -45,18 +45,20 @@ func init() {
 				if err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix, cfg.Country = rf.seeds(), rf.topicPrefix(), country
+				reg := newRegistry()
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				f, err := feed.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return rf.serve(ctx, newRegistry(f.Collectors()...), f.Run)
+				return rf.serve(ctx, reg, f.Run)
 			}
 		},
 	})
 	upRoles = append(upRoles, upRole{name: "feed", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := feed.DefaultConfig()
 		cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Listen = env.seeds, env.topicPrefix, env.country, env.feedListen
+		cfg.Registerer = env.metrics
 		cfg.KeysFile = filepath.Join(env.dataDir, "newsroom-keys")
 		note := "keys in " + cfg.KeysFile
 		if _, err := os.Stat(cfg.KeysFile); os.IsNotExist(err) {
@@ -70,6 +72,6 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run, metrics: f.Collectors()}, nil
+		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run}, nil
 	}})
 }

@@ -37,7 +37,7 @@ var retryCurve = backoff.Exponential(100*time.Millisecond, 2*time.Second)
 var errProduceAborted = errors.New("consolidate: transaction aborted by a produce error")
 
 // ErrTopics: a topic the role needs is missing. (Input topics partitioned differently are a
-// configuration error, ErrBadConfig.)
+// configuration error, ErrConfig.)
 var ErrTopics = errors.New("consolidate: input topics")
 
 // Consolidator is the consolidate role: a consumer group on submissions.v1, reviews.v1 and
@@ -617,7 +617,7 @@ func topicsReady(details kadm.TopicDetails, names, inputs []string) error {
 		}
 	}
 	if len(counts) != 1 {
-		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrBadConfig, inputs)
+		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrConfig, inputs)
 	}
 	return nil
 }

@@ -20,8 +20,14 @@ import (
 	"votestream/schemas/kgorecord"
 )
 
-// ErrBadConfig: the Config contradicts itself or lacks a required field.
-var ErrBadConfig = errors.New("estimate: bad config")
+// ErrConfig: the Config contradicts itself or lacks a required field (the name every
+// role uses).
+var ErrConfig = errors.New("estimate: bad config")
+
+// ErrBadConfig is ErrConfig, under the name this package used first.
+//
+// Deprecated: use ErrConfig.
+var ErrBadConfig = ErrConfig
 
 // Config is everything `votestream estimate` can be told. Start from DefaultConfig; set
 // Seeds and Country.
@@ -73,7 +79,7 @@ func DefaultConfig() Config {
 // Validate checks the config.
 func (c *Config) Validate() error {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
 	}
 	switch {
 	case len(c.Seeds) == 0:
@@ -92,7 +98,7 @@ func (c *Config) Validate() error {
 		return bad("ProduceTimeout must be positive")
 	}
 	if err := c.Method.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }

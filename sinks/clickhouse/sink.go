@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
@@ -42,6 +44,8 @@ type Config struct {
 	InsertTimeout time.Duration
 
 	Logger *slog.Logger // default slog.Default()
+	// Registerer, when set, gets the sink's Prometheus metrics. Default nil (see Collectors).
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults; Seeds and ClickHouseAddr still need setting.
@@ -97,6 +101,19 @@ type Sink struct {
 	log  *slog.Logger
 	conn driver.Conn
 	kc   *kgo.Client
+
+	m     *metrics
+	mOnce sync.Once
+}
+
+// metrics returns the sink's series, made unregistered for a Sink not built by New (tests).
+func (s *Sink) metrics() *metrics {
+	s.mOnce.Do(func() {
+		if s.m == nil {
+			s.m = newMetrics()
+		}
+	})
+	return s.m
 }
 
 // New checks cfg and opens the clients; nothing is read before Run.
@@ -107,6 +124,12 @@ func New(cfg Config) (*Sink, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	m := newMetrics()
+	if cfg.Registerer != nil {
+		if err := m.register(cfg.Registerer); err != nil {
+			return nil, err
+		}
 	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
@@ -131,7 +154,7 @@ func New(cfg Config) (*Sink, error) {
 		conn.Close()
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Sink{cfg: cfg, log: log, conn: conn, kc: kc}, nil
+	return &Sink{cfg: cfg, log: log, conn: conn, kc: kc, m: m}, nil
 }
 
 // Run consumes until ctx is cancelled (returning nil) or an insert fails beyond its bounded
@@ -167,7 +190,7 @@ func (s *Sink) Run(ctx context.Context) error {
 				// Not fatal: the rows are stored and a re-delivery folds away.
 				s.log.Warn("commit offsets", "err", err)
 			}
-			metricRecords.Add(float64(len(records)))
+			s.metrics().records.Add(float64(len(records)))
 		}
 		s.kc.AllowRebalance()
 	}
@@ -208,7 +231,7 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 		if err := s.kc.ProduceSync(ctx, dead...).FirstErr(); err != nil {
 			return fmt.Errorf("sink: dead-letter %d records: %w", len(dead), err)
 		}
-		metricDeadLetters.Add(float64(len(dead)))
+		s.metrics().deadLetters.Add(float64(len(dead)))
 		s.log.Warn("records sent to dead-letter topic", "count", len(dead))
 	}
 	return nil
@@ -222,10 +245,10 @@ func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
 		start := time.Now()
 		err := s.insertOnce(ctx, rows)
 		if err == nil {
-			metricInsertSeconds.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
-			metricRows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
+			s.metrics().insertSecs.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
+			s.metrics().rows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
 		} else if ctx.Err() == nil {
-			metricInsertErrors.WithLabelValues(rows.Table.Name).Inc()
+			s.metrics().insertErrs.WithLabelValues(rows.Table.Name).Inc()
 		}
 		return err
 	}, func(r backoff.Retrying) {

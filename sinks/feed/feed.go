@@ -78,10 +78,18 @@ func New(cfg Config) (*Feed, error) {
 	}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.handler = f.routes()
+	if cfg.Registerer != nil {
+		for _, c := range f.m.collectors() {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("feed: register metrics: %w", err)
+			}
+		}
+	}
 	return f, nil
 }
 
-// Collectors returns the role's Prometheus metrics, for the caller's registry.
+// Collectors returns the role's Prometheus metrics, for a caller that registers them itself
+// (rather than through Config.Registerer).
 func (f *Feed) Collectors() []prometheus.Collector { return f.m.collectors() }
 
 // Handler returns the HTTP handler of every endpoint (for tests, or a server of the
