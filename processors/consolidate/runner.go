@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -85,12 +86,8 @@ func New(cfg Config) (*Consolidator, error) {
 	c.out.results = cfg.TopicPrefix + schemas.TopicStationResults
 	c.out.anomalies = cfg.TopicPrefix + schemas.TopicAnomalies
 	c.out.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
-	if cfg.Registerer != nil {
-		for _, col := range c.m.collectors() {
-			if err := cfg.Registerer.Register(col); err != nil {
-				return nil, fmt.Errorf("consolidate: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "consolidate", c.m.collectors()...); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

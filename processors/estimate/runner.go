@@ -16,6 +16,7 @@ import (
 	"votestream/election"
 	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -129,12 +130,8 @@ func New(cfg Config) (*Runner, error) {
 	r.topics.in = cfg.TopicPrefix + schemas.TopicStationResults
 	r.topics.out = cfg.TopicPrefix + schemas.TopicEstimates
 	r.topics.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
-	if cfg.Registerer != nil {
-		for _, c := range r.m.collectors() {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("estimate: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "estimate", r.m.collectors()...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
