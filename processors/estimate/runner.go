@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
-	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
 	"votestream/internal/promreg"
 	"votestream/schemas"
@@ -170,7 +169,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		Seeds:         r.cfg.Seeds,
 		Topics:        []kafkaread.Topic{{Name: r.topics.in}},
 		Live:          true,
-		List:          listCurve.Within(r.cfg.StartTimeout),
+		List:          kafkaread.ListCurve.Within(r.cfg.StartTimeout),
 		WaitForTopics: true,
 		Logger:        r.log,
 		ClientOpts:    []kgo.Opt{kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout)},
@@ -259,10 +258,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 }
-
-// listCurve is the wait between tries to list the input's offsets at start: from 250 ms,
-// doubling, at most 5 s.
-var listCurve = backoff.Exponential(250*time.Millisecond, 5*time.Second)
 
 // apply takes one station-results.v1 record into the state. A record that can never be used
 // comes back as its dead letter, for the caller to deliver.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -43,7 +42,7 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 			{Name: results},
 		},
 		// A wrong prefix fails at once: retrying will not make it right.
-		List:   listCurve.Within(cfg.StartTimeout),
+		List:   kafkaread.ListCurve.Within(cfg.StartTimeout),
 		Logger: log.With("role", "export"),
 	})
 	if err != nil {
@@ -86,9 +85,6 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 	progress.done(snap.read)
 	return snap, nil
 }
-
-// listCurve is the wait between tries to list the cut: from 250 ms, doubling, at most 5 s.
-var listCurve = backoff.Exponential(250*time.Millisecond, 5*time.Second)
 
 // take decodes one data record of the cut into the snapshot; a record that cannot be decoded
 // is counted, logged and skipped (an export of the rest is worth more than none).
