@@ -19,6 +19,23 @@ const (
 // CallStates lists every call state, from least to most certain.
 var CallStates = []CallState{CallTooEarly, CallLeading, CallLikely, CallCalled}
 
+// EstimateState says whether a part of an estimate (the party-list shares and seats, a
+// constituency's projection) is published.
+type EstimateState string
+
+const (
+	// StateTooEarly: the reports so far cannot support an estimate (too few stations, or
+	// too few places); only the counted figures mean anything.
+	StateTooEarly EstimateState = "too_early"
+	// StateEstimate: a projection with its 95 % interval.
+	StateEstimate EstimateState = "estimate"
+	// StateCount: every station has reported; the figures are the count.
+	StateCount EstimateState = "count"
+)
+
+// EstimateStates lists every state, from least to most certain.
+var EstimateStates = []EstimateState{StateTooEarly, StateEstimate, StateCount}
+
 // Estimate is one run of the estimator: the value of an estimates.v1 record. Every figure
 // reflects the station results known at DataTime; ComputedAt is when it was worked out.
 // Stations and eligible voters count only reported, non-disputed stations as reported.

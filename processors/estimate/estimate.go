@@ -19,6 +19,9 @@ type Result struct {
 	Parties        []PartyResult
 	Constituencies []ConstituencyResult
 	Priority       PriorityStatus
+	// SharesState is whether the party-list shares, their intervals and the seats are
+	// published (StateEstimate, StateCount) or withheld (StateTooEarly).
+	SharesState schemas.EstimateState
 }
 
 // Progress counts reported stations and their eligible voters. A station is reported when
@@ -76,6 +79,13 @@ type PriorityStatus struct {
 func (e *Estimator) Estimate() Result {
 	res := Result{DataTime: e.dataTime}
 	res.Parties, res.PartyList, res.Priority = e.partyList()
+	res.SharesState = schemas.StateEstimate
+	switch {
+	case res.PartyList.StationsReported == 0:
+		res.SharesState = schemas.StateTooEarly
+	case res.PartyList.StationsReported == res.PartyList.StationsTotal:
+		res.SharesState = schemas.StateCount
+	}
 	res.Constituencies, res.Constituency = e.constituencies()
 	return res
 }
@@ -310,7 +320,7 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 
 func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 	l, bs, m := e.lay, e.ballots[1], e.method
-	K := len(l.parties)
+	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
 	rc.compute()
 	prog := e.progress(bs, e.allStrata())
@@ -366,7 +376,7 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 		nk := len(cl.candNos)
 		cands := make([]CandidateResult, nk)
 		for j := range nk {
-			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.parties[cl.candKeys[j]]}
+			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.partyNo(cl.candKeys[j])}
 			for _, h := range strata {
 				cands[j].Counted += bs.y[bs.optOff[h]+j]
 				cands[j].Projected += rc.projected(h, j)

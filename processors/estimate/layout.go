@@ -178,7 +178,12 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		for _, d := range c.CandidatesIn(k.ID) {
 			cl.candIdx[d.No] = len(cl.candNos)
 			cl.candNos = append(cl.candNos, d.No)
-			cl.candKeys = append(cl.candKeys, l.partyKey[d.PartyNo])
+			key, ok := l.partyKey[d.PartyNo]
+			if !ok {
+				// A candidate without a party-list number pools with the others like them.
+				key = len(l.parties)
+			}
+			cl.candKeys = append(cl.candKeys, key)
 		}
 		cl.eligible = int64(k.EligibleVoters)
 		l.consIdx[k.ID] = len(l.cons)
@@ -232,6 +237,24 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		l.cons[i].eligible = max(l.cons[i].eligible, stationSum[i])
 	}
 	return l, nil
+}
+
+// nKeys is the number of option keys on ballot b: the parties, and on the constituency
+// ballot one more for the candidates without a party-list number.
+func (l *layout) nKeys(b election.Ballot) int {
+	if b == election.BallotPartyList {
+		return len(l.parties)
+	}
+	return len(l.parties) + 1
+}
+
+// partyNo is the party number of key k, election.NoParty for the key of the candidates
+// without one.
+func (l *layout) partyNo(k int) int {
+	if k < len(l.parties) {
+		return l.parties[k]
+	}
+	return election.NoParty
 }
 
 // options returns the keys (party positions) of the choices on ballot b in constituency c,

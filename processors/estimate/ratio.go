@@ -73,7 +73,7 @@ type ratioCalc struct {
 type consOpt struct{ c, j int }
 
 func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
-	K := len(l.parties)
+	K := l.nKeys(bs.ballot)
 	rc := &ratioCalc{l: l, bs: bs, m: m, K: K}
 	rc.keyCons = make([][]consOpt, K)
 	for c := range l.cons {
