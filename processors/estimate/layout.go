@@ -54,6 +54,21 @@ type Method struct {
 	// PriorityMinStations is the least number of reported priority stations for the same.
 	// Default 100.
 	PriorityMinStations int
+	// GuardMinStations is how many stations must have reported their party-list ballot
+	// before shares, intervals and seats are published (GuardMinFraction of the country's
+	// stations if that is fewer, but never fewer than 10). Default 100.
+	GuardMinStations int
+	// GuardMinFraction: see GuardMinStations. Default 0.01.
+	GuardMinFraction float64
+	// GuardRegions is the fraction of the regions that must have reported at least one
+	// station before shares are published. Default 0.67.
+	GuardRegions float64
+	// GuardMaxWidth: shares are not published while a party with at least 5 % has a 95 %
+	// interval wider than this (a fraction of the vote). Default 0.2.
+	GuardMaxWidth float64
+	// Drift adds the drift of the estimate measured on the night itself (honesty.go) to
+	// the intervals and the win probabilities. Default true.
+	Drift bool
 }
 
 // DefaultMethod returns the documented settings.
@@ -68,6 +83,11 @@ func DefaultMethod() Method {
 		IntervalZ:           1.96,
 		PriorityMinFraction: 0.7,
 		PriorityMinStations: 100,
+		GuardMinStations:    100,
+		GuardMinFraction:    0.01,
+		GuardRegions:        0.67,
+		GuardMaxWidth:       0.2,
+		Drift:               true,
 	}
 }
 
@@ -90,6 +110,14 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: PriorityMinFraction %v not in (0, 1]", ErrBadMethod, m.PriorityMinFraction)
 	case m.PriorityMinStations < 1:
 		return fmt.Errorf("%w: PriorityMinStations must be at least 1", ErrBadMethod)
+	case m.GuardMinStations < 1:
+		return fmt.Errorf("%w: GuardMinStations must be at least 1", ErrBadMethod)
+	case !(m.GuardMinFraction > 0 && m.GuardMinFraction <= 1):
+		return fmt.Errorf("%w: GuardMinFraction %v not in (0, 1]", ErrBadMethod, m.GuardMinFraction)
+	case !(m.GuardRegions >= 0 && m.GuardRegions <= 1):
+		return fmt.Errorf("%w: GuardRegions %v not in [0, 1]", ErrBadMethod, m.GuardRegions)
+	case !(m.GuardMaxWidth > 0 && m.GuardMaxWidth <= 1):
+		return fmt.Errorf("%w: GuardMaxWidth %v not in (0, 1]", ErrBadMethod, m.GuardMaxWidth)
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ type Estimator struct {
 	// dataTime is the newest UpdatedAt of any applied result, disputed ones included: the
 	// estimate reflects everything known up to then.
 	dataTime time.Time
+	// trend is the history of the party-list estimate as stations arrived (honesty.go).
+	trend         trendHistory
+	eligibleTotal int64
 }
 
 // NewEstimator prepares an empty national state for a country. The country must list its
@@ -35,6 +38,9 @@ func NewEstimator(c *election.Country, m Method) (*Estimator, error) {
 	e := &Estimator{method: m, lay: lay}
 	e.ballots[0] = newBallotState(lay, election.BallotPartyList)
 	e.ballots[1] = newBallotState(lay, election.BallotConstituency)
+	for _, st := range lay.strata {
+		e.eligibleTotal += st.eligible
+	}
 	return e, nil
 }
 
@@ -91,6 +97,7 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 	}
 	bs.seen[si], bs.version[si] = true, r.Version
 	bs.set(e.lay, si, votes)
+	e.noteTrend(b)
 	if r.UpdatedAt.After(e.dataTime) {
 		e.dataTime = r.UpdatedAt
 	}
@@ -105,6 +112,19 @@ func (e *Estimator) Forget(stationID string, b election.Ballot) {
 		return
 	}
 	e.ballot(b).set(e.lay, si, nil)
+	e.noteTrend(b)
+}
+
+// noteTrend keeps the party-list estimate's history as stations arrive (honesty.go).
+func (e *Estimator) noteTrend(b election.Ballot) {
+	if b != election.BallotPartyList || !e.method.Drift || e.eligibleTotal <= 0 {
+		return
+	}
+	u := float64(e.ballots[0].totX) / float64(e.eligibleTotal)
+	e.trend.note(u, func() ([]float64, []float64, bool) {
+		st := e.stratified()
+		return st.share, st.se, st.ok
+	})
 }
 
 // applyTally is Apply for a true count from a results set (the backtest): final and
@@ -120,6 +140,7 @@ func (e *Estimator) applyTally(si int32, b election.Ballot, t election.Tally) {
 	}
 	bs.seen[si] = true
 	bs.set(e.lay, si, votes)
+	e.noteTrend(b)
 }
 
 // DataTime is the newest UpdatedAt among the applied results.
@@ -134,6 +155,8 @@ type ballotState struct {
 	ballot election.Ballot
 	optOff []int // per stratum: start of its options in the per-option slices
 	optN   []int // per stratum: number of options
+
+	totX int64 // eligible voters of every reported station
 
 	n  []int32
 	x  []int64
@@ -240,6 +263,7 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	}
 	fs, vf := float64(sign), float64(valid)
 	bs.n[h] += int32(sign)
+	bs.totX += int64(sign) * int64(st.eligible)
 	bs.x[h] += int64(sign) * int64(st.eligible)
 	bs.xx[h] += fs * x * x
 	bs.v[h] += int64(sign) * valid
