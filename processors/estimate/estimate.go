@@ -156,12 +156,15 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 	pri := e.priorityStatus(bs, false)
 	if pp, pse, ok := e.priorityShares(bs); ok && prog.StationsReported < prog.StationsTotal {
 		pri.Used = true
-		// The sample's stations still out are the late ones too: its estimate carries the
-		// same drift, in proportion to the part of the sample still out.
-		if b2 != nil && u < 1 {
-			f := (1 - float64(pri.Reported)/float64(max(pri.Total, 1))) / (1 - u)
+		// The sample's stations still out are late ones too, projected from the sample's
+		// reported stations of their region and kind: the sample is a random one only as
+		// far as it has reported. Its estimate carries the stratified estimate's error
+		// (drift included) in proportion to the part of the sample still out against the
+		// part of the country still out.
+		if u < 1 {
+			f := min((1-float64(pri.Reported)/float64(max(pri.Total, 1)))/(1-u), 1)
 			for k := range pse {
-				pse[k] = math.Sqrt(pse[k]*pse[k] + f*f*b2[k])
+				pse[k] = math.Sqrt(pse[k]*pse[k] + f*f*se[k]*se[k])
 			}
 		}
 		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
