@@ -87,7 +87,6 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-
 // A party drifting steadily with the reported share u, p(u) = 0.3 + 0.1u: what is left to
 // move at u = 0.5 is 0.1 × (1 - 0.5) = 0.05, whose square the bias term must return; shares
 // that do not move add nothing.

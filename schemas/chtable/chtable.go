@@ -56,7 +56,7 @@ var (
 		"submission_ids", "message", "evidence_keys", "evidence_values", "detected_at"}}
 	Estimates = Table{"estimates", []string{
 		"estimate_id", "data_time", "computed_at", "stations_reported", "stations_total", "eligible_reported", "eligible_total"}}
-	EstimateStates = Table{"estimate_states", []string{"estimate_id", "data_time", "shares_state", "priority_used"}}
+	EstimateStates  = Table{"estimate_states", []string{"estimate_id", "data_time", "shares_state", "priority_used"}}
 	EstimateParties = Table{"estimate_parties", []string{
 		"estimate_id", "data_time", "party_no", "counted_votes", "projected_votes", "share", "share_lo", "share_hi", "seats"}}
 	EstimateConstituencies = Table{"estimate_constituencies", []string{
