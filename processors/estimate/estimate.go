@@ -146,9 +146,10 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 	var b2 []float64
 	if m.Drift && prog.StationsReported < prog.StationsTotal {
 		b2 = e.trend.bias2(u, share, se)
-		infl = inflation(share, se, b2)
+		ratio := e.trend.noiseRatio(u, share, se)
+		infl = min(ratio*inflation(share, se, b2), trendMaxInflation)
 		for k := range K {
-			se[k] = math.Sqrt(se[k]*se[k] + b2[k])
+			se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
 		}
 	}
 
@@ -320,6 +321,12 @@ func (e *Estimator) stratified() stratifiedEstimate {
 		se[k] = math.Sqrt(variance[k]) / total
 	}
 	st.share, st.se, st.ok = share, se, true
+	if m.Blocks {
+		bv := e.blockVariance(share, pool)
+		for k := range K {
+			se[k] = math.Sqrt(variance[k]+bv[k]) / total
+		}
+	}
 	return st
 }
 

@@ -170,6 +170,49 @@ func weightedSlope(x, w []float64, y func(int) float64) (b, varB float64, ok boo
 	return b, varB, true
 }
 
+// noiseRatio is how much more the estimate has moved from snapshot to snapshot, over the
+// last half of the night so far, than its standard errors allow: successive estimates are
+// nested, so between two of them a calibrated estimate moves by the difference of their
+// variances, se_then² - se_now², and no more on average. Pooled over the parties with at
+// least 1 % and kept between 1 and trendMaxInflation, it multiplies the model's variance.
+// Reports that arrive in correlated blocks (a subdistrict voting as one and reporting
+// together) make the estimate jump by more than station-by-station errors say; this is
+// where the night shows it.
+func (t *trendHistory) noiseRatio(u float64, share, se []float64) float64 {
+	lo := max(u/2, trendMinShare)
+	var prev *snapshot
+	var moved, allowed float64
+	pairs := 0
+	step := func(a, b *snapshot) {
+		for k := range b.share {
+			if b.share[k] < 0.01 {
+				continue
+			}
+			d := b.share[k] - a.share[k]
+			moved += d * d
+			allowed += max(a.se[k]*a.se[k]-b.se[k]*b.se[k], 0)
+		}
+		pairs++
+	}
+	for i := range t.snaps {
+		s := &t.snaps[i]
+		if s.u < lo || s.u >= u || len(s.share) != len(share) {
+			continue
+		}
+		if prev != nil {
+			step(prev, s)
+		}
+		prev = s
+	}
+	if prev != nil {
+		step(prev, &snapshot{u: u, share: share, se: se})
+	}
+	if pairs < 3 || allowed <= 0 {
+		return 1
+	}
+	return min(max(moved/allowed, 1), trendMaxInflation)
+}
+
 // trendMinShare: snapshots from before this share of eligible voters reported are too
 // noisy (a handful of stations) to measure a drift with.
 const trendMinShare = 0.005

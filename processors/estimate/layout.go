@@ -69,6 +69,8 @@ type Method struct {
 	// Drift adds the drift of the estimate measured on the night itself (honesty.go) to
 	// the intervals and the win probabilities. Default true.
 	Drift bool
+	// Blocks adds the variance of subdistricts voting as blocks (blocks.go). Default true.
+	Blocks bool
 }
 
 // DefaultMethod returns the documented settings.
@@ -88,6 +90,7 @@ func DefaultMethod() Method {
 		GuardRegions:        0.67,
 		GuardMaxWidth:       0.2,
 		Drift:               true,
+		Blocks:              true,
 	}
 }
 
@@ -139,6 +142,10 @@ type layout struct {
 	stations   []stationLayout
 	stationIdx map[string]int32
 	strata     []stratumLayout // constituency c owns strata c*nSub .. c*nSub+nSub-1
+	// blocks are the subdistricts of each constituency: blockCons their constituency,
+	// blockEligible their stations' eligible voters.
+	blockCons     []int32
+	blockEligible []int64
 
 	priorityTotal int // stations in the priority sample
 	// Priority cells, region x sub-stratum, are where the priority sample is used as a
@@ -164,6 +171,7 @@ type stationLayout struct {
 	eligible int32
 	priority bool
 	cell     int16 // priority cell: region*nSub + sub
+	block    int32 // subdistrict of its constituency (blocks.go)
 }
 
 type stratumLayout struct {
@@ -238,8 +246,22 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 	stationSum := make([]int64, len(l.cons))
 	l.stations = make([]stationLayout, len(c.Stations))
 	l.stationIdx = make(map[string]int32, len(c.Stations))
+	type blockKey struct {
+		cons int
+		sub  string
+	}
+	blockIdx := map[blockKey]int32{}
 	for i, s := range c.Stations {
 		ci := l.consIdx[s.ConstituencyID]
+		bk := blockKey{ci, s.Subdistrict}
+		block, ok := blockIdx[bk]
+		if !ok {
+			block = int32(len(l.blockCons))
+			blockIdx[bk] = block
+			l.blockCons = append(l.blockCons, int32(ci))
+			l.blockEligible = append(l.blockEligible, 0)
+		}
+		l.blockEligible[block] += int64(s.EligibleVoters)
 		size := 0
 		for size < len(cuts) && s.EligibleVoters >= cuts[size] {
 			size++
@@ -250,7 +272,7 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		}
 		h := ci*l.nSub + sub
 		cell := l.provRegion[l.cons[ci].province]*l.nSub + sub
-		l.stations[i] = stationLayout{cons: int32(ci), stratum: int32(h), eligible: int32(s.EligibleVoters), priority: s.Priority, cell: int16(cell)}
+		l.stations[i] = stationLayout{cons: int32(ci), stratum: int32(h), eligible: int32(s.EligibleVoters), priority: s.Priority, cell: int16(cell), block: block}
 		l.stationIdx[s.ID] = int32(i)
 		l.strata[h].eligible += int64(s.EligibleVoters)
 		l.strata[h].stations++

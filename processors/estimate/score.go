@@ -103,6 +103,9 @@ const nBands = 5
 
 var bandNames = [nBands]string{"0-5 %", "5-20 %", "20-50 %", "50-80 %", "80-100 %"}
 
+// BandName names stage band b (0 .. len(BacktestSummary.Bands)-1).
+func BandName(b int) string { return bandNames[b] }
+
 func bandOf(f float64) int {
 	switch {
 	case f < 0.05:

@@ -172,6 +172,9 @@ type ballotState struct {
 
 	// priority sample sums per priority cell (region x sub-stratum), party-list only.
 	pri *prioritySums
+	// blk holds per subdistrict the reported eligible voters and votes, party-list only
+	// (blocks.go).
+	blk *blockSums
 
 	// Arrival order within the stratum: q = (stations already reported + 1/2) / stations,
 	// fixed when a station first counts. Σx·q, Σx·q² per stratum and Σy·q, Σv·q let the
@@ -213,6 +216,7 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 		}
 	} else {
 		bs.pri = newPrioritySums(l)
+		bs.blk = newBlockSums(l)
 	}
 	ns := len(l.stations)
 	bs.seen = make([]bool, ns)
@@ -305,5 +309,8 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	}
 	if bs.pri != nil && st.priority {
 		bs.pri.add(st, votes, valid, sign)
+	}
+	if bs.blk != nil {
+		bs.blk.add(st, votes, sign)
 	}
 }
