@@ -56,6 +56,7 @@ var (
 		"submission_ids", "message", "evidence_keys", "evidence_values", "detected_at"}}
 	Estimates = Table{"estimates", []string{
 		"estimate_id", "data_time", "computed_at", "stations_reported", "stations_total", "eligible_reported", "eligible_total"}}
+	EstimateStates  = Table{"estimate_states", []string{"estimate_id", "data_time", "shares_state", "priority_used"}}
 	EstimateParties = Table{"estimate_parties", []string{
 		"estimate_id", "data_time", "party_no", "counted_votes", "projected_votes", "share", "share_lo", "share_hi", "seats"}}
 	EstimateConstituencies = Table{"estimate_constituencies", []string{
@@ -73,7 +74,7 @@ var (
 var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
-	Reviews, OfficialFigures,
+	EstimateStates, Reviews, OfficialFigures,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -136,6 +137,7 @@ func MessageRows(msg any) ([]Rows, error) {
 			{Table: Estimates, Rows: [][]any{run}},
 			{Table: EstimateParties, Rows: parties},
 			{Table: EstimateConstituencies, Rows: constituencies},
+			{Table: EstimateStates, Rows: [][]any{EstimateStateRow(*m)}},
 		}, nil
 	}
 	return nil, fmt.Errorf("chtable: no table for %T", msg)
@@ -198,6 +200,15 @@ func AnomalyRow(a schemas.Anomaly) ([]any, error) {
 		a.AnomalyID, a.Code, string(a.Severity), a.StationID, a.ConstituencyID, a.Ballot, a.VolunteerID,
 		strs(a.Submissions), a.Message, keys, values, dateTime(a.DetectedAt),
 	}, nil
+}
+
+// EstimateStateRow is the estimate_states row of one estimate: what of it is published.
+func EstimateStateRow(e schemas.Estimate) []any {
+	var priority uint8
+	if e.PriorityUsed {
+		priority = 1
+	}
+	return []any{e.EstimateID, dateTime(e.DataTime), string(e.SharesState), priority}
 }
 
 // EstimateRows are the rows of one estimate: its run row, one row per party and one per
