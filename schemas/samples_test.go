@@ -205,8 +205,8 @@ func samples() []sample {
 func sampleCheckpoint() schemas.Checkpoint {
 	return schemas.Checkpoint{
 		Origin: "log.example.org/votestream-2023", Size: 1048577,
-		RootHash: "x1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=",
-		Note: "log.example.org/votestream-2023\n1048577\nx1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=\n\n— log.example.org/votestream-2023 Az3grlgt...\n",
+		RootHash:  "x1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=",
+		Note:      "log.example.org/votestream-2023\n1048577\nx1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=\n\n— log.example.org/votestream-2023 Az3grlgt...\n",
 		Cosigners: []string{"witness.ilaw.example"}, PublishedAt: closeUTC.Add(3 * time.Hour),
 	}
 }
