@@ -34,7 +34,7 @@ import (
 //	POST /cosignature                a witness posts its cosigned checkpoint
 //	GET  /station/<id>               the public station page, after polls close
 //
-// Only valid after Run has opened the log.
+// Serve it only once Ready is closed.
 func (l *Log) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", l.handleIndex)

@@ -95,7 +95,7 @@ type Signers struct {
 
 // publicKeyOf derives the verifier key of an Ed25519 note private key.
 func publicKeyOf(skey string) (string, error) {
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5) // the base64 key may hold "+"
 	if len(parts) != 5 {
 		return "", errors.New("malformed private key")
 	}
