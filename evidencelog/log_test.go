@@ -79,14 +79,15 @@ func makeNight(t testing.TB, env *testenv.KafkaEnv, n int) *night {
 	}
 	for i := range n {
 		photo := schemas.SHA256Ref([]byte(fmt.Sprintf("photo %d", i)))
+		sub := schemas.Submission{
+			SubmissionID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), StationID: fmt.Sprintf("10%02d%04d", i%77, i),
+			Ballot: "constituency", Stage: schemas.StageFinal, CountedAt: at, BallotsCast: 500, Votes: map[string]int{"1": 250, "2": 250},
+			Evidence: []string{photo},
+		}
 		rep := &schemas.Report{
-			Submission: schemas.Submission{
-				SubmissionID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), StationID: fmt.Sprintf("10%02d%04d", i%77, i),
-				Ballot: "constituency", Stage: schemas.StageFinal, CountedAt: at, BallotsCast: 500, Votes: map[string]int{"1": 250, "2": 250},
-				Evidence: []string{photo},
-			},
+			Submission:  sub,
 			VolunteerID: "vol-" + strconv.Itoa(i), Org: "ilaw", Role: "station",
-			ReceivedAt: at.Add(time.Duration(i) * time.Millisecond), Hash: schemas.SHA256Ref([]byte(fmt.Sprintf("report %d", i))),
+			ReceivedAt: at.Add(time.Duration(i) * time.Millisecond), Hash: schemas.CanonicalHash(sub),
 		}
 		nt.reports = append(nt.reports, rep)
 		add(schemas.TopicSubmissions, rep, schemas.ReportLeaf(rep))
