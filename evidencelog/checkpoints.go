@@ -97,7 +97,7 @@ func (c *checkpoints) signed(raw []byte) error {
 			raw = merged
 		}
 	}
-	err = writeFileAtomic(path, raw)
+	err = tlog.SaveNote(path, raw)
 	if err == nil {
 		cp, err = tlog.Open(raw, c.l.logKey, c.l.wits)
 	}
@@ -153,7 +153,7 @@ func (c *checkpoints) addCosignature(body []byte) ([]byte, *tlog.Checkpoint, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrCosignature, err)
 	}
-	if err := writeFileAtomic(path, merged); err != nil {
+	if err := tlog.SaveNote(path, merged); err != nil {
 		return nil, nil, fmt.Errorf("evidencelog: archive checkpoint %d: %w", cp.Size, err)
 	}
 	if c.latest != nil && c.latest.Size == mcp.Size {
@@ -206,31 +206,4 @@ func (c *checkpoints) publish(cp *tlog.Checkpoint) {
 			c.l.log.Warn("evidencelog: checkpoint not produced to Kafka", "size", cp.Size, "err", err)
 		}
 	})
-}
-
-// writeFileAtomic writes b to a temporary file beside path, syncs it and renames it over.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -167,4 +169,33 @@ func Cosign(raw []byte, witness note.Signer) ([]byte, error) {
 		return nil, fmt.Errorf("tlog: cosign: %w", err)
 	}
 	return MergeSignatures(raw, signed)
+}
+
+// SaveNote writes a signed note (a checkpoint with its cosignatures) to path atomically: a
+// temporary file beside it, synced, renamed over. The folder is created when missing.
+func SaveNote(path string, raw []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(raw)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
