@@ -143,7 +143,12 @@ func (c *checkpoints) addCosignature(body []byte) ([]byte, *tlog.Checkpoint, err
 	path := filepath.Join(c.dir, strconv.FormatUint(cp.Size, 10))
 	old, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: this log published no checkpoint of size %d", ErrCosignature, cp.Size)
+		// Published a moment ago and not archived yet (watch runs every 100 ms)?
+		cur, cerr := c.l.reader.ReadCheckpoint(context.Background())
+		if ccp, oerr := tlog.Open(cur, c.l.logKey, nil); cerr != nil || oerr != nil || ccp.Size != cp.Size {
+			return nil, nil, fmt.Errorf("%w: this log published no checkpoint of size %d", ErrCosignature, cp.Size)
+		}
+		old = cur
 	}
 	merged, err := tlog.MergeSignatures(old, body)
 	if err != nil {

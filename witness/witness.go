@@ -266,7 +266,7 @@ func (w *Witness) consistent(ctx context.Context, a, b *tlog.Checkpoint) error {
 // anyone can check with `votestream verify --old A --new B`.
 func (w *Witness) reportFork(a, b *tlog.Checkpoint, why error) {
 	stamp := time.Now().UTC().Format("20060102T150405Z")
-	base := filepath.Join(filepath.Dir(w.cfg.StateFile), "fork-"+stamp)
+	base := filepath.Join(filepath.Dir(w.cfg.StateFile), fmt.Sprintf("fork-%s-%d-vs-%d", stamp, a.Size, b.Size))
 	errA := tlog.SaveNote(base+"-seen", a.Raw)
 	errB := tlog.SaveNote(base+"-new", b.Raw)
 	w.log.Error("witness: FORK DETECTED: the log signed a checkpoint that contradicts one this witness cosigned; cosigning stops",
