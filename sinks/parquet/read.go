@@ -37,6 +37,7 @@ type snapshot struct {
 	results   latestResults
 	anomalies map[string]*schemas.Anomaly // by anomaly_id: a re-delivered flag is one row
 	estimate  *schemas.Estimate
+	logCP     *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
 	cut       []PartitionCut
 	read      int64 // data records read (control records not counted)
 	rejected  int64 // records that could not be decoded, skipped
@@ -48,6 +49,7 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 	results := cfg.TopicPrefix + schemas.TopicStationResults
 	anomalies := cfg.TopicPrefix + schemas.TopicAnomalies
 	estimates := cfg.TopicPrefix + schemas.TopicEstimates
+	checkpoints := cfg.TopicPrefix + schemas.TopicCheckpoints
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -60,7 +62,7 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 	}
 	defer cl.Close()
 
-	cut, err := listCut(ctx, kadm.NewClient(cl), cfg, log, results, anomalies, estimates)
+	cut, err := listCut(ctx, kadm.NewClient(cl), cfg, log, results, anomalies, estimates, checkpoints)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +170,11 @@ func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) 
 		if newerEstimate(m, s.estimate) {
 			s.estimate = m
 		}
+	case *schemas.Checkpoint:
+		// The largest tree; of one size, the record with the most cosignatures.
+		if c := s.logCP; c == nil || m.Size > c.Size || (m.Size == c.Size && len(m.Cosigners) > len(c.Cosigners)) {
+			s.logCP = m
+		}
 	default:
 		s.reject(log, fmt.Errorf("%s[%d]@%d: unexpected message %T", rec.Topic, rec.Partition, rec.Offset, v))
 	}
@@ -245,8 +252,11 @@ func listOffsets(ctx context.Context, adm *kadm.Client, cfg ExportConfig, topics
 	}
 	cut := make([]PartitionCut, 0, len(byTP))
 	for _, c := range byTP {
-		if c.Topic == cfg.TopicPrefix+schemas.TopicEstimates {
+		switch c.Topic {
+		case cfg.TopicPrefix + schemas.TopicEstimates:
 			c.Start = max(c.Start, c.End-int64(cfg.EstimateBacklog))
+		case cfg.TopicPrefix + schemas.TopicCheckpoints:
+			c.Start = max(c.Start, c.End-int64(cfg.CheckpointBacklog))
 		}
 		cut = append(cut, *c)
 	}
