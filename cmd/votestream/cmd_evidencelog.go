@@ -72,10 +72,13 @@ func init() {
 		cfg.Seeds, cfg.TopicPrefix, cfg.Listen = env.seeds, env.topicPrefix, env.logListen
 		cfg.Dir = filepath.Join(env.dataDir, "evidencelog")
 		cfg.KeyFile = filepath.Join(env.dataDir, "evidencelog.key")
-		if _, err := os.Stat(cfg.KeyFile); errors.Is(err, os.ErrNotExist) {
-			if _, err := appendNoteKey(cfg.KeyFile, "votestream.localhost/log"); err != nil {
-				return upStarted{}, err
-			}
+		if err := upLogKey(cfg.KeyFile); err != nil {
+			return upStarted{}, err
+		}
+		var err error
+		// up runs a witness of its own (cmd_witness.go), so the demo log gets cosigned.
+		if cfg.WitnessKeysFile, err = upWitnessKey(env.dataDir); err != nil {
+			return upStarted{}, err
 		}
 		cfg.Registerer = env.metrics
 		l, err := evidencelog.New(cfg)
@@ -87,6 +90,35 @@ func init() {
 			run:      l.Run,
 		}, nil
 	}})
+}
+
+// upLogKey creates up's log key when missing.
+func upLogKey(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		_, err := appendNoteKey(path, "votestream.localhost/log")
+		return err
+	}
+	return nil
+}
+
+// upWitnessKey creates up's witness key (<data>/witness.key) and the log's file of witness
+// public keys (<data>/witnesses.pub) when missing, and returns the latter.
+func upWitnessKey(dataDir string) (string, error) {
+	key, pub := filepath.Join(dataDir, "witness.key"), filepath.Join(dataDir, "witnesses.pub")
+	if _, err := os.Stat(pub); err == nil {
+		return pub, nil
+	}
+	skey, vkey, err := tlog.GenerateKey("witness.localhost")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(key, []byte(skey+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("witness key: %w", err)
+	}
+	if err := os.WriteFile(pub, []byte(vkey+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("witness key: %w", err)
+	}
+	return pub, nil
 }
 
 // appendNoteKey adds a fresh Ed25519 note signing key named name to the key file (created

@@ -6,12 +6,31 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"votestream/evidencelog/tlog"
 	"votestream/witness"
 )
 
 func init() {
+	upRoles = append(upRoles, upRole{name: "witness", start: func(ctx context.Context, env upEnv) (upStarted, error) {
+		cfg := witness.DefaultConfig()
+		logKey := filepath.Join(env.dataDir, "evidencelog.key")
+		if err := upLogKey(logKey); err != nil {
+			return upStarted{}, err
+		}
+		if _, err := upWitnessKey(env.dataDir); err != nil {
+			return upStarted{}, err
+		}
+		cfg.LogURL, cfg.LogKeysFile = "http://"+env.logListen, logKey+".pub"
+		cfg.KeyFile, cfg.StateFile = filepath.Join(env.dataDir, "witness.key"), filepath.Join(env.dataDir, "witness", "state")
+		cfg.Registerer = env.metrics
+		w, err := witness.New(cfg)
+		if err != nil {
+			return upStarted{}, err
+		}
+		return upStarted{describe: "a local witness (" + w.Name() + ") cosigning " + cfg.LogURL + " every " + cfg.Interval.String() + " (partners run their own: docs/evidence-log.md)", run: w.Run}, nil
+	}})
 	register(&command{
 		name:    "witness",
 		summary: "cosign the transparency log's checkpoints after checking each extends the last (run by a partner organisation)",
