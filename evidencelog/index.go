@@ -126,13 +126,6 @@ func (x *leafIndex) lookup(h [32]byte) int64 {
 	}
 }
 
-// hashAt returns the hash of leaf i.
-func (x *leafIndex) hashAt(i uint64) [32]byte {
-	var h [32]byte
-	copy(h[:], x.hashes[i*32:])
-	return h
-}
-
 // errIndexGap: the log grew by leaves this index did not see appended (another writer).
 var errIndexGap = errors.New("leaf index: the log holds leaves this writer did not append")
 

@@ -385,6 +385,18 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	produce(t, env, nt.records[half:])
+	// The leaf index as an operating-system crash may leave it: short of the log, its tail
+	// torn and wrong. The next start must rebuild it from the log rather than trust it.
+	idxPath := filepath.Join(dir, stateDir, "leaves")
+	raw, err := os.ReadFile(idxPath)
+	if err != nil || len(raw) < 32*10 {
+		t.Fatalf("leaf index: %d bytes, %v", len(raw), err)
+	}
+	torn := append(raw[:len(raw)-32*5], []byte("garbage")...)
+	torn[len(torn)-40] ^= 0xff
+	if err := os.WriteFile(idxPath, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A new group reads everything again: every leaf of the first run is a duplicate.
 	_, stop = start(t, testConfig(env, dir, keyFile, "g2"))
 	waitSize(t, dir, uint64(len(nt.leaves)), time.Minute)
