@@ -68,13 +68,16 @@ var (
 	OfficialFigures = Table{"official_figures", []string{
 		"official_id", "station_id", "ballot", "ballots_cast", "invalid", "no_vote", "vote_no", "votes",
 		"entered_by", "role", "received_at"}}
+	Evidence       = Table{"evidence", []string{"evidence", "bytes", "volunteer_id", "received_at"}}
+	LogCheckpoints = Table{"log_checkpoints", []string{
+		"origin", "size", "root_hash", "note", "cosigners", "cosignatures", "published_at"}}
 )
 
 // Tables lists every table above.
 var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
-	EstimateStates, Reviews, OfficialFigures,
+	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -126,6 +129,16 @@ func MessageRows(msg any) ([]Rows, error) {
 	case *schemas.Official:
 		row, err := OfficialRow(*m)
 		return one(OfficialFigures, row, err)
+	case schemas.Evidence:
+		return MessageRows(&m)
+	case *schemas.Evidence:
+		row, err := EvidenceRow(*m)
+		return one(Evidence, row, err)
+	case schemas.Checkpoint:
+		return MessageRows(&m)
+	case *schemas.Checkpoint:
+		row, err := CheckpointRow(*m)
+		return one(LogCheckpoints, row, err)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:
@@ -141,6 +154,22 @@ func MessageRows(msg any) ([]Rows, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("chtable: no table for %T", msg)
+}
+
+// EvidenceRow is the evidence row of an evidence.v1 message.
+func EvidenceRow(e schemas.Evidence) ([]any, error) {
+	if e.Bytes < 0 {
+		return nil, fmt.Errorf("%w: evidence %s: %d bytes", ErrOutOfRange, e.Evidence, e.Bytes)
+	}
+	return []any{e.Evidence, uint64(e.Bytes), e.VolunteerID, dateTime(e.ReceivedAt)}, nil
+}
+
+// CheckpointRow is the log_checkpoints row of a checkpoint.v1 message.
+func CheckpointRow(c schemas.Checkpoint) ([]any, error) {
+	if c.Size < 0 || len(c.Cosigners) > math.MaxUint16 {
+		return nil, fmt.Errorf("%w: checkpoint of %s: size %d, %d cosigners", ErrOutOfRange, c.Origin, c.Size, len(c.Cosigners))
+	}
+	return []any{c.Origin, uint64(c.Size), c.RootHash, c.Note, strs(c.Cosigners), uint16(len(c.Cosigners)), dateTime(c.PublishedAt)}, nil
 }
 
 // ReportRow is the submissions row of a report.

@@ -113,6 +113,8 @@ func TestMessageRowsWidth(t *testing.T) {
 		},
 		schemas.Review{BallotsCast: &n},
 		schemas.Official{},
+		schemas.Evidence{},
+		&schemas.Checkpoint{Cosigners: []string{"w"}},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
