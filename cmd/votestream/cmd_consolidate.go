@@ -41,6 +41,11 @@ func init() {
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
+				closeLag, err := registerLag(reg, cfg.Seeds, cfg.TopicPrefix, cfg.Group)
+				if err != nil {
+					return err
+				}
+				defer closeLag()
 				return withMetrics(ctx, *metrics, reg, c.Run)
 			}
 		},

@@ -30,7 +30,13 @@ func init() {
 				if err != nil {
 					return err
 				}
-				return withMetrics(ctx, *metrics, newRegistry(sink.Collectors()...), s.Run)
+				reg := newRegistry(sink.Collectors()...)
+				closeLag, err := registerLag(reg, cfg.Seeds, cfg.TopicPrefix, cfg.Group)
+				if err != nil {
+					return err
+				}
+				defer closeLag()
+				return withMetrics(ctx, *metrics, reg, s.Run)
 			}
 		},
 	})
