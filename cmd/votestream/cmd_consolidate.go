@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"votestream/processors/consolidate"
@@ -35,6 +36,13 @@ func init() {
 					return err
 				}
 				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country = kf.seedList(), kf.topicPrefix, country
+				if cfg.TransactionalID == "" { // the flag's "" stood for the documented default
+					host, err := os.Hostname()
+					if err != nil {
+						return fmt.Errorf("%w: no --transactional-id and no host name: %v", errUsage, err)
+					}
+					cfg.TransactionalID = cfg.Group + "-" + host
+				}
 				reg := newRegistry()
 				cfg.Registerer = reg
 				c, err := consolidate.New(cfg)
