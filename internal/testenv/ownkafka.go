@@ -31,10 +31,24 @@ type PrivateKafka struct {
 // and stops it when the test ends. It needs the same set-up as Kafka (Java and the cached
 // jars that `scripts/services up` fetched), and skips or fails like Kafka when the shared
 // services are absent.
+//
+// With VOTESTREAM_OWN_KAFKA_BROKERS=3 (make chaos sets it) the private broker is a 3-broker
+// cluster instead, so the same fault tests run against replicated topics.
 func OwnKafka(t testing.TB) *PrivateKafka {
 	t.Helper()
-	return ownKafka(t, 1)
+	switch n := os.Getenv(EnvOwnKafkaBrokers); n {
+	case "", "1":
+		return ownKafka(t, 1)
+	case "3":
+		return ownKafka(t, 3)
+	default:
+		t.Fatalf("testenv: %s=%q: want 1 or 3", EnvOwnKafkaBrokers, n)
+		return nil
+	}
 }
+
+// EnvOwnKafkaBrokers sets the brokers of OwnKafka's private cluster: 1 (default) or 3.
+const EnvOwnKafkaBrokers = "VOTESTREAM_OWN_KAFKA_BROKERS"
 
 // OwnKafkaCluster is OwnKafka with a KRaft cluster of n brokers (scripts/services takes 1 or
 // 3), each broker and controller both, on consecutive loopback ports; the topics then get
