@@ -5,7 +5,7 @@ BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 
-.PHONY: build run test bench lint services services-down fuzz clean
+.PHONY: build run test chaos bench lint services services-down fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -20,6 +20,10 @@ run: build
 
 test:
 	scripts/test
+
+# Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
+chaos:
+	scripts/chaos
 
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
