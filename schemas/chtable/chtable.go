@@ -69,11 +69,23 @@ var (
 		"entered_by", "role", "received_at"}}
 )
 
+// Volunteers around the counts (0007_fieldwork.sql).
+var (
+	Roster = Table{"roster", []string{
+		"org", "volunteer_id", "person", "role", "station_id", "constituency_id", "imported_at"}}
+	FieldEvents = Table{"field_events", []string{
+		"event_id", "kind", "volunteer_id", "org", "token_id", "station_id", "constituency_id", "device_key",
+		"issued_at", "status", "by", "at"}}
+	Incidents = Table{"incidents", []string{
+		"incident_id", "station_id", "constituency_id", "category", "occurred_at", "text", "evidence",
+		"volunteer_id", "org", "role", "received_at"}}
+)
+
 // Tables lists every table above.
 var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
-	Reviews, OfficialFigures,
+	Reviews, OfficialFigures, Roster, FieldEvents, Incidents,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -125,6 +137,14 @@ func MessageRows(msg any) ([]Rows, error) {
 	case *schemas.Official:
 		row, err := OfficialRow(*m)
 		return one(OfficialFigures, row, err)
+	case schemas.FieldEvent:
+		return MessageRows(&m)
+	case *schemas.FieldEvent:
+		return one(FieldEvents, FieldEventRow(*m), nil)
+	case schemas.Incident:
+		return MessageRows(&m)
+	case *schemas.Incident:
+		return one(Incidents, IncidentRow(*m), nil)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:
@@ -139,6 +159,28 @@ func MessageRows(msg any) ([]Rows, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("chtable: no table for %T", msg)
+}
+
+// FieldEventRow is the field_events row of a fieldwork.v1 record.
+func FieldEventRow(e schemas.FieldEvent) []any {
+	return []any{
+		e.EventID, e.Kind, e.VolunteerID, e.Org, e.TokenID, e.StationID, e.ConstituencyID, e.DeviceKey,
+		dateTime(e.IssuedAt), e.Status, e.By, dateTime(e.At),
+	}
+}
+
+// IncidentRow is the incidents row of an incident report.
+func IncidentRow(i schemas.Incident) []any {
+	return []any{
+		i.IncidentID, i.StationID, i.ConstituencyID, i.Category, dateTime(i.OccurredAt), i.Text, strs(i.Evidence),
+		i.VolunteerID, i.Org, i.Role, dateTime(i.ReceivedAt),
+	}
+}
+
+// RosterRow is one roster row: a volunteer and one station of their scope (station ""
+// for a district lead or the war room, with the lead's constituency).
+func RosterRow(org, volunteerID, person, role, stationID, constituencyID string, importedAt time.Time) []any {
+	return []any{org, volunteerID, person, role, stationID, constituencyID, dateTime(importedAt)}
 }
 
 // ReportRow is the submissions row of a report.

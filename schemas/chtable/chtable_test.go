@@ -113,6 +113,8 @@ func TestMessageRowsWidth(t *testing.T) {
 		},
 		schemas.Review{BallotsCast: &n},
 		schemas.Official{},
+		schemas.FieldEvent{},
+		&schemas.Incident{},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)

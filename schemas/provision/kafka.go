@@ -25,6 +25,10 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, prefix string) ([]strin
 			compact := "compact"
 			cfg["cleanup.policy"] = &compact
 		}
+		if t.KeepForever {
+			forever := "-1"
+			cfg["retention.ms"] = &forever
+		}
 		resp, err := adm.CreateTopic(ctx, t.Partitions, 1, cfg, name)
 		if err == nil {
 			err = resp.Err
