@@ -12,7 +12,12 @@ const T = {
     linkUsed: 'ลิงก์ส่วนตัวใช้ได้กับโทรศัพท์เครื่องเดียว กรุณาติดต่อองค์กรของท่านเพื่อขอลิงก์ใหม่',
     tokenBadH: 'ลิงก์นี้ใช้ไม่ได้แล้ว', tokenBad: 'ลิงก์หมดอายุหรือถูกยกเลิก กรุณาติดต่อองค์กรของท่านเพื่อขอลิงก์ใหม่ รายงานที่ยังไม่ได้ส่งยังอยู่ในเครื่อง และจะส่งเมื่อเปิดลิงก์ใหม่',
     stations: 'หน่วยเลือกตั้งของท่าน', station: 'หน่วยเลือกตั้งที่', district: 'เขต', sub: 'ต.', eligible: 'ผู้มีสิทธิ',
-    report: 'รายงานผลคะแนน', checkin: 'ถึงหน่วยแล้ว (เช็กอิน)', checkedIn: 'เช็กอินแล้ว', incident: 'แจ้งเหตุด่วน',
+    report: 'รายงานผลคะแนน', checkin: 'เช็กอิน: ถึงหน่วยแล้ว', checkedIn: 'เช็กอินแล้ว ✓', incident: 'แจ้งเหตุด่วน',
+    reportC: 'บัตรแบ่งเขต', reportCsub: 'ใช้หมายเลขผู้สมัคร', reportP: 'บัตรบัญชีรายชื่อ', reportPsub: 'ใช้หมายเลขพรรค',
+    notYet: 'ยังไม่ได้รายงาน', lastSent: (stage, state, time) => `${stage} · ${state} · ${time}`,
+    offlineBar: 'ไม่มีสัญญาณ: กรอกและกดบันทึกได้ตามปกติ รายงานเก็บไว้ในเครื่อง และจะส่งเองเมื่อมีสัญญาณ',
+    flashC: 'บันทึกบัตรแบ่งเขตแล้ว อย่าลืมรายงานบัตรบัญชีรายชื่อ', flashP: 'บันทึกบัตรบัญชีรายชื่อแล้ว อย่าลืมรายงานบัตรแบ่งเขต', flashDone: 'บันทึกแล้ว',
+    wholeOnly: 'กรอกได้เฉพาะตัวเลขจำนวนเต็ม',
     claims: 'จองหน่วยเลือกตั้ง (ก่อนวันเลือกตั้ง)', back: '‹ กลับ',
     ballotC: 'บัตรแบ่งเขต', ballotP: 'บัตรบัญชีรายชื่อ',
     headC: 'บัตรเลือกตั้ง ส.ส. แบบแบ่งเขต · ใช้ “หมายเลขผู้สมัคร”',
@@ -22,9 +27,9 @@ const T = {
     candNo: 'ผู้สมัคร', partyNo: 'พรรค', partyOf: 'พรรค',
     progress: 'ระหว่างนับ (กระดาน)', final: 'ผลสุดท้าย (ส.ส. 5/18)',
     cast: 'บัตรที่ใช้ทั้งหมด', invalid: 'บัตรเสีย', novote: 'ไม่เลือกผู้ใด', votesSum: 'คะแนนรวม',
-    photoBoard: '📷 ถ่ายรูปกระดานนับคะแนน', photoForm: '📷 ถ่ายรูปแบบ ส.ส. 5/18', photoInc: '📷 ถ่ายรูป',
+    photoBoard: 'ถ่ายรูปกระดานนับคะแนน', photoForm: 'ถ่ายรูปแบบ ส.ส. 5/18', photoInc: 'ถ่ายรูป',
     send: 'บันทึกและส่ง', sendAnyway: '',
-    fixFirst: 'แก้ตัวเลขก่อนส่ง', okSum: (v, i, n, c) => `ถูกต้อง: ${v} + ${i} + ${n} = ${c}`,
+    fixFirst: 'ยังส่งไม่ได้: แก้ตัวเลขก่อน', okSum: (v, i, n, c) => `ถูกต้อง: ${v} + ${i} + ${n} = ${c}`,
     badSum: (v, i, n, s, c) => `ผลรวมไม่ตรง: คะแนนรวม ${v} + บัตรเสีย ${i} + ไม่เลือกผู้ใด ${n} = ${s} แต่บัตรที่ใช้ ${c} (${s > c ? 'เกิน ' + (s - c) : 'ขาด ' + (c - s)})`,
     overSum: (v, i, n, s, c) => `นับได้เกินบัตรที่ใช้: ${v} + ${i} + ${n} = ${s} มากกว่า ${c}`,
     overEl: (c, e) => `บัตรที่ใช้ ${c} มากกว่าผู้มีสิทธิ ${e} ของหน่วยนี้`,
@@ -63,19 +68,24 @@ const T = {
     linkUsed: 'A personal link works on one phone only. Ask your organisation for a new link.',
     tokenBadH: 'This link no longer works', tokenBad: 'The link has expired or was revoked. Ask your organisation for a new one. Reports not yet sent stay on this phone and go out when you open the new link.',
     stations: 'Your polling stations', station: 'Station', district: 'Constituency', sub: '', eligible: 'eligible',
-    report: 'Report the count', checkin: 'I have arrived (check in)', checkedIn: 'Checked in', incident: 'Report an incident',
+    report: 'Report the count', checkin: 'Check in: I have arrived', checkedIn: 'Checked in ✓', incident: 'Report an incident',
+    reportC: 'Constituency ballot', reportCsub: 'candidate numbers', reportP: 'Party-list ballot', reportPsub: 'party numbers',
+    notYet: 'not reported yet', lastSent: (stage, state, time) => `${stage} · ${state} · ${time}`,
+    offlineBar: 'No signal: fill in and save as usual. Reports stay on this phone and go out by themselves when there is a signal.',
+    flashC: 'Constituency ballot saved. Do not forget the party-list ballot.', flashP: 'Party-list ballot saved. Do not forget the constituency ballot.', flashDone: 'Saved',
+    wholeOnly: 'Whole numbers only',
     claims: 'Claim a station (before election day)', back: '‹ Back',
     ballotC: 'Constituency ballot', ballotP: 'Party-list ballot',
     headC: 'Constituency ballot · use the CANDIDATE number',
     headP: 'Party-list ballot · use the PARTY number',
     noteC: 'Candidate numbers of this constituency are not party numbers: check the name first.',
     noteP: 'National party numbers are not candidate numbers: check the party name first.',
-    candNo: 'cand.', partyNo: 'party', partyOf: 'party',
+    candNo: 'cand.', partyNo: 'party', partyOf: 'party: ',
     progress: 'During the count (board)', final: 'Final (form 5/18)',
     cast: 'Ballots cast', invalid: 'Invalid', novote: 'No vote', votesSum: 'Votes',
-    photoBoard: '📷 Photo of the tally board', photoForm: '📷 Photo of form 5/18', photoInc: '📷 Photo',
+    photoBoard: 'Photo of the tally board', photoForm: 'Photo of form 5/18', photoInc: 'Photo',
     send: 'Save and send',
-    fixFirst: 'Fix the figures before sending', okSum: (v, i, n, c) => `Adds up: ${v} + ${i} + ${n} = ${c}`,
+    fixFirst: 'Not sent yet: fix the figures first', okSum: (v, i, n, c) => `Adds up: ${v} + ${i} + ${n} = ${c}`,
     badSum: (v, i, n, s, c) => `Does not add up: votes ${v} + invalid ${i} + no vote ${n} = ${s}, but ballots cast is ${c} (${s > c ? (s - c) + ' too many' : (c - s) + ' missing'})`,
     overSum: (v, i, n, s, c) => `More counted than cast: ${v} + ${i} + ${n} = ${s} > ${c}`,
     overEl: (c, e) => `Ballots cast ${c} is above the station's ${e} eligible voters`,
@@ -185,7 +195,8 @@ async function api(method, path, body, type) {
 async function start() {
   lang = (await getMeta('lang')) || 'th';
   $('#lang').onclick = async () => { lang = lang === 'th' ? 'en' : 'th'; await setMeta('lang', lang); render(); };
-  window.addEventListener('online', () => { paintNet(); kick(); });
+  window.addEventListener('online', () => { paintNet(); wake(); });
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') wake(); });
   window.addEventListener('offline', paintNet);
   paintNet();
   const m = /[#&]t=([A-Za-z0-9._-]+)/.exec(location.hash);
@@ -248,7 +259,8 @@ async function refreshMe() {
 // ---- Outbox.
 let timer = null;
 let busy = false;
-const CAP = 5 * 60 * 1000;
+const CAP = 5 * 60 * 1000; // server trouble: back off up to 5 minutes
+const NET_CAP = 30 * 1000; // no network: try every 30 s at most (and at once when 'online' fires)
 async function enqueue(kind, body, photos) {
   const id = kind === 'submission' ? body.submission_id : kind === 'incident' ? body.incident_id : body.event_id;
   const item = { id, kind, body, photos: photos || [], state: 'queued', attempts: 0, nextAt: 0, created: Date.now() };
@@ -257,6 +269,12 @@ async function enqueue(kind, body, photos) {
   return item;
 }
 function kick() { clearTimeout(timer); timer = setTimeout(flush, 0); }
+// wake sends at once what waited for a signal: a report that failed for want of a network
+// does not sit out its back-off once the phone is back online.
+async function wake() {
+  for (const it of await allItems()) if (it.netFail && it.nextAt > Date.now()) { it.nextAt = 0; await putItem(it); }
+  kick();
+}
 
 const endpoint = { submission: '/v1/submissions', incident: '/v1/incidents', checkin: '/v1/checkins', claim: '/v1/claims' };
 async function flush() {
@@ -278,9 +296,10 @@ async function flush() {
   if (next < Infinity) timer = setTimeout(flush, Math.max(next - Date.now(), 200));
 }
 
-function backoff(it, retryAfter) {
+function backoff(it, retryAfter, net) {
   it.attempts += 1;
-  const exp = Math.min(CAP, 2000 * 2 ** Math.min(it.attempts - 1, 10));
+  it.netFail = !!net;
+  const exp = Math.min(net ? NET_CAP : CAP, 2000 * 2 ** Math.min(it.attempts - 1, 10));
   const wait = Math.max(retryAfter * 1000, exp * (0.5 + Math.random() / 2));
   it.nextAt = Date.now() + wait;
 }
@@ -292,8 +311,9 @@ async function sendOne(it) {
       const r = await api('POST', endpoint[it.kind], it.body);
       it.state = 'sent';
       if (r.status >= 200 && r.status < 300) {
-        it.state = 'accepted'; it.receipt = r.body; it.attempts = 0; it.nextAt = 0;
+        it.state = 'accepted'; it.receipt = r.body; it.attempts = 0; it.nextAt = 0; it.netFail = false;
       } else if (r.status >= 500 || r.status === 429 || r.status === 408 || r.body == null) {
+        it.state = 'queued'; // not taken: the same report goes again, same id
         backoff(it, r.retryAfter);
       } else {
         const code = (r.body.error && r.body.error.code) || '';
@@ -314,7 +334,7 @@ async function sendOne(it) {
     }
   } catch (e) { // no network: stay queued, try again later
     if (it.state === 'sending' || it.state === 'sent') it.state = 'queued';
-    backoff(it, 0);
+    backoff(it, 0, true);
     await putItem(it);
   }
 }
@@ -341,6 +361,9 @@ function paintNet() {
   const n = $('#net');
   n.textContent = navigator.onLine ? t().online : t().offline;
   n.className = 'pill ' + (navigator.onLine ? 'on' : 'off');
+  const bar = $('#offline-bar');
+  bar.textContent = t().offlineBar;
+  bar.hidden = navigator.onLine;
 }
 function render() {
   document.documentElement.lang = lang;
@@ -376,21 +399,40 @@ const stationLine = (s) => { const c = conOf(s); return `${t().station} ${s.numb
 function homeView() {
   const me = st.me;
   const box = h('div', {});
+  if (st.flash) { box.append(h('div', { class: 'flash', id: 'flash', role: 'status', text: st.flash })); st.flash = null; }
   box.append(h('h1', { text: t().stations }));
   for (const s of me.stations) {
+    const ballotBtn = (ballot) => {
+      const isC = ballot === 'constituency';
+      return h('button', { type: 'button', class: 'ballot-btn ' + (isC ? 'c go-report-c' : 'p go-report-p'), onclick: () => go('ballot', { station: s.id, ballot }) },
+        h('span', { class: 'b-title', text: isC ? t().reportC : t().reportP }),
+        h('span', { class: 'b-sub', text: isC ? t().reportCsub : t().reportPsub }),
+        h('span', { class: 'b-status', 'data-status': s.id + ':' + ballot, text: t().notYet }));
+    };
     box.append(h('section', { class: 'card', 'data-station': s.id },
       h('h2', { text: `${t().station} ${s.number}` }),
       h('p', { text: `${t().sub}${s.subdistrict} · ${conOf(s).province} ${t().district} ${conOf(s).number}` }),
       h('p', { class: 'muted', text: `${s.id} · ${t().eligible} ${s.eligible}` }),
-      h('button', { type: 'button', class: 'go-report', onclick: () => go('ballot', { station: s.id, ballot: 'constituency' }) }, t().report),
-      h('div', { class: 'row2' },
-        h('button', { type: 'button', class: 'secondary go-checkin', disabled: !!s.checked_in_at, onclick: () => checkin(s) }, s.checked_in_at ? t().checkedIn : t().checkin),
-        h('button', { type: 'button', class: 'danger go-incident', onclick: () => go('incident', { station: s.id }) }, t().incident))));
+      h('p', { class: 'label', text: t().report }),
+      ballotBtn('constituency'), ballotBtn('partylist'),
+      h('button', { type: 'button', class: 'secondary go-checkin', disabled: !!s.checked_in_at, onclick: () => checkin(s) }, s.checked_in_at ? t().checkedIn : t().checkin),
+      h('button', { type: 'button', class: 'danger go-incident', onclick: () => go('incident', { station: s.id }) }, t().incident)));
   }
   if (me.role === 'station') box.append(h('button', { type: 'button', class: 'secondary go-claims', onclick: () => go('claims') }, t().claims));
   box.append(outboxView());
   return box;
 }
+
+// paintStatus writes, under each ballot's button, the newest report of it and its state.
+function paintStatus(items) {
+  for (const el of document.querySelectorAll('[data-status]')) {
+    const [station, ballot] = el.dataset.status.split(':');
+    const last = items.find((it) => it.kind === 'submission' && it.body.station_id === station && it.body.ballot === ballot);
+    el.textContent = last ? t().lastSent(t()[last.body.stage], t().st[last.state], clock(last.created)) : t().notYet;
+    el.dataset.state = last ? last.state : 'none';
+  }
+}
+const clock = (ms) => new Date(ms).toLocaleTimeString(lang === 'th' ? 'th-TH' : 'en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Bangkok' });
 
 async function checkin(s) {
   await enqueue('checkin', { event_id: uuid(), station_id: s.id });
@@ -404,18 +446,21 @@ async function paintOutbox() {
   const el = $('#outbox-items');
   if (!el) return;
   const items = (await allItems()).sort((a, b) => b.created - a.created);
+  paintStatus(items);
   if (!items.length) { el.replaceChildren(h('p', { class: 'muted', text: t().none })); return; }
   el.replaceChildren(...items.map((it) => {
     const b = it.body;
+    const stn = st.me && stationOf(b.station_id);
+    const where = stn ? `${t().station} ${stn.number}` : b.station_id;
     const what = it.kind === 'submission'
-      ? `${b.station_id} · ${b.ballot === 'constituency' ? t().ballotC : t().ballotP} · ${t()[b.stage]}`
-      : `${t().kinds[it.kind]} · ${b.station_id}${it.kind === 'incident' ? ' · ' + t().cats[b.category] : ''}`;
+      ? `${where} · ${b.ballot === 'constituency' ? t().ballotC : t().ballotP} · ${t()[b.stage]}`
+      : `${t().kinds[it.kind]} · ${where}${it.kind === 'incident' ? ' · ' + t().cats[b.category] : ''}`;
     const left = it.photos.filter((p) => !p.done).length;
     const reason = it.state === 'refused' ? (t().reasons[it.code] || t().reasons['']) : '';
     const wait = it.state === 'queued' && it.nextAt > Date.now() ? t().retryIn(Math.ceil((it.nextAt - Date.now()) / 1000)) : '';
     return h('div', { class: 'item', 'data-id': it.id, 'data-state': it.state },
       h('div', { class: 'what' }, what,
-        h('span', { class: 'muted', text: ' · ' + new Date(it.created).toLocaleTimeString(lang === 'th' ? 'th-TH' : 'en-GB', { hour: '2-digit', minute: '2-digit' }) }),
+        h('span', { class: 'muted', text: ' · ' + clock(it.created) }),
         left ? h('span', { class: 'muted', text: ' · ' + t().photosLeft(left) }) : null,
         wait ? h('span', { class: 'muted', text: ' · ' + wait }) : null,
         reason ? h('span', { class: 'reason', text: reason }) : null),
@@ -433,7 +478,7 @@ function ballotView() {
   const draft = JSON.parse(localStorage.getItem(draftKey) || '{}');
   const photos = [];
   const box = h('form', { id: 'ballot-form', 'data-ballot': ballot, novalidate: true });
-  box.append(backBtn(), h('h1', { text: stationLine(s) }));
+  box.append(backBtn(), h('h1', { text: `${t().station} ${s.number} · ${t().sub}${s.subdistrict}` }), h('p', { class: 'muted', text: `${con.province} ${t().district} ${con.number} · ${s.id} · ${t().eligible} ${s.eligible}` }));
   box.append(h('div', { class: 'tabs', role: 'tablist' },
     h('button', { type: 'button', role: 'tab', class: 'c', id: 'tab-c', 'aria-selected': String(isC), onclick: () => go('ballot', { station: s.id, ballot: 'constituency' }) }, t().ballotC),
     h('button', { type: 'button', role: 'tab', class: 'p', id: 'tab-p', 'aria-selected': String(!isC), onclick: () => go('ballot', { station: s.id, ballot: 'partylist' }) }, t().ballotP)));
@@ -441,7 +486,7 @@ function ballotView() {
     ...['progress', 'final'].map((v) => h('label', {}, h('input', { type: 'radio', name: 'stage', value: v, checked: draft.stage === v }), t()[v])));
   const num = (name, val) => h('input', { type: 'number', inputmode: 'numeric', pattern: '[0-9]*', min: '0', max: '1000000', step: '1', name, value: val == null ? '' : val, autocomplete: 'off', enterkeyhint: 'next' });
   const rows = isC
-    ? con.candidates.map((c) => ({ no: c.no, name: c.name, sub: `${t().partyOf} ${c.party || ''}` }))
+    ? con.candidates.map((c) => ({ no: c.no, name: c.name, sub: /^พรรค/.test(c.party || '') ? c.party : `${t().partyOf}${c.party || ''}` }))
     : st.me.parties.map((p) => ({ no: p.no, name: lang === 'th' ? p.name_th : (p.name_en || p.name_th), sub: lang === 'th' ? p.name_en : p.name_th }));
   const list = h('div', { class: 'body' }, h('p', { class: 'warn', text: isC ? t().noteC : t().noteP }),
     ...rows.map((r) => h('label', { class: 'choice' },
@@ -465,7 +510,7 @@ function ballotView() {
       e.target.value = '';
     },
   }));
-  const send = h('button', { type: 'submit', id: 'send' }, t().send);
+  const send = h('button', { type: 'submit', id: 'send', class: 'send ' + (isC ? 'c' : 'p') }, `${t().send} · ${isC ? t().ballotC : t().ballotP}`);
   box.append(totals, check, photoInput(t().photoBoard, 'photo-board'), photoInput(t().photoForm, 'photo-form'), thumbs, send);
 
   const read = () => {
@@ -495,9 +540,9 @@ function ballotView() {
     localStorage.setItem(draftKey, JSON.stringify(d));
     const p = problems(f);
     const junk = [...box.querySelectorAll('input[type=number]')].some((el) => bad(el.name) || (el.validity && el.validity.badInput));
-    if (junk) p.unshift(lang === 'th' ? 'กรอกได้เฉพาะตัวเลขจำนวนเต็ม' : 'Whole numbers only');
+    if (junk) p.unshift(t().wholeOnly);
     check.className = 'check ' + (p.length ? 'bad' : 'ok');
-    check.replaceChildren(...(p.length ? p : [t().okSum(f.sum, f.invalid, f.novote, f.cast)]).map((m) => h('div', { text: m })));
+    check.replaceChildren(...(p.length ? [t().fixFirst, ...p] : [t().okSum(f.sum, f.invalid, f.novote, f.cast)]).map((m, i) => h('div', { class: p.length && i === 0 ? 'check-head' : null, text: m })));
     check.dataset.ok = String(!p.length);
     return p.length === 0;
   };
@@ -515,6 +560,8 @@ function ballotView() {
     send.disabled = true;
     await enqueue('submission', body, photos);
     localStorage.removeItem(draftKey);
+    const other = (await allItems()).some((it) => it.kind === 'submission' && it.body.station_id === s.id && it.body.ballot !== ballot);
+    st.flash = (other ? t().flashDone : (isC ? t().flashC : t().flashP)) + (navigator.onLine ? '' : ' · ' + t().saved);
     go('home');
   });
   setTimeout(update, 0);
