@@ -52,6 +52,11 @@ func init() {
 			fs.DurationVar(&cfg.ProduceTimeout, "produce-timeout", cfg.ProduceTimeout, "longest wait for Kafka's acknowledgement before answering 503")
 			fs.Int64Var(&cfg.MaxBodyBytes, "max-body", cfg.MaxBodyBytes, "largest request body in bytes (413 beyond)")
 			fs.Int64Var(&cfg.MaxEvidenceBytes, "max-evidence", cfg.MaxEvidenceBytes, "largest evidence photo in bytes (413 beyond)")
+			fs.IntVar(&cfg.ClaimCap, "claim-cap", cfg.ClaimCap, "most volunteers who may claim one station before the day")
+			fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file, re-read at each handshake; with --tls-key")
+			fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
+			acme := fs.String("acme-domains", "", "serve HTTPS with certificates from Let's Encrypt for these comma-separated domains (TLS-ALPN-01 on --listen, which must be reachable on port 443)")
+			fs.StringVar(&cfg.ACMECacheDir, "acme-cache", cfg.ACMECacheDir, "folder keeping the ACME account key and certificates")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
@@ -62,6 +67,11 @@ func init() {
 				}
 				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
 				cfg.EvidenceS3.Secure = !*insecure
+				for _, d := range strings.Split(*acme, ",") {
+					if d = strings.TrimSpace(d); d != "" {
+						cfg.ACMEDomains = append(cfg.ACMEDomains, d)
+					}
+				}
 				if os.Getenv("GOGC") == "" {
 					debug.SetGCPercent(ingest.GCPercent) // ingest.GCPercent says why
 				}
@@ -77,10 +87,11 @@ func init() {
 	register(&command{
 		name:    "volunteers",
 		summary: "import organisations' rosters, find people listed twice, issue volunteer tokens",
-		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE | keygen --keys FILE
+		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE [--link-base URL [--qr-dir DIR]] | keygen --keys FILE
 
   import  reads every roster CSV (org, volunteer_id, name, phone, role, scope), reports
-          the same phone number in two listings, and writes a token per volunteer
+          the same phone number in two listings, and writes a token per volunteer; with
+          --link-base, personal links to the form (one phone each) and their QR codes
   keygen  appends a fresh signing key to the key file (creating it), making it active`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			d := roster.DefaultImportConfig()
@@ -91,6 +102,8 @@ func init() {
 			validFor := fs.Duration("valid-for", d.ValidFor, "import: how long tokens stay valid")
 			skipDups := fs.Bool("skip-duplicates", false, "import: issue a token only to the first listing of a duplicated phone")
 			ref := fs.String("ref", "", "import: reference data folder to check every scope against")
+			linkBase := fs.String("link-base", "", "import: the form's address (https://...): tokens become personal links that work on the first phone that opens them, and the tokens file gets a link column")
+			qrDir := fs.String("qr-dir", "", "import: with --link-base, write each volunteer's link as a PNG QR code in this folder")
 			keyID := fs.String("key-id", "", "keygen: id of the new key (default k<unix time>)")
 			return func(ctx context.Context, args []string) error {
 				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen") {
@@ -113,6 +126,7 @@ func init() {
 					}
 				}
 				cfg.Out, cfg.TokenKeysFile, cfg.SaltFile, cfg.ValidFor, cfg.SkipDuplicates = *out, *keys, *salt, *validFor, *skipDups
+				cfg.LinkBase, cfg.QRDir = *linkBase, *qrDir
 				if *salt != "" {
 					if err := ensureSalt(*salt); err != nil {
 						return err
@@ -134,6 +148,9 @@ func init() {
 				}
 				fmt.Fprintf(os.Stderr, "volunteers: %d read, %d tokens written to %s (expire %s), %d without phone, %d phone numbers listed more than once, %d skipped\n",
 					sum.Volunteers, sum.Issued, cfg.Out, sum.ExpiresAt.Format(time.RFC3339), sum.NoPhone, len(sum.Duplicates), sum.Skipped)
+				if sum.QRCodes > 0 {
+					fmt.Fprintf(os.Stderr, "volunteers: %d QR codes written to %s (each holds a personal link: send it to that volunteer only)\n", sum.QRCodes, cfg.QRDir)
+				}
 				if len(sum.Duplicates) > 0 {
 					return roster.WriteDuplicates(os.Stderr, sum.Duplicates)
 				}
@@ -152,7 +169,7 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: fmt.Sprintf("http://%s (POST /v1/submissions, /v1/reviews, /v1/official; /metrics, /openapi.json); tokens signed by %s", env.listen, env.keysFile), run: srv.Run}, nil
+		return upStarted{describe: fmt.Sprintf("http://%s (the volunteers' form at /; POST /v1/submissions, /v1/reviews, /v1/official; /metrics, /openapi.json); tokens signed by %s", env.listen, env.keysFile), run: srv.Run}, nil
 	}})
 }
 
