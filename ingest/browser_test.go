@@ -2,8 +2,15 @@ package ingest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"image"
 	"image/color"
@@ -11,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -123,6 +131,8 @@ type browserRig struct {
 	shots  string
 	evDir  string
 	tokens map[string]string
+	// chromeFlags are added to every phone's chromium (TLS: the test name and certificate).
+	chromeFlags []chromedp.ExecAllocatorOption
 }
 
 // chromiumPath finds Debian's chromium.
@@ -136,7 +146,12 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-func newBrowserRig(t *testing.T) *browserRig {
+func newBrowserRig(t *testing.T) *browserRig { return newBrowserRigTLS(t, "") }
+
+// newBrowserRigTLS is newBrowserRig with ingest serving HTTPS itself (Config.TLSCertFile) for
+// host, a name chromium resolves to 127.0.0.1 and whose test certificate it trusts; the
+// browser then talks to ingest directly, without the gate.
+func newBrowserRigTLS(t *testing.T, host string) *browserRig {
 	t.Helper()
 	if os.Getenv("VOTESTREAM_BROWSER") != "1" {
 		t.Skip("browser test: run `make browser` (needs chromium; sets VOTESTREAM_BROWSER=1)")
@@ -148,6 +163,10 @@ func newBrowserRig(t *testing.T) *browserRig {
 	cfg.EvidenceDir = t.TempDir()
 	cfg.RatePerVolunteer = 0
 	cfg.ShutdownGrace = 2 * time.Second
+	var spki string
+	if host != "" {
+		cfg.TLSCertFile, cfg.TLSKeyFile, spki = testCertificate(t, host)
+	}
 	keys := testKeyring(t)
 	s, err := New(cfg, browserCountry(t), WithKeyring(keys), WithLogger(slog.New(slog.NewTextHandler(browserLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	if err != nil {
@@ -155,6 +174,10 @@ func newBrowserRig(t *testing.T) *browserRig {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		t.Fatal(err)
+	}
+	plainAddr := ln.Addr().String()
+	if ln, err = s.tlsListener(ln); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -166,7 +189,7 @@ func newBrowserRig(t *testing.T) *browserRig {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	target, _ := url.Parse("http://" + ln.Addr().String())
+	target, _ := url.Parse("http://" + plainAddr)
 	g := &gate{next: httputil.NewSingleHostReverseProxy(target), posts: map[string]int{}}
 	front := httptest.NewServer(g)
 	t.Cleanup(front.Close)
@@ -185,6 +208,14 @@ func newBrowserRig(t *testing.T) *browserRig {
 	}
 
 	r := &browserRig{t: t, env: env, srv: s, gate: g, url: front.URL, shots: os.Getenv("VOTESTREAM_SCREENSHOTS"), evDir: cfg.EvidenceDir, tokens: tokens}
+	if host != "" {
+		_, port, _ := net.SplitHostPort(plainAddr)
+		r.url = "https://" + host + ":" + port
+		r.chromeFlags = []chromedp.ExecAllocatorOption{
+			chromedp.Flag("host-resolver-rules", "MAP "+host+" 127.0.0.1"),
+			chromedp.Flag("ignore-certificate-errors-spki-list", spki),
+		}
+	}
 	r.ctx = r.newPhone()
 	return r
 }
@@ -199,6 +230,7 @@ func (r *browserRig) newPhone() context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("lang", "th-TH"),
 	)
+	opts = append(opts, r.chromeFlags...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
@@ -535,4 +567,66 @@ func browserLog() io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
+}
+
+// testCertificate writes a self-signed certificate for host and its key, and returns their
+// paths and the base64 SHA-256 of the public key, which chromium's
+// --ignore-certificate-errors-spki-list trusts as if a CA had signed it.
+func testCertificate(t *testing.T, host string) (certFile, keyFile, spki string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: host},
+		DNSNames:     []string{host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pub)
+	return certFile, keyFile, base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TestBrowserOverTLS: the form on a name that is not localhost works only as HTTPS; ingest
+// serves it with a certificate from files, the page is a secure context, its service worker
+// runs, and a report arrives once.
+func TestBrowserOverTLS(t *testing.T) {
+	r := newBrowserRigTLS(t, "report.test")
+	ctx := r.ctx
+	r.open(ctx, "ilaw-0042")
+	if got := r.eval(ctx, `String(location.protocol + ' ' + window.isSecureContext)`); got != "https: true" {
+		t.Fatalf("the form over TLS: %s", got)
+	}
+	r.fillBallot(ctx, "partylist", "final", map[int]int{4: 300, 1: 200}, 520, 15, 5)
+	r.do(ctx, chromedp.Click(chromedp.CSS(`#send`)))
+	r.wait(ctx, "the report accepted over TLS", `window.votestreamOutbox.all().then(a => a.length === 1 && a[0].state === 'accepted')`, 30*time.Second)
+	r.wait(ctx, "the service worker over TLS", `!!navigator.serviceWorker.controller`, 30*time.Second)
+	ids := r.submissionsInKafka()
+	if len(ids) != 1 {
+		t.Fatalf("want one report in Kafka, got %v", ids)
+	}
 }

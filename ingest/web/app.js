@@ -505,7 +505,7 @@ function ballotView() {
         const p = await preparePhoto(f);
         if (photos.some((q) => q.hash === p.hash)) continue;
         photos.push(p);
-        thumbs.append(h('figure', { 'data-hash': p.hash }, h('img', { src: URL.createObjectURL(p.blob), alt: '' }), h('figcaption', { text: p.hash.slice(7, 19) + '…' })));
+        thumbs.append(h('figure', { 'data-hash': p.hash }, h('img', { src: URL.createObjectURL(p.blob), alt: label }), h('figcaption', { text: label })));
       }
       e.target.value = '';
     },
