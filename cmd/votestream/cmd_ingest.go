@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/roster"
 	"votestream/ingest/token"
@@ -87,11 +90,15 @@ func init() {
 	register(&command{
 		name:    "volunteers",
 		summary: "import organisations' rosters, find people listed twice, issue volunteer tokens",
-		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE [--link-base URL [--qr-dir DIR]] | keygen --keys FILE
+		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE [--link-base URL [--qr-dir DIR]] [--clickhouse ADDR --ref DIR]
+       | coverage [--clickhouse ADDR] [--uncovered] | keygen --keys FILE
 
   import  reads every roster CSV (org, volunteer_id, name, phone, role, scope), reports
           the same phone number in two listings, and writes a token per volunteer; with
-          --link-base, personal links to the form (one phone each) and their QR codes
+          --link-base, personal links to the form (one phone each) and their QR codes;
+          with --clickhouse, the roster (hashes only) for coverage
+  coverage prints, per constituency, stations with 0, 1 and 2+ volunteers and from how
+          many organisations (newest roster of each organisation, claims, reassignments)
   keygen  appends a fresh signing key to the key file (creating it), making it active`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			d := roster.DefaultImportConfig()
@@ -104,10 +111,19 @@ func init() {
 			ref := fs.String("ref", "", "import: reference data folder to check every scope against")
 			linkBase := fs.String("link-base", "", "import: the form's address (https://...): tokens become personal links that work on the first phone that opens them, and the tokens file gets a link column")
 			qrDir := fs.String("qr-dir", "", "import: with --link-base, write each volunteer's link as a PNG QR code in this folder")
+			var cf clickhouseFlags
+			cf.register(fs, "")
+			uncovered := fs.Bool("uncovered", false, "coverage: also list every station no volunteer covers")
 			keyID := fs.String("key-id", "", "keygen: id of the new key (default k<unix time>)")
 			return func(ctx context.Context, args []string) error {
-				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen") {
-					return fmt.Errorf("%w: want `volunteers import ...` or `volunteers keygen --keys FILE`", errUsage)
+				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen" && args[0] != "coverage") {
+					return fmt.Errorf("%w: want `volunteers import ...`, `volunteers coverage` or `volunteers keygen --keys FILE`", errUsage)
+				}
+				if args[0] == "coverage" {
+					if cf.addr == "" {
+						cf.addr = defaultClickHouse
+					}
+					return printCoverage(ctx, cf, *uncovered)
 				}
 				if *keys == "" {
 					return fmt.Errorf("%w: --keys is required", errUsage)
@@ -126,7 +142,7 @@ func init() {
 					}
 				}
 				cfg.Out, cfg.TokenKeysFile, cfg.SaltFile, cfg.ValidFor, cfg.SkipDuplicates = *out, *keys, *salt, *validFor, *skipDups
-				cfg.LinkBase, cfg.QRDir = *linkBase, *qrDir
+				cfg.LinkBase, cfg.QRDir, cfg.Progress = *linkBase, *qrDir, os.Stderr
 				if *salt != "" {
 					if err := ensureSalt(*salt); err != nil {
 						return err
@@ -150,6 +166,11 @@ func init() {
 					sum.Volunteers, sum.Issued, cfg.Out, sum.ExpiresAt.Format(time.RFC3339), sum.NoPhone, len(sum.Duplicates), sum.Skipped)
 				if sum.QRCodes > 0 {
 					fmt.Fprintf(os.Stderr, "volunteers: %d QR codes written to %s (each holds a personal link: send it to that volunteer only)\n", sum.QRCodes, cfg.QRDir)
+				}
+				if cf.addr != "" {
+					if err := writeRoster(ctx, cf, sum, cfg.Country); err != nil {
+						return err
+					}
 				}
 				if len(sum.Duplicates) > 0 {
 					return roster.WriteDuplicates(os.Stderr, sum.Duplicates)
@@ -213,5 +234,59 @@ func ensureSalt(path string) error {
 		return fmt.Errorf("salt: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "volunteers: new phone-hash salt written to %s; keep it for every import of the night\n", path)
+	return nil
+}
+
+// writeRoster sends the imported roster (hashes only) to ClickHouse for coverage.
+func writeRoster(ctx context.Context, cf clickhouseFlags, sum roster.Summary, country *election.Country) error {
+	if country == nil {
+		return fmt.Errorf("%w: --clickhouse needs --ref, to place each station in its constituency", errUsage)
+	}
+	// Coverage counts every station of the reference data, covered or not.
+	if err := loadReference(ctx, cf, country); err != nil {
+		return err
+	}
+	opts := cf.options()
+	opts.Auth.Database = cf.database
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("volunteers: ClickHouse: %w", err)
+	}
+	defer conn.Close()
+	n, err := roster.WriteRoster(ctx, conn, sum.Entries, country, sum.IssuedAt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "volunteers: %d roster rows (no names, no phone numbers) written to ClickHouse %s/%s\n", n, cf.addr, cf.database)
+	return nil
+}
+
+// printCoverage prints per constituency how many stations have 0, 1 and 2+ volunteers.
+func printCoverage(ctx context.Context, cf clickhouseFlags, uncovered bool) error {
+	opts := cf.options()
+	opts.Auth.Database = cf.database
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("volunteers: ClickHouse: %w", err)
+	}
+	defer conn.Close()
+	cov, err := roster.Coverage(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if err := roster.WriteCoverage(os.Stdout, cov); err != nil {
+		return err
+	}
+	if !uncovered {
+		return nil
+	}
+	ids, err := roster.UncoveredStations(ctx, conn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%d stations with no volunteer:\n", len(ids))
+	for _, id := range ids {
+		fmt.Println(id)
+	}
 	return nil
 }

@@ -50,6 +50,8 @@ type ImportConfig struct {
 	// QRDir, with LinkBase, receives one PNG QR code of each volunteer's link, named after
 	// the volunteer id ("/" written as "_"), for organisations to send. Created when missing.
 	QRDir string
+	// Progress, when set, hears how the QR codes get on (about 35 ms each per core).
+	Progress io.Writer
 
 	// Country, when set (indexed), checks every scope against the reference data.
 	Country *election.Country
@@ -71,6 +73,9 @@ type Summary struct {
 	Skipped    int         // listings left without a token (SkipDuplicates)
 	ExpiresAt  time.Time
 	QRCodes    int // PNG files written to QRDir
+	// Entries are the listings that got a token, in file order (for WriteRoster).
+	Entries  []Entry
+	IssuedAt time.Time
 }
 
 // Import reads every roster, finds duplicated people, signs a token for each volunteer and
@@ -191,6 +196,7 @@ func Import(cfg ImportConfig) (Summary, error) {
 		}
 		_ = w.Write(row)
 		sum.Issued++
+		sum.Entries = append(sum.Entries, e)
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -199,10 +205,11 @@ func Import(cfg ImportConfig) (Summary, error) {
 	if err := writeAtomic(cfg.Out, buf.Bytes()); err != nil {
 		return Summary{}, err
 	}
-	if err := writeQRCodes(cfg.QRDir, qrs); err != nil {
+	if err := writeQRCodes(cfg.QRDir, qrs, cfg.Progress); err != nil {
 		return Summary{}, err
 	}
 	sum.QRCodes = len(qrs)
+	sum.IssuedAt = issuedAt
 	return sum, nil
 }
 
