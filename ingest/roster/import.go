@@ -50,7 +50,7 @@ type ImportConfig struct {
 	// QRDir, with LinkBase, receives one PNG QR code of each volunteer's link, named after
 	// the volunteer id ("/" written as "_"), for organisations to send. Created when missing.
 	QRDir string
-	// Progress, when set, hears how the QR codes get on (about 35 ms each per core).
+	// Progress, when set, hears how the QR codes get on (about 8 ms of CPU each).
 	Progress io.Writer
 
 	// Country, when set (indexed), checks every scope against the reference data.
