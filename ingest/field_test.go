@@ -48,7 +48,7 @@ func (l *directLog) append(_ context.Context, ev *schemas.FieldEvent) (int64, er
 }
 
 // fieldHarness is a harness whose fieldwork state is loaded and written through directLog.
-func fieldHarness(t *testing.T, mutate func(*Config)) (*harness, *directLog) {
+func fieldHarness(t testing.TB, mutate func(*Config)) (*harness, *directLog) {
 	t.Helper()
 	h := newHarness(t, mutate)
 	log := &directLog{f: h.s.field}
