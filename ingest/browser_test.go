@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -238,7 +239,14 @@ func (r *browserRig) newPhone() context.Context {
 	// A mid-range phone held upright.
 	r.do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+			if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+			// A Thai phone: Bangkok time, Thai locale (dates and the time picker).
+			if _, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Bangkok"}); err != nil {
+				return err
+			}
+			_, err := cdp.Call(ctx, tg, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "th_TH"})
 			return err
 		}))
 	return ctx
@@ -629,4 +637,63 @@ func TestBrowserOverTLS(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("want one report in Kafka, got %v", ids)
 	}
+}
+
+// TestBrowserIncidentAndCheckin: the volunteer checks in and reports a critical incident;
+// both go through the outbox, the incident reaches incidents.v1 once with its category,
+// station and text, and the check-in shows on the station's card.
+func TestBrowserIncidentAndCheckin(t *testing.T) {
+	r := newBrowserRig(t)
+	ctx := r.ctx
+	r.open(ctx, "ilaw-0042")
+	r.do(ctx, chromedp.Click(chromedp.CSS(`[data-station="BKK_1_0001"] .go-checkin`)))
+	r.wait(ctx, "the check-in accepted", `window.votestreamOutbox.all().then(a => a.length === 1 && a[0].kind === 'checkin' && a[0].state === 'accepted')`, 30*time.Second)
+
+	r.do(ctx, chromedp.Click(chromedp.CSS(`[data-station="BKK_1_0001"] .go-incident`)))
+	r.wait(ctx, "the incident form", `!!document.querySelector('#incident-form')`, 10*time.Second)
+	// Sending without a category is stopped on the phone.
+	r.do(ctx, chromedp.Click(chromedp.CSS(`#incident-form button[type=submit]`)))
+	if n := r.eval(ctx, `window.votestreamOutbox.all().then(a => String(a.length))`); n != "1" {
+		t.Fatalf("an incident without a category was queued (%s items)", n)
+	}
+	text := "กรรมการประจำหน่วยหยุดนับคะแนนและเชิญผู้สังเกตการณ์ออกจากห้อง"
+	r.do(ctx,
+		chromedp.Click(chromedp.CSS(`input[name=category][value=count_stopped]`)),
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=text]`), text),
+	)
+	r.shot(ctx, "form-incident")
+	r.do(ctx, chromedp.Click(chromedp.CSS(`#incident-form button[type=submit]`)))
+	r.wait(ctx, "the incident accepted", `window.votestreamOutbox.all().then(a => a.length === 2 && a.every(i => i.state === 'accepted'))`, 30*time.Second)
+	r.wait(ctx, "the card to say checked in", `document.querySelector('[data-station="BKK_1_0001"] .go-checkin').disabled`, 10*time.Second)
+
+	topic := r.env.Topic(schemas.TopicIncidents)
+	ctxK, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := r.env.Admin(t).ListEndOffsets(ctxK, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 1 {
+		t.Fatalf("incidents.v1 holds %d records, want 1", total)
+	}
+	cl := r.env.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var inc schemas.Incident
+	for got := false; !got; {
+		fs := cl.PollFetches(ctxK)
+		if ctxK.Err() != nil {
+			t.Fatal("incident not read back")
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			if err := kgorecord.Decode(rec, &inc); err != nil {
+				t.Fatal(err)
+			}
+			got = true
+		})
+	}
+	if inc.Category != "count_stopped" || inc.StationID != "BKK_1_0001" || inc.Text != text || inc.VolunteerID != "ilaw-0042" {
+		t.Fatalf("incident %+v", inc)
+	}
+	r.shot(ctx, "form-after-incident")
 }

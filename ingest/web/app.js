@@ -581,7 +581,7 @@ function incidentView() {
   const s = stationOf(st.sel.station);
   const photos = [];
   const box = h('form', { id: 'incident-form', novalidate: true });
-  const cats = h('div', { class: 'cat' }, ...Object.keys(t().cats).map((c) => h('label', {}, h('input', { type: 'radio', name: 'category', value: c }), t().cats[c])));
+  const cats = h('div', { class: 'cat' }, ...Object.keys(t().cats).map((c) => h('label', {}, h('input', { type: 'radio', name: 'category', value: c, onchange: () => { msg.hidden = true; } }), t().cats[c])));
   const when = h('input', { type: 'datetime-local', name: 'when', value: isoNow().slice(0, 16) });
   const text = h('textarea', { name: 'text', maxlength: '600' });
   const thumbs = h('div', { class: 'photos' });
