@@ -28,7 +28,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,8 +94,6 @@ type gate struct {
 	next    http.Handler
 	down    atomic.Bool
 	busy    atomic.Int32 // submissions still to refuse with 503
-	mu      sync.Mutex
-	posts   map[string]int // POST /v1/submissions bodies' submission ids seen, by count
 	refused atomic.Int32
 }
 
@@ -191,7 +188,7 @@ func newBrowserRigTLS(t *testing.T, host string) *browserRig {
 		}
 	})
 	target, _ := url.Parse("http://" + plainAddr)
-	g := &gate{next: httputil.NewSingleHostReverseProxy(target), posts: map[string]int{}}
+	g := &gate{next: httputil.NewSingleHostReverseProxy(target)}
 	front := httptest.NewServer(g)
 	t.Cleanup(front.Close)
 
