@@ -117,12 +117,12 @@ func (s *store) openResults(ctx context.Context) ([]Item, map[string]int, error)
 	idx := map[string]int{}
 	for rows.Next() {
 		var (
-			it                  Item
-			version             uint64
-			cast, invalid, noV  uint32
-			nos                 []uint16
-			vs                  []uint32
-			srcIDs, codes       []string
+			it                 Item
+			version            uint64
+			cast, invalid, noV uint32
+			nos                []uint16
+			vs                 []uint32
+			srcIDs, codes      []string
 		)
 		if err := rows.Scan(&it.StationID, &it.Ballot, &version, &it.ConstituencyID, &it.Status,
 			&cast, &invalid, &noV, &nos, &vs, &srcIDs, &codes, &it.UpdatedAt); err != nil {

@@ -26,11 +26,11 @@ type Figures struct {
 // Outcome is who would lead a race (a constituency's seat, or the national party-list vote)
 // if one set of figures were right, the station's other figures aside.
 type Outcome struct {
-	Leader     string `json:"leader"`               // candidate_no or party_no
-	LeaderName string `json:"leader_name"`          // the candidate's or the party's name
-	RunnerUp   string `json:"runner_up,omitempty"`  // "" when only one number has votes
-	Margin     int    `json:"margin"`               // leader's votes minus the runner-up's
-	Flips      bool   `json:"flips,omitempty"`      // another leader than the consolidated figures give
+	Leader     string `json:"leader"`                 // candidate_no or party_no
+	LeaderName string `json:"leader_name"`            // the candidate's or the party's name
+	RunnerUp   string `json:"runner_up,omitempty"`    // "" when only one number has votes
+	Margin     int    `json:"margin"`                 // leader's votes minus the runner-up's
+	Flips      bool   `json:"flips,omitempty"`        // another leader than the consolidated figures give
 	Share      string `json:"leader_share,omitempty"` // the leader's share of the race, e.g. "41.2%"
 }
 
