@@ -42,14 +42,13 @@ type OfficialRow struct {
 // official_id is derived from the file's content and the station and ballot, so sending the
 // same file again is recognised by ingest as a retry, never as new figures.
 func ParseOfficialCSV(name string, r io.Reader, c *election.Country) ([]OfficialRow, []string) {
-	var errs []string
-	more := 0
+	type lineErr struct {
+		line int
+		msg  string
+	}
+	var found []lineErr
 	fail := func(line int, format string, a ...any) {
-		if len(errs) < maxCSVErrors {
-			errs = append(errs, fmt.Sprintf("%s:%d: ", name, line)+fmt.Sprintf(format, a...))
-		} else {
-			more++
-		}
+		found = append(found, lineErr{line, fmt.Sprintf(format, a...)})
 	}
 	h := sha256.New()
 	br := bufio.NewReader(io.TeeReader(r, h))
@@ -78,7 +77,7 @@ func ParseOfficialCSV(name string, r io.Reader, c *election.Country) ([]Official
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
+		line := 0
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -90,6 +89,7 @@ func ParseOfficialCSV(name string, r io.Reader, c *election.Country) ([]Official
 			}
 			continue
 		}
+		line, _ = cr.FieldPos(0) // only valid for a record read without error
 		id, ballot := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])
 		st, ok := c.StationByID(id)
 		if !ok {
@@ -160,13 +160,19 @@ func ParseOfficialCSV(name string, r io.Reader, c *election.Country) ([]Official
 			fail(row.Line, "station %s %s: ballots_cast %d is above its %d eligible voters", row.StationID, row.Ballot, row.BallotsCast, st.EligibleVoters)
 		}
 	}
-	if len(rows) == 0 && len(errs) == 0 {
+	if len(rows) == 0 && len(found) == 0 {
 		fail(2, "no rows after the header")
 	}
-	if more > 0 {
-		errs = append(errs, fmt.Sprintf("%s: and %d more errors", name, more))
-	}
-	if len(errs) > 0 {
+	if len(found) > 0 {
+		slices.SortStableFunc(found, func(a, b lineErr) int { return a.line - b.line })
+		var errs []string
+		for i, e := range found {
+			if i == maxCSVErrors {
+				errs = append(errs, fmt.Sprintf("%s: and %d more errors", name, len(found)-i))
+				break
+			}
+			errs = append(errs, fmt.Sprintf("%s:%d: %s", name, e.line, e.msg))
+		}
 		return nil, errs
 	}
 	sum := h.Sum(nil)
