@@ -34,7 +34,7 @@ func TestPriority(t *testing.T) {
 	soft := Item{Status: "corroborated", Codes: []string{"SHARE_OUTLIER"}, Flags: []Flag{{Code: "SHARE_OUTLIER", Severity: "soft"}},
 		Result: Figures{BallotsCast: 100, Votes: map[string]int{"1": 60, "2": 40}}}
 	soft.prioritise(race{"1": 1000, "2": 600}, names) // the race without the station
-	if soft.Priority != 88 { // 2 x (25 + 75 x 100/400) = 87.5, rounded
+	if soft.Priority != 88 {                          // 2 x (25 + 75 x 100/400) = 87.5, rounded
 		t.Fatalf("soft, small stake: %d (%v); want 88", soft.Priority, soft.Why)
 	}
 	// The same soft flag in a race won by 50: stake 1, above a hard item that changes nothing.
