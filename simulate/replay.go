@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"votestream/internal/backoff"
 )
 
 // ErrReplay is wrapped by errors that stop a replay before its end.
@@ -316,6 +318,8 @@ func (st *replayState) send(ctx context.Context, cfg ReplayConfig, clk clock, cl
 	st.inFlight++
 	st.mu.Unlock()
 	status, code := 0, ""
+	// No jitter: the night's timing stays a function of its seed.
+	retryCurve := backoff.Policy{Initial: cfg.RetryBackoff, Max: cfg.MaxRetryWait, Multiplier: 2}
 	for attempt := 1; ; attempt++ {
 		var retryAfter time.Duration
 		status, code, retryAfter = post(ctx, cfg.RequestTimeout, client, endpoint, tok, j.body)
@@ -325,11 +329,10 @@ func (st *replayState) send(ctx context.Context, cfg ReplayConfig, clk clock, cl
 		if !retryable(status) || attempt >= cfg.MaxAttempts || ctx.Err() != nil {
 			break
 		}
-		wait := retryAfter
+		wait := min(retryAfter, cfg.MaxRetryWait)
 		if wait <= 0 {
-			wait = cfg.RetryBackoff << (attempt - 1)
+			wait = retryCurve.Delay(attempt)
 		}
-		wait = min(wait, cfg.MaxRetryWait)
 		st.mu.Lock()
 		st.sum.Retries++
 		st.mu.Unlock()

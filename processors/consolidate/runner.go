@@ -8,7 +8,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,29 +16,28 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/backoff"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
 
-// Dead-letter headers beyond schemas.HeaderReason and schemas.HeaderSourceTopic.
-const (
-	HeaderSourcePartition = "source-partition"
-	HeaderSourceOffset    = "source-offset"
-)
-
-// maxFailedPolls bounds the consecutive polls that bring only errors (about a minute with
+// maxFailedPolls bounds the consecutive polls that bring only errors (over a minute with
 // the back-off) before Run gives up.
 const maxFailedPolls = 40
 
 // maxAbortedTransactions bounds the transactions in a row that a produce error aborts
-// (about a minute with the back-off) before Run gives up with that error.
+// (over a minute with the back-off) before Run gives up with that error.
 const maxAbortedTransactions = 40
+
+// retryCurve is the wait between polls that brought only errors, and between transactions
+// a produce error aborted: from 100 ms, doubling, at most 2 s.
+var retryCurve = backoff.Exponential(100*time.Millisecond, 2*time.Second)
 
 // errProduceAborted: a transaction was aborted because a record could not be produced.
 var errProduceAborted = errors.New("consolidate: transaction aborted by a produce error")
 
 // ErrTopics: a topic the role needs is missing. (Input topics partitioned differently are a
-// configuration error, ErrBadConfig.)
+// configuration error, ErrConfig.)
 var ErrTopics = errors.New("consolidate: input topics")
 
 // Consolidator is the consolidate role: a consumer group on submissions.v1, reviews.v1 and
@@ -131,8 +129,8 @@ func (c *Consolidator) Run(ctx context.Context) error {
 	defer sess.Close()
 	c.log.Info("consolidating", "group", c.cfg.Group, "transactional_id", c.cfg.TransactionalID, "inputs", c.in[:])
 
-	failed := 0 // consecutive polls that brought only errors
-	aborts := 0 // consecutive transactions aborted by a produce error
+	failed := retryCurve.Attempts(maxFailedPolls).Start()         // polls that brought only errors
+	aborts := retryCurve.Attempts(maxAbortedTransactions).Start() // transactions aborted by a produce error
 	for {
 		fetches := sess.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -153,17 +151,16 @@ func (c *Consolidator) Run(ctx context.Context) error {
 			// franz-go retries what can be retried; an error that comes back poll after
 			// poll (a deleted topic, a lost authorisation) ends the role after a bounded
 			// number of attempts with back-off.
-			if failed++; failed >= maxFailedPolls {
+			wait, ok := failed.Next()
+			if !ok {
 				return fetchErr
 			}
-			select {
-			case <-ctx.Done():
+			if backoff.Sleep(ctx, wait) != nil {
 				return nil
-			case <-time.After(min(time.Duration(failed)*100*time.Millisecond, 2*time.Second)):
 			}
 			continue
 		}
-		failed = 0
+		failed.Reset()
 		if err := c.sync(ctx, sess.Client(), recs); err != nil {
 			return err
 		}
@@ -175,18 +172,17 @@ func (c *Consolidator) Run(ctx context.Context) error {
 			// The records come again. A produce error that recurs (a record too large, a
 			// lost authorisation) must not spin for ever: back off, and end the role after
 			// a bounded number of aborts in a row so that it is restarted and seen.
-			if aborts++; aborts >= maxAbortedTransactions {
+			wait, ok := aborts.Next()
+			if !ok {
 				return err
 			}
-			select {
-			case <-ctx.Done():
+			if backoff.Sleep(ctx, wait) != nil {
 				return nil
-			case <-time.After(min(time.Duration(aborts)*100*time.Millisecond, 2*time.Second)):
 			}
 		case err != nil:
 			return err
 		default:
-			aborts = 0
+			aborts.Reset()
 		}
 	}
 }
@@ -401,14 +397,7 @@ func (c *Consolidator) record(o Output) (*kgo.Record, error) {
 // why and where it came from in headers. It goes in the same transaction as the offsets, so
 // it is written exactly once.
 func (c *Consolidator) deadLetter(r *kgo.Record, reason error) *kgo.Record {
-	headers := slices.Clone(r.Headers)
-	headers = append(headers,
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-	)
-	return &kgo.Record{Topic: c.out.dead, Key: r.Key, Value: r.Value, Headers: headers}
+	return kgorecord.DeadLetter(c.out.dead, "consolidate", r, reason)
 }
 
 // onAssigned records the assignment. Range is an eager balancer, so m is the whole
@@ -602,23 +591,18 @@ func (c *Consolidator) checkTopics(ctx context.Context) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	names := append(c.in[:], c.out.results, c.out.anomalies, c.out.dead)
-	deadline := time.Now().Add(30 * time.Second)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+	return backoff.Retry(ctx, retryCurve.Within(30*time.Second), func(ctx context.Context) error {
 		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		details, err := adm.ListTopics(mctx, names...)
 		cancel()
 		if err == nil {
 			err = topicsReady(details, names, c.in[:])
 		}
-		if err == nil || !time.Now().Before(deadline) || !errors.Is(err, ErrTopics) {
-			return err
+		if err != nil && !errors.Is(err, ErrTopics) {
+			return backoff.Permanent(err)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
+		return err
+	}, nil)
 }
 
 func topicsReady(details kadm.TopicDetails, names, inputs []string) error {
@@ -633,7 +617,7 @@ func topicsReady(details kadm.TopicDetails, names, inputs []string) error {
 		}
 	}
 	if len(counts) != 1 {
-		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrBadConfig, inputs)
+		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrConfig, inputs)
 	}
 	return nil
 }

@@ -236,7 +236,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	reasons := map[string]string{}
 	for _, d := range out.dead {
-		reasons[header(d, schemas.HeaderSourceTopic)+"@"+header(d, HeaderSourceOffset)] = header(d, schemas.HeaderReason)
+		reasons[header(d, schemas.HeaderSourceTopic)+"@"+header(d, schemas.HeaderSourceOffset)] = header(d, schemas.HeaderReason)
 	}
 	for _, want := range []string{"unknown station", "undecodable", "only a district lead or the war room"} {
 		if !slices.ContainsFunc(slices.Collect(maps.Values(reasons)), func(r string) bool { return strings.Contains(r, want) }) {
