@@ -172,8 +172,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var sent uint64
 	for {
 		s.mu.Lock()
-		ch := s.changed
+		ch, closing := s.changed, s.closing
 		s.mu.Unlock()
+		if closing {
+			return
+		}
 		if q := s.queue.Load(); q != nil && q.Seq != sent {
 			sent = q.Seq
 			if _, err := fmt.Fprintf(w, "event: queue\nid: %d\ndata: {\"seq\":%d,\"open\":%d}\n\n", q.Seq, q.Seq, len(q.Items)); err != nil {

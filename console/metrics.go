@@ -3,7 +3,6 @@ package console
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	requests *prometheus.CounterVec
 	refused  *prometheus.CounterVec
 	open     prometheus.Gauge
 	rebuild  prometheus.Histogram
@@ -13,9 +12,6 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "votestream_console_requests_total", Help: "Console API requests by route and status.",
-		}, []string{"route", "status"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votestream_console_refused_total", Help: "Requests refused for authentication or scope, by error code.",
 		}, []string{"code"}),
@@ -34,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"kind", "status"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.refused, m.open, m.rebuild, m.failures, m.forwards)
+		reg.MustRegister(m.refused, m.open, m.rebuild, m.failures, m.forwards)
 	}
 	return m
 }

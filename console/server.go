@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"votestream/ingest/s3store"
 	"votestream/ingest/token"
+	"votestream/internal/httpserve"
 )
 
 //go:embed web
@@ -44,6 +44,7 @@ type Server struct {
 	queue   atomic.Pointer[Queue]
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the queue changes
+	closing bool          // shutting down: streams end
 	lastSum [32]byte
 
 	addr chan string // the bound address, once
@@ -109,40 +110,46 @@ func (s *Server) Addr(ctx context.Context) string {
 	}
 }
 
-// Run serves the API and the web app, and rebuilds the queue every Refresh, until ctx is
-// cancelled; then it lets requests in flight finish for ShutdownGrace.
+// Run serves the API and the web app (internal/httpserve: request metrics, /healthz,
+// /readyz once the queue was first read), and rebuilds the queue every Refresh, until ctx
+// is cancelled; then requests in flight get ShutdownGrace and live streams end.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("console: listen %s: %w", s.cfg.Listen, err)
 	}
-	s.addr <- ln.Addr().String()
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.refreshLoop(gctx) })
-	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("console: serve: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
-		defer cancel()
+	hcfg := httpserve.DefaultConfig()
+	hcfg.Name, hcfg.Handler, hcfg.Logger, hcfg.Registerer = "console", s.Handler(), s.log, s.cfg.Registerer
+	hcfg.ShutdownGrace = s.cfg.ShutdownGrace
+	hcfg.WriteTimeout = 0 // the live stream lasts all night; other answers are small
+	hcfg.Ready = s.ready
+	hcfg.OnShutdown = func() {
 		s.mu.Lock()
+		s.closing = true
 		close(s.changed) // ends every live stream
 		s.changed = make(chan struct{})
 		s.mu.Unlock()
-		_ = srv.Shutdown(sctx)
-		return nil
-	})
+	}
+	srv, err := httpserve.New(hcfg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	s.addr <- ln.Addr().String()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.refreshLoop(gctx) })
+	g.Go(func() error { return srv.Serve(gctx, ln) })
 	err = g.Wait()
 	_ = s.store.conn.Close()
-	if ctx.Err() != nil && err == nil {
-		return nil
-	}
 	return err
+}
+
+// ready: the console is ready once the queue has been read from ClickHouse.
+func (s *Server) ready(context.Context) error {
+	if s.queue.Load() == nil {
+		return &httpserve.NotReady{Status: "reading the queue from ClickHouse", RetryAfter: 2 * time.Second}
+	}
+	return nil
 }
 
 // refreshLoop rebuilds the queue, then waits Refresh after each rebuild ends, so a slow
@@ -226,11 +233,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	route := func(pattern, name string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.count(name, h))
-	}
+	route := func(pattern, _ string, h http.HandlerFunc) { mux.Handle(pattern, h) }
 	route("POST /v1/session", "session", s.handleLogin)
 	route("GET /v1/session", "session", s.handleWhoAmI)
 	route("DELETE /v1/session", "session", s.handleLogout)
@@ -264,43 +267,4 @@ func securityHeaders(h http.Handler) http.Handler {
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		h.ServeHTTP(w, r)
 	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *Server) count(route string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-	})
-}
-
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if s.queue.Load() == nil {
-		writeError(w, apiErr(CodeNotReady, "", "the queue has not been read from ClickHouse yet"))
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
 }

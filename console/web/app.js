@@ -17,7 +17,8 @@ const T = {
 const $ = (sel, el = document) => el.querySelector(sel);
 const app = () => $("#app");
 let me = null;            // the session
-let queueState = {items: [], sel: 0, filter: {}, next: "", total: 0};
+const freshQueue = () => ({items: [], sel: 0, filter: {}, next: "", total: 0, loaded: false});
+let queueState = freshQueue();
 let stream = null;
 
 function h(tag, attrs = {}, ...kids) {
@@ -56,7 +57,7 @@ function loginPage(msg) {
     e.preventDefault();
     const r = await api("/v1/session", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: tok.value.trim()})});
     if (r.status !== 200) { err.hidden = false; err.textContent = errText(r.body); return; }
-    me = r.body; location.hash = "#/"; render();
+    me = r.body; queueState = freshQueue(); stationState = null; location.hash = "#/"; render();
   }},
     h("h1", {}, bi("เข้าสู่ระบบ", "Sign in")),
     h("p", {}, "วางโทเค็นของหัวหน้าเขตหรือห้องปฏิบัติการที่ได้รับ ", h("span", {class: "en"}, "Paste the district lead or war room token you were given.")),
@@ -88,7 +89,7 @@ async function loadQueue(keepSel) {
   const r = await api("/v1/queue?" + q);
   if (r.status !== 200) { queueState.error = errText(r.body); drawQueue(); return; }
   const selKey = keepSel && queueState.items[queueState.sel] ? queueState.items[queueState.sel].key : null;
-  queueState = {...queueState, items: r.body.items, next: r.body.next_cursor || "", total: r.body.total, asOf: r.body.as_of, error: null};
+  queueState = {...queueState, items: r.body.items, next: r.body.next_cursor || "", total: r.body.total, asOf: r.body.as_of, error: null, loaded: true};
   const i = selKey ? queueState.items.findIndex((x) => x.key === selKey) : -1;
   queueState.sel = i >= 0 ? i : Math.min(queueState.sel, Math.max(0, queueState.items.length - 1));
   drawQueue();
@@ -162,7 +163,8 @@ function drawQueue() {
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน move · ", h("kbd", {}, "Enter"), " เปิด open · ",
         h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "")),
     s.error ? h("div", {class: "error"}, s.error) : null,
-    s.items.length ? list : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
+    s.items.length ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
+      : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
     s.next ? h("p", {}, h("button", {class: "act", onclick: moreQueue}, "แสดงเพิ่ม · Show more")) : null,
   ];
   if (me.role === "war_room") kids.push(csvCard());
@@ -378,7 +380,9 @@ $("#zoom").addEventListener("click", (e) => {
 $("#zoom .zoom-view").addEventListener("wheel", (e) => { e.preventDefault(); zoom.scale *= e.deltaY < 0 ? 1.1 : 1 / 1.1; applyZoom(); }, {passive: false});
 $("#logout").addEventListener("click", async () => {
   await api("/v1/session", {method: "DELETE"});
-  me = null; if (stream) { stream.close(); stream = null; } location.hash = "#/"; render();
+  me = null; queueState = freshQueue(); stationState = null;
+  if (stream) { stream.close(); stream = null; }
+  location.hash = "#/"; render();
 });
 window.addEventListener("hashchange", render);
 render();
