@@ -165,6 +165,18 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if st, body := dec(lead2, map[string]any{"station_id": "S01", "ballot": "constituency", "action": "accept", "submission_id": n.a, "reason": "x"}); st != http.StatusForbidden {
 			t.Fatalf("C2 lead deciding on S01: %d %s; want 403", st, body)
 		}
+		// C2's lead escalates S21: it stays disputed and open, marked for the war room.
+		if st, body := dec(lead2, map[string]any{"station_id": "S21", "ballot": "constituency", "action": "escalate", "reason": "ใบ ส.ส. 5/18 สองใบลงชื่อทั้งคู่"}); st != http.StatusAccepted {
+			t.Fatalf("escalation: %d %s; want 202", st, body)
+		}
+		waitFor(t, "S21 escalated in the war room's queue", func() bool {
+			_, pg, _ := p.queue(war, "?status=escalated")
+			return len(pg.Items) == 1 && pg.Items[0].StationID == "S21" && pg.Items[0].Escalated.By == "lead-C2" &&
+				strings.Contains(pg.Items[0].Escalated.Reason, "5/18")
+		})
+		if s := p.status("S21", "constituency"); s != "disputed" {
+			t.Fatalf("S21 after an escalation: %s; want still disputed", s)
+		}
 		st, body := dec(lead1, map[string]any{"station_id": "S01", "ballot": "constituency", "action": "accept",
 			"submission_id": n.a, "reason": "ภาพ ส.ส. 5/18 ตรงกับตัวเลขของอาสา ก"})
 		if st != http.StatusAccepted {

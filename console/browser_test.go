@@ -200,4 +200,24 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	if err != nil || !strings.Contains(text, "OUT_OF_SCOPE") {
 		t.Fatalf("C2 lead opening S01: %q (%v); want OUT_OF_SCOPE", text, err)
 	}
+
+	// That lead escalates their own disputed station to the war room, with a reason.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(p.console+"/#/station/S21"),
+		chromedp.WaitVisible(chromedp.CSS("#escalate-constituency")),
+		chromedp.SendKeys(chromedp.CSS("#reason-constituency"), "สองแหล่งมีภาพใบลงนามทั้งคู่ ขอห้องปฏิบัติการตัดสิน"),
+		chromedp.Click(chromedp.CSS("#escalate-constituency")),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	if err != nil {
+		t.Fatalf("escalate: %v", err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.KeyEvent("\x1b"),
+		chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S21/constituency"] .chip.esc`)),
+	)
+	if err != nil {
+		t.Fatalf("escalated item in the queue: %v", err)
+	}
+	shot(t, ctx, "console-escalated.png")
 }

@@ -134,9 +134,9 @@ func (s *Server) checkFilter(f Filter) *APIError {
 		return apiErr(CodeInvalidValue, "code", "code %q is not an anomaly code (%s)", clip(f.Code), strings.Join(schemas.AnomalyCodes, ", "))
 	}
 	switch schemas.Status(f.Status) {
-	case "", "flagged", schemas.StatusDisputed, schemas.StatusProvisional, schemas.StatusCorroborated:
+	case "", "flagged", "escalated", schemas.StatusDisputed, schemas.StatusProvisional, schemas.StatusCorroborated:
 	default:
-		return apiErr(CodeInvalidValue, "status", "status %q: want disputed, flagged, provisional or corroborated", clip(f.Status))
+		return apiErr(CodeInvalidValue, "status", "status %q: want disputed, flagged, escalated, provisional or corroborated", clip(f.Status))
 	}
 	if f.Ballot != "" && !election.Ballot(f.Ballot).Valid() {
 		return apiErr(CodeInvalidValue, "ballot", "ballot %q: want constituency or partylist", clip(f.Ballot))
@@ -303,7 +303,7 @@ type decisionWire struct {
 	StationID  string `json:"station_id"`
 	Ballot     string `json:"ballot"`
 	// Action: "accept" (SubmissionID's figures are right), "correct" (Figures are),
-	// "verify" (the consolidated figures are right).
+	// "verify" (the consolidated figures are right), "escalate" (the war room should decide).
 	Action       string   `json:"action"`
 	SubmissionID string   `json:"submission_id,omitempty"`
 	Figures      *Figures `json:"figures,omitempty"`
@@ -378,8 +378,10 @@ func (s *Server) reviewOf(u who, d decisionWire) (map[string]any, *APIError) {
 			return nil, apiErr(CodeNotFound, "station_id", "station %s has no open %s item to verify; reload the station", st.ID, d.Ballot)
 		}
 		putFigures(&it.Result)
+	case "escalate":
+		review["escalate"] = true
 	default:
-		return nil, apiErr(CodeInvalidValue, "action", "action %q: want accept, correct or verify", clip(d.Action))
+		return nil, apiErr(CodeInvalidValue, "action", "action %q: want accept, correct, verify or escalate", clip(d.Action))
 	}
 	return review, nil
 }

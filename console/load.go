@@ -68,6 +68,9 @@ func (s *store) buildQueue(ctx context.Context) ([]Item, error) {
 	if err := s.addFlags(ctx, items, idx); err != nil {
 		return nil, err
 	}
+	if err := s.addEscalations(ctx, items, idx); err != nil {
+		return nil, err
+	}
 	races, err := s.races(ctx)
 	if err != nil {
 		return nil, err
@@ -321,6 +324,32 @@ func (s *store) addFlags(ctx context.Context, items []Item, idx map[string]int) 
 		})
 	}
 	return nil
+}
+
+// addEscalations marks the items a lead asked the war room to decide: reviews that neither
+// accept a source nor enter figures (review.v1's escalate; the reviews table keeps them
+// with accept_submission_id '' and NULL figures). Any decision ends an escalation, since
+// a decided station is verified and leaves the queue.
+func (s *store) addEscalations(ctx context.Context, items []Item, idx map[string]int) error {
+	rows, err := s.conn.Query(ctx, s.q(`SELECT station_id, ballot, reviewer_id, reason, received_at FROM {db}.reviews
+		WHERE accept_submission_id = '' AND isNull(ballots_cast)
+		AND station_id IN (SELECT station_id FROM {db}.station_results_current WHERE `+openWhere+`)
+		ORDER BY received_at`))
+	if err != nil {
+		return fmt.Errorf("console: escalations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var station, ballot string
+		var e Escalation
+		if err := rows.Scan(&station, &ballot, &e.By, &e.Reason, &e.At); err != nil {
+			return fmt.Errorf("console: escalations: %w", err)
+		}
+		if i, ok := idx[schemas.StationResultKey(station, ballot)]; ok {
+			items[i].Escalated = &e // newest last
+		}
+	}
+	return rows.Err()
 }
 
 // ballotsOf: an anomaly without a ballot (BALLOT_GAP compares both) belongs to both.

@@ -83,6 +83,15 @@ type Item struct {
 	Sources          []Source  `json:"sources"`
 	Evidence         []string  `json:"evidence"`
 	UpdatedAt        time.Time `json:"updated_at"`
+	// Escalated is the newest request for the war room to decide, if any.
+	Escalated *Escalation `json:"escalated,omitempty"`
+}
+
+// Escalation is a lead's request that the war room decide an item.
+type Escalation struct {
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // race is the vote totals of one race without the item's station.
@@ -232,7 +241,7 @@ type Filter struct {
 	Constituency string
 	Province     string
 	Code         string
-	Status       string // a result status, or "flagged" for everything not disputed
+	Status       string // a result status, "flagged" for everything not disputed, or "escalated"
 	Ballot       string
 }
 
@@ -243,6 +252,8 @@ func (f Filter) match(it *Item) bool {
 		f.Ballot != "" && it.Ballot != f.Ballot,
 		f.Code != "" && !slices.Contains(it.Codes, f.Code):
 		return false
+	case f.Status == "escalated":
+		return it.Escalated != nil
 	case f.Status == "flagged":
 		return it.Status != string(schemas.StatusDisputed)
 	case f.Status != "":

@@ -217,6 +217,9 @@ func fingerprint(items []Item) [32]byte {
 		binary.LittleEndian.PutUint64(b[:], uint64(items[i].Priority))
 		h.Write(b[:])
 		h.Write([]byte(strconv.Itoa(len(items[i].Sources))))
+		if e := items[i].Escalated; e != nil {
+			h.Write([]byte(e.At.String()))
+		}
 	}
 	var out [32]byte
 	h.Sum(out[:0])

@@ -13,6 +13,7 @@ type Decision struct {
 	ReviewID           string    `json:"review_id"`
 	AcceptSubmissionID string    `json:"accept_submission_id,omitempty"`
 	Figures            *Figures  `json:"figures,omitempty"`
+	Escalate           bool      `json:"escalate,omitempty"` // asked the war room to decide
 	Reason             string    `json:"reason"`
 	ReviewerID         string    `json:"reviewer_id"`
 	Role               string    `json:"role"`
@@ -175,6 +176,7 @@ func (s *store) decisions(ctx context.Context, id string, byBallot map[string]*B
 		if cast != nil && invalid != nil && noV != nil {
 			d.Figures = &Figures{BallotsCast: int(*cast), Invalid: int(*invalid), NoVote: int(*noV), Votes: votesOf(nos, vs)}
 		}
+		d.Escalate = d.Figures == nil && d.AcceptSubmissionID == ""
 		if bv := byBallot[ballot]; bv != nil {
 			bv.Decisions = append(bv.Decisions, d)
 		}

@@ -114,7 +114,7 @@ function filterBar() {
     h("select", {id: "f-" + name, onchange: (e) => { f[name] = e.target.value; queueState.sel = 0; loadQueue(false); }},
       opts.map(([v, t]) => h("option", {value: v, selected: (f[name] || "") === v}, t))));
   const kids = [
-    sel("status", "สถานะ · status", [["", "ทั้งหมด · all"], ["disputed", T.status.disputed], ["flagged", "มีธง · flagged"]]),
+    sel("status", "สถานะ · status", [["", "ทั้งหมด · all"], ["disputed", T.status.disputed], ["flagged", "มีธง · flagged"], ["escalated", "ส่งต่อแล้ว · escalated"]]),
     sel("ballot", "บัตร · ballot", [["", "ทั้งสองใบ · both"], ["constituency", T.ballot.constituency], ["partylist", T.ballot.partylist]]),
     sel("code", "ความผิดปกติ · anomaly", [["", "ทุกชนิด · any"], ...Object.entries(T.code).map(([c, t]) => [c, `${t} · ${c}`])]),
   ];
@@ -136,7 +136,8 @@ function itemRow(it, i) {
         " ", h("span", {class: "en"}, `station ${it.station_id}`)),
       h("div", {}, h("span", {class: "chip " + (it.status === "disputed" ? "hard" : "")}, T.status[it.status] || it.status),
         h("span", {class: "chip"}, T.ballot[it.ballot] || it.ballot),
-        it.codes.map((c) => h("span", {class: "chip " + it.severity, title: c}, `${T.code[c] || c} · ${c}`))),
+        it.codes.map((c) => h("span", {class: "chip " + it.severity, title: c}, `${T.code[c] || c} · ${c}`)),
+        it.escalated ? h("span", {class: "chip esc", title: it.escalated.reason}, `ส่งต่อห้องปฏิบัติการ · escalated by ${it.escalated.by}`) : null),
       h("div", {class: "meta"}, it.anomalies.length ? it.anomalies[0].message : "", " · ",
         `${it.sources.length} แหล่ง sources`, leaderNote(it))),
     h("div", {class: "right meta"}, fmtTime(it.updated_at)));
@@ -255,11 +256,12 @@ function ballotSection(v, b) {
       it ? h("span", {class: "chip " + it.severity}, `ลำดับ priority ${it.priority}`) : null),
     flags.length ? h("ul", {class: "flags"}, flags.map((f) => h("li", {}, h("b", {}, `${T.code[f.code] || f.code} (${f.code})`), " — ", f.message))) : null,
     it ? h("p", {class: "meta"}, it.why.join(" · ")) : null,
+    it && it.escalated ? h("div", {class: "notice esc"}, `ส่งต่อห้องปฏิบัติการโดย escalated by ${it.escalated.by} ${fmtTime(it.escalated.at)}: “${it.escalated.reason}”`) : null,
     h("div", {style: "overflow-x:auto"}, table),
     actions(v, b, sources, correcting),
     b.decisions.length ? h("div", {class: "history"}, h("h2", {}, bi("ประวัติการตัดสิน", "Decisions")),
       h("ul", {}, b.decisions.map((d) => h("li", {}, `${fmtTime(d.received_at)} ${d.reviewer_id} (${T.role[d.role] || d.role}): `,
-        d.accept_submission_id ? `ยอมรับ accepted ${d.accept_submission_id.slice(0, 8)}` : "แก้ตัวเลข corrected figures", ` — “${d.reason}”`)))) : null);
+        d.escalate ? "ส่งต่อห้องปฏิบัติการ escalated" : d.accept_submission_id ? `ยอมรับ accepted ${d.accept_submission_id.slice(0, 8)}` : "แก้ตัวเลข corrected figures", ` — “${d.reason}”`)))) : null);
 }
 
 function latestPerVolunteer(reports) {
@@ -290,6 +292,7 @@ function actions(v, b, sources, correcting) {
     sources.map((s, i) => h("button", {class: "act", "data-accept": i + 1, onclick: () => send("accept", {submission_id: s.submission_id})},
       `ยอมรับแหล่ง ${i + 1} · Accept source ${i + 1} (${i + 1})`)),
     b.open ? h("button", {class: "act", id: "verify-" + b.ballot, onclick: () => send("verify", {})}, "ยืนยันผลรวม · Verify consolidated (v)") : null,
+    me.role === "district_lead" && b.open ? h("button", {class: "act", id: "escalate-" + b.ballot, onclick: () => send("escalate", {})}, "ส่งต่อห้องปฏิบัติการ · Escalate to the war room (e)") : null,
     correcting
       ? h("button", {class: "primary", onclick: () => {
         const f = {votes: {}};
@@ -302,7 +305,7 @@ function actions(v, b, sources, correcting) {
       : h("button", {class: "act", onclick: () => { stationState.correcting = true; stationState.ballot = b.ballot; drawStation(); }}, "แก้ตัวเลข · Correct figures (c)"));
   return h("div", {class: "actions"}, h("label", {for: reason.id}, bi("เหตุผล (จำเป็น)", "Reason (required)")), reason, row, msg,
     h("p", {class: "keys"}, h("kbd", {}, "1"), "–", h("kbd", {}, "9"), " ยอมรับแหล่ง accept · ", h("kbd", {}, "v"), " ยืนยัน verify · ",
-      h("kbd", {}, "c"), " แก้ correct · ", h("kbd", {}, "/"), " พิมพ์เหตุผล reason · ", h("kbd", {}, "Esc"), " กลับ back"));
+      h("kbd", {}, "c"), " แก้ correct · ", h("kbd", {}, "e"), " ส่งต่อ escalate · ", h("kbd", {}, "/"), " พิมพ์เหตุผล reason · ", h("kbd", {}, "Esc"), " กลับ back"));
 }
 
 function drawStation() {
@@ -370,6 +373,7 @@ document.addEventListener("keydown", (e) => {
   else if (/^[1-9]$/.test(e.key)) { const b = $(`button[data-accept="${e.key}"]`, sec); if (b) b.click(); }
   else if (e.key === "v") { const b = $("button[id^=verify]", sec); if (b) b.click(); }
   else if (e.key === "c") { stationState.correcting = true; drawStation(); }
+  else if (e.key === "e") { const b = $("button[id^=escalate]", sec); if (b) b.click(); }
 });
 
 $("#zoom").addEventListener("click", (e) => {
