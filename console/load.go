@@ -328,7 +328,7 @@ func (s *store) addFlags(ctx context.Context, items []Item, idx map[string]int) 
 
 // addEscalations marks the items a lead asked the war room to decide: reviews that neither
 // accept a source nor enter figures (review.v1's escalate; the reviews table keeps them
-// with accept_submission_id '' and NULL figures). Any decision ends an escalation, since
+// with an empty accept_submission_id and NULL figures). Any decision ends an escalation, since
 // a decided station is verified and leaves the queue.
 func (s *store) addEscalations(ctx context.Context, items []Item, idx map[string]int) error {
 	rows, err := s.conn.Query(ctx, s.q(`SELECT station_id, ballot, reviewer_id, reason, received_at FROM {db}.reviews
