@@ -163,18 +163,24 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	var src1 string
 	err = chromedp.Do(ctx,
 		into(chromedp.Evaluate[string](`stationState.v.ballots[0].open.sources[0].submission_id`), &src1),
-		chromedp.SendKeys(chromedp.CSS("#reason-constituency"), "ภาพ ส.ส. 5/18 ตรงกับแหล่ง 1"),
+		// SetValue, not SendKeys: chromedp's key map drops some Thai letters (ข).
+		chromedp.SetValue(chromedp.CSS("#reason-constituency"), "ภาพ ส.ส. 5/18 ตรงกับแหล่ง 1 ข้อมูลครบ"),
 		chromedp.Click(chromedp.CSS(`button[data-accept="1"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#done")),
 	)
 	if err != nil {
 		t.Fatalf("resolve: %v", err)
 	}
-	waitFor(t, "S01 verified after the lead's decision", func() bool { return p.status("S01", "constituency") == "verified" })
-	var accepted string
-	row := p.ch.Conn.QueryRow(context.Background(), "SELECT accept_submission_id FROM `"+p.ch.Database+"`.reviews WHERE station_id = 'S01'")
-	if err := row.Scan(&accepted); err != nil || accepted != src1 || (src1 != n.a && src1 != n.b) {
+	waitFor(t, "S01 verified after the lead's decision, in ClickHouse and in the newsroom feed", func() bool {
+		return p.status("S01", "constituency") == "verified" && p.feedStatus("S01") == "verified"
+	})
+	var accepted, reason string
+	row := p.ch.Conn.QueryRow(context.Background(), "SELECT accept_submission_id, reason FROM `"+p.ch.Database+"`.reviews WHERE station_id = 'S01'")
+	if err := row.Scan(&accepted, &reason); err != nil || accepted != src1 || (src1 != n.a && src1 != n.b) {
 		t.Fatalf("review accepts %q (%v); want the first source %q", accepted, err, src1)
+	}
+	if reason != "ภาพ ส.ส. 5/18 ตรงกับแหล่ง 1 ข้อมูลครบ" {
+		t.Fatalf("reason recorded as %q; want the lead's words whole", reason)
 	}
 	err = chromedp.Do(ctx,
 		chromedp.KeyEvent("\x1b"), // Esc: back to the queue, which empties once the result is in
@@ -205,7 +211,7 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(p.console+"/#/station/S21"),
 		chromedp.WaitVisible(chromedp.CSS("#escalate-constituency")),
-		chromedp.SendKeys(chromedp.CSS("#reason-constituency"), "สองแหล่งมีภาพใบลงนามทั้งคู่ ขอห้องปฏิบัติการตัดสิน"),
+		chromedp.SetValue(chromedp.CSS("#reason-constituency"), "สองแหล่งมีภาพใบลงนามทั้งคู่ ขอห้องปฏิบัติการตัดสิน"),
 		chromedp.Click(chromedp.CSS("#escalate-constituency")),
 		chromedp.WaitVisible(chromedp.CSS("#done")),
 	)
@@ -220,4 +226,17 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 		t.Fatalf("escalated item in the queue: %v", err)
 	}
 	shot(t, ctx, "console-escalated.png")
+
+	// A tablet held upright: the station page still shows every source's figures and photos.
+	var overflow bool
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(820, 1180),
+		chromedp.Navigate(p.console+"/#/station/S21"),
+		chromedp.WaitVisible(chromedp.CSS("#cmp-constituency")),
+		into(chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`), &overflow),
+	)
+	if err != nil || overflow {
+		t.Fatalf("station page on a tablet: %v (page wider than the screen: %v)", err, overflow)
+	}
+	shot(t, ctx, "console-tablet.png")
 }

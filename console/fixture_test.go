@@ -31,6 +31,7 @@ import (
 	"votestream/schemas"
 	"votestream/schemas/provision"
 	sink "votestream/sinks/clickhouse"
+	"votestream/sinks/feed"
 )
 
 // waitTimeout bounds every wait for the pipeline to catch up; a run that needs longer is
@@ -91,6 +92,8 @@ type pipeline struct {
 	console  string // base URL
 	srv      *console.Server
 	evidence string // ingest's evidence folder
+	feed     string // the newsroom feed's base URL
+	feedKey  string
 }
 
 func startPipeline(t *testing.T) *pipeline {
@@ -117,7 +120,7 @@ func startPipeline(t *testing.T) *pipeline {
 	}
 	p := &pipeline{t: t, country: testCountry(t), kafka: k, ch: ch, ring: ring, evidence: filepath.Join(dir, "evidence")}
 	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 4)
+	done := make(chan error, 5)
 	running := 0
 	t.Cleanup(func() {
 		stop()
@@ -166,6 +169,24 @@ func startPipeline(t *testing.T) *pipeline {
 		t.Fatalf("sink: %v", err)
 	}
 	run(sk.Run)
+
+	// The newsroom feed, where a verified station must show up for the newsrooms.
+	fcfg := feed.DefaultConfig()
+	fcfg.Seeds, fcfg.TopicPrefix, fcfg.Country = k.Seeds, k.Prefix, p.country
+	fcfg.KeysFile, fcfg.Logger = filepath.Join(dir, "newsroom-keys"), quiet()
+	if p.feedKey, err = feed.AppendKey(fcfg.KeysFile, "test"); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := feed.New(fcfg)
+	if err != nil {
+		t.Fatalf("feed: %v", err)
+	}
+	fln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.feed = "http://" + fln.Addr().String()
+	run(func(ctx context.Context) error { return fd.Serve(ctx, fln) })
 
 	cfg := console.DefaultConfig()
 	cfg.Country, cfg.ClickHouseAddr, cfg.Database = p.country, ch.Addr, ch.Database
@@ -322,6 +343,21 @@ func (p *pipeline) status(station, ballot string) string {
 		return ""
 	}
 	return s
+}
+
+// feedStatus is a station's status for the newsrooms: the feed's answer for the station,
+// its constituency ballot.
+func (p *pipeline) feedStatus(station string) string {
+	p.t.Helper()
+	st, body, _ := do(p.t, http.MethodGet, p.feed+"/v1/feed/stations/"+station, p.feedKey, nil)
+	if st != http.StatusOK {
+		return fmt.Sprintf("HTTP %d", st)
+	}
+	var v feed.StationAnswer
+	if err := json.Unmarshal(body, &v); err != nil || v.Station.Ballots.Constituency == nil {
+		return "no constituency result: " + string(body)
+	}
+	return v.Station.Ballots.Constituency.Status
 }
 
 // night is the test's scenario: two disputed stations (S01 in C1, S21 in C2), each with a
