@@ -78,6 +78,10 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if b.IfRight == nil || b.IfRight.Leader != "2" || b.IfRight.Margin != 70 || !strings.Contains(b.IfRight.LeaderName, "สมหญิง") {
 			t.Fatalf("vol-b if right = %+v; want candidate 2 (สมหญิง) by 70", b.IfRight)
 		}
+		// Both also reported S02, corroborated: one settled report each, which agreed.
+		if a.Track == nil || a.Track.Volunteer != (console.Record{Agreed: 1, Reports: 1}) || b.Track == nil || b.Track.Org != (console.Record{Agreed: 1, Reports: 1}) {
+			t.Fatalf("track records = %+v, %+v; want 1 of 1 agreed for each", a.Track, b.Track)
+		}
 		if !slices.Contains(it.Evidence, n.refA) || !slices.Contains(it.Evidence, n.refB) {
 			t.Fatalf("evidence = %v; want both photos", it.Evidence)
 		}

@@ -75,6 +75,19 @@ func (s *store) buildQueue(ctx context.Context) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	volunteers, orgs, err := s.records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		for j := range items[i].Sources {
+			src := &items[i].Sources[j]
+			v, o := volunteers[src.VolunteerID], orgs[src.Org]
+			if v.Reports > 0 || o.Reports > 0 {
+				src.Track = &Track{Volunteer: v, Org: o}
+			}
+		}
+	}
 	for i := range items {
 		it := &items[i]
 		rest := raceWithout(races, it)
@@ -358,6 +371,43 @@ func ballotsOf(b string) []string {
 		return []string{string(election.BallotConstituency), string(election.BallotPartyList)}
 	}
 	return []string{b}
+}
+
+// records reads every volunteer's and organisation's track record: their final reports on
+// stations whose current result is settled (corroborated or verified), and how many had
+// exactly the consolidated figures.
+func (s *store) records(ctx context.Context) (volunteers, orgs map[string]Record, err error) {
+	rows, err := s.conn.Query(ctx, s.q(`SELECT volunteer_id, org, uniqExact(submission_id),
+		uniqExactIf(submission_id, ballots_cast = r_cast AND invalid = r_invalid AND no_vote = r_no_vote AND vote_no = r_vote_no AND votes = r_votes)
+		FROM {db}.submissions
+		ANY INNER JOIN (
+			SELECT station_id, ballot, ballots_cast AS r_cast, invalid AS r_invalid, no_vote AS r_no_vote,
+				vote_no AS r_vote_no, votes AS r_votes
+			FROM {db}.station_results_current WHERE status IN ('corroborated', 'verified')
+		) USING (station_id, ballot)
+		WHERE stage = 'final'
+		GROUP BY volunteer_id, org`))
+	if err != nil {
+		return nil, nil, fmt.Errorf("console: track records: %w", err)
+	}
+	defer rows.Close()
+	volunteers, orgs = map[string]Record{}, map[string]Record{}
+	for rows.Next() {
+		var vol, org string
+		var n, agreed uint64
+		if err := rows.Scan(&vol, &org, &n, &agreed); err != nil {
+			return nil, nil, fmt.Errorf("console: track records: %w", err)
+		}
+		r := volunteers[vol]
+		r.Reports += int(n)
+		r.Agreed += int(agreed)
+		volunteers[vol] = r
+		o := orgs[org]
+		o.Reports += int(n)
+		o.Agreed += int(agreed)
+		orgs[org] = o
+	}
+	return volunteers, orgs, rows.Err()
 }
 
 // races reads the vote totals of every race over the current, non-disputed results.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -48,6 +49,39 @@ type Source struct {
 	InResult bool `json:"in_result"`
 	// IfRight is what the race would look like if this report were the station's count.
 	IfRight *Outcome `json:"if_right,omitempty"`
+	// Track is the record of the volunteer and their organisation, when they have one.
+	Track *Track `json:"track,omitempty"`
+}
+
+// Record counts final reports on settled stations (corroborated or verified) and how many
+// of them had the consolidated figures exactly.
+type Record struct {
+	Agreed  int `json:"agreed"`
+	Reports int `json:"reports"`
+}
+
+// minRecord is how many settled reports a record needs before it weighs on a priority.
+const minRecord = 5
+
+// Track is a source's record: the volunteer's own, and their organisation's.
+type Track struct {
+	Volunteer Record `json:"volunteer"`
+	Org       Record `json:"org"`
+}
+
+// credibility is the agreement rate of the volunteer, or of the organisation while the
+// volunteer has fewer than minRecord settled reports; 1 with no record to speak of, so
+// nobody is doubted for being new.
+func (t *Track) credibility() float64 {
+	switch {
+	case t == nil:
+		return 1
+	case t.Volunteer.Reports >= minRecord:
+		return float64(t.Volunteer.Agreed) / float64(t.Volunteer.Reports)
+	case t.Org.Reports >= minRecord:
+		return float64(t.Org.Agreed) / float64(t.Org.Reports)
+	}
+	return 1
 }
 
 // Flag is one open anomaly on the item, with its one-line explanation.
@@ -164,10 +198,13 @@ func severityWeight(s string) int {
 // party totals for the party-list). names names a vote number in this race.
 //
 // Priority = weight x (25 + 75 x stake): weight is 3 (disputed or a hard anomaly), 2 (soft)
-// or 1 (info); stake, in [0, 1], is what the station can change: 1 when two of its sources
-// (or a source and the consolidated figures) name different leaders, else the station's
-// ballots over the race's margin, capped at 1. A hard item that changes nothing (25 x 3 =
-// 75) thus ranks below a soft one that can swing a close seat (2 x 100 = 200).
+// or 1 (info); stake, in [0, 1], is what the station can change. When two of its sources
+// (or a source and the consolidated figures) name different leaders, stake is the track
+// record of the more credible side that is not the most credible one (the challenger's
+// agreement rate; 1 without a record), so a lone source with a poor record weighs little;
+// otherwise it is the station's ballots over the race's margin, capped at 1. A hard item
+// that changes nothing (25 x 3 = 75) thus ranks below a soft one that can swing a close
+// seat (2 x 100 = 200).
 func (it *Item) prioritise(rest race, names func(no string) string) {
 	sev := string(schemas.SeverityInfo)
 	if it.Status == string(schemas.StatusDisputed) {
@@ -182,9 +219,14 @@ func (it *Item) prioritise(rest race, names func(no string) string) {
 	cur := leaderOf(rest, it.Result.Votes)
 	cur.LeaderName = names(cur.Leader)
 	it.Current = &cur
-	leaders := map[string]bool{}
+	leaders := map[string]float64{} // leader -> the best credibility among those naming it
+	name := func(leader string, cred float64) {
+		if c, ok := leaders[leader]; !ok || cred > c {
+			leaders[leader] = cred
+		}
+	}
 	if it.Status != string(schemas.StatusDisputed) && cur.Leader != "" {
-		leaders[cur.Leader] = true
+		name(cur.Leader, 1) // independent sources agreed on it
 	}
 	swing := it.Result.BallotsCast
 	for i := range it.Sources {
@@ -194,15 +236,19 @@ func (it *Item) prioritise(rest race, names func(no string) string) {
 		o.Flips = o.Leader != cur.Leader
 		s.IfRight = &o
 		if o.Leader != "" {
-			leaders[o.Leader] = true
+			name(o.Leader, s.Track.credibility())
 		}
 		swing = max(swing, s.BallotsCast)
 	}
 	var stake float64
 	var why []string
 	if len(leaders) > 1 {
-		stake = 1
+		creds := slices.Sorted(maps.Values(leaders))
+		stake = creds[len(creds)-2]
 		why = append(why, "sources name different leaders")
+		if stake < 1 {
+			why = append(why, fmt.Sprintf("the challenger's record: %.0f%% of its settled reports agreed", 100*stake))
+		}
 	} else {
 		margin := leaderOf(rest, nil).Margin
 		stake = math.Min(1, float64(swing)/float64(max(margin, 1)))

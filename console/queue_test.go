@@ -30,6 +30,20 @@ func TestPriority(t *testing.T) {
 	if it.Priority != 300 || it.Severity != "hard" {
 		t.Fatalf("disputed, leaders differ: %d %s; want 300 hard", it.Priority, it.Severity)
 	}
+	// The same dispute where the challenger's organisation agreed with 2 of its 10 settled
+	// reports: stake 0.2, so 3 x (25 + 15) = 120.
+	poor := Item{Status: "disputed", Codes: []string{"CONFLICT"}, Sources: []Source{
+		{Figures: Figures{BallotsCast: 100, Votes: map[string]int{"1": 60, "2": 40}}, Track: &Track{Org: Record{Agreed: 30, Reports: 30}}},
+		{Figures: Figures{BallotsCast: 100, Votes: map[string]int{"1": 40, "2": 60}}, Track: &Track{Volunteer: Record{Agreed: 0, Reports: 1}, Org: Record{Agreed: 2, Reports: 10}}},
+	}}
+	poor.prioritise(race{"1": 1000, "2": 1000}, names)
+	if poor.Priority != 120 {
+		t.Fatalf("dispute raised by a poor record: %d (%v); want 120", poor.Priority, poor.Why)
+	}
+	// A newcomer (fewer than minRecord settled reports, organisation unknown) is not doubted.
+	if c := (&Track{Volunteer: Record{Agreed: 0, Reports: minRecord - 1}}).credibility(); c != 1 {
+		t.Fatalf("newcomer's credibility %v; want 1", c)
+	}
 	// A soft flag on a station of 100 ballots in a race won by 400: stake 0.25.
 	soft := Item{Status: "corroborated", Codes: []string{"SHARE_OUTLIER"}, Flags: []Flag{{Code: "SHARE_OUTLIER", Severity: "soft"}},
 		Result: Figures{BallotsCast: 100, Votes: map[string]int{"1": 60, "2": 40}}}

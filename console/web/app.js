@@ -233,7 +233,8 @@ function ballotSection(v, b) {
   if (b.result) cols.push({head: h("div", {class: "src-head"}, h("b", {}, "ผลรวมตอนนี้"), h("br"), "consolidated", h("br"), T.status[b.status] || b.status), fig: b.result});
   if (b.official) cols.push({head: h("div", {class: "src-head"}, h("b", {}, "กกต. ทางการ"), h("br"), "official", h("br"), b.official.entered_by), fig: b.official});
   sources.forEach((s, i) => cols.push({src: s, idx: i + 1, fig: s, head: h("div", {class: "src-head"},
-    h("b", {}, `แหล่ง ${i + 1} · ${s.org}`), h("br"), `${s.volunteer_id}`, h("br"), `${T.stage[s.stage] || s.stage} · ${fmtTime(s.received_at)}`, s.in_result ? h("br") : null, s.in_result ? h("span", {class: "chip ok"}, "ใช้ในผลรวม used") : null)}));
+    h("b", {}, `แหล่ง ${i + 1} · ${s.org}`), h("br"), `${s.volunteer_id}`, h("br"), `${T.stage[s.stage] || s.stage} · ${fmtTime(s.received_at)}`,
+    h("br"), trackNote(s.track), s.in_result ? h("br") : null, s.in_result ? h("span", {class: "chip ok"}, "ใช้ในผลรวม used") : null)}));
   const correcting = stationState.correcting && stationState.ballot === b.ballot;
   const base = b.result || (sources[0] || {});
   const rows = [["ballots_cast", "บัตรที่ใช้ · cast"], ["invalid", "บัตรเสีย · invalid"], ["no_vote", "ไม่เลือกใคร · no vote"]].map(([k, label]) => ({k, label, get: (f) => f[k]}));
@@ -262,6 +263,15 @@ function ballotSection(v, b) {
     b.decisions.length ? h("div", {class: "history"}, h("h2", {}, bi("ประวัติการตัดสิน", "Decisions")),
       h("ul", {}, b.decisions.map((d) => h("li", {}, `${fmtTime(d.received_at)} ${d.reviewer_id} (${T.role[d.role] || d.role}): `,
         d.escalate ? "ส่งต่อห้องปฏิบัติการ escalated" : d.accept_submission_id ? `ยอมรับ accepted ${d.accept_submission_id.slice(0, 8)}` : "แก้ตัวเลข corrected figures", ` — “${d.reason}”`)))) : null);
+}
+
+// trackNote: how often this volunteer and their organisation agreed with settled results.
+function trackNote(t) {
+  const pct = (r) => r.reports ? `${r.agreed}/${r.reports} (${Math.round(100 * r.agreed / r.reports)}%)` : "–";
+  if (!t) return h("span", {class: "track", title: "ยังไม่มีประวัติ · no settled reports yet"}, "ประวัติ record: ใหม่ new");
+  const poor = (r) => r.reports >= 5 && r.agreed / r.reports < 0.6;
+  return h("span", {class: "track" + (poor(t.volunteer) || poor(t.org) ? " poor" : ""), title: "รายงานที่ตรงกับผลที่ยืนยันแล้ว · reports that matched settled results"},
+    `ประวัติ record: อาสา ${pct(t.volunteer)} · องค์กร org ${pct(t.org)}`);
 }
 
 function latestPerVolunteer(reports) {
