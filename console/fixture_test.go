@@ -363,11 +363,10 @@ func (p *pipeline) feedStatus(station string) string {
 // night is the test's scenario: two disputed stations (S01 in C1, S21 in C2), each with a
 // photo from both sources, and a clean, corroborated one (S02).
 type night struct {
-	a, b         string // submission ids of S01's two sources
-	photoA, refA string
-	imgA, imgB   []byte
-	refB         string
-	refC2        string
+	a, b       string // submission ids of S01's two sources
+	imgA, imgB []byte // their photos
+	refA, refB string
+	refC2      string // a photo of S21
 }
 
 func (p *pipeline) playNight() night {
