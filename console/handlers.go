@@ -110,12 +110,14 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	p, err := q.Page(f, v.Get("cursor"), limit)
+	body, err := q.PageJSON(f, v.Get("cursor"), limit)
 	if err != nil {
 		writeError(w, apiErr(CodeInvalidValue, "cursor", "%v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(append(body, '\n'))
 }
 
 func (s *Server) checkFilter(f Filter) *APIError {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -73,6 +74,7 @@ func testQueue(n int) *Queue {
 			Codes: []string{"CONFLICT"}})
 	}
 	sortItems(q.Items)
+	q.encode()
 	return q
 }
 
@@ -91,6 +93,19 @@ func TestPagesCoverTheQueueOnce(t *testing.T) {
 			p, err := q.Page(f, cur, 33)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The handler's pre-encoded page says the same as Page.
+			raw, err := q.PageJSON(f, cur, 33)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fromJSON Page
+			if err := json.Unmarshal(raw, &fromJSON); err != nil {
+				t.Fatalf("PageJSON is not JSON: %v: %s", err, raw)
+			}
+			wantJSON, _ := json.Marshal(p)
+			if got, _ := json.Marshal(fromJSON); string(got) != string(wantJSON) {
+				t.Fatalf("PageJSON = %s\nwant %s", got, wantJSON)
 			}
 			if p.Total != want {
 				t.Fatalf("%+v: total %d; want %d", f, p.Total, want)

@@ -202,6 +202,7 @@ func (s *Server) Rebuild(ctx context.Context) error {
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
+	q.encode()
 	s.queue.Store(q)
 	return nil
 }
