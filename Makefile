@@ -5,7 +5,7 @@ BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 
-.PHONY: build run test chaos bench lint services services-down fuzz clean browser
+.PHONY: build run test chaos bench lint services services-down fuzz clean browser screenshots
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -28,6 +28,12 @@ chaos:
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
 	scripts/bench
+
+# The console's browser test again, saving its screenshots into docs/img (docs/console.md).
+screenshots:
+	scripts/services up
+	eval "$$(scripts/services env | sed 's/^/export /')"; eval "$$(scripts/chromium | sed 's/^/export /')"; \
+	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run Browser ./console/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
