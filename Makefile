@@ -4,6 +4,7 @@ GO    ?= go
 BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
+PLUGIN     := dashboards/plugin
 
 .PHONY: build run test bench lint services services-down fuzz clean
 
@@ -30,6 +31,7 @@ lint:
 	$(GO) vet ./...
 	@command -v staticcheck >/dev/null || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+	cd $(PLUGIN) && $(GO) vet ./... && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
 fuzz:
 	scripts/fuzz

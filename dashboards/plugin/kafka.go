@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -62,6 +63,9 @@ func stableOffsets(ctx context.Context, adm *kadm.Client, names []string) (map[t
 	found := map[string]bool{}
 	var bad error
 	listed.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return // told once per topic below
+		}
 		if o.Err != nil {
 			bad = errors.Join(bad, fmt.Errorf("%s[%d]: %w", o.Topic, o.Partition, o.Err))
 			return
@@ -70,8 +74,8 @@ func stableOffsets(ctx context.Context, adm *kadm.Client, names []string) (map[t
 		out[topicPartition{o.Topic, o.Partition}] = o.Offset
 	})
 	for _, t := range names {
-		if !found[t] && bad == nil {
-			bad = fmt.Errorf("%s: %w", t, errTopicMissing)
+		if !found[t] {
+			bad = errors.Join(bad, fmt.Errorf("%s: %w", t, errTopicMissing))
 		}
 	}
 	return out, bad
