@@ -6,7 +6,7 @@ KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 PLUGIN     := dashboards/plugin
 
-.PHONY: build run test bench lint services services-down fuzz clean
+.PHONY: build run test bench lint services services-down fuzz clean plugin
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -21,6 +21,14 @@ run: build
 
 test:
 	scripts/test
+
+# The Grafana data source plugin, ready to mount as /var/lib/grafana/plugins/votestream-live-datasource
+# (docker-compose.yml does): plugin.json, the front end and the back end for linux amd64 and arm64.
+plugin:
+	rm -rf $(PLUGIN)/dist && mkdir -p $(PLUGIN)/dist
+	cp -r $(PLUGIN)/src/. $(PLUGIN)/dist/
+	cd $(PLUGIN) && for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
 
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
@@ -44,4 +52,4 @@ services-down:
 
 clean:
 	scripts/services clean
-	rm -rf bin var
+	rm -rf bin var $(PLUGIN)/dist

@@ -76,6 +76,15 @@ type Query struct {
 	Call         string    `json:"call,omitempty"`         // Constituencies: one call state
 }
 
+// Params lists the parameters (JSON names) each query type takes; a type not listed takes
+// none.
+var Params = map[QueryType][]string{
+	Shares:         {"top"},
+	Constituencies: {"constituency", "call"},
+	Anomalies:      {"code", "severity", "constituency"},
+	AnomalyCounts:  {"groupBy", "code", "severity", "constituency"},
+}
+
 // Severities lists the anomaly severities, most serious first: the order of the columns
 // AnomalyCounts answers with.
 var Severities = []schemas.Severity{schemas.SeverityHard, schemas.SeveritySoft, schemas.SeverityInfo}
@@ -93,12 +102,7 @@ func (q *Query) Check() error {
 	if !slices.Contains(QueryTypes, q.QueryType) {
 		return fmt.Errorf("%w: unknown queryType %q (one of %v)", ErrQuery, q.QueryType, QueryTypes)
 	}
-	takes := map[QueryType][]string{
-		Shares:         {"top"},
-		Constituencies: {"constituency", "call"},
-		Anomalies:      {"code", "severity", "constituency"},
-		AnomalyCounts:  {"groupBy", "code", "severity", "constituency"},
-	}[q.QueryType]
+	takes := Params[q.QueryType]
 	for _, p := range []struct {
 		name string
 		set  bool

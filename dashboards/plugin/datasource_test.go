@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -304,6 +305,45 @@ func TestQueryDataFromKafka(t *testing.T) {
 		wantColumn(t, f, "age", "under 5 min", "5-15 min", "15-60 min", "1-3 h", "over 3 h")
 		wantColumn(t, f, "hard", 0, 0, 1, 0, 0)
 		wantColumn(t, f, "info", 0, 0, 1, 0, 0)
+	})
+	t.Run("dashboard panels", func(t *testing.T) {
+		// Every live panel of the generated dashboards, its target as Grafana sends it.
+		n := 0
+		for _, file := range []string{"../war-room.json", "../constituency.json"} {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dash struct {
+				Panels []struct {
+					Title   string
+					Targets []json.RawMessage
+				}
+			}
+			if err := json.Unmarshal(raw, &dash); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			for _, p := range dash.Panels {
+				for _, tg := range p.Targets {
+					var ref struct{ Datasource struct{ Type, UID string } }
+					if err := json.Unmarshal(tg, &ref); err != nil || ref.Datasource.Type != live.PluginID {
+						continue
+					}
+					n++
+					resp, _ := d.QueryData(context.Background(), &backend.QueryDataRequest{
+						PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: ref.Datasource.UID}},
+						Queries:       []backend.DataQuery{{RefID: "A", JSON: tg, TimeRange: backend.TimeRange{From: at(-360), To: at(60)}}},
+					})
+					r := resp.Responses["A"]
+					if r.Error != nil || len(r.Frames) != 1 || r.Frames[0].Rows() == 0 || r.Frames[0].Meta.Channel == "" {
+						t.Errorf("%s panel %q: error %v, frames %v: want one live frame with rows", file, p.Title, r.Error, r.Frames)
+					}
+				}
+			}
+		}
+		if n == 0 {
+			t.Error("no panel of the generated dashboards uses the live data source")
+		}
 	})
 	t.Run("bad queries", func(t *testing.T) {
 		for _, raw := range []string{`{"queryType":"nope"}`, `{"queryType":"seats","top":3}`, `{"queryType":"anomalies","code":"NOPE"}`,
