@@ -249,3 +249,41 @@ func provisionedDatasource(t *testing.T) (typ, uid string) {
 	}
 	return doc.Datasources[0].Type, doc.Datasources[0].UID
 }
+
+// TestComposeMountsDashboardsAndPlugin: Grafana in docker-compose.yml sees every generated
+// dashboard (mounted one by one) and the plugin's build, allowed unsigned by its id.
+func TestComposeMountsDashboardsAndPlugin(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	g, ok := doc.Services["grafana"]
+	if !ok {
+		t.Fatal("docker-compose.yml has no grafana service")
+	}
+	files, err := Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		want := "./dashboards/" + f.Name + ":/var/lib/grafana/dashboards/votestream/" + f.Name + ":ro"
+		if !slices.Contains(g.Volumes, want) {
+			t.Errorf("grafana volumes %v: missing %s", g.Volumes, want)
+		}
+	}
+	if want := "./dashboards/plugin/dist:/var/lib/grafana/plugins/" + live.PluginID + ":ro"; !slices.Contains(g.Volumes, want) {
+		t.Errorf("grafana volumes %v: missing the plugin, %s", g.Volumes, want)
+	}
+	if !slices.Contains(strings.Split(g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], ","), live.PluginID) {
+		t.Errorf("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS = %q: want %s allowed", g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], live.PluginID)
+	}
+}
