@@ -89,6 +89,7 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 	}{
 		{"war room", WarRoom, WarRoomQueries(), WarRoomLiveQueries()},
 		{"constituency", Constituency, ConstituencyQueries(), nil},
+		{"anomalies", Anomalies, nil, AnomaliesLiveQueries()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := c.build()

@@ -309,7 +309,7 @@ func TestQueryDataFromKafka(t *testing.T) {
 	t.Run("dashboard panels", func(t *testing.T) {
 		// Every live panel of the generated dashboards, its target as Grafana sends it.
 		n := 0
-		for _, file := range []string{"../war-room.json", "../constituency.json"} {
+		for _, file := range []string{"../war-room.json", "../constituency.json", "../anomalies.json"} {
 			raw, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
