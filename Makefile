@@ -28,7 +28,7 @@ plugin:
 	rm -rf $(PLUGIN)/dist && mkdir -p $(PLUGIN)/dist
 	cp -r $(PLUGIN)/src/. $(PLUGIN)/dist/
 	cd $(PLUGIN) && for arch in amd64 arm64; do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags="-s -w" -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
 
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
