@@ -113,11 +113,18 @@ global.define = (deps, factory) => {
   if (JSON.stringify(deps) !== JSON.stringify(['react', '@grafana/data', '@grafana/runtime', '@grafana/ui'])) throw new Error('deps ' + deps);
   class DataSourcePlugin { constructor(ds) { this.ds = ds; } setConfigEditor(c) { this.config = c; return this; } setQueryEditor(q) { this.query = q; return this; } }
   class DataSourceWithBackend { constructor(s) { this.settings = s; this.streamOptionsProvider = null; } }
-  mod = factory({ createElement: (...a) => a }, { DataSourcePlugin }, { DataSourceWithBackend, getTemplateSrv: () => ({ replace: (v) => v.replace('$c', 'C1') }) }, {});
+  mod = factory({ createElement: (type, props, ...children) => ({ type, props, children }) }, { DataSourcePlugin }, { DataSourceWithBackend, getTemplateSrv: () => ({ replace: (v) => v.replace('$c', 'C1') }) },
+    { InlineField: 'InlineField', InlineFieldRow: 'InlineFieldRow', Select: 'Select', Input: 'Input', InlineSwitch: 'InlineSwitch', SecretInput: 'SecretInput' });
 };
 eval(fs.readFileSync('src/module.js', 'utf8'));
 const p = mod.plugin, t = mod._test;
 const ds = new p.ds({ uid: 'x' });
+const labels = (el) => !el || typeof el !== 'object' ? [] : (el.type === 'InlineField' ? [el.props.label] : []).concat(...(el.children || []).map(labels));
+let changed = null;
+const editor = (q) => labels(p.query({ query: q, onChange: (n) => { changed = n; }, onRunQuery: () => {} }));
+const counts = editor({ queryType: 'anomaly_counts', groupBy: 'age' });
+const seatsEditor = editor({ queryType: 'seats' });
+const config = labels(p.config({ options: { jsonData: {}, secureJsonFields: { saslPassword: true } }, onOptionsChange: () => {} }));
 const out = {
   editors: typeof p.config === 'function' && typeof p.query === 'function',
   streamSet: ds.streamOptionsProvider === t.streamOptions,
@@ -127,6 +134,7 @@ const out = {
   cleanSeats: t.clean({ queryType: 'seats', top: 3, code: 'ARITH', refId: 'A' }),
   cleanShares: t.clean({ queryType: 'shares', top: 0, severity: 'hard' }),
   cleanCounts: t.clean({ queryType: 'anomaly_counts', groupBy: 'age', code: '', severity: 'hard', call: 'called' }),
+  countsEditor: counts, seatsEditor: seatsEditor, config: config,
   replace: t.streamOptions({ maxDataPoints: 10 }, { meta: { custom: { live: 'replace' } } }).action,
   append: t.streamOptions({ maxDataPoints: 10, rangeRaw: { to: 'now' }, range: { from: 1000, to: 4000 } }, { meta: { custom: { live: 'append' } } }),
 };
@@ -153,6 +161,9 @@ console.log(JSON.stringify(out));
 		"cleanSeats":   `{"queryType":"seats","refId":"A"}`,
 		"cleanShares":  `{"queryType":"shares"}`,
 		"cleanCounts":  `{"groupBy":"age","queryType":"anomaly_counts","severity":"hard"}`,
+		"countsEditor": `["Query","Group by","Code","Severity","Constituency"]`,
+		"seatsEditor":  `["Query"]`,
+		"config":       `["Kafka brokers","Topic prefix","Reference data","Estimates kept","Anomaly refresh (s)","TLS","SASL","SASL user","SASL password"]`,
 		"replace":      `"replace"`,
 		"append":       `{"action":"append","maxDelta":3000,"maxLength":20000}`,
 	}

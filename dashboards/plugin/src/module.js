@@ -120,7 +120,7 @@ define(['react', '@grafana/data', '@grafana/runtime', '@grafana/ui'], function (
         onBlur: function (e) { change(Object.assign({}, q, { constituency: e.currentTarget.value.trim() })); }
       })));
     }
-    return h('div', null, h(ui.InlineFieldRow, null, rows));
+    return h('div', null, h.apply(null, [ui.InlineFieldRow, null].concat(rows))); // children, not a list: no keys needed
   }
 
   function ConfigEditor(props) {
