@@ -6,7 +6,7 @@ KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 PLUGIN     := dashboards/plugin
 
-.PHONY: build run test bench lint services services-down fuzz clean plugin
+.PHONY: build run test chaos bench lint services services-down fuzz clean plugin
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -29,6 +29,10 @@ plugin:
 	cp -r $(PLUGIN)/src/. $(PLUGIN)/dist/
 	cd $(PLUGIN) && for arch in amd64 arm64; do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags="-s -w" -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
+
+# Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
+chaos:
+	scripts/chaos
 
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build

@@ -190,7 +190,7 @@ func TestLiveTargetRefusesABadQuery(t *testing.T) {
 // provisionedLiveDatasource reads the live data source Grafana is provisioned with.
 func provisionedLiveDatasource(t *testing.T) (typ, uid string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("provisioning", "datasources", "votestream-live.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "datasources", "votestream-live.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
