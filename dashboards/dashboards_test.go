@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -286,5 +287,45 @@ func TestComposeMountsDashboardsAndPlugin(t *testing.T) {
 	}
 	if !slices.Contains(strings.Split(g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], ","), live.PluginID) {
 		t.Errorf("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS = %q: want %s allowed", g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], live.PluginID)
+	}
+}
+
+// TestPipelinePanels: every pipeline-health panel runs one listed PromQL query, under its
+// title, on the Prometheus data source; every listed query is on a panel.
+func TestPipelinePanels(t *testing.T) {
+	d, err := Pipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, p := range d.Panels {
+		if p.Panel == nil || len(p.Panel.Targets) != 1 {
+			t.Fatalf("panel %+v: want one panel with one target", p)
+		}
+		raw, err := json.Marshal(p.Panel.Targets[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tg struct {
+			Expr       string
+			Datasource struct{ Type, UID string }
+		}
+		if err := json.Unmarshal(raw, &tg); err != nil {
+			t.Fatal(err)
+		}
+		if tg.Datasource.Type != PrometheusType || tg.Datasource.UID != PrometheusUID {
+			t.Errorf("panel %s: data source %+v", *p.Panel.Title, tg.Datasource)
+		}
+		i := slices.IndexFunc(PipelineQueries(), func(q PromQuery) bool { return q.Expr == tg.Expr })
+		if i < 0 || PipelineQueries()[i].Title != *p.Panel.Title {
+			t.Errorf("panel %s runs %q, not its listed query", *p.Panel.Title, tg.Expr)
+			continue
+		}
+		used[tg.Expr] = true
+	}
+	for _, q := range PipelineQueries() {
+		if !used[q.Expr] {
+			t.Errorf("query %q is on no panel", q.Title)
+		}
 	}
 }

@@ -26,6 +26,7 @@ func Files() ([]File, error) {
 		{"war-room.json", WarRoom},
 		{"constituency.json", Constituency},
 		{"anomalies.json", Anomalies},
+		{"pipeline-health.json", Pipeline},
 	}
 	files := make([]File, 0, len(builds))
 	for _, b := range builds {
