@@ -694,3 +694,32 @@ func TestBrowserIncidentAndCheckin(t *testing.T) {
 	}
 	r.shot(ctx, "form-after-incident")
 }
+
+// TestBrowserSlow3G opens a personal link for the first time on Chrome DevTools' "Slow 3G"
+// profile (2 s round trip, 50 KB/s each way) and sends one report. It logs how long each
+// took and fails only if the bytes transferred before photos exceed the issue's 150 KB.
+func TestBrowserSlow3G(t *testing.T) {
+	r := newBrowserRig(t)
+	ctx := r.ctx
+	r.do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{Latency: 2000, DownloadThroughput: 50_000, UploadThroughput: 50_000}},
+		})
+		return err
+	}))
+	start := time.Now()
+	r.do(ctx, chromedp.Navigate(r.url+"/#t="+r.tokens["ilaw-0042"]))
+	r.wait(ctx, "the station card on slow 3G", `!!document.querySelector('[data-station="BKK_1_0001"]')`, 3*time.Minute)
+	opened := time.Since(start)
+	bytes := r.eval(ctx, `String([...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')].reduce((s, e) => s + (e.transferSize || 0), 0))`)
+	r.fillBallot(ctx, "constituency", "final", map[int]int{1: 210, 2: 180, 3: 95, 4: 56}, 561, 12, 8)
+	start = time.Now()
+	r.do(ctx, chromedp.Click(chromedp.CSS(`#send`)))
+	r.wait(ctx, "the report accepted on slow 3G", `window.votestreamOutbox.all().then(a => a.length === 1 && a[0].state === 'accepted')`, 3*time.Minute)
+	sent := time.Since(start)
+	t.Logf("slow 3G (2 s RTT, 50 KB/s): first open of a personal link to the ballots %.1f s, %s bytes transferred; a report saved to accepted %.1f s", opened.Seconds(), bytes, sent.Seconds())
+	var n int
+	if _, err := fmt.Sscan(bytes, &n); err != nil || n <= 0 || n >= 150_000 {
+		t.Fatalf("transferred %s bytes before photos: want some, under 150 KB", bytes)
+	}
+}
