@@ -151,6 +151,14 @@ func newBrowserRig(t *testing.T) *browserRig { return newBrowserRigTLS(t, "") }
 // browser then talks to ingest directly, without the gate.
 func newBrowserRigTLS(t *testing.T, host string) *browserRig {
 	t.Helper()
+	r := newServerRig(t, host)
+	r.ctx = r.newPhone()
+	return r
+}
+
+// newServerRig is ingest, the gate and the volunteers' tokens, without a browser.
+func newServerRig(t *testing.T, host string) *browserRig {
+	t.Helper()
 	if os.Getenv("VOTESTREAM_BROWSER") != "1" {
 		t.Skip("browser test: run `make browser` (needs chromium; sets VOTESTREAM_BROWSER=1)")
 	}
@@ -214,7 +222,6 @@ func newBrowserRigTLS(t *testing.T, host string) *browserRig {
 			chromedp.Flag("ignore-certificate-errors-spki-list", spki),
 		}
 	}
-	r.ctx = r.newPhone()
 	return r
 }
 

@@ -211,7 +211,7 @@ async function start() {
   if ('serviceWorker' in navigator && window.isSecureContext) navigator.serviceWorker.register('/sw.js').catch(() => {});
   await activate();
   render();
-  kick();
+  wake(); // a reload is a volunteer at the phone: what waited for a signal goes now
   if (navigator.onLine && st.token && !st.blocked) refreshMe().then(() => { if (st.view === 'home') render(); });
 }
 
