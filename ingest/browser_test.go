@@ -730,3 +730,19 @@ func TestBrowserSlow3G(t *testing.T) {
 		t.Fatalf("transferred %s bytes before photos: want some, under 150 KB", bytes)
 	}
 }
+
+// TestBrowserClaimStation: before the day, a volunteer claims another station of their
+// constituency from the form; the claim goes through fieldwork.v1 on the real broker and
+// the station joins their list.
+func TestBrowserClaimStation(t *testing.T) {
+	r := newBrowserRig(t)
+	ctx := r.ctx
+	r.open(ctx, "ilaw-0042")
+	r.do(ctx, chromedp.Click(chromedp.CSS(`.go-claims`)))
+	r.wait(ctx, "the claimable stations", `!!document.querySelector('[data-claim="BKK_1_0002"] button')`, 30*time.Second)
+	r.shot(ctx, "form-claims")
+	r.do(ctx, chromedp.Click(chromedp.CSS(`[data-claim="BKK_1_0002"] button`)))
+	r.wait(ctx, "the claimed station in the list", `!!document.querySelector('[data-claim="BKK_1_0002"]') && document.querySelector('[data-claim="BKK_1_0002"]').textContent.includes('1/3')`, 30*time.Second)
+	r.do(ctx, chromedp.Click(chromedp.CSS(`#claims button.secondary`))) // back
+	r.wait(ctx, "the claimed station on the home page", `!!document.querySelector('[data-station="BKK_1_0002"]')`, 30*time.Second)
+}
