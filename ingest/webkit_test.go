@@ -23,7 +23,6 @@ import (
 type webDriver struct {
 	t       *testing.T
 	base    string // http://127.0.0.1:port/session/<id>
-	cleanup func()
 }
 
 func (d *webDriver) call(method, path string, body any) json.RawMessage {
