@@ -21,8 +21,8 @@ import (
 
 // webDriver is the little of W3C WebDriver the test needs.
 type webDriver struct {
-	t       *testing.T
-	base    string // http://127.0.0.1:port/session/<id>
+	t    *testing.T
+	base string // http://127.0.0.1:port/session/<id>
 }
 
 func (d *webDriver) call(method, path string, body any) json.RawMessage {
