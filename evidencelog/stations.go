@@ -24,7 +24,9 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"votestream/election")
+	"votestream/election"
+	"votestream/schemas"
+)
 
 // stations serves the public station pages once polls have closed (KawalPemilu's and
 // Escrutinio Social's practice): the consolidated figures, each source's figures, and the
@@ -355,6 +357,28 @@ var stationPage = template.Must(template.New("station").Funcs(template.FuncMap{
 		}
 		return b
 	},
+	"statusTH": func(st string) string {
+		switch schemas.Status(st) {
+		case schemas.StatusProvisional:
+			return "ชั่วคราว: แหล่งเดียว (provisional)"
+		case schemas.StatusCorroborated:
+			return "ตรงกันหลายแหล่ง (corroborated)"
+		case schemas.StatusDisputed:
+			return "ขัดแย้ง ยังไม่นับ (disputed)"
+		case schemas.StatusVerified:
+			return "ตรวจสอบแล้ว (verified)"
+		}
+		return st
+	},
+	"stageTH": func(st string) string {
+		switch schemas.Stage(st) {
+		case schemas.StageFinal:
+			return "ใบนับคะแนนฉบับสุดท้าย (final)"
+		case schemas.StageProgress:
+			return "ระหว่างนับ (in progress)"
+		}
+		return st
+	},
 }).Parse(`<!doctype html>
 <html lang="th"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>หน่วยเลือกตั้ง {{.StationID}}</title>
@@ -366,14 +390,14 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #999;padding
 <br><span class="muted">Figures volunteers reported, with the count-form photos, for anyone to re-check. Every report and photo is in the public log.</span></p>
 <h2>ผลรวม <span class="muted">· consolidated</span></h2>
 {{range .Results}}<h3>{{ballotTH .Ballot}}</h3>
-<p>สถานะ {{.Status}} · {{.Stage}} · ปรับปรุง {{.At}} (เวลาไทย)</p>
+<p>สถานะ {{statusTH .Status}} · {{stageTH .Stage}} · ปรับปรุง {{.At}} (เวลาไทย)</p>
 <table><tr><th>บัตรที่ใช้ (cast)</th><th>บัตรเสีย (invalid)</th><th>ไม่เลือกผู้ใด (no vote)</th></tr>
 <tr><td>{{.BallotsCast}}</td><td>{{.Invalid}}</td><td>{{.NoVote}}</td></tr></table>
 <table><tr><th>หมายเลข (number)</th><th>คะแนน (votes)</th></tr>{{range .Votes}}<tr><td>{{.Number}}</td><td>{{.Votes}}</td></tr>{{end}}</table>
 {{else}}<p>ยังไม่มีผลรวม (no consolidated result yet)</p>{{end}}
 <h2>รายงานแต่ละแหล่ง <span class="muted">· each source</span></h2>
 {{range .Sources}}<div class="src"><h3>{{ballotTH .Ballot}} · {{.Org}}</h3>
-<p>{{.Stage}} · รับเมื่อ {{.At}} (เวลาไทย) · <span class="muted">{{.Hash}}</span></p>
+<p>{{stageTH .Stage}} · รับเมื่อ {{.At}} (เวลาไทย) · <span class="muted">{{.Hash}}</span></p>
 <table><tr><th>บัตรที่ใช้</th><th>บัตรเสีย</th><th>ไม่เลือกผู้ใด</th></tr><tr><td>{{.BallotsCast}}</td><td>{{.Invalid}}</td><td>{{.NoVote}}</td></tr></table>
 <table><tr><th>หมายเลข</th><th>คะแนน</th></tr>{{range .Votes}}<tr><td>{{.Number}}</td><td>{{.Votes}}</td></tr>{{end}}</table>
 {{range .Evidence}}<p>{{if .Withdrawn}}ภาพถูกถอนจากการแสดงผลเพื่อความเป็นส่วนตัว ({{.Withdrawn}}) แต่ค่าแฮชยังอยู่ในบันทึกสาธารณะ <span class="muted">· photo withdrawn; its hash stays in the log</span>{{else}}<a href="/station/{{$.StationID}}/photo/{{.Ref}}"><img src="/station/{{$.StationID}}/photo/{{.Ref}}" alt="ภาพถ่ายใบนับคะแนน" style="max-width:100%"></a>{{end}}
