@@ -71,8 +71,7 @@ type Config struct {
 	// EvidenceDir is ingest's local evidence folder, read for the count-form photos shown
 	// on station pages (unless EvidenceS3.Endpoint is set). Default "var/evidence".
 	EvidenceDir string
-	// EvidenceS3 is reserved for reading the photos from ingest's bucket; with its Endpoint
-	// set, station pages refuse to start (not built yet).
+	// EvidenceS3 reads the photos from ingest's bucket instead when its Endpoint is set.
 	EvidenceS3 s3store.Config
 	// TakedownFile lists photos withdrawn from public pages (privacy), one
 	// "sha256:<hex> <reason>" a line; re-read when it changes. Their hashes stay in the log.

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -25,6 +27,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"votestream/election"
+	"votestream/ingest/s3store"
 	"votestream/schemas"
 )
 
@@ -36,10 +39,11 @@ import (
 // answered 410 while its hash stays in the log. Volunteers are not named, only their
 // organisation.
 type stations struct {
-	cfg  Config
-	log  *slog.Logger
-	conn driver.Conn
-	now  func() time.Time
+	cfg    Config
+	log    *slog.Logger
+	conn   driver.Conn
+	bucket *s3store.Store // nil: photos from cfg.EvidenceDir
+	now    func() time.Time
 
 	mu        sync.RWMutex
 	takedowns map[string]string // "sha256:<hex>" -> reason
@@ -50,8 +54,12 @@ type stations struct {
 var ErrStationPages = errors.New("evidencelog: station pages")
 
 func newStations(cfg Config, log *slog.Logger) (*stations, error) {
+	var bucket *s3store.Store
 	if cfg.EvidenceS3.Endpoint != "" {
-		return nil, fmt.Errorf("%w: photos are read from ingest's evidence folder only (EvidenceDir), not from a bucket yet", ErrStationPages)
+		var err error
+		if bucket, err = s3store.New(cfg.EvidenceS3); err != nil {
+			return nil, fmt.Errorf("%w: evidence bucket: %w", ErrStationPages, err)
+		}
 	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
@@ -61,7 +69,7 @@ func newStations(cfg Config, log *slog.Logger) (*stations, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: clickhouse %s: %w", ErrStationPages, cfg.ClickHouseAddr, err)
 	}
-	s := &stations{cfg: cfg, log: log, conn: conn, now: time.Now, takedowns: map[string]string{}}
+	s := &stations{cfg: cfg, log: log, conn: conn, bucket: bucket, now: time.Now, takedowns: map[string]string{}}
 	if err := s.reloadTakedowns(); err != nil {
 		conn.Close()
 		return nil, err
@@ -310,9 +318,14 @@ func (s *stations) handlePhoto(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no report of station %s cites this photo", id)
 		return
 	}
-	hexd := ref[len("sha256:"):]
-	raw, err := os.ReadFile(filepath.Join(s.cfg.EvidenceDir, hexd[:2], hexd))
-	if err != nil {
+	raw, err := s.readPhoto(ctx, ref[len("sha256:"):])
+	switch {
+	case errors.Is(err, errPhotoAltered):
+		// Never serve bytes that are not the photo the log holds the hash of.
+		s.log.Error("evidencelog: a stored photo does not match its hash", "station", id, "photo", ref, "err", err)
+		writeError(w, http.StatusInternalServerError, "PHOTO_ALTERED", "the stored copy of this photo does not match its hash; it is not served")
+		return
+	case err != nil:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "the photo is cited but not stored (not uploaded yet?)")
 		return
 	}
@@ -326,6 +339,30 @@ func (s *stations) handlePhoto(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Header().Set("Content-Length", strconv.Itoa(len(clean)))
 	_, _ = w.Write(clean)
+}
+
+// maxPhotoBytes bounds a photo read for a page (ingest's default limit is 10 MiB).
+const maxPhotoBytes = 64 << 20
+
+var errPhotoAltered = errors.New("stored photo does not hash to its name")
+
+// readPhoto reads a stored photo from the bucket or ingest's folder and checks its hash.
+func (s *stations) readPhoto(ctx context.Context, hexd string) ([]byte, error) {
+	if s.bucket != nil {
+		b, err := s.bucket.Get(ctx, hexd, maxPhotoBytes)
+		if errors.Is(err, s3store.ErrDigest) {
+			return nil, fmt.Errorf("%w: %w", errPhotoAltered, err)
+		}
+		return b, err
+	}
+	b, err := os.ReadFile(filepath.Join(s.cfg.EvidenceDir, hexd[:2], hexd))
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != hexd {
+		return nil, fmt.Errorf("%w: sha256:%s", errPhotoAltered, hexd)
+	}
+	return b, nil
 }
 
 // stripMetadata decodes a JPEG or PNG and encodes its pixels again: Go's encoders write no

@@ -16,11 +16,21 @@ import (
 	"testing"
 	"time"
 
+	"votestream/ingest/s3store"
 	"votestream/internal/testenv"
 	"votestream/schemas"
 	"votestream/schemas/chtable"
 	"votestream/schemas/provision"
 )
+
+func jpegOf(t *testing.T, size int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, size, size)), nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
 
 // photoWithGPS is a real JPEG carrying an EXIF segment that names a place, as phones write.
 func photoWithGPS(t *testing.T) []byte {
@@ -143,6 +153,37 @@ func TestStationPages(t *testing.T) {
 	}
 	if code, _ := get("/station/NO_SUCH"); code != http.StatusNotFound {
 		t.Errorf("a station without reports: %d, want 404", code)
+	}
+
+	// The same photo from ingest's bucket instead of its folder.
+	s3env := testenv.S3(t)
+	bcfg := cfg
+	bcfg.EvidenceS3 = s3store.DefaultConfig()
+	b := &bcfg.EvidenceS3
+	b.Endpoint, b.Bucket, b.Region, b.AccessKey, b.SecretKey, b.Secure, b.SpoolDir = s3env.Endpoint, s3env.Bucket, s3env.Region, s3env.AccessKey, s3env.SecretKey, false, t.TempDir()
+	bs, err := newStations(bcfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.conn.Close()
+	if err := bs.bucket.Put(ctx, hexd, bytes.NewReader(photo)); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/station/BKK_1_0001/photo/"+ref, nil)
+	req.SetPathValue("id", "BKK_1_0001")
+	req.SetPathValue("digest", ref)
+	bs.handlePhoto(rec, req)
+	if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte("SECRET-PLACE")) {
+		t.Errorf("photo from the bucket: %d, metadata kept: %v", rec.Code, bytes.Contains(rec.Body.Bytes(), []byte("SECRET-PLACE")))
+	}
+
+	// A stored copy altered behind ingest's back is never served.
+	if err := os.WriteFile(filepath.Join(evDir, hexd[:2], hexd), jpegOf(t, 8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, b := get("/station/BKK_1_0001/photo/" + ref); code != http.StatusInternalServerError || !strings.Contains(string(b), "PHOTO_ALTERED") {
+		t.Errorf("an altered stored photo: %d %s, want 500 PHOTO_ALTERED", code, b)
 	}
 
 	// Taken down for privacy: withdrawn, and the page says its hash stays in the log.

@@ -40,6 +40,14 @@ func init() {
 			var cf clickhouseFlags
 			cf.register(fs, "")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read for the photos of station pages")
+			s3 := &cfg.EvidenceS3
+			fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", s3.Endpoint, "read station pages' photos from ingest's S3-compatible bucket (host:port) instead of --evidence-dir")
+			fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket")
+			fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
+			fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects, as ingest's")
+			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket (read access is enough)")
+			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY")
+			insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server (loopback or a private network only)")
 			fs.StringVar(&cfg.TakedownFile, "takedowns", "", "file of photos withdrawn from station pages, one `sha256:<hex> reason` a line, re-read when it changes")
 			pollsClose := fs.String("polls-close", cfg.PollsClose.Format(time.RFC3339), "when station pages open to the public (RFC 3339)")
 			metrics := fs.String("metrics", "127.0.0.1:9106", "address serving Prometheus /metrics; empty disables")
@@ -60,6 +68,7 @@ func init() {
 					return err
 				}
 				cfg.Seeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
+				cfg.EvidenceS3.Secure = !*insecure
 				cfg.ClickHouseAddr, cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHousePassword = cf.addr, cf.database, cf.user, cf.password
 				pc, err := time.Parse(time.RFC3339, *pollsClose)
 				if err != nil {

@@ -194,6 +194,39 @@ func (s *Store) Has(ctx context.Context, digest string) (bool, error) {
 	return false, s.wrap("stat "+s.Key(digest), err)
 }
 
+// ErrNotStored: Get found no photo with this digest.
+var ErrNotStored = errors.New("s3store: no such photo")
+
+// Get reads the photo with this digest, at most max bytes, and checks that its bytes hash
+// to the digest (a photo altered in the bucket is an error, never served). Blocks for at
+// most Timeout.
+func (s *Store) Get(ctx context.Context, digest string, max int64) ([]byte, error) {
+	if !validDigest(digest) {
+		return nil, fmt.Errorf("%w: %q is not 64 lowercase hex digits", ErrDigest, digest)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	obj, err := s.cl.GetObject(ctx, s.cfg.Bucket, s.Key(digest), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.wrap("get "+s.Key(digest), err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(io.LimitReader(obj, max+1))
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil, fmt.Errorf("%w: %s", ErrNotStored, digest)
+		}
+		return nil, s.wrap("get "+s.Key(digest), err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("s3store: %s is larger than %d bytes", s.Key(digest), max)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != digest {
+		return nil, fmt.Errorf("%w: the stored bytes of %s hash to %x", ErrDigest, digest, sum)
+	}
+	return b, nil
+}
+
 // Put stores what r yields as the photo with this digest. It first copies r to a file in
 // SpoolDir, hashing it; if r fails (ingest's reader reports a mismatch or an oversize body
 // only at its end) or the bytes do not hash to digest, nothing is sent and the error is
