@@ -80,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	runFn := c.setup(fs)
+	var lf logFlags
+	lf.register(fs)
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: votestream %s [flags] %s\n\n%s\n", c.name, c.usage, c.summary)
@@ -107,6 +109,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
 		return 2
 	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
+		return 2
+	}
+	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runFn(ctx, append(lead, fs.Args()...)); err != nil {

@@ -109,14 +109,14 @@ func TestS3PutThenHas(t *testing.T) {
 }
 
 // TestS3GetRefusesAlteredOrMissing: a photo replaced in the bucket behind the store's back
-// is refused (ErrDigest), a missing one is ErrNotStored.
+// is refused (ErrDigest), a missing one is ErrNotFound.
 func TestS3GetRefusesAlteredOrMissing(t *testing.T) {
 	env := testenv.S3(t)
 	s := storeOn(t, env, nil)
 	ctx := ctxT(t)
 	d := digestOf(tinyPNG)
-	if _, err := s.Get(ctx, d, 1<<20); !errors.Is(err, ErrNotStored) {
-		t.Errorf("Get of a photo never put: %v, want ErrNotStored", err)
+	if _, err := s.Get(ctx, d, 1<<20); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of a photo never put: %v, want ErrNotFound", err)
 	}
 	if _, err := env.Client.PutObject(ctx, env.Bucket, "evidence/sha256/"+d, bytes.NewReader(jpegStart), int64(len(jpegStart)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
