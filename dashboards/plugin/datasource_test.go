@@ -190,7 +190,7 @@ func wantColumn(t *testing.T, f *data.Frame, name string, want ...any) {
 
 func TestQueryDataFromKafka(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	cb, pl := "constituency", "partylist"
 	produce(t, env, cl,
 		estimate("e1", 0, 10, [3]float64{0.40, 0.38, 0.42}, [3]float64{0.35, 0.33, 0.37}, [3]float64{0.25, 0.23, 0.27}),
@@ -381,7 +381,7 @@ func nextFrame(t *testing.T, p packets) *data.Frame {
 
 func TestRunStreamFromKafka(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	produce(t, env, cl, estimate("e1", 0, 10, [3]float64{0.5, 0.45, 0.55}, [3]float64{0.5, 0.45, 0.55}))
 	d := newDatasource(t, kafkaSettings(env), nil)
 	d.minPeriod = 0
@@ -482,7 +482,7 @@ func TestSubscribePublishRules(t *testing.T) {
 
 func TestCheckHealth(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	produce(t, env, cl, estimate("e1", 0, 10, [3]float64{1, 1, 1}))
 	d := newDatasource(t, kafkaSettings(env), nil)
 	waitFor(t, d.src, "catch-up", func(p Progress) bool { return p.CaughtUp })
