@@ -151,8 +151,8 @@ func (s *Source) readOnce(ctx context.Context) error {
 }
 
 // quietSpell is how long the reader waits for records before asking the broker whether
-// it is there.
-const quietSpell = 10 * time.Second
+// it is there (a variable for the outage test).
+var quietSpell = 10 * time.Second
 
 // decoded is one record made ready for the night: exactly one of its fields is set.
 type decoded struct {

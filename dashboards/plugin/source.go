@@ -28,6 +28,7 @@ type Source struct {
 
 	// What CheckHealth and the notices tell: how far the reader is.
 	reader   *kafkaread.Reader // the current reading; nil before it started
+	readings int               // readings started: each one reads the night from the start
 	caughtUp bool
 	records  map[string]int64 // records applied per topic (without prefix)
 	rejected map[string]int64 // records no panel can use, per topic
@@ -91,6 +92,7 @@ func (s *Source) startCatchUp(r *kafkaread.Reader) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reader, s.caughtUp, s.readErr = r, false, nil
+	s.readings++
 	s.records, s.rejected = map[string]int64{}, map[string]int64{}
 	s.night = NewNight(s.night.country, s.night.maxHistory)
 	s.setCaughtUp(r.CaughtUp())
@@ -161,7 +163,7 @@ func (s *Source) notify() {
 	s.changed = make(chan struct{})
 }
 
-// setReadError records the reader's state, logging only changes.
+// setReadError records the reader's state, logging and notifying only changes.
 func (s *Source) setReadError(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -171,6 +173,7 @@ func (s *Source) setReadError(err error) {
 		} else {
 			s.log.Info("votestream: reading Kafka again")
 		}
+		defer s.notify() // waiters on Changed see the reader's state change too
 	}
 	s.readErr = err
 }
@@ -186,13 +189,14 @@ type Progress struct {
 	Results        int              // station results held
 	Anomalies      int              // anomalies held, open or not
 	LatestEstimate time.Time        // data time of the latest estimate; zero before one
+	Readings       int              // readings of the night started (more than 1: reread after an error)
 }
 
 // Progress reports how far the reader is.
 func (s *Source) Progress() Progress {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := Progress{CaughtUp: s.caughtUp, Err: s.readErr, Records: map[string]int64{}, Rejected: map[string]int64{}}
+	p := Progress{CaughtUp: s.caughtUp, Err: s.readErr, Records: map[string]int64{}, Rejected: map[string]int64{}, Readings: s.readings}
 	if s.reader != nil && !s.caughtUp {
 		for _, n := range s.reader.Lag() {
 			p.Behind += n
