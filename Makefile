@@ -6,7 +6,7 @@ KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 PLUGIN     := dashboards/plugin
 
-.PHONY: build run test chaos bench lint services services-down fuzz clean plugin
+.PHONY: build run test chaos bench lint services services-down fuzz clean browser screenshots plugin
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -38,6 +38,12 @@ chaos:
 bench: build
 	scripts/bench
 
+# The console's browser test again, saving its screenshots into docs/img (docs/console.md).
+screenshots:
+	scripts/services up
+	eval "$$(scripts/services env | sed 's/^/export /')"; eval "$$(scripts/chromium | sed 's/^/export /')"; \
+	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run Browser ./console/
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -47,6 +53,11 @@ lint:
 
 fuzz:
 	scripts/fuzz
+
+# The volunteers' form in headless chromium (installed with apt when missing): a few
+# minutes, so not part of `make test`. Saves screenshots under docs/img/.
+browser:
+	scripts/browser
 
 services:
 	scripts/services up

@@ -91,6 +91,7 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 		{"war room", WarRoom, WarRoomQueries(), WarRoomLiveQueries()},
 		{"constituency", Constituency, ConstituencyQueries(), nil},
 		{"anomalies", Anomalies, nil, AnomaliesLiveQueries()},
+		{"field", Field, FieldQueries(), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := c.build()

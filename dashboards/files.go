@@ -25,6 +25,7 @@ func Files() ([]File, error) {
 	}{
 		{"war-room.json", WarRoom},
 		{"constituency.json", Constituency},
+		{"field.json", Field},
 		{"anomalies.json", Anomalies},
 		{"pipeline-health.json", Pipeline},
 	}

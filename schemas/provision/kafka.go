@@ -81,6 +81,9 @@ func topicConfig(t schemas.Topic, replicas int16, minISR int) map[string]*string
 	if t.Compacted {
 		cfg["cleanup.policy"] = kadm.StringPtr("compact")
 	}
+	if t.KeepForever {
+		cfg["retention.ms"] = kadm.StringPtr("-1")
+	}
 	if replicas > 1 {
 		cfg["min.insync.replicas"] = kadm.StringPtr(fmt.Sprint(minISR))
 	}
