@@ -145,95 +145,9 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 		turnout = float64(v) / float64(prog.EligibleReported)
 	}
 
-	// The share p_k = T_k / T_V is linearised: its error is that of the total of
-	// z = y_k - p_k·v (votes less p_k times the valid votes), divided by T_V.
-	ssr := func(h, k int) float64 {
-		i := bs.optOff[h] + k
-		p := share[k]
-		x := float64(bs.x[h])
-		z := float64(bs.y[i]) - p*float64(bs.v[h])
-		return max(0, bs.s[i]-2*p*bs.cv[i]+p*p*bs.vv[h]-z*z/x)
-	}
-	pool := make([]float64, K)
-	var df float64
-	for h := range l.strata {
-		if bs.n[h] < 2 {
-			continue
-		}
-		df += float64(bs.n[h] - 1)
-		for k := range K {
-			pool[k] += ssr(h, k)
-		}
-	}
-	for k := range K {
-		if df > 0 {
-			pool[k] /= df
-		} else {
-			pool[k] = fallbackSigma2(share[k], turnout)
-		}
-	}
-
-	// Variance of each z_k total over the unreported stations: their own scatter, the
-	// error of the stratum's ratio from its reports, and the departures the ratio borrowed
-	// from above and has not measured yet (variance.go). A departure δ_j is relative to
-	// party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures of
-	// different parties are taken as independent.
-	nu := m.VarianceDF
-	variance := make([]float64, K)
-	acc := newGroupAcc(rc)
-	own := make([]float64, K)
-	for h := range l.strata {
-		xu := rc.unreported(h)
-		if xu <= 0 {
-			continue
-		}
-		x := float64(bs.x[h])
-		dfh := float64(max(bs.n[h]-1, 0))
-		off := bs.optOff[h]
-		var ownSum float64
-		for j := range K {
-			a := xu * rc.sb[off+j] * rc.r[off+j]
-			own[j] = a * a * rc.tauRel[levelStratum][j]
-			ownSum += own[j]
-			acc.add(h, j, a)
-		}
-		for k := range K {
-			p := share[k]
-			sigma2 := nu * pool[k] / (dfh + nu)
-			if bs.n[h] >= 2 {
-				sigma2 = (ssr(h, k) + nu*pool[k]) / (dfh + nu)
-			}
-			v := sigma2*xu + own[k]*(1-2*p) + p*p*ownSum
-			if x > 0 {
-				w := 1 - rc.sb[off+k]
-				v += xu * xu * w * w * sigma2 / x
-			}
-			variance[k] += v
-		}
-	}
-	acc.addShareVariance(variance, share)
-
-	// Reporting-order drift (drift.go), for every z_k.
-	shift := rc.driftShifts()
-	var shifted float64
-	for h := range l.strata {
-		shifted += rc.unreported(h) * shift[h]
-	}
-	slopes := make([]slopeAcc, K)
-	for h := range l.strata {
-		if bs.n[h] < 2 {
-			continue
-		}
-		x, v, vq := float64(bs.x[h]), float64(bs.v[h]), bs.vq[h]
-		for k := range K {
-			i := bs.optOff[h] + k
-			p := share[k]
-			slopes[k].add(bs.yq[i]-p*vq, float64(bs.y[i])-p*v, bs.xq[h], bs.xq2[h], x)
-		}
-	}
-	for k := range K {
-		variance[k] += shifted * shifted * slopes[k].square(pool[k])
-	}
+	pool, ssr := pooledScatter(bs, len(l.strata), share, turnout)
+	variance := unreportedVariance(rc, share, pool, ssr, m.VarianceDF)
+	driftVariance(rc, share, pool, variance)
 	se := make([]float64, K)
 	for k := range K {
 		se[k] = math.Sqrt(variance[k]) / total
@@ -263,6 +177,109 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 		}
 	}
 	return out, prog, pri
+}
+
+// pooledScatter is the first phase of a share's error. The share p_k = T_k / T_V is
+// linearised: its error is that of the total of z = y_k - p_k·v (votes less p_k times the
+// valid votes), divided by T_V. It returns the scatter of z_k pooled over the strata with
+// two reports or more (a fallback before there are any), and ssr, a stratum's own sum of
+// squares of z_k.
+func pooledScatter(bs *ballotState, strata int, share []float64, turnout float64) (pool []float64, ssr func(h, k int) float64) {
+	K := len(share)
+	ssr = func(h, k int) float64 {
+		i := bs.optOff[h] + k
+		p := share[k]
+		x := float64(bs.x[h])
+		z := float64(bs.y[i]) - p*float64(bs.v[h])
+		return max(0, bs.s[i]-2*p*bs.cv[i]+p*p*bs.vv[h]-z*z/x)
+	}
+	pool = make([]float64, K)
+	var df float64
+	for h := range strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		df += float64(bs.n[h] - 1)
+		for k := range K {
+			pool[k] += ssr(h, k)
+		}
+	}
+	for k := range K {
+		if df > 0 {
+			pool[k] /= df
+		} else {
+			pool[k] = fallbackSigma2(share[k], turnout)
+		}
+	}
+	return pool, ssr
+}
+
+// unreportedVariance is the variance of each z_k total over the unreported stations: their
+// own scatter, the error of the stratum's ratio from its reports, and the departures the
+// ratio borrowed from above and has not measured yet (variance.go). A departure δ_j is
+// relative to party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures
+// of different parties are taken as independent. nu is Method.VarianceDF.
+func unreportedVariance(rc *ratioCalc, share, pool []float64, ssr func(h, k int) float64, nu float64) []float64 {
+	bs, K := rc.bs, len(share)
+	variance := make([]float64, K)
+	acc := newGroupAcc(rc)
+	own := make([]float64, K)
+	for h := range rc.l.strata {
+		xu := rc.unreported(h)
+		if xu <= 0 {
+			continue
+		}
+		x := float64(bs.x[h])
+		dfh := float64(max(bs.n[h]-1, 0))
+		off := bs.optOff[h]
+		var ownSum float64
+		for j := range K {
+			a := xu * rc.sb[off+j] * rc.r[off+j]
+			own[j] = a * a * rc.tauRel[levelStratum][j]
+			ownSum += own[j]
+			acc.add(h, j, a)
+		}
+		for k := range K {
+			p := share[k]
+			sigma2 := nu * pool[k] / (dfh + nu)
+			if bs.n[h] >= 2 {
+				sigma2 = (ssr(h, k) + nu*pool[k]) / (dfh + nu)
+			}
+			v := sigma2*xu + own[k]*(1-2*p) + p*p*ownSum
+			if x > 0 {
+				w := 1 - rc.sb[off+k]
+				v += xu * xu * w * w * sigma2 / x
+			}
+			variance[k] += v
+		}
+	}
+	acc.addShareVariance(variance, share)
+	return variance
+}
+
+// driftVariance adds the reporting-order drift (drift.go) to the variance of every z_k.
+func driftVariance(rc *ratioCalc, share, pool, variance []float64) {
+	bs, K := rc.bs, len(share)
+	shift := rc.driftShifts()
+	var shifted float64
+	for h := range rc.l.strata {
+		shifted += rc.unreported(h) * shift[h]
+	}
+	slopes := make([]slopeAcc, K)
+	for h := range rc.l.strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		x, v, vq := float64(bs.x[h]), float64(bs.v[h]), bs.vq[h]
+		for k := range K {
+			i := bs.optOff[h] + k
+			p := share[k]
+			slopes[k].add(bs.yq[i]-p*vq, float64(bs.y[i])-p*v, bs.xq[h], bs.xq2[h], x)
+		}
+	}
+	for k := range K {
+		variance[k] += shifted * shifted * slopes[k].square(pool[k])
+	}
 }
 
 // blend combines the stratified shares s with the priority sample's p by their precision.
