@@ -326,15 +326,23 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 }
 
 func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
-	l, bs, m := e.lay, e.ballots[1], e.method
-	K := len(l.parties)
-	rc := newRatioCalc(l, bs, m)
+	l, bs := e.lay, e.ballots[1]
+	rc := newRatioCalc(l, bs, e.method)
 	rc.compute()
 	prog := e.progress(bs, e.allStrata())
-	nu := m.VarianceDF
+	pool, slopes := nationalScatter(l, bs)
+	shift := rc.driftShifts()
+	out := make([]ConstituencyResult, len(l.cons))
+	for c := range l.cons {
+		out[c] = e.constituency(rc, c, pool, slopes, shift)
+	}
+	return out, prog
+}
 
-	// Scatter and departures per party, pooled over the country: a candidate's own
-	// constituency rarely has enough reports to measure them alone.
+// nationalScatter pools the scatter and the reporting-order slopes per party over the
+// country: a candidate's own constituency rarely has enough reports to measure them alone.
+func nationalScatter(l *layout, bs *ballotState) ([]float64, []slopeAcc) {
+	K := len(l.parties)
 	pool := make([]float64, K)
 	poolDF := make([]float64, K)
 	for h := range l.strata {
@@ -356,7 +364,6 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 			pool[k] = fallbackSigma2(0.3, 0.75)
 		}
 	}
-	shift := rc.driftShifts()
 	slopes := make([]slopeAcc, K)
 	for h := range l.strata {
 		if bs.n[h] < 2 {
@@ -368,123 +375,131 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 			slopes[k].add(bs.yq[i], float64(bs.y[i]), bs.xq[h], bs.xq2[h], x)
 		}
 	}
+	return pool, slopes
+}
 
-	out := make([]ConstituencyResult, len(l.cons))
-	for c := range l.cons {
-		cl := &l.cons[c]
-		strata := make([]int, l.nSub)
-		for s := range strata {
-			strata[s] = c*l.nSub + s
+// constituency projects constituency c's candidates, names the leader, its chance of
+// winning and the call.
+func (e *Estimator) constituency(rc *ratioCalc, c int, pool []float64, slopes []slopeAcc, shift []float64) ConstituencyResult {
+	l, bs, m := e.lay, rc.bs, e.method
+	cl := &l.cons[c]
+	strata := make([]int, l.nSub)
+	for s := range strata {
+		strata[s] = c*l.nSub + s
+	}
+	cr := ConstituencyResult{ID: cl.id, Progress: e.progress(bs, strata), Call: schemas.CallTooEarly}
+	// The arithmetic of a call uses the published roll when it is larger than the
+	// stations listed.
+	cr.Progress.EligibleTotal = cl.eligible
+	nk := len(cl.candNos)
+	cands := make([]CandidateResult, nk)
+	for j := range nk {
+		cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.parties[cl.candKeys[j]]}
+		for _, h := range strata {
+			cands[j].Counted += bs.y[bs.optOff[h]+j]
+			cands[j].Projected += rc.projected(h, j)
 		}
-		cr := ConstituencyResult{ID: cl.id, Progress: e.progress(bs, strata), Call: schemas.CallTooEarly}
-		// The arithmetic of a call uses the published roll when it is larger than the
-		// stations listed.
-		cr.Progress.EligibleTotal = cl.eligible
-		nk := len(cl.candNos)
-		cands := make([]CandidateResult, nk)
-		for j := range nk {
-			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.parties[cl.candKeys[j]]}
-			for _, h := range strata {
-				cands[j].Counted += bs.y[bs.optOff[h]+j]
-				cands[j].Projected += rc.projected(h, j)
-			}
-		}
-		cr.Candidates = cands
-		out[c] = cr
-		if nk == 0 || cr.Progress.StationsReported == 0 {
+	}
+	cr.Candidates = cands
+	if nk == 0 || cr.Progress.StationsReported == 0 {
+		return cr
+	}
+	order := make([]int, nk)
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(cands[b].Projected, cands[a].Projected),
+			cmp.Compare(cands[b].Counted, cands[a].Counted),
+			cmp.Compare(cands[a].No, cands[b].No))
+	})
+	lead := order[0]
+	var shiftedC float64
+	for _, h := range strata {
+		shiftedC += rc.unreported(h) * shift[h]
+	}
+
+	// Arithmetic certainty: even if every outstanding eligible voter backed the
+	// runner-up in the count so far, the counted leader stays ahead.
+	byCount := slices.Clone(order)
+	slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
+	outstanding := cl.eligible - cr.Progress.EligibleReported
+	called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
+	if called {
+		lead = byCount[0]
+	}
+
+	loss := 0.0
+	for _, j := range order[1:] {
+		if j == lead {
 			continue
 		}
-		order := make([]int, nk)
-		for j := range order {
-			order[j] = j
-		}
-		slices.SortFunc(order, func(a, b int) int {
-			return cmp.Or(cmp.Compare(cands[b].Projected, cands[a].Projected),
-				cmp.Compare(cands[b].Counted, cands[a].Counted),
-				cmp.Compare(cands[a].No, cands[b].No))
-		})
-		lead := order[0]
-		var shiftedC float64
-		for _, h := range strata {
-			shiftedC += rc.unreported(h) * shift[h]
-		}
-
-		// Arithmetic certainty: even if every outstanding eligible voter backed the
-		// runner-up in the count so far, the counted leader stays ahead.
-		byCount := slices.Clone(order)
-		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
-		outstanding := cl.eligible - cr.Progress.EligibleReported
-		called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
-		if called {
-			lead = byCount[0]
-		}
-
-		// P(leader ahead of j) from the projected lead and its variance, summed over strata.
-		loss := 0.0
-		for _, j := range order[1:] {
-			if j == lead {
-				continue
-			}
-			d := cands[lead].Projected - cands[j].Projected
-			kl, kj := cl.candKeys[lead], cl.candKeys[j]
-			// The pooled scatter of the difference: the constituency's own, leaning on the
-			// parties' national scatter until it has the degrees of freedom.
-			fb := math.Sqrt(pool[kl]) + math.Sqrt(pool[kj])
-			fb *= fb
-			ssr := func(h int) float64 {
-				if bs.n[h] < 2 {
-					return 0
-				}
-				a, b := bs.optOff[h]+lead, bs.optOff[h]+j
-				kk := bs.optN[h]
-				z := float64(bs.y[a] - bs.y[b])
-				return max(0, bs.s[a]+bs.s[b]-2*bs.cross[h][lead*kk+j]-z*z/float64(bs.x[h]))
-			}
-			var cSSR, cDF float64
-			for _, h := range strata {
-				cSSR += ssr(h)
-				cDF += float64(max(bs.n[h]-1, 0))
-			}
-			cPool := (cSSR + nu*fb) / (cDF + nu)
-			variance := rc.pairVariance(c, lead, j, func(h int) float64 {
-				return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
-			})
-			// Reporting-order drift of the two parties' candidates (drift.go).
-			if shiftedC != 0 {
-				db := slopes[kl].beta() - slopes[kj].beta()
-				variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
-			}
-			var ahead float64
-			switch {
-			case variance > 0:
-				// Student's t with one degree of freedom fewer than the stations
-				// reported: a lead seen on three stations is not yet a lead seen on thirty.
-				ahead = studentCDF(d/math.Sqrt(variance), float64(max(cr.Progress.StationsReported-1, 1)))
-			case d > 0:
-				ahead = 1
-			case d == 0:
-				ahead = 0.5
-			}
-			cands[j].WinProbability = 1 - ahead
-			loss += 1 - ahead
-		}
-		cands[lead].WinProbability = max(0, 1-loss)
-		if called {
-			cands[lead].WinProbability = 1
-		}
-		cr.LeaderNo = cands[lead].No
-		cr.WinProbability = cands[lead].WinProbability
-		switch {
-		case called:
-			cr.Call = schemas.CallCalled
-		case cr.Progress.StationsReported < m.MinStationsLeading:
-			cr.Call = schemas.CallTooEarly
-		case cr.WinProbability >= m.LikelyProbability:
-			cr.Call = schemas.CallLikely
-		default:
-			cr.Call = schemas.CallLeading
-		}
-		out[c] = cr
+		ahead := e.aheadProbability(rc, c, strata, cands, lead, j, pool, slopes, shiftedC, cr.Progress.StationsReported)
+		cands[j].WinProbability = 1 - ahead
+		loss += 1 - ahead
 	}
-	return out, prog
+	cands[lead].WinProbability = max(0, 1-loss)
+	if called {
+		cands[lead].WinProbability = 1
+	}
+	cr.LeaderNo = cands[lead].No
+	cr.WinProbability = cands[lead].WinProbability
+	switch {
+	case called:
+		cr.Call = schemas.CallCalled
+	case cr.Progress.StationsReported < m.MinStationsLeading:
+		cr.Call = schemas.CallTooEarly
+	case cr.WinProbability >= m.LikelyProbability:
+		cr.Call = schemas.CallLikely
+	default:
+		cr.Call = schemas.CallLeading
+	}
+	return cr
+}
+
+// aheadProbability is P(the leader stays ahead of candidate j) in constituency c, from the
+// projected lead and its variance summed over the constituency's strata.
+func (e *Estimator) aheadProbability(rc *ratioCalc, c int, strata []int, cands []CandidateResult, lead, j int,
+	pool []float64, slopes []slopeAcc, shiftedC float64, reported int) float64 {
+	bs, cl, nu := rc.bs, &e.lay.cons[c], e.method.VarianceDF
+	d := cands[lead].Projected - cands[j].Projected
+	kl, kj := cl.candKeys[lead], cl.candKeys[j]
+	// The pooled scatter of the difference: the constituency's own, leaning on the
+	// parties' national scatter until it has the degrees of freedom.
+	fb := math.Sqrt(pool[kl]) + math.Sqrt(pool[kj])
+	fb *= fb
+	ssr := func(h int) float64 {
+		if bs.n[h] < 2 {
+			return 0
+		}
+		a, b := bs.optOff[h]+lead, bs.optOff[h]+j
+		kk := bs.optN[h]
+		z := float64(bs.y[a] - bs.y[b])
+		return max(0, bs.s[a]+bs.s[b]-2*bs.cross[h][lead*kk+j]-z*z/float64(bs.x[h]))
+	}
+	var cSSR, cDF float64
+	for _, h := range strata {
+		cSSR += ssr(h)
+		cDF += float64(max(bs.n[h]-1, 0))
+	}
+	cPool := (cSSR + nu*fb) / (cDF + nu)
+	variance := rc.pairVariance(c, lead, j, func(h int) float64 {
+		return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
+	})
+	// Reporting-order drift of the two parties' candidates (drift.go).
+	if shiftedC != 0 {
+		db := slopes[kl].beta() - slopes[kj].beta()
+		variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
+	}
+	switch {
+	case variance > 0:
+		// Student's t with one degree of freedom fewer than the stations reported: a lead
+		// seen on three stations is not yet a lead seen on thirty.
+		return studentCDF(d/math.Sqrt(variance), float64(max(reported-1, 1)))
+	case d > 0:
+		return 1
+	case d == 0:
+		return 0.5
+	}
+	return 0
 }
