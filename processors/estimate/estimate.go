@@ -19,6 +19,12 @@ type Result struct {
 	Parties        []PartyResult
 	Constituencies []ConstituencyResult
 	Priority       PriorityStatus
+	// SharesState is whether the party-list shares, their intervals and the seats are
+	// published (StateEstimate, StateCount) or withheld (StateTooEarly).
+	SharesState schemas.EstimateState
+	// Inflation is the factor (>= 1) by which the night's measured drift multiplied the
+	// variance of the projected leads (honesty.go).
+	Inflation float64
 }
 
 // Progress counts reported stations and their eligible voters. A station is reported when
@@ -75,8 +81,11 @@ type PriorityStatus struct {
 // its cost depends on the number of strata and parties, not stations.
 func (e *Estimator) Estimate() Result {
 	res := Result{DataTime: e.dataTime}
-	res.Parties, res.PartyList, res.Priority = e.partyList()
-	res.Constituencies, res.Constituency = e.constituencies()
+	var infl float64
+	res.Parties, res.PartyList, res.Priority, infl = e.partyList()
+	res.SharesState = e.guard(res.PartyList, res.Parties)
+	res.Inflation = infl
+	res.Constituencies, res.Constituency = e.constituencies(infl)
 	return res
 }
 
@@ -106,57 +115,59 @@ func fallbackSigma2(p, t float64) float64 {
 	return overdispersion * t * max(p*(1-p), 1e-4)
 }
 
-func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
+// stratifiedEstimate is the stratified ratio estimate of the party-list shares, before the
+// night's drift and the priority sample are taken into account.
+type stratifiedEstimate struct {
+	counted   []int64
+	proj      []float64
+	total     float64
+	share, se []float64
+	ok        bool // something is projected
+}
+
+func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float64) {
 	l, bs, m := e.lay, e.ballots[0], e.method
 	K := len(l.parties)
-	rc := newRatioCalc(l, bs, m)
-	rc.compute()
 	prog := e.progress(bs, e.allStrata())
-
-	counted := make([]int64, K)
-	proj := make([]float64, K)
-	for h := range l.strata {
-		for k := range K {
-			counted[k] += bs.y[bs.optOff[h]+k]
-			proj[k] += rc.projected(h, k)
-		}
-	}
-	var total float64
-	for _, t := range proj {
-		total += t
-	}
+	st := e.stratified()
 	out := make([]PartyResult, K)
 	for k := range K {
-		out[k] = PartyResult{PartyNo: l.parties[k], Counted: counted[k], Projected: proj[k], ShareHi: 1}
+		out[k] = PartyResult{PartyNo: l.parties[k], Counted: st.counted[k], Projected: st.proj[k], ShareHi: 1}
 	}
-	if total <= 0 {
-		return out, prog, e.priorityStatus(bs, false)
+	if !st.ok {
+		return out, prog, e.priorityStatus(bs, false), 1
 	}
-	share := make([]float64, K)
-	for k := range K {
-		share[k] = proj[k] / total
-	}
-	turnout := 0.75
-	if prog.EligibleReported > 0 {
-		var v int64
-		for h := range l.strata {
-			v += bs.v[h]
-		}
-		turnout = float64(v) / float64(prog.EligibleReported)
-	}
+	share, se, total := st.share, slices.Clone(st.se), st.total
 
-	pool, ssr := pooledScatter(bs, len(l.strata), share, turnout)
-	variance := unreportedVariance(rc, share, pool, ssr, m.VarianceDF)
-	driftVariance(rc, share, pool, variance)
-	se := make([]float64, K)
-	for k := range K {
-		se[k] = math.Sqrt(variance[k]) / total
+	// The drift of the estimate over the night so far (honesty.go), carried to the
+	// stations still out.
+	infl := 1.0
+	u := float64(prog.EligibleReported) / float64(max(prog.EligibleTotal, 1))
+	var b2 []float64
+	if m.Drift && prog.StationsReported < prog.StationsTotal {
+		b2 = e.trend.bias2(u, share, se)
+		ratio := e.trend.noiseRatio(u, share, se)
+		infl = min(ratio*inflation(share, se, b2), trendMaxInflation)
+		for k := range K {
+			se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
+		}
 	}
 
 	// Once every station is in, the count is the answer: the sample has nothing to add.
 	pri := e.priorityStatus(bs, false)
 	if pp, pse, ok := e.priorityShares(bs); ok && prog.StationsReported < prog.StationsTotal {
 		pri.Used = true
+		// The sample's stations still out are late ones too, projected from the sample's
+		// reported stations of their region and kind: the sample is a random one only as
+		// far as it has reported. Its estimate carries the stratified estimate's error
+		// (drift included) in proportion to the part of the sample still out against the
+		// part of the country still out.
+		if u < 1 {
+			f := min((1-float64(pri.Reported)/float64(max(pri.Total, 1)))/(1-u), 1)
+			for k := range pse {
+				pse[k] = math.Sqrt(pse[k]*pse[k] + f*f*se[k]*se[k])
+			}
+		}
 		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
 		share, se = blend(share, se, pp, pse, unreported)
 	}
@@ -176,26 +187,58 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 			out[k].Seats = seats[l.parties[k]]
 		}
 	}
-	return out, prog, pri
+	return out, prog, pri, infl
 }
 
-// pooledScatter is the first phase of a share's error. The share p_k = T_k / T_V is
-// linearised: its error is that of the total of z = y_k - p_k·v (votes less p_k times the
-// valid votes), divided by T_V. It returns the scatter of z_k pooled over the strata with
-// two reports or more (a fallback before there are any), and ssr, a stratum's own sum of
-// squares of z_k.
-func pooledScatter(bs *ballotState, strata int, share []float64, turnout float64) (pool []float64, ssr func(h, k int) float64) {
-	K := len(share)
-	ssr = func(h, k int) float64 {
+// stratified works out the stratified estimate from the current state.
+func (e *Estimator) stratified() stratifiedEstimate {
+	l, bs, m := e.lay, e.ballots[0], e.method
+	K := len(l.parties)
+	rc := newRatioCalc(l, bs, m)
+	rc.compute()
+	prog := e.progress(bs, e.allStrata())
+
+	counted := make([]int64, K)
+	proj := make([]float64, K)
+	for h := range l.strata {
+		for k := range K {
+			counted[k] += bs.y[bs.optOff[h]+k]
+			proj[k] += rc.projected(h, k)
+		}
+	}
+	var total float64
+	for _, t := range proj {
+		total += t
+	}
+	st := stratifiedEstimate{counted: counted, proj: proj, total: total}
+	if total <= 0 {
+		return st
+	}
+	share := make([]float64, K)
+	for k := range K {
+		share[k] = proj[k] / total
+	}
+	turnout := 0.75
+	if prog.EligibleReported > 0 {
+		var v int64
+		for h := range l.strata {
+			v += bs.v[h]
+		}
+		turnout = float64(v) / float64(prog.EligibleReported)
+	}
+
+	// The share p_k = T_k / T_V is linearised: its error is that of the total of
+	// z = y_k - p_k·v (votes less p_k times the valid votes), divided by T_V.
+	ssr := func(h, k int) float64 {
 		i := bs.optOff[h] + k
 		p := share[k]
 		x := float64(bs.x[h])
 		z := float64(bs.y[i]) - p*float64(bs.v[h])
 		return max(0, bs.s[i]-2*p*bs.cv[i]+p*p*bs.vv[h]-z*z/x)
 	}
-	pool = make([]float64, K)
+	pool := make([]float64, K)
 	var df float64
-	for h := range strata {
+	for h := range l.strata {
 		if bs.n[h] < 2 {
 			continue
 		}
@@ -211,20 +254,17 @@ func pooledScatter(bs *ballotState, strata int, share []float64, turnout float64
 			pool[k] = fallbackSigma2(share[k], turnout)
 		}
 	}
-	return pool, ssr
-}
 
-// unreportedVariance is the variance of each z_k total over the unreported stations: their
-// own scatter, the error of the stratum's ratio from its reports, and the departures the
-// ratio borrowed from above and has not measured yet (variance.go). A departure δ_j is
-// relative to party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures
-// of different parties are taken as independent. nu is Method.VarianceDF.
-func unreportedVariance(rc *ratioCalc, share, pool []float64, ssr func(h, k int) float64, nu float64) []float64 {
-	bs, K := rc.bs, len(share)
+	// Variance of each z_k total over the unreported stations: their own scatter, the
+	// error of the stratum's ratio from its reports, and the departures the ratio borrowed
+	// from above and has not measured yet (variance.go). A departure δ_j is relative to
+	// party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures of
+	// different parties are taken as independent.
+	nu := m.VarianceDF
 	variance := make([]float64, K)
 	acc := newGroupAcc(rc)
 	own := make([]float64, K)
-	for h := range rc.l.strata {
+	for h := range l.strata {
 		xu := rc.unreported(h)
 		if xu <= 0 {
 			continue
@@ -254,19 +294,15 @@ func unreportedVariance(rc *ratioCalc, share, pool []float64, ssr func(h, k int)
 		}
 	}
 	acc.addShareVariance(variance, share)
-	return variance
-}
 
-// driftVariance adds the reporting-order drift (drift.go) to the variance of every z_k.
-func driftVariance(rc *ratioCalc, share, pool, variance []float64) {
-	bs, K := rc.bs, len(share)
+	// Reporting-order drift (drift.go), for every z_k.
 	shift := rc.driftShifts()
 	var shifted float64
-	for h := range rc.l.strata {
+	for h := range l.strata {
 		shifted += rc.unreported(h) * shift[h]
 	}
 	slopes := make([]slopeAcc, K)
-	for h := range rc.l.strata {
+	for h := range l.strata {
 		if bs.n[h] < 2 {
 			continue
 		}
@@ -280,6 +316,18 @@ func driftVariance(rc *ratioCalc, share, pool, variance []float64) {
 	for k := range K {
 		variance[k] += shifted * shifted * slopes[k].square(pool[k])
 	}
+	se := make([]float64, K)
+	for k := range K {
+		se[k] = math.Sqrt(variance[k]) / total
+	}
+	st.share, st.se, st.ok = share, se, true
+	if m.Blocks {
+		bv := e.blockVariance(share, pool)
+		for k := range K {
+			se[k] = math.Sqrt(variance[k]+bv[k]) / total
+		}
+	}
+	return st
 }
 
 // blend combines the stratified shares s with the priority sample's p by their precision.
@@ -325,24 +373,16 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 	return out, outSE
 }
 
-func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
-	l, bs := e.lay, e.ballots[1]
-	rc := newRatioCalc(l, bs, e.method)
+func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress) {
+	l, bs, m := e.lay, e.ballots[1], e.method
+	K := l.nKeys(bs.ballot)
+	rc := newRatioCalc(l, bs, m)
 	rc.compute()
 	prog := e.progress(bs, e.allStrata())
-	pool, slopes := nationalScatter(l, bs)
-	shift := rc.driftShifts()
-	out := make([]ConstituencyResult, len(l.cons))
-	for c := range l.cons {
-		out[c] = e.constituency(rc, c, pool, slopes, shift)
-	}
-	return out, prog
-}
+	nu := m.VarianceDF
 
-// nationalScatter pools the scatter and the reporting-order slopes per party over the
-// country: a candidate's own constituency rarely has enough reports to measure them alone.
-func nationalScatter(l *layout, bs *ballotState) ([]float64, []slopeAcc) {
-	K := len(l.parties)
+	// Scatter and departures per party, pooled over the country: a candidate's own
+	// constituency rarely has enough reports to measure them alone.
 	pool := make([]float64, K)
 	poolDF := make([]float64, K)
 	for h := range l.strata {
@@ -364,6 +404,7 @@ func nationalScatter(l *layout, bs *ballotState) ([]float64, []slopeAcc) {
 			pool[k] = fallbackSigma2(0.3, 0.75)
 		}
 	}
+	shift := rc.driftShifts()
 	slopes := make([]slopeAcc, K)
 	for h := range l.strata {
 		if bs.n[h] < 2 {
@@ -375,131 +416,124 @@ func nationalScatter(l *layout, bs *ballotState) ([]float64, []slopeAcc) {
 			slopes[k].add(bs.yq[i], float64(bs.y[i]), bs.xq[h], bs.xq2[h], x)
 		}
 	}
-	return pool, slopes
-}
 
-// constituency projects constituency c's candidates, names the leader, its chance of
-// winning and the call.
-func (e *Estimator) constituency(rc *ratioCalc, c int, pool []float64, slopes []slopeAcc, shift []float64) ConstituencyResult {
-	l, bs, m := e.lay, rc.bs, e.method
-	cl := &l.cons[c]
-	strata := make([]int, l.nSub)
-	for s := range strata {
-		strata[s] = c*l.nSub + s
-	}
-	cr := ConstituencyResult{ID: cl.id, Progress: e.progress(bs, strata), Call: schemas.CallTooEarly}
-	// The arithmetic of a call uses the published roll when it is larger than the
-	// stations listed.
-	cr.Progress.EligibleTotal = cl.eligible
-	nk := len(cl.candNos)
-	cands := make([]CandidateResult, nk)
-	for j := range nk {
-		cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.parties[cl.candKeys[j]]}
-		for _, h := range strata {
-			cands[j].Counted += bs.y[bs.optOff[h]+j]
-			cands[j].Projected += rc.projected(h, j)
+	out := make([]ConstituencyResult, len(l.cons))
+	for c := range l.cons {
+		cl := &l.cons[c]
+		strata := make([]int, l.nSub)
+		for s := range strata {
+			strata[s] = c*l.nSub + s
 		}
-	}
-	cr.Candidates = cands
-	if nk == 0 || cr.Progress.StationsReported == 0 {
-		return cr
-	}
-	order := make([]int, nk)
-	for j := range order {
-		order[j] = j
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return cmp.Or(cmp.Compare(cands[b].Projected, cands[a].Projected),
-			cmp.Compare(cands[b].Counted, cands[a].Counted),
-			cmp.Compare(cands[a].No, cands[b].No))
-	})
-	lead := order[0]
-	var shiftedC float64
-	for _, h := range strata {
-		shiftedC += rc.unreported(h) * shift[h]
-	}
-
-	// Arithmetic certainty: even if every outstanding eligible voter backed the
-	// runner-up in the count so far, the counted leader stays ahead.
-	byCount := slices.Clone(order)
-	slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
-	outstanding := cl.eligible - cr.Progress.EligibleReported
-	called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
-	if called {
-		lead = byCount[0]
-	}
-
-	loss := 0.0
-	for _, j := range order[1:] {
-		if j == lead {
+		cr := ConstituencyResult{ID: cl.id, Progress: e.progress(bs, strata), Call: schemas.CallTooEarly}
+		// The arithmetic of a call uses the published roll when it is larger than the
+		// stations listed.
+		cr.Progress.EligibleTotal = cl.eligible
+		nk := len(cl.candNos)
+		cands := make([]CandidateResult, nk)
+		for j := range nk {
+			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.partyNo(cl.candKeys[j])}
+			for _, h := range strata {
+				cands[j].Counted += bs.y[bs.optOff[h]+j]
+				cands[j].Projected += rc.projected(h, j)
+			}
+		}
+		cr.Candidates = cands
+		out[c] = cr
+		if nk == 0 || cr.Progress.StationsReported == 0 {
 			continue
 		}
-		ahead := e.aheadProbability(rc, c, strata, cands, lead, j, pool, slopes, shiftedC, cr.Progress.StationsReported)
-		cands[j].WinProbability = 1 - ahead
-		loss += 1 - ahead
-	}
-	cands[lead].WinProbability = max(0, 1-loss)
-	if called {
-		cands[lead].WinProbability = 1
-	}
-	cr.LeaderNo = cands[lead].No
-	cr.WinProbability = cands[lead].WinProbability
-	switch {
-	case called:
-		cr.Call = schemas.CallCalled
-	case cr.Progress.StationsReported < m.MinStationsLeading:
-		cr.Call = schemas.CallTooEarly
-	case cr.WinProbability >= m.LikelyProbability:
-		cr.Call = schemas.CallLikely
-	default:
-		cr.Call = schemas.CallLeading
-	}
-	return cr
-}
-
-// aheadProbability is P(the leader stays ahead of candidate j) in constituency c, from the
-// projected lead and its variance summed over the constituency's strata.
-func (e *Estimator) aheadProbability(rc *ratioCalc, c int, strata []int, cands []CandidateResult, lead, j int,
-	pool []float64, slopes []slopeAcc, shiftedC float64, reported int) float64 {
-	bs, cl, nu := rc.bs, &e.lay.cons[c], e.method.VarianceDF
-	d := cands[lead].Projected - cands[j].Projected
-	kl, kj := cl.candKeys[lead], cl.candKeys[j]
-	// The pooled scatter of the difference: the constituency's own, leaning on the
-	// parties' national scatter until it has the degrees of freedom.
-	fb := math.Sqrt(pool[kl]) + math.Sqrt(pool[kj])
-	fb *= fb
-	ssr := func(h int) float64 {
-		if bs.n[h] < 2 {
-			return 0
+		order := make([]int, nk)
+		for j := range order {
+			order[j] = j
 		}
-		a, b := bs.optOff[h]+lead, bs.optOff[h]+j
-		kk := bs.optN[h]
-		z := float64(bs.y[a] - bs.y[b])
-		return max(0, bs.s[a]+bs.s[b]-2*bs.cross[h][lead*kk+j]-z*z/float64(bs.x[h]))
+		slices.SortFunc(order, func(a, b int) int {
+			return cmp.Or(cmp.Compare(cands[b].Projected, cands[a].Projected),
+				cmp.Compare(cands[b].Counted, cands[a].Counted),
+				cmp.Compare(cands[a].No, cands[b].No))
+		})
+		lead := order[0]
+		var shiftedC float64
+		for _, h := range strata {
+			shiftedC += rc.unreported(h) * shift[h]
+		}
+
+		// Arithmetic certainty: even if every outstanding eligible voter backed the
+		// runner-up in the count so far, the counted leader stays ahead.
+		byCount := slices.Clone(order)
+		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
+		outstanding := cl.eligible - cr.Progress.EligibleReported
+		called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
+		if called {
+			lead = byCount[0]
+		}
+
+		// P(leader ahead of j) from the projected lead and its variance, summed over strata.
+		loss := 0.0
+		for _, j := range order[1:] {
+			if j == lead {
+				continue
+			}
+			d := cands[lead].Projected - cands[j].Projected
+			kl, kj := cl.candKeys[lead], cl.candKeys[j]
+			// The pooled scatter of the difference: the constituency's own, leaning on the
+			// parties' national scatter until it has the degrees of freedom.
+			fb := math.Sqrt(pool[kl]) + math.Sqrt(pool[kj])
+			fb *= fb
+			ssr := func(h int) float64 {
+				if bs.n[h] < 2 {
+					return 0
+				}
+				a, b := bs.optOff[h]+lead, bs.optOff[h]+j
+				kk := bs.optN[h]
+				z := float64(bs.y[a] - bs.y[b])
+				return max(0, bs.s[a]+bs.s[b]-2*bs.cross[h][lead*kk+j]-z*z/float64(bs.x[h]))
+			}
+			var cSSR, cDF float64
+			for _, h := range strata {
+				cSSR += ssr(h)
+				cDF += float64(max(bs.n[h]-1, 0))
+			}
+			cPool := (cSSR + nu*fb) / (cDF + nu)
+			variance := rc.pairVariance(c, lead, j, func(h int) float64 {
+				return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
+			})
+			// Reporting-order drift of the two parties' candidates (drift.go).
+			if shiftedC != 0 {
+				db := slopes[kl].beta() - slopes[kj].beta()
+				variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
+			}
+			variance *= infl
+			var ahead float64
+			switch {
+			case variance > 0:
+				// Student's t with one degree of freedom fewer than the stations
+				// reported: a lead seen on three stations is not yet a lead seen on thirty.
+				ahead = studentCDF(d/math.Sqrt(variance), float64(max(cr.Progress.StationsReported-1, 1)))
+			case d > 0:
+				ahead = 1
+			case d == 0:
+				ahead = 0.5
+			}
+			cands[j].WinProbability = 1 - ahead
+			loss += 1 - ahead
+		}
+		cands[lead].WinProbability = max(0, 1-loss)
+		if called {
+			cands[lead].WinProbability = 1
+		}
+		cr.LeaderNo = cands[lead].No
+		cr.WinProbability = cands[lead].WinProbability
+		switch {
+		case called:
+			cr.Call = schemas.CallCalled
+		case cr.Progress.StationsReported < m.MinStationsLeading:
+			cr.Call = schemas.CallTooEarly
+		case cr.WinProbability >= m.LikelyProbability:
+			cr.Call = schemas.CallLikely
+		default:
+			cr.Call = schemas.CallLeading
+		}
+		out[c] = cr
 	}
-	var cSSR, cDF float64
-	for _, h := range strata {
-		cSSR += ssr(h)
-		cDF += float64(max(bs.n[h]-1, 0))
-	}
-	cPool := (cSSR + nu*fb) / (cDF + nu)
-	variance := rc.pairVariance(c, lead, j, func(h int) float64 {
-		return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
-	})
-	// Reporting-order drift of the two parties' candidates (drift.go).
-	if shiftedC != 0 {
-		db := slopes[kl].beta() - slopes[kj].beta()
-		variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
-	}
-	switch {
-	case variance > 0:
-		// Student's t with one degree of freedom fewer than the stations reported: a lead
-		// seen on three stations is not yet a lead seen on thirty.
-		return studentCDF(d/math.Sqrt(variance), float64(max(reported-1, 1)))
-	case d > 0:
-		return 1
-	case d == 0:
-		return 0.5
-	}
-	return 0
+	return out, prog
 }

@@ -41,7 +41,7 @@ type Feed struct {
 	streamsMu sync.Mutex
 	streams   map[string]int // open streams per newsroom
 
-	http    *httpserve.Server
+	http *httpserve.Server
 	// shutdown is closed when Serve starts shutting down, so streams end promptly.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once

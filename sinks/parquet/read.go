@@ -25,6 +25,7 @@ type snapshot struct {
 	results   latestResults
 	anomalies map[string]*schemas.Anomaly // by anomaly_id: a re-delivered flag is one row
 	estimate  *schemas.Estimate
+	logCP     *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
 	cut       []PartitionCut
 	read      int64 // data records read (control records not counted)
 	rejected  int64 // records that could not be decoded, skipped
@@ -40,6 +41,7 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 			{Name: cfg.TopicPrefix + schemas.TopicAnomalies},
 			{Name: cfg.TopicPrefix + schemas.TopicEstimates, Newest: cfg.EstimateBacklog},
 			{Name: results},
+			{Name: cfg.TopicPrefix + schemas.TopicCheckpoints, Newest: cfg.CheckpointBacklog},
 		},
 		// A wrong prefix fails at once: retrying will not make it right.
 		List:   kafkaread.ListCurve.Within(cfg.StartTimeout),
@@ -109,6 +111,11 @@ func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) 
 	case *schemas.Estimate:
 		if newerEstimate(m, s.estimate) {
 			s.estimate = m
+		}
+	case *schemas.Checkpoint:
+		// The largest tree; of one size, the record with the most cosignatures.
+		if c := s.logCP; c == nil || m.Size > c.Size || (m.Size == c.Size && len(m.Cosigners) > len(c.Cosigners)) {
+			s.logCP = m
 		}
 	default:
 		s.reject(log, fmt.Errorf("%s[%d]@%d: unexpected message %T", rec.Topic, rec.Partition, rec.Offset, v))
