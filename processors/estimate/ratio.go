@@ -412,7 +412,7 @@ func (f *keyFit) groupProfile() {
 // geography sums observed votes, profile-expected votes, reported eligible voters and
 // their squares per constituency, province, region and nation.
 func (f *keyFit) geography() {
-	rc, l, bs, k, K, nSub := f.rc, f.rc.l, f.rc.bs, f.k, f.rc.K, f.rc.l.nSub
+	rc, l, k, K, nSub := f.rc, f.rc.l, f.k, f.rc.K, f.rc.l.nSub
 	np, nr := len(l.provinces), len(l.regions)
 	for lv := 1; lv <= 2; lv++ {
 		for uIdx := range len(rc.ub[lv]) / K {
@@ -423,15 +423,7 @@ func (f *keyFit) geography() {
 	f.ro, f.re, f.rxx = make([]float64, nr), make([]float64, nr), make([]float64, nr)
 	for _, co := range f.cons {
 		ci := rc.consOff[co.c] + co.j
-		var o, e0, x, xx float64
-		var n int32
-		for s := range nSub {
-			o += rc.y(co.c, s, co.j)
-			e0 += rc.u[s*K+k] * rc.x(co.c, s)
-			x += rc.x(co.c, s)
-			xx += f.xxOf(co.c, s)
-			n += bs.n[co.c*nSub+s]
-		}
+		o, e0, x, xx, n := f.sums(co, 0, nSub)
 		rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cxx[ci], rc.cn[ci] = o, e0, x, xx, n
 		p := l.cons[co.c].province
 		r := l.provRegion[p]
@@ -448,6 +440,20 @@ func (f *keyFit) geography() {
 		rc.un[2][p*K+k] += n
 		rc.un[1][r*K+k] += n
 	}
+}
+
+// sums adds up, over sub-strata [from, to) of constituency-option co: observed votes,
+// profile-expected votes, reported eligible voters and their squares, reported stations.
+func (f *keyFit) sums(co consOpt, from, to int) (o, e0, x, xx float64, n int32) {
+	rc, K, nSub := f.rc, f.rc.K, f.rc.l.nSub
+	for s := from; s < to; s++ {
+		o += rc.y(co.c, s, co.j)
+		e0 += rc.u[s*K+f.k] * rc.x(co.c, s)
+		x += rc.x(co.c, s)
+		xx += f.xxOf(co.c, s)
+		n += rc.bs.n[co.c*nSub+s]
+	}
+	return o, e0, x, xx, n
 }
 
 func (f *keyFit) px(p int) float64 { return f.rc.ux[2][p*f.rc.K+f.k] }
@@ -517,7 +523,7 @@ func (f *keyFit) constituencies() {
 // group, so that an urban stratum with nothing reported leans on the urban stations of its
 // own constituency before it leans on the country's urban profile.
 func (f *keyFit) groups() {
-	rc, bs, k, K, nSub := f.rc, f.rc.bs, f.k, f.rc.K, f.rc.l.nSub
+	rc, k, nSub := f.rc, f.k, f.rc.l.nSub
 	sizeClasses := nSub / 2
 	f.dep.reset()
 	for _, co := range f.cons {
@@ -526,15 +532,7 @@ func (f *keyFit) groups() {
 		rc.cb[ci] = 1 - w
 		for g := range 2 {
 			gi := ci*2 + g
-			var o, e0, x, xx float64
-			var n int32
-			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
-				o += rc.y(co.c, s, co.j)
-				e0 += rc.u[s*K+k] * rc.x(co.c, s)
-				x += rc.x(co.c, s)
-				xx += f.xxOf(co.c, s)
-				n += bs.n[co.c*nSub+s]
-			}
+			o, e0, x, xx, n := f.sums(co, g*sizeClasses, (g+1)*sizeClasses)
 			rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gxx[gi], rc.gn[gi] = o, e0, x, xx, n
 			rc.gParent[gi], _, rc.gVar[gi] = rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci]-o, rc.ce0[ci]-e0, rc.cx2[ci]-x, rc.cxx[ci]-xx, f.tauC)
 			if e := rc.gParent[gi] * e0; e > 0 && n >= 2 {

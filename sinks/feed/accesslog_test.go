@@ -1,34 +1,17 @@
 package feed
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"votestream/internal/testenv"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestAccessLogAndRequestID: the feed is served by the shared skeleton: every answer
 // carries an X-Request-Id, and with AccessLog each request is one log line naming it.
 func TestAccessLogAndRequestID(t *testing.T) {
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	f := newTestFeed(t, func(c *Config) {
 		c.AccessLog = true
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
@@ -46,7 +29,7 @@ func TestAccessLogAndRequestID(t *testing.T) {
 		}
 	}
 
-	var none lockedBuffer
+	var none testenv.LogBuffer
 	quiet := newTestFeed(t, func(c *Config) { c.Logger = slog.New(slog.NewJSONHandler(&none, nil)) })
 	get(t, serve(t, quiet).URL+"/healthz", "")
 	if strings.Contains(none.String(), `"msg":"request"`) {
