@@ -274,7 +274,7 @@ func (s *Server) prepareSubmission(raw []byte, wire *submissionWire, c token.Cla
 		return nil, e
 	}
 	flagged := false
-	if !inScope(c, st) {
+	if !s.coveredBy(c, st) {
 		if s.cfg.SpreadPolicy == SpreadRefuse {
 			return nil, apiErr(CodeOutOfScope, "station_id", "station %s is outside your assignment", st.ID)
 		}

@@ -51,7 +51,7 @@ var (
 // recordSchemas are the message types Encode and Decode handle.
 var recordSchemas = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
-	SchemaReview, SchemaOfficial, SchemaEvidence, SchemaCheckpoint,
+	SchemaReview, SchemaOfficial, SchemaEvidence, SchemaCheckpoint, SchemaFieldEvent, SchemaIncident,
 }
 
 // schemaOf names the schema of a message value or pointer.
@@ -75,6 +75,10 @@ func schemaOf(v any) (string, bool) {
 		return SchemaEvidence, true
 	case Checkpoint, *Checkpoint:
 		return SchemaCheckpoint, true
+	case FieldEvent, *FieldEvent:
+		return SchemaFieldEvent, true
+	case Incident, *Incident:
+		return SchemaIncident, true
 	}
 	return "", false
 }
@@ -217,6 +221,10 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 		v = new(Evidence)
 	case SchemaCheckpoint:
 		v = new(Checkpoint)
+	case SchemaFieldEvent:
+		v = new(FieldEvent)
+	case SchemaIncident:
+		v = new(Incident)
 	default:
 		base, _, _ := splitSchema(name)
 		for _, known := range recordSchemas {
@@ -234,7 +242,8 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 
 func isPointer(v any) bool {
 	switch v.(type) {
-	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official, *Evidence, *Checkpoint:
+	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official, *Evidence, *Checkpoint,
+		*FieldEvent, *Incident:
 		return true
 	}
 	return false
@@ -283,6 +292,14 @@ func Key(v any) string {
 		return m.Origin
 	case *Checkpoint:
 		return m.Origin
+	case FieldEvent:
+		return m.VolunteerID
+	case *FieldEvent:
+		return m.VolunteerID
+	case Incident:
+		return m.StationID
+	case *Incident:
+		return m.StationID
 	}
 	return ""
 }

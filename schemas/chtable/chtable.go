@@ -73,11 +73,23 @@ var (
 		"origin", "size", "root_hash", "note", "cosigners", "cosignatures", "published_at"}}
 )
 
+// Volunteers around the counts (0009_fieldwork.sql).
+var (
+	Roster = Table{"roster", []string{
+		"org", "volunteer_id", "person", "role", "station_id", "constituency_id", "imported_at"}}
+	FieldEvents = Table{"field_events", []string{
+		"event_id", "kind", "volunteer_id", "org", "token_id", "station_id", "constituency_id", "device_key",
+		"issued_at", "status", "by", "at"}}
+	Incidents = Table{"incidents", []string{
+		"incident_id", "station_id", "constituency_id", "category", "occurred_at", "text", "evidence",
+		"volunteer_id", "org", "role", "received_at"}}
+)
+
 // Tables lists every table above.
 var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
-	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints,
+	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints, Roster, FieldEvents, Incidents,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -139,6 +151,14 @@ func MessageRows(msg any) ([]Rows, error) {
 	case *schemas.Checkpoint:
 		row, err := CheckpointRow(*m)
 		return one(LogCheckpoints, row, err)
+	case schemas.FieldEvent:
+		return MessageRows(&m)
+	case *schemas.FieldEvent:
+		return one(FieldEvents, FieldEventRow(*m), nil)
+	case schemas.Incident:
+		return MessageRows(&m)
+	case *schemas.Incident:
+		return one(Incidents, IncidentRow(*m), nil)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:
@@ -170,6 +190,28 @@ func CheckpointRow(c schemas.Checkpoint) ([]any, error) {
 		return nil, fmt.Errorf("%w: checkpoint of %s: size %d, %d cosigners", ErrOutOfRange, c.Origin, c.Size, len(c.Cosigners))
 	}
 	return []any{c.Origin, uint64(c.Size), c.RootHash, c.Note, strs(c.Cosigners), uint16(len(c.Cosigners)), dateTime(c.PublishedAt)}, nil
+}
+
+// FieldEventRow is the field_events row of a fieldwork.v1 record.
+func FieldEventRow(e schemas.FieldEvent) []any {
+	return []any{
+		e.EventID, e.Kind, e.VolunteerID, e.Org, e.TokenID, e.StationID, e.ConstituencyID, e.DeviceKey,
+		dateTime(e.IssuedAt), e.Status, e.By, dateTime(e.At),
+	}
+}
+
+// IncidentRow is the incidents row of an incident report.
+func IncidentRow(i schemas.Incident) []any {
+	return []any{
+		i.IncidentID, i.StationID, i.ConstituencyID, i.Category, dateTime(i.OccurredAt), i.Text, strs(i.Evidence),
+		i.VolunteerID, i.Org, i.Role, dateTime(i.ReceivedAt),
+	}
+}
+
+// RosterRow is one roster row: a volunteer and one station of their scope (station ""
+// for a district lead or the war room, with the lead's constituency).
+func RosterRow(org, volunteerID, person, role, stationID, constituencyID string, importedAt time.Time) []any {
+	return []any{org, volunteerID, person, role, stationID, constituencyID, dateTime(importedAt)}
 }
 
 // ReportRow is the submissions row of a report.

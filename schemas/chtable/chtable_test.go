@@ -115,6 +115,8 @@ func TestMessageRowsWidth(t *testing.T) {
 		schemas.Official{},
 		schemas.Evidence{},
 		&schemas.Checkpoint{Cosigners: []string{"w"}},
+		schemas.FieldEvent{},
+		&schemas.Incident{},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
