@@ -25,6 +25,7 @@ func init() {
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
 			fs.IntVar(&cfg.RingSize, "ring", cfg.RingSize, "events kept for clients resuming with Last-Event-ID")
+			fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request (with its X-Request-Id)")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 && args[0] == "keygen" {
@@ -38,14 +39,10 @@ func init() {
 					fmt.Println(key)
 					return nil
 				}
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := rf.country()
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				reg := newRegistry()
 				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				f, err := feed.New(cfg)
 				if err != nil {

@@ -77,6 +77,9 @@ type Config struct {
 	// ShutdownGrace is how long requests in flight may take to finish on shutdown.
 	// Default 5s.
 	ShutdownGrace time.Duration
+	// AccessLog logs one line per request (method, path, route, status, bytes, duration,
+	// request id). Default false. CLI: --access-log.
+	AccessLog bool
 
 	// Logger receives the role's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
