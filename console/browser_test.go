@@ -122,6 +122,23 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	if err := chromedp.Do(ctx, signOut()); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		// Last, the war room's log shows the lead's decisions, with who and why.
+		err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(1366, 900),
+			signOut(),
+			chromedp.SendKeys(chromedp.CSS("#token"), war),
+			chromedp.Click(chromedp.CSS("#signin")),
+			chromedp.WaitVisible(chromedp.CSS("#log-link")),
+			chromedp.Click(chromedp.CSS("#log-link")),
+			chromedp.WaitVisible(chromedp.CSS("#log tbody tr")),
+			into(chromedp.Text(chromedp.CSS("#log")), &text),
+		)
+		if err != nil || !strings.Contains(text, "lead-C1") || !strings.Contains(text, "lead-C2") || !strings.Contains(text, "5/18") {
+			t.Errorf("war room's decision log: %q (%v); want both leads' decisions with their reasons", text, err)
+		}
+		shot(t, ctx, "console-log.png")
+	}()
 
 	// The lead of C1 sees only S01, opens it, sees both photos beside the figures, and
 	// resolves it with a reason.

@@ -398,13 +398,13 @@ func (p *pipeline) playNight() night {
 		return p.status("S01", c) == "disputed" && p.status("S21", c) == "disputed" && p.status("S02", c) == "corroborated"
 	})
 	war := p.warRoom()
-	waitFor(p.t, "both disputed stations in the queue, with both sources", func() bool {
+	waitFor(p.t, "both disputed stations in the queue, with both sources and their anomaly", func() bool {
 		st, pg, _ := p.queue(war, "")
 		if st != http.StatusOK || pg.Total < 2 {
 			return false
 		}
 		for _, it := range pg.Items {
-			if len(it.Sources) < 2 {
+			if len(it.Sources) < 2 || len(it.Flags) == 0 {
 				return false
 			}
 		}

@@ -440,3 +440,37 @@ func (s *Server) post(r *http.Request, u who, path string, body any) (int, []byt
 	}
 	return resp.StatusCode, answer, nil
 }
+
+// handleDecisionLog: GET /v1/decisions?limit=: the newest decisions (reviews), newest
+// first, as ingest recorded them: all of them for the war room, a lead's constituency's
+// for a lead.
+func (s *Server) handleDecisionLog(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
+	limit := 200
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > s.cfg.PageMax {
+			writeError(w, apiErr(CodeInvalidValue, "limit", "limit must be 1-%d", s.cfg.PageMax))
+			return
+		}
+		limit = n
+	}
+	cons := ""
+	if !u.warRoom() {
+		cons = u.Constituency
+	}
+	ctx, cancel := contextWithTimeout(r, s.cfg.QueryTimeout)
+	defer cancel()
+	log, err := s.store.decisionLog(ctx, cons, limit)
+	if err != nil {
+		s.log.Error("console: decision log", "err", err)
+		writeError(w, &APIError{Code: CodeUpstream, Message: "ClickHouse did not answer; retry in a moment"})
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Decisions []LoggedDecision `json:"decisions"`
+	}{log})
+}
