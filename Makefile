@@ -5,7 +5,7 @@ BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 
-.PHONY: build run test bench lint services services-down fuzz clean screenshots
+.PHONY: build run test chaos bench lint services services-down fuzz clean browser
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -21,15 +21,13 @@ run: build
 test:
 	scripts/test
 
+# Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
+chaos:
+	scripts/chaos
+
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
 	scripts/bench
-
-# The console's browser test again, saving its screenshots into docs/img (docs/console.md).
-screenshots:
-	scripts/services up
-	eval "$$(scripts/services env | sed 's/^/export /')"; eval "$$(scripts/browser | sed 's/^/export /')"; \
-	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run Browser ./console/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -39,6 +37,11 @@ lint:
 
 fuzz:
 	scripts/fuzz
+
+# The volunteers' form and the review console in headless chromium (installed with apt when
+# missing): a few minutes, so not part of `make test`. Saves screenshots under docs/img/.
+browser:
+	scripts/browser
 
 services:
 	scripts/services up

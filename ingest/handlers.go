@@ -274,7 +274,7 @@ func (s *Server) prepareSubmission(raw []byte, wire *submissionWire, c token.Cla
 		return nil, e
 	}
 	flagged := false
-	if !inScope(c, st) {
+	if !s.coveredBy(c, st) {
 		if s.cfg.SpreadPolicy == SpreadRefuse {
 			return nil, apiErr(CodeOutOfScope, "station_id", "station %s is outside your assignment", st.ID)
 		}
@@ -289,7 +289,7 @@ func (s *Server) prepareSubmission(raw []byte, wire *submissionWire, c token.Cla
 	p := &pending{
 		// The receipt is remembered for retries: its id must not be a substring of the body.
 		key:     key,
-		receipt: schemas.Receipt{SubmissionID: key[len("submission/"):], Hash: hash, ReceivedAt: rep.ReceivedAt},
+		receipt: schemas.Receipt{SubmissionID: key[len("submission/"):], Hash: hash, ReceivedAt: rep.ReceivedAt, LeafHash: schemas.LeafHashHex(schemas.ReportLeaf(&rep))},
 		flagged: flagged,
 	}
 	return s.claim(p, hash, c, schemas.TopicSubmissions, rep, now)
@@ -315,6 +315,12 @@ func (s *Server) claim(p *pending, hash string, c token.Claims, topic string, ms
 		return nil, apiErr(CodeIDConflict, "", "id %s was already accepted with different content (or from another sender); use a new id for a new report", p.receipt.SubmissionID)
 	}
 	p.record = rec
+	switch m := msg.(type) {
+	case schemas.Review:
+		p.receipt.LeafHash = schemas.LeafHashHex(schemas.ReviewLeaf(rec.Value, &m))
+	case schemas.Official:
+		p.receipt.LeafHash = schemas.LeafHashHex(schemas.OfficialLeaf(rec.Value, &m))
+	}
 	return p, nil
 }
 

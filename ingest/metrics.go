@@ -29,7 +29,7 @@ type metrics struct {
 	produceBy  map[string]prometheus.Observer
 }
 
-var itemKinds = []string{"submission", "review", "official"}
+var itemKinds = []string{"submission", "review", "official", "incident"}
 
 func newMetrics(reg prometheus.Registerer, buffered func() float64, dedupeLen func() float64) *metrics {
 	m := &metrics{

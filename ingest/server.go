@@ -30,6 +30,7 @@ import (
 	"votestream/ingest/s3store"
 	"votestream/ingest/token"
 	"votestream/internal/httpserve"
+	"votestream/schemas"
 )
 
 // Server is one ingest process. Build it with New; serve it with Run (or Serve, or mount
@@ -58,6 +59,10 @@ type Server struct {
 	warmedOnce sync.Once
 
 	closeOnce sync.Once
+
+	// field is fieldwork.v1 as this process has read it (links, claims, check-ins).
+	field    *fieldState
+	fieldLog fieldLog
 }
 
 // Option changes how New builds a Server.
@@ -157,7 +162,9 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		log:     o.log,
 		now:     o.now,
 		warmed:  make(chan struct{}),
+		field:   newFieldState(cfg.ClaimCap),
 	}
+	s.fieldLog = kafkaFieldLog{prod: o.prod, topic: cfg.TopicPrefix + schemas.TopicFieldwork}
 	if cfg.RatePerVolunteer > 0 {
 		s.limiter = newLimiter(cfg.RatePerVolunteer, cfg.RateBurst)
 	}
@@ -212,6 +219,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(rt.method+" "+rt.path, s.metrics.instrument(rt.path, rt.handler(s)))
 		paths[rt.path] = append(paths[rt.path], rt.method)
 	}
+	s.mountForm(mux)
 	// JSON errors for unknown paths and methods, instead of the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		for p, methods := range paths {
@@ -263,6 +271,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Close()
 		return fmt.Errorf("ingest: listen: %w", err)
 	}
+	if ln, err = s.tlsListener(ln); err != nil {
+		s.Close()
+		return err
+	}
 	return s.Serve(ctx, ln)
 }
 
@@ -300,6 +312,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		s.warmedOnce.Do(func() { close(s.warmed) })
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.followFieldwork(loopCtx)
+	}()
 	if s.cfg.RevocationFile != "" {
 		wg.Add(1)
 		go func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"votestream/processors/consolidate"
@@ -33,12 +34,24 @@ func init() {
 					return err
 				}
 				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country = rf.seeds(), rf.topicPrefix(), country
+				if cfg.TransactionalID == "" { // the flag's "" stood for the documented default
+					host, err := os.Hostname()
+					if err != nil {
+						return fmt.Errorf("%w: no --transactional-id and no host name: %v", errUsage, err)
+					}
+					cfg.TransactionalID = cfg.Group + "-" + host
+				}
 				reg := newRegistry()
 				cfg.Registerer = reg
 				c, err := consolidate.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
+				closeLag, err := registerLag(reg, cfg.Seeds, cfg.TopicPrefix, cfg.Group)
+				if err != nil {
+					return err
+				}
+				defer closeLag()
 				return rf.serve(ctx, reg, c.Run)
 			}
 		},

@@ -32,6 +32,11 @@ func init() {
 				if err != nil {
 					return err
 				}
+				closeLag, err := registerLag(reg, cfg.Seeds, cfg.TopicPrefix, cfg.Group)
+				if err != nil {
+					return err
+				}
+				defer closeLag()
 				return withMetrics(ctx, *metrics, reg, s.Run)
 			}
 		},

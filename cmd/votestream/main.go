@@ -32,6 +32,9 @@ var commands = map[string]*command{}
 
 func register(c *command) { commands[c.name] = c }
 
+// exitCoder is an error that names its own exit status (verify's 3 and 4).
+type exitCoder interface{ ExitCode() int }
+
 // errUsage marks an error in how the command was called: exit code 2, not 1.
 var errUsage = errors.New("usage")
 
@@ -121,6 +124,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
 		if errors.Is(err, errUsage) {
 			return 2
+		}
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
 		}
 		return 1
 	}

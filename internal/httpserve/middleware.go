@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"votestream/internal/promreg"
 )
 
 // HeaderRequestID carries the request id: taken from the request when it holds a sane one
@@ -212,10 +214,8 @@ func newMetrics(server string, reg prometheus.Registerer) (*metrics, error) {
 			ConstLabels: labels,
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.seconds, m.panics} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("httpserve: register metrics of %s: %w", server, err)
-		}
+	if err := promreg.Register(reg, "httpserve "+server, m.requests, m.seconds, m.panics); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -66,6 +66,10 @@ type Config struct {
 	ClientOpts []kgo.Opt
 }
 
+// ListCurve is the wait between tries to list the cut at start: from 250 ms, doubling, at
+// most 5 s. Bound it with the role's start timeout: ListCurve.Within(d).
+var ListCurve = backoff.Exponential(250*time.Millisecond, 5*time.Second)
+
 // Partition is the range of one partition a Reader reads: [Start, End), End being the last
 // stable offset when the cut was listed.
 type Partition struct {

@@ -159,13 +159,21 @@ func ClickHouse(t testing.TB) *ClickHouseEnv {
 		admin.Close()
 		t.Fatalf("testenv: create database %s on %s: %v", env.Database, addr, err)
 	}
+	admin.Close()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		// A fresh connection (one idle for minutes may be gone) and a longer bound: dropping
+		// tables waits for their merges, which a loaded server takes minutes over after a
+		// long test.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*setupTimeout)
 		defer cancel()
-		if err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s", env.Database)); err != nil {
+		admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 10 * time.Second, ReadTimeout: 3 * setupTimeout})
+		if err == nil {
+			err = admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s", env.Database))
+			admin.Close()
+		}
+		if err != nil {
 			t.Errorf("testenv: drop database %s: %v", env.Database, err)
 		}
-		admin.Close()
 	})
 
 	conn, err := clickhouse.Open(env.Options())

@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
-	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -129,12 +129,8 @@ func New(cfg Config) (*Runner, error) {
 	r.topics.in = cfg.TopicPrefix + schemas.TopicStationResults
 	r.topics.out = cfg.TopicPrefix + schemas.TopicEstimates
 	r.topics.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
-	if cfg.Registerer != nil {
-		for _, c := range r.m.collectors() {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("estimate: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "estimate", r.m.collectors()...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -173,7 +169,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		Seeds:         r.cfg.Seeds,
 		Topics:        []kafkaread.Topic{{Name: r.topics.in}},
 		Live:          true,
-		List:          listCurve.Within(r.cfg.StartTimeout),
+		List:          kafkaread.ListCurve.Within(r.cfg.StartTimeout),
 		WaitForTopics: true,
 		Logger:        r.log,
 		ClientOpts:    []kgo.Opt{kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout)},
@@ -262,10 +258,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 }
-
-// listCurve is the wait between tries to list the input's offsets at start: from 250 ms,
-// doubling, at most 5 s.
-var listCurve = backoff.Exponential(250*time.Millisecond, 5*time.Second)
 
 // apply takes one station-results.v1 record into the state. A record that can never be used
 // comes back as its dead letter, for the caller to deliver.

@@ -1,10 +1,6 @@
 package clickhouse
 
-import (
-	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are one sink's series.
 type metrics struct {
@@ -43,15 +39,6 @@ func newMetrics() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.records, m.deadLetters, m.rows, m.insertErrs, m.insertSecs}
-}
-
-func (m *metrics) register(reg prometheus.Registerer) error {
-	for _, c := range m.collectors() {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("sink: register metrics: %w", err)
-		}
-	}
-	return nil
 }
 
 // Collectors returns the sink's metrics, for a caller that registers them itself (rather

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/chtable"
 	"votestream/schemas/kgorecord"
@@ -126,10 +127,8 @@ func New(cfg Config) (*Sink, error) {
 		log = slog.Default()
 	}
 	m := newMetrics()
-	if cfg.Registerer != nil {
-		if err := m.register(cfg.Registerer); err != nil {
-			return nil, err
-		}
+	if err := promreg.Register(cfg.Registerer, "sink", m.collectors()...); err != nil {
+		return nil, err
 	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},

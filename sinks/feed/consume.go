@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -28,7 +26,7 @@ func (f *Feed) consume(ctx context.Context) error {
 		// only the newest EstimateBacklog records.
 		Topics:        []kafkaread.Topic{{Name: results}, {Name: f.cfg.TopicPrefix + schemas.TopicEstimates, Newest: f.cfg.EstimateBacklog}},
 		Live:          true,
-		List:          listCurve.Within(f.cfg.StartTimeout),
+		List:          kafkaread.ListCurve.Within(f.cfg.StartTimeout),
 		WaitForTopics: true,
 		Logger:        f.log,
 	})
@@ -89,10 +87,6 @@ func (f *Feed) consume(ctx context.Context) error {
 		}
 	}
 }
-
-// listCurve is the wait between tries to list the offsets at start: from 250 ms, doubling,
-// at most 5 s.
-var listCurve = backoff.Exponential(250*time.Millisecond, 5*time.Second)
 
 // decode turns a record into an input for the view; false for a record nobody can use,
 // which is counted and logged.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/internal/httpserve"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 )
 
@@ -78,12 +79,8 @@ func New(cfg Config) (*Feed, error) {
 	}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.handler = f.routes()
-	if cfg.Registerer != nil {
-		for _, c := range f.m.collectors() {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("feed: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "feed", f.m.collectors()...); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -26,6 +25,7 @@ type snapshot struct {
 	results   latestResults
 	anomalies map[string]*schemas.Anomaly // by anomaly_id: a re-delivered flag is one row
 	estimate  *schemas.Estimate
+	logCP     *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
 	cut       []PartitionCut
 	read      int64 // data records read (control records not counted)
 	rejected  int64 // records that could not be decoded, skipped
@@ -41,9 +41,10 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 			{Name: cfg.TopicPrefix + schemas.TopicAnomalies},
 			{Name: cfg.TopicPrefix + schemas.TopicEstimates, Newest: cfg.EstimateBacklog},
 			{Name: results},
+			{Name: cfg.TopicPrefix + schemas.TopicCheckpoints, Newest: cfg.CheckpointBacklog},
 		},
 		// A wrong prefix fails at once: retrying will not make it right.
-		List:   listCurve.Within(cfg.StartTimeout),
+		List:   kafkaread.ListCurve.Within(cfg.StartTimeout),
 		Logger: log.With("role", "export"),
 	})
 	if err != nil {
@@ -87,9 +88,6 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 	return snap, nil
 }
 
-// listCurve is the wait between tries to list the cut: from 250 ms, doubling, at most 5 s.
-var listCurve = backoff.Exponential(250*time.Millisecond, 5*time.Second)
-
 // take decodes one data record of the cut into the snapshot; a record that cannot be decoded
 // is counted, logged and skipped (an export of the rest is worth more than none).
 func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) {
@@ -113,6 +111,11 @@ func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) 
 	case *schemas.Estimate:
 		if newerEstimate(m, s.estimate) {
 			s.estimate = m
+		}
+	case *schemas.Checkpoint:
+		// The largest tree; of one size, the record with the most cosignatures.
+		if c := s.logCP; c == nil || m.Size > c.Size || (m.Size == c.Size && len(m.Cosigners) > len(c.Cosigners)) {
+			s.logCP = m
 		}
 	default:
 		s.reject(log, fmt.Errorf("%s[%d]@%d: unexpected message %T", rec.Topic, rec.Partition, rec.Offset, v))
