@@ -296,7 +296,7 @@ function actions(v, b, sources, correcting) {
     const r = await api("/v1/decisions", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     if (r.status >= 300) { msg.replaceChildren(h("div", {class: "error"}, errText(r.body))); return; }
     msg.replaceChildren(h("div", {class: "notice", id: "done"}, "บันทึกแล้ว · Recorded. ", h("span", {class: "en"}, "The station turns verified once the pipeline applies it. "),
-      h("a", {href: "#/"}, "กลับไปที่คิว · back to the queue (Esc)")));
+      h("a", {href: "#/"}, "กลับไปที่คิว · back to the queue (Esc)"), " · ", "รายการถัดไป · next item (n)"));
     stationState.correcting = false;
   };
   const row = h("div", {class: "row"},
@@ -316,7 +316,7 @@ function actions(v, b, sources, correcting) {
       : h("button", {class: "act", onclick: () => { stationState.correcting = true; stationState.ballot = b.ballot; drawStation(); }}, "แก้ตัวเลข · Correct figures (c)"));
   return h("div", {class: "actions"}, h("label", {for: reason.id}, bi("เหตุผล (จำเป็น)", "Reason (required)")), reason, row, msg,
     h("p", {class: "keys"}, h("kbd", {}, "1"), "–", h("kbd", {}, "9"), " ยอมรับแหล่ง accept · ", h("kbd", {}, "v"), " ยืนยัน verify · ",
-      h("kbd", {}, "c"), " แก้ correct · ", h("kbd", {}, "e"), " ส่งต่อ escalate · ", h("kbd", {}, "/"), " พิมพ์เหตุผล reason · ", h("kbd", {}, "Esc"), " กลับ back"));
+      h("kbd", {}, "c"), " แก้ correct · ", h("kbd", {}, "e"), " ส่งต่อ escalate · ", h("kbd", {}, "n"), " รายการถัดไป next item · ", h("kbd", {}, "/"), " พิมพ์เหตุผล reason · ", h("kbd", {}, "Esc"), " กลับ back"));
 }
 
 function drawStation() {
@@ -398,6 +398,12 @@ document.addEventListener("keydown", (e) => {
   }
   if (e.key === "Escape") { location.hash = "#/"; return; }
   if (rt.page !== "station" || !stationState) return;
+  if (e.key === "n") { // the next item of the queue, without going back to it
+    const items = queueState.items, at = items.findIndex((x) => x.station_id === stationState.v.station_id);
+    const next = items.slice(at + 1).find((x) => x.station_id !== stationState.v.station_id);
+    if (next) { queueState.sel = items.indexOf(next); location.hash = "#/station/" + encodeURIComponent(next.station_id); }
+    return;
+  }
   const sec = $("#ballot-" + stationState.ballot) || $("section.ballot");
   if (!sec) return;
   if (e.key === "/") { $("textarea.reason", sec).focus(); e.preventDefault(); }
