@@ -41,6 +41,11 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if st != http.StatusForbidden || !strings.Contains(string(body), "OUT_OF_SCOPE") {
 			t.Fatalf("C1 lead asking for C2: %d %s; want 403 OUT_OF_SCOPE", st, body)
 		}
+		// The refusal is recorded: who, role, what, why.
+		if l := p.logs.String(); !strings.Contains(l, `msg="console: refused" who=lead-C1 role=district_lead`) ||
+			!strings.Contains(l, `what="GET /v1/queue" code=OUT_OF_SCOPE`) {
+			t.Fatalf("console log lacks the refusal:\n%s", l)
+		}
 		st, _, body = p.queue(p.volunteer("vol-x", "x", "S01"), "")
 		if st != http.StatusForbidden || !strings.Contains(string(body), "FORBIDDEN_ROLE") {
 			t.Fatalf("station volunteer: %d %s; want 403 FORBIDDEN_ROLE", st, body)

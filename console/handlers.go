@@ -50,8 +50,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, e := s.authenticate(strings.TrimSpace(body.Token), s.now())
 	if e != nil {
-		s.metrics.refused.WithLabelValues(e.Code).Inc()
-		writeError(w, e)
+		s.refuse(w, r, u, "", e)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -95,8 +94,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	if !u.warRoom() {
 		if f.Constituency != "" && f.Constituency != u.Constituency {
-			s.metrics.refused.WithLabelValues(CodeOutOfScope).Inc()
-			writeError(w, apiErr(CodeOutOfScope, "constituency", "your token is for constituency %s, not %s", u.Constituency, f.Constituency))
+			s.refuse(w, r, u, "", apiErr(CodeOutOfScope, "constituency", "your token is for constituency %s, not %s", u.Constituency, f.Constituency))
 			return
 		}
 		f.Constituency = u.Constituency
@@ -214,8 +212,7 @@ func (s *Server) handleStation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !u.mayOpen(st.ConstituencyID) {
-		s.metrics.refused.WithLabelValues(CodeOutOfScope).Inc()
-		writeError(w, apiErr(CodeOutOfScope, "id", "station %s is in constituency %s; your token is for %s", st.ID, st.ConstituencyID, u.Constituency))
+		s.refuse(w, r, u, st.ID, apiErr(CodeOutOfScope, "id", "station %s is in constituency %s; your token is for %s", st.ID, st.ConstituencyID, u.Constituency))
 		return
 	}
 	open := map[string]*Item{}
@@ -265,8 +262,7 @@ func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) {
 		if !cited {
 			// The same answer whether or not the photo exists: a lead learns nothing of
 			// other constituencies' evidence.
-			s.metrics.refused.WithLabelValues(CodeOutOfScope).Inc()
-			writeError(w, apiErr(CodeOutOfScope, "ref", "no report from constituency %s cites this photo", u.Constituency))
+			s.refuse(w, r, u, "", apiErr(CodeOutOfScope, "ref", "no report from constituency %s cites this photo", u.Constituency))
 			return
 		}
 	}
@@ -328,10 +324,7 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	review, e := s.reviewOf(u, d)
 	if e != nil {
-		if e.Code == CodeOutOfScope {
-			s.metrics.refused.WithLabelValues(e.Code).Inc()
-		}
-		writeError(w, e)
+		s.refuse(w, r, u, d.StationID, e)
 		return
 	}
 	s.forward(w, r, u, "/v1/reviews", "review", review)
