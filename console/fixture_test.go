@@ -93,8 +93,8 @@ type pipeline struct {
 	console  string // base URL
 	srv      *console.Server
 	logs     *lockedBuffer // the console's log
-	evidence string // ingest's evidence folder
-	feed     string // the newsroom feed's base URL
+	evidence string        // ingest's evidence folder
+	feed     string        // the newsroom feed's base URL
 	feedKey  string
 }
 
