@@ -14,15 +14,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromium finds Debian's chromium: VOTESTREAM_CHROMIUM, else chromium on PATH. Browser
-// tests run under `make browser` (scripts/browser installs chromium and fonts-thai-tlwg with
-// apt when missing and sets VOTESTREAM_BROWSER=1), not in `make test`, as the volunteers'
-// form's do.
+// chromium finds Debian's chromium: VOTESTREAM_CHROMIUM, else chromium on PATH. scripts/test
+// installs it (and fonts-thai-tlwg) with apt when missing; without it the browser test
+// skips, or fails when VOTESTREAM_REQUIRE_SERVICES=1, so CI cannot pass by skipping.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("VOTESTREAM_BROWSER") != "1" {
-		t.Skip("browser test: run `make browser` (needs chromium; sets VOTESTREAM_BROWSER=1)")
-	}
 	if p := os.Getenv("VOTESTREAM_CHROMIUM"); p != "" {
 		return p
 	}
@@ -31,7 +27,10 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("no chromium found: run `make browser` (scripts/browser installs it with apt-get)")
+	if os.Getenv("VOTESTREAM_REQUIRE_SERVICES") == "1" {
+		t.Fatal("chromium is not installed: `apt-get install chromium fonts-thai-tlwg` (scripts/test does it)")
+	}
+	t.Skip("chromium is not installed; run make test, which installs it")
 	return ""
 }
 
@@ -169,7 +168,8 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#token"), lead1),
 		chromedp.Click(chromedp.CSS("#signin")),
 		chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S01/constituency"]`)),
-		into(chromedp.Text(chromedp.CSS("#queue")), &text),
+		// Read by script: the live queue may redraw its nodes between the wait and the read.
+		into(chromedp.Evaluate[string](`document.querySelector('#queue').innerText`), &text),
 	)
 	if err != nil {
 		t.Fatalf("lead's queue: %v", err)
@@ -187,7 +187,7 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	if err != nil || !loaded {
 		t.Fatalf("station page with two photos: %v (loaded %v)", err, loaded)
 	}
-	err = chromedp.Do(ctx, into(chromedp.Text(chromedp.CSS("#cmp-constituency")), &text))
+	err = chromedp.Do(ctx, into(chromedp.Evaluate[string](`document.querySelector('#cmp-constituency').innerText`), &text))
 	if err != nil || !strings.Contains(text, "310") || !strings.Contains(text, "190") || !strings.Contains(text, "สมหญิง") {
 		t.Fatalf("figures beside the photos: %q (%v)", text, err)
 	}

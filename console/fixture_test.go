@@ -419,7 +419,8 @@ func (p *pipeline) playNight() night {
 		return p.status("S01", c) == "disputed" && p.status("S21", c) == "disputed" && p.status("S02", c) == "corroborated"
 	})
 	war := p.warRoom()
-	waitFor(p.t, "both disputed stations in the queue, with both sources and their anomaly", func() bool {
+	// The sink stores results and anomalies from different topics: wait for both.
+	waitFor(p.t, "both disputed stations in the queue, with both sources and their anomalies", func() bool {
 		st, pg, _ := p.queue(war, "")
 		if st != http.StatusOK || pg.Total < 2 {
 			return false

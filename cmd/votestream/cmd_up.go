@@ -88,8 +88,8 @@ func init() {
 			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
 			fs.StringVar(&f.feedListen, "feed-listen", "127.0.0.1:8090", "the newsroom feed's HTTP listen address")
-			fs.StringVar(&f.consoleListen, "console-listen", "127.0.0.1:8070", "the review console's HTTP listen address")
 			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
+			fs.StringVar(&f.consoleListen, "console-listen", "127.0.0.1:8070", "the review console's HTTP listen address")
 			fs.BoolVar(&f.simulate, "simulate", false, "replay the simulated election night of the country against ingest")
 			fs.Uint64Var(&f.simSeed, "sim-seed", 1, "seed of the synthetic country and its night")
 			fs.Float64Var(&f.simScale, "sim-scale", 0.1, "fraction of a national country to generate, in (0, 1]")
@@ -163,8 +163,7 @@ func runUp(ctx context.Context, f upFlags) error {
 		return err
 	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen,
-		consoleListen: f.consoleListen, metrics: newRegistry()}
+		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed
