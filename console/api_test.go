@@ -41,6 +41,11 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if st != http.StatusForbidden || !strings.Contains(string(body), "OUT_OF_SCOPE") {
 			t.Fatalf("C1 lead asking for C2: %d %s; want 403 OUT_OF_SCOPE", st, body)
 		}
+		// The refusal is recorded: who, role, what, why.
+		if l := p.logs.String(); !strings.Contains(l, `msg="console: refused" who=lead-C1 role=district_lead`) ||
+			!strings.Contains(l, `what="GET /v1/queue" code=OUT_OF_SCOPE`) {
+			t.Fatalf("console log lacks the refusal:\n%s", l)
+		}
 		st, _, body = p.queue(p.volunteer("vol-x", "x", "S01"), "")
 		if st != http.StatusForbidden || !strings.Contains(string(body), "FORBIDDEN_ROLE") {
 			t.Fatalf("station volunteer: %d %s; want 403 FORBIDDEN_ROLE", st, body)
@@ -191,6 +196,28 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 			_, pg, _ := p.queue(lead1, "")
 			return pg.Total == 0
 		})
+		// The log: the war room sees both decisions (C2's escalation, C1's acceptance); C1's
+		// lead sees only C1's.
+		logOf := func(tok string) []console.LoggedDecision {
+			st, body, _ := do(t, http.MethodGet, p.console+"/v1/decisions", tok, nil)
+			var l struct {
+				Decisions []console.LoggedDecision `json:"decisions"`
+			}
+			if st != http.StatusOK || json.Unmarshal(body, &l) != nil {
+				t.Fatalf("decision log: %d %s", st, body)
+			}
+			return l.Decisions
+		}
+		waitFor(t, "both decisions in the reviews table", func() bool { return len(logOf(war)) == 2 })
+		// Both came within the same second (received_at is to the second): order aside.
+		l := logOf(war)
+		slices.SortFunc(l, func(a, b console.LoggedDecision) int { return strings.Compare(a.StationID, b.StationID) })
+		if len(l) != 2 || l[0].StationID != "S01" || l[0].ReviewerID != "lead-C1" || l[0].Escalate || !l[1].Escalate || l[1].StationID != "S21" || l[1].ConstituencyID != "C2" {
+			t.Fatalf("war room's log = %+v; want S01's acceptance and S21's escalation", l)
+		}
+		if l := logOf(lead1); len(l) != 1 || l[0].StationID != "S01" || l[0].AcceptSubmissionID != n.a {
+			t.Fatalf("C1 lead's log = %+v; want only S01's decision", l)
+		}
 		var reviewer, reason string
 		row := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT reviewer_id, reason FROM `%s`.reviews WHERE station_id = 'S01'", p.ch.Database))
 		if err := row.Scan(&reviewer, &reason); err != nil || reviewer != "lead-C1" || !strings.Contains(reason, "5/18") {

@@ -2,9 +2,11 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +104,26 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("war room queue: %v", err)
 	}
+	// Enter opens the first item, n the next one, Esc goes back: hundreds of items by key.
+	var first, second string
+	var moved bool
+	err = chromedp.Do(ctx,
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS("#station-title")),
+		into(chromedp.Evaluate[string](`stationState.v.station_id`), &first),
+	)
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.KeyEvent("n"),
+			into(chromedp.Poll[bool](fmt.Sprintf(`stationState !== null && stationState.v.station_id !== %q`, first)), &moved),
+			into(chromedp.Evaluate[string](`stationState.v.station_id`), &second),
+			chromedp.KeyEvent("\x1b"),
+			chromedp.WaitVisible(chromedp.CSS("#csv")),
+		)
+	}
+	if err != nil || !moved || first == second || !slices.Contains([]string{"S01", "S21"}, second) {
+		t.Fatalf("keys through the queue: %s then %s (%v)", first, second, err)
+	}
 	bad := filepath.Join(t.TempDir(), "ecexport.csv")
 	if err := os.WriteFile(bad, []byte("station_id,ballot,ballots_cast,invalid,no_vote,number,votes\nS01,constituency,560,6,4,1,310\nS99,constituency,1,0,0,1,1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -122,6 +144,23 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	if err := chromedp.Do(ctx, signOut()); err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		// Last, the war room's log shows the lead's decisions, with who and why.
+		err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(1366, 900),
+			signOut(),
+			chromedp.SendKeys(chromedp.CSS("#token"), war),
+			chromedp.Click(chromedp.CSS("#signin")),
+			chromedp.WaitVisible(chromedp.CSS("#log-link")),
+			chromedp.Click(chromedp.CSS("#log-link")),
+			chromedp.WaitVisible(chromedp.CSS("#log tbody tr")),
+			into(chromedp.Text(chromedp.CSS("#log")), &text),
+		)
+		if err != nil || !strings.Contains(text, "lead-C1") || !strings.Contains(text, "lead-C2") || !strings.Contains(text, "5/18") {
+			t.Errorf("war room's decision log: %q (%v); want both leads' decisions with their reasons", text, err)
+		}
+		shot(t, ctx, "console-log.png")
+	}()
 
 	// The lead of C1 sees only S01, opens it, sees both photos beside the figures, and
 	// resolves it with a reason.

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,8 +92,9 @@ type pipeline struct {
 	ingest   string // base URL
 	console  string // base URL
 	srv      *console.Server
-	evidence string // ingest's evidence folder
-	feed     string // the newsroom feed's base URL
+	logs     *lockedBuffer // the console's log
+	evidence string        // ingest's evidence folder
+	feed     string        // the newsroom feed's base URL
 	feedKey  string
 }
 
@@ -191,7 +193,8 @@ func startPipeline(t *testing.T) *pipeline {
 	cfg := console.DefaultConfig()
 	cfg.Country, cfg.ClickHouseAddr, cfg.Database = p.country, ch.Addr, ch.Database
 	cfg.Listen, cfg.TokenKeysFile, cfg.IngestURL, cfg.EvidenceDir = "127.0.0.1:0", keys, p.ingest, p.evidence
-	cfg.Refresh, cfg.Logger = 200*time.Millisecond, quiet()
+	p.logs = &lockedBuffer{}
+	cfg.Refresh, cfg.Logger = 200*time.Millisecond, slog.New(slog.NewTextHandler(p.logs, nil))
 	p.srv, err = console.New(cfg)
 	if err != nil {
 		t.Fatalf("console: %v", err)
@@ -304,6 +307,24 @@ func (p *pipeline) submit(tok, station, ballot string, cast, invalid, noVote int
 		p.t.Fatalf("submit %s: %d %s", station, st, body)
 	}
 	return id
+}
+
+// lockedBuffer is an io.Writer safe for the concurrent writes of a logger.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.

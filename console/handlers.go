@@ -50,8 +50,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, e := s.authenticate(strings.TrimSpace(body.Token), s.now())
 	if e != nil {
-		s.metrics.refused.WithLabelValues(e.Code).Inc()
-		writeError(w, e)
+		s.refuse(w, r, u, "", e)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -95,8 +94,7 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	if !u.warRoom() {
 		if f.Constituency != "" && f.Constituency != u.Constituency {
-			s.metrics.refused.WithLabelValues(CodeOutOfScope).Inc()
-			writeError(w, apiErr(CodeOutOfScope, "constituency", "your token is for constituency %s, not %s", u.Constituency, f.Constituency))
+			s.refuse(w, r, u, "", apiErr(CodeOutOfScope, "constituency", "your token is for constituency %s, not %s", u.Constituency, f.Constituency))
 			return
 		}
 		f.Constituency = u.Constituency
@@ -214,8 +212,7 @@ func (s *Server) handleStation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !u.mayOpen(st.ConstituencyID) {
-		s.metrics.refused.WithLabelValues(CodeOutOfScope).Inc()
-		writeError(w, apiErr(CodeOutOfScope, "id", "station %s is in constituency %s; your token is for %s", st.ID, st.ConstituencyID, u.Constituency))
+		s.refuse(w, r, u, st.ID, apiErr(CodeOutOfScope, "id", "station %s is in constituency %s; your token is for %s", st.ID, st.ConstituencyID, u.Constituency))
 		return
 	}
 	open := map[string]*Item{}
@@ -265,8 +262,7 @@ func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) {
 		if !cited {
 			// The same answer whether or not the photo exists: a lead learns nothing of
 			// other constituencies' evidence.
-			s.metrics.refused.WithLabelValues(CodeOutOfScope).Inc()
-			writeError(w, apiErr(CodeOutOfScope, "ref", "no report from constituency %s cites this photo", u.Constituency))
+			s.refuse(w, r, u, "", apiErr(CodeOutOfScope, "ref", "no report from constituency %s cites this photo", u.Constituency))
 			return
 		}
 	}
@@ -328,10 +324,7 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	review, e := s.reviewOf(u, d)
 	if e != nil {
-		if e.Code == CodeOutOfScope {
-			s.metrics.refused.WithLabelValues(e.Code).Inc()
-		}
-		writeError(w, e)
+		s.refuse(w, r, u, d.StationID, e)
 		return
 	}
 	s.forward(w, r, u, "/v1/reviews", "review", review)
@@ -439,4 +432,38 @@ func (s *Server) post(r *http.Request, u who, path string, body any) (int, []byt
 		return 0, nil, err
 	}
 	return resp.StatusCode, answer, nil
+}
+
+// handleDecisionLog: GET /v1/decisions?limit=: the newest decisions (reviews), newest
+// first, as ingest recorded them: all of them for the war room, a lead's constituency's
+// for a lead.
+func (s *Server) handleDecisionLog(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
+	limit := 200
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > s.cfg.PageMax {
+			writeError(w, apiErr(CodeInvalidValue, "limit", "limit must be 1-%d", s.cfg.PageMax))
+			return
+		}
+		limit = n
+	}
+	cons := ""
+	if !u.warRoom() {
+		cons = u.Constituency
+	}
+	ctx, cancel := contextWithTimeout(r, s.cfg.QueryTimeout)
+	defer cancel()
+	log, err := s.store.decisionLog(ctx, cons, limit)
+	if err != nil {
+		s.log.Error("console: decision log", "err", err)
+		writeError(w, &APIError{Code: CodeUpstream, Message: "ClickHouse did not answer; retry in a moment"})
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Decisions []LoggedDecision `json:"decisions"`
+	}{log})
 }

@@ -13,7 +13,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "votestream_console_refused_total", Help: "Requests refused for authentication or scope, by error code.",
+			Name: "votestream_console_refused_total", Help: "Refused attempts (authentication, role, scope, a decision's form), by error code; each is also logged with who, role, station, what and why.",
 		}, []string{"code"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "votestream_console_queue_items", Help: "Open items in the review queue at the last rebuild.",

@@ -45,8 +45,7 @@ func (s *Server) handleOfficialCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !u.warRoom() {
-		s.metrics.refused.WithLabelValues(CodeForbiddenRole).Inc()
-		writeError(w, apiErr(CodeForbiddenRole, "", "only the war room uploads official figures in bulk; a district lead enters them station by station"))
+		s.refuse(w, r, u, "", apiErr(CodeForbiddenRole, "", "only the war room uploads official figures in bulk; a district lead enters them station by station"))
 		return
 	}
 	name := path.Base(strings.TrimSpace(r.URL.Query().Get("name")))

@@ -246,6 +246,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/stations/{id}", "station", s.handleStation)
 	route("GET /v1/evidence/{ref}", "evidence", s.handleEvidence)
 	route("POST /v1/decisions", "decisions", s.handleDecision)
+	route("GET /v1/decisions", "decision_log", s.handleDecisionLog)
 	route("POST /v1/official/csv", "official_csv", s.handleOfficialCSV)
 	return securityHeaders(mux)
 }

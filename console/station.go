@@ -227,3 +227,61 @@ func (s *store) citedIn(ctx context.Context, ref string, stations []election.Sta
 	}
 	return n > 0, nil
 }
+
+// LoggedDecision is one review in the war room's log of decisions.
+type LoggedDecision struct {
+	Decision
+	StationID      string `json:"station_id"`
+	Ballot         string `json:"ballot"`
+	ConstituencyID string `json:"constituency_id"`
+}
+
+// decisionLog reads the newest reviews, newest first: every constituency's for the war
+// room, one constituency's for a lead (constituency != "").
+func (s *store) decisionLog(ctx context.Context, constituency string, limit int) ([]LoggedDecision, error) {
+	where := ""
+	if constituency != "" {
+		ids := []string{}
+		for _, st := range s.country.StationsIn(constituency) {
+			ids = append(ids, st.ID)
+		}
+		if len(ids) == 0 {
+			return []LoggedDecision{}, nil
+		}
+		where = "WHERE station_id IN " + inList(ids)
+	}
+	rows, err := s.conn.Query(ctx, s.q(fmt.Sprintf(`SELECT review_id, station_id, ballot, accept_submission_id, ballots_cast, invalid, no_vote,
+		vote_no, votes, reason, reviewer_id, role, received_at
+		FROM {db}.reviews %s ORDER BY received_at DESC, review_id LIMIT %d`, where, limit*2)))
+	if err != nil {
+		return nil, fmt.Errorf("console: decision log: %w", err)
+	}
+	defer rows.Close()
+	out := []LoggedDecision{}
+	seen := map[string]bool{}
+	for rows.Next() {
+		var (
+			d                  LoggedDecision
+			cast, invalid, noV *uint32
+			nos                []uint16
+			vs                 []uint32
+		)
+		if err := rows.Scan(&d.ReviewID, &d.StationID, &d.Ballot, &d.AcceptSubmissionID, &cast, &invalid, &noV, &nos, &vs,
+			&d.Reason, &d.ReviewerID, &d.Role, &d.ReceivedAt); err != nil {
+			return nil, fmt.Errorf("console: decision log: %w", err)
+		}
+		if seen[d.ReviewID] || len(out) == limit { // a re-delivered row not merged yet
+			continue
+		}
+		seen[d.ReviewID] = true
+		if cast != nil && invalid != nil && noV != nil {
+			d.Figures = &Figures{BallotsCast: int(*cast), Invalid: int(*invalid), NoVote: int(*noV), Votes: votesOf(nos, vs)}
+		}
+		d.Escalate = d.Figures == nil && d.AcceptSubmissionID == ""
+		if st, ok := s.country.StationByID(d.StationID); ok {
+			d.ConstituencyID = st.ConstituencyID
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

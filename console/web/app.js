@@ -162,7 +162,8 @@ function drawQueue() {
       h("h1", {}, bi("รายการที่ต้องตรวจ", "Review queue"), " ", h("span", {class: "en", id: "count"}, `(${s.total})`)),
       filterBar(),
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน move · ", h("kbd", {}, "Enter"), " เปิด open · ",
-        h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "")),
+        h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "", " · ",
+        h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"))),
     s.error ? h("div", {class: "error"}, s.error) : null,
     s.items.length ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
       : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
@@ -295,7 +296,7 @@ function actions(v, b, sources, correcting) {
     const r = await api("/v1/decisions", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     if (r.status >= 300) { msg.replaceChildren(h("div", {class: "error"}, errText(r.body))); return; }
     msg.replaceChildren(h("div", {class: "notice", id: "done"}, "บันทึกแล้ว · Recorded. ", h("span", {class: "en"}, "The station turns verified once the pipeline applies it. "),
-      h("a", {href: "#/"}, "กลับไปที่คิว · back to the queue (Esc)")));
+      h("a", {href: "#/"}, "กลับไปที่คิว · back to the queue (Esc)"), " · ", "รายการถัดไป · next item (n)"));
     stationState.correcting = false;
   };
   const row = h("div", {class: "row"},
@@ -315,7 +316,7 @@ function actions(v, b, sources, correcting) {
       : h("button", {class: "act", onclick: () => { stationState.correcting = true; stationState.ballot = b.ballot; drawStation(); }}, "แก้ตัวเลข · Correct figures (c)"));
   return h("div", {class: "actions"}, h("label", {for: reason.id}, bi("เหตุผล (จำเป็น)", "Reason (required)")), reason, row, msg,
     h("p", {class: "keys"}, h("kbd", {}, "1"), "–", h("kbd", {}, "9"), " ยอมรับแหล่ง accept · ", h("kbd", {}, "v"), " ยืนยัน verify · ",
-      h("kbd", {}, "c"), " แก้ correct · ", h("kbd", {}, "e"), " ส่งต่อ escalate · ", h("kbd", {}, "/"), " พิมพ์เหตุผล reason · ", h("kbd", {}, "Esc"), " กลับ back"));
+      h("kbd", {}, "c"), " แก้ correct · ", h("kbd", {}, "e"), " ส่งต่อ escalate · ", h("kbd", {}, "n"), " รายการถัดไป next item · ", h("kbd", {}, "/"), " พิมพ์เหตุผล reason · ", h("kbd", {}, "Esc"), " กลับ back"));
 }
 
 function drawStation() {
@@ -340,8 +341,26 @@ function closeZoom() { $("#zoom").hidden = true; }
 
 // ---- routing and keys ----
 function route() {
+  if (location.hash === "#/log") return {page: "log"};
   const m = location.hash.match(/^#\/station\/(.+)$/);
   return m ? {page: "station", id: decodeURIComponent(m[1])} : {page: "queue"};
+}
+
+// ---- the log of decisions ----
+async function loadLog() {
+  const r = await api("/v1/decisions?limit=200");
+  if (r.status !== 200) { app().replaceChildren(h("div", {class: "error"}, errText(r.body))); return; }
+  const what = (d) => d.escalate ? "ส่งต่อห้องปฏิบัติการ · escalated" : d.accept_submission_id ? `ยอมรับแหล่ง · accepted ${d.accept_submission_id.slice(0, 8)}` : `แก้ตัวเลข · corrected (${n(d.figures.ballots_cast)})`;
+  app().replaceChildren(
+    h("a", {href: "#/", class: "back"}, "← กลับไปที่คิว · Back to the queue (Esc)"),
+    h("div", {class: "card"}, h("h1", {}, bi("บันทึกการตัดสิน", "Decision log")),
+      h("p", {class: "meta"}, "ทุกการตัดสินตามที่ ingest บันทึกไว้ ล่าสุดก่อน · every decision as ingest recorded it, newest first"),
+      h("div", {style: "overflow-x:auto"}, h("table", {class: "cmp", id: "log"},
+        h("thead", {}, h("tr", {}, ["เวลา · when", "ผู้ตัดสิน · who", "บทบาท · role", "หน่วย · station", "บัตร · ballot", "การตัดสิน · what", "เหตุผล · why"].map((x) => h("th", {}, x)))),
+        h("tbody", {}, r.body.decisions.map((d) => h("tr", {},
+          h("td", {}, fmtTime(d.received_at)), h("td", {}, d.reviewer_id), h("td", {}, T.role[d.role] || d.role),
+          h("td", {}, h("a", {href: "#/station/" + encodeURIComponent(d.station_id)}, d.station_id)), h("td", {}, T.ballot[d.ballot] || d.ballot),
+          h("td", {}, what(d)), h("td", {style: "text-align:left"}, d.reason))))))));
 }
 
 async function render() {
@@ -353,7 +372,9 @@ async function render() {
   }
   connectStream();
   const rt = route();
-  if (rt.page === "station") loadStation(rt.id); else { drawQueue(); loadQueue(true); }
+  if (rt.page === "station") loadStation(rt.id);
+  else if (rt.page === "log") loadLog();
+  else { drawQueue(); loadQueue(true); }
 }
 
 document.addEventListener("keydown", (e) => {
@@ -376,7 +397,13 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.key === "Escape") { location.hash = "#/"; return; }
-  if (!stationState) return;
+  if (rt.page !== "station" || !stationState) return;
+  if (e.key === "n") { // the next item of the queue, without going back to it
+    const items = queueState.items, at = items.findIndex((x) => x.station_id === stationState.v.station_id);
+    const next = items.slice(at + 1).find((x) => x.station_id !== stationState.v.station_id);
+    if (next) { queueState.sel = items.indexOf(next); location.hash = "#/station/" + encodeURIComponent(next.station_id); }
+    return;
+  }
   const sec = $("#ballot-" + stationState.ballot) || $("section.ballot");
   if (!sec) return;
   if (e.key === "/") { $("textarea.reason", sec).focus(); e.preventDefault(); }
