@@ -458,11 +458,21 @@ func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress
 		}
 
 		// Arithmetic certainty: even if every outstanding eligible voter backed the
-		// runner-up in the count so far, the counted leader stays ahead.
+		// runner-up in the count so far, the counted leader stays ahead. Only checked
+		// figures (corroborated or verified) count here; a provisional station is
+		// outstanding.
+		checked := make([]int64, nk)
+		var checkedX int64
+		for _, h := range strata {
+			checkedX += bs.chkX[h]
+			for j := range nk {
+				checked[j] += bs.chkY[bs.optOff[h]+j]
+			}
+		}
 		byCount := slices.Clone(order)
-		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
-		outstanding := cl.eligible - cr.Progress.EligibleReported
-		called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
+		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(checked[b], checked[a]) })
+		outstanding := cl.eligible - checkedX
+		called := nk == 1 || checked[byCount[0]]-checked[byCount[1]] > outstanding
 		if called {
 			lead = byCount[0]
 		}
