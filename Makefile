@@ -5,7 +5,7 @@ BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 
-.PHONY: build run test bench lint services services-down fuzz clean
+.PHONY: build run test bench backtest lint services services-down fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -24,6 +24,13 @@ test:
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
 	scripts/bench
+
+# The estimator's backtest over the whole scenario family (docs/estimation.md): five nights
+# per scenario on a quarter of the country, biased order, the Markdown tables on stdout.
+# About 3 CPU-minutes per scenario; BACKTESTFLAGS adds flags, e.g. "-scale 1" or
+# "-ref ../shared/reference/thailand-2023".
+backtest:
+	$(GO) run ./bench/estimate -seeds 5 -scenarios all -scale 0.25 -md $(BACKTESTFLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
