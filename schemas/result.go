@@ -66,13 +66,6 @@ const (
 	AnomalyPhotoReuse       = "PHOTO_REUSE"
 )
 
-// AnomalyCodes lists every code in the catalogue, in DESIGN.md order.
-var AnomalyCodes = []string{
-	AnomalyArith, AnomalyOverEligible, AnomalyConflict, AnomalyRegression, AnomalyBallotGap,
-	AnomalyTurnoutOutlier, AnomalyShareOutlier, AnomalyNumberSwap, AnomalyEarly, AnomalySpread,
-	AnomalyOfficialMismatch, AnomalyPhotoReuse,
-}
-
 // Anomaly is one flag raised by consolidate: the value of an anomalies.v1 record.
 type Anomaly struct {
 	AnomalyID string   `json:"anomaly_id"` // deterministic: the same input raises the same id
@@ -90,7 +83,8 @@ type Anomaly struct {
 }
 
 // Review is a district lead's or the war room's decision on one station and ballot: accept
-// one source's figures (AcceptSubmissionID) or enter corrected figures, always with a reason.
+// one source's figures (AcceptSubmissionID), enter corrected figures, or escalate (ask the
+// war room to decide; it changes no figure), always with a reason.
 type Review struct {
 	ReviewID           string         `json:"review_id"`
 	StationID          string         `json:"station_id"`
@@ -100,7 +94,9 @@ type Review struct {
 	Invalid            *int           `json:"invalid,omitempty"`
 	NoVote             *int           `json:"no_vote,omitempty"`
 	Votes              map[string]int `json:"votes,omitempty"`
-	Reason             string         `json:"reason"`
+	// Escalate asks the war room to decide; such a review neither accepts nor enters figures.
+	Escalate bool   `json:"escalate,omitempty"`
+	Reason   string `json:"reason"`
 	// Set by ingest from the token, never from the body.
 	ReviewerID string    `json:"reviewer_id"`
 	Role       string    `json:"role"`

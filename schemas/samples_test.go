@@ -193,7 +193,25 @@ func samples() []sample {
 		{"empty estimate", schemas.SchemaEstimate, schemas.Estimate{EstimateID: "est-0", DataTime: closeUTC, ComputedAt: closeUTC}},
 		{"review accepting a source", schemas.SchemaReview, sampleReviewAccept()},
 		{"review with figures", schemas.SchemaReview, sampleReviewFigures()},
+		{"review escalating to the war room", schemas.SchemaReview, schemas.Review{
+			ReviewID: "rev-0003", StationID: "BKK_1_0042", Ballot: "constituency", Escalate: true,
+			Reason: "both forms look signed; the district office must say which", ReviewerID: "lead-BKK_1",
+			Role: schemas.RoleDistrictLead, ReceivedAt: closeUTC.Add(75 * time.Minute),
+		}},
 		{"official", schemas.SchemaOfficial, sampleOfficial()},
 		{"receipt", "", sampleReceipt()},
+		{"evidence", schemas.SchemaEvidence, schemas.Evidence{
+			Evidence: hashA, Bytes: 2483112, VolunteerID: "vol-000917", ReceivedAt: closeUTC.Add(54 * time.Minute),
+		}},
+		{"checkpoint", schemas.SchemaCheckpoint, sampleCheckpoint()},
+	}
+}
+
+func sampleCheckpoint() schemas.Checkpoint {
+	return schemas.Checkpoint{
+		Origin: "log.example.org/votestream-2023", Size: 1048577,
+		RootHash:  "x1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=",
+		Note:      "log.example.org/votestream-2023\n1048577\nx1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=\n\n— log.example.org/votestream-2023 Az3grlgt...\n",
+		Cosigners: []string{"witness.ilaw.example"}, PublishedAt: closeUTC.Add(3 * time.Hour),
 	}
 }

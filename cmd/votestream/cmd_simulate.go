@@ -38,7 +38,8 @@ func init() {
 			keys := fs.String("keys", "", "night: token key file (one `<key id> <base64 secret>` per line, the last active); the same file ingest verifies with")
 			speed := fs.Float64("speed", rd.Speed, "night: simulated time per wall-clock time (60 = a 4-hour night in 4 minutes); 0 = as fast as possible")
 			conc := fs.Int("concurrency", rd.Concurrency, "night: most requests in flight")
-			attempts := fs.Int("max-attempts", rd.MaxAttempts, "night: most sends of one submission, retries of 503/429 included")
+			attempts := fs.Int("max-attempts", rd.MaxAttempts, "night: most sends of one submission, retries included; 0 = no bound but --retry-budget")
+			budget := fs.Duration("retry-budget", rd.RetryBudget, "night: how long one submission is retried (same id) before it is given up, as a phone would")
 			return func(ctx context.Context, args []string) error {
 				if len(args) != 1 || (args[0] != "country" && args[0] != "night") {
 					return fmt.Errorf("%w: want `simulate country --out DIR` or `simulate night --ingest URL --keys FILE`", errUsage)
@@ -71,7 +72,7 @@ func init() {
 					return err
 				}
 				rc := simulate.DefaultReplayConfig()
-				rc.URL, rc.Speed, rc.Concurrency, rc.MaxAttempts = *ingestURL, *speed, *conc, *attempts
+				rc.URL, rc.Speed, rc.Concurrency, rc.MaxAttempts, rc.RetryBudget = *ingestURL, *speed, *conc, *attempts, *budget
 				rc.Progress = os.Stderr
 				rc.Token = volunteerTokens(ring, 24*time.Hour)
 				return replayNight(ctx, cfg, rc)

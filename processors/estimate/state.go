@@ -73,7 +73,7 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 		return fmt.Errorf("%w: station %q: status %q", ErrBadResult, r.StationID, r.Status)
 	}
 	bs := e.ballot(b)
-	if bs.seen[si] && r.Version < bs.version[si] {
+	if bs.seen[si] && schemas.OrderResults(r.Version, bs.version[si]) == schemas.Older {
 		return nil
 	}
 	counted := r.Status != schemas.StatusDisputed && r.Stage != schemas.StageProgress

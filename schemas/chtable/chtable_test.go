@@ -113,6 +113,10 @@ func TestMessageRowsWidth(t *testing.T) {
 		},
 		schemas.Review{BallotsCast: &n},
 		schemas.Official{},
+		schemas.Evidence{},
+		&schemas.Checkpoint{Cosigners: []string{"w"}},
+		schemas.FieldEvent{},
+		&schemas.Incident{},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
