@@ -6,7 +6,7 @@ KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 PLUGIN     := dashboards/plugin
 
-.PHONY: build run test chaos bench lint services services-down fuzz clean browser screenshots plugin
+.PHONY: build run test chaos bench backtest lint services services-down fuzz clean browser screenshots plugin
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -37,6 +37,13 @@ chaos:
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
 	scripts/bench
+
+# The estimator's backtest over the whole scenario family (docs/estimation.md): five nights
+# per scenario on a quarter of the country, biased order, the Markdown tables on stdout.
+# About 3 CPU-minutes per scenario; BACKTESTFLAGS adds flags, e.g. "-scale 1" or
+# "-ref ../shared/reference/thailand-2023".
+backtest:
+	$(GO) run ./bench/estimate -seeds 5 -scenarios all -scale 0.25 -md $(BACKTESTFLAGS)
 
 # The console's browser test again, saving its screenshots into docs/img (docs/console.md).
 screenshots:

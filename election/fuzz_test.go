@@ -71,6 +71,7 @@ func FuzzLoadCountry(f *testing.F) {
 	f.Add(provinces, constituencies, "party_no,name_th,name_en\n31,\"ก้าว\"ไกล,\n", "", "")
 	f.Add(provinces, constituencies, parties, "station_id,constituency_id,subdistrict,number,eligible_voters,priority,urban\nS1,BKK_7,a,1,500,2,1\nS1,BKK_1,a,1\n", "")
 	f.Add(provinces, constituencies, parties, "", "constituency_id,candidate_no,name,party_no\nBKK_1,1,\xff,99\nBKK_1,1,b,29\n")
+	f.Add(provinces, constituencies, parties, "", "constituency_id,candidate_no,name,party_no\nBKK_1,1,a,\nBKK_1,2,b,\nBKK_1,3,c,29\n")
 	f.Add("", "", "", "", "")
 
 	f.Fuzz(func(t *testing.T, provinces, constituencies, parties, stations, candidates string) {

@@ -14,7 +14,12 @@ import (
 
 	"votestream/election"
 	"votestream/processors/estimate"
+	"votestream/schemas"
 )
+
+// upLatestEstimate is the estimate role's newest estimate when `up` runs it (set before the
+// roles start; nil otherwise): the terminal's headline reads it.
+var upLatestEstimate func() (schemas.Estimate, bool)
 
 func init() {
 	register(&command{
@@ -51,6 +56,7 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
+		upLatestEstimate = r.Latest
 		return upStarted{describe: fmt.Sprintf("station-results -> estimates every %v", cfg.Interval), run: r.Run}, nil
 	}})
 

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +21,8 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/token"
+	"votestream/processors/estimate"
+	"votestream/schemas"
 	"votestream/simulate"
 )
 
@@ -238,6 +243,12 @@ func runUp(ctx context.Context, f upFlags) error {
 		}
 		if f.simulate {
 			g.Go(func() error { return simulateAgainstIngest(gctx, f, env) })
+			if upLatestEstimate != nil {
+				g.Go(func() error {
+					printHeadlines(gctx, os.Stdout, env.country, upLatestEstimate, 5*time.Second)
+					return nil
+				})
+			}
 		}
 		<-gctx.Done()
 		return g.Wait()
@@ -268,6 +279,32 @@ func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv) error {
 	if err := replayNight(ctx, cfg, rc); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("simulation: %w", err)
 	}
-	slog.Info("simulated night sent; the pipeline keeps running until Ctrl-C")
+	fmt.Println("== the simulated night has been fully replayed: every report is sent; estimates keep updating as the pipeline catches up (Ctrl-C to stop) ==")
 	return nil
+}
+
+// printHeadlines prints, every interval, the newest estimate in one line (the top parties
+// with their intervals or `too early`, and the constituencies' calls), when it changed.
+func printHeadlines(ctx context.Context, w io.Writer, c *election.Country, latest func() (schemas.Estimate, bool), every time.Duration) {
+	names := map[int]string{}
+	for _, p := range c.Parties {
+		names[p.No] = cmp.Or(p.NameEN, p.NameTH)
+	}
+	name := func(no int) string { return cmp.Or(names[no], strconv.Itoa(no)) }
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e, ok := latest()
+		if !ok || e.EstimateID == last {
+			continue
+		}
+		last = e.EstimateID
+		fmt.Fprintf(w, "[estimate %s] %s\n", e.DataTime.In(simulate.BangkokTime).Format("15:04:05"), estimate.Headline(e, name, 4))
+	}
 }

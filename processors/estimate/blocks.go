@@ -32,26 +32,23 @@ func (b *blockSums) add(st stationLayout, votes []int32, sign int) {
 	}
 }
 
-// blockVariance is, per party, the variance the subdistrict blocks add to the projected
-// national z_k = votes_k - share_k·valid votes (the linearised share, as in the stratified
-// variance): τ²_k·Σ_s U_s², with U_s the eligible voters still out in subdistrict s and τ²_k
-// the variance of a subdistrict's departure from its constituency's ratio per eligible
-// voter, beyond station noise, estimated by the method of moments on the subdistricts that
-// have reported:
+// blockTau2 is, per party, the variance of a subdistrict's departure from its
+// constituency's ratio per eligible voter, beyond station noise, of z_k = votes_k -
+// share_k·valid votes (share all 0: of the votes themselves), estimated by the method of
+// moments on the subdistricts that have reported:
 //
 //	e_s = z_s - R_c·x_s,   E[e_s²] ≈ τ²·x_s² + σ²·x_s
 //
 // with R_c the constituency's reported ratio and σ² the stations' own scatter per eligible
-// voter (sigma2, from the stratified estimate). Only constituencies with at least two
-// reported subdistricts enter; too few of them leaves the term at zero.
-func (e *Estimator) blockVariance(share, sigma2 []float64) []float64 {
+// voter (sigma2). Only constituencies with at least two reported subdistricts enter; with
+// fewer than blockMinReported such subdistricts it returns nil.
+func (e *Estimator) blockTau2(share, sigma2 []float64) []float64 {
 	l, bs := e.lay, e.ballots[0]
 	b := bs.blk
-	K := b.K
-	out := make([]float64, K)
 	if b == nil {
-		return out
+		return nil
 	}
+	K := b.K
 	nc := len(l.cons)
 	cx := make([]float64, nc)
 	cy := make([]float64, nc*K)
@@ -90,15 +87,23 @@ func (e *Estimator) blockVariance(share, sigma2 []float64) []float64 {
 		used++
 	}
 	if used < blockMinReported || den <= 0 {
-		return out
+		return nil
 	}
-	var outU2 float64
-	for s := range l.blockCons {
-		u := float64(l.blockEligible[s] - b.x[s])
-		outU2 += u * u
-	}
+	out := make([]float64, K)
 	for k := range K {
-		out[k] = max(num[k]/den, 0) * outU2
+		out[k] = max(num[k]/den, 0)
+	}
+	return out
+}
+
+// blockOutstanding is, per constituency, Σ U_s² over its subdistricts, U_s the eligible
+// voters of the subdistrict without a party-list report.
+func (e *Estimator) blockOutstanding() []float64 {
+	l, b := e.lay, e.ballots[0].blk
+	out := make([]float64, len(l.cons))
+	for s, c := range l.blockCons {
+		u := float64(l.blockEligible[s] - b.x[s])
+		out[c] += u * u
 	}
 	return out
 }

@@ -16,5 +16,10 @@
 //   - Backtest, which replays a results set in a realistic reporting order and scores every
 //     step against the final count.
 //
+// What keeps the figures honest on nights unlike the simulator's is in honesty.go (the
+// publication guard, and the drift of the estimate measured on the night itself) and
+// blocks.go (subdistricts that vote and report as blocks); score.go scores backtests by
+// stage of the night, the figures docs/estimation.md records.
+//
 // It imports only election and schemas among the project's packages, and never another role.
 package estimate

@@ -82,10 +82,11 @@ type PriorityStatus struct {
 func (e *Estimator) Estimate() Result {
 	res := Result{DataTime: e.dataTime}
 	var infl float64
-	res.Parties, res.PartyList, res.Priority, infl = e.partyList()
+	var tauY []float64
+	res.Parties, res.PartyList, res.Priority, infl, tauY = e.partyList()
 	res.SharesState = e.guard(res.PartyList, res.Parties)
 	res.Inflation = infl
-	res.Constituencies, res.Constituency = e.constituencies(infl)
+	res.Constituencies, res.Constituency = e.constituencies(infl, tauY)
 	return res
 }
 
@@ -123,9 +124,12 @@ type stratifiedEstimate struct {
 	total     float64
 	share, se []float64
 	ok        bool // something is projected
+	// tauY is the subdistricts' block variance of each party's votes per eligible voter
+	// (blocks.go), nil until measured.
+	tauY []float64
 }
 
-func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float64) {
+func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float64, []float64) {
 	l, bs, m := e.lay, e.ballots[0], e.method
 	K := len(l.parties)
 	prog := e.progress(bs, e.allStrata())
@@ -135,7 +139,7 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 		out[k] = PartyResult{PartyNo: l.parties[k], Counted: st.counted[k], Projected: st.proj[k], ShareHi: 1}
 	}
 	if !st.ok {
-		return out, prog, e.priorityStatus(bs, false), 1
+		return out, prog, e.priorityStatus(bs, false), 1, nil
 	}
 	share, se, total := st.share, slices.Clone(st.se), st.total
 
@@ -187,7 +191,7 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 			out[k].Seats = seats[l.parties[k]]
 		}
 	}
-	return out, prog, pri, infl
+	return out, prog, pri, infl, st.tauY
 }
 
 // stratified works out the stratified estimate from the current state.
@@ -322,10 +326,30 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	}
 	st.share, st.se, st.ok = share, se, true
 	if m.Blocks {
-		bv := e.blockVariance(share, pool)
-		for k := range K {
-			se[k] = math.Sqrt(variance[k]+bv[k]) / total
+		// The subdistricts still out move as blocks (blocks.go): nationally for the
+		// shares, and per constituency (of the votes themselves) for the leads.
+		var u2 float64
+		for _, x := range e.blockOutstanding() {
+			u2 += x
 		}
+		if tau2 := e.blockTau2(share, pool); tau2 != nil {
+			for k := range K {
+				se[k] = math.Sqrt(variance[k]+tau2[k]*u2) / total
+			}
+		}
+		poolY := make([]float64, K)
+		for h := range l.strata {
+			if bs.n[h] < 2 {
+				continue
+			}
+			x := float64(bs.x[h])
+			for k := range K {
+				i := bs.optOff[h] + k
+				y := float64(bs.y[i])
+				poolY[k] += max(0, bs.s[i]-y*y/x) / df
+			}
+		}
+		st.tauY = e.blockTau2(make([]float64, K), poolY)
 	}
 	return st
 }
@@ -373,7 +397,7 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 	return out, outSE
 }
 
-func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress) {
+func (e *Estimator) constituencies(infl float64, tauY []float64) ([]ConstituencyResult, Progress) {
 	l, bs, m := e.lay, e.ballots[1], e.method
 	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
@@ -417,6 +441,20 @@ func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress
 		}
 	}
 
+	// The subdistricts' block variance of a candidate's votes, taken from their party's on
+	// the party-list ballot (the largest for a candidate without a party-list number).
+	var blockU2 []float64
+	tauKey := make([]float64, K)
+	if tauY != nil {
+		blockU2 = e.blockOutstanding()
+		for k := range K {
+			if k < len(tauY) {
+				tauKey[k] = tauY[k]
+			} else {
+				tauKey[k] = slices.Max(tauY)
+			}
+		}
+	}
 	out := make([]ConstituencyResult, len(l.cons))
 	for c := range l.cons {
 		cl := &l.cons[c]
@@ -458,11 +496,21 @@ func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress
 		}
 
 		// Arithmetic certainty: even if every outstanding eligible voter backed the
-		// runner-up in the count so far, the counted leader stays ahead.
+		// runner-up in the count so far, the counted leader stays ahead. Only checked
+		// figures (corroborated or verified) count here; a provisional station is
+		// outstanding.
+		checked := make([]int64, nk)
+		var checkedX int64
+		for _, h := range strata {
+			checkedX += bs.chkX[h]
+			for j := range nk {
+				checked[j] += bs.chkY[bs.optOff[h]+j]
+			}
+		}
 		byCount := slices.Clone(order)
-		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(cands[b].Counted, cands[a].Counted) })
-		outstanding := cl.eligible - cr.Progress.EligibleReported
-		called := nk == 1 || cands[byCount[0]].Counted-cands[byCount[1]].Counted > outstanding
+		slices.SortStableFunc(byCount, func(a, b int) int { return cmp.Compare(checked[b], checked[a]) })
+		outstanding := cl.eligible - checkedX
+		called := nk == 1 || checked[byCount[0]]-checked[byCount[1]] > outstanding
 		if called {
 			lead = byCount[0]
 		}
@@ -501,6 +549,11 @@ func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress
 			if shiftedC != 0 {
 				db := slopes[kl].beta() - slopes[kj].beta()
 				variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
+			}
+			if blockU2 != nil {
+				// The two candidates' block departures taken as opposed, as above.
+				b := math.Sqrt(tauKey[kl]) + math.Sqrt(tauKey[kj])
+				variance += blockU2[c] * b * b
 			}
 			variance *= infl
 			var ahead float64

@@ -442,3 +442,45 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// A provisional result projects, but for a call it is outstanding: counted A 300 B 100 on
+// two corroborated stations (lead 200) and a third of 250 voters, provisional, saying
+// A 200 B 0. Were it taken, the lead would be 400 with nobody out; it is not until it is
+// corroborated, so 250 voters are out and the lead of 200 is not certain.
+func TestProvisionalIsOutstandingForACall(t *testing.T) {
+	rows := []station{
+		{"C1", 250, false, 150, 50, true},
+		{"C1", 250, false, 150, 50, true},
+		{"C1", 250, false, 0, 0, false},
+	}
+	m := urbanRural()
+	m.MinStationsLeading = 3
+	c := handCountry(t, rows)
+	e, err := NewEstimator(c, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := func(status schemas.Status, version int64) schemas.StationResult {
+		return resultOf(c.Stations[2], election.BallotConstituency, election.Tally{BallotsCast: 200, Votes: map[int]int{1: 200, 2: 0}}, status, version)
+	}
+	for i, s := range c.Stations[:2] {
+		votes := map[int]int{1: rows[i].a, 2: rows[i].b}
+		if err := e.Apply(resultOf(s, election.BallotConstituency, election.Tally{BallotsCast: 200, Votes: votes}, schemas.StatusCorroborated, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Apply(third(schemas.StatusProvisional, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cr := e.Estimate().Constituencies[0]
+	if cr.Call == schemas.CallCalled || cr.Progress.StationsReported != 3 || cr.Candidates[0].Counted != 500 {
+		t.Errorf("provisional: call %s, %d stations reported, A counted %d; want not called, 3, 500",
+			cr.Call, cr.Progress.StationsReported, cr.Candidates[0].Counted)
+	}
+	if err := e.Apply(third(schemas.StatusCorroborated, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if cr := e.Estimate().Constituencies[0]; cr.Call != schemas.CallCalled {
+		t.Errorf("corroborated: call %s, want called", cr.Call)
+	}
+}

@@ -70,7 +70,9 @@ func (t *trendHistory) note(u float64, stratified func() (share, se []float64, o
 //   - the error shrinks like (1-u), a steady gap between the stations in and those out
 //     (what dominates late: big stations, a late region): shares regressed on u, and what
 //     is left is the slope times (1-u). Fitted only on snapshots from trendLinearFrom on,
-//     since early the first shape's movement would be extrapolated as if it went on.
+//     since early the first shape's movement would be extrapolated as if it went on; and
+//     fitted twice, weighted and unweighted, since the weights let the last, most precise
+//     snapshots hide a drift that paused.
 //
 // Each slope counts squared plus its own sampling variance, and a party's own figure is
 // weighed against the rate pooled over all parties (scaled by p(1-p)): the larger is kept,
@@ -84,17 +86,19 @@ func (t *trendHistory) bias2(u float64, share, se []float64) []float64 {
 	if u <= 0 || u >= 1 {
 		return out
 	}
-	early := t.fit(u, share, se, max(u/2, trendMinShare), func(x float64) float64 { return 1 / x }, 1/u-1)
-	late := t.fit(u, share, se, max(u/2, trendLinearFrom), func(x float64) float64 { return x }, 1-u)
+	early := t.fit(u, share, se, max(u/2, trendMinShare), func(x float64) float64 { return 1 / x }, 1/u-1, true)
+	lin := func(x float64) float64 { return x }
+	late := t.fit(u, share, se, max(u/2, trendLinearFrom), lin, 1-u, true)
+	lateEven := t.fit(u, share, se, max(u/2, trendLinearFrom), lin, 1-u, false)
 	for k := range K {
-		out[k] = max(early[k], late[k])
+		out[k] = max(early[k], late[k], lateEven[k])
 	}
 	return out
 }
 
 // fit regresses the shares of the snapshots with u >= lo (and the current estimate) on
 // f(u) and returns, per party, (slope² + its variance)·rest², pooled as bias2 says.
-func (t *trendHistory) fit(u float64, share, se []float64, lo float64, f func(float64) float64, rest float64) []float64 {
+func (t *trendHistory) fit(u float64, share, se []float64, lo float64, f func(float64) float64, rest float64, weighted bool) []float64 {
 	K := len(share)
 	out := make([]float64, K)
 	var xs []float64
@@ -116,7 +120,10 @@ func (t *trendHistory) fit(u float64, share, se []float64, lo float64, f func(fl
 	var num, den float64
 	for k := range K {
 		for i := range xs {
-			w[i] = 1 / max(ses[i][k]*ses[i][k], 1e-10)
+			w[i] = 1
+			if weighted {
+				w[i] = 1 / max(ses[i][k]*ses[i][k], 1e-10)
+			}
 		}
 		slope, varSlope, ok := weightedSlope(xs, w, func(i int) float64 { return ps[i][k] })
 		if !ok {

@@ -162,8 +162,9 @@ func (d *departures) tau2(floor float64) float64 {
 // maxTau2 caps a relative departure variance (a standard deviation of 200 %). A party with
 // a handful of votes in a few strata can make the method of moments return astronomically
 // large values (1e40 was seen on a night with dozens of tiny parties), which turned every
-// interval into [0, 100]; no real stratum departs from its prediction by more than that
-// in a way the cap would hide, since the stations' own scatter is counted apart.
+// interval into [0, 100]. A stratum may still depart from its prediction by more than the
+// cap for a tiny party; the stations' own scatter and the drift of the night are counted
+// apart.
 const maxTau2 = 4.0
 
 // ebWeight is the weight a unit's own departure gets: τ²/(τ² + noise).

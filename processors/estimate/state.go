@@ -55,7 +55,9 @@ func (e *Estimator) ballot(b election.Ballot) *ballotState {
 // ballot. A result with a lower Version than the one held is stale and ignored (it returns
 // nil). Disputed results and progressive (not final) counts make the station unreported
 // until a usable result replaces them. Votes for a number that is not a party (party-list)
-// or a candidate of the constituency are left out of every figure.
+// or a candidate of the constituency are left out of every figure. About 90 times a night
+// (each time the reported share of eligible voters grows by 8 %) it also works out the
+// party-list estimate for the drift history (honesty.go), which costs one recompute.
 func (e *Estimator) Apply(r schemas.StationResult) error {
 	si, ok := e.lay.stationIdx[r.StationID]
 	if !ok {
@@ -96,7 +98,9 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 		}
 	}
 	bs.seen[si], bs.version[si] = true, r.Version
-	bs.set(e.lay, si, votes)
+	// A provisional figure (one volunteer's form, not yet corroborated) projects like any
+	// other but never counts towards a call: a typo must not be able to produce one.
+	bs.set(e.lay, si, votes, r.Status == schemas.StatusCorroborated || r.Status == schemas.StatusVerified)
 	e.noteTrend(b)
 	if r.UpdatedAt.After(e.dataTime) {
 		e.dataTime = r.UpdatedAt
@@ -111,7 +115,7 @@ func (e *Estimator) Forget(stationID string, b election.Ballot) {
 	if !ok || !b.Valid() {
 		return
 	}
-	e.ballot(b).set(e.lay, si, nil)
+	e.ballot(b).set(e.lay, si, nil, false)
 	e.noteTrend(b)
 }
 
@@ -139,7 +143,7 @@ func (e *Estimator) applyTally(si int32, b election.Ballot, t election.Tally) {
 		}
 	}
 	bs.seen[si] = true
-	bs.set(e.lay, si, votes)
+	bs.set(e.lay, si, votes, true)
 	e.noteTrend(b)
 }
 
@@ -182,6 +186,13 @@ type ballotState struct {
 	xq, xq2, vq []float64
 	yq          []float64
 
+	// checked is whether each station's current figures are corroborated or verified;
+	// chkX and chkY sum the eligible voters and votes of those per stratum (constituency
+	// ballot only): `called` rests on them alone.
+	checked []bool
+	chkX    []int64
+	chkY    []int64
+
 	seen    []bool
 	version []int64
 	votes   [][]int32 // current counted figures; nil when the station counts as unreported
@@ -219,6 +230,9 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 		bs.blk = newBlockSums(l)
 	}
 	ns := len(l.stations)
+	bs.checked = make([]bool, ns)
+	bs.chkX = make([]int64, nh)
+	bs.chkY = make([]int64, total)
 	bs.seen = make([]bool, ns)
 	bs.version = make([]int64, ns)
 	bs.votes = make([][]int32, ns)
@@ -239,10 +253,18 @@ func (bs *ballotState) optIndex(l *layout, si int32) func(no int) (int, bool) {
 	return func(no int) (int, bool) { j, ok := c.candIdx[no]; return j, ok }
 }
 
-// set replaces station si's contribution with votes (nil: unreported).
-func (bs *ballotState) set(l *layout, si int32, votes []int32) {
+// set replaces station si's contribution with votes (nil: unreported); checked says the
+// figures are corroborated or verified.
+func (bs *ballotState) set(l *layout, si int32, votes []int32, checked bool) {
 	if old := bs.votes[si]; old != nil {
 		bs.add(l, si, old, -1)
+		if bs.checked[si] {
+			bs.addChecked(l, si, old, -1)
+		}
+	}
+	bs.checked[si] = checked && votes != nil
+	if bs.checked[si] {
+		bs.addChecked(l, si, votes, +1)
 	}
 	bs.votes[si] = votes
 	if votes != nil && bs.arrival[si] < 0 {
@@ -251,6 +273,16 @@ func (bs *ballotState) set(l *layout, si int32, votes []int32) {
 	}
 	if votes != nil {
 		bs.add(l, si, votes, +1)
+	}
+}
+
+func (bs *ballotState) addChecked(l *layout, si int32, votes []int32, sign int) {
+	st := l.stations[si]
+	h := st.stratum
+	bs.chkX[h] += int64(sign) * int64(st.eligible)
+	off := bs.optOff[h]
+	for j, y := range votes {
+		bs.chkY[off+j] += int64(sign) * int64(y)
 	}
 }
 

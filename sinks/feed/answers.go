@@ -379,15 +379,20 @@ type CallCounts struct {
 // EstimateView summarises the latest estimate. Parties are ordered by seats_projected,
 // then share (both descending), then party number.
 type EstimateView struct {
-	EstimateID       string              `json:"estimate_id"`
-	DataTime         *time.Time          `json:"data_time"`
-	ComputedAt       *time.Time          `json:"computed_at"`
-	StationsReported int                 `json:"stations_reported"`
-	StationsTotal    int                 `json:"stations_total"`
-	EligibleReported int64               `json:"eligible_reported"`
-	EligibleTotal    int64               `json:"eligible_total"`
-	Parties          []EstimatePartyView `json:"parties"`
-	Calls            CallCounts          `json:"calls"`
+	EstimateID       string     `json:"estimate_id"`
+	DataTime         *time.Time `json:"data_time"`
+	ComputedAt       *time.Time `json:"computed_at"`
+	StationsReported int        `json:"stations_reported"`
+	StationsTotal    int        `json:"stations_total"`
+	EligibleReported int64      `json:"eligible_reported"`
+	EligibleTotal    int64      `json:"eligible_total"`
+	// SharesState: too_early (the parties' shares, intervals, projected votes and seats are
+	// withheld: 0 here, null in /v1/feed/parties), estimate, or count; "" from an estimator
+	// that predates it. PriorityUsed: the priority sample entered the shares.
+	SharesState  schemas.EstimateState `json:"shares_state"`
+	PriorityUsed bool                  `json:"priority_used"`
+	Parties      []EstimatePartyView   `json:"parties"`
+	Calls        CallCounts            `json:"calls"`
 }
 
 // EstimateEvent is the data of an `estimate` event: the new estimate, summarised, and the
@@ -435,6 +440,7 @@ func (v *View) estimateView() EstimateView {
 		EstimateID: e.EstimateID, DataTime: jsonTime(e.DataTime), ComputedAt: jsonTime(e.ComputedAt),
 		StationsReported: e.StationsReported, StationsTotal: e.StationsTotal,
 		EligibleReported: e.EligibleReported, EligibleTotal: e.EligibleTotal,
+		SharesState: e.SharesState, PriorityUsed: e.PriorityUsed,
 		Parties: []EstimatePartyView{}, Calls: calls,
 	}
 	inEstimate := map[int]bool{}
@@ -530,9 +536,10 @@ type PartyView struct {
 
 // EstimateRef names the estimate an answer's projections come from.
 type EstimateRef struct {
-	EstimateID string     `json:"estimate_id"`
-	DataTime   *time.Time `json:"data_time"`
-	ComputedAt *time.Time `json:"computed_at"`
+	EstimateID  string                `json:"estimate_id"`
+	DataTime    *time.Time            `json:"data_time"`
+	ComputedAt  *time.Time            `json:"computed_at"`
+	SharesState schemas.EstimateState `json:"shares_state"` // too_early: the parties' projections are null
 }
 
 // PartiesAnswer is the answer of /v1/feed/parties, parties in party-number order.
@@ -550,7 +557,7 @@ func (v *View) Parties() PartiesAnswer {
 	est := map[int]schemas.PartyEstimate{}
 	leading, called, _ := v.leads()
 	if e := v.estimate; e != nil {
-		out.Estimate = &EstimateRef{EstimateID: e.EstimateID, DataTime: jsonTime(e.DataTime), ComputedAt: jsonTime(e.ComputedAt)}
+		out.Estimate = &EstimateRef{EstimateID: e.EstimateID, DataTime: jsonTime(e.DataTime), ComputedAt: jsonTime(e.ComputedAt), SharesState: e.SharesState}
 		for _, p := range e.Parties {
 			if _, dup := est[p.PartyNo]; !dup {
 				est[p.PartyNo] = p
@@ -567,7 +574,7 @@ func (v *View) Parties() PartiesAnswer {
 		if valid > 0 {
 			pv.CountedShare = ratio(pv.CountedVotes, valid)
 		}
-		if v.estimate != nil {
+		if v.estimate != nil && v.estimate.SharesState != schemas.StateTooEarly {
 			pe := est[p.No]
 			seats := pe.Seats + leading[p.No]
 			pv.ProjectedVotes, pv.Share, pv.ShareLo, pv.ShareHi = &pe.ProjectedVotes, &pe.Share, &pe.ShareLo, &pe.ShareHi

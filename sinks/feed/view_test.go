@@ -289,8 +289,12 @@ func TestViewEstimates(t *testing.T) {
 	 {"party_no":31,"name_th":"ก้าวไกล","name_en":"Move Forward","share":0.46,"share_lo":0.44,"share_hi":0.48,"counted_votes":270,"projected_votes":1300,"partylist_seats":48,"constituencies_leading":3,"constituencies_called":1,"seats_projected":51},
 	 {"party_no":29,"name_th":"เพื่อไทย","name_en":"Pheu Thai","share":0.44,"share_lo":0.42,"share_hi":0.46,"counted_votes":260,"projected_votes":1250,"partylist_seats":45,"constituencies_leading":0,"constituencies_called":0,"seats_projected":45},
 	 {"party_no":7,"name_th":"ภูมิใจไทย","name_en":"Bhumjaithai, the \"proud Thai\" party","share":0.1,"share_lo":0.08,"share_hi":0.12,"counted_votes":55,"projected_votes":280,"partylist_seats":7,"constituencies_leading":0,"constituencies_called":0,"seats_projected":7}],
+	"shares_state":"","priority_used":false,
 	"calls":{"none":0,"too_early":0,"leading":1,"likely":1,"called":1}}`
 	assertJSON(t, s.Estimate, want)
+	if pa := v.Parties(); pa.Estimate == nil || pa.Parties[0].Share == nil {
+		t.Fatalf("parties answer without the estimate's shares: %+v", pa)
+	}
 	if s.Version != 12 || s.EventID != "test-12" {
 		t.Errorf("summary version %d %s, want 12 test-12", s.Version, s.EventID)
 	}
@@ -353,5 +357,32 @@ func TestViewWithoutStations(t *testing.T) {
 	}
 	if _, ok := v.Station("BKK_2_009"); !ok {
 		t.Error("station not served")
+	}
+}
+
+// An estimate whose shares are too early: the feed says so, and /v1/feed/parties shows no
+// projection (null) rather than the zeros the estimate carries; counted votes stay.
+func TestViewTooEarlyEstimate(t *testing.T) {
+	v := NewView(smallCountry(t), "test")
+	runSteps(t, v, nightSteps)
+	e := estimate("e1", 10, 11)
+	e.SharesState = schemas.StateTooEarly
+	for i := range e.Parties {
+		e.Parties[i] = schemas.PartyEstimate{PartyNo: e.Parties[i].PartyNo, CountedVotes: e.Parties[i].CountedVotes}
+	}
+	if _, ok := v.ApplyEstimate(e); !ok {
+		t.Fatal("estimate not applied")
+	}
+	if s := v.Summary(); s.Estimate == nil || s.Estimate.SharesState != schemas.StateTooEarly {
+		t.Fatalf("summary estimate %+v, want shares_state too_early", s.Estimate)
+	}
+	pa := v.Parties()
+	if pa.Estimate == nil || pa.Estimate.SharesState != schemas.StateTooEarly {
+		t.Fatalf("parties answer estimate %+v, want too_early", pa.Estimate)
+	}
+	for _, p := range pa.Parties {
+		if p.Share != nil || p.ShareLo != nil || p.ShareHi != nil || p.ProjectedVotes != nil || p.PartyListSeats != nil || p.SeatsProjected != nil {
+			t.Errorf("party %d: projection published while too early: %+v", p.PartyNo, p)
+		}
 	}
 }

@@ -119,7 +119,7 @@ func TestExportOnBroker(t *testing.T) {
 	estimate := func(id string, data time.Time) schemas.Estimate {
 		return schemas.Estimate{
 			EstimateID: id, DataTime: data, ComputedAt: data.Add(3 * time.Second),
-			StationsReported: 2, StationsTotal: 7, EligibleReported: 1220, EligibleTotal: 3600,
+			StationsReported: 2, StationsTotal: 7, EligibleReported: 1220, EligibleTotal: 3600, SharesState: schemas.StateEstimate,
 			Parties: []schemas.PartyEstimate{
 				{PartyNo: 31, CountedVotes: 400, ProjectedVotes: 1500, Share: 0.5, ShareLo: 0.4, ShareHi: 0.6, Seats: 50},
 				{PartyNo: 29, CountedVotes: 400, ProjectedVotes: 1200, Share: 0.4, ShareLo: 0.3, ShareHi: 0.5, Seats: 40},
@@ -227,7 +227,7 @@ func TestExportOnBroker(t *testing.T) {
 		t.Fatalf("%d party rows, want 3", len(parties))
 	}
 	if p := parties[0]; p.EstimateID != "e-1805" || p.PartyNo != 31 || p.NameTH != "ก้าวไกล" || p.NameEN != "Move Forward" ||
-		p.ProjectedVotes != 1500 || p.Seats != 50 || p.ShareLo != 0.4 || !p.DataTime.Equal(bkk(18, 5)) {
+		p.ProjectedVotes != 1500 || p.Seats != 50 || p.ShareLo != 0.4 || !p.DataTime.Equal(bkk(18, 5)) || p.SharesState != "estimate" {
 		t.Errorf("party row 0: %+v", p)
 	}
 	if p := parties[2]; p.PartyNo != 7 || p.NameTH != "ภูมิใจไทย" || p.Seats != 10 {

@@ -77,6 +77,9 @@ type EstimatePartyRow struct {
 	ShareLo        float64   `parquet:"share_lo"`
 	ShareHi        float64   `parquet:"share_hi"`
 	Seats          int32     `parquet:"seats"`
+	// SharesState is the run's: too_early (share, interval, projection and seats withheld,
+	// all 0), estimate or count; "" from an estimator that predates it.
+	SharesState string `parquet:"shares_state,dict"`
 }
 
 // CandidateVotes is one candidate of an EstimateConstituencyRow.
@@ -176,6 +179,7 @@ func estimateRows(c *election.Country, e *schemas.Estimate) ([]EstimatePartyRow,
 			EstimateID: e.EstimateID, DataTime: e.DataTime.UTC(), ComputedAt: e.ComputedAt.UTC(),
 			PartyNo: int32(p.PartyNo), CountedVotes: p.CountedVotes, ProjectedVotes: p.ProjectedVotes,
 			Share: p.Share, ShareLo: p.ShareLo, ShareHi: p.ShareHi, Seats: int32(p.Seats),
+			SharesState: string(e.SharesState),
 		}
 		if ref, ok := c.Party(p.PartyNo); ok {
 			row.NameTH, row.NameEN = ref.NameTH, ref.NameEN
