@@ -14,7 +14,7 @@ const referenceDir = "../../shared/reference/thailand-2023"
 
 func TestLoadReferenceThailand2023(t *testing.T) {
 	if _, err := os.Stat(referenceDir); os.IsNotExist(err) {
-		t.Skipf("%s is absent", referenceDir)
+		t.Skipf("the real 2023 structure is kept outside the repository (expected at %s, next to a clone in the team workspace) and is absent here", referenceDir)
 	}
 	c, err := election.LoadCountry(os.DirFS(referenceDir))
 	if err != nil {

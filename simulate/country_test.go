@@ -207,7 +207,7 @@ func TestNoPrioritySample(t *testing.T) {
 func referenceOrSkip(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(refDir, election.FileConstituencies)); err != nil {
-		t.Skipf("reference folder %s absent: %v", refDir, err)
+		t.Skipf("the real 2023 structure is kept outside the repository (expected at %s, next to a clone in the team workspace) and is absent here: %v", refDir, err)
 	}
 }
 
