@@ -18,6 +18,12 @@ import (
 // disturbing the shared broker other tests use.
 type PrivateKafka struct {
 	*KafkaEnv
+	services
+}
+
+// services runs scripts/services for one test's private servers, with their own state
+// folder and ports in env.
+type services struct {
 	t    testing.TB
 	root string
 	env  []string
@@ -38,7 +44,7 @@ func OwnKafka(t testing.TB) *PrivateKafka {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	pk := &PrivateKafka{
+	pk := &PrivateKafka{services: services{
 		t:    t,
 		root: root,
 		env: append(os.Environ(),
@@ -46,7 +52,7 @@ func OwnKafka(t testing.TB) *PrivateKafka {
 			"VOTESTREAM_KAFKA_PORT="+strconv.Itoa(port),
 			"VOTESTREAM_SERVICES=local",
 		),
-	}
+	}}
 	pk.Start()
 	t.Cleanup(func() { pk.run("down", "kafka") })
 	pk.KafkaEnv = newKafkaEnv(t, []string{fmt.Sprintf("127.0.0.1:%d", port)})
@@ -69,7 +75,7 @@ func (p *PrivateKafka) Stop() {
 	}
 }
 
-func (p *PrivateKafka) run(args ...string) ([]byte, error) {
+func (p *services) run(args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(p.root, "scripts", "services"), args...)
