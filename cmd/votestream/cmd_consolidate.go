@@ -18,7 +18,7 @@ func init() {
 			var kf kafkaFlags
 			kf.register(fs, defaultKafka)
 			ref := fs.String("ref", "", "reference data folder; required")
-			metrics := fs.String("metrics", "127.0.0.1:9103", "address serving Prometheus /metrics; empty disables")
+			metrics := fs.String("metrics", "127.0.0.1:9103", "address serving Prometheus /metrics and /readyz; empty disables")
 			fs.StringVar(&cfg.Group, "group", cfg.Group, "consumer group shared by every consolidator of a deployment")
 			fs.StringVar(&cfg.TransactionalID, "transactional-id", "", "unique per process, stable across its restarts (default <group>-<host name>)")
 			fs.DurationVar(&cfg.TransactionTimeout, "txn-timeout", cfg.TransactionTimeout, "broker aborts a transaction open longer than this")
@@ -41,7 +41,7 @@ func init() {
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return withMetrics(ctx, *metrics, reg, c.Run)
+				return withMetricsReady(ctx, *metrics, reg, c.Ready, c.Run)
 			}
 		},
 	})
@@ -52,7 +52,7 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "submissions, reviews, official -> station-results, anomalies (transactions)", run: c.Run}, nil
+		return upStarted{describe: "submissions, reviews, official -> station-results, anomalies (transactions)", run: c.Run, ready: c.Ready}, nil
 	}})
 }
 

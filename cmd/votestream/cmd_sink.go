@@ -19,18 +19,19 @@ func init() {
 			d := sink.DefaultConfig()
 			group := fs.String("group", d.Group, "Kafka consumer group")
 			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records stored in one insert round")
-			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics; empty disables")
+			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics and /readyz; empty disables")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
 				cfg := sinkConfig(kf.seedList(), kf.topicPrefix, cf)
-				cfg.Group, cfg.MaxBatchRecords = *group, *batch
+				reg := newRegistry(sink.Collectors()...)
+				cfg.Group, cfg.MaxBatchRecords, cfg.Registerer = *group, *batch, reg
 				s, err := sink.New(cfg)
 				if err != nil {
 					return err
 				}
-				return withMetrics(ctx, *metrics, newRegistry(sink.Collectors()...), s.Run)
+				return withMetricsReady(ctx, *metrics, reg, s.Ready, s.Run)
 			}
 		},
 	})
@@ -38,11 +39,13 @@ func init() {
 		if env.clickhouse.addr == "" {
 			return upStarted{describe: "off (no --clickhouse)"}, nil
 		}
-		s, err := sink.New(sinkConfig(env.seeds, env.topicPrefix, env.clickhouse))
+		cfg := sinkConfig(env.seeds, env.topicPrefix, env.clickhouse)
+		cfg.Registerer = env.metrics
+		s, err := sink.New(cfg)
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, metrics: sink.Collectors()}, nil
+		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, metrics: sink.Collectors(), ready: s.Ready}, nil
 	}})
 }
 

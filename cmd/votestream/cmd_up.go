@@ -49,6 +49,7 @@ type upStarted struct {
 	describe string
 	run      func(context.Context) error
 	metrics  []prometheus.Collector
+	ready    func() error // nil: the role reports no readiness of its own
 }
 
 // upRoles is filled by the role files as roles land, in start order.
@@ -79,7 +80,7 @@ func init() {
 			f.kf.register(fs, "")
 			f.cf.register(fs, "")
 			fs.StringVar(&f.dataDir, "data", "var/up", "folder for this process's files (country, keys, embedded broker data, evidence)")
-			fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9100", "address serving Prometheus /metrics for the roles; empty disables")
+			fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9100", "address serving Prometheus /metrics and /readyz for the roles; empty disables")
 			fs.StringVar(&f.ref, "ref", "", "reference data folder; empty generates a synthetic country into <data>/country (--sim-seed, --sim-scale)")
 			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
@@ -220,7 +221,7 @@ func runUp(ctx context.Context, f upFlags) error {
 	fmt.Fprintf(tw, "Stop with Ctrl-C.\n")
 	tw.Flush()
 
-	err = withMetrics(ctx, f.metrics, env.metrics, func(ctx context.Context) error {
+	err = withMetricsReady(ctx, f.metrics, env.metrics, upReady(started), func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		for _, st := range started {
 			g.Go(func() error {
@@ -264,4 +265,20 @@ func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv) error {
 	}
 	slog.Info("simulated night sent; the pipeline keeps running until Ctrl-C")
 	return nil
+}
+
+// upReady is the readiness of every started role that reports one: the first one waiting
+// for a dependency, named.
+func upReady(started []upStarted) func() error {
+	return func() error {
+		for _, st := range started {
+			if st.ready == nil {
+				continue
+			}
+			if err := st.ready(); err != nil {
+				return fmt.Errorf("%s: %w", st.name, err)
+			}
+		}
+		return nil
+	}
 }

@@ -26,11 +26,28 @@ func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 // withMetrics runs role while serving reg on addr/metrics; addr "" runs role alone. The
 // server stops when role returns.
 func withMetrics(ctx context.Context, addr string, reg *prometheus.Registry, role func(context.Context) error) error {
+	return withMetricsReady(ctx, addr, reg, nil, role)
+}
+
+// withMetricsReady is withMetrics that also answers addr/readyz from ready (when not nil):
+// 200 "ready", or 503 with the error (the dependency the role waits for, since when).
+func withMetricsReady(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
 	if addr == "" {
 		return role(ctx)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if ready != nil {
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := ready(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err)
+				return
+			}
+			fmt.Fprintln(w, "ready")
+		})
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/kafkaready"
 	"votestream/schemas/provision"
 )
 
@@ -108,6 +110,9 @@ func newKafkaEnv(t testing.TB, seeds []string) *KafkaEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	if _, err := provision.EnsureTopics(ctx, adm, k.Prefix); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	if err := kafkaready.WaitTopics(ctx, adm, "testenv", slog.New(slog.DiscardHandler), provision.TopicNames(k.Prefix)...); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() {

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -169,6 +170,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("estimate: kafka client: %w", err)
 	}
 	defer cl.Close()
+	// Fresh topics answer UNKNOWN_TOPIC_OR_PARTITION for a moment; a broker starting, not
+	// at all: wait for both (bounded for a topic that stays missing).
+	need := kafkaready.Need{Topics: []string{r.topics.in, r.topics.out, r.topics.dead}}
+	if err := kafkaready.WaitFor(ctx, kadm.NewClient(cl), "estimate", r.cfg.Logger, need); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("estimate: %w", err)
+	}
 	target, err := r.endOffsets(ctx, cl)
 	if err != nil {
 		return err
