@@ -18,12 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
 	"votestream/internal/health"
@@ -183,4 +185,20 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return err
+}
+
+// Hook reports a client's connections to dep: down when a connection to a broker cannot be
+// opened, up when one is. An idle role (nothing to poll, nothing to produce) thus still
+// says that the broker is away, from the next heartbeat or metadata refresh. Pass it to
+// kgo.WithHooks. Safe for concurrent use.
+func Hook(dep *health.Dependency) kgo.Hook { return connectHook{dep} }
+
+type connectHook struct{ dep *health.Dependency }
+
+func (h connectHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.dep.Down(fmt.Errorf("kafka: %w", err))
+		return
+	}
+	h.dep.Up()
 }

@@ -43,10 +43,18 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) count(s string) int {
+// mark is the length of the log so far, for countSince.
+func (l *lockedBuffer) mark() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
+	return l.b.Len()
+}
+
+// countSince counts s in the log written after mark.
+func (l *lockedBuffer) countSince(mark int, s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String()[mark:], s)
 }
 
 // waitFor polls cond (a state, not a time) until it holds or limit passes.
@@ -76,8 +84,12 @@ func TestKafkaOutage(t *testing.T) {
 
 	var logs lockedBuffer
 	cfg := testConfig(env, n.country, "g", "t")
-	cfg.MaxPollRecords = 10 // many transactions: the outage lands in the middle of one
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.MaxPollRecords = 50 // many transactions: the outage lands in the middle of one
+	level := slog.LevelInfo
+	if os.Getenv("VOTESTREAM_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: level}))
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +108,10 @@ func TestKafkaOutage(t *testing.T) {
 		}
 	}
 
-	follow(t, env, func(o *outputLog) bool { return len(o.results) >= len(want)/6 })
+	// Bounds on waits, not timings: a loaded machine and a broker just back are slow.
+	const slow = 3 * time.Minute
+	followWithin(t, env, slow, func(o *outputLog) bool { return len(o.results) >= len(want)/6 })
+	before := logs.mark()
 	pk.Stop()
 	outage := outageLength(t)
 	start := time.Now()
@@ -108,7 +123,7 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	pk.Start()
 	produce(t, env, recs[half:])
-	out := follow(t, env, caughtUp(want))
+	out := followWithin(t, env, slow, caughtUp(want))
 	running()
 	if err := c.Ready(); err != nil {
 		t.Errorf("caught up but not ready: %v", err)
@@ -118,9 +133,9 @@ func TestKafkaOutage(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	checkLog(t, out, want, wantIDs)
-	down, up := logs.count(`msg="waiting for kafka"`), logs.count(`msg="kafka recovered"`)
+	down, up := logs.countSince(before, `msg="waiting for kafka"`), logs.countSince(before, `msg="kafka recovered"`)
 	t.Logf("outage of %v: %d 'waiting for kafka' lines, %d 'kafka recovered'", outage, down, up)
-	if down == 0 || down != up || down > 3 {
+	if down == 0 || down != up || down > 2 {
 		t.Errorf("%d 'waiting for kafka' and %d 'kafka recovered' log lines for one outage: want one of each per change of state", down, up)
 	}
 }

@@ -125,7 +125,12 @@ func New(cfg Config) (*Sink, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	conn, err := ch.Open(&ch.Options{
+	hs, err := health.NewSet("sink", log, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	s := &Sink{cfg: cfg, log: log, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}
+	s.conn, err = ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
 		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: cfg.Password},
 		DialTimeout: 10 * time.Second,
@@ -133,7 +138,7 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: clickhouse %s: %w", cfg.ClickHouseAddr, err)
 	}
-	kc, err := kgo.NewClient(
+	s.kc, err = kgo.NewClient(
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(Topics(cfg.TopicPrefix)...),
@@ -143,18 +148,13 @@ func New(cfg Config) (*Sink, error) {
 		// A rebalance waits until the records of the current poll are stored and committed,
 		// so no partition moves while its rows are half-written.
 		kgo.BlockRebalanceOnPoll(),
+		kgo.WithHooks(kafkaready.Hook(s.kafka)),
 	)
 	if err != nil {
-		conn.Close()
+		s.conn.Close()
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	hs, err := health.NewSet("sink", log, cfg.Registerer)
-	if err != nil {
-		kc.Close()
-		conn.Close()
-		return nil, fmt.Errorf("sink: %w", err)
-	}
-	return &Sink{cfg: cfg, log: log, conn: conn, kc: kc, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}, nil
+	return s, nil
 }
 
 // Ready returns nil while Kafka and ClickHouse answer, or an error naming the one the sink
