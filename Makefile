@@ -5,7 +5,7 @@ BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 
-.PHONY: build run test bench lint services services-down fuzz clean
+.PHONY: build run test chaos bench lint services services-down fuzz clean browser
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -21,6 +21,10 @@ run: build
 test:
 	scripts/test
 
+# Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
+chaos:
+	scripts/chaos
+
 # Benchmarks print `BENCH name=... value=... unit=...`; figures go to docs/benchmarks.md.
 bench: build
 	scripts/bench
@@ -33,6 +37,11 @@ lint:
 
 fuzz:
 	scripts/fuzz
+
+# The volunteers' form in headless chromium (installed with apt when missing): a few
+# minutes, so not part of `make test`. Saves screenshots under docs/img/.
+browser:
+	scripts/browser
 
 services:
 	scripts/services up

@@ -84,6 +84,7 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 	}{
 		{"war room", WarRoom, WarRoomQueries()},
 		{"constituency", Constituency, ConstituencyQueries()},
+		{"field", Field, FieldQueries()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := c.build()

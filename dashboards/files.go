@@ -25,6 +25,7 @@ func Files() ([]File, error) {
 	}{
 		{"war-room.json", WarRoom},
 		{"constituency.json", Constituency},
+		{"field.json", Field},
 	}
 	files := make([]File, 0, len(builds))
 	for _, b := range builds {

@@ -13,9 +13,19 @@ import (
 	"votestream/schemas"
 )
 
-// authenticate reads the bearer token and returns its claims, or a 401 error. It checks the
-// signature, validity period and revocation list; it touches no database.
+// authenticate is authenticateToken, then what fieldwork.v1 says of the token (checkDevice):
+// a reissue that replaced it, and the device a personal link is bound to.
 func (s *Server) authenticate(r *http.Request, now time.Time) (token.Claims, *APIError) {
+	c, e := s.authenticateToken(r, now)
+	if e == nil {
+		e = s.checkDevice(r, c, now)
+	}
+	return c, e
+}
+
+// authenticateToken reads the bearer token and returns its claims, or a 401 error. It checks
+// the signature, validity period and revocation list; it touches no database.
+func (s *Server) authenticateToken(r *http.Request, now time.Time) (token.Claims, *APIError) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {

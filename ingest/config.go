@@ -54,6 +54,10 @@ type Config struct {
 	// Endpoint is set; New then checks that the bucket exists and accepts the credentials.
 	// Default s3store.DefaultConfig() (no endpoint: the local folder).
 	EvidenceS3 s3store.Config
+	// EvidenceLogURL is the transparency log's public address (evidencelog's listen
+	// address as the public reaches it, e.g. "https://log.example.org"): receipts then name
+	// where the proof of their leaf is fetched. Default "" (receipts name the leaf only).
+	EvidenceLogURL string
 
 	// RatePerVolunteer is the sustained number of requests per second one volunteer (token
 	// subject) may make; 0 disables the limit. A batch counts as one request. Default 2.
@@ -94,6 +98,19 @@ type Config struct {
 	// ShutdownGrace is how long Run lets in-flight requests finish after its context ends.
 	// Default 10s.
 	ShutdownGrace time.Duration
+
+	// ClaimCap is how many volunteers may claim one station before the day (POST
+	// /v1/claims); roster assignments do not count against it. Default 3.
+	ClaimCap int
+	// TLS: Run serves HTTPS with this certificate and key (PEM files) when both are set,
+	// or with certificates from ACME (Let's Encrypt, TLS-ALPN-01 on the listen port) for
+	// ACMEDomains, kept in ACMECacheDir. The form needs HTTPS except on localhost
+	// (WebCrypto and service workers need a secure context). Default: plain HTTP, for a
+	// TLS proxy in front (deploy/, docs/volunteers.md).
+	TLSCertFile, TLSKeyFile string
+	ACMEDomains             []string
+	// ACMECacheDir keeps ACME account keys and certificates. Default "var/acme".
+	ACMECacheDir string
 }
 
 // DefaultConfig returns the defaults documented on each field.
@@ -119,6 +136,8 @@ func DefaultConfig() Config {
 		DedupeMaxEntries:   500000,
 		WarmupTimeout:      time.Minute,
 		ShutdownGrace:      10 * time.Second,
+		ClaimCap:           3,
+		ACMECacheDir:       "var/acme",
 	}
 }
 
@@ -168,6 +187,14 @@ func (c Config) Validate() error {
 		return bad("revocation reload interval %v: want > 0", c.RevocationReload)
 	case c.ShutdownGrace < 0:
 		return bad("negative shutdown grace %v", c.ShutdownGrace)
+	case c.ClaimCap < 1:
+		return bad("claim cap %d: want at least 1", c.ClaimCap)
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return bad("TLS needs both a certificate and a key file")
+	case c.TLSCertFile != "" && len(c.ACMEDomains) > 0:
+		return bad("give either a TLS certificate or ACME domains, not both")
+	case len(c.ACMEDomains) > 0 && c.ACMECacheDir == "":
+		return bad("ACME needs a cache folder for its keys and certificates")
 	}
 	if c.EvidenceS3.Endpoint != "" {
 		if err := c.EvidenceS3.Validate(); err != nil {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
+	"sync"
 )
 
 // decodeStrict decodes one JSON object into v, refusing unknown fields, wrong types and any
@@ -44,8 +46,27 @@ func fieldNames(v any) []string {
 	case *officialWire:
 		return officialFields
 	}
-	panic("ingest: fieldNames of an unknown wire type")
+	return tagNames(v)
 }
+
+// tagNames returns the json tag names of the struct v points to, read once per type: the
+// wire structs of the form's routes (claims, check-ins, incidents...).
+func tagNames(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	if names, ok := tagCache.Load(t); ok {
+		return names.([]string)
+	}
+	var names []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	tagCache.Store(t, names)
+	return names
+}
+
+var tagCache sync.Map // reflect.Type -> []string
 
 var (
 	submissionFields = []string{"submission_id", "station_id", "ballot", "stage", "counted_at", "ballots_cast", "invalid", "no_vote", "votes", "evidence"}

@@ -34,6 +34,10 @@ const (
 	CodeKafkaUnavailable = "KAFKA_UNAVAILABLE" // 503, with Retry-After: not acknowledged in time; retry with the same id
 	CodeStoreUnavailable = "STORE_UNAVAILABLE" // 503, with Retry-After: the evidence store failed
 	CodeStarting         = "STARTING"          // 503, with Retry-After: ingest is reloading the ids it accepted before a restart
+	CodeNotActivated     = "NOT_ACTIVATED"     // 403: a personal link's token not yet opened on its phone
+	CodeDeviceProof      = "DEVICE_PROOF"      // 401: a personal link's token without its phone's proof (the link is in use elsewhere)
+	CodeLinkUsed         = "LINK_USED"         // 409: the personal link was already opened on another phone
+	CodeStationFull      = "STATION_FULL"      // 409: the station already has its cap of volunteers who claimed it
 	CodeNotFound         = "NOT_FOUND"         // 404
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
@@ -64,6 +68,10 @@ var codeStatus = map[string]int{
 	CodeKafkaUnavailable: http.StatusServiceUnavailable,
 	CodeStoreUnavailable: http.StatusServiceUnavailable,
 	CodeStarting:         http.StatusServiceUnavailable,
+	CodeNotActivated:     http.StatusForbidden,
+	CodeDeviceProof:      http.StatusUnauthorized,
+	CodeLinkUsed:         http.StatusConflict,
+	CodeStationFull:      http.StatusConflict,
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 }

@@ -51,7 +51,7 @@ var (
 // recordSchemas are the message types Encode and Decode handle.
 var recordSchemas = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
-	SchemaReview, SchemaOfficial,
+	SchemaReview, SchemaOfficial, SchemaEvidence, SchemaCheckpoint, SchemaFieldEvent, SchemaIncident,
 }
 
 // schemaOf names the schema of a message value or pointer.
@@ -71,6 +71,14 @@ func schemaOf(v any) (string, bool) {
 		return SchemaReview, true
 	case Official, *Official:
 		return SchemaOfficial, true
+	case Evidence, *Evidence:
+		return SchemaEvidence, true
+	case Checkpoint, *Checkpoint:
+		return SchemaCheckpoint, true
+	case FieldEvent, *FieldEvent:
+		return SchemaFieldEvent, true
+	case Incident, *Incident:
+		return SchemaIncident, true
 	}
 	return "", false
 }
@@ -209,6 +217,14 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 		v = new(Review)
 	case SchemaOfficial:
 		v = new(Official)
+	case SchemaEvidence:
+		v = new(Evidence)
+	case SchemaCheckpoint:
+		v = new(Checkpoint)
+	case SchemaFieldEvent:
+		v = new(FieldEvent)
+	case SchemaIncident:
+		v = new(Incident)
 	default:
 		base, _, _ := splitSchema(name)
 		for _, known := range recordSchemas {
@@ -226,7 +242,8 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 
 func isPointer(v any) bool {
 	switch v.(type) {
-	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official:
+	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official, *Evidence, *Checkpoint,
+		*FieldEvent, *Incident:
 		return true
 	}
 	return false
@@ -266,6 +283,22 @@ func Key(v any) string {
 	case Official:
 		return m.StationID
 	case *Official:
+		return m.StationID
+	case Evidence:
+		return m.Evidence
+	case *Evidence:
+		return m.Evidence
+	case Checkpoint:
+		return m.Origin
+	case *Checkpoint:
+		return m.Origin
+	case FieldEvent:
+		return m.VolunteerID
+	case *FieldEvent:
+		return m.VolunteerID
+	case Incident:
+		return m.StationID
+	case *Incident:
 		return m.StationID
 	}
 	return ""

@@ -25,17 +25,24 @@ const (
 	SchemaEstimate      = "estimate.v1"       // estimates.v1 records
 	SchemaReview        = "review.v1"         // reviews.v1 records
 	SchemaOfficial      = "official.v1"       // official.v1 records
+	SchemaEvidence      = "evidence.v1"       // evidence.v1 records
+	SchemaCheckpoint    = "checkpoint.v1"     // checkpoints.v1 records
+	SchemaFieldEvent    = "field-event.v1"    // fieldwork.v1 records
+	SchemaIncident      = "incident.v1"       // incidents.v1 records
 
 	// Bodies a district lead or the war room sends to ingest: the record without the fields
 	// ingest sets from the token. They live in the record's file under $defs/request.
 	SchemaReviewRequest   = "review.v1#request"
 	SchemaOfficialRequest = "official.v1#request"
+	SchemaIncidentRequest = "incident.v1#request"
 )
 
 // SchemaNames lists every schema that Validate and Validator accept.
 var SchemaNames = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
 	SchemaReview, SchemaOfficial, SchemaReviewRequest, SchemaOfficialRequest,
+	SchemaEvidence, SchemaCheckpoint,
+	SchemaFieldEvent, SchemaIncident, SchemaIncidentRequest,
 }
 
 // schemaBase is the base of every schema's $id. The .invalid domain is reserved: the ids
@@ -76,7 +83,7 @@ func schemaLocation(name string) (string, bool) {
 	}
 	loc := schemaBase + file + ".json"
 	if sub {
-		if def != "request" || (file != "review.v1" && file != "official.v1") {
+		if def != "request" || (file != "review.v1" && file != "official.v1" && file != "incident.v1") {
 			return "", false
 		}
 		loc += "#/$defs/request"

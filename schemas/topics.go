@@ -5,6 +5,8 @@ type Topic struct {
 	Name       string
 	Partitions int32
 	Compacted  bool // cleanup.policy=compact: the latest record per key is the state
+	// KeepForever sets retention.ms=-1: a log that is the state itself, read whole at start.
+	KeepForever bool
 }
 
 // Topic names. Report and result topics are keyed by station_id so one station's records
@@ -17,6 +19,14 @@ const (
 	TopicAnomalies      = "anomalies.v1"
 	TopicEstimates      = "estimates.v1"
 	TopicDeadLetter     = "dead-letter.v1"
+	// TopicEvidence: one record per photo ingest stored (or already had), keyed by digest.
+	TopicEvidence = "evidence.v1"
+	// TopicCheckpoints: the transparency log's signed checkpoints, keyed by origin.
+	TopicCheckpoints = "checkpoints.v1"
+	// TopicFieldwork is one partition, kept for ever: its order decides who activated a
+	// link first and which claims are within a station's cap (schemas.FieldEvent).
+	TopicFieldwork = "fieldwork.v1"
+	TopicIncidents = "incidents.v1"
 )
 
 // Topics is the full topic set, created by `votestream migrate` (never by broker auto-create).
@@ -28,4 +38,8 @@ var Topics = []Topic{
 	{Name: TopicAnomalies, Partitions: 6},
 	{Name: TopicEstimates, Partitions: 1},
 	{Name: TopicDeadLetter, Partitions: 1},
+	{Name: TopicEvidence, Partitions: 6},
+	{Name: TopicCheckpoints, Partitions: 1},
+	{Name: TopicFieldwork, Partitions: 1, KeepForever: true},
+	{Name: TopicIncidents, Partitions: 6},
 }

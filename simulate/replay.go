@@ -9,11 +9,15 @@ import (
 	"io"
 	"iter"
 	"maps"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"votestream/internal/backoff"
@@ -23,6 +27,13 @@ import (
 var ErrReplay = errors.New("simulate: replay")
 
 // ReplayConfig says where and how fast to send a night.
+//
+// The client behaves like a volunteer's phone on a poor link: it keeps a report until it gets
+// a definite answer (2xx, or a refusal with a code) or its RetryBudget runs out, waiting
+// between tries with capped exponential back-off and jitter (or the server's Retry-After),
+// and always resending the same body with the same submission_id, so a report whose outcome
+// was unknown (a timeout, a connection cut after sending, a 503 KAFKA_UNAVAILABLE) is never
+// written twice nor counted as lost while it may have been written.
 type ReplayConfig struct {
 	// URL is ingest's base URL; submissions go to URL + "/v1/submissions". CLI: --ingest.
 	URL string
@@ -34,16 +45,24 @@ type ReplayConfig struct {
 	Speed float64
 	// Concurrency bounds the requests in flight. CLI: --concurrency. Default 32.
 	Concurrency int
-	// MaxAttempts bounds the sends of one submission (the first included); 503, 429, 502,
-	// 504 and transport errors are retried with the same body and submission_id.
-	// Default 5.
+	// RetryBudget bounds how long one submission is retried, counted from its first send:
+	// a phone keeps trying for minutes, through an outage of ingest or Kafka. A retry that
+	// would start after the budget is not made and the submission is given up, with the
+	// reason of its last try. CLI: --retry-budget. Default 10m.
+	RetryBudget time.Duration
+	// MaxAttempts bounds the sends of one submission (the first included) as well; 0, the
+	// default, leaves only RetryBudget. CLI: --max-attempts.
 	MaxAttempts int
 	// RetryBackoff is the first wait before a retry that got no Retry-After; it doubles
-	// each attempt. Default 200ms.
+	// each attempt up to MaxRetryWait, and each wait is drawn uniformly from its upper half
+	// (jitter), so phones cut off together do not come back together. Default 500ms.
 	RetryBackoff time.Duration
-	// MaxRetryWait caps one wait, Retry-After included. Default 30s.
+	// MaxRetryWait caps the back-off. A Retry-After is honoured even when longer (it is the
+	// server's word), up to the remaining budget, plus jitter of up to a quarter of it.
+	// Default 30s.
 	MaxRetryWait time.Duration
-	// RequestTimeout bounds one HTTP request. Default 10s.
+	// RequestTimeout bounds one HTTP request. A request that times out after it was sent has
+	// an unknown outcome: it is retried with the same id. Default 10s.
 	RequestTimeout time.Duration
 	// Progress receives a progress line every ProgressEvery and a last one at the end; nil
 	// prints nothing. The CLI passes os.Stderr. Default nil, every 1s.
@@ -52,16 +71,18 @@ type ReplayConfig struct {
 	// Client sends the requests; nil builds one sized for Concurrency.
 	Client *http.Client
 
-	clock clock // nil: the real clock; tests inject a fake one
+	clock  clock          // nil: the real clock; tests inject a fake one
+	jitter func() float64 // in [0, 1); nil: math/rand/v2. Tests fix it.
 }
 
-// DefaultReplayConfig is 60x speed, 32 in flight, 5 attempts; URL and Token are left to set.
+// DefaultReplayConfig is 60x speed, 32 in flight, a 10-minute retry budget per submission;
+// URL and Token are left to set.
 func DefaultReplayConfig() ReplayConfig {
 	return ReplayConfig{
 		Speed:          60,
 		Concurrency:    32,
-		MaxAttempts:    5,
-		RetryBackoff:   200 * time.Millisecond,
+		RetryBudget:    10 * time.Minute,
+		RetryBackoff:   500 * time.Millisecond,
 		MaxRetryWait:   30 * time.Second,
 		RequestTimeout: 10 * time.Second,
 		ProgressEvery:  time.Second,
@@ -79,8 +100,10 @@ func (c ReplayConfig) Validate() error {
 		return bad("replay Speed = %v, want >= 0", c.Speed)
 	case c.Concurrency < 1:
 		return bad("replay Concurrency = %d, want at least 1", c.Concurrency)
-	case c.MaxAttempts < 1:
-		return bad("replay MaxAttempts = %d, want at least 1", c.MaxAttempts)
+	case c.MaxAttempts < 0:
+		return bad("replay MaxAttempts = %d, want 0 (no bound but the budget) or more", c.MaxAttempts)
+	case c.RetryBudget < 0:
+		return bad("replay RetryBudget = %v, want >= 0 (0: no retry)", c.RetryBudget)
 	case c.RetryBackoff <= 0 || c.MaxRetryWait <= 0 || c.RequestTimeout <= 0:
 		return bad("replay RetryBackoff, MaxRetryWait and RequestTimeout must be positive")
 	case c.Progress != nil && c.ProgressEvery <= 0:
@@ -89,18 +112,39 @@ func (c ReplayConfig) Validate() error {
 	return nil
 }
 
-// Summary is what a replay did. Statuses are each submission's last answer; 0 stands for a
-// transport error (no answer).
+// Summary is what a replay did. Every submission ends in exactly one of Accepted,
+// DuplicateAccepted, Refused and GivenUp.
 type Summary struct {
 	Events   int // submissions taken from the night
 	Requests int // HTTP requests made, retries included
-	Accepted int // answered 2xx
-	Refused  int // answered 4xx other than 429
-	Failed   int // no 2xx or 4xx after MaxAttempts (5xx, 429 or transport errors)
-	Retries  int
+	// Accepted got a first receipt (2xx).
+	Accepted int
+	// DuplicateAccepted got a receipt marked duplicate: ingest had already stored that
+	// submission_id, from an earlier try whose answer was lost or from a deliberate resend
+	// (a DUPLICATE fault). Stored once either way.
+	DuplicateAccepted int
+	// Refused got a definite refusal: a 4xx other than 408 and 429 (counted by code in ByCode).
+	Refused int
+	// GivenUp got no definite answer within the retry budget (or MaxAttempts), or was still
+	// being retried when the replay was stopped; GivenUpBy says why (its last try).
+	GivenUp int
+	// Unknown counts the given-up submissions that may have been stored all the same: one of
+	// their tries had an unknown outcome (sent, then a timeout, a cut connection, a 500, 502
+	// or 504, or a 503 KAFKA_UNAVAILABLE). They are not lost for certain; ingest's receipt
+	// for their id would tell.
+	Unknown int
+	Retries int
+	// OutcomeUnknown counts tries whose outcome was unknown (see Unknown), all submissions;
+	// each was followed by a retry with the same id unless the budget had run out.
+	OutcomeUnknown int
+	// ByStatus counts each submission's last answer; 0 stands for no answer (a transport error).
 	ByStatus map[int]int
 	// ByCode counts refusals by ingest's error code ({"error": {"code": ...}}).
 	ByCode map[string]int
+	// GivenUpBy counts given-up submissions by the reason of their last try: a status and
+	// code ("503 KAFKA_UNAVAILABLE"), "timeout", "connection refused", "connection lost",
+	// "replay stopped".
+	GivenUpBy map[string]int
 	// ByFault counts final statuses per fault kind of the submissions sent, so detection
 	// scores can leave out what ingest refused.
 	ByFault map[FaultKind]map[int]int
@@ -109,16 +153,23 @@ type Summary struct {
 	Elapsed       time.Duration
 }
 
+// Stored is the number of submissions ingest confirmed it holds (first or duplicate receipt).
+func (s Summary) Stored() int { return s.Accepted + s.DuplicateAccepted }
+
 // String is a short multi-line report.
 func (s Summary) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "events %d, requests %d, accepted %d, refused %d, failed %d, retries %d, simulated up to %s, in %s\n",
-		s.Events, s.Requests, s.Accepted, s.Refused, s.Failed, s.Retries, s.SimulatedTime.Format("15:04:05"), s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "events %d, requests %d, accepted %d, duplicate-accepted %d, refused %d, given up %d (outcome unknown %d), retries %d (after an unknown outcome %d), simulated up to %s, in %s\n",
+		s.Events, s.Requests, s.Accepted, s.DuplicateAccepted, s.Refused, s.GivenUp, s.Unknown, s.Retries, s.OutcomeUnknown,
+		s.SimulatedTime.Format("15:04:05"), s.Elapsed.Round(time.Millisecond))
 	for _, st := range slices.Sorted(maps.Keys(s.ByStatus)) {
 		fmt.Fprintf(&b, "  status %d: %d\n", st, s.ByStatus[st])
 	}
 	for _, c := range slices.Sorted(maps.Keys(s.ByCode)) {
-		fmt.Fprintf(&b, "  code %s: %d\n", c, s.ByCode[c])
+		fmt.Fprintf(&b, "  refused %s: %d\n", c, s.ByCode[c])
+	}
+	for _, r := range slices.Sorted(maps.Keys(s.GivenUpBy)) {
+		fmt.Fprintf(&b, "  given up, %s: %d\n", r, s.GivenUpBy[r])
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.ByFault)) {
 		fmt.Fprintf(&b, "  fault %s:", k)
@@ -170,19 +221,22 @@ type replayState struct {
 }
 
 // Replay sends events to ingest in time order, pacing them at cfg.Speed, with at most
-// cfg.Concurrency requests in flight, retrying 503/429 (honouring Retry-After) with the
-// same submission_id up to cfg.MaxAttempts. It returns when every event was answered or
-// given up on, or when ctx is done (then with ctx's error and the summary so far). An
-// error from cfg.Token stops the replay. Replay blocks; it owns and waits for every
-// goroutine it starts.
+// cfg.Concurrency requests in flight, retrying each submission with the same body and
+// submission_id until a definite answer or cfg.RetryBudget (see ReplayConfig). It returns
+// when every event was answered or given up on, or when ctx is done (then with ctx's error
+// and the summary so far). An error from cfg.Token stops the replay. Replay blocks; it owns
+// and waits for every goroutine it starts.
 func Replay(ctx context.Context, cfg ReplayConfig, events iter.Seq[Event]) (Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
-	clk := cfg.clock
-	if clk == nil {
-		clk = realClock{}
+	if cfg.clock == nil {
+		cfg.clock = realClock{}
 	}
+	if cfg.jitter == nil {
+		cfg.jitter = rand.Float64
+	}
+	clk := cfg.clock
 	client := cfg.Client
 	if client == nil {
 		client = &http.Client{Transport: &http.Transport{
@@ -193,7 +247,8 @@ func Replay(ctx context.Context, cfg ReplayConfig, events iter.Seq[Event]) (Summ
 	}
 	endpoint := strings.TrimSuffix(cfg.URL, "/") + "/v1/submissions"
 	st := &replayState{
-		sum:    Summary{ByStatus: map[int]int{}, ByCode: map[string]int{}, ByFault: map[FaultKind]map[int]int{}},
+		sum: Summary{ByStatus: map[int]int{}, ByCode: map[string]int{}, GivenUpBy: map[string]int{},
+			ByFault: map[FaultKind]map[int]int{}},
 		tokens: map[string]string{},
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -205,7 +260,7 @@ func Replay(ctx context.Context, cfg ReplayConfig, events iter.Seq[Event]) (Summ
 	for range cfg.Concurrency {
 		wg.Go(func() {
 			for j := range jobs {
-				if err := st.send(ctx, cfg, clk, client, endpoint, j); err != nil {
+				if err := st.send(ctx, cfg, client, endpoint, j); err != nil {
 					cancel(err)
 				}
 			}
@@ -287,8 +342,8 @@ func (st *replayState) progress(w io.Writer, elapsed time.Duration) {
 	if !s.SimulatedTime.IsZero() {
 		sim = s.SimulatedTime.Format("15:04:05")
 	}
-	fmt.Fprintf(w, "replay %s  sim %s  sent %d  accepted %d  refused %d  failed %d  retries %d  in flight %d\n",
-		elapsed.Round(time.Second), sim, s.Events, s.Accepted, s.Refused, s.Failed, s.Retries, inFlight)
+	fmt.Fprintf(w, "replay %s  sim %s  sent %d  accepted %d  duplicate %d  refused %d  given up %d  retries %d  in flight %d\n",
+		elapsed.Round(time.Second), sim, s.Events, s.Accepted, s.DuplicateAccepted, s.Refused, s.GivenUp, s.Retries, inFlight)
 }
 
 func (st *replayState) token(cfg ReplayConfig, v Volunteer) (string, error) {
@@ -308,8 +363,8 @@ func (st *replayState) token(cfg ReplayConfig, v Volunteer) (string, error) {
 	return tok, nil
 }
 
-// send posts one submission until it is answered for good or attempts run out.
-func (st *replayState) send(ctx context.Context, cfg ReplayConfig, clk clock, client *http.Client, endpoint string, j replayJob) error {
+// send posts one submission until it is answered for good or its retry budget runs out.
+func (st *replayState) send(ctx context.Context, cfg ReplayConfig, client *http.Client, endpoint string, j replayJob) error {
 	tok, err := st.token(cfg, j.ev.Volunteer)
 	if err != nil {
 		return err
@@ -317,21 +372,26 @@ func (st *replayState) send(ctx context.Context, cfg ReplayConfig, clk clock, cl
 	st.mu.Lock()
 	st.inFlight++
 	st.mu.Unlock()
-	status, code := 0, ""
-	// No jitter: the night's timing stays a function of its seed.
-	retryCurve := backoff.Policy{Initial: cfg.RetryBackoff, Max: cfg.MaxRetryWait, Multiplier: 2}
-	for attempt := 1; ; attempt++ {
-		var retryAfter time.Duration
-		status, code, retryAfter = post(ctx, cfg.RequestTimeout, client, endpoint, tok, j.body)
+	clk := cfg.clock
+	deadline := clk.Now().Add(cfg.RetryBudget)
+	var a attempt
+	mayBeStored := false
+	for n := 1; ; n++ {
+		a = post(ctx, cfg.RequestTimeout, client, endpoint, tok, j.body)
+		unknown := a.outcomeUnknown()
+		mayBeStored = mayBeStored || unknown
 		st.mu.Lock()
 		st.sum.Requests++
+		if unknown {
+			st.sum.OutcomeUnknown++
+		}
 		st.mu.Unlock()
-		if !retryable(status) || attempt >= cfg.MaxAttempts || ctx.Err() != nil {
+		if a.definite() || ctx.Err() != nil || (cfg.MaxAttempts > 0 && n >= cfg.MaxAttempts) {
 			break
 		}
-		wait := min(retryAfter, cfg.MaxRetryWait)
-		if wait <= 0 {
-			wait = retryCurve.Delay(attempt)
+		wait := retryWait(cfg, n, a.retryAfter)
+		if clk.Now().Add(wait).After(deadline) {
+			break
 		}
 		st.mu.Lock()
 		st.sum.Retries++
@@ -340,61 +400,173 @@ func (st *replayState) send(ctx context.Context, cfg ReplayConfig, clk clock, cl
 			break
 		}
 	}
+	st.tally(j, a, mayBeStored, ctx.Err() != nil)
+	return nil
+}
+
+// tally records one submission's end.
+func (st *replayState) tally(j replayJob, a attempt, mayBeStored, stopped bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.inFlight--
 	s := &st.sum
-	s.ByStatus[status]++
+	s.ByStatus[a.status]++
 	switch {
-	case status >= 200 && status < 300:
+	case a.definite() && a.status < 300 && a.duplicate:
+		s.DuplicateAccepted++
+	case a.definite() && a.status < 300:
 		s.Accepted++
-	case status >= 400 && status < 500 && status != http.StatusTooManyRequests:
+	case a.definite():
 		s.Refused++
+		if a.code != "" {
+			s.ByCode[a.code]++
+		}
 	default:
-		s.Failed++
-	}
-	if code != "" {
-		s.ByCode[code]++
+		s.GivenUp++
+		reason := a.reason()
+		if stopped {
+			reason = "replay stopped"
+		}
+		s.GivenUpBy[reason]++
+		if mayBeStored {
+			s.Unknown++
+		}
 	}
 	for _, f := range j.ev.Faults {
 		if s.ByFault[f.Kind] == nil {
 			s.ByFault[f.Kind] = map[int]int{}
 		}
-		s.ByFault[f.Kind][status]++
+		s.ByFault[f.Kind][a.status]++
 	}
-	return nil
 }
 
-func retryable(status int) bool {
-	switch status {
-	case 0, http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+// retryWait is the wait before try n+1: the server's Retry-After plus up to a quarter of it,
+// or capped exponential back-off drawn from its upper half.
+func retryWait(cfg ReplayConfig, n int, retryAfter time.Duration) time.Duration {
+	if retryAfter > 0 {
+		return retryAfter + time.Duration(cfg.jitter()*float64(retryAfter)/4)
+	}
+	// The project's one curve, without its own jitter: the replay's comes from cfg.jitter,
+	// which tests fix.
+	wait := backoff.Policy{Initial: cfg.RetryBackoff, Max: cfg.MaxRetryWait, Multiplier: 2}.Delay(n)
+	return wait/2 + time.Duration(cfg.jitter()*float64(wait/2))
+}
+
+// attempt is what one request came to.
+type attempt struct {
+	status     int    // 0: no answer
+	code       string // ingest's error code, if any
+	duplicate  bool   // a 2xx receipt marked duplicate
+	retryAfter time.Duration
+	sent       bool   // the request was written whole (an answer may have been lost after)
+	transport  string // the transport error's kind when status is 0
+}
+
+// definite: stored (2xx) or refused for good (4xx other than 408 and 429).
+func (a attempt) definite() bool {
+	switch {
+	case a.status >= 200 && a.status < 300:
 		return true
+	case a.status == http.StatusRequestTimeout || a.status == http.StatusTooManyRequests:
+		return false
+	default:
+		return a.status >= 400 && a.status < 500
+	}
+}
+
+// outcomeUnknown: the report may have been stored although no receipt came back. Ingest
+// answers 503 KAFKA_UNAVAILABLE when Kafka did not acknowledge in time, and the record may
+// still be written after; a proxy's 502 or 504 may hide a stored report; a request written
+// whole and then cut off or timed out may have been stored. A request never sent, 429, and
+// ingest's 503 STARTING or STORE_UNAVAILABLE stored nothing.
+func (a attempt) outcomeUnknown() bool {
+	switch a.status {
+	case 0:
+		return a.sent
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	case http.StatusServiceUnavailable:
+		return a.code == "" || a.code == "KAFKA_UNAVAILABLE"
 	}
 	return false
 }
 
-// post makes one request and returns the status (0 on a transport error), ingest's error
-// code if any, and the Retry-After it asked for.
-func post(ctx context.Context, timeout time.Duration, client *http.Client, endpoint, token string, body []byte) (int, string, time.Duration) {
+// reason names the attempt for the summary of given-up submissions.
+func (a attempt) reason() string {
+	if a.status == 0 {
+		return a.transport
+	}
+	if a.code != "" {
+		return strconv.Itoa(a.status) + " " + a.code
+	}
+	return strconv.Itoa(a.status)
+}
+
+// post makes one request and says what came of it.
+func post(ctx context.Context, timeout time.Duration, client *http.Client, endpoint, token string, body []byte) attempt {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var a attempt
+	var mu sync.Mutex // WroteRequest may run on the transport's goroutine
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		mu.Lock()
+		a.sent = a.sent || i.Err == nil
+		mu.Unlock()
+	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", 0
+		a.transport = "bad request: " + err.Error()
+		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
+	mu.Lock()
+	defer mu.Unlock()
 	if err != nil {
-		return 0, "", 0
+		a.transport = transportReason(ctx, err)
+		return a
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	code := ""
-	if resp.StatusCode >= 400 {
-		code = errorCode(data)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	a.status = resp.StatusCode
+	switch {
+	case err != nil && a.status < 300:
+		// The receipt was cut off: the report may be stored, and only a retry tells.
+		a.status, a.sent, a.transport = 0, true, transportReason(ctx, err)
+		return a
+	case a.status >= 400:
+		a.code = errorCode(data)
+	case a.status < 300:
+		a.duplicate = receiptDuplicate(data)
 	}
-	return resp.StatusCode, code, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	a.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return a
+}
+
+// transportReason names a transport error for the summary.
+func transportReason(ctx context.Context, err error) string {
+	var op *net.OpError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "timeout"
+	case ctx.Err() != nil:
+		return "replay stopped"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &op) && op.Op == "dial":
+		return "cannot connect"
+	default:
+		return "connection lost"
+	}
+}
+
+// receiptDuplicate reads the duplicate mark of ingest's receipt.
+func receiptDuplicate(body []byte) bool {
+	var r struct {
+		Duplicate bool `json:"duplicate"`
+	}
+	return json.Unmarshal(body, &r) == nil && r.Duplicate
 }
 
 // errorCode finds ingest's error code in {"error": {"code": ...}}, {"error": "..."} or

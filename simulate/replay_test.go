@@ -118,6 +118,7 @@ func testReplayConfig(url string, clk clock) ReplayConfig {
 	cfg.URL = url
 	cfg.Token = func(v Volunteer) (string, error) { return "tok-" + v.ID, nil }
 	cfg.clock = clk
+	cfg.jitter = func() float64 { return 0 }
 	return cfg
 }
 
@@ -139,7 +140,7 @@ func TestReplaySendsTheNight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Events != n.Len() || sum.Accepted != n.Len() || sum.ByStatus[http.StatusAccepted] != n.Len() || sum.Retries != 0 {
+	if sum.Events != n.Len() || sum.Stored() != n.Len() || sum.ByStatus[http.StatusAccepted] != n.Len() || sum.Retries != 0 {
 		t.Errorf("summary %+v, want all %d accepted", sum, n.Len())
 	}
 	// Every event arrived with its volunteer's token; resends (DUPLICATE) arrive twice with
@@ -167,51 +168,158 @@ func TestReplaySendsTheNight(t *testing.T) {
 }
 
 func TestReplayRetries(t *testing.T) {
-	refusal := `{"error":{"code":"unknown_station","message":"no such station"}}`
+	refusal := `{"error":{"code":"UNKNOWN_STATION","message":"no such station"}}`
+	kafka := `{"error":{"code":"KAFKA_UNAVAILABLE","message":"x"}}`
 	_, srv := newFakeIngest(t, map[string][]answer{
-		"a": {{status: 503, retryAfter: "3"}, {status: 503, retryAfter: "3"}, {status: 202}},
+		"a": {{status: 503, retryAfter: "3", body: kafka}, {status: 503, retryAfter: "3", body: kafka}, {status: 202, body: `{"duplicate":true}`}},
 		"b": {{status: 429}, {status: 202}},
 		"c": {{status: 503}},
 		"d": {{status: 400, body: refusal}},
-		"e": {{status: 409, body: `{"error":{"code":"id_conflict","message":"x"}}`}},
-		"f": {{status: 503, retryAfter: "100"}, {status: 202}},
+		"e": {{status: 409, body: `{"error":{"code":"ID_CONFLICT","message":"x"}}`}},
+		"f": {{status: 503, retryAfter: "100", body: kafka}, {status: 202}},
+		"g": {{status: 503, retryAfter: "1", body: `{"error":{"code":"STARTING","message":"x"}}`}, {status: 408}, {status: 202}},
 	})
 	clk := &fakeClock{}
 	rc := testReplayConfig(srv.URL, clk)
 	rc.Speed = 0
 	rc.Concurrency = 1
-	rc.MaxAttempts = 3
+	rc.RetryBudget = 10 * time.Second
 	var progress bytes.Buffer
 	rc.Progress, rc.ProgressEvery = &progress, time.Hour
-	ids := []string{"a", "b", "c", "d", "e", "f"}
+	ids := []string{"a", "b", "c", "d", "e", "f", "g"}
 	events := handMadeEvents(time.Date(2023, 5, 14, 17, 0, 0, 0, BangkokTime), ids, make([]time.Duration, len(ids)))
 	sum, err := Replay(context.Background(), rc, slices.Values(events))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a: 503, 503, 202 (3 requests, 2 retries); b: 429, 202 (2, 1); c: 503 x 3 then give
-	// up (3, 2); d, e: refused at once (1 each); f: 503, 202 (2, 1).
+	// a: 503, 503, 202 duplicate (3 requests, 2 retries, 2 unknown outcomes); b: 429, 202
+	// (2, 1); c: 503 without a code until the 10 s budget: waits 0.25, 0.5, 1, 2, 4 s (the
+	// lower half of each back-off), and the next, 8 s, would end after it (6, 5, 6 unknown); d, e: refused at once (1 each); f:
+	// Retry-After 100 s is beyond the budget: given up at once (1, 0, 1 unknown); g: 503
+	// STARTING, 408, 202 (3, 2, 0 unknown).
 	want := Summary{
-		Events: 6, Requests: 3 + 2 + 3 + 1 + 1 + 2, Accepted: 3, Refused: 2, Failed: 1, Retries: 2 + 1 + 2 + 1,
-		ByStatus: map[int]int{202: 3, 503: 1, 400: 1, 409: 1},
-		ByCode:   map[string]int{"unknown_station": 1, "id_conflict": 1},
+		Events: 7, Requests: 3 + 2 + 6 + 1 + 1 + 1 + 3, Accepted: 2, DuplicateAccepted: 1, Refused: 2, GivenUp: 2, Unknown: 2,
+		Retries: 2 + 1 + 5 + 2, OutcomeUnknown: 2 + 6 + 1,
+		ByStatus:  map[int]int{202: 3, 503: 2, 400: 1, 409: 1},
+		ByCode:    map[string]int{"UNKNOWN_STATION": 1, "ID_CONFLICT": 1},
+		GivenUpBy: map[string]int{"503": 1, "503 KAFKA_UNAVAILABLE": 1},
 	}
-	if sum.Events != want.Events || sum.Requests != want.Requests || sum.Accepted != want.Accepted || sum.Refused != want.Refused ||
-		sum.Failed != want.Failed || sum.Retries != want.Retries || !maps.Equal(sum.ByStatus, want.ByStatus) || !maps.Equal(sum.ByCode, want.ByCode) {
+	if sum.Events != want.Events || sum.Requests != want.Requests || sum.Accepted != want.Accepted || sum.DuplicateAccepted != want.DuplicateAccepted ||
+		sum.Refused != want.Refused || sum.GivenUp != want.GivenUp || sum.Unknown != want.Unknown || sum.Retries != want.Retries ||
+		sum.OutcomeUnknown != want.OutcomeUnknown || !maps.Equal(sum.ByStatus, want.ByStatus) || !maps.Equal(sum.ByCode, want.ByCode) ||
+		!maps.Equal(sum.GivenUpBy, want.GivenUpBy) {
 		t.Errorf("summary\n%+v\nwant\n%+v", sum, want)
 	}
 	if got := sum.ByFault[FaultTypo]; !maps.Equal(got, want.ByStatus) {
 		t.Errorf("statuses of TYPO submissions %v, want %v", got, want.ByStatus)
 	}
-	// Retry-After honoured (3 s twice for a), back-off doubling from 200 ms without it
-	// (b: 200 ms; c: 200 ms, 400 ms), Retry-After above MaxRetryWait cut to 30 s (f).
-	wantSleeps := []time.Duration{3 * time.Second, 3 * time.Second, 200 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 30 * time.Second}
+	// Jitter fixed at 0: Retry-After honoured exactly (3 s twice for a, 1 s for g), back-off
+	// drawn from the lower end of its upper half, doubling from 500 ms (b: 250 ms; c: 250,
+	// 500 ms, 1 s, 2 s, 4 s; g after its 408: 500 ms).
+	ms := time.Millisecond
+	wantSleeps := []time.Duration{3 * time.Second, 3 * time.Second, 250 * ms, 250 * ms, 500 * ms, time.Second, 2 * time.Second, 4 * time.Second, time.Second, 500 * ms}
 	if !slices.Equal(clk.sleeps, wantSleeps) {
 		t.Errorf("waits %v, want %v", clk.sleeps, wantSleeps)
 	}
-	if !strings.Contains(progress.String(), "accepted 3  refused 2  failed 1  retries 6") {
+	if !strings.Contains(progress.String(), "accepted 2  duplicate 1  refused 2  given up 2  retries 10") {
 		t.Errorf("last progress line %q", progress.String())
 	}
+	for _, line := range []string{"given up 2 (outcome unknown 2)", "given up, 503 KAFKA_UNAVAILABLE: 1", "refused ID_CONFLICT: 1"} {
+		if !strings.Contains(sum.String(), line) {
+			t.Errorf("summary text lacks %q:\n%s", line, sum)
+		}
+	}
+}
+
+func TestRetryWait(t *testing.T) {
+	cfg := DefaultReplayConfig()
+	for _, tt := range []struct {
+		n          int
+		retryAfter time.Duration
+		jitter     float64
+		want       time.Duration
+	}{
+		{1, 0, 0, 250 * time.Millisecond},
+		{1, 0, 0.5, 375 * time.Millisecond},
+		{3, 0, 0, time.Second},
+		{7, 0, 0, 15 * time.Second}, // 500 ms << 6 = 32 s, capped at 30 s
+		{7, 0, 0.999, 29985 * time.Millisecond},
+		{200, 0, 0, 15 * time.Second}, // no overflow however many tries
+		{2, 4 * time.Second, 0, 4 * time.Second},
+		{2, 4 * time.Second, 0.5, 4500 * time.Millisecond}, // a quarter of it at most
+		{2, 100 * time.Second, 0, 100 * time.Second},       // Retry-After is not capped by MaxRetryWait
+	} {
+		cfg.jitter = func() float64 { return tt.jitter }
+		if got := retryWait(cfg, tt.n, tt.retryAfter); got != tt.want {
+			t.Errorf("retryWait(try %d, Retry-After %v, jitter %v) = %v, want %v", tt.n, tt.retryAfter, tt.jitter, got, tt.want)
+		}
+	}
+}
+
+// TestReplayUnknownOutcomeRetried: a report sent whole whose answer never came (the
+// connection cut after the body was read, or no answer within RequestTimeout) is retried with
+// the same id; the retry's duplicate receipt counts it stored once. A server that cannot be
+// reached stored nothing: giving up on it is not an unknown outcome.
+func TestReplayUnknownOutcomeRetried(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var sub schemas.Submission
+		_ = json.Unmarshal(body, &sub)
+		mu.Lock()
+		seen[sub.SubmissionID]++
+		n := seen[sub.SubmissionID]
+		mu.Unlock()
+		switch {
+		case n == 1 && sub.SubmissionID == "cut":
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		case n == 1 && sub.SubmissionID == "slow":
+			<-r.Context().Done() // the client's timeout ends it
+			return
+		case n == 1:
+			w.WriteHeader(http.StatusAccepted)
+			io.WriteString(w, `{"submission_id":"`+sub.SubmissionID+`"}`)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, `{"submission_id":"`+sub.SubmissionID+`","duplicate":true}`)
+	}))
+	t.Cleanup(srv.Close)
+	rc := testReplayConfig(srv.URL, &fakeClock{})
+	rc.Speed, rc.Concurrency, rc.RequestTimeout = 0, 1, 200*time.Millisecond
+	events := handMadeEvents(time.Date(2023, 5, 14, 17, 0, 0, 0, BangkokTime), []string{"cut", "slow", "fine"}, make([]time.Duration, 3))
+	sum, err := Replay(context.Background(), rc, slices.Values(events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 1 || sum.DuplicateAccepted != 2 || sum.GivenUp != 0 || sum.OutcomeUnknown != 2 || sum.Retries != 2 || seen["cut"] != 2 || seen["slow"] != 2 {
+		t.Errorf("summary %+v, requests %v: want cut and slow retried once each and stored once", sum, seen)
+	}
+
+	// Nobody listens: each try is refused before anything is sent.
+	rc = testReplayConfig(closedURL(t), &fakeClock{})
+	rc.Speed, rc.RetryBudget = 0, 3*time.Second
+	sum, err = Replay(context.Background(), rc, slices.Values(events[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.GivenUp != 1 || sum.Unknown != 0 || sum.OutcomeUnknown != 0 || sum.GivenUpBy["connection refused"] != 1 || sum.Requests < 3 {
+		t.Errorf("summary %+v: want given up after the budget, connection refused, nothing unknown", sum)
+	}
+}
+
+// closedURL is the URL of a port nobody listens on.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	return url
 }
 
 func TestReplaySameIDOnRetry(t *testing.T) {
@@ -288,7 +396,8 @@ func TestReplayConfigValidate(t *testing.T) {
 		"no token":        func(c *ReplayConfig) { c.Token = nil },
 		"negative speed":  func(c *ReplayConfig) { c.Speed = -1 },
 		"no concurrency":  func(c *ReplayConfig) { c.Concurrency = 0 },
-		"no attempts":     func(c *ReplayConfig) { c.MaxAttempts = 0 },
+		"negative tries":  func(c *ReplayConfig) { c.MaxAttempts = -1 },
+		"negative budget": func(c *ReplayConfig) { c.RetryBudget = -time.Second },
 		"zero timeout":    func(c *ReplayConfig) { c.RequestTimeout = 0 },
 		"progress, never": func(c *ReplayConfig) { c.Progress, c.ProgressEvery = io.Discard, 0 },
 	} {

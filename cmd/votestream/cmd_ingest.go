@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/roster"
 	"votestream/ingest/token"
@@ -46,12 +49,18 @@ func init() {
 			fs.BoolVar(&s3.CreateBucket, "evidence-s3-create-bucket", s3.CreateBucket, "create the evidence bucket when missing, instead of failing at start")
 			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket")
 			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY than on the command line, where ps shows it")
+			fs.StringVar(&cfg.EvidenceLogURL, "evidence-log-url", "", "the transparency log's public address; receipts then name where their proof is fetched")
 			fs.StringVar(&cfg.SpreadPolicy, "spread-policy", cfg.SpreadPolicy, "a report outside the volunteer's scope: flag (accept, SPREAD anomaly) or refuse (403)")
 			fs.Float64Var(&cfg.RatePerVolunteer, "rate", cfg.RatePerVolunteer, "requests per second one volunteer may sustain; 0 disables")
 			fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one volunteer may make at once after being idle")
 			fs.DurationVar(&cfg.ProduceTimeout, "produce-timeout", cfg.ProduceTimeout, "longest wait for Kafka's acknowledgement before answering 503")
 			fs.Int64Var(&cfg.MaxBodyBytes, "max-body", cfg.MaxBodyBytes, "largest request body in bytes (413 beyond)")
 			fs.Int64Var(&cfg.MaxEvidenceBytes, "max-evidence", cfg.MaxEvidenceBytes, "largest evidence photo in bytes (413 beyond)")
+			fs.IntVar(&cfg.ClaimCap, "claim-cap", cfg.ClaimCap, "most volunteers who may claim one station before the day")
+			fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file, re-read at each handshake; with --tls-key")
+			fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
+			acme := fs.String("acme-domains", "", "serve HTTPS with certificates from Let's Encrypt for these comma-separated domains (TLS-ALPN-01 on --listen, which must be reachable on port 443)")
+			fs.StringVar(&cfg.ACMECacheDir, "acme-cache", cfg.ACMECacheDir, "folder keeping the ACME account key and certificates")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
@@ -62,6 +71,11 @@ func init() {
 				}
 				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
 				cfg.EvidenceS3.Secure = !*insecure
+				for _, d := range strings.Split(*acme, ",") {
+					if d = strings.TrimSpace(d); d != "" {
+						cfg.ACMEDomains = append(cfg.ACMEDomains, d)
+					}
+				}
 				if os.Getenv("GOGC") == "" {
 					debug.SetGCPercent(ingest.GCPercent) // ingest.GCPercent says why
 				}
@@ -77,10 +91,15 @@ func init() {
 	register(&command{
 		name:    "volunteers",
 		summary: "import organisations' rosters, find people listed twice, issue volunteer tokens",
-		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE | keygen --keys FILE
+		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE [--link-base URL [--qr-dir DIR]] [--clickhouse ADDR --ref DIR]
+       | coverage [--clickhouse ADDR] [--uncovered] | keygen --keys FILE
 
   import  reads every roster CSV (org, volunteer_id, name, phone, role, scope), reports
-          the same phone number in two listings, and writes a token per volunteer
+          the same phone number in two listings, and writes a token per volunteer; with
+          --link-base, personal links to the form (one phone each) and their QR codes;
+          with --clickhouse, the roster (hashes only) for coverage
+  coverage prints, per constituency, stations with 0, 1 and 2+ volunteers and from how
+          many organisations (newest roster of each organisation, claims, reassignments)
   keygen  appends a fresh signing key to the key file (creating it), making it active`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			d := roster.DefaultImportConfig()
@@ -91,10 +110,21 @@ func init() {
 			validFor := fs.Duration("valid-for", d.ValidFor, "import: how long tokens stay valid")
 			skipDups := fs.Bool("skip-duplicates", false, "import: issue a token only to the first listing of a duplicated phone")
 			ref := fs.String("ref", "", "import: reference data folder to check every scope against")
+			linkBase := fs.String("link-base", "", "import: the form's address (https://...): tokens become personal links that work on the first phone that opens them, and the tokens file gets a link column")
+			qrDir := fs.String("qr-dir", "", "import: with --link-base, write each volunteer's link as a PNG QR code in this folder")
+			var cf clickhouseFlags
+			cf.register(fs, "")
+			uncovered := fs.Bool("uncovered", false, "coverage: also list every station no volunteer covers")
 			keyID := fs.String("key-id", "", "keygen: id of the new key (default k<unix time>)")
 			return func(ctx context.Context, args []string) error {
-				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen") {
-					return fmt.Errorf("%w: want `volunteers import ...` or `volunteers keygen --keys FILE`", errUsage)
+				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen" && args[0] != "coverage") {
+					return fmt.Errorf("%w: want `volunteers import ...`, `volunteers coverage` or `volunteers keygen --keys FILE`", errUsage)
+				}
+				if args[0] == "coverage" {
+					if cf.addr == "" {
+						cf.addr = defaultClickHouse
+					}
+					return printCoverage(ctx, cf, *uncovered)
 				}
 				if *keys == "" {
 					return fmt.Errorf("%w: --keys is required", errUsage)
@@ -113,6 +143,7 @@ func init() {
 					}
 				}
 				cfg.Out, cfg.TokenKeysFile, cfg.SaltFile, cfg.ValidFor, cfg.SkipDuplicates = *out, *keys, *salt, *validFor, *skipDups
+				cfg.LinkBase, cfg.QRDir, cfg.Progress = *linkBase, *qrDir, os.Stderr
 				if *salt != "" {
 					if err := ensureSalt(*salt); err != nil {
 						return err
@@ -134,6 +165,14 @@ func init() {
 				}
 				fmt.Fprintf(os.Stderr, "volunteers: %d read, %d tokens written to %s (expire %s), %d without phone, %d phone numbers listed more than once, %d skipped\n",
 					sum.Volunteers, sum.Issued, cfg.Out, sum.ExpiresAt.Format(time.RFC3339), sum.NoPhone, len(sum.Duplicates), sum.Skipped)
+				if sum.QRCodes > 0 {
+					fmt.Fprintf(os.Stderr, "volunteers: %d QR codes written to %s (each holds a personal link: send it to that volunteer only)\n", sum.QRCodes, cfg.QRDir)
+				}
+				if cf.addr != "" {
+					if err := writeRoster(ctx, cf, sum, cfg.Country); err != nil {
+						return err
+					}
+				}
 				if len(sum.Duplicates) > 0 {
 					return roster.WriteDuplicates(os.Stderr, sum.Duplicates)
 				}
@@ -148,11 +187,12 @@ func init() {
 		cfg := ingest.DefaultConfig()
 		cfg.Listen, cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
+		cfg.EvidenceLogURL = "http://" + env.logListen
 		srv, err := ingest.New(cfg, env.country, ingest.WithRegistry(env.metrics))
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: fmt.Sprintf("http://%s (POST /v1/submissions, /v1/reviews, /v1/official; /metrics, /openapi.json); tokens signed by %s", env.listen, env.keysFile), run: srv.Run}, nil
+		return upStarted{describe: fmt.Sprintf("http://%s (the volunteers' form at /; POST /v1/submissions, /v1/reviews, /v1/official; /metrics, /openapi.json); tokens signed by %s", env.listen, env.keysFile), run: srv.Run}, nil
 	}})
 }
 
@@ -196,5 +236,59 @@ func ensureSalt(path string) error {
 		return fmt.Errorf("salt: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "volunteers: new phone-hash salt written to %s; keep it for every import of the night\n", path)
+	return nil
+}
+
+// writeRoster sends the imported roster (hashes only) to ClickHouse for coverage.
+func writeRoster(ctx context.Context, cf clickhouseFlags, sum roster.Summary, country *election.Country) error {
+	if country == nil {
+		return fmt.Errorf("%w: --clickhouse needs --ref, to place each station in its constituency", errUsage)
+	}
+	// Coverage counts every station of the reference data, covered or not.
+	if err := loadReference(ctx, cf, country); err != nil {
+		return err
+	}
+	opts := cf.options()
+	opts.Auth.Database = cf.database
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("volunteers: ClickHouse: %w", err)
+	}
+	defer conn.Close()
+	n, err := roster.WriteRoster(ctx, conn, sum.Entries, country, sum.IssuedAt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "volunteers: %d roster rows (no names, no phone numbers) written to ClickHouse %s/%s\n", n, cf.addr, cf.database)
+	return nil
+}
+
+// printCoverage prints per constituency how many stations have 0, 1 and 2+ volunteers.
+func printCoverage(ctx context.Context, cf clickhouseFlags, uncovered bool) error {
+	opts := cf.options()
+	opts.Auth.Database = cf.database
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return fmt.Errorf("volunteers: ClickHouse: %w", err)
+	}
+	defer conn.Close()
+	cov, err := roster.Coverage(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if err := roster.WriteCoverage(os.Stdout, cov); err != nil {
+		return err
+	}
+	if !uncovered {
+		return nil
+	}
+	ids, err := roster.UncoveredStations(ctx, conn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%d stations with no volunteer:\n", len(ids))
+	for _, id := range ids {
+		fmt.Println(id)
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"votestream/ingest/token"
@@ -27,6 +28,7 @@ func init() {
 			d := simulate.DefaultConfig()
 			rd := simulate.DefaultReplayConfig()
 			seed := fs.Uint64("seed", d.Seed, "seed of every random draw: the same seed gives the same bytes")
+			scenario := fs.String("scenario", d.Scenario, "how early reports differ from late ones: "+strings.Join(simulate.Scenarios(), ", "))
 			ref := fs.String("ref", "", "reference folder (provinces, constituencies, parties; or a folder `simulate country` wrote) instead of a synthetic country")
 			scale := fs.Float64("scale", d.Country.Scale, "fraction of the country to build, in (0, 1]")
 			stationsScale := fs.Float64("stations-scale", d.Country.StationsScale, "multiplies every constituency's station count, in (0, 1]")
@@ -36,13 +38,14 @@ func init() {
 			keys := fs.String("keys", "", "night: token key file (one `<key id> <base64 secret>` per line, the last active); the same file ingest verifies with")
 			speed := fs.Float64("speed", rd.Speed, "night: simulated time per wall-clock time (60 = a 4-hour night in 4 minutes); 0 = as fast as possible")
 			conc := fs.Int("concurrency", rd.Concurrency, "night: most requests in flight")
-			attempts := fs.Int("max-attempts", rd.MaxAttempts, "night: most sends of one submission, retries of 503/429 included")
+			attempts := fs.Int("max-attempts", rd.MaxAttempts, "night: most sends of one submission, retries included; 0 = no bound but --retry-budget")
+			budget := fs.Duration("retry-budget", rd.RetryBudget, "night: how long one submission is retried (same id) before it is given up, as a phone would")
 			return func(ctx context.Context, args []string) error {
 				if len(args) != 1 || (args[0] != "country" && args[0] != "night") {
 					return fmt.Errorf("%w: want `simulate country --out DIR` or `simulate night --ingest URL --keys FILE`", errUsage)
 				}
 				cfg := simulate.DefaultConfig()
-				cfg.Seed = *seed
+				cfg.Seed, cfg.Scenario = *seed, *scenario
 				cfg.Country.RefDir, cfg.Country.Scale, cfg.Country.StationsScale, cfg.Country.PriorityFraction = *ref, *scale, *stationsScale, *priority
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
@@ -69,7 +72,7 @@ func init() {
 					return err
 				}
 				rc := simulate.DefaultReplayConfig()
-				rc.URL, rc.Speed, rc.Concurrency, rc.MaxAttempts = *ingestURL, *speed, *conc, *attempts
+				rc.URL, rc.Speed, rc.Concurrency, rc.MaxAttempts, rc.RetryBudget = *ingestURL, *speed, *conc, *attempts, *budget
 				rc.Progress = os.Stderr
 				rc.Token = volunteerTokens(ring, 24*time.Hour)
 				return replayNight(ctx, cfg, rc)

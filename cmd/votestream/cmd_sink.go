@@ -25,12 +25,18 @@ func init() {
 					return err
 				}
 				cfg := sinkConfig(kf.seedList(), kf.topicPrefix, cf)
-				reg := newRegistry(sink.Collectors()...)
-				cfg.Group, cfg.MaxBatchRecords, cfg.Registerer = *group, *batch, reg
+				cfg.Group, cfg.MaxBatchRecords = *group, *batch
+				reg := newRegistry()
+				cfg.Registerer = reg
 				s, err := sink.New(cfg)
 				if err != nil {
 					return err
 				}
+				closeLag, err := registerLag(reg, cfg.Seeds, cfg.TopicPrefix, cfg.Group)
+				if err != nil {
+					return err
+				}
+				defer closeLag()
 				return withMetricsReady(ctx, *metrics, reg, s.Ready, s.Run)
 			}
 		},
@@ -45,7 +51,7 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, metrics: sink.Collectors(), ready: s.Ready}, nil
+		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, ready: s.Ready}, nil
 	}})
 }
 

@@ -74,6 +74,11 @@ type Claims struct {
 	// are not taken for independent sources. Optional: tokens issued before it existed verify
 	// without it.
 	Person string
+
+	// Bind marks a personal link's token: it works only after it was activated on one
+	// device, and then only with that device's proof (ingest's devices.go). Tokens for
+	// apps and scripts leave it false.
+	Bind bool
 }
 
 // wireClaims is the JSON of Claims, with short names to keep tokens small in headers.
@@ -82,6 +87,7 @@ type wireClaims struct {
 	VolunteerID  string   `json:"sub"`
 	Org          string   `json:"org"`
 	Person       string   `json:"per,omitempty"`
+	Bind         bool     `json:"bnd,omitempty"`
 	Role         string   `json:"role"`
 	Stations     []string `json:"stn,omitempty"`
 	Constituency string   `json:"con,omitempty"`
@@ -164,7 +170,7 @@ func (k *Keyring) Issue(c Claims) (string, error) {
 		return "", err
 	}
 	payload, err := json.Marshal(wireClaims{
-		TokenID: c.TokenID, VolunteerID: c.VolunteerID, Org: c.Org, Person: c.Person, Role: c.Role,
+		TokenID: c.TokenID, VolunteerID: c.VolunteerID, Org: c.Org, Person: c.Person, Bind: c.Bind, Role: c.Role,
 		Stations: c.Stations, Constituency: c.Constituency,
 		IssuedAt: c.IssuedAt.Unix(), ExpiresAt: c.ExpiresAt.Unix(),
 	})
@@ -214,7 +220,7 @@ func (k *Keyring) Verify(tok string, now time.Time) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}
 	c := Claims{
-		TokenID: w.TokenID, VolunteerID: w.VolunteerID, Org: w.Org, Person: w.Person, Role: w.Role,
+		TokenID: w.TokenID, VolunteerID: w.VolunteerID, Org: w.Org, Person: w.Person, Bind: w.Bind, Role: w.Role,
 		Stations: w.Stations, Constituency: w.Constituency,
 		IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(w.ExpiresAt, 0).UTC(),
 	}

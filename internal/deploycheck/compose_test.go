@@ -11,12 +11,18 @@ import (
 )
 
 type composeFile struct {
-	Services map[string]struct {
-		Image     string         `yaml:"image"`
-		Build     any            `yaml:"build"`
-		Ports     []string       `yaml:"ports"`
-		DependsOn map[string]any `yaml:"depends_on"`
-	} `yaml:"services"`
+	Services map[string]composeService `yaml:"services"`
+}
+
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       any               `yaml:"build"`
+	Ports       []string          `yaml:"ports"`
+	DependsOn   map[string]any    `yaml:"depends_on"`
+	Command     []string          `yaml:"command"`
+	Restart     string            `yaml:"restart"`
+	Volumes     []string          `yaml:"volumes"`
+	Environment map[string]string `yaml:"environment"`
 }
 
 // readmeServices parses the README's compose table: service | ports | depends on.
@@ -117,7 +123,18 @@ func TestRolesBuiltFromOneImage(t *testing.T) {
 			t.Errorf("role %s: build %v image %q, want build . image votestream:latest", role, svc.Build, svc.Image)
 		}
 	}
-	if _, err := os.Stat(filepath.Join("..", "..", "Dockerfile")); err != nil {
-		t.Errorf("Dockerfile: %v", err)
+	dockerfile, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	// init is the same binary with a shell and deploy/init.sh (a stage of the one Dockerfile).
+	init := compose.Services["init"]
+	if b, ok := init.Build.(map[string]any); !ok || b["context"] != "." || b["target"] != "init" {
+		t.Errorf("init: build %v, want context . target init", init.Build)
+	}
+	for _, want := range []string{"AS init", "COPY deploy/init.sh /usr/local/bin/votestream-init"} {
+		if !strings.Contains(string(dockerfile), want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/internal/backoff"
+	"votestream/internal/promreg"
 )
 
 // Set is the dependencies of one role. Safe for concurrent use.
@@ -55,12 +56,8 @@ func NewSet(role string, log *slog.Logger, reg prometheus.Registerer) (*Set, err
 			ConstLabels: prometheus.Labels{"role": role},
 		}, []string{"dependency"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{s.up, s.outages} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("health: register metrics of %s: %w", role, err)
-			}
-		}
+	if err := promreg.Register(reg, "health "+role, s.up, s.outages); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

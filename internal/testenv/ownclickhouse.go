@@ -12,7 +12,9 @@ import (
 // (outage tests) without disturbing the shared server.
 type PrivateClickHouse struct {
 	*ClickHouseEnv
-	svc services
+	t    testing.TB
+	root string
+	env  []string
 }
 
 // OwnClickHouse starts a private server for t, with a fresh database on it, and stops it
@@ -25,34 +27,34 @@ func OwnClickHouse(t testing.TB) *PrivateClickHouse {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	native, err := freePortPair()
+	native, err := freePorts(2) // native and HTTP
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	pc := &PrivateClickHouse{svc: services{t: t, root: root, env: append(os.Environ(),
+	pc := &PrivateClickHouse{t: t, root: root, env: append(os.Environ(),
 		"VOTESTREAM_VAR="+t.TempDir(),
 		"VOTESTREAM_CH_PORT="+strconv.Itoa(native),
 		"VOTESTREAM_CH_HTTP_PORT="+strconv.Itoa(native+1),
 		"VOTESTREAM_SERVICES=local",
-	)}}
+	)}
 	pc.Start()
-	t.Cleanup(func() { _, _ = pc.svc.run("down", "clickhouse") })
+	t.Cleanup(func() { _, _ = runServices(pc.root, pc.env, "down", "clickhouse") })
 	pc.ClickHouseEnv = newClickHouseEnv(t, fmt.Sprintf("127.0.0.1:%d", native))
 	return pc
 }
 
 // Start starts the server (again), keeping its data; it returns once the server answers.
 func (p *PrivateClickHouse) Start() {
-	p.svc.t.Helper()
-	if out, err := p.svc.run("up", "clickhouse"); err != nil {
-		p.svc.t.Fatalf("testenv: start private clickhouse: %v\n%s", err, out)
+	p.t.Helper()
+	if out, err := runServices(p.root, p.env, "up", "clickhouse"); err != nil {
+		p.t.Fatalf("testenv: start private clickhouse: %v\n%s", err, out)
 	}
 }
 
 // Stop stops the server and returns once its process has exited.
 func (p *PrivateClickHouse) Stop() {
-	p.svc.t.Helper()
-	if out, err := p.svc.run("down", "clickhouse"); err != nil {
-		p.svc.t.Fatalf("testenv: stop private clickhouse: %v\n%s", err, out)
+	p.t.Helper()
+	if out, err := runServices(p.root, p.env, "down", "clickhouse"); err != nil {
+		p.t.Fatalf("testenv: stop private clickhouse: %v\n%s", err, out)
 	}
 }

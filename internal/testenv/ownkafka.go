@@ -3,63 +3,125 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// PrivateKafka is a Kafka broker of one test's own, started by scripts/services with its
-// state in a temporary folder, so the test may stop and restart it (fault tests) without
-// disturbing the shared broker other tests use.
+// PrivateKafka is a Kafka broker (or a KRaft cluster of brokers) of one test's own, started
+// by scripts/services with its state in a temporary folder, so the test may stop, kill and
+// restart it (fault tests) without disturbing the shared broker other tests use.
 type PrivateKafka struct {
 	*KafkaEnv
-	services
-}
-
-// services runs scripts/services for one test's private servers, with their own state
-// folder and ports in env.
-type services struct {
-	t    testing.TB
-	root string
-	env  []string
+	t       testing.TB
+	root    string
+	varDir  string
+	brokers int
+	env     []string
 }
 
 // OwnKafka starts a private single-node broker for t, with the project's topics created,
 // and stops it when the test ends. It needs the same set-up as Kafka (Java and the cached
 // jars that `scripts/services up` fetched), and skips or fails like Kafka when the shared
 // services are absent.
+//
+// With VOTESTREAM_OWN_KAFKA_BROKERS=3 (make chaos sets it) the private broker is a 3-broker
+// cluster instead, so the same fault tests run against replicated topics.
 func OwnKafka(t testing.TB) *PrivateKafka {
+	t.Helper()
+	switch n := os.Getenv(EnvOwnKafkaBrokers); n {
+	case "", "1":
+		return ownKafka(t, 1)
+	case "3":
+		return ownKafka(t, 3)
+	default:
+		t.Fatalf("testenv: %s=%q: want 1 or 3", EnvOwnKafkaBrokers, n)
+		return nil
+	}
+}
+
+// EnvOwnKafkaBrokers sets the brokers of OwnKafka's private cluster: 1 (default) or 3.
+const EnvOwnKafkaBrokers = "VOTESTREAM_OWN_KAFKA_BROKERS"
+
+// OwnKafkaCluster is OwnKafka with a KRaft cluster of n brokers (scripts/services takes 1 or
+// 3), each broker and controller both, on consecutive loopback ports; the topics then get
+// replication factor 3 and min.insync.replicas 2.
+func OwnKafkaCluster(t testing.TB, n int) *PrivateKafka {
+	t.Helper()
+	return ownKafka(t, n)
+}
+
+func ownKafka(t testing.TB, brokers int) *PrivateKafka {
 	t.Helper()
 	service(t, EnvKafka) // same skip/require rule as the shared broker
 	root, err := repoRoot()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	port, err := freePortPair()
+	port, err := freePorts(2 * brokers)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	pk := &PrivateKafka{services: services{
-		t:    t,
-		root: root,
-		env: append(os.Environ(),
-			"VOTESTREAM_VAR="+t.TempDir(),
-			"VOTESTREAM_KAFKA_PORT="+strconv.Itoa(port),
-			"VOTESTREAM_SERVICES=local",
-		),
-	}}
+	pk := &PrivateKafka{
+		t:       t,
+		root:    root,
+		varDir:  t.TempDir(),
+		brokers: brokers,
+	}
+	pk.env = append(os.Environ(),
+		"VOTESTREAM_VAR="+pk.varDir,
+		"VOTESTREAM_KAFKA_PORT="+strconv.Itoa(port),
+		"VOTESTREAM_KAFKA_BROKERS="+strconv.Itoa(brokers),
+		"VOTESTREAM_SERVICES=local",
+	)
 	pk.Start()
 	t.Cleanup(func() { pk.run("down", "kafka") })
-	pk.KafkaEnv = newKafkaEnv(t, []string{fmt.Sprintf("127.0.0.1:%d", port)})
+	var seeds []string
+	for i := range brokers {
+		seeds = append(seeds, fmt.Sprintf("127.0.0.1:%d", port+2*i))
+	}
+	pk.KafkaEnv = newKafkaEnv(t, seeds)
 	return pk
 }
 
-// Start starts the broker (again), keeping its data; it returns once the broker answers.
+// Kill ends broker node (1-based) with SIGKILL, as a crash would, and returns once its
+// process is gone. Start brings it back with its data.
+func (p *PrivateKafka) Kill(node int) {
+	p.t.Helper()
+	pidFile := filepath.Join(p.varDir, "kafka", "pid")
+	if p.brokers > 1 {
+		pidFile = filepath.Join(p.varDir, "kafka", fmt.Sprintf("node%d", node), "pid")
+	}
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		p.t.Fatalf("testenv: kill kafka node %d: %v", node, err)
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
+	if err != nil {
+		p.t.Fatalf("testenv: kill kafka node %d: pid file %q", node, raw)
+	}
+	// The node runs in its own process group (setsid): the group is the java process.
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		p.t.Fatalf("testenv: kill kafka node %d: %v", node, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("testenv: kafka node %d (pid %d) still alive 30 s after SIGKILL", node, pid)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process's end: there is no wait for a non-child
+	}
+}
+
+// Start starts the broker, or every node of the cluster not running, keeping their data; it
+// returns once every node answers.
 func (p *PrivateKafka) Start() {
 	p.t.Helper()
 	if out, err := p.run("up", "kafka"); err != nil {
@@ -75,11 +137,17 @@ func (p *PrivateKafka) Stop() {
 	}
 }
 
-func (p *services) run(args ...string) ([]byte, error) {
+func (p *PrivateKafka) run(args ...string) ([]byte, error) {
+	return runServices(p.root, p.env, args...)
+}
+
+// runServices runs scripts/services of the repository at root with env (a private
+// server's state folder and ports), for at most three minutes.
+func runServices(root string, env []string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(p.root, "scripts", "services"), args...)
-	cmd.Env = p.env
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "services"), args...)
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -104,20 +172,28 @@ func repoRoot() (string, error) {
 	}
 }
 
-// freePortPair finds a port p such that p and p+1 (the controller) are free now.
-func freePortPair() (int, error) {
-	for range 20 {
+// freePorts finds a port p such that p .. p+n-1 (brokers and their controllers) are free now.
+func freePorts(n int) (int, error) {
+	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
-		l.Close()
-		if err == nil {
-			l2.Close()
+		held := []net.Listener{l}
+		for i := 1; i < n; i++ {
+			li, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+i))
+			if err != nil {
+				break
+			}
+			held = append(held, li)
+		}
+		for _, h := range held {
+			h.Close()
+		}
+		if len(held) == n {
 			return port, nil
 		}
 	}
-	return 0, fmt.Errorf("no free pair of ports on 127.0.0.1")
+	return 0, fmt.Errorf("no %d consecutive free ports on 127.0.0.1", n)
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"votestream/internal/kafkaready"
 	"votestream/schemas/provision"
 )
 
@@ -112,7 +110,7 @@ func newKafkaEnv(t testing.TB, seeds []string) *KafkaEnv {
 	if _, err := provision.EnsureTopics(ctx, adm, k.Prefix); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	if err := kafkaready.WaitTopics(ctx, adm, "testenv", slog.New(slog.DiscardHandler), provision.TopicNames(k.Prefix)...); err != nil {
+	if err := waitTopicsServed(ctx, adm, provision.TopicNames(k.Prefix)); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() {
@@ -168,13 +166,21 @@ func newClickHouseEnv(t testing.TB, addr string) *ClickHouseEnv {
 		admin.Close()
 		t.Fatalf("testenv: create database %s on %s: %v", env.Database, addr, err)
 	}
+	admin.Close()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		// A fresh connection (one idle for minutes may be gone) and a longer bound: dropping
+		// tables waits for their merges, which a loaded server takes minutes over after a
+		// long test.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*setupTimeout)
 		defer cancel()
-		if err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s", env.Database)); err != nil {
+		admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 10 * time.Second, ReadTimeout: 3 * setupTimeout})
+		if err == nil {
+			err = admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s", env.Database))
+			admin.Close()
+		}
+		if err != nil {
 			t.Errorf("testenv: drop database %s: %v", env.Database, err)
 		}
-		admin.Close()
 	})
 
 	conn, err := clickhouse.Open(env.Options())
@@ -184,4 +190,35 @@ func newClickHouseEnv(t testing.TB, addr string) *ClickHouseEnv {
 	t.Cleanup(func() { conn.Close() })
 	env.Conn = conn
 	return env
+}
+
+// waitTopicsServed waits until the broker lists an offset for every partition of topics: a
+// topic created a moment ago may not be in the broker's metadata yet, and a test's first
+// produce (or a reader that treats a missing topic as an error) would fail on it.
+func waitTopicsServed(ctx context.Context, adm *kadm.Client, topics []string) error {
+	var last error
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			served := map[string]bool{}
+			ends.Each(func(o kadm.ListedOffset) { served[o.Topic] = true })
+			for _, tp := range topics {
+				if !served[tp] {
+					err = fmt.Errorf("topic %s not served yet", tp)
+				}
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics not served in time: %w", last)
+		case <-time.After(wait):
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"votestream/internal/backoff"
 	"votestream/internal/health"
 	"votestream/internal/kafkaready"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -92,12 +93,8 @@ func New(cfg Config) (*Consolidator, error) {
 	c.published = newPublishedAnomalies(c.out.anomalies)
 	c.ledger = NewLedger(&c.cfg.Rules)
 	c.ledger.published = c.published.has
-	if cfg.Registerer != nil {
-		for _, col := range c.m.collectors() {
-			if err := cfg.Registerer.Register(col); err != nil {
-				return nil, fmt.Errorf("consolidate: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "consolidate", c.m.collectors()...); err != nil {
+		return nil, err
 	}
 	hs, err := health.NewSet("consolidate", cfg.Logger, cfg.Registerer)
 	if err != nil {
@@ -703,7 +700,7 @@ func partitionedAlike(details kadm.TopicDetails, inputs []string) error {
 		counts[len(details[name].Partitions)] = true
 	}
 	if len(counts) != 1 {
-		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrBadConfig, inputs)
+		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrConfig, inputs)
 	}
 	return nil
 }

@@ -5,24 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
-	"votestream/internal/kafkaready"
+	"votestream/internal/kafkaread"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
 
-// ErrBadConfig: the Config contradicts itself or lacks a required field.
-var ErrBadConfig = errors.New("estimate: bad config")
+// ErrConfig: the Config contradicts itself or lacks a required field (the name every
+// role uses).
+var ErrConfig = errors.New("estimate: bad config")
+
+// ErrBadConfig is ErrConfig, under the name this package used first.
+//
+// Deprecated: use ErrConfig.
+var ErrBadConfig = ErrConfig
 
 // Config is everything `votestream estimate` can be told. Start from DefaultConfig; set
 // Seeds and Country.
@@ -42,10 +47,12 @@ type Config struct {
 	Interval time.Duration
 	// CatchUpIdle: on start the runner reads station-results.v1 from the beginning and
 	// publishes nothing until it has caught up, that is until it has read every partition
-	// up to the last committed offset it had at start (give or take the transaction
-	// markers, which are never read as records), or until no record has arrived for this
+	// up to the last stable offset it had at start, or until no record has arrived for this
 	// long, whichever comes first. Default 2s.
 	CatchUpIdle time.Duration
+	// StartTimeout bounds the tries to list the input's offsets at start (a topic created
+	// a moment ago is waited for that long). Default 60s.
+	StartTimeout time.Duration
 	// ProduceTimeout bounds the delivery of one estimate or one batch of dead letters,
 	// retries included. An estimate that cannot be delivered is dropped (the next one
 	// supersedes it); dead letters that cannot be delivered end Run with an error (the next
@@ -64,6 +71,7 @@ func DefaultConfig() Config {
 		Method:         DefaultMethod(),
 		Interval:       5 * time.Second,
 		CatchUpIdle:    2 * time.Second,
+		StartTimeout:   time.Minute,
 		ProduceTimeout: 30 * time.Second,
 	}
 }
@@ -71,7 +79,7 @@ func DefaultConfig() Config {
 // Validate checks the config.
 func (c *Config) Validate() error {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
 	}
 	switch {
 	case len(c.Seeds) == 0:
@@ -84,11 +92,13 @@ func (c *Config) Validate() error {
 		return bad("Interval must be positive")
 	case c.CatchUpIdle <= 0:
 		return bad("CatchUpIdle must be positive")
+	case c.StartTimeout <= 0:
+		return bad("StartTimeout must be positive")
 	case c.ProduceTimeout <= 0:
 		return bad("ProduceTimeout must be positive")
 	}
 	if err := c.Method.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }
@@ -119,12 +129,8 @@ func New(cfg Config) (*Runner, error) {
 	r.topics.in = cfg.TopicPrefix + schemas.TopicStationResults
 	r.topics.out = cfg.TopicPrefix + schemas.TopicEstimates
 	r.topics.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
-	if cfg.Registerer != nil {
-		for _, c := range r.m.collectors() {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("estimate: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "estimate", r.m.collectors()...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -159,45 +165,41 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(r.cfg.Seeds...),
-		kgo.ConsumeTopics(r.topics.in),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout),
-	)
+	rd, err := kafkaread.New(kafkaread.Config{
+		Seeds:         r.cfg.Seeds,
+		Topics:        []kafkaread.Topic{{Name: r.topics.in}},
+		Live:          true,
+		List:          kafkaread.ListCurve.Within(r.cfg.StartTimeout),
+		WaitForTopics: true,
+		Logger:        r.log,
+		ClientOpts:    []kgo.Opt{kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout)},
+	})
 	if err != nil {
-		return fmt.Errorf("estimate: kafka client: %w", err)
+		return fmt.Errorf("estimate: %w", err)
 	}
-	defer cl.Close()
-	// Fresh topics answer UNKNOWN_TOPIC_OR_PARTITION for a moment; a broker starting, not
-	// at all: wait for both (bounded for a topic that stays missing).
-	need := kafkaready.Need{Topics: []string{r.topics.in, r.topics.out, r.topics.dead}}
-	if err := kafkaready.WaitFor(ctx, kadm.NewClient(cl), "estimate", r.cfg.Logger, need); err != nil {
+	defer rd.Close()
+	if err := rd.Start(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("estimate: %w", err)
+		return fmt.Errorf("estimate: %s: %w", r.topics.in, err)
 	}
-	target, err := r.endOffsets(ctx, cl)
-	if err != nil {
-		return err
-	}
+	cl := rd.Client()
 	r.log.Info("estimating", "input", r.topics.in, "output", r.topics.out, "stations", len(r.cfg.Country.Stations))
 
 	// One goroutine polls; this one owns the Estimator. The channel bounds what is fetched
 	// ahead of being applied.
-	batches := make(chan kgo.Fetches, 2)
+	batches := make(chan kafkaread.Batch, 2)
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			f := cl.PollFetches(pollCtx)
-			if pollCtx.Err() != nil || f.IsClientClosed() {
-				return
+			b, err := rd.Poll(pollCtx)
+			if err != nil {
+				return // the context ended or the client closed
 			}
 			select {
-			case batches <- f:
+			case batches <- b:
 			case <-pollCtx.Done():
 				return
 			}
@@ -210,50 +212,29 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	idle := time.NewTimer(r.cfg.CatchUpIdle)
 	defer idle.Stop()
-	caughtUp, dirty, wanted := false, false, false
-	seen := map[int32]int64{} // the newest offset read per partition
-	for p := range target {
-		seen[p] = -1
-	}
-	caughtUpNow := func() bool {
-		for p, end := range target {
-			if end > 0 && seen[p]+1 < end-trailingMarkers {
-				return false
-			}
-		}
-		return true
-	}
+	caughtUp, dirty, wanted := rd.CaughtUp(), false, false
 	publish := func() {
 		r.publish(ctx, cl, est)
 		dirty, wanted = false, false
-	}
-	if len(target) > 0 && caughtUpNow() {
-		caughtUp = true
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case f := <-batches:
-			f.EachError(func(topic string, p int32, err error) {
-				if !errors.Is(err, context.Canceled) {
-					r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
-				}
-			})
+		case b := <-batches:
 			var dead []*kgo.Record
-			f.EachRecord(func(rec *kgo.Record) {
+			for _, rec := range b.Records {
 				if dl := r.apply(est, rec); dl != nil {
 					dead = append(dead, dl)
 				}
-				seen[rec.Partition] = max(seen[rec.Partition], rec.Offset)
 				dirty = true
-			})
+			}
 			if err := r.sendDeadLetters(ctx, cl, dead); err != nil {
 				return err
 			}
 			if !caughtUp {
 				idle.Reset(r.cfg.CatchUpIdle)
-				if caughtUpNow() {
+				if b.CaughtUp {
 					caughtUp = true
 					r.log.Info("caught up", "stations_reported", est.ballots[0].reported())
 					publish()
@@ -276,36 +257,6 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// trailingMarkers allows for the transaction markers at the end of a partition: the last
-// committed offset counts them, but a consumer never sees them as records.
-const trailingMarkers = 2
-
-// endOffsets lists the input's last committed offset per partition at start.
-func (r *Runner) endOffsets(ctx context.Context, cl *kgo.Client) (map[int32]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.ProduceTimeout)
-	defer cancel()
-	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, r.topics.in)
-	if err != nil {
-		return nil, fmt.Errorf("estimate: list offsets of %s: %w", r.topics.in, err)
-	}
-	target := map[int32]int64{}
-	var missing error
-	offsets.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			missing = fmt.Errorf("estimate: topic %s: %w", r.topics.in, o.Err)
-			return
-		}
-		target[o.Partition] = o.Offset
-	})
-	if missing != nil {
-		return nil, missing
-	}
-	if len(target) == 0 {
-		return nil, fmt.Errorf("estimate: topic %s does not exist (run `votestream migrate`)", r.topics.in)
-	}
-	return target, nil
 }
 
 // apply takes one station-results.v1 record into the state. A record that can never be used
@@ -346,15 +297,10 @@ func (r *Runner) sendDeadLetters(ctx context.Context, cl *kgo.Client, dead []*kg
 	return nil
 }
 
-// splitResultKey splits a station-results.v1 key (schemas.StationResultKey) at its last
-// slash: a station id may hold a slash, a ballot does not.
+// splitResultKey splits a station-results.v1 key (schemas.ParseStationResultKey).
 func splitResultKey(key []byte) (string, election.Ballot, bool) {
-	k := string(key)
-	i := strings.LastIndexByte(k, '/')
-	if i < 0 {
-		return "", "", false
-	}
-	return k[:i], election.Ballot(k[i+1:]), true
+	station, ballot, ok := schemas.ParseStationResultKey(string(key))
+	return station, election.Ballot(ballot), ok
 }
 
 // publish works out an estimate and produces it to estimates.v1.

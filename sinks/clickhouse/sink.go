@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -24,6 +25,7 @@ import (
 	"votestream/internal/backoff"
 	"votestream/internal/health"
 	"votestream/internal/kafkaready"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/chtable"
 	"votestream/schemas/kgorecord"
@@ -52,8 +54,8 @@ type Config struct {
 	InsertTimeout time.Duration
 
 	Logger *slog.Logger // default slog.Default()
-	// Registerer gets the dependency metrics (votestream_dependency_up{role="sink"}) when
-	// set; the sink's own counters are in Collectors. Default nil.
+	// Registerer, when set, gets the sink's Prometheus metrics and its dependency gauges
+	// (votestream_dependency_up{role="sink"}). Default nil (see Collectors).
 	Registerer prometheus.Registerer
 }
 
@@ -114,6 +116,19 @@ type Sink struct {
 	health     *health.Set
 	kafka      *health.Dependency
 	clickhouse *health.Dependency
+
+	m     *metrics
+	mOnce sync.Once
+}
+
+// metrics returns the sink's series, made unregistered for a Sink not built by New (tests).
+func (s *Sink) metrics() *metrics {
+	s.mOnce.Do(func() {
+		if s.m == nil {
+			s.m = newMetrics()
+		}
+	})
+	return s.m
 }
 
 // New checks cfg and opens the clients; nothing is read before Run.
@@ -125,11 +140,15 @@ func New(cfg Config) (*Sink, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	m := newMetrics()
+	if err := promreg.Register(cfg.Registerer, "sink", m.collectors()...); err != nil {
+		return nil, err
+	}
 	hs, err := health.NewSet("sink", log, cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
-	s := &Sink{cfg: cfg, log: log, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}
+	s := &Sink{cfg: cfg, log: log, m: m, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}
 	s.conn, err = ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
 		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: cfg.Password},
@@ -229,7 +248,7 @@ func (s *Sink) Run(ctx context.Context) error {
 				// Not fatal: the rows are stored and a re-delivery folds away.
 				s.log.Warn("commit offsets", "err", err)
 			}
-			metricRecords.Add(float64(len(records)))
+			s.metrics().records.Add(float64(len(records)))
 		}
 		s.kc.AllowRebalance()
 	}
@@ -275,7 +294,7 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 		if err != nil {
 			return fmt.Errorf("sink: dead-letter %d records: %w", len(dead), err)
 		}
-		metricDeadLetters.Add(float64(len(dead)))
+		s.metrics().deadLetters.Add(float64(len(dead)))
 		s.log.Warn("records sent to dead-letter topic", "count", len(dead))
 	}
 	return nil
@@ -293,14 +312,14 @@ func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
 		start := time.Now()
 		err := s.insertOnce(ctx, rows)
 		if err == nil {
-			metricInsertSeconds.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
-			metricRows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
+			s.metrics().insertSecs.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
+			s.metrics().rows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
 			return nil
 		}
 		if ctx.Err() != nil {
 			return err
 		}
-		metricInsertErrors.WithLabelValues(rows.Table.Name).Inc()
+		s.metrics().insertErrs.WithLabelValues(rows.Table.Name).Inc()
 		if refused(err) {
 			refusals++
 			s.log.Warn("insert refused", "table", rows.Table.Name, "rows", len(rows.Rows), "refusal", refusals, "of", s.cfg.InsertAttempts, "err", err)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"votestream/election"
 )
 
@@ -75,9 +77,14 @@ type Config struct {
 	// ShutdownGrace is how long requests in flight may take to finish on shutdown.
 	// Default 5s.
 	ShutdownGrace time.Duration
+	// AccessLog logs one line per request (method, path, route, status, bytes, duration,
+	// request id). Default false. CLI: --access-log.
+	AccessLog bool
 
 	// Logger receives the role's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
+	// Registerer, when set, gets the role's Prometheus metrics. Default nil (see Collectors).
+	Registerer prometheus.Registerer `json:"-"`
 }
 
 // DefaultConfig returns the defaults documented on each field.
