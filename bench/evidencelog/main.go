@@ -37,9 +37,9 @@ import (
 
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
-	"votestream/internal/kafkaready"
 	"votestream/schemas/provision"
 )
 
