@@ -23,7 +23,7 @@ func init() {
 			fs.DurationVar(&cfg.TransactionTimeout, "txn-timeout", cfg.TransactionTimeout, "broker aborts a transaction open longer than this")
 			fs.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "group session timeout")
 			fs.IntVar(&cfg.MaxPollRecords, "max-poll", cfg.MaxPollRecords, "most records per transaction")
-			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of one partition's state on start or rebalance")
+			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of the state on start or rebalance; a longer one is tried again")
 			rulesFlags(fs, &cfg.Rules)
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
