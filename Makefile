@@ -4,8 +4,9 @@ GO    ?= go
 BIN   := bin/votestream
 KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
+PLUGIN     := dashboards/plugin
 
-.PHONY: build run test chaos bench lint services services-down fuzz clean browser
+.PHONY: build run test chaos bench lint services services-down fuzz clean browser screenshots plugin
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -21,6 +22,14 @@ run: build
 test:
 	scripts/test
 
+# The Grafana data source plugin, ready to mount as /var/lib/grafana/plugins/votestream-live-datasource
+# (docker-compose.yml does): plugin.json, the front end and the back end for linux amd64 and arm64.
+plugin:
+	rm -rf $(PLUGIN)/dist && mkdir -p $(PLUGIN)/dist
+	cp -r $(PLUGIN)/src/. $(PLUGIN)/dist/
+	cd $(PLUGIN) && for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags="-s -w" -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
+
 # Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
 chaos:
 	scripts/chaos
@@ -29,11 +38,18 @@ chaos:
 bench: build
 	scripts/bench
 
+# The console's browser test again, saving its screenshots into docs/img (docs/console.md).
+screenshots:
+	scripts/services up
+	eval "$$(scripts/services env | sed 's/^/export /')"; eval "$$(scripts/chromium | sed 's/^/export /')"; \
+	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run Browser ./console/
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@command -v staticcheck >/dev/null || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+	cd $(PLUGIN) && $(GO) vet ./... && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
 fuzz:
 	scripts/fuzz
@@ -51,4 +67,4 @@ services-down:
 
 clean:
 	scripts/services clean
-	rm -rf bin var
+	rm -rf bin var $(PLUGIN)/dist

@@ -2,17 +2,22 @@ package dashboards
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 	"gopkg.in/yaml.v3"
+
+	"votestream/dashboards/live"
 )
 
 // TestGeneratedFilesUpToDate is the "checked as code" rule: the committed JSON is exactly
@@ -81,10 +86,12 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 		name    string
 		build   func() (dashboard.Dashboard, error)
 		queries []Query
+		live    []live.Query
 	}{
-		{"war room", WarRoom, WarRoomQueries()},
-		{"constituency", Constituency, ConstituencyQueries()},
-		{"field", Field, FieldQueries()},
+		{"war room", WarRoom, WarRoomQueries(), WarRoomLiveQueries()},
+		{"constituency", Constituency, ConstituencyQueries(), nil},
+		{"anomalies", Anomalies, nil, AnomaliesLiveQueries()},
+		{"field", Field, FieldQueries(), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := c.build()
@@ -95,6 +102,7 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 				t.Errorf("time zone %v, want Asia/Bangkok", d.Timezone)
 			}
 			var used []string
+			var usedLive []live.Query
 			for _, v := range d.Templating.List {
 				if v.Query != nil && v.Query.String != nil {
 					used = append(used, *v.Query.String)
@@ -114,6 +122,11 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 					t.Errorf("panel %v has %d targets, want 1", *p.Panel.Title, len(p.Panel.Targets))
 				}
 				for _, dq := range p.Panel.Targets {
+					if lt, ok := dq.(LiveTarget); ok {
+						checkLiveTarget(t, *p.Panel.Title, lt, c.live)
+						usedLive = append(usedLive, lt.Query)
+						continue
+					}
 					tg, ok := dq.(Target)
 					if !ok {
 						t.Fatalf("panel %v: target %T, want dashboards.Target", *p.Panel.Title, dq)
@@ -132,6 +145,11 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 					used = append(used, tg.RawSQL)
 				}
 			}
+			for _, q := range c.live {
+				if !slices.Contains(usedLive, q) {
+					t.Errorf("live query %+v is on no panel", q)
+				}
+			}
 			for _, q := range c.queries {
 				if !slices.Contains(used, q.SQL) {
 					t.Errorf("query %s is on no panel", q.Name)
@@ -142,6 +160,58 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkLiveTarget: a panel on the live data source names the provisioned one, asks a query
+// the plugin accepts as it stands (defaults spelt out, so the channel is canonical), and
+// one of the dashboard's listed live queries.
+func checkLiveTarget(t *testing.T, title string, lt LiveTarget, listed []live.Query) {
+	t.Helper()
+	typ, uid := provisionedLiveDatasource(t)
+	if *lt.Datasource.Type != typ || *lt.Datasource.Uid != uid || typ != live.PluginID || uid != live.DatasourceUID {
+		t.Errorf("panel %s: live data source %v/%v, provisioned %s/%s, plugin %s/%s", title,
+			*lt.Datasource.Type, *lt.Datasource.Uid, typ, uid, live.PluginID, live.DatasourceUID)
+	}
+	checked := lt.Query
+	if err := checked.Check(); err != nil || checked != lt.Query {
+		t.Errorf("panel %s: live query %+v: %v (checked form %+v)", title, lt.Query, err, checked)
+	}
+	if !slices.Contains(listed, lt.Query) {
+		t.Errorf("panel %s: live query %+v is not a listed live query", title, lt.Query)
+	}
+}
+
+func TestLiveTargetRefusesABadQuery(t *testing.T) {
+	_, err := timeseries.NewPanelBuilder().Title("bad").WithTarget(NewLiveTarget(live.Query{QueryType: live.Seats, Top: 3})).Build()
+	var be cog.BuildErrors
+	if !errors.As(err, &be) || len(be) != 1 || !strings.Contains(be[0].Message, "seats does not take top") {
+		t.Fatalf("err %v, want one build error saying seats takes no top", err)
+	}
+}
+
+// provisionedLiveDatasource reads the live data source Grafana is provisioned with.
+func provisionedLiveDatasource(t *testing.T) (typ, uid string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "datasources", "votestream-live.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Datasources []struct {
+			Type     string `yaml:"type"`
+			UID      string `yaml:"uid"`
+			JSONData struct {
+				Brokers string `yaml:"brokers"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Datasources) != 1 || doc.Datasources[0].JSONData.Brokers == "" {
+		t.Fatalf("votestream-live.yaml: want one data source with brokers, got %+v", doc.Datasources)
+	}
+	return doc.Datasources[0].Type, doc.Datasources[0].UID
 }
 
 func TestTargetWithoutSQLFailsTheBuild(t *testing.T) {
@@ -181,4 +251,82 @@ func provisionedDatasource(t *testing.T) (typ, uid string) {
 		t.Fatalf("%d provisioned data sources, want 1", len(doc.Datasources))
 	}
 	return doc.Datasources[0].Type, doc.Datasources[0].UID
+}
+
+// TestComposeMountsDashboardsAndPlugin: Grafana in docker-compose.yml sees every generated
+// dashboard (mounted one by one) and the plugin's build, allowed unsigned by its id.
+func TestComposeMountsDashboardsAndPlugin(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	g, ok := doc.Services["grafana"]
+	if !ok {
+		t.Fatal("docker-compose.yml has no grafana service")
+	}
+	files, err := Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		want := "./dashboards/" + f.Name + ":/var/lib/grafana/dashboards/votestream/" + f.Name + ":ro"
+		if !slices.Contains(g.Volumes, want) {
+			t.Errorf("grafana volumes %v: missing %s", g.Volumes, want)
+		}
+	}
+	if want := "./dashboards/plugin/dist:/var/lib/grafana/plugins/" + live.PluginID + ":ro"; !slices.Contains(g.Volumes, want) {
+		t.Errorf("grafana volumes %v: missing the plugin, %s", g.Volumes, want)
+	}
+	if !slices.Contains(strings.Split(g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], ","), live.PluginID) {
+		t.Errorf("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS = %q: want %s allowed", g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], live.PluginID)
+	}
+}
+
+// TestPipelinePanels: every pipeline-health panel runs one listed PromQL query, under its
+// title, on the Prometheus data source; every listed query is on a panel.
+func TestPipelinePanels(t *testing.T) {
+	d, err := Pipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, p := range d.Panels {
+		if p.Panel == nil || len(p.Panel.Targets) != 1 {
+			t.Fatalf("panel %+v: want one panel with one target", p)
+		}
+		raw, err := json.Marshal(p.Panel.Targets[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tg struct {
+			Expr       string
+			Datasource struct{ Type, UID string }
+		}
+		if err := json.Unmarshal(raw, &tg); err != nil {
+			t.Fatal(err)
+		}
+		if tg.Datasource.Type != PrometheusType || tg.Datasource.UID != PrometheusUID {
+			t.Errorf("panel %s: data source %+v", *p.Panel.Title, tg.Datasource)
+		}
+		i := slices.IndexFunc(PipelineQueries(), func(q PromQuery) bool { return q.Expr == tg.Expr })
+		if i < 0 || PipelineQueries()[i].Title != *p.Panel.Title {
+			t.Errorf("panel %s runs %q, not its listed query", *p.Panel.Title, tg.Expr)
+			continue
+		}
+		used[tg.Expr] = true
+	}
+	for _, q := range PipelineQueries() {
+		if !used[q.Expr] {
+			t.Errorf("query %q is on no panel", q.Title)
+		}
+	}
 }

@@ -26,6 +26,8 @@ func Files() ([]File, error) {
 		{"war-room.json", WarRoom},
 		{"constituency.json", Constituency},
 		{"field.json", Field},
+		{"anomalies.json", Anomalies},
+		{"pipeline-health.json", Pipeline},
 	}
 	files := make([]File, 0, len(builds))
 	for _, b := range builds {

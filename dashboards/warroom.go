@@ -5,8 +5,11 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+
+	"votestream/dashboards/live"
 )
 
 // WarRoomUID is the war-room dashboard's uid (its URL is /d/votestream-war-room).
@@ -221,10 +224,50 @@ func WarRoomQueries() []Query {
 	}
 }
 
+// The war room's live panels: queries on votestream's own data source (dashboards/plugin),
+// which reads Kafka and pushes each new estimate to the panel as it is published.
+var (
+	LiveShares    = live.Query{QueryType: live.Shares, Top: LiveSharesTop}
+	LiveReporting = live.Query{QueryType: live.Reporting}
+	LiveSeats     = live.Query{QueryType: live.Seats}
+)
+
+// LiveSharesTop is how many parties the live share chart draws: the leaders by latest
+// share. With about 70 parties on the ballot, all of them with bands is unreadable.
+const LiveSharesTop = 8
+
+// WarRoomLiveQueries lists the war room's live queries in panel order.
+func WarRoomLiveQueries() []live.Query { return []live.Query{LiveShares, LiveReporting, LiveSeats} }
+
 // WarRoom builds the "War room: election night" dashboard.
 func WarRoom() (dashboard.Dashboard, error) {
 	b := newDashboard(WarRoomUID, "War room: election night",
-		"The night at a glance: reporting progress, result quality, the latest estimate.")
+		"The night at a glance: the live estimate on top (votestream live data source, from Kafka), then reporting progress, result quality and the latest estimate from ClickHouse.")
+	b.WithPanel(timeseries.NewPanelBuilder().
+		Id(10).Title("Party-list share with 95 % interval (live)").
+		Description("Each estimate run as it is published: the share of the valid party-list votes of the leading parties, each with its 95 % interval as a band in the party's colour.").
+		Datasource(liveDatasource()).WithTarget(NewLiveTarget(LiveShares)).
+		Legend(legend()).Tooltip(tooltip()).
+		Unit("percentunit").Decimals(1).Min(0).
+		ShowPoints(common.VisibilityModeNever).
+		Height(10).Span(14))
+	b.WithPanel(stat.NewPanelBuilder().
+		Id(11).Title("Stations reported (live)").
+		Description("Party-list ballot, whole country: stations whose result the latest estimate counts (disputed ones are not), of all stations; the line is the night so far.").
+		Datasource(liveDatasource()).WithTarget(NewLiveTarget(LiveReporting)).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Fields("/^stations_(reported|total)$/")).
+		GraphMode(common.BigValueGraphModeArea).TextMode(common.BigValueTextModeValueAndName).
+		ColorMode(common.BigValueColorModeNone).
+		Decimals(0).Unit("none").
+		Height(5).Span(10))
+	b.WithPanel(barchart.NewPanelBuilder().
+		Id(12).Title("Projected seats (live)").
+		Description("Latest estimate as it is published: party-list seats, and constituencies where the party's candidate leads (counted only when the data source has the reference data folder).").
+		Datasource(liveDatasource()).WithTarget(NewLiveTarget(LiveSeats)).
+		Legend(legend()).Tooltip(tooltip()).
+		XField("party").Stacking(common.StackingModeNormal).ShowValue(common.VisibilityModeAuto).
+		OverrideByRegexp("^(party_no|seats)$", []dashboard.DynamicConfigValue{hidden()}).
+		Height(5).Span(10))
 	b.WithPanel(timeseries.NewPanelBuilder().
 		Id(1).Title(StationsReported.Title).
 		Description("Stations whose current result counts (not disputed), by the minute of their first countable result.").
@@ -324,6 +367,11 @@ func tooltip() *common.VizTooltipOptionsBuilder {
 	return common.NewVizTooltipOptionsBuilder().
 		Mode(common.TooltipDisplayModeMulti).
 		Sort(common.SortOrderNone)
+}
+
+// hidden keeps a field out of the chart, its legend and tooltip (it stays in the data).
+func hidden() dashboard.DynamicConfigValue {
+	return dashboard.DynamicConfigValue{Id: "custom.hideFrom", Value: map[string]bool{"legend": true, "tooltip": true, "viz": true}}
 }
 
 // constituencyLink makes a constituency cell open the constituency dashboard on it,

@@ -70,7 +70,7 @@ var tagCache sync.Map // reflect.Type -> []string
 
 var (
 	submissionFields = []string{"submission_id", "station_id", "ballot", "stage", "counted_at", "ballots_cast", "invalid", "no_vote", "votes", "evidence"}
-	reviewFields     = []string{"review_id", "station_id", "ballot", "accept_submission_id", "ballots_cast", "invalid", "no_vote", "votes", "reason"}
+	reviewFields     = []string{"review_id", "station_id", "ballot", "accept_submission_id", "ballots_cast", "invalid", "no_vote", "votes", "escalate", "reason"}
 	officialFields   = []string{"official_id", "station_id", "ballot", "ballots_cast", "invalid", "no_vote", "votes"}
 )
 

@@ -7,8 +7,9 @@ import (
 	"votestream/schemas"
 )
 
-// reviewWire is POST /v1/reviews: accept one source (accept_submission_id) or enter
-// corrected figures (all four of ballots_cast, invalid, no_vote, votes), always with a reason.
+// reviewWire is POST /v1/reviews: accept one source (accept_submission_id), enter corrected
+// figures (all four of ballots_cast, invalid, no_vote, votes), or escalate to the war room
+// (escalate: true), always with a reason.
 type reviewWire struct {
 	ReviewID           *string        `json:"review_id"`
 	StationID          *string        `json:"station_id"`
@@ -18,6 +19,7 @@ type reviewWire struct {
 	Invalid            *int           `json:"invalid"`
 	NoVote             *int           `json:"no_vote"`
 	Votes              map[string]int `json:"votes"`
+	Escalate           *bool          `json:"escalate"`
 	Reason             *string        `json:"reason"`
 }
 
@@ -59,6 +61,18 @@ func (v *validator) review(w *reviewWire) (schemas.Review, election.Station, *AP
 	}
 	figures := w.BallotsCast != nil || w.Invalid != nil || w.NoVote != nil || w.Votes != nil
 	r = schemas.Review{ReviewID: *w.ReviewID, StationID: *w.StationID, Ballot: *w.Ballot, Reason: *w.Reason}
+	if w.Escalate != nil && *w.Escalate {
+		if w.AcceptSubmissionID != nil || figures {
+			return r, election.Station{}, apiErr(CodeInvalidValue, "escalate",
+				"a review escalates to the war room, accepts a submission or enters figures: one of them")
+		}
+		st, ok := v.country.StationByID(*w.StationID)
+		if !ok {
+			return r, st, apiErr(CodeUnknownStation, "station_id", "station %q is not in the reference data", clip(*w.StationID))
+		}
+		r.Escalate = true
+		return r, st, nil
+	}
 	switch {
 	case w.AcceptSubmissionID != nil && figures:
 		return r, election.Station{}, apiErr(CodeInvalidValue, "accept_submission_id",
@@ -75,7 +89,7 @@ func (v *validator) review(w *reviewWire) (schemas.Review, election.Station, *AP
 		return r, st, nil
 	case !figures:
 		return r, election.Station{}, apiErr(CodeMissingField, "accept_submission_id",
-			"a review needs accept_submission_id, or corrected figures (ballots_cast, invalid, no_vote, votes)")
+			"a review needs accept_submission_id, corrected figures (ballots_cast, invalid, no_vote, votes) or escalate: true")
 	}
 	switch {
 	case w.BallotsCast == nil:

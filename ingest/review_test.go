@@ -48,6 +48,18 @@ func TestReviews(t *testing.T) {
 		{"corrected figures off the ballot", func(h *harness) string { return h.lead },
 			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","ballots_cast":1,"invalid":0,"no_vote":0,"votes":{"31":1},"reason":"x"}`,
 			422, CodeNotOnBallot},
+		{"lead escalates to the war room", func(h *harness) string { return h.lead },
+			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f8","station_id":"BKK_1_0002","ballot":"constituency","escalate":true,"reason":"both forms look signed; the war room should call the district office"}`,
+			202, ""},
+		{"escalates and accepts", func(h *harness) string { return h.lead },
+			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","escalate":true,"accept_submission_id":"0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b01","reason":"x"}`,
+			400, CodeInvalidValue},
+		{"escalates out of scope", func(h *harness) string {
+			return issue(t, h.keys, token.Claims{VolunteerID: "lead-cnx1", Role: schemas.RoleDistrictLead, Constituency: "CNX_1"})
+		}, `{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","escalate":true,"reason":"x"}`, 403, CodeOutOfScope},
+		{"escalate false is no decision", func(h *harness) string { return h.lead },
+			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","escalate":false,"reason":"x"}`,
+			400, CodeMissingField},
 		{"unknown station", func(h *harness) string { return h.warRoom },
 			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"XX","ballot":"constituency","accept_submission_id":"0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b01","reason":"x"}`,
 			422, CodeUnknownStation},

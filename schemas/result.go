@@ -83,7 +83,8 @@ type Anomaly struct {
 }
 
 // Review is a district lead's or the war room's decision on one station and ballot: accept
-// one source's figures (AcceptSubmissionID) or enter corrected figures, always with a reason.
+// one source's figures (AcceptSubmissionID), enter corrected figures, or escalate (ask the
+// war room to decide; it changes no figure), always with a reason.
 type Review struct {
 	ReviewID           string         `json:"review_id"`
 	StationID          string         `json:"station_id"`
@@ -93,7 +94,9 @@ type Review struct {
 	Invalid            *int           `json:"invalid,omitempty"`
 	NoVote             *int           `json:"no_vote,omitempty"`
 	Votes              map[string]int `json:"votes,omitempty"`
-	Reason             string         `json:"reason"`
+	// Escalate asks the war room to decide; such a review neither accepts nor enters figures.
+	Escalate bool   `json:"escalate,omitempty"`
+	Reason   string `json:"reason"`
 	// Set by ingest from the token, never from the body.
 	ReviewerID string    `json:"reviewer_id"`
 	Role       string    `json:"role"`

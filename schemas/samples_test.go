@@ -193,6 +193,11 @@ func samples() []sample {
 		{"empty estimate", schemas.SchemaEstimate, schemas.Estimate{EstimateID: "est-0", DataTime: closeUTC, ComputedAt: closeUTC}},
 		{"review accepting a source", schemas.SchemaReview, sampleReviewAccept()},
 		{"review with figures", schemas.SchemaReview, sampleReviewFigures()},
+		{"review escalating to the war room", schemas.SchemaReview, schemas.Review{
+			ReviewID: "rev-0003", StationID: "BKK_1_0042", Ballot: "constituency", Escalate: true,
+			Reason: "both forms look signed; the district office must say which", ReviewerID: "lead-BKK_1",
+			Role: schemas.RoleDistrictLead, ReceivedAt: closeUTC.Add(75 * time.Minute),
+		}},
 		{"official", schemas.SchemaOfficial, sampleOfficial()},
 		{"receipt", "", sampleReceipt()},
 		{"evidence", schemas.SchemaEvidence, schemas.Evidence{

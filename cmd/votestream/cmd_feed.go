@@ -39,14 +39,10 @@ func init() {
 					fmt.Println(key)
 					return nil
 				}
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := rf.country()
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				reg := newRegistry()
 				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				f, err := feed.New(cfg)
 				if err != nil {

@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/roster"
 	"votestream/ingest/token"
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
 )
 
 func init() {
@@ -92,7 +95,9 @@ func init() {
 		name:    "volunteers",
 		summary: "import organisations' rosters, find people listed twice, issue volunteer tokens",
 		usage: `import --roster FILE[,FILE...] --keys FILE --out FILE [--link-base URL [--qr-dir DIR]] [--clickhouse ADDR --ref DIR]
-       | coverage [--clickhouse ADDR] [--uncovered] | keygen --keys FILE
+       | coverage [--clickhouse ADDR] [--uncovered]
+       | reissue --keys FILE --out TOKENS --volunteer ID --link-base URL [--qr-dir DIR] [--kafka ADDR]
+       | keygen --keys FILE
 
   import  reads every roster CSV (org, volunteer_id, name, phone, role, scope), reports
           the same phone number in two listings, and writes a token per volunteer; with
@@ -100,6 +105,8 @@ func init() {
           with --clickhouse, the roster (hashes only) for coverage
   coverage prints, per constituency, stations with 0, 1 and 2+ volunteers and from how
           many organisations (newest roster of each organisation, claims, reassignments)
+  reissue gives a volunteer a new personal link (a lost or changed phone) and, through
+          fieldwork.v1, makes ingest refuse their older links; prints the link
   keygen  appends a fresh signing key to the key file (creating it), making it active`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			d := roster.DefaultImportConfig()
@@ -115,10 +122,14 @@ func init() {
 			var cf clickhouseFlags
 			cf.register(fs, "")
 			uncovered := fs.Bool("uncovered", false, "coverage: also list every station no volunteer covers")
+			volunteer := fs.String("volunteer", "", "reissue: the volunteer id whose link to replace, as the tokens file (--out) lists it")
+			by := fs.String("by", "", "reissue: who asked for it (kept in the event)")
+			var kf kafkaFlags
+			kf.register(fs, defaultKafka)
 			keyID := fs.String("key-id", "", "keygen: id of the new key (default k<unix time>)")
 			return func(ctx context.Context, args []string) error {
-				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen" && args[0] != "coverage") {
-					return fmt.Errorf("%w: want `volunteers import ...`, `volunteers coverage` or `volunteers keygen --keys FILE`", errUsage)
+				if len(args) != 1 || (args[0] != "import" && args[0] != "keygen" && args[0] != "coverage" && args[0] != "reissue") {
+					return fmt.Errorf("%w: want `volunteers import ...`, `volunteers coverage`, `volunteers reissue ...` or `volunteers keygen --keys FILE`", errUsage)
 				}
 				if args[0] == "coverage" {
 					if cf.addr == "" {
@@ -128,6 +139,12 @@ func init() {
 				}
 				if *keys == "" {
 					return fmt.Errorf("%w: --keys is required", errUsage)
+				}
+				if args[0] == "reissue" {
+					return reissue(ctx, kf, roster.ReissueConfig{
+						TokensFile: *out, TokenKeysFile: *keys, VolunteerID: *volunteer,
+						LinkBase: *linkBase, QRDir: *qrDir, By: *by,
+					})
 				}
 				if args[0] == "keygen" {
 					id := *keyID
@@ -290,5 +307,38 @@ func printCoverage(ctx context.Context, cf clickhouseFlags, uncovered bool) erro
 	for _, id := range ids {
 		fmt.Println(id)
 	}
+	return nil
+}
+
+// reissue issues the new link, writes the reissue event to fieldwork.v1 and waits for
+// Kafka's acknowledgement, and only then saves the tokens file and prints the link.
+func reissue(ctx context.Context, kf kafkaFlags, cfg roster.ReissueConfig) error {
+	if cfg.TokensFile == "" || cfg.VolunteerID == "" || cfg.LinkBase == "" {
+		return fmt.Errorf("%w: reissue needs --out (the tokens file), --volunteer and --link-base", errUsage)
+	}
+	r, err := roster.Reissue(cfg)
+	if err != nil {
+		return err
+	}
+	rec, err := kgorecord.New(kf.topicPrefix+schemas.TopicFieldwork, &r.Event)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kf.seedList()...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		return fmt.Errorf("volunteers: Kafka: %w", err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(pctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("volunteers: the reissue event was not stored in %s, so nothing changed: %w", rec.Topic, err)
+	}
+	if err := roster.SaveReissued(cfg, r); err != nil {
+		fmt.Println(r.Link) // the old links are retired already: the new one must not be lost
+		return fmt.Errorf("volunteers: new link printed above, but %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "volunteers: %s has a new link; their older links stop working at ingest now\n", cfg.VolunteerID)
+	fmt.Println(r.Link)
 	return nil
 }

@@ -23,17 +23,18 @@ import (
 
 // upEnv is what `votestream up` hands to each role it runs in its process.
 type upEnv struct {
-	seeds       []string
-	topicPrefix string
-	clickhouse  clickhouseFlags   // addr "" when no ClickHouse is configured
-	dataDir     string            // where roles of this process keep files (evidence, exports)
-	country     *election.Country // indexed reference data every role checks against
-	countryDir  string
-	keysFile    string // token key file ingest verifies with
-	listen      string // ingest's HTTP address
-	feedListen  string // the newsroom feed's HTTP address
-	logListen   string // the transparency log's HTTP address
-	metrics     *prometheus.Registry
+	seeds         []string
+	topicPrefix   string
+	clickhouse    clickhouseFlags   // addr "" when no ClickHouse is configured
+	dataDir       string            // where roles of this process keep files (evidence, exports)
+	country       *election.Country // indexed reference data every role checks against
+	countryDir    string
+	keysFile      string // token key file ingest verifies with
+	listen        string // ingest's HTTP address
+	feedListen    string // the newsroom feed's HTTP address
+	logListen     string // the transparency log's HTTP address
+	consoleListen string // the review console's HTTP address
+	metrics       *prometheus.Registry
 }
 
 // upRole is one role `up` runs; start prepares it without blocking.
@@ -57,20 +58,21 @@ type upStarted struct {
 var upRoles []upRole
 
 type upFlags struct {
-	kf          kafkaFlags
-	cf          clickhouseFlags
-	dataDir     string
-	metrics     string
-	ref         string
-	keys        string
-	listen      string
-	feedListen  string
-	logListen   string
-	simulate    bool
-	simSeed     uint64
-	simScale    float64
-	simSpeed    float64
-	simStations float64
+	kf            kafkaFlags
+	cf            clickhouseFlags
+	dataDir       string
+	metrics       string
+	ref           string
+	keys          string
+	listen        string
+	feedListen    string
+	logListen     string
+	consoleListen string
+	simulate      bool
+	simSeed       uint64
+	simScale      float64
+	simSpeed      float64
+	simStations   float64
 }
 
 func init() {
@@ -88,6 +90,7 @@ func init() {
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
 			fs.StringVar(&f.feedListen, "feed-listen", "127.0.0.1:8090", "the newsroom feed's HTTP listen address")
 			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
+			fs.StringVar(&f.consoleListen, "console-listen", "127.0.0.1:8070", "the review console's HTTP listen address")
 			fs.BoolVar(&f.simulate, "simulate", false, "replay the simulated election night of the country against ingest")
 			fs.Uint64Var(&f.simSeed, "sim-seed", 1, "seed of the synthetic country and its night")
 			fs.Float64Var(&f.simScale, "sim-scale", 0.1, "fraction of a national country to generate, in (0, 1]")
@@ -161,7 +164,7 @@ func runUp(ctx context.Context, f upFlags) error {
 		return err
 	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, metrics: newRegistry()}
+		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed

@@ -78,6 +78,8 @@ var (
 	ErrDenied = errors.New("s3store: access denied")
 	// ErrDigest: the digest is not 64 lowercase hex digits, or the content does not hash to it.
 	ErrDigest = errors.New("s3store: content does not match its digest")
+	// ErrNotFound: Open found no photo with that digest.
+	ErrNotFound = errors.New("s3store: no such photo")
 )
 
 // Validate reports the first missing or out-of-range value.
@@ -192,6 +194,29 @@ func (s *Store) Has(ctx context.Context, digest string) (bool, error) {
 		return false, nil
 	}
 	return false, s.wrap("stat "+s.Key(digest), err)
+}
+
+// Open returns the photo with this digest and its size, for reading; ErrNotFound when the
+// bucket has no such object. The caller closes it. Each read is bounded by ctx, not Timeout:
+// a photo streams to a slow client for as long as that client's request lives.
+func (s *Store) Open(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
+	if !validDigest(digest) {
+		return nil, 0, fmt.Errorf("%w: %q is not 64 lowercase hex digits", ErrDigest, digest)
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	info, err := s.cl.StatObject(sctx, s.cfg.Bucket, s.Key(digest), minio.StatObjectOptions{})
+	cancel()
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, s.Key(digest))
+		}
+		return nil, 0, s.wrap("stat "+s.Key(digest), err)
+	}
+	obj, err := s.cl.GetObject(ctx, s.cfg.Bucket, s.Key(digest), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, 0, s.wrap("get "+s.Key(digest), err)
+	}
+	return obj, info.Size, nil
 }
 
 // Put stores what r yields as the photo with this digest. It first copies r to a file in

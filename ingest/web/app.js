@@ -211,7 +211,7 @@ async function start() {
   if ('serviceWorker' in navigator && window.isSecureContext) navigator.serviceWorker.register('/sw.js').catch(() => {});
   await activate();
   render();
-  kick();
+  wake(); // a reload is a volunteer at the phone: what waited for a signal goes now
   if (navigator.onLine && st.token && !st.blocked) refreshMe().then(() => { if (st.view === 'home') render(); });
 }
 
@@ -427,7 +427,9 @@ function homeView() {
 function paintStatus(items) {
   for (const el of document.querySelectorAll('[data-status]')) {
     const [station, ballot] = el.dataset.status.split(':');
-    const last = items.find((it) => it.kind === 'submission' && it.body.station_id === station && it.body.ballot === ballot);
+    // The newest final report, else the newest one: a final count outranks the tally board.
+    const mine = items.filter((it) => it.kind === 'submission' && it.body.station_id === station && it.body.ballot === ballot);
+    const last = mine.find((it) => it.body.stage === 'final') || mine[0];
     el.textContent = last ? t().lastSent(t()[last.body.stage], t().st[last.state], clock(last.created)) : t().notYet;
     el.dataset.state = last ? last.state : 'none';
   }

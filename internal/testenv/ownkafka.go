@@ -82,7 +82,12 @@ func ownKafka(t testing.TB, brokers int) *PrivateKafka {
 		"VOTESTREAM_SERVICES=local",
 	)
 	pk.Start()
-	t.Cleanup(func() { pk.run("down", "kafka") })
+	t.Cleanup(func() {
+		if out, err := pk.run("down", "kafka"); err != nil {
+			t.Logf("testenv: stop private kafka: %v\n%s", err, out)
+		}
+		pk.killLeft() // before TempDir's removal, which a live broker would make fail
+	})
 	var seeds []string
 	for i := range brokers {
 		seeds = append(seeds, fmt.Sprintf("127.0.0.1:%d", port+2*i))
@@ -117,6 +122,29 @@ func (p *PrivateKafka) Kill(node int) {
 			p.t.Fatalf("testenv: kafka node %d (pid %d) still alive 30 s after SIGKILL", node, pid)
 		}
 		time.Sleep(50 * time.Millisecond) // polling a process's end: there is no wait for a non-child
+	}
+}
+
+// killLeft ends with SIGKILL any node still alive (a stop that timed out) and waits for it.
+func (p *PrivateKafka) killLeft() {
+	for node := 1; node <= p.brokers; node++ {
+		pidFile := filepath.Join(p.varDir, "kafka", "pid")
+		if p.brokers > 1 {
+			pidFile = filepath.Join(p.varDir, "kafka", fmt.Sprintf("node%d", node), "pid")
+		}
+		raw, err := os.ReadFile(pidFile)
+		if err != nil {
+			continue // stopped: the script removes the pid file
+		}
+		pid, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
+		if err != nil || syscall.Kill(pid, 0) != nil {
+			continue
+		}
+		syscall.Kill(-pid, syscall.SIGKILL)
+		deadline := time.Now().Add(30 * time.Second)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // polling a process's end: there is no wait for a non-child
+		}
 	}
 }
 

@@ -148,6 +148,10 @@ func NewReview(r schemas.Review, c *election.Country) (*Review, error) {
 	}
 	hasFigures := r.BallotsCast != nil || r.Invalid != nil || r.NoVote != nil || r.Votes != nil
 	switch {
+	case r.Escalate && (hasFigures || r.AcceptSubmissionID != ""):
+		return nil, fmt.Errorf("%w: review %s both escalates and decides", ErrInvalidInput, r.ReviewID)
+	case r.Escalate:
+		return &Review{Review: r}, nil // asks the war room; decides nothing (Apply skips it)
 	case r.AcceptSubmissionID != "" && hasFigures:
 		return nil, fmt.Errorf("%w: review %s both accepts a submission and enters figures", ErrInvalidInput, r.ReviewID)
 	case r.AcceptSubmissionID != "":

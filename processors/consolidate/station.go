@@ -146,6 +146,8 @@ func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
 		for _, a := range r.reportAnomalies(&next, in.Report) {
 			raise(a)
 		}
+	case in.Review != nil && in.Review.Escalate:
+		return next, nil // a request for the war room, not a decision: the result stands
 	case in.Review != nil:
 		b := &next.ballots[ballotIndex(in.Review.Ballot)]
 		if !insertDecision(&b.decisions, decision{review: in.Review}) {

@@ -1,6 +1,7 @@
 package consolidate
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -486,5 +487,37 @@ func TestReviewRoles(t *testing.T) {
 	r.BallotsCast = ip(3)
 	if _, err := NewReview(r, cc); err == nil {
 		t.Error("a review with ballots_cast but no invalid or no_vote was accepted")
+	}
+	r = review("r4", "x", schemas.RoleDistrictLead, 50)
+	r.Escalate, r.AcceptSubmissionID = true, "a1"
+	if _, err := NewReview(r, cc); err == nil {
+		t.Error("a review both escalating and accepting was accepted")
+	}
+}
+
+// An escalation asks the war room; it decides nothing, so a disputed result stays disputed
+// and nothing is published.
+func TestEscalationChangesNothing(t *testing.T) {
+	rules := testRules(t)
+	cc := rules.Country
+	var st Station
+	for _, b := range []*rb{
+		report("s1", "S01", c, schemas.StageFinal, "alice", "OrgA", 30).figs(500, 5, 5, 1, 300, 2, 190),
+		report("s2", "S01", c, schemas.StageFinal, "bob", "OrgB", 31).figs(500, 5, 5, 1, 190, 2, 300),
+	} {
+		st, _ = rules.Apply(st, b.in(t, cc))
+	}
+	r := review("e1", "lead", schemas.RoleDistrictLead, 40)
+	r.Escalate = true
+	x, err := NewReview(r, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, out := rules.Apply(st, Input{Review: x})
+	if len(out) != 0 {
+		t.Fatalf("an escalation published %d outputs; want none", len(out))
+	}
+	if got, want := fmt.Sprint(next), fmt.Sprint(st); got != want {
+		t.Fatalf("an escalation changed the station:\n%s\nwant\n%s", got, want)
 	}
 }

@@ -1,0 +1,147 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"votestream/election"
+	"votestream/ingest/s3store"
+)
+
+// Sentinel errors of the package.
+var (
+	// ErrConfig: the Config contradicts itself or lacks a required field.
+	ErrConfig = errors.New("console: invalid config")
+	// ErrNotFound: an evidence photo is in no store.
+	ErrNotFound = errors.New("console: not found")
+)
+
+// Config of the console. Start from DefaultConfig; set Country, ClickHouseAddr,
+// TokenKeysFile and IngestURL. Flags map onto it in cmd/votestream.
+type Config struct {
+	// Country is the indexed reference data (names, stations, candidates). Required.
+	// CLI: --ref.
+	Country *election.Country `json:"-"`
+
+	// ClickHouseAddr is the native-protocol host:port. Required. CLI: --clickhouse.
+	ClickHouseAddr string
+	// Database holds the votestream tables. Default "votestream". CLI: --database.
+	Database string
+	// Username and Password of the ClickHouse user; the console only reads. Default
+	// "default", "". CLI: --clickhouse-user, --clickhouse-password.
+	Username string
+	Password string `json:"-"`
+
+	// Listen is the HTTP address of the API and the web app. Default "127.0.0.1:8070".
+	// CLI: --listen.
+	Listen string
+	// TokenKeysFile is the key file the leads' tokens are signed with (ingest's). Required.
+	// CLI: --keys.
+	TokenKeysFile string
+	// RevocationFile lists revoked volunteer and token ids, as ingest reads it; "" for none.
+	// CLI: --revoked.
+	RevocationFile string
+	// IngestURL is ingest's base URL, where decisions and official figures are forwarded.
+	// Default "http://127.0.0.1:8080". CLI: --ingest.
+	IngestURL string
+	// ForwardTimeout bounds one forwarded call to ingest. Default 15s.
+	ForwardTimeout time.Duration
+
+	// EvidenceDir is ingest's evidence folder (<dir>/<2 hex>/<hex>), read-only here; used
+	// when EvidenceS3 is nil. Default "var/evidence". CLI: --evidence-dir.
+	EvidenceDir string
+	// EvidenceS3 selects an S3-compatible bucket instead of EvidenceDir. Default nil.
+	// CLI: --evidence-s3-*.
+	EvidenceS3 *s3store.Config `json:"-"`
+
+	// Refresh is how often the queue is rebuilt from ClickHouse; the live stream tells the
+	// browsers when it changed. Default 2s.
+	Refresh time.Duration
+	// QueryTimeout bounds one rebuild or one station's queries. Default 30s.
+	QueryTimeout time.Duration
+	// PageMax caps the items of one queue page (?limit=); default page 50. Default 500.
+	PageMax int
+	// MaxCSVBytes caps an uploaded CSV of official figures. Default 32 MiB.
+	MaxCSVBytes int64
+	// Heartbeat is the interval of comment lines on the live stream. Default 15s.
+	Heartbeat time.Duration
+	// ShutdownGrace is how long requests in flight may take to finish on shutdown.
+	// Default 5s.
+	ShutdownGrace time.Duration
+
+	// Registerer receives the console's metrics. Default: none registered.
+	Registerer prometheus.Registerer `json:"-"`
+	// Logger receives the role's logs. Default slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	return Config{
+		Database:       "votestream",
+		Username:       "default",
+		Listen:         "127.0.0.1:8070",
+		IngestURL:      "http://127.0.0.1:8080",
+		ForwardTimeout: 15 * time.Second,
+		EvidenceDir:    "var/evidence",
+		Refresh:        2 * time.Second,
+		QueryTimeout:   30 * time.Second,
+		PageMax:        500,
+		MaxCSVBytes:    32 << 20,
+		Heartbeat:      15 * time.Second,
+		ShutdownGrace:  5 * time.Second,
+	}
+}
+
+// Validate reports the first missing value or contradiction in c.
+func (c Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	}
+	switch {
+	case c.Country == nil:
+		return bad("no reference data (Country)")
+	case !c.Country.Indexed():
+		return bad("reference data not indexed")
+	case c.ClickHouseAddr == "":
+		return bad("no ClickHouse address")
+	case c.Database == "":
+		return bad("no ClickHouse database")
+	case c.Listen == "":
+		return bad("no listen address")
+	case c.TokenKeysFile == "":
+		return bad("no token key file")
+	case c.IngestURL == "":
+		return bad("no ingest URL")
+	case c.ForwardTimeout <= 0:
+		return bad("ForwardTimeout %v <= 0", c.ForwardTimeout)
+	case c.EvidenceS3 == nil && c.EvidenceDir == "":
+		return bad("no evidence folder or bucket")
+	case c.Refresh <= 0:
+		return bad("Refresh %v <= 0", c.Refresh)
+	case c.QueryTimeout <= 0:
+		return bad("QueryTimeout %v <= 0", c.QueryTimeout)
+	case c.PageMax < 1:
+		return bad("PageMax %d < 1", c.PageMax)
+	case c.MaxCSVBytes < 1:
+		return bad("MaxCSVBytes %d < 1", c.MaxCSVBytes)
+	case c.Heartbeat <= 0:
+		return bad("Heartbeat %v <= 0", c.Heartbeat)
+	case c.ShutdownGrace <= 0:
+		return bad("ShutdownGrace %v <= 0", c.ShutdownGrace)
+	}
+	if u, err := url.Parse(c.IngestURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("ingest URL %q: want http(s)://host:port", c.IngestURL)
+	}
+	if c.EvidenceS3 != nil {
+		if err := c.EvidenceS3.Validate(); err != nil {
+			return fmt.Errorf("%w: evidence bucket: %v", ErrConfig, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+// Package console is the review console of district leads and the war room: a role that
+// reads station results, anomalies, reports, reviews and official figures from ClickHouse,
+// orders what is still open into a queue, serves evidence photos to the people allowed to
+// see them, and serves the web app (embedded, no build step) through which leads work the
+// queue.
+//
+// It decides nothing itself: a lead's decision (accept a source, corrected figures, mark
+// verified) is forwarded to ingest's POST /v1/reviews with the lead's own token, so it is
+// checked, scoped and audited there exactly like a review sent with curl, and official
+// figures go to ingest's POST /v1/official. The console only refuses early what ingest
+// would refuse, and validates a whole CSV of official figures before sending any row.
+//
+// Who sees what: the war room sees everything; a district lead sees the stations of the
+// constituency their token names, and an evidence photo only when a report from one of
+// those stations cites it. Station volunteers have no access.
+package console

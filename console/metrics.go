@@ -1,0 +1,36 @@
+package console
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	refused  *prometheus.CounterVec
+	open     prometheus.Gauge
+	rebuild  prometheus.Histogram
+	failures prometheus.Counter
+	forwards *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_console_refused_total", Help: "Requests refused for authentication or scope, by error code.",
+		}, []string{"code"}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "votestream_console_queue_items", Help: "Open items in the review queue at the last rebuild.",
+		}),
+		rebuild: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "votestream_console_rebuild_seconds", Help: "Time to rebuild the queue from ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votestream_console_rebuild_failures_total", Help: "Queue rebuilds that failed (the previous queue stays served).",
+		}),
+		forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_console_forwarded_total", Help: "Decisions and official figures forwarded to ingest, by kind and ingest's status.",
+		}, []string{"kind", "status"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.refused, m.open, m.rebuild, m.failures, m.forwards)
+	}
+	return m
+}
