@@ -40,6 +40,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
+	"votestream/internal/kafkaready"
 	"votestream/processors/consolidate"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -110,6 +111,12 @@ func run(o options) error {
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
 	if _, err := provision.EnsureTopics(ctx, adm, prefix); err != nil {
+		return err
+	}
+	// Fresh topics and a fresh broker's coordinators answer "not yet" for a moment.
+	if err := kafkaready.WaitFor(ctx, adm, "bench", nil, kafkaready.Need{
+		Topics: provision.TopicNames(prefix), Group: prefix + "g", MissingTopicsWait: time.Minute,
+	}); err != nil {
 		return err
 	}
 	defer func() {

@@ -39,6 +39,7 @@ import (
 
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 	"votestream/schemas/provision"
@@ -110,6 +111,9 @@ func run(o options) error {
 	if _, err := provision.EnsureTopics(ctx, kadm.NewClient(cl), prefix1); err != nil {
 		return err
 	}
+	if err := kafkaready.WaitTopics(ctx, kadm.NewClient(cl), "bench", nil, provision.TopicNames(prefix1)...); err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "producing a backlog of %d reports\n", o.backlog)
 	if err := produceN(ctx, cl, prefix1, 0, o.backlog); err != nil {
 		return err
@@ -133,6 +137,9 @@ func run(o options) error {
 	prefix2 := uniquePrefix()
 	defer deleteTopics(cl, prefix2)
 	if _, err := provision.EnsureTopics(ctx, kadm.NewClient(cl), prefix2); err != nil {
+		return err
+	}
+	if err := kafkaready.WaitTopics(ctx, kadm.NewClient(cl), "bench", nil, provision.TopicNames(prefix2)...); err != nil {
 		return err
 	}
 	dir2 := filepath.Join(tmp, "rate")

@@ -61,6 +61,7 @@ import (
 	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/token"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 	"votestream/schemas/provision"
@@ -315,6 +316,10 @@ func run(o options) error {
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := provision.EnsureTopics(setupCtx, adm, prefix); err != nil {
+		return err
+	}
+	// Fresh topics have no leader for a moment.
+	if err := kafkaready.WaitTopics(setupCtx, adm, "bench", nil, provision.TopicNames(prefix)...); err != nil {
 		return err
 	}
 	defer func() {

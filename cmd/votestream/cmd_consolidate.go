@@ -23,7 +23,7 @@ func init() {
 			fs.DurationVar(&cfg.TransactionTimeout, "txn-timeout", cfg.TransactionTimeout, "broker aborts a transaction open longer than this")
 			fs.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "group session timeout")
 			fs.IntVar(&cfg.MaxPollRecords, "max-poll", cfg.MaxPollRecords, "most records per transaction")
-			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of one partition's state on start or rebalance")
+			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of the state on start or rebalance; a longer one is tried again")
 			rulesFlags(fs, &cfg.Rules)
 			return func(ctx context.Context, args []string) error {
 				country, reg, err := rf.start(args)
@@ -47,7 +47,7 @@ func init() {
 					return err
 				}
 				defer closeLag()
-				return rf.serve(ctx, reg, c.Run)
+				return rf.serveReady(ctx, reg, c.Ready, c.Run)
 			}
 		},
 	})
@@ -58,7 +58,7 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "submissions, reviews, official -> station-results, anomalies (transactions)", run: c.Run}, nil
+		return upStarted{describe: "submissions, reviews, official -> station-results, anomalies (transactions)", run: c.Run, ready: c.Ready}, nil
 	}})
 }
 

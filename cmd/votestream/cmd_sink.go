@@ -19,7 +19,7 @@ func init() {
 			d := sink.DefaultConfig()
 			group := fs.String("group", d.Group, "Kafka consumer group")
 			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records stored in one insert round")
-			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics; empty disables")
+			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics and /readyz; empty disables")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
@@ -37,7 +37,7 @@ func init() {
 					return err
 				}
 				defer closeLag()
-				return withMetrics(ctx, *metrics, reg, s.Run)
+				return withMetricsReady(ctx, *metrics, reg, s.Ready, s.Run)
 			}
 		},
 	})
@@ -51,7 +51,7 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run}, nil
+		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, ready: s.Ready}, nil
 	}})
 }
 

@@ -56,6 +56,7 @@ type upStarted struct {
 	describe string
 	run      func(context.Context) error
 	metrics  []prometheus.Collector
+	ready    func() error // nil: the role reports no readiness of its own
 }
 
 // upRoles is filled by the role files as roles land, in start order.
@@ -88,7 +89,7 @@ func init() {
 			f.kf.register(fs, "")
 			f.cf.register(fs, "")
 			fs.StringVar(&f.dataDir, "data", "var/up", "folder for this process's files (country, keys, embedded broker data, evidence)")
-			fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9100", "address serving Prometheus /metrics for the roles; empty disables")
+			fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9100", "address serving Prometheus /metrics and /readyz for the roles; empty disables")
 			fs.StringVar(&f.ref, "ref", "", "reference data folder; empty generates a synthetic country into <data>/country (--sim-seed, --sim-scale)")
 			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
@@ -231,7 +232,7 @@ func runUp(ctx context.Context, f upFlags) error {
 	fmt.Fprintf(tw, "Stop with Ctrl-C.\n")
 	tw.Flush()
 
-	err = withMetrics(ctx, f.metrics, env.metrics, func(ctx context.Context) error {
+	err = withMetricsReady(ctx, f.metrics, env.metrics, upReady(started), func(ctx context.Context) error {
 		g, gctx := errgroup.WithContext(ctx)
 		for _, st := range started {
 			g.Go(func() error {
@@ -306,5 +307,21 @@ func printHeadlines(ctx context.Context, w io.Writer, c *election.Country, lates
 		}
 		last = e.EstimateID
 		fmt.Fprintf(w, "[estimate %s] %s\n", e.DataTime.In(simulate.BangkokTime).Format("15:04:05"), estimate.Headline(e, name, 4))
+	}
+}
+
+// upReady is the readiness of every started role that reports one: the first one waiting
+// for a dependency, named.
+func upReady(started []upStarted) func() error {
+	return func() error {
+		for _, st := range started {
+			if st.ready == nil {
+				continue
+			}
+			if err := st.ready(); err != nil {
+				return fmt.Errorf("%s: %w", st.name, err)
+			}
+		}
+		return nil
 	}
 }

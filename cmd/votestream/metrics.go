@@ -26,6 +26,12 @@ func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 // withMetrics runs role while serving reg on addr/metrics (and /healthz, /readyz: the
 // process is up); addr "" runs role alone. The server stops when role returns.
 func withMetrics(ctx context.Context, addr string, reg *prometheus.Registry, role func(context.Context) error) error {
+	return withMetricsReady(ctx, addr, reg, nil, role)
+}
+
+// withMetricsReady is withMetrics whose /readyz answers from ready when it is not nil: 200,
+// or 503 with ready's error (the service the role waits for, and since when).
+func withMetricsReady(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
 	if addr == "" {
 		return role(ctx)
 	}
@@ -35,6 +41,9 @@ func withMetrics(ctx context.Context, addr string, reg *prometheus.Registry, rol
 		httpserve.WriteError(w, http.StatusNotFound, httpserve.Error{Code: httpserve.CodeNotFound, Message: "this listener serves /metrics, /healthz and /readyz only"})
 	})
 	hc.Ready = func(context.Context) error { return nil }
+	if ready != nil {
+		hc.Ready = func(context.Context) error { return ready() }
+	}
 	hc.ShutdownGrace = 5 * time.Second
 	srv, err := httpserve.New(hc)
 	if err != nil {

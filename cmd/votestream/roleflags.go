@@ -52,3 +52,8 @@ func (r *roleFlags) start(args []string) (*election.Country, *prometheus.Registr
 func (r *roleFlags) serve(ctx context.Context, reg *prometheus.Registry, role func(context.Context) error) error {
 	return withMetrics(ctx, r.metrics, reg, role)
 }
+
+// serveReady is serve with /readyz answering from ready (see withMetricsReady).
+func (r *roleFlags) serveReady(ctx context.Context, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
+	return withMetricsReady(ctx, r.metrics, reg, ready, role)
+}

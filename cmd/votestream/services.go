@@ -18,6 +18,8 @@ import (
 
 	"votestream/election"
 	"votestream/internal/backoff"
+	"votestream/internal/health"
+	"votestream/internal/kafkaready"
 	"votestream/schemas/provision"
 	chsink "votestream/sinks/clickhouse"
 )
@@ -50,19 +52,42 @@ func (k *kafkaFlags) seedList() []string {
 	return out
 }
 
-// ensureTopics creates the project's topics on seeds; a broker that does not answer within
-// the timeout is an error, not a hang.
+// topicsWait bounds ensureTopics: a broker starting next to us (docker compose, a fresh
+// machine) takes tens of seconds; one that does not answer in two minutes is an error.
+const topicsWait = 2 * time.Minute
+
+// ensureTopics creates the project's topics on seeds and waits until every partition has a
+// leader, retrying while the broker does not answer, for at most topicsWait: an error
+// naming what it waited for, not a hang.
 func ensureTopics(ctx context.Context, seeds []string, prefix string) ([]string, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, topicsWait)
 	defer cancel()
-	created, err := provision.EnsureTopics(ctx, kadm.NewClient(cl), prefix)
+	adm := kadm.NewClient(cl)
+	hs, err := health.NewSet("migrate", nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("kafka %s: %w", strings.Join(seeds, ","), err)
+		return nil, err
+	}
+	broker := hs.Dependency("kafka")
+	var created []string
+	err = broker.Wait(ctx, kafkaready.Curve, func(ctx context.Context) error {
+		c, err := provision.EnsureTopics(ctx, adm, prefix)
+		created = append(created, c...)
+		return err
+	})
+	if err == nil {
+		// A topic just created has no leader for a moment; the roles that start next, and
+		// whatever runs after migrate, must not see UNKNOWN_TOPIC_OR_PARTITION.
+		err = kafkaready.Wait(ctx, adm, kafkaready.Need{Topics: provision.TopicNames(prefix)}, broker)
+	} else if _, _, cause := broker.State(); cause != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w: no answer in %v: %v", err, topicsWait, cause)
+	}
+	if err != nil {
+		return created, fmt.Errorf("kafka %s: %w", strings.Join(seeds, ","), err)
 	}
 	return created, nil
 }

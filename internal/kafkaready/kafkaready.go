@@ -17,12 +17,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
 	"votestream/internal/health"
@@ -64,7 +67,7 @@ func Wait(ctx context.Context, adm *kadm.Client, need Need, dep *health.Dependen
 		need.MissingTopicsWait = 2 * time.Minute
 	}
 	var missingSince time.Time
-	return dep.Wait(ctx, Curve, func(ctx context.Context) error {
+	err := dep.Wait(ctx, Curve, func(ctx context.Context) error {
 		lctx, cancel := context.WithTimeout(ctx, lookTimeout)
 		defer cancel()
 		err := look(lctx, adm, need)
@@ -83,6 +86,29 @@ func Wait(ctx context.Context, adm *kadm.Client, need Need, dep *health.Dependen
 		}
 		return err
 	})
+	if ctx.Err() != nil && err != nil {
+		// Say what was awaited, not only that the time ran out.
+		if up, since, cause := dep.State(); !up {
+			return fmt.Errorf("%w: still waiting for kafka after %v: %v", err, time.Since(since).Round(time.Second), cause)
+		}
+	}
+	return err
+}
+
+// WaitTopics is Wait for a tool or a role without a health.Set of its own (migrate, up,
+// the benchmarks, tests): it waits for names to exist with every partition led, logging
+// through log (slog.Default() when nil) under who.
+func WaitTopics(ctx context.Context, adm *kadm.Client, who string, log *slog.Logger, names ...string) error {
+	return WaitFor(ctx, adm, who, log, Need{Topics: names})
+}
+
+// WaitFor is Wait with a dependency of its own, for callers without a health.Set.
+func WaitFor(ctx context.Context, adm *kadm.Client, who string, log *slog.Logger, need Need) error {
+	hs, err := health.NewSet(who, log, nil)
+	if err != nil {
+		return err
+	}
+	return Wait(ctx, adm, need, hs.Dependency("kafka"))
 }
 
 // look checks need once.
@@ -159,4 +185,20 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return err
+}
+
+// Hook reports a client's connections to dep: down when a connection to a broker cannot be
+// opened, up when one is. An idle role (nothing to poll, nothing to produce) thus still
+// says that the broker is away, from the next heartbeat or metadata refresh. Pass it to
+// kgo.WithHooks. Safe for concurrent use.
+func Hook(dep *health.Dependency) kgo.Hook { return connectHook{dep} }
+
+type connectHook struct{ dep *health.Dependency }
+
+func (h connectHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.dep.Down(fmt.Errorf("kafka: %w", err))
+		return
+	}
+	h.dep.Up()
 }

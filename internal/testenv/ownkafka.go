@@ -166,10 +166,16 @@ func (p *PrivateKafka) Stop() {
 }
 
 func (p *PrivateKafka) run(args ...string) ([]byte, error) {
+	return runServices(p.root, p.env, args...)
+}
+
+// runServices runs scripts/services of the repository at root with env (a private
+// server's state folder and ports), for at most three minutes.
+func runServices(root string, env []string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(p.root, "scripts", "services"), args...)
-	cmd.Env = p.env
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "services"), args...)
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

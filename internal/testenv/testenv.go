@@ -149,7 +149,11 @@ func (c *ClickHouseEnv) Options() *clickhouse.Options {
 // and drops it when the test ends.
 func ClickHouse(t testing.TB) *ClickHouseEnv {
 	t.Helper()
-	addr := service(t, EnvClickHouse)
+	return newClickHouseEnv(t, service(t, EnvClickHouse))
+}
+
+func newClickHouseEnv(t testing.TB, addr string) *ClickHouseEnv {
+	t.Helper()
 	env := &ClickHouseEnv{Addr: addr, Database: uniqueName(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()

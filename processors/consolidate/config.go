@@ -37,8 +37,9 @@ type Config struct {
 	// transaction. Larger batches amortise the commit; smaller ones publish sooner.
 	// Default 5000.
 	MaxPollRecords int
-	// RebuildTimeout bounds reading one partition's input back on start or after a
-	// rebalance; Run fails beyond it. Default 10m.
+	// RebuildTimeout bounds reading the input (and the anomaly ids) back on start or after
+	// a rebalance; a longer rebuild (the broker away meanwhile) is abandoned and tried again
+	// in a new session. Default 10m.
 	RebuildTimeout time.Duration
 
 	// Rules are the reference data and thresholds (see Rules). Rules.Country is required.

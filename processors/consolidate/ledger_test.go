@@ -286,3 +286,55 @@ func TestRestartDrainsAboveEarlierVersions(t *testing.T) {
 		}
 	}
 }
+
+// A cross-partition flag whose anomaly is already on anomalies.v1 (Ledger.published) was
+// published with its station's result when it was raised: a rebuild applies it in state
+// and Drain publishes nothing. Without the read-back (published nil) the same rebuild
+// publishes both flags a second time.
+func TestReplayAppliesKnownFlagsSilently(t *testing.T) {
+	rules := testRules(t)
+	cc := rules.Country
+	// The process before held both partitions and raised PHOTO_REUSE on S01 and S02.
+	prev := NewLedger(rules)
+	prev.AddPartition(0)
+	prev.AddPartition(1)
+	prev.Advance(0, 0, 0)
+	prev.Apply(0, f1(report("a1", "S01", c, final, "alice", "OrgA", 30)).evidence(hShared).in(t, cc))
+	prev.Advance(1, 0, 0)
+	known := map[string]bool{}
+	for _, a := range anomaliesOf(prev.Apply(1, f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared).in(t, cc)), "PHOTO_REUSE") {
+		known[a.AnomalyID] = true
+	}
+	if len(known) != 2 {
+		t.Fatalf("the process before raised %d PHOTO_REUSE, want S01's and S02's", len(known))
+	}
+	for _, tc := range []struct {
+		name      string
+		published func(string) bool
+		wantOut   int // anomalies Drain publishes
+	}{
+		{"ids read back", func(id string) bool { return known[id] }, 0},
+		{"no read-back", nil, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLedger(rules)
+			l.published = tc.published
+			l.AddPartition(0)
+			l.AddPartition(1)
+			l.Replay(0, 0, 0, f1(report("a1", "S01", c, final, "alice", "OrgA", 30)).evidence(hShared).in(t, cc))
+			l.Replay(1, 0, 0, f1(report("x1", "S02", c, final, "xavier", "OrgX", 40)).evidence(hShared).in(t, cc))
+			l.SettleReplay()
+			out := l.Drain()
+			l.Commit()
+			if got := len(anomaliesOf(out, "PHOTO_REUSE")); got != tc.wantOut {
+				t.Errorf("drain published %d PHOTO_REUSE, want %d", got, tc.wantOut)
+			}
+			for p, id := range map[int32]string{0: "S01", 1: "S02"} {
+				st, _ := l.Station(p, id)
+				if res, _ := st.Result("constituency"); !slices.Contains(res.Anomalies, "PHOTO_REUSE") {
+					t.Errorf("%s after the rebuild: codes %v, want PHOTO_REUSE", id, res.Anomalies)
+				}
+			}
+		})
+	}
+}

@@ -176,6 +176,7 @@ func (c *Consolidator) session(ctx context.Context, progress func()) error {
 		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.OnPartitionsLost(c.onRevoked),
 		kgo.WithLogger(kgoLogger{c.log}),
+		kgo.WithHooks(kafkaready.Hook(c.kafka)),
 	)
 	if err != nil {
 		return fmt.Errorf("%w: kafka session: %w", ErrBadConfig, err)
@@ -704,19 +705,19 @@ func partitionedAlike(details kadm.TopicDetails, inputs []string) error {
 	return nil
 }
 
-// kgoLogger passes franz-go's warnings and errors to slog; its info lines (one per
-// transaction) would drown the role's own.
+// kgoLogger passes franz-go's log lines to slog at debug level. Its warnings repeat on
+// every retry while the broker is away (a failed dial, a group loop error, a partition
+// that cannot be produced to); the role's own "waiting for kafka" and "kafka recovered"
+// lines say the same once per change of state.
 type kgoLogger struct{ l *slog.Logger }
 
-func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Level() kgo.LogLevel {
+	if k.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelNone
+}
 
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		k.l.Error(msg, keyvals...)
-	case kgo.LogLevelWarn:
-		k.l.Warn(msg, keyvals...)
-	default:
-		k.l.Debug(msg, keyvals...)
-	}
+	k.l.Debug(msg, append(keyvals, "kgo_level", level.String())...)
 }

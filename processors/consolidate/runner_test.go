@@ -126,13 +126,19 @@ func (o *outputLog) latest() map[string]schemas.StationResult {
 // follow reads the output topics from the start with read_committed until cond holds.
 func follow(t *testing.T, env *testenv.KafkaEnv, cond func(*outputLog) bool) *outputLog {
 	t.Helper()
+	return followWithin(t, env, waitTimeout, cond)
+}
+
+// followWithin is follow with its own bound, for tests whose broker was away.
+func followWithin(t *testing.T, env *testenv.KafkaEnv, limit time.Duration, cond func(*outputLog) bool) *outputLog {
+	t.Helper()
 	cl := env.Client(t,
 		kgo.ConsumeTopics(env.Topic(schemas.TopicStationResults), env.Topic(schemas.TopicAnomalies), env.Topic(schemas.TopicDeadLetter)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	o := &outputLog{results: map[string][]schemas.StationResult{}}
 	for !cond(o) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"votestream/internal/health"
 	"votestream/internal/testenv"
 	"votestream/schemas/chtable"
 )
@@ -33,7 +34,7 @@ func (c *watchedConn) PrepareBatch(ctx context.Context, query string, opts ...dr
 var probeTable = chtable.Table{Name: "probe", Columns: []string{"x"}}
 
 // probeSink is a Sink on a fresh database with a one-column table, writing through a
-// watchedConn. One attempt per insert, so any failed insert is an error, not a warning.
+// watchedConn.
 func probeSink(t *testing.T, timeout time.Duration) (*Sink, *watchedConn, *testenv.ClickHouseEnv) {
 	t.Helper()
 	env := testenv.ClickHouse(t)
@@ -44,7 +45,12 @@ func probeSink(t *testing.T, timeout time.Duration) (*Sink, *watchedConn, *teste
 	cfg := DefaultConfig()
 	cfg.InsertAttempts = 1
 	cfg.InsertTimeout = timeout
-	return &Sink{cfg: cfg, log: slog.New(slog.DiscardHandler), conn: wc}, wc, env
+	log := slog.New(slog.DiscardHandler)
+	hs, err := health.NewSet("sink", log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Sink{cfg: cfg, log: log, conn: wc, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}, wc, env
 }
 
 func probeRows(n int) *chtable.Rows {
@@ -67,6 +73,10 @@ func TestInsertLeavesBatchContextLive(t *testing.T) {
 		if err := s.insert(context.Background(), probeRows(perInsert)); err != nil {
 			t.Fatalf("insert %d: %v", i, err)
 		}
+		// A failed try is retried without a bound: count the batches to see it.
+		if len(wc.ctxs) != i+1 {
+			t.Fatalf("insert %d took %d tries: a batch failed (%v)", i, len(wc.ctxs)-i, s.Ready())
+		}
 		if err := wc.ctxs[i].Err(); err != nil {
 			t.Fatalf("insert %d: the batch's context ended when the insert returned: %v", i, err)
 		}
@@ -82,7 +92,9 @@ func TestInsertLeavesBatchContextLive(t *testing.T) {
 
 // The detached context still ends for the two reasons it should: InsertTimeout passing
 // and the sink stopping while an insert runs. The hook waits for the end before the batch
-// is prepared, so the real driver then sees an ended context.
+// is prepared, so the real driver then sees an ended context. A timed-out insert is a
+// server that does not answer in time, tried again until the sink stops: the hook stops
+// the sink once the first try's context has ended.
 func TestInsertContextEnds(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -98,6 +110,7 @@ func TestInsertContextEnds(t *testing.T) {
 			s, wc, _ := probeSink(t, tc.timeout)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			var cause error
 			wc.before = func(bctx context.Context) {
 				if tc.stop {
 					cancel()
@@ -107,10 +120,17 @@ func TestInsertContextEnds(t *testing.T) {
 				case <-time.After(time.Minute): // a guard against hanging, not a synchronisation
 					t.Errorf("the batch's context did not end")
 				}
+				if cause == nil {
+					cause = context.Cause(bctx)
+				}
+				cancel()
 			}
 			err := s.insert(ctx, probeRows(1))
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("insert = %v, want an error wrapping %v", err, tc.want)
+			if !errors.Is(cause, tc.want) {
+				t.Fatalf("the batch's context ended with %v, want %v", cause, tc.want)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("insert = %v, want the stop's context.Canceled", err)
 			}
 		})
 	}

@@ -1,8 +1,11 @@
 // Package clickhouse is the ClickHouse sink: it consumes every message topic and writes each
 // record into its table (schemas/chtable), at least once, into tables that fold duplicates
 // away (ReplacingMergeTree). Offsets are committed only after the insert returned nil, so a
-// crash re-delivers and never loses. It also loads the reference data of a country. It
-// reads Kafka and writes ClickHouse; it produces nothing but dead letters.
+// crash re-delivers and never loses. ClickHouse or Kafka being away does not end it: it
+// waits (capped back-off, readiness false, votestream_dependency_up 0, one log line when the
+// wait starts and one when it ends) and goes on from the records it holds. It also loads the
+// reference data of a country. It reads Kafka and writes ClickHouse; it produces nothing but
+// dead letters.
 package clickhouse
 
 import (
@@ -16,9 +19,12 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
+	"votestream/internal/health"
+	"votestream/internal/kafkaready"
 	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/chtable"
@@ -38,14 +44,18 @@ type Config struct {
 
 	// MaxBatchRecords caps the records of one poll and so of one insert round; default 10,000.
 	MaxBatchRecords int
-	// InsertAttempts bounds the tries of one insert before Run gives up (offsets stay
+	// InsertAttempts bounds the tries of one insert that ClickHouse refuses (it answers
+	// with an error: a table missing, a row it cannot take) before Run gives up (offsets stay
 	// uncommitted, so a restart re-delivers); default 8, with back-off from 200 ms to 10 s.
+	// A server that does not answer (down, restarting, the network away) is waited for
+	// without a bound.
 	InsertAttempts int
 	// InsertTimeout bounds one insert; default 30 s.
 	InsertTimeout time.Duration
 
 	Logger *slog.Logger // default slog.Default()
-	// Registerer, when set, gets the sink's Prometheus metrics. Default nil (see Collectors).
+	// Registerer, when set, gets the sink's Prometheus metrics and its dependency gauges
+	// (votestream_dependency_up{role="sink"}). Default nil (see Collectors).
 	Registerer prometheus.Registerer
 }
 
@@ -103,6 +113,10 @@ type Sink struct {
 	conn driver.Conn
 	kc   *kgo.Client
 
+	health     *health.Set
+	kafka      *health.Dependency
+	clickhouse *health.Dependency
+
 	m     *metrics
 	mOnce sync.Once
 }
@@ -130,7 +144,12 @@ func New(cfg Config) (*Sink, error) {
 	if err := promreg.Register(cfg.Registerer, "sink", m.collectors()...); err != nil {
 		return nil, err
 	}
-	conn, err := ch.Open(&ch.Options{
+	hs, err := health.NewSet("sink", log, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	s := &Sink{cfg: cfg, log: log, m: m, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}
+	s.conn, err = ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
 		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: cfg.Password},
 		DialTimeout: 10 * time.Second,
@@ -138,7 +157,7 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: clickhouse %s: %w", cfg.ClickHouseAddr, err)
 	}
-	kc, err := kgo.NewClient(
+	s.kc, err = kgo.NewClient(
 		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(Topics(cfg.TopicPrefix)...),
@@ -148,19 +167,50 @@ func New(cfg Config) (*Sink, error) {
 		// A rebalance waits until the records of the current poll are stored and committed,
 		// so no partition moves while its rows are half-written.
 		kgo.BlockRebalanceOnPoll(),
+		kgo.WithHooks(kafkaready.Hook(s.kafka)),
 	)
 	if err != nil {
-		conn.Close()
+		s.conn.Close()
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Sink{cfg: cfg, log: log, conn: conn, kc: kc, m: m}, nil
+	return s, nil
 }
 
-// Run consumes until ctx is cancelled (returning nil) or an insert fails beyond its bounded
-// retries (returning the error). It closes the clients before returning.
+// Ready returns nil while Kafka and ClickHouse answer, or an error naming the one the sink
+// waits for and since when. Safe for concurrent use (a readiness probe).
+func (s *Sink) Ready() error { return s.health.Ready() }
+
+// waitCurve is the wait between two looks at a service that is away: from 200 ms,
+// doubling, at most 10 s, for as long as it takes.
+var waitCurve = backoff.Exponential(200*time.Millisecond, 10*time.Second)
+
+// waitServices waits until Kafka has the topics and the group coordinator and ClickHouse
+// answers; topics still missing after two minutes end Run (run `votestream migrate`).
+func (s *Sink) waitServices(ctx context.Context) error {
+	need := kafkaready.Need{Topics: append(Topics(s.cfg.TopicPrefix), s.cfg.TopicPrefix+schemas.TopicDeadLetter), Group: s.cfg.Group}
+	if err := kafkaready.Wait(ctx, kadm.NewClient(s.kc), need, s.kafka); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return s.clickhouse.Wait(ctx, waitCurve, func(ctx context.Context) error {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return s.conn.Ping(pctx)
+	})
+}
+
+// Run consumes until ctx is cancelled (returning nil) or ClickHouse refuses an insert
+// InsertAttempts times (returning the error). A service that does not answer is waited for.
+// It closes the clients before returning.
 func (s *Sink) Run(ctx context.Context) error {
 	defer s.conn.Close()
 	defer s.kc.Close()
+	if err := s.waitServices(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	fetchWait := waitCurve.Start()
 	for {
 		fetches := s.kc.PollRecords(ctx, s.cfg.MaxBatchRecords)
 		if ctx.Err() != nil {
@@ -173,11 +223,20 @@ func (s *Sink) Run(ctx context.Context) error {
 				fetchErr = fmt.Errorf("sink: fetch %s[%d]: %w", topic, p, err)
 			}
 		})
-		if fetchErr != nil {
-			s.log.Warn("fetch error; the client retries", "err", fetchErr)
-		}
 		records := fetches.Records()
+		if fetchErr != nil && len(records) == 0 {
+			// The client retries; an error that comes back poll after poll is waited out.
+			s.kafka.Down(fetchErr)
+			s.kc.AllowRebalance()
+			wait, _ := fetchWait.Next()
+			if backoff.Sleep(ctx, wait) != nil {
+				return nil
+			}
+			continue
+		}
 		if len(records) > 0 {
+			fetchWait.Reset()
+			s.kafka.Up()
 			if err := s.store(ctx, records); err != nil {
 				s.kc.AllowRebalance()
 				if ctx.Err() != nil {
@@ -227,7 +286,12 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 		}
 	}
 	if len(dead) > 0 {
-		if err := s.kc.ProduceSync(ctx, dead...).FirstErr(); err != nil {
+		// The client retries a broker that is away until ctx ends; what comes back is
+		// waited out too: the records' offsets stay uncommitted until their letters are out.
+		err := s.kafka.Wait(ctx, waitCurve, func(ctx context.Context) error {
+			return s.kc.ProduceSync(ctx, dead...).FirstErr()
+		})
+		if err != nil {
 			return fmt.Errorf("sink: dead-letter %d records: %w", len(dead), err)
 		}
 		s.metrics().deadLetters.Add(float64(len(dead)))
@@ -239,25 +303,63 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 // insertCurve is the wait between tries of one insert: from 200 ms, doubling, at most 10 s.
 var insertCurve = backoff.Exponential(200*time.Millisecond, 10*time.Second)
 
+// insert stores rows, waiting for a ClickHouse that does not answer for as long as it
+// takes, and giving up after InsertAttempts refusals (the server answered with an error
+// that is not about its own load).
 func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
-	err := backoff.Retry(ctx, insertCurve.Attempts(s.cfg.InsertAttempts), func(ctx context.Context) error {
+	refusals := 0
+	err := s.clickhouse.Wait(ctx, insertCurve, func(ctx context.Context) error {
 		start := time.Now()
 		err := s.insertOnce(ctx, rows)
 		if err == nil {
 			s.metrics().insertSecs.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
 			s.metrics().rows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
-		} else if ctx.Err() == nil {
-			s.metrics().insertErrs.WithLabelValues(rows.Table.Name).Inc()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		s.metrics().insertErrs.WithLabelValues(rows.Table.Name).Inc()
+		if refused(err) {
+			refusals++
+			s.log.Warn("insert refused", "table", rows.Table.Name, "rows", len(rows.Rows), "refusal", refusals, "of", s.cfg.InsertAttempts, "err", err)
+			if refusals >= s.cfg.InsertAttempts {
+				return backoff.Permanent(fmt.Errorf("refused %d times: %w", refusals, err))
+			}
 		}
 		return err
-	}, func(r backoff.Retrying) {
-		s.log.Warn("insert failed", "table", rows.Table.Name, "rows", len(rows.Rows), "attempt", r.Attempt, "retry_in", r.Wait, "err", r.Err)
 	})
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("sink: insert %d rows into %s: %w", len(rows.Rows), rows.Table.Name, err)
 	}
 	// On a stop the offsets stay uncommitted and the rows come again.
 	return err
+}
+
+// refused reports whether ClickHouse answered an insert with an error that waiting does not
+// mend by itself (a missing table, a row it cannot take). Errors of the connection, and the
+// server's own load or shutdown, are a service away, waited for without a bound.
+func refused(err error) bool {
+	var ex *ch.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 3, // UNEXPECTED_END_OF_FILE
+		159, // TIMEOUT_EXCEEDED
+		164, // READONLY (a replica restarting)
+		202, // TOO_MANY_SIMULTANEOUS_QUERIES
+		203, // NO_FREE_CONNECTION
+		209, // SOCKET_TIMEOUT
+		210, // NETWORK_ERROR
+		241, // MEMORY_LIMIT_EXCEEDED
+		242, // TABLE_IS_READ_ONLY
+		252, // TOO_MANY_PARTS
+		394, // QUERY_WAS_CANCELLED (server shutting down)
+		425: // SYSTEM_ERROR
+		return false
+	}
+	return true
 }
 
 func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) (err error) {

@@ -27,8 +27,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
+	return newFixtureOn(t, testenv.ClickHouse(t))
+}
+
+// newFixtureOn is newFixture on a given database (a private server's).
+func newFixtureOn(t *testing.T, c *testenv.ClickHouseEnv) *fixture {
 	k := testenv.Kafka(t)
-	c := testenv.ClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := provision.MigrateClickHouse(ctx, c.Conn, c.Database); err != nil {
