@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"votestream/election"
 	"votestream/sinks/feed"
 )
 
@@ -25,6 +27,15 @@ func init() {
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
 			fs.IntVar(&cfg.RingSize, "ring", cfg.RingSize, "events kept for clients resuming with Last-Event-ID")
+			fs.Func("polls-close", "when polls close and the embargo on results lifts: RFC 3339, or an election day (17:00 Thai time) (default "+cfg.PollsClose.Format(time.RFC3339)+")", func(s string) error {
+				t, err := election.ParsePollsClose(s)
+				if err != nil {
+					return err
+				}
+				cfg.PollsClose = t
+				return nil
+			})
+			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 && args[0] == "keygen" {

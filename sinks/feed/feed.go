@@ -58,6 +58,9 @@ func New(cfg Config) (*Feed, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -77,6 +80,7 @@ func New(cfg Config) (*Feed, error) {
 		shutdown: make(chan struct{}),
 		readyC:   make(chan struct{}),
 	}
+	f.view.notice = Notice{Unofficial: true, Attribution: cfg.Attribution}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.handler = f.routes()
 	if err := promreg.Register(cfg.Registerer, "feed", f.m.collectors()...); err != nil {

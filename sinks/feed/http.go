@@ -64,18 +64,20 @@ type endpoint struct {
 	pattern string // net/http pattern, without method
 	name    string // metric label
 	auth    bool
+	embargo bool // a results endpoint: 403 EMBARGOED before polls close
 	serve   func(f *Feed, w http.ResponseWriter, r *http.Request, newsroom string)
 }
 
 var endpoints = []endpoint{
-	{"/v1/feed/summary", "summary", true, (*Feed).handleSummary},
-	{"/v1/feed/parties", "parties", true, (*Feed).handleParties},
-	{"/v1/feed/constituencies", "constituencies", true, (*Feed).handleConstituencies},
-	{"/v1/feed/constituencies/{id}", "constituency", true, (*Feed).handleConstituency},
-	{"/v1/feed/stations/{id}", "station", true, (*Feed).handleStation},
-	{"/v1/feed/events", "events", true, (*Feed).handleEvents},
-	{"/healthz", "healthz", false, (*Feed).handleHealthz},
-	{"/readyz", "readyz", false, (*Feed).handleReadyz},
+	{"/v1/feed/summary", "summary", true, true, (*Feed).handleSummary},
+	{"/v1/feed/parties", "parties", true, true, (*Feed).handleParties},
+	{"/v1/feed/constituencies", "constituencies", true, true, (*Feed).handleConstituencies},
+	{"/v1/feed/constituencies/{id}", "constituency", true, true, (*Feed).handleConstituency},
+	{"/v1/feed/stations/{id}", "station", true, true, (*Feed).handleStation},
+	// The stream is embargoed by its handler: heartbeats and an `embargo` event until polls close.
+	{"/v1/feed/events", "events", true, false, (*Feed).handleEvents},
+	{"/healthz", "healthz", false, false, (*Feed).handleHealthz},
+	{"/readyz", "readyz", false, false, (*Feed).handleReadyz},
 }
 
 func (f *Feed) routes() http.Handler {
@@ -96,6 +98,10 @@ func (f *Feed) routes() http.Handler {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				sw.Header().Set("Allow", "GET, HEAD")
 				f.writeError(sw, CodeMethodNotAllowed, "%s is not allowed: the feed is read-only", r.Method)
+				return
+			}
+			if ep.embargo && f.embargoed() {
+				f.writeEmbargoed(sw)
 				return
 			}
 			if ep.auth && !f.ready.Load() {
