@@ -35,6 +35,8 @@ func init() {
 				cfg.PollsClose = t
 				return nil
 			})
+			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
+			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
 			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			return func(ctx context.Context, args []string) error {

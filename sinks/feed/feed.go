@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"votestream/internal/httpserve"
 	"votestream/internal/promreg"
@@ -36,7 +37,8 @@ type Feed struct {
 	ready  atomic.Bool
 	readyC chan struct{} // closed once ready
 
-	cache answerCache
+	cache  answerCache
+	limits limiters
 
 	streamsMu sync.Mutex
 	streams   map[string]int // open streams per newsroom
@@ -82,6 +84,7 @@ func New(cfg Config) (*Feed, error) {
 	}
 	f.view.notice = Notice{Unofficial: true, Attribution: cfg.Attribution}
 	f.cache.m = map[string]*cachedAnswer{}
+	f.limits.m = map[string]*rate.Limiter{}
 	f.handler = f.routes()
 	if err := promreg.Register(cfg.Registerer, "feed", f.m.collectors()...); err != nil {
 		return nil, err

@@ -33,6 +33,8 @@ var codeStatus = map[string]int{
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeInvalidParameter: http.StatusBadRequest,
 	CodeTooManyStreams:   http.StatusTooManyRequests,
+	CodeRateLimited:      http.StatusTooManyRequests,
+	CodeEmbargoed:        http.StatusForbidden,
 	CodeNotReady:         http.StatusServiceUnavailable,
 	CodeInternal:         http.StatusInternalServerError,
 }
@@ -92,6 +94,9 @@ func (f *Feed) routes() http.Handler {
 				if newsroom, ok = f.authenticate(r); !ok {
 					sw.Header().Set("WWW-Authenticate", `Bearer realm="votestream-feed"`)
 					f.writeError(sw, CodeUnauthenticated, "send a newsroom key as `Authorization: Bearer <key>`")
+					return
+				}
+				if !f.admit(sw, newsroom) {
 					return
 				}
 			}
