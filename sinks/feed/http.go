@@ -80,6 +80,7 @@ var endpoints = []endpoint{
 	{"/v1/feed/events", "events", true, false, (*Feed).handleEvents},
 	{"/healthz", "healthz", false, false, (*Feed).handleHealthz},
 	{"/readyz", "readyz", false, false, (*Feed).handleReadyz},
+	{"/openapi.json", "openapi", false, false, (*Feed).handleOpenAPI},
 }
 
 func (f *Feed) routes() http.Handler {
@@ -120,7 +121,7 @@ func (f *Feed) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		sw := httpserve.NewRecorder(w)
 		defer func() { f.m.requests.WithLabelValues("unknown", strconv.Itoa(sw.Status())).Inc() }()
-		f.writeError(sw, CodeNotFound, "no such endpoint; see docs/feed.md")
+		f.writeError(sw, CodeNotFound, "no such endpoint; see /openapi.json and docs/feed.md")
 	})
 	return mux
 }
