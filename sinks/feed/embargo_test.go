@@ -63,7 +63,7 @@ func TestEmbargoAnswers(t *testing.T) {
 	srv := serve(t, f)
 
 	results := []string{"/v1/feed/summary", "/v1/feed/parties", "/v1/feed/constituencies", "/v1/feed/constituencies?province=BKK",
-		"/v1/feed/constituencies/BKK_1", "/v1/feed/stations/BKK_1_001"}
+		"/v1/feed/constituencies/BKK_1", "/v1/feed/stations/BKK_1_001", "/v1/feed/regions", "/v1/feed/provinces", "/v1/feed/provinces/BKK"}
 	for _, path := range results {
 		resp, body := get(t, srv.URL+path, keyNation)
 		var b embargoBody
@@ -202,4 +202,5 @@ func TestEmbargoOnBroker(t *testing.T) {
 	if err := json.Unmarshal(body, &st); err != nil || st.Station.Ballots.PartyList == nil || *st.Station.Ballots.PartyList.BallotsCast != 600 || !st.Unofficial {
 		t.Fatalf("after polls close: %s", body)
 	}
+	checkLevels(t, base, keyNation)
 }

@@ -76,6 +76,9 @@ var endpoints = []endpoint{
 	{"/v1/feed/constituencies", "constituencies", true, true, (*Feed).handleConstituencies},
 	{"/v1/feed/constituencies/{id}", "constituency", true, true, (*Feed).handleConstituency},
 	{"/v1/feed/stations/{id}", "station", true, true, (*Feed).handleStation},
+	{"/v1/feed/regions", "regions", true, true, (*Feed).handleRegions},
+	{"/v1/feed/provinces", "provinces", true, true, (*Feed).handleProvinces},
+	{"/v1/feed/provinces/{id}", "province", true, true, (*Feed).handleProvince},
 	// The stream is embargoed by its handler: heartbeats and an `embargo` event until polls close.
 	{"/v1/feed/events", "events", true, false, (*Feed).handleEvents},
 	{"/healthz", "healthz", false, false, (*Feed).handleHealthz},
@@ -296,6 +299,31 @@ func (f *Feed) handleConstituency(w http.ResponseWriter, r *http.Request, _ stri
 		version:  func(v *View) (uint64, bool) { return v.ConstituencyVersion(id) },
 		render:   func(v *View) any { a, _ := v.Constituency(id); return a },
 		notFound: fmt.Sprintf("no constituency %q", truncate(id, 40)),
+	})
+}
+
+func (f *Feed) handleRegions(w http.ResponseWriter, r *http.Request, _ string) {
+	f.serveAnswer(w, r, answer{
+		cacheKey: "regions",
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Regions() },
+	})
+}
+
+func (f *Feed) handleProvinces(w http.ResponseWriter, r *http.Request, _ string) {
+	f.serveAnswer(w, r, answer{
+		cacheKey: "provinces",
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Provinces() },
+	})
+}
+
+func (f *Feed) handleProvince(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("id")
+	f.serveAnswer(w, r, answer{
+		version:  func(v *View) (uint64, bool) { return v.ProvinceVersion(id) },
+		render:   func(v *View) any { a, _ := v.Province(id); return a },
+		notFound: fmt.Sprintf("no province %q", truncate(id, 40)),
 	})
 }
 

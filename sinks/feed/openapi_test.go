@@ -102,7 +102,8 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		}
 	}
 	results := []string{"/v1/feed/summary", "/v1/feed/parties", "/v1/feed/constituencies", "/v1/feed/constituencies?province=CMI",
-		"/v1/feed/constituencies/BKK_1", "/v1/feed/stations/BKK_1_001", "/v1/feed/stations/CMI_1_002"}
+		"/v1/feed/constituencies/BKK_1", "/v1/feed/stations/BKK_1_001", "/v1/feed/stations/CMI_1_002",
+		"/v1/feed/regions", "/v1/feed/provinces", "/v1/feed/provinces/CMI"}
 	for _, p := range results {
 		check(p, keyNation, 403) // before polls close
 	}
@@ -119,6 +120,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	}
 	check("/v1/feed/summary", "", 401)
 	check("/v1/feed/stations/NOPE", keyNation, 404)
+	check("/v1/feed/provinces/NOPE", keyNation, 404)
 	check("/v1/feed/constituencies?province=XYZ", keyNation, 400)
 	check("/healthz", "", 200)
 	check("/readyz", "", 200)
