@@ -27,13 +27,12 @@ func sansTurnout(c Count) Count { c.Turnout = nil; return c }
 
 // areaSums is what an area must show, summed from the level below.
 type areaSums struct {
-	counted             [2]Count
-	cvotes, plvotes     map[int]int64
-	leading, called     map[int]int
-	calls               CallCounts
-	constituencies      []string
-	eligible            int64
-	provincesOrConstits int
+	counted         [2]Count
+	cvotes, plvotes map[int]int64
+	leading, called map[int]int
+	calls           CallCounts
+	constituencies  []string
+	eligible        int64
 }
 
 func newAreaSums() *areaSums {
