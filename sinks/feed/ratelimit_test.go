@@ -132,3 +132,38 @@ func TestParseKeyFileLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitNotModifiedCostsHalf: polling with If-None-Match is what the feed asks of
+// newsrooms, so a 304 costs half a full answer; a conditional request that gets the full
+// answer pays in full.
+func TestRateLimitNotModifiedCostsHalf(t *testing.T) {
+	clock := newFakeClock(t0)
+	f := newTestFeed(t, func(c *Config) { c.Now, c.RateLimit, c.RateBurst = clock.Now, 1, 2 })
+	f.markReady()
+	srv := serve(t, f)
+	url := srv.URL + "/v1/feed/summary"
+	resp, _ := get(t, url, keyNation) // full: 1 of 2 left
+	etag := resp.Header.Get("ETag")
+	for i := range 2 { // two 304s spend the other one
+		if resp, _ := get(t, url, keyNation, "If-None-Match", etag); resp.StatusCode != 304 {
+			t.Fatalf("conditional %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	if resp, _ := get(t, url, keyNation, "If-None-Match", etag); resp.StatusCode != 429 {
+		t.Fatalf("a third 304 within the budget of 2: %d", resp.StatusCode)
+	}
+
+	// A stale ETag gets the full answer and pays for it: budget 2 covers two, not four.
+	clock.Add(2 * time.Second)
+	n := 0
+	for range 4 {
+		resp, _ := get(t, url, keyNation, "If-None-Match", `W/"stale-1"`)
+		if resp.StatusCode != 200 {
+			break
+		}
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("conditional requests answered in full: %d allowed within a budget of 2", n)
+	}
+}
