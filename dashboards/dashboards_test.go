@@ -330,3 +330,46 @@ func TestPipelinePanels(t *testing.T) {
 		}
 	}
 }
+
+// TestStationLinksIntoTheConsole: the open anomalies' station ids open the review console's
+// station page, at the address of a dashboard variable whose default is the console's own
+// default, on the route the console's page reads (console/web/app.js).
+func TestStationLinksIntoTheConsole(t *testing.T) {
+	d, err := Anomalies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def string
+	for _, v := range d.Templating.List {
+		if v.Name == ConsoleVariable && v.Query != nil && v.Query.String != nil {
+			def = *v.Query.String
+		}
+	}
+	if def != DefaultConsoleURL {
+		t.Errorf("variable %s defaults to %q, want %q", ConsoleVariable, def, DefaultConsoleURL)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "console", "web", "app.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `location.hash.match(/^#\/station\/(.+)$/)`) {
+		t.Error(`console/web/app.js no longer routes #/station/<id>: fix consoleLink`)
+	}
+	link, _ := json.Marshal(consoleLink().Value)
+	if !strings.Contains(string(link), `"url":"${console}/#/station/${__value.raw}"`) {
+		t.Errorf("console link %s", link)
+	}
+	var linked bool
+	for _, p := range d.Panels {
+		for _, o := range p.Panel.FieldConfig.Overrides {
+			for _, prop := range o.Properties {
+				if m, _ := json.Marshal(o.Matcher); strings.Contains(string(m), `"options":"station_id"`) && prop.Id == "links" {
+					linked = true
+				}
+			}
+		}
+	}
+	if !linked {
+		t.Error("no panel links station_id")
+	}
+}

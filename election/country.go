@@ -73,7 +73,18 @@ func (c *Country) build() (*countryIndex, *errList) {
 		stationsIn:       make(map[string][]Station, len(c.Constituencies)),
 		candidatesIn:     make(map[string][]Candidate, len(c.Constituencies)),
 	}
-	for i, p := range c.Provinces {
+	// Each table in turn, checked against those before it.
+	idx.addProvinces(c.Provinces, &problems)
+	idx.addConstituencies(c.Constituencies, &problems)
+	idx.addStations(c.Stations, &problems)
+	idx.addParties(c.Parties, &problems)
+	idx.addCandidates(c.Candidates, &problems)
+	idx.sortLists()
+	return idx, &problems
+}
+
+func (x *countryIndex) addProvinces(provinces []Province, problems *errList) {
+	for i, p := range provinces {
 		if err := checkID(p.ID); err != nil {
 			problems.add(fmt.Errorf("province %d: id: %w", i+1, err))
 			continue
@@ -84,19 +95,21 @@ func (c *Country) build() (*countryIndex, *errList) {
 		if err := checkText(p.NameTH, p.NameEN); err != nil {
 			problems.add(fmt.Errorf("province %q: %w", p.ID, err))
 		}
-		if _, dup := idx.provinces[p.ID]; dup {
+		if _, dup := x.provinces[p.ID]; dup {
 			problems.add(fmt.Errorf("%w: province %q", ErrDuplicateID, p.ID))
 			continue
 		}
-		idx.provinces[p.ID] = i
+		x.provinces[p.ID] = i
 	}
+}
 
+func (x *countryIndex) addConstituencies(constituencies []Constituency, problems *errList) {
 	type provinceNumber struct {
 		province string
 		number   int
 	}
-	seatNumbers := make(map[provinceNumber]string, len(c.Constituencies))
-	for i, k := range c.Constituencies {
+	seatNumbers := make(map[provinceNumber]string, len(constituencies))
+	for i, k := range constituencies {
 		switch {
 		case checkID(k.ID) != nil:
 			problems.add(fmt.Errorf("constituency %d: id: %w", i+1, checkID(k.ID)))
@@ -106,12 +119,12 @@ func (c *Country) build() (*countryIndex, *errList) {
 		case k.EligibleVoters < 0 || k.Stations < 0:
 			problems.add(fmt.Errorf("%w: constituency %q: negative eligible voters or stations", ErrBadNumber, k.ID))
 		}
-		if _, dup := idx.constituencies[k.ID]; dup {
+		if _, dup := x.constituencies[k.ID]; dup {
 			problems.add(fmt.Errorf("%w: constituency %q", ErrDuplicateID, k.ID))
 			continue
 		}
-		idx.constituencies[k.ID] = i
-		if _, ok := idx.provinces[k.ProvinceID]; !ok {
+		x.constituencies[k.ID] = i
+		if _, ok := x.provinces[k.ProvinceID]; !ok {
 			problems.add(fmt.Errorf("%w: constituency %q: province %q", ErrUnknownRef, k.ID, k.ProvinceID))
 		}
 		pn := provinceNumber{k.ProvinceID, k.Number}
@@ -121,10 +134,12 @@ func (c *Country) build() (*countryIndex, *errList) {
 		} else {
 			seatNumbers[pn] = k.ID
 		}
-		idx.constituenciesIn[k.ProvinceID] = append(idx.constituenciesIn[k.ProvinceID], k)
+		x.constituenciesIn[k.ProvinceID] = append(x.constituenciesIn[k.ProvinceID], k)
 	}
+}
 
-	for i, s := range c.Stations {
+func (x *countryIndex) addStations(stations []Station, problems *errList) {
+	for i, s := range stations {
 		switch {
 		case checkID(s.ID) != nil:
 			problems.add(fmt.Errorf("station %d: id: %w", i+1, checkID(s.ID)))
@@ -136,33 +151,38 @@ func (c *Country) build() (*countryIndex, *errList) {
 		case s.EligibleVoters < 0:
 			problems.add(fmt.Errorf("%w: station %q: negative eligible voters", ErrBadNumber, s.ID))
 		}
-		if _, dup := idx.stations[s.ID]; dup {
+		if _, dup := x.stations[s.ID]; dup {
 			problems.add(fmt.Errorf("%w: station %q", ErrDuplicateID, s.ID))
 			continue
 		}
-		idx.stations[s.ID] = i
-		if _, ok := idx.constituencies[s.ConstituencyID]; !ok {
+		x.stations[s.ID] = i
+		if _, ok := x.constituencies[s.ConstituencyID]; !ok {
 			problems.add(fmt.Errorf("%w: station %q: constituency %q", ErrUnknownRef, s.ID, s.ConstituencyID))
 		}
-		idx.stationsIn[s.ConstituencyID] = append(idx.stationsIn[s.ConstituencyID], s)
+		x.stationsIn[s.ConstituencyID] = append(x.stationsIn[s.ConstituencyID], s)
 	}
+}
 
-	for i, p := range c.Parties {
+func (x *countryIndex) addParties(parties []Party, problems *errList) {
+	for i, p := range parties {
 		if p.No < 1 {
 			problems.add(fmt.Errorf("%w: party %d: number %d below 1", ErrBadNumber, i+1, p.No))
 		}
 		if err := checkText(p.NameTH, p.NameEN); err != nil {
 			problems.add(fmt.Errorf("party %d: %w", p.No, err))
 		}
-		if _, dup := idx.parties[p.No]; dup {
+		if _, dup := x.parties[p.No]; dup {
 			problems.add(fmt.Errorf("%w: party number %d", ErrDuplicateID, p.No))
 			continue
 		}
-		idx.parties[p.No] = i
+		x.parties[p.No] = i
 	}
+}
 
-	partyCandidate := make(map[candidateKey]int, len(c.Candidates)) // (constituency, party) -> candidate no
-	for i, d := range c.Candidates {
+// addCandidates also checks that a party fields at most one candidate per constituency.
+func (x *countryIndex) addCandidates(candidates []Candidate, problems *errList) {
+	partyCandidate := make(map[candidateKey]int, len(candidates)) // (constituency, party) -> candidate no
+	for i, d := range candidates {
 		if d.No < 1 {
 			problems.add(fmt.Errorf("%w: candidate %d in %q: number %d below 1", ErrBadNumber, i+1, d.ConstituencyID, d.No))
 		}
@@ -170,16 +190,16 @@ func (c *Country) build() (*countryIndex, *errList) {
 			problems.add(fmt.Errorf("candidate %d in %q: %w", d.No, d.ConstituencyID, err))
 		}
 		key := candidateKey{d.ConstituencyID, d.No}
-		if _, dup := idx.candidates[key]; dup {
+		if _, dup := x.candidates[key]; dup {
 			problems.add(fmt.Errorf("%w: candidate number %d in constituency %q", ErrDuplicateID, d.No, d.ConstituencyID))
 			continue
 		}
-		idx.candidates[key] = i
-		if _, ok := idx.constituencies[d.ConstituencyID]; !ok {
+		x.candidates[key] = i
+		if _, ok := x.constituencies[d.ConstituencyID]; !ok {
 			problems.add(fmt.Errorf("%w: candidate %d: constituency %q", ErrUnknownRef, d.No, d.ConstituencyID))
 		}
 		other, dup := partyCandidate[candidateKey{d.ConstituencyID, d.PartyNo}]
-		_, known := idx.parties[d.PartyNo]
+		_, known := x.parties[d.PartyNo]
 		switch {
 		case d.PartyNo == NoParty:
 			// No party-list number (an independent): nothing to check against the parties.
@@ -192,21 +212,23 @@ func (c *Country) build() (*countryIndex, *errList) {
 		default:
 			partyCandidate[candidateKey{d.ConstituencyID, d.PartyNo}] = d.No
 		}
-		idx.candidatesIn[d.ConstituencyID] = append(idx.candidatesIn[d.ConstituencyID], d)
+		x.candidatesIn[d.ConstituencyID] = append(x.candidatesIn[d.ConstituencyID], d)
 	}
+}
 
-	for _, ks := range idx.constituenciesIn {
+// sortLists orders each constituency's list by number (stations by number, then id).
+func (x *countryIndex) sortLists() {
+	for _, ks := range x.constituenciesIn {
 		slices.SortStableFunc(ks, func(a, b Constituency) int { return cmp.Compare(a.Number, b.Number) })
 	}
-	for _, ss := range idx.stationsIn {
+	for _, ss := range x.stationsIn {
 		slices.SortStableFunc(ss, func(a, b Station) int {
 			return cmp.Or(cmp.Compare(a.Number, b.Number), cmp.Compare(a.ID, b.ID))
 		})
 	}
-	for _, ds := range idx.candidatesIn {
+	for _, ds := range x.candidatesIn {
 		slices.SortStableFunc(ds, func(a, b Candidate) int { return cmp.Compare(a.No, b.No) })
 	}
-	return idx, &problems
 }
 
 // index returns the built index or panics: a lookup on an unindexed Country is a

@@ -114,7 +114,9 @@ func makeNight(t testing.TB, env *testenv.KafkaEnv, n int) *night {
 
 func produce(t testing.TB, env *testenv.KafkaEnv, recs []*kgo.Record) {
 	t.Helper()
-	cl := env.Client(t)
+	// Topics just created may be unknown to a busy broker for a moment: keep retrying
+	// within the deadline rather than four times.
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 
 	"votestream/evidencelog/tlog"
+	"votestream/internal/httpserve"
 	"votestream/schemas"
 )
 
@@ -55,42 +56,24 @@ func (l *Log) Handler() http.Handler {
 }
 
 func (l *Log) serve(ctx context.Context) error {
-	srv := &http.Server{
-		Addr: l.cfg.Listen, Handler: l.Handler(),
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+	hc := httpserve.DefaultConfig()
+	hc.Name, hc.Handler, hc.Logger = "evidencelog", l.Handler(), l.log
+	hc.WriteTimeout, hc.ShutdownGrace = 60*time.Second, 5*time.Second
+	srv, err := httpserve.New(hc)
+	if err != nil {
+		return fmt.Errorf("evidencelog: %w", err)
 	}
 	ln, err := net.Listen("tcp", l.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("evidencelog: listen: %w", err)
 	}
 	l.log.Info("evidencelog: serving", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("evidencelog: http: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	<-errc
-	return nil
+	return srv.Serve(ctx, ln)
 }
 
-// apiError is the error body, as ingest's: a stable code and a message for people.
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
+// writeError answers with the JSON error shape every server shares (httpserve.Error).
 func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error apiError `json:"error"`
-	}{apiError{code, fmt.Sprintf(format, args...)}})
+	httpserve.WriteError(w, status, httpserve.Error{Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
 func writeJSON(w http.ResponseWriter, cache string, v any) {

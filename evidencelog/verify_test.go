@@ -25,6 +25,7 @@ import (
 	"votestream/evidencelog/verify"
 	"votestream/internal/testenv"
 	"votestream/schemas"
+	"votestream/schemas/kgorecord"
 )
 
 // copyDir copies the log's public files (not its state) so a test can alter the copy.
@@ -238,4 +239,20 @@ func rootOf(t *testing.T, lg tlog.Log, n, size uint64) []byte {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// TestEstimateLeafProvenance: an estimate's leaf names the estimator's version and settings
+// hash when the record carries them.
+func TestEstimateLeafProvenance(t *testing.T) {
+	est := schemas.Estimate{EstimateID: "e-1842", DataTime: time.Date(2023, 5, 14, 11, 42, 0, 0, time.UTC),
+		EstimatorVersion: "votestream@v1.2.3 abc", ConfigHash: "sha256:" + strings.Repeat("0", 64)}
+	rec, err := kgorecord.New(schemas.TopicEstimates, est)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, ok := estimateLeaf(rec)
+	want := `{"kind":"estimate.v1","record":"` + schemas.SHA256Ref(rec.Value) + `","estimate_id":"e-1842","data_time":"2023-05-14T11:42:00Z","estimator_version":"votestream@v1.2.3 abc","config_hash":"sha256:` + strings.Repeat("0", 64) + `"}`
+	if !ok || string(leaf) != want {
+		t.Errorf("leaf %s, want %s", leaf, want)
+	}
 }

@@ -1,6 +1,7 @@
 package evidencelog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +42,9 @@ type Log struct {
 
 	reader tessera.LogReader
 
-	mu  sync.RWMutex // guards idx for readers (the writer loop appends under it)
-	idx *leafIndex
+	mu       sync.RWMutex // guards idx and inFlight (the writer's two goroutines change them)
+	idx      *leafIndex
+	inFlight map[[32]byte]struct{} // leaves handed to Tessera, not yet in idx
 
 	cps       *checkpoints
 	inclusion inclusionQueue
@@ -59,7 +61,7 @@ func New(cfg Config) (*Log, error) {
 	if len(cfg.Topics) == 0 {
 		cfg.Topics = SourceTopics()
 	}
-	l := &Log{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer), ready: make(chan struct{})}
+	l := &Log{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer), ready: make(chan struct{}), inFlight: map[[32]byte]struct{}{}}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -181,11 +183,17 @@ func (l *Log) Run(ctx context.Context) error {
 	return err
 }
 
-// consume is the writer's loop: read a round of records, append the leaves not yet in the
-// log, wait until tessera has integrated them (durably: the tree and its tiles are on
-// disk), and only then commit the records' offsets. A crash anywhere in between re-reads
-// the round; the leaf index drops what was already integrated, so no leaf is lost or
-// doubled.
+// roundsInFlight bounds the rounds whose leaves are handed to Tessera but not yet
+// integrated and committed: while one round is being integrated the next is read and
+// queued, so Tessera always has a batch to write.
+const roundsInFlight = 2
+
+// consume is the writer's loop: read a round of records, hand the leaves not yet in the log
+// to Tessera, and pass the round to settleRounds, which waits until Tessera has integrated
+// them (durably: the tree and its tiles are on disk) and only then commits the records'
+// offsets, round after round in order. A crash anywhere in between re-reads the rounds not
+// committed; the leaf index (and, within a run, the set of leaves in flight) drops what
+// was already appended, so no leaf is lost or doubled.
 func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 	topics := make([]string, len(l.cfg.Topics))
 	for i, t := range l.cfg.Topics {
@@ -203,17 +211,20 @@ func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
 	)
 	if err != nil {
 		return fmt.Errorf("evidencelog: kafka: %w", err)
 	}
 	defer kc.Close()
+	rounds := make(chan *round, roundsInFlight-1)
+	settled := make(chan error, 1)
+	go func() { settled <- l.settleRounds(ctx, kc, rounds) }()
+	var failed error
+poll:
 	for {
 		fetches := kc.PollRecords(ctx, l.cfg.MaxPollRecords)
 		if ctx.Err() != nil {
-			kc.AllowRebalance()
-			return nil
+			break
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
@@ -222,86 +233,128 @@ func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 		})
 		records := fetches.Records()
 		if len(records) == 0 {
-			kc.AllowRebalance()
 			continue
 		}
-		start := time.Now()
-		if err := l.appendRecords(ctx, app, records); err != nil {
-			kc.AllowRebalance()
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+		r := l.addRound(ctx, app, records)
+		select {
+		case rounds <- r:
+		case failed = <-settled:
+			break poll
+		case <-ctx.Done():
+			break poll
 		}
-		if err := kc.CommitRecords(ctx, records...); err != nil && ctx.Err() == nil {
-			// Not fatal: the leaves are in the log, and a re-delivery finds them there.
-			l.log.Warn("evidencelog: commit offsets", "err", err)
-		}
-		kc.AllowRebalance()
-		l.m.round.Observe(time.Since(start).Seconds())
 	}
+	close(rounds)
+	if failed == nil {
+		failed = <-settled
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return failed
 }
 
-// appendRecords appends the leaves of records that the log does not hold yet and waits
-// until they are integrated, then adds them to the leaf index.
-func (l *Log) appendRecords(ctx context.Context, app *tessera.Appender, records []*kgo.Record) error {
-	type added struct {
-		hash   [32]byte
-		future tessera.IndexFuture
-		at     time.Time
-	}
-	adds := make([]added, 0, len(records))
-	inRound := make(map[[32]byte]struct{}, len(records))
-	l.mu.RLock()
-	for _, r := range records {
-		topic := r.Topic[len(l.cfg.TopicPrefix):]
+// round is one poll's records and the leaves handed to Tessera for them.
+type round struct {
+	records []*kgo.Record
+	adds    []added
+	start   time.Time
+}
+
+type added struct {
+	hash   [32]byte
+	future tessera.IndexFuture
+	at     time.Time
+}
+
+// addRound hands Tessera the leaves of records that are neither in the log nor in flight,
+// without waiting.
+func (l *Log) addRound(ctx context.Context, app *tessera.Appender, records []*kgo.Record) *round {
+	r := &round{records: records, adds: make([]added, 0, len(records)), start: time.Now()}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, rec := range records {
+		topic := rec.Topic[len(l.cfg.TopicPrefix):]
 		src := sourceFor(topic)
 		if src == nil {
 			continue // not a logged topic (cannot happen: only those are consumed)
 		}
-		leaf, ok := leafOf(src, r)
+		leaf, ok := leafOf(src, rec)
 		h := schemas.LeafHash(leaf)
-		if _, dup := inRound[h]; dup || l.idx.lookup(h) >= 0 {
+		if _, dup := l.inFlight[h]; dup || l.idx.lookup(h) >= 0 {
 			l.m.leaves.WithLabelValues(topic, "duplicate").Inc()
 			continue
 		}
-		inRound[h] = struct{}{}
+		l.inFlight[h] = struct{}{}
 		if ok {
 			l.m.leaves.WithLabelValues(topic, "appended").Inc()
 		} else {
 			l.m.leaves.WithLabelValues(topic, "unreadable").Inc()
-			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", topic, "partition", r.Partition, "offset", r.Offset)
+			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", topic, "partition", rec.Partition, "offset", rec.Offset)
 		}
-		adds = append(adds, added{hash: h, future: app.Add(ctx, tessera.NewEntry(leaf)), at: r.Timestamp})
+		r.adds = append(r.adds, added{hash: h, future: app.Add(ctx, tessera.NewEntry(leaf)), at: rec.Timestamp})
 	}
-	l.mu.RUnlock()
-	if len(adds) == 0 {
+	return r
+}
+
+// settleRounds integrates and commits the rounds in order until the channel closes or a
+// round cannot be integrated (its error; nothing of it or after it is committed).
+func (l *Log) settleRounds(ctx context.Context, kc *kgo.Client, rounds <-chan *round) error {
+	var failed error
+	for r := range rounds {
+		if failed != nil {
+			continue // drain: the rounds after a failed one are not committed
+		}
+		if err := l.settle(r); err != nil {
+			failed = err
+			continue
+		}
+		// A commit at shutdown still goes out: the leaves are in the log.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := kc.CommitRecords(cctx, r.records...); err != nil {
+			// Not fatal: the leaves are in the log, and a re-delivery finds them there.
+			l.log.Warn("evidencelog: commit offsets", "err", err)
+		}
+		cancel()
+		l.m.round.Observe(time.Since(r.start).Seconds())
+	}
+	return failed
+}
+
+// settle waits until the round's leaves are integrated, then moves them from the in-flight
+// set to the leaf index.
+func (l *Log) settle(r *round) error {
+	if len(r.adds) == 0 {
 		return nil
 	}
-	idxs := make([]uint64, len(adds))
-	for i, a := range adds {
+	idxs := make([]uint64, len(r.adds))
+	for i, a := range r.adds {
 		got, err := a.future()
 		if err != nil {
 			return fmt.Errorf("evidencelog: integrate: %w", err)
 		}
 		idxs[i] = got.Index
 	}
-	// One writer appends in call order: the round's leaves are contiguous.
-	order := make([]int, len(adds))
+	// One writer appends in call order: the round's leaves are contiguous, and follow the
+	// previous round's.
+	order := make([]int, len(r.adds))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return int(idxs[a]) - int(idxs[b]) })
-	hashes := make([][32]byte, len(adds))
-	times := make([]time.Time, len(adds))
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(idxs[a], idxs[b]) })
+	hashes := make([][32]byte, len(r.adds))
+	times := make([]time.Time, len(r.adds))
 	for j, i := range order {
 		if idxs[i] != idxs[order[0]]+uint64(j) {
 			return fmt.Errorf("%w: indices of one round are not contiguous", errIndexGap)
 		}
-		hashes[j], times[j] = adds[i].hash, adds[i].at
+		hashes[j], times[j] = r.adds[i].hash, r.adds[i].at
 	}
 	l.mu.Lock()
 	err := l.idx.append(idxs[order[0]], hashes)
+	for _, h := range hashes {
+		delete(l.inFlight, h)
+	}
 	size := l.idx.size()
 	l.mu.Unlock()
 	if err != nil {

@@ -55,6 +55,11 @@ type Estimate struct {
 	PriorityUsed   bool                   `json:"priority_used,omitempty"`
 	Parties        []PartyEstimate        `json:"parties"`
 	Constituencies []ConstituencyEstimate `json:"constituencies"`
+	// EstimatorVersion is the build of the estimator that made the estimate (module version
+	// and VCS revision), and ConfigHash the "sha256:<hex>" of its statistical settings as
+	// JSON, so an auditor can re-run what went on air. Absent from older records.
+	EstimatorVersion string `json:"estimator_version,omitempty"`
+	ConfigHash       string `json:"config_hash,omitempty"`
 }
 
 // PartyEstimate is the national party-list estimate for one party. Shares are fractions of

@@ -30,8 +30,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/storage/posix"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -94,6 +96,13 @@ func run(o options) error {
 		return err
 	}
 	defer cl.Close()
+
+	// Phase 0: Tessera alone, no Kafka: what the storage integrates per second.
+	if rate, err := tesseraAlone(ctx, filepath.Join(tmp, "alone"), keyFile, o.backlog); err != nil {
+		return err
+	} else {
+		fmt.Printf("BENCH name=evidencelog_tessera_leaves_per_second value=%.0f unit=leaves/s\n", rate)
+	}
 
 	// Phase 1: drain a backlog.
 	prefix1 := uniquePrefix()
@@ -177,6 +186,47 @@ func run(o options) error {
 		fmt.Fprintf(os.Stderr, "log folders kept in %s\n", tmp)
 	}
 	return nil
+}
+
+// tesseraAlone appends n report leaves straight to a Tessera POSIX log with the writer's
+// default batching and waits for every index: integration alone, as the log writer's
+// ceiling.
+func tesseraAlone(ctx context.Context, dir, keyFile string, n int) (float64, error) {
+	keys, err := tlog.LoadSigners(keyFile)
+	if err != nil {
+		return 0, err
+	}
+	d := evidencelog.DefaultConfig()
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	driver, err := posix.New(tctx, posix.Config{Path: dir})
+	if err != nil {
+		return 0, err
+	}
+	app, shutdown, _, err := tessera.NewAppender(tctx, driver, tessera.NewAppendOptions().
+		WithCheckpointSigner(keys.Primary).WithCheckpointInterval(d.CheckpointInterval).
+		WithBatching(d.BatchMaxSize, d.BatchMaxAge))
+	if err != nil {
+		return 0, err
+	}
+	leaves := make([][]byte, n)
+	for i := range leaves {
+		leaves[i] = schemas.ReportLeaf(report("alone.", i))
+	}
+	start := time.Now()
+	futures := make([]tessera.IndexFuture, n)
+	for i, l := range leaves {
+		futures[i] = app.Add(ctx, tessera.NewEntry(l))
+	}
+	for _, f := range futures {
+		if _, err := f(); err != nil {
+			return 0, err
+		}
+	}
+	took := time.Since(start)
+	_ = shutdown(ctx)
+	fmt.Fprintf(os.Stderr, "tessera alone: %d leaves integrated in %v\n", n, took.Round(time.Millisecond))
+	return float64(n) / took.Seconds(), nil
 }
 
 type sizeAt struct {

@@ -26,14 +26,11 @@ func init() {
 			fs.DurationVar(&cfg.RebuildTimeout, "rebuild-timeout", cfg.RebuildTimeout, "longest rebuild of one partition's state on start or rebalance")
 			rulesFlags(fs, &cfg.Rules)
 			return func(ctx context.Context, args []string) error {
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := rf.country()
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country = rf.seeds(), rf.topicPrefix(), country
+				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				if cfg.TransactionalID == "" { // the flag's "" stood for the documented default
 					host, err := os.Hostname()
 					if err != nil {
@@ -41,8 +38,6 @@ func init() {
 					}
 					cfg.TransactionalID = cfg.Group + "-" + host
 				}
-				reg := newRegistry()
-				cfg.Registerer = reg
 				c, err := consolidate.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)

@@ -26,14 +26,10 @@ func init() {
 			rf.register(fs, "127.0.0.1:9104")
 			fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "how often an estimate is published when results changed")
 			return func(ctx context.Context, args []string) error {
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := rf.country()
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				reg := newRegistry()
 				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				r, err := estimate.New(cfg)
 				if err != nil {

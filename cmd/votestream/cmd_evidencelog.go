@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
@@ -36,6 +37,19 @@ func init() {
 			fs.DurationVar(&cfg.BatchMaxAge, "batch-age", cfg.BatchMaxAge, "longest a leaf waits for its batch to fill")
 			fs.IntVar(&cfg.MaxPollRecords, "max-poll", cfg.MaxPollRecords, "most Kafka records per round (integrated, then committed)")
 			fs.BoolVar(&cfg.PublishCheckpoints, "publish", cfg.PublishCheckpoints, "produce every checkpoint to checkpoints.v1")
+			var cf clickhouseFlags
+			cf.register(fs, "")
+			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read for the photos of station pages")
+			s3 := &cfg.EvidenceS3
+			fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", s3.Endpoint, "read station pages' photos from ingest's S3-compatible bucket (host:port) instead of --evidence-dir")
+			fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket")
+			fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
+			fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects, as ingest's")
+			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket (read access is enough)")
+			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY")
+			insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server (loopback or a private network only)")
+			fs.StringVar(&cfg.TakedownFile, "takedowns", "", "file of photos withdrawn from station pages, one `sha256:<hex> reason` a line, re-read when it changes")
+			pollsClose := fs.String("polls-close", cfg.PollsClose.Format(time.RFC3339), "when station pages open to the public (RFC 3339)")
 			metrics := fs.String("metrics", "127.0.0.1:9106", "address serving Prometheus /metrics; empty disables")
 			origin := fs.String("origin", "", "keygen: the log's name, first line of its checkpoints")
 			return func(ctx context.Context, args []string) error {
@@ -54,6 +68,13 @@ func init() {
 					return err
 				}
 				cfg.Seeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
+				cfg.EvidenceS3.Secure = !*insecure
+				cfg.ClickHouseAddr, cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHousePassword = cf.addr, cf.database, cf.user, cf.password
+				pc, err := time.Parse(time.RFC3339, *pollsClose)
+				if err != nil {
+					return fmt.Errorf("%w: --polls-close %q: want RFC 3339, e.g. 2023-05-14T17:00:00+07:00", errUsage, *pollsClose)
+				}
+				cfg.PollsClose = pc
 				reg := newRegistry()
 				cfg.Registerer = reg
 				l, err := evidencelog.New(cfg)
@@ -80,13 +101,21 @@ func init() {
 		if cfg.WitnessKeysFile, err = upWitnessKey(env.dataDir); err != nil {
 			return upStarted{}, err
 		}
+		// Station pages (from ClickHouse; photos from ingest's folder) when up has ClickHouse.
+		pages := ""
+		if env.clickhouse.addr != "" {
+			cfg.ClickHouseAddr, cfg.ClickHouseDatabase = env.clickhouse.addr, env.clickhouse.database
+			cfg.ClickHouseUser, cfg.ClickHousePassword = env.clickhouse.user, env.clickhouse.password
+			cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
+			pages = "; station pages at /station/<id>"
+		}
 		cfg.Registerer = env.metrics
 		l, err := evidencelog.New(cfg)
 		if err != nil {
 			return upStarted{}, err
 		}
 		return upStarted{
-			describe: fmt.Sprintf("http://%s/checkpoint (C2SP tlog-tiles, proofs at /proof/<leaf hash>); log in %s, public key %s.pub", cfg.Listen, cfg.Dir, cfg.KeyFile),
+			describe: fmt.Sprintf("http://%s/checkpoint (C2SP tlog-tiles, proofs at /proof/<leaf hash>%s); log in %s, public key %s.pub", cfg.Listen, pages, cfg.Dir, cfg.KeyFile),
 			run:      l.Run,
 		}, nil
 	}})

@@ -38,6 +38,7 @@ func init() {
 			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
 			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
 			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
+			fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request (with its X-Request-Id)")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 && args[0] == "keygen" {
@@ -51,14 +52,10 @@ func init() {
 					fmt.Println(key)
 					return nil
 				}
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := rf.country()
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				reg := newRegistry()
 				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				f, err := feed.New(cfg)
 				if err != nil {

@@ -35,6 +35,19 @@ func (r *roleFlags) topicPrefix() string { return r.kafka.topicPrefix }
 // country loads --ref.
 func (r *roleFlags) country() (*election.Country, error) { return loadCountry(r.ref) }
 
+// start is the common beginning of a role's run: no stray arguments, the reference data of
+// --ref, and the process's metrics registry (for the role's Config.Registerer).
+func (r *roleFlags) start(args []string) (*election.Country, *prometheus.Registry, error) {
+	if err := noArgs(args); err != nil {
+		return nil, nil, err
+	}
+	country, err := r.country()
+	if err != nil {
+		return nil, nil, err
+	}
+	return country, newRegistry(), nil
+}
+
 // serve runs role with reg served on --metrics.
 func (r *roleFlags) serve(ctx context.Context, reg *prometheus.Registry, role func(context.Context) error) error {
 	return withMetrics(ctx, r.metrics, reg, role)

@@ -120,8 +120,11 @@ func (d *Datasource) notePartial(f *data.Frame) {
 		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: "Kafka: " + p.Err.Error() + "; showing what was read before"})
 	}
 	if !p.CaughtUp {
-		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(
-			"still reading the night from Kafka (%d records to go): figures are partial", p.Behind)})
+		togo := ""
+		if p.Behind > 0 {
+			togo = fmt.Sprintf(" (%d records to go)", p.Behind)
+		}
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: "still reading the night from Kafka" + togo + ": figures are partial"})
 	}
 }
 
@@ -131,7 +134,7 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	if d.settingsErr != nil {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: d.settingsErr.Error()}, nil
 	}
-	cl, err := kgo.NewClient(kafkaOpts(d.cfg)...)
+	cl, err := kgo.NewClient(append(kafkaOpts(d.cfg), kgo.SeedBrokers(d.cfg.Brokers...))...)
 	if err != nil {
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: "Kafka client: " + err.Error()}, nil
 	}

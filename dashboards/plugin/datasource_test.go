@@ -190,7 +190,7 @@ func wantColumn(t *testing.T, f *data.Frame, name string, want ...any) {
 
 func TestQueryDataFromKafka(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	cb, pl := "constituency", "partylist"
 	produce(t, env, cl,
 		estimate("e1", 0, 10, [3]float64{0.40, 0.38, 0.42}, [3]float64{0.35, 0.33, 0.37}, [3]float64{0.25, 0.23, 0.27}),
@@ -381,7 +381,7 @@ func nextFrame(t *testing.T, p packets) *data.Frame {
 
 func TestRunStreamFromKafka(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	produce(t, env, cl, estimate("e1", 0, 10, [3]float64{0.5, 0.45, 0.55}, [3]float64{0.5, 0.45, 0.55}))
 	d := newDatasource(t, kafkaSettings(env), nil)
 	d.minPeriod = 0
@@ -482,7 +482,7 @@ func TestSubscribePublishRules(t *testing.T) {
 
 func TestCheckHealth(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	produce(t, env, cl, estimate("e1", 0, 10, [3]float64{1, 1, 1}))
 	d := newDatasource(t, kafkaSettings(env), nil)
 	waitFor(t, d.src, "catch-up", func(p Progress) bool { return p.CaughtUp })
@@ -576,4 +576,37 @@ func FuzzParseStreamPath(f *testing.F) {
 			t.Fatalf("ParseStreamPath(%q) returned a query that fails Check: %v", path, err)
 		}
 	})
+}
+
+// TestBrokerOutageShows stops a private broker under a reading data source: panels and the
+// health check say the brokers do not answer, and once the broker is back the reading goes
+// on where it was, with no restart of the night.
+func TestBrokerOutageShows(t *testing.T) {
+	quietSpell = time.Second
+	t.Cleanup(func() { quietSpell = 10 * time.Second })
+	pk := testenv.OwnKafka(t)
+	cl := pk.Client(t, kgo.UnknownTopicRetries(-1))
+	produce(t, pk.KafkaEnv, cl, estimate("e1", 0, 10, [3]float64{0.5, 0.45, 0.55}))
+	d := newDatasource(t, kafkaSettings(pk.KafkaEnv), nil)
+	waitFor(t, d.src, "catch-up", func(p Progress) bool { return p.CaughtUp && p.Estimates == 1 })
+
+	pk.Stop()
+	waitFor(t, d.src, "the outage told", func(p Progress) bool {
+		return p.Err != nil && strings.Contains(p.Err.Error(), "the brokers do not answer")
+	})
+	f := query(t, d, live.Query{QueryType: live.Parties}, time.Time{}, time.Time{})
+	var told bool
+	for _, n := range f.Meta.Notices {
+		told = told || strings.HasPrefix(n.Text, "Kafka: the brokers do not answer")
+	}
+	if !told || f.Rows() != 1 {
+		t.Errorf("during the outage: notices %+v, %d rows; want the outage told and what was read shown", f.Meta.Notices, f.Rows())
+	}
+
+	pk.Start()
+	produce(t, pk.KafkaEnv, cl, estimate("e2", 5, 20, [3]float64{0.6, 0.55, 0.65}))
+	waitFor(t, d.src, "the reading to go on", func(p Progress) bool { return p.Err == nil && p.Estimates == 2 })
+	if p := d.src.Progress(); p.Readings != 1 {
+		t.Errorf("%d readings of the night, want 1: the outage restarted the reading", p.Readings)
+	}
 }

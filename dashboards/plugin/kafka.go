@@ -1,15 +1,16 @@
 package plugin
 
-// This file is all of the plugin's Kafka reading: the client options, the offsets that
-// mark "caught up", and the loop that feeds records into the night. It is kept in one
-// place so that it can give way to the shared topic reader of internal/ when that lands.
+// This file is all of the plugin's Kafka use: the client options, the health check's
+// listing, and the loop that feeds records into the night through internal/kafkaread, the
+// reader every consumer of votestream's state shares.
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"votestream/internal/kafkaread"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -28,9 +30,9 @@ var topics = []string{schemas.TopicEstimates, schemas.TopicStationResults, schem
 // errTopicMissing: one of the topics does not exist (yet) under the prefix.
 var errTopicMissing = errors.New("topic does not exist")
 
-// kafkaOpts are the client options every connection of a data source uses.
+// kafkaOpts are the client options every connection of a data source uses, but the seeds.
 func kafkaOpts(s Settings) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(s.Brokers...), kgo.DialTimeout(5 * time.Second)}
+	opts := []kgo.Opt{kgo.DialTimeout(5 * time.Second)}
 	if s.TLS {
 		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
@@ -50,8 +52,8 @@ type topicPartition struct {
 	partition int32
 }
 
-// stableOffsets lists, for every partition of the topics, the last stable offset now: the
-// position a read_committed reader must reach to have seen everything committed so far.
+// stableOffsets lists, for every partition of the topics, the last stable offset now, or
+// which topics are missing: the health check's question to the brokers.
 func stableOffsets(ctx context.Context, adm *kadm.Client, names []string) (map[topicPartition]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -82,7 +84,7 @@ func stableOffsets(ctx context.Context, adm *kadm.Client, names []string) (map[t
 }
 
 // read feeds the night until ctx ends, starting again with capped back-off whenever the
-// offsets to catch up to cannot be listed (broker away, topics not created yet).
+// reading fails (broker away, topics not created yet).
 func (s *Source) read(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
@@ -100,46 +102,57 @@ func (s *Source) read(ctx context.Context) {
 	}
 }
 
-// readOnce reads every partition of the three topics from its start, keeping control
-// records so that the position reaches the last stable offset even when a transaction
-// marker is the last thing there.
+// readOnce reads every partition of the three topics from its start to the cut (the last
+// stable offsets when it starts) and on, live, with the project's topic reader.
 func (s *Source) readOnce(ctx context.Context) error {
-	names := make([]string, len(topics))
+	names := make([]kafkaread.Topic, len(topics))
 	for i, t := range topics {
-		names[i] = s.cfg.TopicPrefix + t
+		names[i] = kafkaread.Topic{Name: s.cfg.TopicPrefix + t}
 	}
-	cl, err := kgo.NewClient(append(kafkaOpts(s.cfg),
-		kgo.ConsumeTopics(names...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-	)...)
+	r, err := kafkaread.New(kafkaread.Config{
+		Seeds: s.cfg.Brokers, Topics: names, Live: true,
+		List:       kafkaread.ListCurve.Within(30 * time.Second),
+		Logger:     slog.New(slog.NewJSONHandler(os.Stderr, nil)), // Grafana logs the plugin's stderr
+		ClientOpts: kafkaOpts(s.cfg),
+	})
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	defer cl.Close()
-	targets, err := stableOffsets(ctx, kadm.NewClient(cl), names)
-	if err != nil {
-		return fmt.Errorf("list offsets: %w", err)
-	}
-	s.startCatchUp(targets)
-	for {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil || fetches.IsClientClosed() {
-			return nil
+	defer r.Close()
+	if err := r.Start(ctx); err != nil {
+		if errors.Is(err, kafkaread.ErrTopicMissing) {
+			return fmt.Errorf("%w (topic prefix %q)", err, s.cfg.TopicPrefix)
 		}
-		var fetchErr error
-		fetches.EachError(func(topic string, p int32, err error) {
-			fetchErr = errors.Join(fetchErr, fmt.Errorf("%s[%d]: %w", topic, p, err))
-		})
-		s.setReadError(fetchErr) // the client retries by itself; health shows it meanwhile
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) > 0 {
-				s.applyRecords(strings.TrimPrefix(p.Topic, s.cfg.TopicPrefix), p.Partition, p.Records)
+		return err
+	}
+	s.startCatchUp(r)
+	for {
+		// The client retries fetch errors by itself; after a quiet spell the broker is asked
+		// directly, so that panels and the health check tell an outage from a quiet night.
+		pctx, cancel := context.WithTimeout(ctx, quietSpell)
+		b, err := r.Poll(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil || errors.Is(err, kafkaread.ErrClosed):
+			return nil
+		case errors.Is(err, context.DeadlineExceeded):
+			if perr := r.Ping(ctx); perr != nil {
+				s.setReadError(fmt.Errorf("the brokers do not answer: %w", perr))
+			} else {
+				s.setReadError(nil)
 			}
-		})
+			continue
+		case err != nil:
+			return err
+		}
+		s.setReadError(nil)
+		s.applyRecords(b.Records, b.CaughtUp)
 	}
 }
+
+// quietSpell is how long the reader waits for records before asking the broker whether
+// it is there (a variable for the outage test).
+var quietSpell = 10 * time.Second
 
 // decoded is one record made ready for the night: exactly one of its fields is set.
 type decoded struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
+	"votestream/internal/kafkaread"
 )
 
 // Source is one data source's night, read from Kafka by a goroutine it owns. Safe for
@@ -25,8 +27,8 @@ type Source struct {
 	changed chan struct{} // closed and replaced on every change of the night
 
 	// What CheckHealth and the notices tell: how far the reader is.
-	targets  map[topicPartition]int64 // last stable offsets when the reading started
-	next     map[topicPartition]int64 // position reached per partition
+	reader   *kafkaread.Reader // the current reading; nil before it started
+	readings int               // readings started: each one reads the night from the start
 	caughtUp bool
 	records  map[string]int64 // records applied per topic (without prefix)
 	rejected map[string]int64 // records no panel can use, per topic
@@ -54,7 +56,7 @@ func NewSource(cfg Settings, logger log.Logger) (*Source, error) {
 		cfg: cfg, log: logger,
 		night:   NewNight(country, cfg.MaxHistory),
 		changed: make(chan struct{}),
-		next:    map[topicPartition]int64{}, records: map[string]int64{}, rejected: map[string]int64{},
+		records: map[string]int64{}, rejected: map[string]int64{},
 		cancel: cancel, done: make(chan struct{}),
 	}
 	go func() {
@@ -84,15 +86,16 @@ func (s *Source) Changed() <-chan struct{} {
 	return s.changed
 }
 
-// startCatchUp records the offsets to reach before the night is complete. A new reading
-// (after an error) starts from an empty night: it reads every topic from its start again.
-func (s *Source) startCatchUp(targets map[topicPartition]int64) {
+// startCatchUp begins a reading that r has started. A new reading (after an error) starts
+// from an empty night: it reads every topic from its start again.
+func (s *Source) startCatchUp(r *kafkaread.Reader) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.targets, s.next, s.caughtUp = targets, map[topicPartition]int64{}, false
+	s.reader, s.caughtUp, s.readErr = r, false, nil
+	s.readings++
 	s.records, s.rejected = map[string]int64{}, map[string]int64{}
 	s.night = NewNight(s.night.country, s.night.maxHistory)
-	s.checkCaughtUp()
+	s.setCaughtUp(r.CaughtUp())
 	s.notify()
 }
 
@@ -100,25 +103,22 @@ func (s *Source) startCatchUp(targets map[topicPartition]int64) {
 // waits for at most that many during the catch-up.
 const applyChunk = 2000
 
-// applyRecords decodes and applies one partition's records in order.
-func (s *Source) applyRecords(topic string, partition int32, recs []*kgo.Record) {
-	tp := topicPartition{s.cfg.TopicPrefix + topic, partition}
-	for len(recs) > 0 {
+// applyRecords decodes and applies one poll's records in order; caughtUp is the reader's
+// word on whether every partition has reached the cut.
+func (s *Source) applyRecords(recs []*kgo.Record, caughtUp bool) {
+	for first := true; first || len(recs) > 0; first = false {
 		chunk := recs[:min(len(recs), applyChunk)]
 		recs = recs[len(chunk):]
 		var firstBad error
 		s.mu.Lock()
 		changed := false
 		for _, rec := range chunk {
-			s.next[tp] = max(s.next[tp], rec.Offset+1)
-			if rec.Attrs.IsControl() {
-				continue
-			}
+			topic := strings.TrimPrefix(rec.Topic, s.cfg.TopicPrefix)
 			d, err := decodeRecord(topic, rec)
 			if err != nil {
 				s.rejected[topic]++
 				if firstBad == nil {
-					firstBad = fmt.Errorf("%s[%d] offset %d: %w", tp.topic, partition, rec.Offset, err)
+					firstBad = fmt.Errorf("%s[%d] offset %d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 				}
 				continue
 			}
@@ -135,7 +135,9 @@ func (s *Source) applyRecords(topic string, partition int32, recs []*kgo.Record)
 			}
 		}
 		wasCaughtUp := s.caughtUp
-		s.checkCaughtUp()
+		if len(recs) == 0 {
+			s.setCaughtUp(caughtUp) // only with the poll's last record applied
+		}
 		if changed || s.caughtUp != wasCaughtUp {
 			s.notify()
 		}
@@ -146,19 +148,13 @@ func (s *Source) applyRecords(topic string, partition int32, recs []*kgo.Record)
 	}
 }
 
-// checkCaughtUp marks the night complete once every partition reached its target.
-// Caller holds mu.
-func (s *Source) checkCaughtUp() {
-	if s.caughtUp || s.targets == nil {
-		return
+// setCaughtUp records the reader's word, logging the moment the night is complete. Caller
+// holds mu.
+func (s *Source) setCaughtUp(caughtUp bool) {
+	if caughtUp && !s.caughtUp {
+		s.log.Info("votestream: caught up with the topics", "records", s.records)
 	}
-	for tp, end := range s.targets {
-		if s.next[tp] < end {
-			return
-		}
-	}
-	s.caughtUp = true
-	s.log.Info("votestream: caught up with the topics", "records", s.records)
+	s.caughtUp = caughtUp
 }
 
 // notify wakes every waiter of Changed. Caller holds mu for writing.
@@ -167,7 +163,7 @@ func (s *Source) notify() {
 	s.changed = make(chan struct{})
 }
 
-// setReadError records the reader's state, logging only changes.
+// setReadError records the reader's state, logging and notifying only changes.
 func (s *Source) setReadError(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,6 +173,7 @@ func (s *Source) setReadError(err error) {
 		} else {
 			s.log.Info("votestream: reading Kafka again")
 		}
+		defer s.notify() // waiters on Changed see the reader's state change too
 	}
 	s.readErr = err
 }
@@ -184,7 +181,7 @@ func (s *Source) setReadError(err error) {
 // Progress is how far the reader is, for health checks and notices.
 type Progress struct {
 	CaughtUp       bool
-	Behind         int64            // records (offsets) still to read to the offsets of the start
+	Behind         int64            // records behind the last stable offsets, as of the last fetch; 0 before one
 	Records        map[string]int64 // applied, per topic
 	Rejected       map[string]int64 // skipped, per topic
 	Err            error            // the reader's last error
@@ -192,15 +189,18 @@ type Progress struct {
 	Results        int              // station results held
 	Anomalies      int              // anomalies held, open or not
 	LatestEstimate time.Time        // data time of the latest estimate; zero before one
+	Readings       int              // readings of the night started (more than 1: reread after an error)
 }
 
 // Progress reports how far the reader is.
 func (s *Source) Progress() Progress {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := Progress{CaughtUp: s.caughtUp, Err: s.readErr, Records: map[string]int64{}, Rejected: map[string]int64{}}
-	for tp, end := range s.targets {
-		p.Behind += max(0, end-s.next[tp])
+	p := Progress{CaughtUp: s.caughtUp, Err: s.readErr, Records: map[string]int64{}, Rejected: map[string]int64{}, Readings: s.readings}
+	if s.reader != nil && !s.caughtUp {
+		for _, n := range s.reader.Lag() {
+			p.Behind += n
+		}
 	}
 	for k, v := range s.records {
 		p.Records[k] = v
@@ -212,7 +212,7 @@ func (s *Source) Progress() Progress {
 	if e := s.night.Latest(); e != nil {
 		p.LatestEstimate = e.DataTime
 	}
-	if s.targets == nil && p.Err == nil {
+	if s.reader == nil && p.Err == nil {
 		p.Err = errors.New("connecting to Kafka")
 	}
 	return p

@@ -219,6 +219,27 @@ func (s *Store) Open(ctx context.Context, digest string) (io.ReadCloser, int64, 
 	return obj, info.Size, nil
 }
 
+// Get reads the photo with this digest (Open), at most max bytes, and checks that its bytes
+// hash to the digest: a photo altered in the bucket is ErrDigest, never served.
+func (s *Store) Get(ctx context.Context, digest string, max int64) ([]byte, error) {
+	rc, _, err := s.Open(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, s.wrap("get "+s.Key(digest), err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("s3store: %s is larger than %d bytes", s.Key(digest), max)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != digest {
+		return nil, fmt.Errorf("%w: the stored bytes of %s hash to %x", ErrDigest, digest, sum)
+	}
+	return b, nil
+}
+
 // Put stores what r yields as the photo with this digest. It first copies r to a file in
 // SpoolDir, hashing it; if r fails (ingest's reader reports a mismatch or an oversize body
 // only at its end) or the bytes do not hash to digest, nothing is sent and the error is

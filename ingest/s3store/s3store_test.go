@@ -83,6 +83,9 @@ func TestS3PutThenHas(t *testing.T) {
 			if has, err := s.Has(ctx, d); err != nil || !has {
 				t.Fatalf("after Put: Has = %v, %v; want true, nil", has, err)
 			}
+			if got, err := s.Get(ctx, d, 1<<20); err != nil || !bytes.Equal(got, tc.photo) {
+				t.Fatalf("Get: %d bytes, %v; want the photo", len(got), err)
+			}
 			key := "evidence/sha256/" + d
 			obj, err := env.Client.GetObject(ctx, env.Bucket, key, minio.GetObjectOptions{})
 			if err != nil {
@@ -102,6 +105,24 @@ func TestS3PutThenHas(t *testing.T) {
 				t.Fatalf("object metadata: type %q, sha256 %q; want %q and the photo's SHA-256", info.ContentType, info.ChecksumSHA256, tc.ctype)
 			}
 		})
+	}
+}
+
+// TestS3GetRefusesAlteredOrMissing: a photo replaced in the bucket behind the store's back
+// is refused (ErrDigest), a missing one is ErrNotFound.
+func TestS3GetRefusesAlteredOrMissing(t *testing.T) {
+	env := testenv.S3(t)
+	s := storeOn(t, env, nil)
+	ctx := ctxT(t)
+	d := digestOf(tinyPNG)
+	if _, err := s.Get(ctx, d, 1<<20); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of a photo never put: %v, want ErrNotFound", err)
+	}
+	if _, err := env.Client.PutObject(ctx, env.Bucket, "evidence/sha256/"+d, bytes.NewReader(jpegStart), int64(len(jpegStart)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, d, 1<<20); !errors.Is(err, ErrDigest) {
+		t.Errorf("Get of altered bytes: %v, want ErrDigest", err)
 	}
 }
 

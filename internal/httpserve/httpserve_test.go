@@ -1,7 +1,6 @@
 package httpserve
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,33 +11,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"votestream/internal/testenv"
 )
 
-// syncBuffer is a log sink the server's goroutines may write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testServer(t *testing.T, mut func(*Config)) (*Server, *prometheus.Registry, *syncBuffer) {
+func testServer(t *testing.T, mut func(*Config)) (*Server, *prometheus.Registry, *testenv.LogBuffer) {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello/{name}", func(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +31,7 @@ func testServer(t *testing.T, mut func(*Config)) (*Server, *prometheus.Registry,
 		WriteError(w, http.StatusBadRequest, Error{Code: "BAD_THING", Message: "no", Field: "x.y"})
 	})
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	cfg := DefaultConfig()
 	cfg.Name = "test"
 	cfg.Handler = mux
@@ -324,7 +306,7 @@ func TestShutdownGraceBounded(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Handler = "hang", mux
 	cfg.ShutdownGrace = 50 * time.Millisecond
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	s, err := New(cfg)
 	if err != nil {
@@ -374,7 +356,7 @@ func TestRunNeedsAddr(t *testing.T) {
 func TestReload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := make(chan struct{}, 10)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	done := make(chan struct{})
 	n := 0
 	go func() {

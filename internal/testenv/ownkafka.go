@@ -176,14 +176,17 @@ func (p *PrivateKafka) run(args ...string) ([]byte, error) {
 	return out.Bytes(), err
 }
 
-// repoRoot walks up from the working directory (a package folder under test) to go.mod.
+// repoRoot walks up from the working directory (a package folder under test) to the
+// repository's root.
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		// scripts/services marks the repository's root; a nested module (dashboards/plugin)
+		// has a go.mod of its own.
+		if _, err := os.Stat(filepath.Join(dir, "scripts", "services")); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)

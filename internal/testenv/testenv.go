@@ -110,6 +110,9 @@ func newKafkaEnv(t testing.TB, seeds []string) *KafkaEnv {
 	if _, err := provision.EnsureTopics(ctx, adm, k.Prefix); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	if err := waitTopicsServed(ctx, adm, provision.TopicNames(k.Prefix)); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 		defer cancel()
@@ -183,4 +186,35 @@ func ClickHouse(t testing.TB) *ClickHouseEnv {
 	t.Cleanup(func() { conn.Close() })
 	env.Conn = conn
 	return env
+}
+
+// waitTopicsServed waits until the broker lists an offset for every partition of topics: a
+// topic created a moment ago may not be in the broker's metadata yet, and a test's first
+// produce (or a reader that treats a missing topic as an error) would fail on it.
+func waitTopicsServed(ctx context.Context, adm *kadm.Client, topics []string) error {
+	var last error
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			served := map[string]bool{}
+			ends.Each(func(o kadm.ListedOffset) { served[o.Topic] = true })
+			for _, tp := range topics {
+				if !served[tp] {
+					err = fmt.Errorf("topic %s not served yet", tp)
+				}
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics not served in time: %w", last)
+		case <-time.After(wait):
+		}
+	}
 }

@@ -226,16 +226,51 @@ func (rc *ratioCalc) y(c, s, j int) float64 {
 
 func (rc *ratioCalc) x(c, s int) float64 { return float64(rc.bs.x[c*rc.l.nSub+s]) }
 
-func (rc *ratioCalc) computeKey(k int) {
-	l, bs, K, nSub := rc.l, rc.bs, rc.K, rc.l.nSub
-	floor := rc.m.MinDeparture * rc.m.MinDeparture
-	sizeClasses := nSub / 2
-	cons := rc.keyCons[k]
+// keyFit is the state one key's fit passes from phase to phase (computeKey).
+type keyFit struct {
+	rc    *ratioCalc
+	k     int
+	cons  []consOpt
+	floor float64
+	dep   departures
 
-	// The stations' relative scatter ψ: within strata, Σ(y - R·x)²/x has expectation
-	// (n-1)/n·(R·n + ψ·R²·X) when Var(y) = R·x + ψ·(R·x)².
+	// The profile's reported Σx² per sub-stratum.
+	nxx [16]float64
+	// Geography: observed votes, profile-expected votes and reported Σx² per province,
+	// region and the nation.
+	po, pe, pxx, ro, re, rxx []float64
+	no, ne                   float64
+	// Predictions without the unit: regions from the nation, provinces (and their
+	// variance) from their region.
+	regionParent, provParent, provVar []float64
+	// Between-unit variances at the constituency and group levels.
+	tauC, tauG float64
+}
+
+// computeKey fits key k in phases, each one level of the hierarchy: the stations' scatter,
+// the nation's size and urban/rural profile, then regions, provinces, constituencies, their
+// urban and rural groups and the strata, each shrunk towards the level above it.
+func (rc *ratioCalc) computeKey(k int) {
+	f := &keyFit{rc: rc, k: k, cons: rc.keyCons[k], floor: rc.m.MinDeparture * rc.m.MinDeparture}
+	f.scatter()
+	f.sizeProfile()
+	f.groupProfile()
+	f.geography()
+	f.regions()
+	f.provinces()
+	f.constituencies()
+	f.groups()
+	f.strata()
+}
+
+func (f *keyFit) xxOf(c, s int) float64 { return f.rc.bs.xx[c*f.rc.l.nSub+s] }
+
+// scatter estimates the stations' relative scatter ψ: within strata, Σ(y - R·x)²/x has
+// expectation (n-1)/n·(R·n + ψ·R²·X) when Var(y) = R·x + ψ·(R·x)².
+func (f *keyFit) scatter() {
+	rc, bs, nSub := f.rc, f.rc.bs, f.rc.l.nSub
 	var psiNum, psiDen float64
-	for _, co := range cons {
+	for _, co := range f.cons {
 		for s := range nSub {
 			h := co.c*nSub + s
 			i := bs.optOff[h] + co.j
@@ -247,37 +282,37 @@ func (rc *ratioCalc) computeKey(k int) {
 			}
 		}
 	}
-	rc.psi[k] = 0.05 // a prudent guess (22 % per station) before any stratum has two reports
+	rc.psi[f.k] = 0.05 // a prudent guess (22 % per station) before any stratum has two reports
 	if psiDen > 0 {
-		rc.psi[k] = max(psiNum/psiDen, 0.001)
+		rc.psi[f.k] = max(psiNum/psiDen, 0.001)
 	}
-	xxOf := func(c, s int) float64 { return rc.bs.xx[c*nSub+s] }
+}
 
-	// The profile u_s = U_g·S_s: a size profile S within each urban or rural group, fitted
-	// by iterative proportional fitting within (constituency, group) cells so that only
-	// stations of the same place and kind are compared; then the urban/rural profile U,
-	// fitted within constituencies given S.
-	sz, u := rc.size, rc.u // this key's entries are [s*K+k]
-	var nxx [16]float64
+// sizeProfile fits the size profile S within each urban or rural group, by iterative
+// proportional fitting within (constituency, group) cells so that only stations of the same
+// place and kind are compared. The profile is u_s = U_g·S_s (groupProfile fits U).
+func (f *keyFit) sizeProfile() {
+	rc, k, K, nSub := f.rc, f.k, f.rc.K, f.rc.l.nSub
+	sizeClasses := nSub / 2
+	sz := rc.size // this key's entries are [s*K+k]
 	for s := range nSub {
 		sz[s*K+k] = 1
 		rc.nx[s*K+k] = 0
 	}
-	for _, co := range cons {
+	for _, co := range f.cons {
 		for s := range nSub {
 			rc.nx[s*K+k] += rc.x(co.c, s)
-			nxx[s] += xxOf(co.c, s)
+			f.nxx[s] += f.xxOf(co.c, s)
 		}
 	}
 	var num, den [16]float64
-	var dep departures
 	var before [16]float64
 	for range maxFitIterations {
 		for s := range nSub {
 			before[s] = sz[s*K+k]
 		}
 		num, den = [16]float64{}, [16]float64{}
-		for _, co := range cons {
+		for _, co := range f.cons {
 			for g := range 2 {
 				var o, e float64
 				for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
@@ -293,19 +328,19 @@ func (rc *ratioCalc) computeKey(k int) {
 				}
 			}
 		}
-		dep.reset()
+		f.dep.reset()
 		for s := range nSub {
 			if den[s] > 0 {
-				dep.add(num[s]/den[s]-1, rc.relNoise(k, den[s], rc.nx[s*K+k], nxx[s]))
+				f.dep.add(num[s]/den[s]-1, rc.relNoise(k, den[s], rc.nx[s*K+k], f.nxx[s]))
 			}
 		}
-		tau2 := dep.tau2(floor)
+		tau2 := f.dep.tau2(f.floor)
 		rc.tauRel[levelNation][k] = tau2
 		for g := range 2 {
 			var wsum, xsum float64
 			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
 				i := s*K + k
-				w := ebWeight(tau2, rc.relNoise(k, den[s], rc.nx[i], nxx[s]))
+				w := ebWeight(tau2, rc.relNoise(k, den[s], rc.nx[i], f.nxx[s]))
 				sz[i] = 1
 				if den[s] > 0 {
 					sz[i] = 1 + w*(num[s]/den[s]-1)
@@ -325,11 +360,19 @@ func (rc *ratioCalc) computeKey(k int) {
 			break
 		}
 	}
+}
+
+// groupProfile fits the urban/rural profile U within constituencies given S, and sets the
+// profile u = U·S.
+func (f *keyFit) groupProfile() {
+	rc, k, K, nSub := f.rc, f.k, f.rc.K, f.rc.l.nSub
+	sizeClasses := nSub / 2
+	sz := rc.size
 	ug := [2]float64{1, 1}
 	for range maxFitIterations {
 		prev := ug
 		var gn, gdn [2]float64
-		for _, co := range cons {
+		for _, co := range f.cons {
 			var o, e float64
 			var og, eg [2]float64
 			for s := range nSub {
@@ -362,150 +405,173 @@ func (rc *ratioCalc) computeKey(k int) {
 		}
 	}
 	for s := range nSub {
-		u[s*K+k] = ug[s/sizeClasses] * sz[s*K+k]
+		rc.u[s*K+k] = ug[s/sizeClasses] * sz[s*K+k]
 	}
+}
 
-	// Geography. Observed votes, profile-expected votes, reported eligible voters and their
-	// squares per constituency, province, region and nation.
+// geography sums observed votes, profile-expected votes, reported eligible voters and
+// their squares per constituency, province, region and nation.
+func (f *keyFit) geography() {
+	rc, l, k, K, nSub := f.rc, f.rc.l, f.k, f.rc.K, f.rc.l.nSub
 	np, nr := len(l.provinces), len(l.regions)
 	for lv := 1; lv <= 2; lv++ {
 		for uIdx := range len(rc.ub[lv]) / K {
 			rc.ux[lv][uIdx*K+k], rc.un[lv][uIdx*K+k] = 0, 0
 		}
 	}
-	po, pe, pxx := make([]float64, np), make([]float64, np), make([]float64, np)
-	ro, re, rxx := make([]float64, nr), make([]float64, nr), make([]float64, nr)
-	var no, ne float64
-	for _, co := range cons {
+	f.po, f.pe, f.pxx = make([]float64, np), make([]float64, np), make([]float64, np)
+	f.ro, f.re, f.rxx = make([]float64, nr), make([]float64, nr), make([]float64, nr)
+	for _, co := range f.cons {
 		ci := rc.consOff[co.c] + co.j
-		var o, e0, x, xx float64
-		var n int32
-		for s := range nSub {
-			o += rc.y(co.c, s, co.j)
-			e0 += u[s*K+k] * rc.x(co.c, s)
-			x += rc.x(co.c, s)
-			xx += xxOf(co.c, s)
-			n += bs.n[co.c*nSub+s]
-		}
+		o, e0, x, xx, n := f.sums(co, 0, nSub)
 		rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cxx[ci], rc.cn[ci] = o, e0, x, xx, n
 		p := l.cons[co.c].province
 		r := l.provRegion[p]
-		po[p] += o
-		pe[p] += e0
-		pxx[p] += xx
-		ro[r] += o
-		re[r] += e0
-		rxx[r] += xx
-		no += o
-		ne += e0
+		f.po[p] += o
+		f.pe[p] += e0
+		f.pxx[p] += xx
+		f.ro[r] += o
+		f.re[r] += e0
+		f.rxx[r] += xx
+		f.no += o
+		f.ne += e0
 		rc.ux[2][p*K+k] += x
 		rc.ux[1][r*K+k] += x
 		rc.un[2][p*K+k] += n
 		rc.un[1][r*K+k] += n
 	}
-	nation := ratioOf(no, ne, 0)
-	px := func(p int) float64 { return rc.ux[2][p*K+k] }
-	rx := func(r int) float64 { return rc.ux[1][r*K+k] }
+}
 
-	// Regions from the nation without them.
-	dep.reset()
-	regionParent := make([]float64, nr)
+// sums adds up, over sub-strata [from, to) of constituency-option co: observed votes,
+// profile-expected votes, reported eligible voters and their squares, reported stations.
+func (f *keyFit) sums(co consOpt, from, to int) (o, e0, x, xx float64, n int32) {
+	rc, K, nSub := f.rc, f.rc.K, f.rc.l.nSub
+	for s := from; s < to; s++ {
+		o += rc.y(co.c, s, co.j)
+		e0 += rc.u[s*K+f.k] * rc.x(co.c, s)
+		x += rc.x(co.c, s)
+		xx += f.xxOf(co.c, s)
+		n += rc.bs.n[co.c*nSub+s]
+	}
+	return o, e0, x, xx, n
+}
+
+func (f *keyFit) px(p int) float64 { return f.rc.ux[2][p*f.rc.K+f.k] }
+func (f *keyFit) rx(r int) float64 { return f.rc.ux[1][r*f.rc.K+f.k] }
+
+// regions: each region from the nation without it.
+func (f *keyFit) regions() {
+	rc, k, K := f.rc, f.k, f.rc.K
+	nr := len(rc.l.regions)
+	nation := ratioOf(f.no, f.ne, 0)
+	f.dep.reset()
+	f.regionParent = make([]float64, nr)
 	for r := range nr {
-		regionParent[r] = ratioOf(no-ro[r], ne-re[r], nation)
-		if e := regionParent[r] * re[r]; e > 0 && rc.un[1][r*K+k] >= 2 {
-			dep.add(ro[r]/e-1, rc.relNoise(k, e, rx(r), rxx[r]))
+		f.regionParent[r] = ratioOf(f.no-f.ro[r], f.ne-f.re[r], nation)
+		if e := f.regionParent[r] * f.re[r]; e > 0 && rc.un[1][r*K+k] >= 2 {
+			f.dep.add(f.ro[r]/e-1, rc.relNoise(k, e, f.rx(r), f.rxx[r]))
 		}
 	}
-	tauR := dep.tau2(floor)
+	tauR := f.dep.tau2(f.floor)
 	rc.tauRel[levelRegion][k] = tauR
 	for r := range nr {
-		_, w, _ := rc.level(k, regionParent[r], 0, ro[r], re[r], rx(r), rxx[r], tauR)
+		_, w, _ := rc.level(k, f.regionParent[r], 0, f.ro[r], f.re[r], f.rx(r), f.rxx[r], tauR)
 		rc.ub[1][r*K+k] = 1 - w
 	}
+}
 
-	// Provinces from their region without them.
-	dep.reset()
-	provParent, provVar := make([]float64, np), make([]float64, np)
+// provinces: each province from its region without it.
+func (f *keyFit) provinces() {
+	rc, l, k, K := f.rc, f.rc.l, f.k, f.rc.K
+	np := len(l.provinces)
+	tauR := rc.tauRel[levelRegion][k]
+	f.dep.reset()
+	f.provParent, f.provVar = make([]float64, np), make([]float64, np)
 	for p := range np {
 		r := l.provRegion[p]
-		provParent[p], _, provVar[p] = rc.level(k, regionParent[r], 0, ro[r]-po[p], re[r]-pe[p], rx(r)-px(p), rxx[r]-pxx[p], tauR)
-		if e := provParent[p] * pe[p]; e > 0 && rc.un[2][p*K+k] >= 2 {
-			dep.add(po[p]/e-1, rc.relNoise(k, e, px(p), pxx[p])+provVar[p])
+		f.provParent[p], _, f.provVar[p] = rc.level(k, f.regionParent[r], 0, f.ro[r]-f.po[p], f.re[r]-f.pe[p], f.rx(r)-f.px(p), f.rxx[r]-f.pxx[p], tauR)
+		if e := f.provParent[p] * f.pe[p]; e > 0 && rc.un[2][p*K+k] >= 2 {
+			f.dep.add(f.po[p]/e-1, rc.relNoise(k, e, f.px(p), f.pxx[p])+f.provVar[p])
 		}
 	}
-	tauP := dep.tau2(floor)
+	tauP := f.dep.tau2(f.floor)
 	rc.tauRel[levelProvince][k] = tauP
 	for p := range np {
-		_, w, _ := rc.level(k, provParent[p], provVar[p], po[p], pe[p], px(p), pxx[p], tauP)
+		_, w, _ := rc.level(k, f.provParent[p], f.provVar[p], f.po[p], f.pe[p], f.px(p), f.pxx[p], tauP)
 		rc.ub[2][p*K+k] = 1 - w
 	}
+}
 
-	// Constituencies from their province without them.
-	dep.reset()
-	for _, co := range cons {
+// constituencies: each constituency from its province without it.
+func (f *keyFit) constituencies() {
+	rc, k := f.rc, f.k
+	tauP := rc.tauRel[levelProvince][k]
+	f.dep.reset()
+	for _, co := range f.cons {
 		ci := rc.consOff[co.c] + co.j
-		p := l.cons[co.c].province
-		rc.parentA[ci], _, rc.parentVar[ci] = rc.level(k, provParent[p], provVar[p], po[p]-rc.co[ci], pe[p]-rc.ce0[ci], px(p)-rc.cx2[ci], pxx[p]-rc.cxx[ci], tauP)
+		p := rc.l.cons[co.c].province
+		rc.parentA[ci], _, rc.parentVar[ci] = rc.level(k, f.provParent[p], f.provVar[p], f.po[p]-rc.co[ci], f.pe[p]-rc.ce0[ci], f.px(p)-rc.cx2[ci], f.pxx[p]-rc.cxx[ci], tauP)
 		if e := rc.parentA[ci] * rc.ce0[ci]; e > 0 && rc.cn[ci] >= 2 {
-			dep.add(rc.co[ci]/e-1, rc.relNoise(k, e, rc.cx2[ci], rc.cxx[ci])+rc.parentVar[ci])
+			f.dep.add(rc.co[ci]/e-1, rc.relNoise(k, e, rc.cx2[ci], rc.cxx[ci])+rc.parentVar[ci])
 		}
 	}
-	tauC := dep.tau2(floor)
-	rc.tauRel[levelConstituency][k] = tauC
+	f.tauC = f.dep.tau2(f.floor)
+	rc.tauRel[levelConstituency][k] = f.tauC
+}
 
-	// Each constituency's urban and rural stations from the constituency's other group:
-	// an urban stratum with nothing reported leans on the urban stations of its own
-	// constituency before it leans on the country's urban profile.
-	dep.reset()
-	for _, co := range cons {
+// groups: each constituency's urban and rural stations from the constituency's other
+// group, so that an urban stratum with nothing reported leans on the urban stations of its
+// own constituency before it leans on the country's urban profile.
+func (f *keyFit) groups() {
+	rc, k, nSub := f.rc, f.k, f.rc.l.nSub
+	sizeClasses := nSub / 2
+	f.dep.reset()
+	for _, co := range f.cons {
 		ci := rc.consOff[co.c] + co.j
-		_, w, _ := rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cxx[ci], tauC)
+		_, w, _ := rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci], rc.ce0[ci], rc.cx2[ci], rc.cxx[ci], f.tauC)
 		rc.cb[ci] = 1 - w
 		for g := range 2 {
 			gi := ci*2 + g
-			var o, e0, x, xx float64
-			var n int32
-			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
-				o += rc.y(co.c, s, co.j)
-				e0 += u[s*K+k] * rc.x(co.c, s)
-				x += rc.x(co.c, s)
-				xx += xxOf(co.c, s)
-				n += bs.n[co.c*nSub+s]
-			}
+			o, e0, x, xx, n := f.sums(co, g*sizeClasses, (g+1)*sizeClasses)
 			rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gxx[gi], rc.gn[gi] = o, e0, x, xx, n
-			rc.gParent[gi], _, rc.gVar[gi] = rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci]-o, rc.ce0[ci]-e0, rc.cx2[ci]-x, rc.cxx[ci]-xx, tauC)
+			rc.gParent[gi], _, rc.gVar[gi] = rc.level(k, rc.parentA[ci], rc.parentVar[ci], rc.co[ci]-o, rc.ce0[ci]-e0, rc.cx2[ci]-x, rc.cxx[ci]-xx, f.tauC)
 			if e := rc.gParent[gi] * e0; e > 0 && n >= 2 {
-				dep.add(o/e-1, rc.relNoise(k, e, x, xx)+rc.gVar[gi])
+				f.dep.add(o/e-1, rc.relNoise(k, e, x, xx)+rc.gVar[gi])
 			}
 		}
 	}
-	tauG := dep.tau2(floor)
-	rc.tauRel[levelGroup][k] = tauG
+	f.tauG = f.dep.tau2(f.floor)
+	rc.tauRel[levelGroup][k] = f.tauG
+}
 
-	// Strata: the constituency-group's level without the stratum, times the profile.
-	dep.reset()
-	for _, co := range cons {
+// strata: each stratum from its constituency-group's level without it, times the profile;
+// then the stratum's own ratio, shrunk towards that prior.
+func (f *keyFit) strata() {
+	rc, bs, k, K, nSub := f.rc, f.rc.bs, f.k, f.rc.K, f.rc.l.nSub
+	sizeClasses := nSub / 2
+	f.dep.reset()
+	for _, co := range f.cons {
 		ci := rc.consOff[co.c] + co.j
 		for g := range 2 {
 			gi := ci*2 + g
-			_, w, _ := rc.level(k, rc.gParent[gi], rc.gVar[gi], rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gxx[gi], tauG)
+			_, w, _ := rc.level(k, rc.gParent[gi], rc.gVar[gi], rc.go_[gi], rc.ge0[gi], rc.gx[gi], rc.gxx[gi], f.tauG)
 			rc.gb[gi] = 1 - w
 			for s := g * sizeClasses; s < (g+1)*sizeClasses; s++ {
 				h := co.c*nSub + s
 				i := bs.optOff[h] + co.j
 				yh, xh, xxh := float64(bs.y[i]), float64(bs.x[h]), bs.xx[h]
-				us := u[s*K+k]
-				aw, _, awVar := rc.level(k, rc.gParent[gi], rc.gVar[gi], rc.go_[gi]-yh, rc.ge0[gi]-us*xh, rc.gx[gi]-xh, rc.gxx[gi]-xxh, tauG)
+				us := rc.u[s*K+k]
+				aw, _, awVar := rc.level(k, rc.gParent[gi], rc.gVar[gi], rc.go_[gi]-yh, rc.ge0[gi]-us*xh, rc.gx[gi]-xh, rc.gxx[gi]-xxh, f.tauG)
 				rc.prior[i], rc.priorVar[i] = aw*us, awVar
 				if e := rc.prior[i] * xh; e > 0 && bs.n[h] >= 2 {
-					dep.add(yh/e-1, rc.relNoise(k, e, xh, xxh)+awVar)
+					f.dep.add(yh/e-1, rc.relNoise(k, e, xh, xxh)+awVar)
 				}
 			}
 		}
 	}
-	tauS := dep.tau2(floor)
+	tauS := f.dep.tau2(f.floor)
 	rc.tauRel[levelStratum][k] = tauS
-	for _, co := range cons {
+	for _, co := range f.cons {
 		for s := range nSub {
 			h := co.c*nSub + s
 			i := bs.optOff[h] + co.j

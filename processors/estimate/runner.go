@@ -113,6 +113,8 @@ type Runner struct {
 	log     *slog.Logger
 	m       *metrics
 	trigger chan struct{}
+	version string // the build, stamped on every estimate
+	cfgHash string // sha256 of cfg.Method as JSON, stamped on every estimate
 	latest  atomic.Pointer[schemas.Estimate]
 	topics  struct{ in, out, dead string }
 }
@@ -125,7 +127,8 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Runner{cfg: cfg, log: cfg.Logger.With("role", "estimate"), m: newMetrics(), trigger: make(chan struct{}, 1)}
+	r := &Runner{cfg: cfg, log: cfg.Logger.With("role", "estimate"), m: newMetrics(), trigger: make(chan struct{}, 1),
+		version: BuildVersion(), cfgHash: MethodHash(cfg.Method)}
 	r.topics.in = cfg.TopicPrefix + schemas.TopicStationResults
 	r.topics.out = cfg.TopicPrefix + schemas.TopicEstimates
 	r.topics.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
@@ -309,6 +312,7 @@ func (r *Runner) publish(ctx context.Context, cl *kgo.Client, est *Estimator) {
 	res := est.Estimate()
 	r.m.recompute.Observe(time.Since(t0).Seconds())
 	msg := res.ToSchema(uuid.NewString(), time.Now().UTC())
+	msg.EstimatorVersion, msg.ConfigHash = r.version, r.cfgHash
 	rec, err := kgorecord.New(r.topics.out, msg)
 	if err != nil {
 		r.log.Error("estimate not encoded", "err", err)

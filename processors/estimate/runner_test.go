@@ -107,6 +107,10 @@ func TestRunnerPublishesTheCountOfAFullNight(t *testing.T) {
 		est = next()
 	}
 	checkIsTheCount(t, c, r, est)
+	// Provenance for the transparency log: who made it, with which settings.
+	if est.ConfigHash != MethodHash(cfg.Method) || !strings.HasPrefix(est.ConfigHash, "sha256:") || est.EstimatorVersion == "" {
+		t.Errorf("estimate provenance: version %q, config hash %q, want %s", est.EstimatorVersion, est.ConfigHash, MethodHash(cfg.Method))
+	}
 
 	runner.Trigger()
 	again := next()

@@ -79,6 +79,9 @@ type Config struct {
 	// ShutdownGrace is how long requests in flight may take to finish on shutdown.
 	// Default 5s.
 	ShutdownGrace time.Duration
+	// AccessLog logs one line per request (method, path, route, status, bytes, duration,
+	// request id). Default false. CLI: --access-log.
+	AccessLog bool
 
 	// PollsClose is when the embargo lifts: before it every results endpoint answers 403
 	// EMBARGOED and the event stream carries only heartbeats and an `embargo` event.

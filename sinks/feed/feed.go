@@ -43,7 +43,7 @@ type Feed struct {
 	streamsMu sync.Mutex
 	streams   map[string]int // open streams per newsroom
 
-	handler http.Handler
+	http *httpserve.Server
 	// shutdown is closed when Serve starts shutting down, so streams end promptly.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
@@ -85,7 +85,15 @@ func New(cfg Config) (*Feed, error) {
 	f.view.notice = Notice{Unofficial: true, Attribution: cfg.Attribution}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.limits.m = map[string]*rate.Limiter{}
-	f.handler = f.routes()
+	hc := httpserve.DefaultConfig()
+	hc.Name, hc.Handler, hc.Logger = "feed", f.routes(), f.log
+	hc.ShutdownGrace, hc.AccessLog = cfg.ShutdownGrace, cfg.AccessLog
+	// No read or write timeout: streams live for hours. Each write has its own deadline.
+	hc.ReadTimeout, hc.WriteTimeout = 0, 0
+	hc.OnShutdown = f.beginShutdown // streams end, so their handlers return
+	if f.http, err = httpserve.New(hc); err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
 	if err := promreg.Register(cfg.Registerer, "feed", f.m.collectors()...); err != nil {
 		return nil, err
 	}
@@ -98,7 +106,7 @@ func (f *Feed) Collectors() []prometheus.Collector { return f.m.collectors() }
 
 // Handler returns the HTTP handler of every endpoint (for tests, or a server of the
 // caller's). Safe for concurrent use.
-func (f *Feed) Handler() http.Handler { return f.handler }
+func (f *Feed) Handler() http.Handler { return f.http.Handler() }
 
 // Ready reports whether the view has caught up with the topics and the API answers.
 func (f *Feed) Ready() bool { return f.ready.Load() }
@@ -127,17 +135,6 @@ func (f *Feed) Run(ctx context.Context) error {
 // ShutdownGrace to finish, the Kafka client is closed. It returns an error when the topics
 // cannot be read (after StartTimeout) or the server fails.
 func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
-	hc := httpserve.DefaultConfig()
-	hc.Name, hc.Handler, hc.Logger = "feed", f.handler, f.log
-	hc.ShutdownGrace = f.cfg.ShutdownGrace
-	// No read or write timeout: streams live for hours. Each write has its own deadline.
-	hc.ReadTimeout, hc.WriteTimeout = 0, 0
-	hc.OnShutdown = f.beginShutdown // streams end, so their handlers return
-	srv, err := httpserve.New(hc)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("feed: %w", err)
-	}
 	f.log.Info("feed listening", "addr", ln.Addr().String(), "topic_prefix", f.cfg.TopicPrefix,
 		"newsroom_keys", f.keys.Len(), "epoch", f.view.Epoch())
 
@@ -154,7 +151,7 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 			httpserve.Reload(loopCtx, f.cfg.KeysReload, f.log, "feed: newsroom keys", f.keys.Reload, f.keys.Len)
 		})
 	}
-	err = srv.Serve(loopCtx, ln) // "feed: serve: ..." already
+	err := f.http.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()
 	f.beginShutdown()
 	wg.Wait()

@@ -16,6 +16,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/dashboards/live"
 	"votestream/internal/testenv"
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 // and a stream, with data source settings pointing at a fresh topic set on the real broker.
 func TestOverGRPC(t *testing.T) {
 	env := testenv.Kafka(t)
-	cl := env.Client(t)
+	cl := env.Client(t, kgo.UnknownTopicRetries(-1)) // fresh topics reach the metadata late on a busy broker; produce is bounded by its context
 	produceEstimate := func(id string, minute int, share float64) {
 		t.Helper()
 		e := schemas.Estimate{
@@ -52,7 +53,9 @@ func TestOverGRPC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		pctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := cl.ProduceSync(pctx, rec).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
