@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"votestream/election"
 	"votestream/sinks/feed"
 )
 
@@ -25,6 +27,17 @@ func init() {
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
 			fs.IntVar(&cfg.RingSize, "ring", cfg.RingSize, "events kept for clients resuming with Last-Event-ID")
+			fs.Func("polls-close", "when polls close and the embargo on results lifts: RFC 3339, or an election day (17:00 Thai time) (default "+cfg.PollsClose.Format(time.RFC3339)+")", func(s string) error {
+				t, err := election.ParsePollsClose(s)
+				if err != nil {
+					return err
+				}
+				cfg.PollsClose = t
+				return nil
+			})
+			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
+			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
+			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
 			fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request (with its X-Request-Id)")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			return func(ctx context.Context, args []string) error {

@@ -29,10 +29,21 @@ type Meta struct {
 	DataTime *time.Time `json:"data_time"` // newest data time reflected; null before any data
 	Version  uint64     `json:"version"`
 	EventID  string     `json:"event_id"`
+	Notice
+}
+
+// DefaultAttribution is Config.Attribution's default.
+const DefaultAttribution = "Unofficial count by votestream volunteers, not the Election Commission's result. Credit \"votestream\" when you publish it."
+
+// Notice is in every payload, answers and events alike: these are volunteers' figures, not
+// the official result, and who to credit.
+type Notice struct {
+	Unofficial  bool   `json:"unofficial"`
+	Attribution string `json:"attribution"`
 }
 
 func (v *View) meta(version uint64, dataTime time.Time) Meta {
-	return Meta{DataTime: jsonTime(dataTime), Version: version, EventID: formatEventID(v.epoch, version)}
+	return Meta{DataTime: jsonTime(dataTime), Version: version, EventID: formatEventID(v.epoch, version), Notice: v.notice}
 }
 
 // Count is what has been counted on one ballot over some stations. Disputed stations count
@@ -126,6 +137,7 @@ type ResultEvent struct {
 	ConstituencyID string `json:"constituency_id"`
 	ProvinceID     string `json:"province_id"`
 	BallotResult
+	Notice
 }
 
 // StationView is one polling station and its two results (null before any).
@@ -400,6 +412,7 @@ type EstimateView struct {
 type EstimateEvent struct {
 	EstimateView
 	ChangedConstituencies []string `json:"changed_constituencies"`
+	Notice
 }
 
 // leads counts, per party, the constituencies its candidates lead and those called.

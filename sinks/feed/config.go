@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +83,23 @@ type Config struct {
 	// request id). Default false. CLI: --access-log.
 	AccessLog bool
 
+	// PollsClose is when the embargo lifts: before it every results endpoint answers 403
+	// EMBARGOED and the event stream carries only heartbeats and an `embargo` event.
+	// Default election.PollsClose of election.DefaultElectionDay (17:00 Asia/Bangkok).
+	// CLI: --polls-close.
+	PollsClose time.Time
+	// Attribution is the licence and attribution line every payload carries, next to
+	// "unofficial": true. Default DefaultAttribution. CLI: --attribution.
+	Attribution string
+	// RateLimit is the requests per second each newsroom may make, on average; a key
+	// file's `!limit` line overrides it for one newsroom. Default 10. CLI: --rate.
+	RateLimit float64
+	// RateBurst is how many requests a newsroom may make at once after a quiet spell (the
+	// token bucket's size). Default 50. CLI: --burst.
+	RateBurst int
+	// Now is the feed's clock (embargo and rate limits); tests move it. Default time.Now.
+	Now func() time.Time `json:"-"`
+
 	// Logger receives the role's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
 	// Registerer, when set, gets the role's Prometheus metrics. Default nil (see Collectors).
@@ -101,6 +120,11 @@ func DefaultConfig() Config {
 		CatchUpIdle:           10 * time.Second,
 		StartTimeout:          60 * time.Second,
 		ShutdownGrace:         5 * time.Second,
+		PollsClose:            election.PollsClose(election.DefaultElectionDay),
+		Attribution:           DefaultAttribution,
+		RateLimit:             10,
+		RateBurst:             50,
+		Now:                   time.Now,
 	}
 }
 
@@ -140,6 +164,14 @@ func (c Config) Validate() error {
 		return bad("StartTimeout %v <= 0", c.StartTimeout)
 	case c.ShutdownGrace <= 0:
 		return bad("ShutdownGrace %v <= 0", c.ShutdownGrace)
+	case c.PollsClose.IsZero():
+		return bad("no polls-close time (the embargo would never lift)")
+	case strings.TrimSpace(c.Attribution) == "":
+		return bad("no attribution line")
+	case !(c.RateLimit > 0) || math.IsInf(c.RateLimit, 0):
+		return bad("RateLimit %v must be a positive number of requests a second", c.RateLimit)
+	case c.RateBurst < 1:
+		return bad("RateBurst %d < 1", c.RateBurst)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"votestream/internal/httpserve"
 	"votestream/internal/promreg"
@@ -36,7 +37,8 @@ type Feed struct {
 	ready  atomic.Bool
 	readyC chan struct{} // closed once ready
 
-	cache answerCache
+	cache  answerCache
+	limits limiters
 
 	streamsMu sync.Mutex
 	streams   map[string]int // open streams per newsroom
@@ -58,6 +60,9 @@ func New(cfg Config) (*Feed, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -77,7 +82,9 @@ func New(cfg Config) (*Feed, error) {
 		shutdown: make(chan struct{}),
 		readyC:   make(chan struct{}),
 	}
+	f.view.notice = Notice{Unofficial: true, Attribution: cfg.Attribution}
 	f.cache.m = map[string]*cachedAnswer{}
+	f.limits.m = map[string]*rate.Limiter{}
 	hc := httpserve.DefaultConfig()
 	hc.Name, hc.Handler, hc.Logger = "feed", f.routes(), f.log
 	hc.ShutdownGrace, hc.AccessLog = cfg.ShutdownGrace, cfg.AccessLog

@@ -76,13 +76,19 @@ func FuzzParseKeys(f *testing.F) {
 	for _, s := range []string{
 		"# keys\nnation-0123456789abcdef Nation TV\nthaipbs-0123456789abcdef\tไทยพีบีเอส\n",
 		"\xef\xbb\xbfaaaaaaaaaaaaaaaa A\r\n", "short x\n", "aaaaaaaaaaaaaaaa\n", "",
+		"aaaaaaaaaaaaaaaa A\n!limit rate=2.5 burst=10 A\n", "!limit\trate=1e9 burst=-1 A\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		set, err := ParseKeys(data)
+		set, limits, err := ParseKeyFile(data)
 		if err != nil && !errors.Is(err, ErrKeys) {
 			t.Fatalf("error without ErrKeys: %v", err)
+		}
+		for name, l := range limits {
+			if !(l.Rate > 0 && l.Rate <= maxRate) || l.Burst < 1 || l.Burst > maxBurst || name == "" {
+				t.Fatalf("limit %q %+v", name, l)
+			}
 		}
 		for _, name := range set {
 			if strings.TrimSpace(name) != name || name == "" {

@@ -33,6 +33,8 @@ var codeStatus = map[string]int{
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeInvalidParameter: http.StatusBadRequest,
 	CodeTooManyStreams:   http.StatusTooManyRequests,
+	CodeRateLimited:      http.StatusTooManyRequests,
+	CodeEmbargoed:        http.StatusForbidden,
 	CodeNotReady:         http.StatusServiceUnavailable,
 	CodeInternal:         http.StatusInternalServerError,
 }
@@ -64,18 +66,24 @@ type endpoint struct {
 	pattern string // net/http pattern, without method
 	name    string // metric label
 	auth    bool
+	embargo bool // a results endpoint: 403 EMBARGOED before polls close
 	serve   func(f *Feed, w http.ResponseWriter, r *http.Request, newsroom string)
 }
 
 var endpoints = []endpoint{
-	{"/v1/feed/summary", "summary", true, (*Feed).handleSummary},
-	{"/v1/feed/parties", "parties", true, (*Feed).handleParties},
-	{"/v1/feed/constituencies", "constituencies", true, (*Feed).handleConstituencies},
-	{"/v1/feed/constituencies/{id}", "constituency", true, (*Feed).handleConstituency},
-	{"/v1/feed/stations/{id}", "station", true, (*Feed).handleStation},
-	{"/v1/feed/events", "events", true, (*Feed).handleEvents},
-	{"/healthz", "healthz", false, (*Feed).handleHealthz},
-	{"/readyz", "readyz", false, (*Feed).handleReadyz},
+	{"/v1/feed/summary", "summary", true, true, (*Feed).handleSummary},
+	{"/v1/feed/parties", "parties", true, true, (*Feed).handleParties},
+	{"/v1/feed/constituencies", "constituencies", true, true, (*Feed).handleConstituencies},
+	{"/v1/feed/constituencies/{id}", "constituency", true, true, (*Feed).handleConstituency},
+	{"/v1/feed/stations/{id}", "station", true, true, (*Feed).handleStation},
+	{"/v1/feed/regions", "regions", true, true, (*Feed).handleRegions},
+	{"/v1/feed/provinces", "provinces", true, true, (*Feed).handleProvinces},
+	{"/v1/feed/provinces/{id}", "province", true, true, (*Feed).handleProvince},
+	// The stream is embargoed by its handler: heartbeats and an `embargo` event until polls close.
+	{"/v1/feed/events", "events", true, false, (*Feed).handleEvents},
+	{"/healthz", "healthz", false, false, (*Feed).handleHealthz},
+	{"/readyz", "readyz", false, false, (*Feed).handleReadyz},
+	{"/openapi.json", "openapi", false, false, (*Feed).handleOpenAPI},
 }
 
 func (f *Feed) routes() http.Handler {
@@ -92,10 +100,20 @@ func (f *Feed) routes() http.Handler {
 					f.writeError(sw, CodeUnauthenticated, "send a newsroom key as `Authorization: Bearer <key>`")
 					return
 				}
+				// The results endpoints are the ETag answers, where a 304 costs half.
+				ok, settle := f.admit(sw, r, newsroom, ep.embargo)
+				if !ok {
+					return
+				}
+				defer func() { settle(sw.Status()) }()
 			}
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				sw.Header().Set("Allow", "GET, HEAD")
 				f.writeError(sw, CodeMethodNotAllowed, "%s is not allowed: the feed is read-only", r.Method)
+				return
+			}
+			if ep.embargo && f.embargoed() {
+				f.writeEmbargoed(sw)
 				return
 			}
 			if ep.auth && !f.ready.Load() {
@@ -109,7 +127,7 @@ func (f *Feed) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		sw := httpserve.NewRecorder(w)
 		defer func() { f.m.requests.WithLabelValues("unknown", strconv.Itoa(sw.Status())).Inc() }()
-		f.writeError(sw, CodeNotFound, "no such endpoint; see docs/feed.md")
+		f.writeError(sw, CodeNotFound, "no such endpoint; see /openapi.json and docs/feed.md")
 	})
 	return mux
 }
@@ -284,6 +302,31 @@ func (f *Feed) handleConstituency(w http.ResponseWriter, r *http.Request, _ stri
 		version:  func(v *View) (uint64, bool) { return v.ConstituencyVersion(id) },
 		render:   func(v *View) any { a, _ := v.Constituency(id); return a },
 		notFound: fmt.Sprintf("no constituency %q", truncate(id, 40)),
+	})
+}
+
+func (f *Feed) handleRegions(w http.ResponseWriter, r *http.Request, _ string) {
+	f.serveAnswer(w, r, answer{
+		cacheKey: "regions",
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Regions() },
+	})
+}
+
+func (f *Feed) handleProvinces(w http.ResponseWriter, r *http.Request, _ string) {
+	f.serveAnswer(w, r, answer{
+		cacheKey: "provinces",
+		version:  func(v *View) (uint64, bool) { return v.Version(), true },
+		render:   func(v *View) any { return v.Provinces() },
+	})
+}
+
+func (f *Feed) handleProvince(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("id")
+	f.serveAnswer(w, r, answer{
+		version:  func(v *View) (uint64, bool) { return v.ProvinceVersion(id) },
+		render:   func(v *View) any { a, _ := v.Province(id); return a },
+		notFound: fmt.Sprintf("no province %q", truncate(id, 40)),
 	})
 }
 

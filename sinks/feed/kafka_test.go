@@ -153,4 +153,6 @@ func TestFeedOnBroker(t *testing.T) {
 		*ca.Constituency.Call != "likely" || ca.EventID != fr.id {
 		t.Fatalf("BKK_1 after the stream: %s (last event %s)", body, fr.id)
 	}
+	// Provinces, regions and the country agree with the constituencies to the vote.
+	checkLevels(t, base, keyNation)
 }

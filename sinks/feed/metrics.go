@@ -4,18 +4,19 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics of one Feed. Names follow votestream_feed_<what>.
 type metrics struct {
-	clients       *prometheus.GaugeVec   // by newsroom
-	eventsSent    *prometheus.CounterVec // by type
-	published     *prometheus.CounterVec // by type
-	dropped       *prometheus.CounterVec // by reason
-	refused       *prometheus.CounterVec // by reason
-	records       *prometheus.CounterVec // by topic and outcome
-	lag           *prometheus.GaugeVec   // by topic
-	requests      *prometheus.CounterVec // by endpoint and status code
-	viewSeq       prometheus.Gauge
-	ready         prometheus.Gauge
-	estimateAge   prometheus.Gauge
-	stationsCount prometheus.Gauge
+	clients          *prometheus.GaugeVec   // by newsroom
+	eventsSent       *prometheus.CounterVec // by type
+	published        *prometheus.CounterVec // by type
+	dropped          *prometheus.CounterVec // by reason
+	refused          *prometheus.CounterVec // by reason
+	records          *prometheus.CounterVec // by topic and outcome
+	lag              *prometheus.GaugeVec   // by topic
+	requests         *prometheus.CounterVec // by endpoint and status code
+	newsroomRequests *prometheus.CounterVec // by newsroom and outcome
+	viewSeq          prometheus.Gauge
+	ready            prometheus.Gauge
+	estimateAge      prometheus.Gauge
+	stationsCount    prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -44,6 +45,9 @@ func newMetrics() *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votestream_feed_requests_total", Help: "HTTP requests answered, by endpoint and status code.",
 		}, []string{"endpoint", "code"}),
+		newsroomRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_feed_newsroom_requests_total", Help: "Authenticated requests, by newsroom and outcome (allowed, rate_limited).",
+		}, []string{"newsroom", "outcome"}),
 		viewSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "votestream_feed_view_version", Help: "Number of the view's last change (the newest event id).",
 		}),
@@ -61,5 +65,5 @@ func newMetrics() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.clients, m.eventsSent, m.published, m.dropped, m.refused, m.records,
-		m.lag, m.requests, m.viewSeq, m.ready, m.estimateAge, m.stationsCount}
+		m.lag, m.requests, m.newsroomRequests, m.viewSeq, m.ready, m.estimateAge, m.stationsCount}
 }

@@ -43,7 +43,14 @@ func (f *Feed) handleEvents(w http.ResponseWriter, r *http.Request, newsroom str
 	if r.Method == http.MethodHead {
 		return
 	}
-	s.run(lastID)
+	reset := ""
+	if f.embargoed() {
+		if !s.holdEmbargo() {
+			return
+		}
+		reset = ResetEmbargoLifted
+	}
+	s.run(lastID, reset)
 }
 
 // stream is one client's event stream.
@@ -61,12 +68,13 @@ type stream struct {
 	sent      map[string]int // events written since the last flush, by type
 }
 
-// run streams until the client leaves, falls behind, or the feed shuts down.
-func (s *stream) run(lastID string) {
+// run streams until the client leaves, falls behind, or the feed shuts down. A non-empty
+// reset starts the stream with a reset of that reason, whatever lastID says.
+func (s *stream) run(lastID, reset string) {
 	ring, cfg := s.f.ring, s.f.cfg
 	newest := ring.Last()
-	cursor, reset := newest, ""
-	if lastID != "" {
+	cursor := newest
+	if lastID != "" && reset == "" {
 		epoch, seq, ok := parseEventID(lastID)
 		if ok && epoch == s.epoch && seq <= newest {
 			cursor = seq

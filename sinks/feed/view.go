@@ -148,6 +148,7 @@ func (c *constituency) lastTime() time.Time {
 type View struct {
 	country *election.Country
 	epoch   string
+	notice  Notice // in every answer and event
 
 	seq      uint64
 	dataTime time.Time
@@ -183,6 +184,7 @@ func NewView(country *election.Country, epoch string) *View {
 	v := &View{
 		country:         country,
 		epoch:           epoch,
+		notice:          Notice{Unofficial: true, Attribution: DefaultAttribution},
 		stations:        map[string]*station{},
 		consts:          make(map[string]*constituency, len(country.Constituencies)),
 		partyCandidates: map[int]int{},
@@ -250,7 +252,7 @@ func (v *View) Apply(sr schemas.StationResult) (Change, bool, error) {
 	st.dataTime = later(st.dataTime, sr.UpdatedAt)
 	cs.dataTime = later(cs.dataTime, sr.UpdatedAt)
 	v.dataTime = later(v.dataTime, sr.UpdatedAt)
-	ev := &ResultEvent{StationID: st.ref.ID, ConstituencyID: cs.ref.ID, ProvinceID: cs.ref.ProvinceID, BallotResult: *ballotResult(next)}
+	ev := &ResultEvent{StationID: st.ref.ID, ConstituencyID: cs.ref.ID, ProvinceID: cs.ref.ProvinceID, BallotResult: *ballotResult(next), Notice: v.notice}
 	return Change{Seq: v.seq, Type: EventResult, ConstituencyID: cs.ref.ID, ProvinceID: cs.ref.ProvinceID, Payload: ev}, true, nil
 }
 
@@ -273,7 +275,7 @@ func (v *View) Forget(stationID, ballot string) (Change, bool) {
 	v.seq++
 	st.version, cs.version = v.seq, v.seq
 	ev := &ResultEvent{StationID: stationID, ConstituencyID: cs.ref.ID, ProvinceID: cs.ref.ProvinceID,
-		BallotResult: BallotResult{Ballot: ballotNames[b], Status: StatusWithdrawn}}
+		BallotResult: BallotResult{Ballot: ballotNames[b], Status: StatusWithdrawn}, Notice: v.notice}
 	return Change{Seq: v.seq, Type: EventResult, ConstituencyID: cs.ref.ID, ProvinceID: cs.ref.ProvinceID, Payload: ev}, true
 }
 
@@ -350,7 +352,7 @@ func (v *View) ApplyEstimate(e schemas.Estimate) (Change, bool) {
 			changed = append(changed, cs.ref.ID)
 		}
 	}
-	ev := &EstimateEvent{EstimateView: v.estimateView(), ChangedConstituencies: changed}
+	ev := &EstimateEvent{EstimateView: v.estimateView(), ChangedConstituencies: changed, Notice: v.notice}
 	if ev.ChangedConstituencies == nil {
 		ev.ChangedConstituencies = []string{}
 	}

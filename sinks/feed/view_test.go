@@ -177,7 +177,7 @@ func TestViewStationAnswer(t *testing.T) {
 	if !ok {
 		t.Fatal("station not found")
 	}
-	want := `{"data_time":"2023-05-14T18:07:00+07:00","version":5,"event_id":"test-5",
+	want := `{"data_time":"2023-05-14T18:07:00+07:00","version":5,"event_id":"test-5","unofficial":true,"attribution":` + mustJSON(t, DefaultAttribution) + `,
 	"station":{"station_id":"BKK_1_002","constituency_id":"BKK_1","province_id":"BKK","subdistrict":"พระบรมมหาราชวัง",
 	"number":2,"eligible_voters":480,"version":5,"data_time":"2023-05-14T18:07:00+07:00",
 	"ballots":{"constituency":{"ballot":"constituency","result_version":2,"status":"disputed","stage":"final",
@@ -186,7 +186,7 @@ func TestViewStationAnswer(t *testing.T) {
 	assertJSON(t, a, want)
 
 	a, _ = v.Station("BKK_1_001")
-	want = `{"data_time":"2023-05-14T18:03:00+07:00","version":2,"event_id":"test-2",
+	want = `{"data_time":"2023-05-14T18:03:00+07:00","version":2,"event_id":"test-2","unofficial":true,"attribution":` + mustJSON(t, DefaultAttribution) + `,
 	"station":{"station_id":"BKK_1_001","constituency_id":"BKK_1","province_id":"BKK","subdistrict":"พระบรมมหาราชวัง",
 	"number":1,"eligible_voters":520,"version":2,"data_time":"2023-05-14T18:03:00+07:00",
 	"ballots":{"constituency":{"ballot":"constituency","result_version":3,"status":"corroborated","stage":"final",
