@@ -178,13 +178,18 @@ func (c *Country) build() (*countryIndex, *errList) {
 		if _, ok := idx.constituencies[d.ConstituencyID]; !ok {
 			problems.add(fmt.Errorf("%w: candidate %d: constituency %q", ErrUnknownRef, d.No, d.ConstituencyID))
 		}
-		if _, ok := idx.parties[d.PartyNo]; !ok {
+		other, dup := partyCandidate[candidateKey{d.ConstituencyID, d.PartyNo}]
+		_, known := idx.parties[d.PartyNo]
+		switch {
+		case d.PartyNo == NoParty:
+			// No party-list number (an independent): nothing to check against the parties.
+		case !known:
 			problems.add(fmt.Errorf("%w: candidate %d in %q: party %d", ErrUnknownRef, d.No, d.ConstituencyID, d.PartyNo))
-		} else if other, dup := partyCandidate[candidateKey{d.ConstituencyID, d.PartyNo}]; dup {
+		case dup:
 			// A party fields at most one candidate per constituency.
 			problems.add(fmt.Errorf("%w: party %d has candidates %d and %d in constituency %q",
 				ErrDuplicateID, d.PartyNo, other, d.No, d.ConstituencyID))
-		} else {
+		default:
 			partyCandidate[candidateKey{d.ConstituencyID, d.PartyNo}] = d.No
 		}
 		idx.candidatesIn[d.ConstituencyID] = append(idx.candidatesIn[d.ConstituencyID], d)

@@ -229,6 +229,14 @@ func (t *table) number(col string, min int) int {
 	return n
 }
 
+// optionalNumber is number for a field that may be left empty, which reads as 0.
+func (t *table) optionalNumber(col string, min int) int {
+	if t.rowErr != nil || t.field(col) == "" {
+		return 0
+	}
+	return t.number(col, min)
+}
+
 // flag returns an optional 0/1 column; an absent column or an empty field is 0.
 func (t *table) flag(col string) bool {
 	if t.rowErr != nil || !t.has(col) {

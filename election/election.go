@@ -60,13 +60,19 @@ type Party struct {
 	NameEN string
 }
 
-// Candidate stands in one constituency under a candidate number for a party.
+// Candidate stands in one constituency under a candidate number, for a party or not.
 type Candidate struct {
 	ConstituencyID string
 	No             int
 	Name           string
-	PartyNo        int
+	// PartyNo is the candidate's party's number on the party-list ballot, or NoParty for a
+	// candidate whose party has no party-list number (Thailand 2023 had three such parties)
+	// or who stands as an independent. candidates.csv leaves the field empty then.
+	PartyNo int
 }
+
+// NoParty is the PartyNo of a candidate without a party-list number.
+const NoParty = 0
 
 // Tally is the count of one ballot at one station.
 type Tally struct {

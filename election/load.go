@@ -241,7 +241,7 @@ func (l *countryLoader) candidates(t *table) {
 		ConstituencyID: t.id("constituency_id"),
 		No:             t.number("candidate_no", 1),
 		Name:           t.text("name"),
-		PartyNo:        t.number("party_no", 1),
+		PartyNo:        t.optionalNumber("party_no", 1),
 	}
 	if t.rowErr != nil {
 		return
@@ -255,19 +255,26 @@ func (l *countryLoader) candidates(t *table) {
 		t.fail("candidate_no", duplicate("candidate number", fmt.Sprintf("%d in constituency %q", d.No, d.ConstituencyID), first))
 		return
 	}
-	if _, ok := l.partyLines[d.PartyNo]; !ok {
-		t.fail("party_no", fmt.Errorf("%w: party %d is not in %s", ErrUnknownRef, d.PartyNo, FileParties))
-		return
-	}
+	// An empty party_no (0) is a candidate with no party-list number: an independent, or a
+	// party that fields constituency candidates only. Such candidates are not unique per
+	// constituency by party.
 	pkey := candidateKey{d.ConstituencyID, d.PartyNo}
-	if first, dup := l.partyCandidates[pkey]; dup {
-		t.fail("party_no", duplicate("candidate of party", fmt.Sprintf("%d in constituency %q", d.PartyNo, d.ConstituencyID), first))
-		return
+	if d.PartyNo != NoParty {
+		if _, ok := l.partyLines[d.PartyNo]; !ok {
+			t.fail("party_no", fmt.Errorf("%w: party %d is not in %s", ErrUnknownRef, d.PartyNo, FileParties))
+			return
+		}
+		if first, dup := l.partyCandidates[pkey]; dup {
+			t.fail("party_no", duplicate("candidate of party", fmt.Sprintf("%d in constituency %q", d.PartyNo, d.ConstituencyID), first))
+			return
+		}
 	}
 	d.ConstituencyID = strings.Clone(d.ConstituencyID)
 	key.constituencyID, pkey.constituencyID = d.ConstituencyID, d.ConstituencyID
 	l.candidateLines[key] = t.line
-	l.partyCandidates[pkey] = t.line
+	if d.PartyNo != NoParty {
+		l.partyCandidates[pkey] = t.line
+	}
 	l.c.Candidates = append(l.c.Candidates, d)
 }
 

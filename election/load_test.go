@@ -86,6 +86,34 @@ func TestLoadCountryOptionalFilesAndColumns(t *testing.T) {
 	}
 }
 
+// A candidate whose party has no party-list number (or an independent) leaves party_no
+// empty; several may stand in one constituency, and the country writes and loads back.
+func TestLoadCountryEmptyPartyNo(t *testing.T) {
+	fsys := folder(t, "testdata/small")
+	fsys["candidates.csv"] = &fstest.MapFile{Data: []byte("constituency_id,candidate_no,name,party_no\n" +
+		"BKK_1,1,a,29\nBKK_1,2,b,\nBKK_1,3,c,\nBKK_2,1,d,31\n")}
+	c, err := election.LoadCountry(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for no, want := range map[int]int{1: 29, 2: election.NoParty, 3: election.NoParty} {
+		if d, ok := c.Candidate("BKK_1", no); !ok || d.PartyNo != want {
+			t.Errorf("candidate %d: %+v, %v; want party %d", no, d, ok, want)
+		}
+	}
+	dir := t.TempDir()
+	if err := election.WriteCountry(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := election.LoadCountry(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Candidates, c.Candidates) {
+		t.Errorf("round trip: %+v, want %+v", back.Candidates, c.Candidates)
+	}
+}
+
 func TestLoadCountryErrors(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -232,7 +232,11 @@ func (c *Country) writeStations(w io.Writer) error {
 func (c *Country) writeCandidates(w io.Writer) error {
 	cw := newCSVWriter(w, candidateColumns)
 	for _, d := range c.Candidates {
-		cw.row(d.ConstituencyID, itoa(d.No), d.Name, itoa(d.PartyNo))
+		party := ""
+		if d.PartyNo != NoParty {
+			party = itoa(d.PartyNo)
+		}
+		cw.row(d.ConstituencyID, itoa(d.No), d.Name, party)
 	}
 	return cw.close()
 }

@@ -54,6 +54,10 @@ type Config struct {
 	// Endpoint is set; New then checks that the bucket exists and accepts the credentials.
 	// Default s3store.DefaultConfig() (no endpoint: the local folder).
 	EvidenceS3 s3store.Config
+	// EvidenceLogURL is the transparency log's public address (evidencelog's listen
+	// address as the public reaches it, e.g. "https://log.example.org"): receipts then name
+	// where the proof of their leaf is fetched. Default "" (receipts name the leaf only).
+	EvidenceLogURL string
 
 	// RatePerVolunteer is the sustained number of requests per second one volunteer (token
 	// subject) may make; 0 disables the limit. A batch counts as one request. Default 2.

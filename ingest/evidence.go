@@ -14,6 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
 )
 
 // EvidenceStore keeps evidence photos by content: the SHA-256 of the bytes is the name, so
@@ -135,6 +140,48 @@ type evidenceReceipt struct {
 	Evidence string `json:"evidence"` // "sha256:<hex>", as submissions cite it
 	Bytes    int64  `json:"bytes,omitempty"`
 	Existed  bool   `json:"existed,omitempty"` // already stored; the upload was not needed
+	// LeafHash names the photo's leaf in the transparency log (schemas.PhotoLeaf); ProofURL
+	// is where its inclusion proof is served once appended (with Config.EvidenceLogURL).
+	LeafHash string `json:"leaf_hash"`
+	ProofURL string `json:"proof_url,omitempty"`
+}
+
+// recordEvidence produces the photo's evidence.v1 record, which the transparency log turns
+// into its leaf, and waits for Kafka's acknowledgement (at most ProduceTimeout): the upload
+// is answered as stored only once the record that puts it in the log is safe. A photo
+// already stored is recorded again (the same leaf; the log keeps one), so a retry after a
+// failed record repairs it.
+func (s *Server) recordEvidence(ref string, n int64, volunteer string, now time.Time) error {
+	rec, err := kgorecord.New(s.cfg.TopicPrefix+schemas.TopicEvidence, schemas.Evidence{
+		Evidence: ref, Bytes: n, VolunteerID: volunteer, ReceivedAt: now.UTC(),
+	})
+	if err != nil {
+		return err
+	}
+	rec.Timestamp = now
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ProduceTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	s.prod.Produce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// evidenceStored answers a photo the store holds once its evidence.v1 record is in Kafka.
+func (s *Server) evidenceStored(w http.ResponseWriter, status int, rc evidenceReceipt, volunteer string, now time.Time) {
+	if err := s.recordEvidence(rc.Evidence, rc.Bytes, volunteer, now); err != nil {
+		s.warnProduce(err)
+		s.setRetryAfter(w, s.cfg.RetryAfter)
+		writeError(w, apiErr(CodeKafkaUnavailable, "", "the photo is stored but not yet recorded in the public log: Kafka did not acknowledge; upload it again after the Retry-After delay"))
+		return
+	}
+	rc.LeafHash = schemas.LeafHashHex(schemas.PhotoLeaf(rc.Evidence))
+	rc.ProofURL = s.proofURL(rc.LeafHash)
+	writeJSON(w, status, rc)
 }
 
 // handleEvidence serves PUT /v1/evidence/sha256:<hex>: a JPEG or PNG photo, at most
@@ -142,7 +189,8 @@ type evidenceReceipt struct {
 // already was.
 func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
-	if _, ok := s.admit(w, r, now); !ok {
+	c, ok := s.admit(w, r, now)
+	if !ok {
 		return
 	}
 	ref := r.PathValue("digest")
@@ -160,7 +208,7 @@ func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) {
 		s.storeUnavailable(w, err)
 		return
 	} else if has {
-		writeJSON(w, http.StatusOK, evidenceReceipt{Evidence: ref, Existed: true})
+		s.evidenceStored(w, http.StatusOK, evidenceReceipt{Evidence: ref, Existed: true}, c.VolunteerID, now)
 		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(evidenceReadTimeout))
@@ -176,7 +224,7 @@ func (s *Server) handleEvidence(w http.ResponseWriter, r *http.Request) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusCreated, evidenceReceipt{Evidence: ref, Bytes: vr.n})
+		s.evidenceStored(w, http.StatusCreated, evidenceReceipt{Evidence: ref, Bytes: vr.n}, c.VolunteerID, now)
 	case errors.Is(vr.err, ErrHashMismatch):
 		writeError(w, apiErr(CodeHashMismatch, "digest", "the photo's SHA-256 is not %s: it was damaged in transit, or named wrongly", digest))
 	case errors.As(vr.err, &tooBig):

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"votestream/schemas"
+	"votestream/schemas/kgorecord"
 )
 
 // A real 1x1 PNG and the first bytes of a JPEG (SOI and APP0/JFIF marker).
@@ -42,6 +47,22 @@ func TestEvidence(t *testing.T) {
 	}
 	if r := put("/v1/evidence/sha256:"+d, tinyPNG, h.volunteer); r.status != http.StatusOK {
 		t.Fatalf("second upload: %d %s", r.status, r.body)
+	}
+	// Each upload put an evidence.v1 record in Kafka (the log keeps one leaf of the two),
+	// and the receipt names that leaf.
+	var rc evidenceReceipt
+	if err := json.Unmarshal(r.body, &rc); err != nil || rc.LeafHash != schemas.LeafHashHex(schemas.PhotoLeaf("sha256:"+d)) {
+		t.Fatalf("receipt %s: leaf %q (%v)", r.body, rc.LeafHash, err)
+	}
+	recs := h.prod.recs()
+	if len(recs) != 2 {
+		t.Fatalf("%d records for two uploads, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		var ev schemas.Evidence
+		if err := kgorecord.Decode(rec, &ev); err != nil || rec.Topic != schemas.TopicEvidence || ev.Evidence != "sha256:"+d || ev.VolunteerID != "ilaw-0001" || string(rec.Key) != ev.Evidence {
+			t.Fatalf("record %s %s: %+v (%v)", rec.Topic, rec.Key, ev, err)
+		}
 	}
 	jd := digestOf(jpegStart)
 	if r := put("/v1/evidence/sha256:"+jd, jpegStart, h.lead); r.status != http.StatusCreated {
@@ -83,6 +104,25 @@ func TestEvidence(t *testing.T) {
 	})
 	if len(files) != 2 {
 		t.Fatalf("store holds %v, want the PNG and the JPEG", files)
+	}
+}
+
+// TestEvidenceKafkaDown: a photo whose evidence.v1 record Kafka does not acknowledge is
+// answered 503, so the volunteer's app uploads it again; the photo itself is kept.
+func TestEvidenceKafkaDown(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, func(c *Config) { c.EvidenceDir = dir })
+	h.prod.fail = errors.New("broker down")
+	d := digestOf(tinyPNG)
+	r := h.do(http.MethodPut, "/v1/evidence/sha256:"+d, h.volunteer, "image/png", tinyPNG)
+	if code, _ := r.errorCode(); r.status != http.StatusServiceUnavailable || code != CodeKafkaUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %s, want 503 %s with Retry-After", r.status, r.body, CodeKafkaUnavailable)
+	}
+	h.prod.mu.Lock()
+	h.prod.fail = nil
+	h.prod.mu.Unlock()
+	if r := h.do(http.MethodPut, "/v1/evidence/sha256:"+d, h.volunteer, "image/png", tinyPNG); r.status != http.StatusOK || len(h.prod.recs()) != 1 {
+		t.Fatalf("retry: %d %s, %d records", r.status, r.body, len(h.prod.recs()))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/ingest/token"
+	"votestream/internal/httpserve"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -34,13 +35,10 @@ func writeError(w http.ResponseWriter, e *APIError) {
 	if e.Status() == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="votestream"`)
 	}
-	writeJSON(w, e.Status(), errorBody{Error: e})
+	httpserve.WriteError(w, e.Status(), httpserve.Error(*e))
 }
 
-func (s *Server) setRetryAfter(w http.ResponseWriter, d time.Duration) {
-	secs := int((d + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-}
+func (s *Server) setRetryAfter(w http.ResponseWriter, d time.Duration) { httpserve.SetRetryAfter(w, d) }
 
 // admit authenticates the request and applies the volunteer's rate limit. On refusal it has
 // written the answer and returns false.
@@ -291,7 +289,7 @@ func (s *Server) prepareSubmission(raw []byte, wire *submissionWire, c token.Cla
 	p := &pending{
 		// The receipt is remembered for retries: its id must not be a substring of the body.
 		key:     key,
-		receipt: schemas.Receipt{SubmissionID: key[len("submission/"):], Hash: hash, ReceivedAt: rep.ReceivedAt},
+		receipt: schemas.Receipt{SubmissionID: key[len("submission/"):], Hash: hash, ReceivedAt: rep.ReceivedAt, LeafHash: schemas.LeafHashHex(schemas.ReportLeaf(&rep))},
 		flagged: flagged,
 	}
 	return s.claim(p, hash, c, schemas.TopicSubmissions, rep, now)
@@ -317,6 +315,12 @@ func (s *Server) claim(p *pending, hash string, c token.Claims, topic string, ms
 		return nil, apiErr(CodeIDConflict, "", "id %s was already accepted with different content (or from another sender); use a new id for a new report", p.receipt.SubmissionID)
 	}
 	p.record = rec
+	switch m := msg.(type) {
+	case schemas.Review:
+		p.receipt.LeafHash = schemas.LeafHashHex(schemas.ReviewLeaf(rec.Value, &m))
+	case schemas.Official:
+		p.receipt.LeafHash = schemas.LeafHashHex(schemas.OfficialLeaf(rec.Value, &m))
+	}
 	return p, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"votestream/internal/httpserve"
 )
 
 // metrics are ingest's Prometheus series. Label values come from fixed sets (routes, status
@@ -75,28 +77,6 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64, dedupeLen fu
 	return m
 }
 
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // instrument counts a route's requests by status.
 func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 	var accepted prometheus.Counter // the routes that answer 202, looked up once
@@ -106,16 +86,17 @@ func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inflight.Inc()
 		defer m.inflight.Dec()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := httpserve.NewRecorder(w)
 		h.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
+		status := sw.Status()
+		if status == 0 {
+			status = http.StatusOK
 		}
-		if sw.status == http.StatusAccepted && accepted != nil {
+		if status == http.StatusAccepted && accepted != nil {
 			accepted.Inc()
 			return
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	})
 }
 

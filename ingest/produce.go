@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,7 @@ func (s *Server) commit(kind string, ps []*pending) []outcome {
 			if p.entry.ok {
 				out[i].receipt = p.entry.receipt
 				out[i].receipt.Duplicate = p.state != dedupeNew
+				out[i].receipt.ProofURL = s.proofURL(out[i].receipt.LeafHash)
 				continue
 			}
 		default:
@@ -93,6 +95,14 @@ func (s *Server) commit(kind string, ps []*pending) []outcome {
 			"not stored: Kafka did not acknowledge within %s; retry with the same id after the Retry-After delay", s.cfg.ProduceTimeout)
 	}
 	return out
+}
+
+// proofURL is where the transparency log serves the inclusion proof of a leaf, or "".
+func (s *Server) proofURL(leafHash string) string {
+	if leafHash == "" || s.cfg.EvidenceLogURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s.cfg.EvidenceLogURL, "/") + "/proof/" + leafHash
 }
 
 // warnProduce logs produce failures at most once every 10 seconds: an outage fails

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,7 @@ import (
 	"votestream/election"
 	"votestream/ingest/s3store"
 	"votestream/ingest/token"
+	"votestream/internal/httpserve"
 )
 
 // Server is one ingest process. Build it with New; serve it with Run (or Serve, or mount
@@ -273,12 +273,14 @@ func (s *Server) Run(ctx context.Context) error {
 // is produced twice for want of the ids accepted before a restart.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	hc := httpserve.DefaultConfig()
+	hc.Name, hc.Handler, hc.Logger = "ingest", s.handler, s.log
+	hc.ShutdownGrace = s.cfg.ShutdownGrace
+	hc.ReadTimeout, hc.WriteTimeout = 0, 0 // bodies have their own deadline (jsonReadTimeout)
+	srv, err := httpserve.New(hc)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ingest: %w", err)
 	}
 	s.log.Info("ingest listening", "addr", ln.Addr().String(), "topic_prefix", s.cfg.TopicPrefix,
 		"spread_policy", s.cfg.SpreadPolicy, "revoked_ids", s.revoked.Len())
@@ -302,51 +304,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.reloadRevocations(loopCtx)
+			httpserve.Reload(loopCtx, s.cfg.RevocationReload, s.log, "ingest: revocation list", s.revoked.Reload, s.revoked.Len)
 		}()
 	}
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	var err error
-	select {
-	case err = <-serveErr:
-		err = fmt.Errorf("ingest: serve: %w", err)
-	case <-ctx.Done():
-		shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
-		if e := srv.Shutdown(shutCtx); e != nil {
-			s.log.Warn("ingest: requests still in flight at shutdown", "err", e)
-			_ = srv.Close()
-		}
-		cancel()
-		if e := <-serveErr; !errors.Is(e, http.ErrServerClosed) {
-			err = fmt.Errorf("ingest: serve: %w", e)
-		}
-	}
+	err = srv.Serve(ctx, ln) // "ingest: serve: ..." already
 	stopLoops()
 	wg.Wait()
 	return err
-}
-
-// reloadRevocations re-reads the revocation file every RevocationReload until ctx ends.
-func (s *Server) reloadRevocations(ctx context.Context) {
-	t := time.NewTicker(s.cfg.RevocationReload)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			changed, err := s.revoked.Reload()
-			switch {
-			case err != nil:
-				s.log.Error("ingest: revocation list not reloaded; the previous one stays in force", "err", err)
-			case changed:
-				s.log.Info("ingest: revocation list reloaded", "ids", s.revoked.Len())
-			}
-		}
-	}
 }
 
 // Close flushes records still in flight (for at most ShutdownGrace, so that their ids settle)
@@ -363,23 +327,18 @@ func (s *Server) Close() {
 	})
 }
 
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) { httpserve.Healthz(w, r) }
 
 // handleReadyz is ready when the warm-up is over and Kafka answers within two seconds.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	if s.warming.Load() {
-		s.setRetryAfter(w, time.Second)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "error": "reloading the ids accepted before a restart from Kafka"})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.prod.Ping(ctx); err != nil {
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "kafka unreachable", "error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpserve.Readyz(func(ctx context.Context) error {
+		if s.warming.Load() {
+			return &httpserve.NotReady{Status: "starting", RetryAfter: time.Second,
+				Err: errors.New("reloading the ids accepted before a restart from Kafka")}
+		}
+		if err := s.prod.Ping(ctx); err != nil {
+			return &httpserve.NotReady{Status: "kafka unreachable", RetryAfter: s.cfg.RetryAfter, Err: err}
+		}
+		return nil
+	})(w, r)
 }

@@ -106,7 +106,7 @@ func TestSubmissionValidation(t *testing.T) {
 }
 
 func TestAcceptedRecord(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.TopicPrefix = "t1." })
+	h := newHarness(t, func(c *Config) { c.TopicPrefix = "t1."; c.EvidenceLogURL = "https://log.example.org/" })
 	r := h.post("/v1/submissions", h.volunteer, validSub().json())
 	if r.status != http.StatusAccepted {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -140,6 +140,10 @@ func TestAcceptedRecord(t *testing.T) {
 	}
 	if !strings.HasPrefix(rc.Hash, "sha256:") || len(rc.Hash) != 71 {
 		t.Fatalf("hash %q", rc.Hash)
+	}
+	// The receipt names the leaf the transparency log makes of the record Kafka holds.
+	if want := schemas.LeafHashHex(schemas.ReportLeaf(&rep)); rc.LeafHash != want || rc.ProofURL != "https://log.example.org/proof/"+want {
+		t.Fatalf("receipt leaf %q proof %q, want leaf %s", rc.LeafHash, rc.ProofURL, want)
 	}
 	for _, hd := range rec.Headers {
 		if hd.Key == HeaderFlags {

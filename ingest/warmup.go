@@ -51,6 +51,7 @@ func (s *Server) warmDedupe(ctx context.Context) {
 // warmSubmission is what the dedupe store needs of one record of the submissions topic.
 type warmSubmission struct {
 	key, hash, volunteer string
+	leafHash             string // the report's leaf in the transparency log, for its receipt
 	receivedAt           time.Time
 }
 
@@ -62,7 +63,7 @@ func (d *dedupe) rememberSubmissions(subs []warmSubmission, now time.Time) int {
 	slices.SortStableFunc(subs, func(a, b warmSubmission) int { return a.receivedAt.Compare(b.receivedAt) })
 	n := 0
 	for _, ws := range subs {
-		receipt := schemas.Receipt{SubmissionID: ws.key[len("submission/"):], Hash: ws.hash, ReceivedAt: ws.receivedAt}
+		receipt := schemas.Receipt{SubmissionID: ws.key[len("submission/"):], Hash: ws.hash, ReceivedAt: ws.receivedAt, LeafHash: ws.leafHash}
 		if d.remember(ws.key, ws.hash, ws.volunteer, receipt, ws.receivedAt, now) {
 			n++
 		}
@@ -178,10 +179,13 @@ func (s *Server) readSubmissions(ctx context.Context, now time.Time) (warmRead, 
 // warmReport is the part of a report.v1 the dedupe store needs: decoding only these fields
 // skips the votes map and the rest of the submission.
 type warmReport struct {
-	SubmissionID string    `json:"submission_id"`
-	VolunteerID  string    `json:"volunteer_id"`
-	ReceivedAt   time.Time `json:"received_at"`
-	Hash         string    `json:"hash"`
+	SubmissionID string        `json:"submission_id"`
+	StationID    string        `json:"station_id"`
+	Ballot       string        `json:"ballot"`
+	Stage        schemas.Stage `json:"stage"`
+	VolunteerID  string        `json:"volunteer_id"`
+	ReceivedAt   time.Time     `json:"received_at"`
+	Hash         string        `json:"hash"`
 }
 
 var errNotReport = errors.New("ingest: not a report.v1 record")
@@ -193,9 +197,13 @@ func decodeWarm(r *kgo.Record) (warmSubmission, bool) {
 	if err := decodeReportFields(r, &rep); err != nil || rep.SubmissionID == "" || rep.Hash == "" {
 		return warmSubmission{}, false
 	}
+	leaf := schemas.ReportLeaf(&schemas.Report{
+		Submission: schemas.Submission{SubmissionID: rep.SubmissionID, StationID: rep.StationID, Ballot: rep.Ballot, Stage: rep.Stage},
+		ReceivedAt: rep.ReceivedAt, Hash: rep.Hash,
+	})
 	return warmSubmission{
 		key: "submission/" + rep.SubmissionID, hash: rep.Hash, volunteer: rep.VolunteerID,
-		receivedAt: rep.ReceivedAt,
+		leafHash: schemas.LeafHashHex(leaf), receivedAt: rep.ReceivedAt,
 	}, true
 }
 

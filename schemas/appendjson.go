@@ -96,6 +96,14 @@ func (r *Receipt) AppendJSON(dst []byte) ([]byte, error) {
 	if r.Duplicate {
 		dst = append(dst, `,"duplicate":true`...)
 	}
+	if r.LeafHash != "" {
+		dst = append(dst, `,"leaf_hash":`...)
+		dst = appendJSONString(dst, true, r.LeafHash)
+	}
+	if r.ProofURL != "" {
+		dst = append(dst, `,"proof_url":`...)
+		dst = appendJSONString(dst, true, r.ProofURL)
+	}
 	return append(dst, '}'), nil
 }
 

@@ -25,6 +25,9 @@ func checkReport(t *testing.T, r Report) {
 		t.Fatalf("AppendJSON differs from json.Marshal:\n got %s\nwant %s", got, want)
 	}
 	rc := Receipt{SubmissionID: r.SubmissionID, Hash: r.Hash, ReceivedAt: r.ReceivedAt, Duplicate: r.BallotsCast%2 == 1}
+	if r.Invalid%2 == 1 { // the log's fields, present or not, with strings that need escaping
+		rc.LeafHash, rc.ProofURL = r.StationID, "https://log.example/proof/"+r.VolunteerID
+	}
 	wantRc, wantErr := json.Marshal(rc)
 	gotRc, err := rc.AppendJSON(nil)
 	if (err != nil) != (wantErr != nil) || !bytes.Equal(gotRc, wantRc) {

@@ -51,7 +51,7 @@ var (
 // recordSchemas are the message types Encode and Decode handle.
 var recordSchemas = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
-	SchemaReview, SchemaOfficial,
+	SchemaReview, SchemaOfficial, SchemaEvidence, SchemaCheckpoint,
 }
 
 // schemaOf names the schema of a message value or pointer.
@@ -71,6 +71,10 @@ func schemaOf(v any) (string, bool) {
 		return SchemaReview, true
 	case Official, *Official:
 		return SchemaOfficial, true
+	case Evidence, *Evidence:
+		return SchemaEvidence, true
+	case Checkpoint, *Checkpoint:
+		return SchemaCheckpoint, true
 	}
 	return "", false
 }
@@ -209,6 +213,10 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 		v = new(Review)
 	case SchemaOfficial:
 		v = new(Official)
+	case SchemaEvidence:
+		v = new(Evidence)
+	case SchemaCheckpoint:
+		v = new(Checkpoint)
 	default:
 		base, _, _ := splitSchema(name)
 		for _, known := range recordSchemas {
@@ -226,7 +234,7 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 
 func isPointer(v any) bool {
 	switch v.(type) {
-	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official:
+	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official, *Evidence, *Checkpoint:
 		return true
 	}
 	return false
@@ -267,6 +275,14 @@ func Key(v any) string {
 		return m.StationID
 	case *Official:
 		return m.StationID
+	case Evidence:
+		return m.Evidence
+	case *Evidence:
+		return m.Evidence
+	case Checkpoint:
+		return m.Origin
+	case *Checkpoint:
+		return m.Origin
 	}
 	return ""
 }

@@ -19,19 +19,42 @@ const (
 // CallStates lists every call state, from least to most certain.
 var CallStates = []CallState{CallTooEarly, CallLeading, CallLikely, CallCalled}
 
+// EstimateState says whether a part of an estimate (the party-list shares and seats, a
+// constituency's projection) is published.
+type EstimateState string
+
+const (
+	// StateTooEarly: the reports so far cannot support an estimate (too few stations, or
+	// too few places); only the counted figures mean anything.
+	StateTooEarly EstimateState = "too_early"
+	// StateEstimate: a projection with its 95 % interval.
+	StateEstimate EstimateState = "estimate"
+	// StateCount: every station has reported; the figures are the count.
+	StateCount EstimateState = "count"
+)
+
+// EstimateStates lists every state, from least to most certain.
+var EstimateStates = []EstimateState{StateTooEarly, StateEstimate, StateCount}
+
 // Estimate is one run of the estimator: the value of an estimates.v1 record. Every figure
 // reflects the station results known at DataTime; ComputedAt is when it was worked out.
 // Stations and eligible voters count only reported, non-disputed stations as reported.
 type Estimate struct {
-	EstimateID       string                 `json:"estimate_id"` // unique per run; re-publishing the same run reuses it
-	DataTime         time.Time              `json:"data_time"`   // newest station-result updated_at taken into account
-	ComputedAt       time.Time              `json:"computed_at"`
-	StationsReported int                    `json:"stations_reported"` // party-list ballot, whole country
-	StationsTotal    int                    `json:"stations_total"`
-	EligibleReported int64                  `json:"eligible_reported"` // eligible voters of the reported stations
-	EligibleTotal    int64                  `json:"eligible_total"`
-	Parties          []PartyEstimate        `json:"parties"`
-	Constituencies   []ConstituencyEstimate `json:"constituencies"`
+	EstimateID       string    `json:"estimate_id"` // unique per run; re-publishing the same run reuses it
+	DataTime         time.Time `json:"data_time"`   // newest station-result updated_at taken into account
+	ComputedAt       time.Time `json:"computed_at"`
+	StationsReported int       `json:"stations_reported"` // party-list ballot, whole country
+	StationsTotal    int       `json:"stations_total"`
+	EligibleReported int64     `json:"eligible_reported"` // eligible voters of the reported stations
+	EligibleTotal    int64     `json:"eligible_total"`
+	// SharesState says whether the parties' shares, intervals, projected votes and seats
+	// are published: too_early (then they are all 0 and only counted_votes means
+	// anything), estimate, or count. Empty in messages from before it existed.
+	SharesState EstimateState `json:"shares_state,omitempty"`
+	// PriorityUsed: the priority sample entered the shares.
+	PriorityUsed   bool                   `json:"priority_used,omitempty"`
+	Parties        []PartyEstimate        `json:"parties"`
+	Constituencies []ConstituencyEstimate `json:"constituencies"`
 }
 
 // PartyEstimate is the national party-list estimate for one party. Shares are fractions of

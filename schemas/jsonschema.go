@@ -25,6 +25,8 @@ const (
 	SchemaEstimate      = "estimate.v1"       // estimates.v1 records
 	SchemaReview        = "review.v1"         // reviews.v1 records
 	SchemaOfficial      = "official.v1"       // official.v1 records
+	SchemaEvidence      = "evidence.v1"       // evidence.v1 records
+	SchemaCheckpoint    = "checkpoint.v1"     // checkpoints.v1 records
 
 	// Bodies a district lead or the war room sends to ingest: the record without the fields
 	// ingest sets from the token. They live in the record's file under $defs/request.
@@ -36,6 +38,7 @@ const (
 var SchemaNames = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
 	SchemaReview, SchemaOfficial, SchemaReviewRequest, SchemaOfficialRequest,
+	SchemaEvidence, SchemaCheckpoint,
 }
 
 // schemaBase is the base of every schema's $id. The .invalid domain is reserved: the ids

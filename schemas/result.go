@@ -66,13 +66,6 @@ const (
 	AnomalyPhotoReuse       = "PHOTO_REUSE"
 )
 
-// AnomalyCodes lists every code in the catalogue, in DESIGN.md order.
-var AnomalyCodes = []string{
-	AnomalyArith, AnomalyOverEligible, AnomalyConflict, AnomalyRegression, AnomalyBallotGap,
-	AnomalyTurnoutOutlier, AnomalyShareOutlier, AnomalyNumberSwap, AnomalyEarly, AnomalySpread,
-	AnomalyOfficialMismatch, AnomalyPhotoReuse,
-}
-
 // Anomaly is one flag raised by consolidate: the value of an anomalies.v1 record.
 type Anomaly struct {
 	AnomalyID string   `json:"anomaly_id"` // deterministic: the same input raises the same id

@@ -195,5 +195,18 @@ func samples() []sample {
 		{"review with figures", schemas.SchemaReview, sampleReviewFigures()},
 		{"official", schemas.SchemaOfficial, sampleOfficial()},
 		{"receipt", "", sampleReceipt()},
+		{"evidence", schemas.SchemaEvidence, schemas.Evidence{
+			Evidence: hashA, Bytes: 2483112, VolunteerID: "vol-000917", ReceivedAt: closeUTC.Add(54 * time.Minute),
+		}},
+		{"checkpoint", schemas.SchemaCheckpoint, sampleCheckpoint()},
+	}
+}
+
+func sampleCheckpoint() schemas.Checkpoint {
+	return schemas.Checkpoint{
+		Origin: "log.example.org/votestream-2023", Size: 1048577,
+		RootHash:  "x1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=",
+		Note:      "log.example.org/votestream-2023\n1048577\nx1X3gYZ8Nn2uHjOv4Hq1sQ2aB0dE6fG8hJ9kL0mN1oQ=\n\n— log.example.org/votestream-2023 Az3grlgt...\n",
+		Cosigners: []string{"witness.ilaw.example"}, PublishedAt: closeUTC.Add(3 * time.Hour),
 	}
 }

@@ -122,6 +122,8 @@ func TestGoTypesMatchSchemaFiles(t *testing.T) {
 		{schemas.CandidateEstimate{}, "estimate.v1", "candidate"},
 		{schemas.Review{}, "review.v1", ""},
 		{schemas.Official{}, "official.v1", ""},
+		{schemas.Evidence{}, "evidence.v1", ""},
+		{schemas.Checkpoint{}, "checkpoint.v1", ""},
 	}
 	for _, c := range cases {
 		name := reflect.TypeOf(c.typ).Name()
@@ -330,7 +332,7 @@ func toMap(t *testing.T, v any) map[string]any {
 }
 
 func TestJSONSchemaFiles(t *testing.T) {
-	for _, name := range []string{"submission.v1", "report.v1.json", "station-result.v1", "anomaly.v1", "estimate.v1", "review.v1", "official.v1"} {
+	for _, name := range []string{"submission.v1", "report.v1.json", "station-result.v1", "anomaly.v1", "estimate.v1", "review.v1", "official.v1", "evidence.v1", "checkpoint.v1"} {
 		b, err := schemas.JSONSchema(name)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -17,6 +17,10 @@ const (
 	TopicAnomalies      = "anomalies.v1"
 	TopicEstimates      = "estimates.v1"
 	TopicDeadLetter     = "dead-letter.v1"
+	// TopicEvidence: one record per photo ingest stored (or already had), keyed by digest.
+	TopicEvidence = "evidence.v1"
+	// TopicCheckpoints: the transparency log's signed checkpoints, keyed by origin.
+	TopicCheckpoints = "checkpoints.v1"
 )
 
 // Topics is the full topic set, created by `votestream migrate` (never by broker auto-create).
@@ -28,4 +32,6 @@ var Topics = []Topic{
 	{Name: TopicAnomalies, Partitions: 6},
 	{Name: TopicEstimates, Partitions: 1},
 	{Name: TopicDeadLetter, Partitions: 1},
+	{Name: TopicEvidence, Partitions: 6},
+	{Name: TopicCheckpoints, Partitions: 1},
 }

@@ -3,6 +3,7 @@ package simulate
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -18,10 +19,14 @@ const (
 // Config is everything a simulation depends on: the same Config gives the same bytes.
 type Config struct {
 	// Seed drives every random draw. CLI: --seed. Default 1.
-	Seed    uint64
-	Country CountryConfig
-	Vote    VoteConfig
-	Night   NightConfig
+	Seed uint64
+	// Scenario names the way the night's early reports differ from its late ones (see
+	// Scenarios): it adds to the vote model and the report times below, or replaces the
+	// vote model with another generator. CLI: --scenario. Default ScenarioDefault.
+	Scenario string
+	Country  CountryConfig
+	Vote     VoteConfig
+	Night    NightConfig
 }
 
 // CountryConfig shapes the country: synthetic by default, or the real structure of a
@@ -56,6 +61,10 @@ type CountryConfig struct {
 	PriorityFraction float64
 	// PriorityStrata is StrataConstituency or StrataRegionUrban. Default StrataConstituency.
 	PriorityStrata string
+	// Independents is the share of constituencies with one more candidate who has no
+	// party-list number (an independent, or a party fielding constituency candidates only:
+	// candidates.csv leaves party_no empty). Default 0.03.
+	Independents float64
 }
 
 // VoteConfig shapes the true results and the count times.
@@ -90,6 +99,17 @@ type VoteConfig struct {
 	// its mean, in minutes: the long tail of the night. Defaults 0.06 and 60.
 	DelayRate    float64
 	DelayMinutes float64
+	// SizeSlope is the standard deviation of a big party's slope of log-strength on the log
+	// of a station's size relative to its constituency's mean (small parties: half): shares
+	// that drift with station size inside each constituency. Default 0.
+	SizeSlope float64
+	// ClusterEffect is the standard deviation of a party's log-strength per subdistrict: a
+	// subdistrict that votes as a block. Default 0.
+	ClusterEffect float64
+	// TurnoutDrift is the standard deviation, on the logit scale, of a hidden station factor
+	// that raises turnout and the strongest party's strength together: high-turnout stations
+	// count more ballots and so report later, and lean one way. Default 0.
+	TurnoutDrift float64
 }
 
 // NightConfig shapes the volunteers and what they send.
@@ -144,7 +164,8 @@ var BangkokTime = time.FixedZone("+07", 7*3600)
 // DefaultConfig is a full national night with seed 1.
 func DefaultConfig() Config {
 	return Config{
-		Seed: 1,
+		Seed:     1,
+		Scenario: ScenarioDefault,
 		Country: CountryConfig{
 			Scale:            1,
 			Provinces:        77,
@@ -156,6 +177,7 @@ func DefaultConfig() Config {
 			MaxCandidates:    15,
 			PriorityFraction: 0.05,
 			PriorityStrata:   StrataConstituency,
+			Independents:     0.03,
 		},
 		Vote: VoteConfig{
 			BigParties:            7,
@@ -197,6 +219,9 @@ func DefaultConfig() Config {
 
 // Validate reports the first contradiction or out-of-range field.
 func (c Config) Validate() error {
+	if _, ok := scenarios[c.Scenario]; !ok {
+		return bad("Scenario = %q, want one of %s", c.Scenario, strings.Join(Scenarios(), ", "))
+	}
 	if err := c.Country.Validate(); err != nil {
 		return err
 	}
@@ -248,6 +273,9 @@ func (c CountryConfig) Validate() error {
 	if err := rate("PriorityFraction", c.PriorityFraction); err != nil {
 		return err
 	}
+	if err := rate("Independents", c.Independents); err != nil {
+		return err
+	}
 	if c.PriorityStrata != StrataConstituency && c.PriorityStrata != StrataRegionUrban {
 		return bad("PriorityStrata = %q, want %q or %q", c.PriorityStrata, StrataConstituency, StrataRegionUrban)
 	}
@@ -268,6 +296,7 @@ func (v VoteConfig) Validate() error {
 	for name, x := range map[string]float64{
 		"RegionalSpread": v.RegionalSpread, "ConstituencySwing": v.ConstituencySwing,
 		"StationNoise": v.StationNoise, "UrbanEffect": v.UrbanEffect, "PersonalVote": v.PersonalVote,
+		"SizeSlope": v.SizeSlope, "ClusterEffect": v.ClusterEffect, "TurnoutDrift": v.TurnoutDrift,
 	} {
 		if !(x >= 0 && x <= 5) {
 			return bad("%s = %v, want [0, 5]", name, x)

@@ -422,9 +422,14 @@ func addCandidates(seed uint64, c *election.Country, cfg CountryConfig) {
 			running = append(running, chosen)
 		}
 		numbers := candidateNumbers(r, running, c.Parties)
-		cands := make([]election.Candidate, n)
+		cands := make([]election.Candidate, n, n+1)
 		for j, p := range running {
 			cands[j] = election.Candidate{ConstituencyID: k.ID, No: numbers[j], Name: personName(r), PartyNo: c.Parties[p].No}
+		}
+		// A candidate without a party-list number takes the next number (its own stream, so
+		// the rest of the country does not move with the rate).
+		if ir := newRand(seed, "independent", uint64(ci)); ir.Float64() < cfg.Independents {
+			cands = append(cands, election.Candidate{ConstituencyID: k.ID, No: n + 1, Name: personName(ir), PartyNo: election.NoParty})
 		}
 		slices.SortFunc(cands, func(a, b election.Candidate) int { return cmp.Compare(a.No, b.No) })
 		c.Candidates = append(c.Candidates, cands...)

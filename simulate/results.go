@@ -173,7 +173,12 @@ type voteModel struct {
 	consLogW [][]float64 // constituency -> party -> log strength
 	urbanEff []float64   // party -> log strength difference urban vs rural
 	personal []float64   // candidate -> personal vote (log)
-	consTurn []float64   // constituency -> turnout logit
+	rank     []int       // parties, strongest first
+	nBig     int         // the first nBig of rank are the big parties
+	// independent is the log-strength of a candidate without a party-list number (the
+	// candidate's own, where others take their party's).
+	independent []float64
+	consTurn    []float64 // constituency -> turnout logit
 }
 
 // NewTruth draws the true results of c: regional party strongholds, constituency swing,
@@ -189,6 +194,7 @@ func NewTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, error) 
 		return nil, err
 	}
 	m := newVoteModel(seed, t, cfg)
+	fx := newStationEffects(seed, t, m, cfg)
 	src := rand.NewPCG(0, 0)
 	r := rand.New(src)
 	np := len(c.Parties)
@@ -204,17 +210,23 @@ func NewTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, error) 
 		}
 		for p := range np {
 			logW[p] = m.consLogW[k][p] + urban*m.urbanEff[p] + cfg.StationNoise*r.NormFloat64()
+		}
+		turnShift := fx.apply(i, logW)
+		for p := range np {
 			w[p] = math.Exp(logW[p])
 		}
 		cands := t.candsOf[k]
 		cw = cw[:0]
 		for _, ci := range cands {
-			p := t.partyIdx[c.Candidates[ci].PartyNo]
-			cw = append(cw, math.Exp(1.1*logW[p]+m.personal[ci]+0.7*cfg.StationNoise*r.NormFloat64()))
+			lw := m.independent[ci]
+			if p, ok := t.partyIdx[c.Candidates[ci].PartyNo]; ok {
+				lw = 1.1 * logW[p]
+			}
+			cw = append(cw, math.Exp(lw+m.personal[ci]+0.7*cfg.StationNoise*r.NormFloat64()))
 		}
 
 		e := s.EligibleVoters
-		turnout := logistic(m.consTurn[k] - 0.12*urban + 0.22*r.NormFloat64())
+		turnout := logistic(m.consTurn[k] - 0.12*urban + turnShift + 0.22*r.NormFloat64())
 		pl := binomial(r, e, turnout)
 		cons := pl
 		if r.Float64() < 0.15 {
@@ -254,7 +266,9 @@ func newVoteModel(seed uint64, t *Truth, cfg VoteConfig) *voteModel {
 	// ranks a falling share profile; small parties share what is left, by their reach.
 	fielded := make([]int, np)
 	for _, d := range c.Candidates {
-		fielded[t.partyIdx[d.PartyNo]]++
+		if p, ok := t.partyIdx[d.PartyNo]; ok {
+			fielded[p]++
+		}
 	}
 	rank := make([]int, np)
 	for i := range rank {
@@ -264,6 +278,8 @@ func newVoteModel(seed uint64, t *Truth, cfg VoteConfig) *voteModel {
 		return cmp.Or(cmp.Compare(fielded[b], fielded[a]), cmp.Compare(c.Parties[a].No, c.Parties[b].No))
 	})
 	nBig := min(cfg.BigParties, np)
+	m.rank = rank
+	m.nBig = nBig
 	base := make([]float64, np)
 	bigTotal, smallTotal := 0.0, 0.0
 	for j, p := range rank {
@@ -355,9 +371,14 @@ func newVoteModel(seed uint64, t *Truth, cfg VoteConfig) *voteModel {
 	}
 
 	m.personal = make([]float64, len(c.Candidates))
-	for i := range c.Candidates {
+	m.independent = make([]float64, len(c.Candidates))
+	for i, d := range c.Candidates {
 		cr := newRand(seed, "candidate", uint64(i))
 		m.personal[i] = cfg.PersonalVote * cr.NormFloat64()
+		if d.PartyNo == election.NoParty {
+			// A local figure: usually a few per cent, now and then a contender.
+			m.independent[i] = math.Log(0.03) + 0.9*newRand(seed, "independent-strength", uint64(i)).NormFloat64()
+		}
 	}
 	return m
 }

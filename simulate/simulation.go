@@ -13,17 +13,18 @@ type Simulation struct {
 	Truth   *Truth
 }
 
-// Generate builds the country and true results of cfg. A full national country takes a
+// Generate builds the country and true results of cfg under its scenario. A full national country takes a
 // few seconds and a few hundred megabytes at most.
 func Generate(cfg Config) (*Simulation, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = withScenario(cfg)
 	c, err := NewCountry(cfg.Seed, cfg.Country)
 	if err != nil {
 		return nil, err
 	}
-	t, err := NewTruth(cfg.Seed, c, cfg.Vote)
+	t, err := truthFor(cfg, c)
 	if err != nil {
 		return nil, fmt.Errorf("simulate: true results: %w", err)
 	}

@@ -7,9 +7,10 @@
 //	BENCH name=estimate_recompute_95k value=<median ms> unit=ms
 //	BENCH name=estimate_apply value=<µs per station result> unit=us
 //
-// With -seeds N it instead backtests N simulated national nights (seeds 1..N) in the
-// order given by -order and prints each night's summary and the pooled one: the figures
-// docs/estimation.md records.
+// With -seeds N it instead backtests N simulated national nights (seeds 1..N) of every
+// scenario given by -scenarios (all: the whole family), in the order given by -order, two
+// nights at a time (-workers), and prints per scenario the pooled table by stage of the
+// night: the figures docs/estimation.md records.
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"votestream/election"
@@ -29,18 +32,27 @@ import (
 )
 
 func main() {
-	seeds := flag.Int("seeds", 0, "backtest this many simulated national nights (seeds 1..N) instead of timing")
+	seeds := flag.Int("seeds", 0, "backtest this many simulated national nights (seeds first-seed..) per scenario instead of timing")
 	first := flag.Uint64("first-seed", 1, "first seed of -seeds")
 	order := flag.String("order", string(estimate.OrderBiased), "backtest order: biased, random or file")
 	scale := flag.Float64("scale", 1, "fraction of the country to simulate (simulate's Scale)")
 	ref := flag.String("ref", "", "simulate on the structure of this reference folder (simulate's RefDir) instead of a synthetic country")
-	csvDir := flag.String("csv", "", "with -seeds: write each night's table as night-<seed>.csv in this folder")
+	scens := flag.String("scenarios", simulate.ScenarioDefault, "with -seeds: comma-separated scenarios, or all ("+strings.Join(simulate.Scenarios(), ", ")+")")
+	workers := flag.Int("workers", 2, "with -seeds: nights simulated and replayed at once")
+	csvDir := flag.String("csv", "", "with -seeds: write each night's table as <scenario>-<seed>.csv in this folder")
+	md := flag.Bool("md", false, "with -seeds: print the per-band tables as Markdown (for docs/estimation.md)")
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
 	flag.Parse()
 	log.SetFlags(0)
 
 	if *seeds > 0 {
-		if err := backtest(*first, *seeds, estimate.Order(*order), *scale, *ref, *csvDir, *verbose); err != nil {
+		names := strings.Split(*scens, ",")
+		if *scens == "all" {
+			names = simulate.Scenarios()
+		}
+		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1)}
+		if err := run.all(names); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -50,60 +62,142 @@ func main() {
 	}
 }
 
-func simulated(seed uint64, scale float64, ref string) (*simulate.Simulation, error) {
+func simulated(scenario string, seed uint64, scale float64, ref string) (*simulate.Simulation, error) {
 	cfg := simulate.DefaultConfig()
 	cfg.Seed = seed
+	cfg.Scenario = scenario
 	cfg.Country.Scale = scale
 	cfg.Country.RefDir = ref
 	return simulate.Generate(cfg)
 }
 
-func backtest(first uint64, n int, order estimate.Order, scale float64, ref, csvDir string, verbose bool) error {
-	var tables []*estimate.BacktestTable
-	for seed := first; seed < first+uint64(n); seed++ {
-		t0 := time.Now()
-		sim, err := simulated(seed, scale, ref)
-		if err != nil {
-			return err
+type backtestRun struct {
+	first       uint64
+	n           int
+	order       estimate.Order
+	scale       float64
+	ref, csvDir string
+	verbose, md bool
+	workers     int
+}
+
+type night struct {
+	scenario string
+	seed     uint64
+}
+
+type nightResult struct {
+	night
+	table *estimate.BacktestTable
+	took  time.Duration
+	err   error
+}
+
+// all replays every (scenario, seed) night with a bounded pool of workers and prints each
+// scenario's pooled summary in scenario order.
+func (b backtestRun) all(names []string) error {
+	var nights []night
+	for _, name := range names {
+		if simulate.ScenarioDoc(name) == "" {
+			return fmt.Errorf("unknown scenario %q (want %s)", name, strings.Join(simulate.Scenarios(), ", "))
 		}
-		results := sim.Truth.Results()
-		gen := time.Since(t0)
-		cfg := estimate.DefaultBacktestConfig()
-		cfg.Order, cfg.Seed = order, seed
-		t0 = time.Now()
-		table, err := estimate.Backtest(context.Background(), sim.Country, results, cfg)
-		if err != nil {
-			return fmt.Errorf("seed %d: %w", seed, err)
+		for seed := b.first; seed < b.first+uint64(b.n); seed++ {
+			nights = append(nights, night{name, seed})
 		}
-		fmt.Printf("# seed %d: %d stations, simulated in %.1fs, backtest in %.1fs\n", seed, len(sim.Country.Stations), gen.Seconds(), time.Since(t0).Seconds())
-		if verbose {
-			if err := table.Format(os.Stdout); err != nil {
-				return err
-			}
-		} else if err := table.Summary().Format(os.Stdout); err != nil {
-			return err
-		}
-		if csvDir != "" {
-			f, err := os.Create(filepath.Join(csvDir, fmt.Sprintf("night-%d.csv", seed)))
-			if err != nil {
-				return err
-			}
-			if err := table.WriteCSV(f); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-		}
-		tables = append(tables, table)
 	}
-	fmt.Print("# all nights: ")
-	return estimate.Summarize(tables).Format(os.Stdout)
+	jobs := make(chan night)
+	results := make(chan nightResult)
+	var wg sync.WaitGroup
+	for range b.workers {
+		wg.Go(func() {
+			for nt := range jobs {
+				t0 := time.Now()
+				table, err := b.one(nt)
+				results <- nightResult{night: nt, table: table, took: time.Since(t0), err: err}
+			}
+		})
+	}
+	go func() {
+		for _, nt := range nights {
+			jobs <- nt
+		}
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+	byScenario := map[string][]*estimate.BacktestTable{}
+	var firstErr error
+	done := 0
+	for r := range results {
+		done++
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s seed %d: %w", r.scenario, r.seed, r.err)
+			}
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "# [%d/%d] %s seed %d in %.1fs: %s\n", done, len(nights), r.scenario, r.seed, r.took.Seconds(), r.table.Summary().GoalLine())
+		if b.verbose {
+			if err := r.table.Format(os.Stdout); err != nil {
+				return err
+			}
+		}
+		byScenario[r.scenario] = append(byScenario[r.scenario], r.table)
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, name := range names {
+		s := estimate.Summarize(byScenario[name])
+		if b.md {
+			fmt.Printf("\n**%s** (%s)\n\n", name, simulate.ScenarioDoc(name))
+			if err := s.FormatMarkdown(os.Stdout); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Printf("## %s: %s\n", name, simulate.ScenarioDoc(name))
+		if err := s.Format(os.Stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// one simulates and replays one night.
+func (b backtestRun) one(nt night) (*estimate.BacktestTable, error) {
+	sim, err := simulated(nt.scenario, nt.seed, b.scale, b.ref)
+	if err != nil {
+		return nil, err
+	}
+	cfg := estimate.DefaultBacktestConfig()
+	cfg.Order, cfg.Seed = b.order, nt.seed
+	table, err := estimate.Backtest(context.Background(), sim.Country, sim.Truth.Results(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	if b.csvDir != "" {
+		if err := writeCSV(filepath.Join(b.csvDir, fmt.Sprintf("%s-%d.csv", nt.scenario, nt.seed)), table); err != nil {
+			return nil, err
+		}
+	}
+	return table, nil
+}
+
+func writeCSV(path string, t *estimate.BacktestTable) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := t.WriteCSV(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func bench(scale float64, ref string) error {
-	sim, err := simulated(1, scale, ref)
+	sim, err := simulated(simulate.ScenarioDefault, 1, scale, ref)
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,8 @@ func init() {
 		summary: "deduplicate and consolidate reports into station results, flag anomalies (exactly once)",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := consolidate.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder; required")
-			metrics := fs.String("metrics", "127.0.0.1:9103", "address serving Prometheus /metrics; empty disables")
+			var rf roleFlags
+			rf.register(fs, "127.0.0.1:9103")
 			fs.StringVar(&cfg.Group, "group", cfg.Group, "consumer group shared by every consolidator of a deployment")
 			fs.StringVar(&cfg.TransactionalID, "transactional-id", "", "unique per process, stable across its restarts (default <group>-<host name>)")
 			fs.DurationVar(&cfg.TransactionTimeout, "txn-timeout", cfg.TransactionTimeout, "broker aborts a transaction open longer than this")
@@ -31,11 +29,11 @@ func init() {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				country, err := loadCountry(*ref)
+				country, err := rf.country()
 				if err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country = kf.seedList(), kf.topicPrefix, country
+				cfg.Seeds, cfg.TopicPrefix, cfg.Rules.Country = rf.seeds(), rf.topicPrefix(), country
 				if cfg.TransactionalID == "" { // the flag's "" stood for the documented default
 					host, err := os.Hostname()
 					if err != nil {
@@ -54,7 +52,7 @@ func init() {
 					return err
 				}
 				defer closeLag()
-				return withMetrics(ctx, *metrics, reg, c.Run)
+				return rf.serve(ctx, reg, c.Run)
 			}
 		},
 	})

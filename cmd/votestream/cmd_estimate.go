@@ -22,26 +22,24 @@ func init() {
 		summary: "estimate party-list shares and seats and constituency leaders with calls, every few seconds and on SIGUSR1",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := estimate.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder with stations and candidates; required")
-			metrics := fs.String("metrics", "127.0.0.1:9104", "address serving Prometheus /metrics; empty disables")
+			var rf roleFlags
+			rf.register(fs, "127.0.0.1:9104")
 			fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "how often an estimate is published when results changed")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				country, err := loadCountry(*ref)
+				country, err := rf.country()
 				if err != nil {
 					return err
 				}
 				reg := newRegistry()
-				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = kf.seedList(), kf.topicPrefix, country, reg
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				r, err := estimate.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return withMetrics(ctx, *metrics, reg, func(ctx context.Context) error {
+				return rf.serve(ctx, reg, func(ctx context.Context) error {
 					g, gctx := errgroup.WithContext(ctx)
 					g.Go(func() error { return r.Run(gctx) })
 					g.Go(func() error { triggerOnSignal(gctx, r.Trigger); return nil })

@@ -18,9 +18,8 @@ func init() {
 		usage:   "--out DIR --ref DIR",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := parquet.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder; required")
+			var rf roleFlags
+			rf.register(fs, "")
 			fs.StringVar(&cfg.OutDir, "out", "", "folder to write into (created; an earlier export there is replaced); required")
 			fs.BoolVar(&cfg.Arrow, "arrow", false, "also write the station results as an Arrow IPC stream (station_results.arrows)")
 			fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "fail when no record arrives for this long before the cut is read")
@@ -31,11 +30,11 @@ func init() {
 				if cfg.OutDir == "" {
 					return fmt.Errorf("%w: --out is required", errUsage)
 				}
-				country, err := loadCountry(*ref)
+				country, err := rf.country()
 				if err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Progress = kf.seedList(), kf.topicPrefix, country, os.Stderr
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Progress = rf.seeds(), rf.topicPrefix(), country, os.Stderr
 				start := time.Now()
 				sum, err := parquet.Export(ctx, cfg)
 				if err != nil {

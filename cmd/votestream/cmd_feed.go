@@ -19,10 +19,8 @@ func init() {
   keygen  appends a fresh API key for a newsroom to the key file (created 0600) and prints it`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := feed.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder; required")
-			metrics := fs.String("metrics", "127.0.0.1:9105", "address serving Prometheus /metrics; empty disables")
+			var rf roleFlags
+			rf.register(fs, "127.0.0.1:9105")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
@@ -43,22 +41,24 @@ func init() {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				country, err := loadCountry(*ref)
+				country, err := rf.country()
 				if err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix, cfg.Country = kf.seedList(), kf.topicPrefix, country
+				reg := newRegistry()
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				f, err := feed.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return withMetrics(ctx, *metrics, newRegistry(f.Collectors()...), f.Run)
+				return rf.serve(ctx, reg, f.Run)
 			}
 		},
 	})
 	upRoles = append(upRoles, upRole{name: "feed", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := feed.DefaultConfig()
 		cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Listen = env.seeds, env.topicPrefix, env.country, env.feedListen
+		cfg.Registerer = env.metrics
 		cfg.KeysFile = filepath.Join(env.dataDir, "newsroom-keys")
 		note := "keys in " + cfg.KeysFile
 		if _, err := os.Stat(cfg.KeysFile); os.IsNotExist(err) {
@@ -72,6 +72,6 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run, metrics: f.Collectors()}, nil
+		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run}, nil
 	}})
 }

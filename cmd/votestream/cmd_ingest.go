@@ -46,6 +46,7 @@ func init() {
 			fs.BoolVar(&s3.CreateBucket, "evidence-s3-create-bucket", s3.CreateBucket, "create the evidence bucket when missing, instead of failing at start")
 			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket")
 			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY than on the command line, where ps shows it")
+			fs.StringVar(&cfg.EvidenceLogURL, "evidence-log-url", "", "the transparency log's public address; receipts then name where their proof is fetched")
 			fs.StringVar(&cfg.SpreadPolicy, "spread-policy", cfg.SpreadPolicy, "a report outside the volunteer's scope: flag (accept, SPREAD anomaly) or refuse (403)")
 			fs.Float64Var(&cfg.RatePerVolunteer, "rate", cfg.RatePerVolunteer, "requests per second one volunteer may sustain; 0 disables")
 			fs.IntVar(&cfg.RateBurst, "rate-burst", cfg.RateBurst, "requests one volunteer may make at once after being idle")
@@ -148,6 +149,7 @@ func init() {
 		cfg := ingest.DefaultConfig()
 		cfg.Listen, cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
+		cfg.EvidenceLogURL = "http://" + env.logListen
 		srv, err := ingest.New(cfg, env.country, ingest.WithRegistry(env.metrics))
 		if err != nil {
 			return upStarted{}, err

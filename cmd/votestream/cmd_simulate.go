@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"votestream/ingest/token"
@@ -27,6 +28,7 @@ func init() {
 			d := simulate.DefaultConfig()
 			rd := simulate.DefaultReplayConfig()
 			seed := fs.Uint64("seed", d.Seed, "seed of every random draw: the same seed gives the same bytes")
+			scenario := fs.String("scenario", d.Scenario, "how early reports differ from late ones: "+strings.Join(simulate.Scenarios(), ", "))
 			ref := fs.String("ref", "", "reference folder (provinces, constituencies, parties; or a folder `simulate country` wrote) instead of a synthetic country")
 			scale := fs.Float64("scale", d.Country.Scale, "fraction of the country to build, in (0, 1]")
 			stationsScale := fs.Float64("stations-scale", d.Country.StationsScale, "multiplies every constituency's station count, in (0, 1]")
@@ -43,7 +45,7 @@ func init() {
 					return fmt.Errorf("%w: want `simulate country --out DIR` or `simulate night --ingest URL --keys FILE`", errUsage)
 				}
 				cfg := simulate.DefaultConfig()
-				cfg.Seed = *seed
+				cfg.Seed, cfg.Scenario = *seed, *scenario
 				cfg.Country.RefDir, cfg.Country.Scale, cfg.Country.StationsScale, cfg.Country.PriorityFraction = *ref, *scale, *stationsScale, *priority
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)

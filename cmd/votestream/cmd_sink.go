@@ -26,11 +26,12 @@ func init() {
 				}
 				cfg := sinkConfig(kf.seedList(), kf.topicPrefix, cf)
 				cfg.Group, cfg.MaxBatchRecords = *group, *batch
+				reg := newRegistry()
+				cfg.Registerer = reg
 				s, err := sink.New(cfg)
 				if err != nil {
 					return err
 				}
-				reg := newRegistry(sink.Collectors()...)
 				closeLag, err := registerLag(reg, cfg.Seeds, cfg.TopicPrefix, cfg.Group)
 				if err != nil {
 					return err
@@ -44,11 +45,13 @@ func init() {
 		if env.clickhouse.addr == "" {
 			return upStarted{describe: "off (no --clickhouse)"}, nil
 		}
-		s, err := sink.New(sinkConfig(env.seeds, env.topicPrefix, env.clickhouse))
+		cfg := sinkConfig(env.seeds, env.topicPrefix, env.clickhouse)
+		cfg.Registerer = env.metrics
+		s, err := sink.New(cfg)
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run, metrics: sink.Collectors()}, nil
+		return upStarted{describe: "every topic -> ClickHouse database " + env.clickhouse.database, run: s.Run}, nil
 	}})
 }
 

@@ -32,6 +32,7 @@ type upEnv struct {
 	keysFile    string // token key file ingest verifies with
 	listen      string // ingest's HTTP address
 	feedListen  string // the newsroom feed's HTTP address
+	logListen   string // the transparency log's HTTP address
 	metrics     *prometheus.Registry
 }
 
@@ -63,6 +64,7 @@ type upFlags struct {
 	keys        string
 	listen      string
 	feedListen  string
+	logListen   string
 	simulate    bool
 	simSeed     uint64
 	simScale    float64
@@ -84,6 +86,7 @@ func init() {
 			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
 			fs.StringVar(&f.feedListen, "feed-listen", "127.0.0.1:8090", "the newsroom feed's HTTP listen address")
+			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
 			fs.BoolVar(&f.simulate, "simulate", false, "replay the simulated election night of the country against ingest")
 			fs.Uint64Var(&f.simSeed, "sim-seed", 1, "seed of the synthetic country and its night")
 			fs.Float64Var(&f.simScale, "sim-scale", 0.1, "fraction of a national country to generate, in (0, 1]")
@@ -157,7 +160,7 @@ func runUp(ctx context.Context, f upFlags) error {
 		return err
 	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, metrics: newRegistry()}
+		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed

@@ -32,6 +32,9 @@ var commands = map[string]*command{}
 
 func register(c *command) { commands[c.name] = c }
 
+// exitCoder is an error that names its own exit status (verify's 3 and 4).
+type exitCoder interface{ ExitCode() int }
+
 // errUsage marks an error in how the command was called: exit code 2, not 1.
 var errUsage = errors.New("usage")
 
@@ -77,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	runFn := c.setup(fs)
+	var lf logFlags
+	lf.register(fs)
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: votestream %s [flags] %s\n\n%s\n", c.name, c.usage, c.summary)
@@ -104,6 +109,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
 		return 2
 	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
+		return 2
+	}
+	slog.SetDefault(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := runFn(ctx, append(lead, fs.Args()...)); err != nil {
@@ -113,6 +124,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
 		if errors.Is(err, errUsage) {
 			return 2
+		}
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			return ec.ExitCode()
 		}
 		return 1
 	}

@@ -40,7 +40,11 @@ func TestUsageErrors(t *testing.T) {
 		{"migrate", "--no-such-flag"},
 		{"migrate", "extra-argument"},
 		{"simulate", "bogus"},
-		{"simulate", "country"}, // --out missing
+		{"simulate", "country"},      // --out missing
+		{"verify"},                   // --log-key missing
+		{"verify", "--log-key", "k"}, // no check named
+		{"verify", "--log-key", "k", "--bundle", "b", "--old", "o", "--new", "n"},
+		{"evidencelog", "keygen", "--key", "k"}, // --origin missing
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -77,5 +81,15 @@ func TestBadEnvironmentValue(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "VOTESTREAM_MAX_BATCH") {
 		t.Errorf("error %q does not name the variable", errb.String())
+	}
+}
+
+// TestVerifyCannotCheck: verify's inputs that cannot be read exit 3, not 1 (FAILED).
+func TestVerifyCannotCheck(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"verify", "--log-key", dir + "/no-such-key", "--bundle", dir + "/no-such-bundle"}, &out, &errb)
+	if code != 3 {
+		t.Errorf("exit %d, want 3 (stderr %q)", code, errb.String())
 	}
 }

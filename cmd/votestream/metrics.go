@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,8 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+
+	"votestream/internal/httpserve"
 )
 
 // newRegistry is a process's metrics registry: the given collectors and the Go runtime's.
@@ -23,33 +23,33 @@ func newRegistry(cs ...prometheus.Collector) *prometheus.Registry {
 	return reg
 }
 
-// withMetrics runs role while serving reg on addr/metrics; addr "" runs role alone. The
-// server stops when role returns.
+// withMetrics runs role while serving reg on addr/metrics (and /healthz, /readyz: the
+// process is up); addr "" runs role alone. The server stops when role returns.
 func withMetrics(ctx context.Context, addr string, reg *prometheus.Registry, role func(context.Context) error) error {
 	if addr == "" {
 		return role(ctx)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hc := httpserve.DefaultConfig()
+	hc.Name, hc.Gatherer = "metrics", reg
+	hc.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpserve.WriteError(w, http.StatusNotFound, httpserve.Error{Code: httpserve.CodeNotFound, Message: "this listener serves /metrics, /healthz and /readyz only"})
+	})
+	hc.Ready = func(context.Context) error { return nil }
+	hc.ShutdownGrace = 5 * time.Second
+	srv, err := httpserve.New(hc)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	slog.Info("serving metrics", "addr", ln.Addr().String()+"/metrics")
 	g, gctx := errgroup.WithContext(ctx)
+	srvCtx, stopServer := context.WithCancel(gctx)
+	g.Go(func() error { return srv.Serve(srvCtx, ln) })
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	g.Go(func() error {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
+		defer stopServer()
 		return role(gctx)
 	})
 	return g.Wait()

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
+	"votestream/internal/backoff"
 	"votestream/schemas/provision"
 	chsink "votestream/sinks/clickhouse"
 )
@@ -68,31 +69,23 @@ func ensureTopics(ctx context.Context, seeds []string, prefix string) ([]string,
 
 // waitHTTP polls url until it answers 200, for at most limit.
 func waitHTTP(ctx context.Context, url string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := context.WithTimeout(ctx, limit+time.Second) // a request that hangs ends too
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
+	return backoff.Retry(ctx, backoff.Exponential(100*time.Millisecond, time.Second).Within(limit), func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return backoff.Permanent(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s answered %s", url, resp.Status)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answered %s", url, resp.Status)
 		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
+		return nil
+	}, nil)
 }
 
 // loadReference writes the country into ClickHouse's reference tables (idempotent).

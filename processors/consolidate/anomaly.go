@@ -8,27 +8,9 @@ import (
 	"votestream/schemas"
 )
 
-// severity of each code. A hard anomaly on the figures disputes the result (it then counts
-// as unreported downstream); a soft one only flags it for a person to look at.
-var severity = map[string]schemas.Severity{
-	schemas.AnomalyArith:            schemas.SeverityHard,
-	schemas.AnomalyOverEligible:     schemas.SeverityHard,
-	schemas.AnomalyConflict:         schemas.SeverityHard,
-	schemas.AnomalyRegression:       schemas.SeveritySoft,
-	schemas.AnomalyBallotGap:        schemas.SeveritySoft,
-	schemas.AnomalyTurnoutOutlier:   schemas.SeveritySoft,
-	schemas.AnomalyShareOutlier:     schemas.SeveritySoft,
-	schemas.AnomalyNumberSwap:       schemas.SeverityHard,
-	schemas.AnomalyEarly:            schemas.SeveritySoft,
-	schemas.AnomalySpread:           schemas.SeveritySoft,
-	schemas.AnomalyOfficialMismatch: schemas.SeverityHard,
-	schemas.AnomalyPhotoReuse:       schemas.SeveritySoft,
-}
-
-// Severity returns the severity of an anomaly code ("" for an unknown code).
-func Severity(code string) schemas.Severity { return severity[code] }
-
-func isHard(code string) bool { return severity[code] == schemas.SeverityHard }
+// Severity returns the severity of an anomaly code ("" for an unknown code): hard disputes
+// the result (it then counts as unreported downstream), soft only flags it for a person.
+func Severity(code string) schemas.Severity { return schemas.AnomalySeverity(code) }
 
 // anomalyID is deterministic: the code and the facts that identify one occurrence (never a
 // clock or a counter), so a replay raises the same id and downstream tables deduplicate.
@@ -47,7 +29,7 @@ func newAnomaly(code string, st *Station, ballot string, at time.Time, message s
 	return &schemas.Anomaly{
 		AnomalyID:      anomalyID(code, idParts...),
 		Code:           code,
-		Severity:       severity[code],
+		Severity:       Severity(code),
 		StationID:      st.ID,
 		ConstituencyID: st.ConstituencyID,
 		Ballot:         ballot,

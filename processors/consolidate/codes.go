@@ -2,23 +2,25 @@ package consolidate
 
 import "votestream/schemas"
 
-// codeSet is a set of anomaly codes, one bit per code of schemas.AnomalyCodes.
-type codeSet uint16
+// codeSet is a set of anomaly codes, one bit per entry of schemas.AnomalyCatalogue. Its
+// width follows the catalogue's length (a constant), so a new code can never fall off the
+// end; it stays a comparable value, copied with the view that holds it.
+type codeSet [(len(schemas.AnomalyCatalogue) + 63) / 64]uint64
 
-var codeBit = func() map[string]codeSet {
-	m := make(map[string]codeSet, len(schemas.AnomalyCodes))
-	for i, c := range schemas.AnomalyCodes {
-		m[c] = 1 << i
+// add puts code in the set. Codes come from the schemas.Anomaly* constants, every one of
+// which a schemas test finds in the catalogue; anything else is ignored.
+func (s *codeSet) add(code string) {
+	if _, i, ok := schemas.LookupAnomaly(code); ok {
+		s[i/64] |= 1 << (i % 64)
 	}
-	return m
-}()
+}
 
-func (s *codeSet) add(code string) { *s |= codeBit[code] }
+func (s *codeSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
 
 // hard reports whether any code in the set disputes a result.
 func (s codeSet) hard() bool {
-	for i, c := range schemas.AnomalyCodes {
-		if s&(1<<i) != 0 && isHard(c) {
+	for i, k := range schemas.AnomalyCatalogue {
+		if s.has(i) && k.Severity == schemas.SeverityHard {
 			return true
 		}
 	}
@@ -27,13 +29,10 @@ func (s codeSet) hard() bool {
 
 // list returns the codes in catalogue order (DESIGN.md §4), nil for none.
 func (s codeSet) list() []string {
-	if s == 0 {
-		return nil
-	}
 	var out []string
-	for i, c := range schemas.AnomalyCodes {
-		if s&(1<<i) != 0 {
-			out = append(out, c)
+	for i, k := range schemas.AnomalyCatalogue {
+		if s.has(i) {
+			out = append(out, k.Code)
 		}
 	}
 	return out

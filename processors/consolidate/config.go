@@ -68,13 +68,19 @@ func DefaultConfig() Config {
 	}
 }
 
-// ErrBadConfig: the Config contradicts itself or lacks a required field.
-var ErrBadConfig = errors.New("consolidate: bad config")
+// ErrConfig: the Config contradicts itself or lacks a required field (the name every
+// role uses).
+var ErrConfig = errors.New("consolidate: bad config")
+
+// ErrBadConfig is ErrConfig, under the name this package used first.
+//
+// Deprecated: use ErrConfig.
+var ErrBadConfig = ErrConfig
 
 // Validate checks the config, the rules included.
 func (c *Config) Validate() error {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
 	}
 	switch {
 	case len(c.Seeds) == 0:

@@ -47,6 +47,11 @@ type Ledger struct {
 	draining  bool                  // Drain is applying: versions from the upper half of the step
 	pending   []pendingInput        // flags for other partitions found while replaying
 	unjudged  map[groupKey]struct{} // outlier groups a replay changed, judged by SettleReplay
+
+	// published, when set, reports whether an anomaly id is on anomalies.v1 already. A
+	// replay then applies a cross-partition flag whose anomaly was published as it applies
+	// a local one, in state only: its station's result was published with it then.
+	published func(anomalyID string) bool
 }
 
 // groupKey names the stations of one constituency and ballot in one partition.
@@ -304,9 +309,12 @@ func finalFigures(st *Station, b int) *figures {
 // than the one being replayed (that station's published state must not move without its
 // record being produced), or when reports of other partitions stand behind the verdict
 // (local false): the replayed partition's previous owner may not have held those, so may
-// never have published the verdict. Drain then publishes it, at worst a second time.
+// never have published the verdict. Drain then publishes it. A raised flag whose anomaly
+// is known to be published (Ledger.published) was applied and published with it, so the
+// replay applies it at once, in state only.
 func (l *Ledger) flag(p int32, station string, f Flag, local bool) []Output {
-	if l.replaying >= 0 && (p != l.replaying || !local) {
+	known := f.On && f.Anomaly != nil && l.published != nil && l.published(f.Anomaly.AnomalyID)
+	if l.replaying >= 0 && (p != l.replaying || !local) && !known {
 		l.pending = append(l.pending, pendingInput{part: p, station: station, in: Input{Flag: &f}})
 		return nil
 	}

@@ -8,39 +8,37 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/backoff"
+	"votestream/internal/health"
+	"votestream/internal/kafkaready"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
 
-// Dead-letter headers beyond schemas.HeaderReason and schemas.HeaderSourceTopic.
-const (
-	HeaderSourcePartition = "source-partition"
-	HeaderSourceOffset    = "source-offset"
-)
+// retryCurve is the wait between polls that brought only errors, and between transactions
+// a produce error aborted: from 100 ms, doubling, at most 2 s.
+var retryCurve = backoff.Exponential(100*time.Millisecond, 2*time.Second)
 
-// maxFailedPolls bounds the consecutive polls that bring only errors (about a minute with
-// the back-off) before Run gives up.
-const maxFailedPolls = 40
-
-// maxAbortedTransactions bounds the transactions in a row that a produce error aborts
-// (about a minute with the back-off) before Run gives up with that error.
-const maxAbortedTransactions = 40
+// sessionCurve is the wait before a new Kafka session after one failed (the broker away, a
+// transaction whose end could not be confirmed): from 500 ms, doubling, at most 15 s, for
+// as long as it takes.
+var sessionCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
 
 // errProduceAborted: a transaction was aborted because a record could not be produced.
 var errProduceAborted = errors.New("consolidate: transaction aborted by a produce error")
 
-// ErrTopics: a topic the role needs is missing. (Input topics partitioned differently are a
-// configuration error, ErrBadConfig.)
-var ErrTopics = errors.New("consolidate: input topics")
+// errEncode: an output could not be encoded, a bug no retry mends.
+var errEncode = errors.New("consolidate: encode")
 
 // Consolidator is the consolidate role: a consumer group on submissions.v1, reviews.v1 and
 // official.v1 that publishes station-results.v1 and anomalies.v1 in Kafka transactions
@@ -55,6 +53,8 @@ type Consolidator struct {
 	cfg    Config
 	log    *slog.Logger
 	m      *metrics
+	health *health.Set
+	kafka  *health.Dependency
 	ledger *Ledger
 	in     [Inputs]string // full input topic names, in Ledger topic order
 	out    struct{ results, anomalies, dead string }
@@ -65,6 +65,10 @@ type Consolidator struct {
 
 	seenGen  int            // the generation the loop last synchronised with
 	verified map[int32]bool // partitions checked against the committed offsets in seenGen
+
+	published *publishedAnomalies // anomaly ids on anomalies.v1, so none is published twice
+
+	onCommit func() // tests: called after each committed transaction
 }
 
 // New checks the config and prepares the role; it does not connect.
@@ -82,30 +86,78 @@ func New(cfg Config) (*Consolidator, error) {
 		assigned: map[int32]bool{},
 		verified: map[int32]bool{},
 	}
-	c.ledger = NewLedger(&c.cfg.Rules)
 	c.in = [Inputs]string{cfg.TopicPrefix + schemas.TopicSubmissions, cfg.TopicPrefix + schemas.TopicReviews, cfg.TopicPrefix + schemas.TopicOfficial}
 	c.out.results = cfg.TopicPrefix + schemas.TopicStationResults
 	c.out.anomalies = cfg.TopicPrefix + schemas.TopicAnomalies
 	c.out.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
-	if cfg.Registerer != nil {
-		for _, col := range c.m.collectors() {
-			if err := cfg.Registerer.Register(col); err != nil {
-				return nil, fmt.Errorf("consolidate: register metrics: %w", err)
-			}
-		}
+	c.published = newPublishedAnomalies(c.out.anomalies)
+	c.ledger = NewLedger(&c.cfg.Rules)
+	c.ledger.published = c.published.has
+	if err := promreg.Register(cfg.Registerer, "consolidate", c.m.collectors()...); err != nil {
+		return nil, err
 	}
+	hs, err := health.NewSet("consolidate", cfg.Logger, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("consolidate: %w", err)
+	}
+	c.health, c.kafka = hs, hs.Dependency("kafka")
 	return c, nil
 }
 
 // Collectors returns the role's Prometheus metrics, for a caller that registers them itself.
 func (c *Consolidator) Collectors() []prometheus.Collector { return c.m.collectors() }
 
+// Ready returns nil while Kafka answers, or an error saying since when it does not. Safe
+// for concurrent use (a readiness probe).
+func (c *Consolidator) Ready() error { return c.health.Ready() }
+
 // Run consumes and publishes until ctx ends, then finishes or aborts the open transaction,
-// leaves the group and returns nil. It returns an error when Kafka fails in a way the client
-// cannot retry (a fenced transactional id, topics missing) or a rebuild exceeds
-// RebuildTimeout. Run is not safe to call twice at once on one Consolidator.
+// leaves the group and returns nil. Kafka being away does not end it, however long: the
+// session that failed is closed, and a new one starts after a capped back-off (readiness
+// false, votestream_dependency_up{dependency="kafka"} 0, one log line when the wait starts
+// and one when it ends), rebuilding whatever state the failure left in doubt. Run returns
+// an error only for what no wait mends: a bad configuration (input topics partitioned
+// differently, topics still missing after two minutes, an authorisation refused), an output
+// too large for the broker, or an encoding bug. Run is not safe to call twice at once on
+// one Consolidator.
 func (c *Consolidator) Run(ctx context.Context) error {
-	if err := c.checkTopics(ctx); err != nil {
+	retry := sessionCurve.Start()
+	for {
+		err := c.session(ctx, retry.Reset)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil || fatal(err) {
+			return err
+		}
+		c.kafka.Down(err)
+		wait, _ := retry.Next() // unbounded: only ctx ends the wait
+		c.log.Debug("new kafka session after a failure", "attempt", retry.Failed(), "wait", wait, "err", err)
+		if backoff.Sleep(ctx, wait) != nil {
+			return nil
+		}
+	}
+}
+
+// fatal reports whether err is one that a new session cannot mend.
+func fatal(err error) bool {
+	switch {
+	case errors.Is(err, ErrBadConfig), errors.Is(err, errEncode),
+		errors.Is(err, kafkaready.ErrTopicsMissing), errors.Is(err, kafkaready.ErrRefused),
+		errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge),
+		errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
+		return true
+	}
+	return false
+}
+
+// session runs one Kafka session until ctx ends (nil) or it fails (the error). progress is
+// called after each committed transaction. On a failure the ledger is left at a commit
+// point; the next session checks it against the group's committed offsets and rebuilds
+// what differs (a transaction whose end was not confirmed may have committed).
+func (c *Consolidator) session(ctx context.Context, progress func()) error {
+	if err := c.waitKafka(ctx); err != nil {
 		return err
 	}
 	sess, err := kgo.NewGroupTransactSession(
@@ -126,13 +178,13 @@ func (c *Consolidator) Run(ctx context.Context) error {
 		kgo.WithLogger(kgoLogger{c.log}),
 	)
 	if err != nil {
-		return fmt.Errorf("consolidate: kafka session: %w", err)
+		return fmt.Errorf("%w: kafka session: %w", ErrBadConfig, err)
 	}
-	defer sess.Close()
+	defer c.closeSession(sess)
 	c.log.Info("consolidating", "group", c.cfg.Group, "transactional_id", c.cfg.TransactionalID, "inputs", c.in[:])
 
-	failed := 0 // consecutive polls that brought only errors
-	aborts := 0 // consecutive transactions aborted by a produce error
+	failed := retryCurve.Start() // polls that brought only errors
+	aborts := retryCurve.Start() // transactions aborted by a produce error
 	for {
 		fetches := sess.PollRecords(ctx, c.cfg.MaxPollRecords)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -140,8 +192,7 @@ func (c *Consolidator) Run(ctx context.Context) error {
 		}
 		var fetchErr error
 		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				c.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+			if !errors.Is(err, context.Canceled) && fetchErr == nil {
 				fetchErr = fmt.Errorf("consolidate: fetch %s[%d]: %w", topic, p, err)
 			}
 		})
@@ -150,20 +201,19 @@ func (c *Consolidator) Run(ctx context.Context) error {
 			if fetchErr == nil {
 				continue
 			}
-			// franz-go retries what can be retried; an error that comes back poll after
-			// poll (a deleted topic, a lost authorisation) ends the role after a bounded
-			// number of attempts with back-off.
-			if failed++; failed >= maxFailedPolls {
+			if fatal(fetchErr) {
 				return fetchErr
 			}
-			select {
-			case <-ctx.Done():
+			// franz-go retries what can be retried; an error that comes back poll after
+			// poll (the broker away, a deleted topic) is waited out with back-off.
+			c.kafka.Down(fetchErr)
+			wait, _ := failed.Next()
+			if backoff.Sleep(ctx, wait) != nil {
 				return nil
-			case <-time.After(min(time.Duration(failed)*100*time.Millisecond, 2*time.Second)):
 			}
 			continue
 		}
-		failed = 0
+		failed.Reset()
 		if err := c.sync(ctx, sess.Client(), recs); err != nil {
 			return err
 		}
@@ -171,25 +221,46 @@ func (c *Consolidator) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, errProduceAborted):
-			// The records come again. A produce error that recurs (a record too large, a
-			// lost authorisation) must not spin for ever: back off, and end the role after
-			// a bounded number of aborts in a row so that it is restarted and seen.
-			if aborts++; aborts >= maxAbortedTransactions {
-				return err
-			}
-			select {
-			case <-ctx.Done():
+		case errors.Is(err, errProduceAborted) && !fatal(err):
+			// The records come again, after a back-off: the broker may be away.
+			c.kafka.Down(err)
+			wait, _ := aborts.Next()
+			if backoff.Sleep(ctx, wait) != nil {
 				return nil
-			case <-time.After(min(time.Duration(aborts)*100*time.Millisecond, 2*time.Second)):
 			}
 		case err != nil:
 			return err
 		default:
-			aborts = 0
+			aborts.Reset()
+			c.kafka.Up()
+			progress()
+			if c.onCommit != nil {
+				c.onCommit()
+			}
 		}
 	}
 }
+
+// closeSession closes a session without letting a broker that is away hold the role: the
+// client's own close (leaving the group, aborting an open transaction) is given
+// closeTimeout, after which the broker's session and transaction timeouts clean up.
+func (c *Consolidator) closeSession(sess *kgo.GroupTransactSession) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sess.Close()
+	}()
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.log.Warn("kafka session still closing; going on without it", "after", closeTimeout)
+	}
+}
+
+// closeTimeout bounds the wait for a Kafka session to close.
+const closeTimeout = 10 * time.Second
 
 // transact applies one poll's records and publishes the outcome with their offsets in one
 // transaction. On abort (a rebalance began, a produce failed) the ledger rolls back and the
@@ -251,6 +322,8 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 		}
 		if outs[i].Result != nil {
 			nres++
+		} else if !c.published.claim(outs[i].Anomaly.AnomalyID) {
+			continue // on the topic already (see publishedAnomalies)
 		} else {
 			anomalies[outs[i].Anomaly.Code]++
 		}
@@ -260,6 +333,7 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 	committed, err := sess.End(tctx, kgo.TransactionEndTry(produceErr == nil && encodeErr == nil && !notHeld))
 	if !committed {
 		c.ledger.Rollback()
+		c.published.rollback()
 		c.m.transactions.WithLabelValues("aborted").Inc()
 		if produceErr != nil || encodeErr != nil {
 			c.log.Warn("transaction aborted", "produce_err", produceErr, "encode_err", encodeErr)
@@ -276,6 +350,7 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 		return nil
 	}
 	c.ledger.Commit()
+	c.published.commit()
 	c.m.transactions.WithLabelValues("committed").Inc()
 	for t, n := range perTopic {
 		c.m.records.WithLabelValues(t).Add(float64(n))
@@ -392,7 +467,7 @@ func (c *Consolidator) record(o Output) (*kgo.Record, error) {
 	}
 	value, headers, err := schemas.Encode(v)
 	if err != nil {
-		return nil, fmt.Errorf("consolidate: encode: %w", err)
+		return nil, fmt.Errorf("%w: %w", errEncode, err)
 	}
 	return &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: kgorecord.Headers(headers)}, nil
 }
@@ -401,14 +476,7 @@ func (c *Consolidator) record(o Output) (*kgo.Record, error) {
 // why and where it came from in headers. It goes in the same transaction as the offsets, so
 // it is written exactly once.
 func (c *Consolidator) deadLetter(r *kgo.Record, reason error) *kgo.Record {
-	headers := slices.Clone(r.Headers)
-	headers = append(headers,
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(r.Topic)},
-		kgo.RecordHeader{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-		kgo.RecordHeader{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-	)
-	return &kgo.Record{Topic: c.out.dead, Key: r.Key, Value: r.Value, Headers: headers}
+	return kgorecord.DeadLetter(c.out.dead, "consolidate", r, reason)
 }
 
 // onAssigned records the assignment. Range is an eager balancer, so m is the whole
@@ -495,6 +563,11 @@ func (c *Consolidator) sync(ctx context.Context, cl *kgo.Client, recs []*kgo.Rec
 	}
 	if len(want) > 0 {
 		if err := c.rebuild(ctx, want); err != nil {
+			// Half-rebuilt partitions are dropped: the next session rebuilds them whole.
+			for p := range want {
+				c.ledger.DropPartition(p)
+				delete(c.verified, p)
+			}
 			return err
 		}
 	}
@@ -530,8 +603,15 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 		c.log.Info("rebuilt state from Kafka", "partitions", slices.Sorted(maps.Keys(want)), "records", n, "took", time.Since(start).Round(time.Millisecond))
 	}()
 	if remaining == 0 {
-		return nil
+		return nil // nothing committed on these partitions, so nothing published about them
 	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RebuildTimeout)
+	defer cancel()
+	ids, err := c.published.catchUp(rctx, c.cfg.Seeds, c.log)
+	if err != nil {
+		return err
+	}
+	c.log.Debug("anomaly ids read back", "new", ids)
 	defer c.ledger.SettleReplay()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(c.cfg.Seeds...),
@@ -543,8 +623,6 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 		return fmt.Errorf("consolidate: rebuild client: %w", err)
 	}
 	defer cl.Close()
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RebuildTimeout)
-	defer cancel()
 	for remaining > 0 {
 		fetches := cl.PollFetches(rctx)
 		if err := rctx.Err(); err != nil {
@@ -591,49 +669,37 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 	return nil
 }
 
-// checkTopics makes sure the input topics exist and are partitioned alike: partition p of
-// each must hold the same stations. Topics created a moment ago may not be in every
-// broker's metadata yet, so a missing topic is asked about again, for up to 30 seconds.
-func (c *Consolidator) checkTopics(ctx context.Context) error {
+// waitKafka waits until Kafka serves the role (every topic with its partitions led, the
+// group and transaction coordinators answering; see kafkaready) and checks that the input
+// topics are partitioned alike: partition p of each must hold the same stations.
+func (c *Consolidator) waitKafka(ctx context.Context) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.cfg.Seeds...))
 	if err != nil {
-		return fmt.Errorf("consolidate: kafka client: %w", err)
+		return fmt.Errorf("%w: kafka client: %w", ErrBadConfig, err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	names := append(c.in[:], c.out.results, c.out.anomalies, c.out.dead)
-	deadline := time.Now().Add(30 * time.Second)
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		details, err := adm.ListTopics(mctx, names...)
-		cancel()
-		if err == nil {
-			err = topicsReady(details, names, c.in[:])
-		}
-		if err == nil || !time.Now().Before(deadline) || !errors.Is(err, ErrTopics) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
+	names := append(slices.Clone(c.in[:]), c.out.results, c.out.anomalies, c.out.dead)
+	need := kafkaready.Need{Topics: names, Group: c.cfg.Group, TransactionalID: c.cfg.TransactionalID}
+	if err := kafkaready.Wait(ctx, adm, need, c.kafka); err != nil {
+		return fmt.Errorf("consolidate: %w", err)
 	}
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	details, err := adm.ListTopics(mctx, c.in[:]...)
+	if err != nil {
+		return fmt.Errorf("consolidate: kafka metadata: %w", err)
+	}
+	return partitionedAlike(details, c.in[:])
 }
 
-func topicsReady(details kadm.TopicDetails, names, inputs []string) error {
+func partitionedAlike(details kadm.TopicDetails, inputs []string) error {
 	counts := map[int]bool{}
-	for _, name := range names {
-		d, ok := details[name]
-		if !ok || d.Err != nil || len(d.Partitions) == 0 {
-			return fmt.Errorf("%w: topic %s is missing (run `votestream migrate`)", ErrTopics, name)
-		}
-		if slices.Contains(inputs, name) {
-			counts[len(d.Partitions)] = true
-		}
+	for _, name := range inputs {
+		counts[len(details[name].Partitions)] = true
 	}
 	if len(counts) != 1 {
-		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrBadConfig, inputs)
+		return fmt.Errorf("%w: %v have different partition counts; partition p of each must hold the same stations", ErrConfig, inputs)
 	}
 	return nil
 }

@@ -3,18 +3,13 @@ package estimate
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
-	"text/tabwriter"
 
 	"votestream/election"
-	"votestream/schemas"
 )
 
 // Order is how a backtest replays the stations of a results set.
@@ -71,84 +66,6 @@ func (c BacktestConfig) Validate() error {
 	return c.Method.Validate()
 }
 
-// BacktestRow scores the estimate at one step of the replay against the final count.
-type BacktestRow struct {
-	StationsReported  int
-	ShareReported     float64 // of all stations, 0..1
-	MinutesAfterClose float64 // report time of the last station replayed
-	// MaxShareError is the largest absolute difference between a party's estimated and
-	// final party-list share, in percentage points.
-	MaxShareError float64
-	// Coverage is the fraction of parties whose 95 % interval holds the final share;
-	// CoverageMajor the same over parties with at least 1 % of the final vote.
-	Coverage      float64
-	CoverageMajor float64
-	// SeatsOff is the sum over parties of |projected seats - final seats|.
-	SeatsOff int
-	// Constituencies with a named leader (not too_early), and how many leaders are not the
-	// final winner.
-	LeadersRight, LeadersWrong int
-	Likely, LikelyWrong        int
-	Called, CalledWrong        int
-	PriorityUsed               bool
-}
-
-// BacktestTable is the whole replay.
-type BacktestTable struct {
-	Config BacktestConfig
-	Rows   []BacktestRow
-}
-
-// BacktestSummary condenses a table (or several nights) into the figures the goals of
-// docs/estimation.md are stated in.
-type BacktestSummary struct {
-	Nights int
-	// MaxErrorAfter20 is the largest MaxShareError once at least 20 % of stations reported.
-	MaxErrorAfter20 float64
-	// Coverage is the share of (step, party) pairs whose interval held the final share,
-	// over the steps strictly between 0 and 100 % reported; CoverageMajor the same for
-	// parties with at least 1 % of the vote.
-	Coverage, CoverageMajor float64
-	Likely, LikelyWrong     int
-	Called, CalledWrong     int
-	LeadersRight            int
-	LeadersWrong            int
-}
-
-// Summary condenses the table.
-func (t *BacktestTable) Summary() BacktestSummary { return Summarize([]*BacktestTable{t}) }
-
-// Summarize condenses several nights.
-func Summarize(tables []*BacktestTable) BacktestSummary {
-	s := BacktestSummary{Nights: len(tables)}
-	var covN, covMajorN float64
-	var covSum, covMajorSum float64
-	for _, t := range tables {
-		for _, r := range t.Rows {
-			if r.ShareReported >= 0.2 {
-				s.MaxErrorAfter20 = max(s.MaxErrorAfter20, r.MaxShareError)
-			}
-			if r.ShareReported > 0 && r.ShareReported < 1 {
-				covSum += r.Coverage
-				covN++
-				covMajorSum += r.CoverageMajor
-				covMajorN++
-			}
-			s.Likely += r.Likely
-			s.LikelyWrong += r.LikelyWrong
-			s.Called += r.Called
-			s.CalledWrong += r.CalledWrong
-			s.LeadersRight += r.LeadersRight
-			s.LeadersWrong += r.LeadersWrong
-		}
-	}
-	if covN > 0 {
-		s.Coverage = covSum / covN
-		s.CoverageMajor = covMajorSum / covMajorN
-	}
-	return s
-}
-
 // Backtest replays a results set (any source in the CSV contract: the simulator's, an
 // official count) through the estimator in the order cfg asks for, scoring the estimate at
 // every step against the final count. Each station's two ballots are reported together at
@@ -171,14 +88,7 @@ func Backtest(ctx context.Context, c *election.Country, r *election.Results, cfg
 		return nil, err
 	}
 
-	checkpoints := map[int]bool{}
-	n := len(order)
-	for _, f := range []float64{0.005, 0.01, 0.02, 0.05} {
-		checkpoints[int(math.Ceil(f*float64(n)))] = true
-	}
-	for i := 1; i <= cfg.Steps; i++ {
-		checkpoints[int(math.Ceil(float64(i)*float64(n)/float64(cfg.Steps)))] = true
-	}
+	checkpoints := checkpointsOf(len(order), cfg.Steps)
 	table := &BacktestTable{Config: cfg}
 	for i, si := range order {
 		s := c.Stations[si]
@@ -197,7 +107,27 @@ func Backtest(ctx context.Context, c *election.Country, r *election.Results, cfg
 		row.MinutesAfterClose = times[i]
 		table.Rows = append(table.Rows, row)
 	}
+	table.finish()
 	return table, nil
+}
+
+// checkpointsOf is the set of reported-station counts a replay of n stations scores: the
+// first few stations one by one (nothing may be published there), the early shares of the
+// night where the goals are stated (5, 10, 20 %), and steps evenly spaced shares.
+func checkpointsOf(n, steps int) map[int]bool {
+	cp := map[int]bool{}
+	for _, k := range []int{1, 2, 3, 5, 10, 20, 50, 100} {
+		if k <= n {
+			cp[k] = true
+		}
+	}
+	for _, f := range []float64{0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2} {
+		cp[max(1, int(math.Ceil(f*float64(n))))] = true
+	}
+	for i := 1; i <= steps; i++ {
+		cp[int(math.Ceil(float64(i)*float64(n)/float64(steps)))] = true
+	}
+	return cp
 }
 
 // finalResult is the truth a backtest scores against.
@@ -267,69 +197,6 @@ func finalOf(lay *layout, r *election.Results) (*finalResult, error) {
 		}
 	}
 	return f, nil
-}
-
-func (f *finalResult) score(res Result, stations int) BacktestRow {
-	row := BacktestRow{
-		StationsReported: res.PartyList.StationsReported,
-		ShareReported:    float64(res.PartyList.StationsReported) / float64(max(stations, 1)),
-		PriorityUsed:     res.Priority.Used,
-	}
-	// Shares are computed in floating point along two different paths; a final estimate
-	// equal to the count may differ from it in the last bits.
-	const eps = 1e-12
-	var covered, major, majorCovered int
-	for k, p := range res.Parties {
-		truth := f.share[k]
-		row.MaxShareError = max(row.MaxShareError, 100*math.Abs(p.Share-truth))
-		in := p.ShareLo-eps <= truth && truth <= p.ShareHi+eps
-		if in {
-			covered++
-		}
-		if truth >= 0.01 {
-			major++
-			if in {
-				majorCovered++
-			}
-		}
-		row.SeatsOff += abs(p.Seats - f.seats[k])
-	}
-	row.Coverage = float64(covered) / float64(max(len(res.Parties), 1))
-	row.CoverageMajor = 1
-	if major > 0 {
-		row.CoverageMajor = float64(majorCovered) / float64(major)
-	}
-	for c, cr := range res.Constituencies {
-		if cr.Call == schemas.CallTooEarly {
-			continue
-		}
-		right := f.winners[c][cr.LeaderNo]
-		if right {
-			row.LeadersRight++
-		} else {
-			row.LeadersWrong++
-		}
-		switch cr.Call {
-		case schemas.CallLikely:
-			row.Likely++
-			if !right {
-				row.LikelyWrong++
-			}
-		case schemas.CallCalled:
-			row.Called++
-			if !right {
-				row.CalledWrong++
-			}
-		}
-	}
-	return row
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
 
 // replayOrder returns the station positions in replay order and each one's report time.
@@ -409,55 +276,4 @@ func modelReportTime(r *rand.Rand, s election.Station, pl, cons election.Tally) 
 		t += 60 * r.ExpFloat64()
 	}
 	return math.Round(t*10) / 10
-}
-
-// WriteCSV writes the table with a header row.
-func (t *BacktestTable) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"stations_reported", "share_reported", "minutes_after_close", "max_share_error_pts",
-		"coverage", "coverage_major", "seats_off", "leaders_right", "leaders_wrong", "likely", "likely_wrong",
-		"called", "called_wrong", "priority_used"})
-	f := func(x float64, prec int) string { return strconv.FormatFloat(x, 'f', prec, 64) }
-	for _, r := range t.Rows {
-		_ = cw.Write([]string{
-			strconv.Itoa(r.StationsReported), f(r.ShareReported, 4), f(r.MinutesAfterClose, 1), f(r.MaxShareError, 3),
-			f(r.Coverage, 3), f(r.CoverageMajor, 3), strconv.Itoa(r.SeatsOff), strconv.Itoa(r.LeadersRight), strconv.Itoa(r.LeadersWrong),
-			strconv.Itoa(r.Likely), strconv.Itoa(r.LikelyWrong), strconv.Itoa(r.Called), strconv.Itoa(r.CalledWrong),
-			strconv.FormatBool(r.PriorityUsed),
-		})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// Format prints the table for a person, then its summary.
-func (t *BacktestTable) Format(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "reported\tminutes\tmax err (pts)\tcoverage\tmajor cov.\tseats off\tleaders right\twrong\tlikely\twrong\tcalled\twrong\tpriority\t")
-	for _, r := range t.Rows {
-		pri := ""
-		if r.PriorityUsed {
-			pri = "yes"
-		}
-		fmt.Fprintf(tw, "%.1f %%\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
-			100*r.ShareReported, r.MinutesAfterClose, r.MaxShareError, r.Coverage, r.CoverageMajor, r.SeatsOff,
-			r.LeadersRight, r.LeadersWrong, r.Likely, r.LikelyWrong, r.Called, r.CalledWrong, pri)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	return t.Summary().Format(w)
-}
-
-// Format prints the summary.
-func (s BacktestSummary) Format(w io.Writer) error {
-	likelyRate := 0.0
-	if s.Likely > 0 {
-		likelyRate = float64(s.LikelyWrong) / float64(s.Likely)
-	}
-	_, err := fmt.Fprintf(w, "nights %d: max share error once 20 %% reported %.3f pts; interval coverage %.3f (parties >= 1 %%: %.3f); "+
-		"leaders right %d, wrong %d; likely %d, wrong %d (%.5f); called %d, wrong %d\n",
-		s.Nights, s.MaxErrorAfter20, s.Coverage, s.CoverageMajor, s.LeadersRight, s.LeadersWrong,
-		s.Likely, s.LikelyWrong, likelyRate, s.Called, s.CalledWrong)
-	return err
 }

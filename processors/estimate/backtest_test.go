@@ -36,7 +36,7 @@ func TestBacktestReplaysANight(t *testing.T) {
 			t.Errorf("%s: the priority sample was not used at %.0f %%", order, 100*table.Rows[len(table.Rows)-2].ShareReported)
 		}
 		last := table.Rows[len(table.Rows)-1]
-		if last.StationsReported != len(c.Stations) || last.MaxShareError != 0 || last.Coverage != 1 || last.SeatsOff != 0 ||
+		if last.StationsReported != len(c.Stations) || last.MaxShareError != 0 || last.Coverage() != 1 || last.SeatsOff != 0 ||
 			last.Called != len(c.Constituencies) || last.LeadersWrong != 0 {
 			t.Errorf("%s: the final row is not the count: %+v", order, last)
 		}
@@ -48,11 +48,11 @@ func TestBacktestReplaysANight(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) != len(table.Rows)+1 || recs[0][0] != "stations_reported" || recs[0][3] != "max_share_error_pts" {
+		if len(recs) != len(table.Rows)+1 || recs[0][0] != "stations_reported" || recs[0][4] != "max_share_error_pts" {
 			t.Errorf("%s: CSV has %d records, header %v", order, len(recs), recs[0])
 		}
 		buf.Reset()
-		if err := table.Format(&buf); err != nil || !strings.Contains(buf.String(), "max share error once 20 %") {
+		if err := table.Format(&buf); err != nil || !strings.Contains(buf.String(), "max err at 10 %") {
 			t.Errorf("%s: Format: %v\n%s", order, err, buf.String())
 		}
 	}

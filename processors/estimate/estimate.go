@@ -19,6 +19,12 @@ type Result struct {
 	Parties        []PartyResult
 	Constituencies []ConstituencyResult
 	Priority       PriorityStatus
+	// SharesState is whether the party-list shares, their intervals and the seats are
+	// published (StateEstimate, StateCount) or withheld (StateTooEarly).
+	SharesState schemas.EstimateState
+	// Inflation is the factor (>= 1) by which the night's measured drift multiplied the
+	// variance of the projected leads (honesty.go).
+	Inflation float64
 }
 
 // Progress counts reported stations and their eligible voters. A station is reported when
@@ -75,8 +81,11 @@ type PriorityStatus struct {
 // its cost depends on the number of strata and parties, not stations.
 func (e *Estimator) Estimate() Result {
 	res := Result{DataTime: e.dataTime}
-	res.Parties, res.PartyList, res.Priority = e.partyList()
-	res.Constituencies, res.Constituency = e.constituencies()
+	var infl float64
+	res.Parties, res.PartyList, res.Priority, infl = e.partyList()
+	res.SharesState = e.guard(res.PartyList, res.Parties)
+	res.Inflation = infl
+	res.Constituencies, res.Constituency = e.constituencies(infl)
 	return res
 }
 
@@ -106,7 +115,83 @@ func fallbackSigma2(p, t float64) float64 {
 	return overdispersion * t * max(p*(1-p), 1e-4)
 }
 
-func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
+// stratifiedEstimate is the stratified ratio estimate of the party-list shares, before the
+// night's drift and the priority sample are taken into account.
+type stratifiedEstimate struct {
+	counted   []int64
+	proj      []float64
+	total     float64
+	share, se []float64
+	ok        bool // something is projected
+}
+
+func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float64) {
+	l, bs, m := e.lay, e.ballots[0], e.method
+	K := len(l.parties)
+	prog := e.progress(bs, e.allStrata())
+	st := e.stratified()
+	out := make([]PartyResult, K)
+	for k := range K {
+		out[k] = PartyResult{PartyNo: l.parties[k], Counted: st.counted[k], Projected: st.proj[k], ShareHi: 1}
+	}
+	if !st.ok {
+		return out, prog, e.priorityStatus(bs, false), 1
+	}
+	share, se, total := st.share, slices.Clone(st.se), st.total
+
+	// The drift of the estimate over the night so far (honesty.go), carried to the
+	// stations still out.
+	infl := 1.0
+	u := float64(prog.EligibleReported) / float64(max(prog.EligibleTotal, 1))
+	var b2 []float64
+	if m.Drift && prog.StationsReported < prog.StationsTotal {
+		b2 = e.trend.bias2(u, share, se)
+		ratio := e.trend.noiseRatio(u, share, se)
+		infl = min(ratio*inflation(share, se, b2), trendMaxInflation)
+		for k := range K {
+			se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
+		}
+	}
+
+	// Once every station is in, the count is the answer: the sample has nothing to add.
+	pri := e.priorityStatus(bs, false)
+	if pp, pse, ok := e.priorityShares(bs); ok && prog.StationsReported < prog.StationsTotal {
+		pri.Used = true
+		// The sample's stations still out are late ones too, projected from the sample's
+		// reported stations of their region and kind: the sample is a random one only as
+		// far as it has reported. Its estimate carries the stratified estimate's error
+		// (drift included) in proportion to the part of the sample still out against the
+		// part of the country still out.
+		if u < 1 {
+			f := min((1-float64(pri.Reported)/float64(max(pri.Total, 1)))/(1-u), 1)
+			for k := range pse {
+				pse[k] = math.Sqrt(pse[k]*pse[k] + f*f*se[k]*se[k])
+			}
+		}
+		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
+		share, se = blend(share, se, pp, pse, unreported)
+	}
+
+	votes := make(map[int]int, K)
+	for k := range K {
+		p := share[k]
+		out[k].Share = p
+		out[k].ShareSE = se[k]
+		out[k].ShareLo = max(0, p-m.IntervalZ*se[k])
+		out[k].ShareHi = min(1, p+m.IntervalZ*se[k])
+		out[k].Projected = p * total
+		votes[l.parties[k]] = int(math.Round(p * total))
+	}
+	if seats, err := election.AllocatePartyList(votes, election.PartyListSeats); err == nil {
+		for k := range K {
+			out[k].Seats = seats[l.parties[k]]
+		}
+	}
+	return out, prog, pri, infl
+}
+
+// stratified works out the stratified estimate from the current state.
+func (e *Estimator) stratified() stratifiedEstimate {
 	l, bs, m := e.lay, e.ballots[0], e.method
 	K := len(l.parties)
 	rc := newRatioCalc(l, bs, m)
@@ -125,12 +210,9 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 	for _, t := range proj {
 		total += t
 	}
-	out := make([]PartyResult, K)
-	for k := range K {
-		out[k] = PartyResult{PartyNo: l.parties[k], Counted: counted[k], Projected: proj[k], ShareHi: 1}
-	}
+	st := stratifiedEstimate{counted: counted, proj: proj, total: total}
 	if total <= 0 {
-		return out, prog, e.priorityStatus(bs, false)
+		return st
 	}
 	share := make([]float64, K)
 	for k := range K {
@@ -238,31 +320,14 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus) {
 	for k := range K {
 		se[k] = math.Sqrt(variance[k]) / total
 	}
-
-	// Once every station is in, the count is the answer: the sample has nothing to add.
-	pri := e.priorityStatus(bs, false)
-	if pp, pse, ok := e.priorityShares(bs); ok && prog.StationsReported < prog.StationsTotal {
-		pri.Used = true
-		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
-		share, se = blend(share, se, pp, pse, unreported)
-	}
-
-	votes := make(map[int]int, K)
-	for k := range K {
-		p := share[k]
-		out[k].Share = p
-		out[k].ShareSE = se[k]
-		out[k].ShareLo = max(0, p-m.IntervalZ*se[k])
-		out[k].ShareHi = min(1, p+m.IntervalZ*se[k])
-		out[k].Projected = p * total
-		votes[l.parties[k]] = int(math.Round(p * total))
-	}
-	if seats, err := election.AllocatePartyList(votes, election.PartyListSeats); err == nil {
+	st.share, st.se, st.ok = share, se, true
+	if m.Blocks {
+		bv := e.blockVariance(share, pool)
 		for k := range K {
-			out[k].Seats = seats[l.parties[k]]
+			se[k] = math.Sqrt(variance[k]+bv[k]) / total
 		}
 	}
-	return out, prog, pri
+	return st
 }
 
 // blend combines the stratified shares s with the priority sample's p by their precision.
@@ -308,9 +373,9 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 	return out, outSE
 }
 
-func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
+func (e *Estimator) constituencies(infl float64) ([]ConstituencyResult, Progress) {
 	l, bs, m := e.lay, e.ballots[1], e.method
-	K := len(l.parties)
+	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
 	rc.compute()
 	prog := e.progress(bs, e.allStrata())
@@ -366,7 +431,7 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 		nk := len(cl.candNos)
 		cands := make([]CandidateResult, nk)
 		for j := range nk {
-			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.parties[cl.candKeys[j]]}
+			cands[j] = CandidateResult{No: cl.candNos[j], PartyNo: l.partyNo(cl.candKeys[j])}
 			for _, h := range strata {
 				cands[j].Counted += bs.y[bs.optOff[h]+j]
 				cands[j].Projected += rc.projected(h, j)
@@ -437,6 +502,7 @@ func (e *Estimator) constituencies() ([]ConstituencyResult, Progress) {
 				db := slopes[kl].beta() - slopes[kj].beta()
 				variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
 			}
+			variance *= infl
 			var ahead float64
 			switch {
 			case variance > 0:

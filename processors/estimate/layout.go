@@ -54,6 +54,23 @@ type Method struct {
 	// PriorityMinStations is the least number of reported priority stations for the same.
 	// Default 100.
 	PriorityMinStations int
+	// GuardMinStations is how many stations must have reported their party-list ballot
+	// before shares, intervals and seats are published (GuardMinFraction of the country's
+	// stations if that is fewer, but never fewer than 10). Default 100.
+	GuardMinStations int
+	// GuardMinFraction: see GuardMinStations. Default 0.01.
+	GuardMinFraction float64
+	// GuardRegions is the fraction of the regions that must have reported at least one
+	// station before shares are published. Default 0.67.
+	GuardRegions float64
+	// GuardMaxWidth: shares are not published while a party with at least 5 % has a 95 %
+	// interval wider than this (a fraction of the vote). Default 0.2.
+	GuardMaxWidth float64
+	// Drift adds the drift of the estimate measured on the night itself (honesty.go) to
+	// the intervals and the win probabilities. Default true.
+	Drift bool
+	// Blocks adds the variance of subdistricts voting as blocks (blocks.go). Default true.
+	Blocks bool
 }
 
 // DefaultMethod returns the documented settings.
@@ -68,6 +85,12 @@ func DefaultMethod() Method {
 		IntervalZ:           1.96,
 		PriorityMinFraction: 0.7,
 		PriorityMinStations: 100,
+		GuardMinStations:    100,
+		GuardMinFraction:    0.01,
+		GuardRegions:        0.67,
+		GuardMaxWidth:       0.2,
+		Drift:               true,
+		Blocks:              true,
 	}
 }
 
@@ -90,6 +113,14 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: PriorityMinFraction %v not in (0, 1]", ErrBadMethod, m.PriorityMinFraction)
 	case m.PriorityMinStations < 1:
 		return fmt.Errorf("%w: PriorityMinStations must be at least 1", ErrBadMethod)
+	case m.GuardMinStations < 1:
+		return fmt.Errorf("%w: GuardMinStations must be at least 1", ErrBadMethod)
+	case !(m.GuardMinFraction > 0 && m.GuardMinFraction <= 1):
+		return fmt.Errorf("%w: GuardMinFraction %v not in (0, 1]", ErrBadMethod, m.GuardMinFraction)
+	case !(m.GuardRegions >= 0 && m.GuardRegions <= 1):
+		return fmt.Errorf("%w: GuardRegions %v not in [0, 1]", ErrBadMethod, m.GuardRegions)
+	case !(m.GuardMaxWidth > 0 && m.GuardMaxWidth <= 1):
+		return fmt.Errorf("%w: GuardMaxWidth %v not in (0, 1]", ErrBadMethod, m.GuardMaxWidth)
 	}
 	return nil
 }
@@ -111,6 +142,10 @@ type layout struct {
 	stations   []stationLayout
 	stationIdx map[string]int32
 	strata     []stratumLayout // constituency c owns strata c*nSub .. c*nSub+nSub-1
+	// blocks are the subdistricts of each constituency: blockCons their constituency,
+	// blockEligible their stations' eligible voters.
+	blockCons     []int32
+	blockEligible []int64
 
 	priorityTotal int // stations in the priority sample
 	// Priority cells, region x sub-stratum, are where the priority sample is used as a
@@ -136,6 +171,7 @@ type stationLayout struct {
 	eligible int32
 	priority bool
 	cell     int16 // priority cell: region*nSub + sub
+	block    int32 // subdistrict of its constituency (blocks.go)
 }
 
 type stratumLayout struct {
@@ -178,7 +214,12 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		for _, d := range c.CandidatesIn(k.ID) {
 			cl.candIdx[d.No] = len(cl.candNos)
 			cl.candNos = append(cl.candNos, d.No)
-			cl.candKeys = append(cl.candKeys, l.partyKey[d.PartyNo])
+			key, ok := l.partyKey[d.PartyNo]
+			if !ok {
+				// A candidate without a party-list number pools with the others like them.
+				key = len(l.parties)
+			}
+			cl.candKeys = append(cl.candKeys, key)
 		}
 		cl.eligible = int64(k.EligibleVoters)
 		l.consIdx[k.ID] = len(l.cons)
@@ -205,8 +246,22 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 	stationSum := make([]int64, len(l.cons))
 	l.stations = make([]stationLayout, len(c.Stations))
 	l.stationIdx = make(map[string]int32, len(c.Stations))
+	type blockKey struct {
+		cons int
+		sub  string
+	}
+	blockIdx := map[blockKey]int32{}
 	for i, s := range c.Stations {
 		ci := l.consIdx[s.ConstituencyID]
+		bk := blockKey{ci, s.Subdistrict}
+		block, ok := blockIdx[bk]
+		if !ok {
+			block = int32(len(l.blockCons))
+			blockIdx[bk] = block
+			l.blockCons = append(l.blockCons, int32(ci))
+			l.blockEligible = append(l.blockEligible, 0)
+		}
+		l.blockEligible[block] += int64(s.EligibleVoters)
 		size := 0
 		for size < len(cuts) && s.EligibleVoters >= cuts[size] {
 			size++
@@ -217,7 +272,7 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		}
 		h := ci*l.nSub + sub
 		cell := l.provRegion[l.cons[ci].province]*l.nSub + sub
-		l.stations[i] = stationLayout{cons: int32(ci), stratum: int32(h), eligible: int32(s.EligibleVoters), priority: s.Priority, cell: int16(cell)}
+		l.stations[i] = stationLayout{cons: int32(ci), stratum: int32(h), eligible: int32(s.EligibleVoters), priority: s.Priority, cell: int16(cell), block: block}
 		l.stationIdx[s.ID] = int32(i)
 		l.strata[h].eligible += int64(s.EligibleVoters)
 		l.strata[h].stations++
@@ -232,6 +287,24 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		l.cons[i].eligible = max(l.cons[i].eligible, stationSum[i])
 	}
 	return l, nil
+}
+
+// nKeys is the number of option keys on ballot b: the parties, and on the constituency
+// ballot one more for the candidates without a party-list number.
+func (l *layout) nKeys(b election.Ballot) int {
+	if b == election.BallotPartyList {
+		return len(l.parties)
+	}
+	return len(l.parties) + 1
+}
+
+// partyNo is the party number of key k, election.NoParty for the key of the candidates
+// without one.
+func (l *layout) partyNo(k int) int {
+	if k < len(l.parties) {
+		return l.parties[k]
+	}
+	return election.NoParty
 }
 
 // options returns the keys (party positions) of the choices on ballot b in constituency c,

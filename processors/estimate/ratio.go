@@ -73,7 +73,7 @@ type ratioCalc struct {
 type consOpt struct{ c, j int }
 
 func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
-	K := len(l.parties)
+	K := l.nKeys(bs.ballot)
 	rc := &ratioCalc{l: l, bs: bs, m: m, K: K}
 	rc.keyCons = make([][]consOpt, K)
 	for c := range l.cons {
@@ -156,8 +156,15 @@ func (d *departures) tau2(floor float64) float64 {
 		num += w * (x*x - d.noise[i])
 		wsum += w
 	}
-	return max(num/wsum, floor)
+	return min(max(num/wsum, floor), maxTau2)
 }
+
+// maxTau2 caps a relative departure variance (a standard deviation of 200 %). A party with
+// a handful of votes in a few strata can make the method of moments return astronomically
+// large values (1e40 was seen on a night with dozens of tiny parties), which turned every
+// interval into [0, 100]; no real stratum departs from its prediction by more than that
+// in a way the cap would hide, since the stations' own scatter is counted apart.
+const maxTau2 = 4.0
 
 // ebWeight is the weight a unit's own departure gets: τ²/(τ² + noise).
 func ebWeight(tau2, noise float64) float64 {

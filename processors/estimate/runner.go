@@ -5,23 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
+	"votestream/internal/kafkaread"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
 
-// ErrBadConfig: the Config contradicts itself or lacks a required field.
-var ErrBadConfig = errors.New("estimate: bad config")
+// ErrConfig: the Config contradicts itself or lacks a required field (the name every
+// role uses).
+var ErrConfig = errors.New("estimate: bad config")
+
+// ErrBadConfig is ErrConfig, under the name this package used first.
+//
+// Deprecated: use ErrConfig.
+var ErrBadConfig = ErrConfig
 
 // Config is everything `votestream estimate` can be told. Start from DefaultConfig; set
 // Seeds and Country.
@@ -41,12 +47,16 @@ type Config struct {
 	Interval time.Duration
 	// CatchUpIdle: on start the runner reads station-results.v1 from the beginning and
 	// publishes nothing until it has caught up, that is until it has read every partition
-	// up to the last committed offset it had at start (give or take the transaction
-	// markers, which are never read as records), or until no record has arrived for this
+	// up to the last stable offset it had at start, or until no record has arrived for this
 	// long, whichever comes first. Default 2s.
 	CatchUpIdle time.Duration
-	// ProduceTimeout bounds the delivery of one estimate, retries included; an estimate
-	// that cannot be delivered is dropped (the next one supersedes it). Default 30s.
+	// StartTimeout bounds the tries to list the input's offsets at start (a topic created
+	// a moment ago is waited for that long). Default 60s.
+	StartTimeout time.Duration
+	// ProduceTimeout bounds the delivery of one estimate or one batch of dead letters,
+	// retries included. An estimate that cannot be delivered is dropped (the next one
+	// supersedes it); dead letters that cannot be delivered end Run with an error (the next
+	// start reads their records again). Default 30s.
 	ProduceTimeout time.Duration
 
 	// Logger receives the role's logs. Default slog.Default().
@@ -61,6 +71,7 @@ func DefaultConfig() Config {
 		Method:         DefaultMethod(),
 		Interval:       5 * time.Second,
 		CatchUpIdle:    2 * time.Second,
+		StartTimeout:   time.Minute,
 		ProduceTimeout: 30 * time.Second,
 	}
 }
@@ -68,7 +79,7 @@ func DefaultConfig() Config {
 // Validate checks the config.
 func (c *Config) Validate() error {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadConfig}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
 	}
 	switch {
 	case len(c.Seeds) == 0:
@@ -81,11 +92,13 @@ func (c *Config) Validate() error {
 		return bad("Interval must be positive")
 	case c.CatchUpIdle <= 0:
 		return bad("CatchUpIdle must be positive")
+	case c.StartTimeout <= 0:
+		return bad("StartTimeout must be positive")
 	case c.ProduceTimeout <= 0:
 		return bad("ProduceTimeout must be positive")
 	}
 	if err := c.Method.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }
@@ -116,12 +129,8 @@ func New(cfg Config) (*Runner, error) {
 	r.topics.in = cfg.TopicPrefix + schemas.TopicStationResults
 	r.topics.out = cfg.TopicPrefix + schemas.TopicEstimates
 	r.topics.dead = cfg.TopicPrefix + schemas.TopicDeadLetter
-	if cfg.Registerer != nil {
-		for _, c := range r.m.collectors() {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("estimate: register metrics: %w", err)
-			}
-		}
+	if err := promreg.Register(cfg.Registerer, "estimate", r.m.collectors()...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -156,36 +165,41 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(r.cfg.Seeds...),
-		kgo.ConsumeTopics(r.topics.in),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout),
-	)
+	rd, err := kafkaread.New(kafkaread.Config{
+		Seeds:         r.cfg.Seeds,
+		Topics:        []kafkaread.Topic{{Name: r.topics.in}},
+		Live:          true,
+		List:          kafkaread.ListCurve.Within(r.cfg.StartTimeout),
+		WaitForTopics: true,
+		Logger:        r.log,
+		ClientOpts:    []kgo.Opt{kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout)},
+	})
 	if err != nil {
-		return fmt.Errorf("estimate: kafka client: %w", err)
+		return fmt.Errorf("estimate: %w", err)
 	}
-	defer cl.Close()
-	target, err := r.endOffsets(ctx, cl)
-	if err != nil {
-		return err
+	defer rd.Close()
+	if err := rd.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("estimate: %s: %w", r.topics.in, err)
 	}
+	cl := rd.Client()
 	r.log.Info("estimating", "input", r.topics.in, "output", r.topics.out, "stations", len(r.cfg.Country.Stations))
 
 	// One goroutine polls; this one owns the Estimator. The channel bounds what is fetched
 	// ahead of being applied.
-	batches := make(chan kgo.Fetches, 2)
+	batches := make(chan kafkaread.Batch, 2)
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			f := cl.PollFetches(pollCtx)
-			if pollCtx.Err() != nil || f.IsClientClosed() {
-				return
+			b, err := rd.Poll(pollCtx)
+			if err != nil {
+				return // the context ended or the client closed
 			}
 			select {
-			case batches <- f:
+			case batches <- b:
 			case <-pollCtx.Done():
 				return
 			}
@@ -198,44 +212,29 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	idle := time.NewTimer(r.cfg.CatchUpIdle)
 	defer idle.Stop()
-	caughtUp, dirty, wanted := false, false, false
-	seen := map[int32]int64{} // the newest offset read per partition
-	for p := range target {
-		seen[p] = -1
-	}
-	caughtUpNow := func() bool {
-		for p, end := range target {
-			if end > 0 && seen[p]+1 < end-trailingMarkers {
-				return false
-			}
-		}
-		return true
-	}
+	caughtUp, dirty, wanted := rd.CaughtUp(), false, false
 	publish := func() {
 		r.publish(ctx, cl, est)
 		dirty, wanted = false, false
-	}
-	if len(target) > 0 && caughtUpNow() {
-		caughtUp = true
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case f := <-batches:
-			f.EachError(func(topic string, p int32, err error) {
-				if !errors.Is(err, context.Canceled) {
-					r.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+		case b := <-batches:
+			var dead []*kgo.Record
+			for _, rec := range b.Records {
+				if dl := r.apply(est, rec); dl != nil {
+					dead = append(dead, dl)
 				}
-			})
-			f.EachRecord(func(rec *kgo.Record) {
-				r.apply(ctx, cl, est, rec)
-				seen[rec.Partition] = max(seen[rec.Partition], rec.Offset)
 				dirty = true
-			})
+			}
+			if err := r.sendDeadLetters(ctx, cl, dead); err != nil {
+				return err
+			}
 			if !caughtUp {
 				idle.Reset(r.cfg.CatchUpIdle)
-				if caughtUpNow() {
+				if b.CaughtUp {
 					caughtUp = true
 					r.log.Info("caught up", "stations_reported", est.ballots[0].reported())
 					publish()
@@ -260,46 +259,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// trailingMarkers allows for the transaction markers at the end of a partition: the last
-// committed offset counts them, but a consumer never sees them as records.
-const trailingMarkers = 2
-
-// endOffsets lists the input's last committed offset per partition at start.
-func (r *Runner) endOffsets(ctx context.Context, cl *kgo.Client) (map[int32]int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.ProduceTimeout)
-	defer cancel()
-	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, r.topics.in)
-	if err != nil {
-		return nil, fmt.Errorf("estimate: list offsets of %s: %w", r.topics.in, err)
-	}
-	target := map[int32]int64{}
-	var missing error
-	offsets.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			missing = fmt.Errorf("estimate: topic %s: %w", r.topics.in, o.Err)
-			return
-		}
-		target[o.Partition] = o.Offset
-	})
-	if missing != nil {
-		return nil, missing
-	}
-	if len(target) == 0 {
-		return nil, fmt.Errorf("estimate: topic %s does not exist (run `votestream migrate`)", r.topics.in)
-	}
-	return target, nil
-}
-
-// apply takes one station-results.v1 record into the state, or sends it to the dead-letter
-// topic when it can never be used.
-func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec *kgo.Record) {
+// apply takes one station-results.v1 record into the state. A record that can never be used
+// comes back as its dead letter, for the caller to deliver.
+func (r *Runner) apply(est *Estimator, rec *kgo.Record) *kgo.Record {
 	if rec.Value == nil {
 		// A tombstone: compaction's way to delete the result of a station and ballot.
 		if station, ballot, ok := splitResultKey(rec.Key); ok {
 			est.Forget(station, ballot)
 		}
 		r.m.records.WithLabelValues("tombstone").Inc()
-		return
+		return nil
 	}
 	var sr schemas.StationResult
 	err := kgorecord.Decode(rec, &sr)
@@ -308,29 +277,30 @@ func (r *Runner) apply(ctx context.Context, cl *kgo.Client, est *Estimator, rec 
 	}
 	if err == nil {
 		r.m.records.WithLabelValues("applied").Inc()
-		return
+		return nil
 	}
 	r.m.records.WithLabelValues("dead_letter").Inc()
 	r.log.Warn("station result not usable", "partition", rec.Partition, "offset", rec.Offset, "err", err)
-	dl := &kgo.Record{Topic: r.topics.dead, Key: rec.Key, Value: rec.Value, Headers: append(append([]kgo.RecordHeader(nil), rec.Headers...),
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(err.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(rec.Topic)})}
-	cl.Produce(ctx, dl, func(_ *kgo.Record, err error) {
-		if err != nil {
-			r.log.Error("dead letter not delivered", "err", err)
-		}
-	})
+	return kgorecord.DeadLetter(r.topics.dead, "estimate", rec, err)
 }
 
-// splitResultKey splits a station-results.v1 key (schemas.StationResultKey) at its last
-// slash: a station id may hold a slash, a ballot does not.
-func splitResultKey(key []byte) (string, election.Ballot, bool) {
-	k := string(key)
-	i := strings.LastIndexByte(k, '/')
-	if i < 0 {
-		return "", "", false
+// sendDeadLetters delivers dead letters and waits for Kafka's acknowledgement (the client
+// retries within ProduceTimeout). One that cannot be delivered ends Run with an error: the
+// role commits nothing, so its next start reads the record, and sends it, again.
+func (r *Runner) sendDeadLetters(ctx context.Context, cl *kgo.Client, dead []*kgo.Record) error {
+	if len(dead) == 0 {
+		return nil
 	}
-	return k[:i], election.Ballot(k[i+1:]), true
+	if err := cl.ProduceSync(ctx, dead...).FirstErr(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("estimate: %d dead letters not delivered: %w", len(dead), err)
+	}
+	return nil
+}
+
+// splitResultKey splits a station-results.v1 key (schemas.ParseStationResultKey).
+func splitResultKey(key []byte) (string, election.Ballot, bool) {
+	station, ballot, ok := schemas.ParseStationResultKey(string(key))
+	return station, election.Ballot(ballot), ok
 }
 
 // publish works out an estimate and produces it to estimates.v1.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,62 @@ func checkIsTheCount(t *testing.T, c *election.Country, r *election.Results, est
 				t.Errorf("%s candidate %d: %d projected, want %d", ce.ConstituencyID, d.CandidateNo, d.ProjectedVotes, cons[ce.ConstituencyID][d.CandidateNo])
 			}
 		}
+	}
+}
+
+// A station result the estimator cannot use goes to dead-letter.v1 with the dead-letter
+// headers (stage estimate, the reason, where it came from), and its delivery is awaited.
+func TestRunnerDeadLetters(t *testing.T) {
+	env := testenv.Kafka(t)
+	c, r := syntheticNight(t, 22, 2, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := c.Stations[0]
+	good := resultOf(s, election.BallotPartyList, r.Tallies[election.StationBallot{StationID: s.ID, Ballot: election.BallotPartyList}], schemas.StatusVerified, 1)
+	bad := good
+	bad.StationID = "NOWHERE_9_999"
+	var recs []*kgo.Record
+	for _, sr := range []schemas.StationResult{bad, good} {
+		rec, err := kgorecord.New(env.Topic(schemas.TopicStationResults), sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := env.Client(t).ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Seeds, cfg.TopicPrefix, cfg.Country = env.Seeds, env.Prefix, c
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	runner, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(runCtx) }()
+	dead := env.Client(t, kgo.ConsumeTopics(env.Topic(schemas.TopicDeadLetter)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var rec *kgo.Record
+	for rec == nil {
+		f := dead.PollRecords(ctx, 1)
+		if ctx.Err() != nil {
+			t.Fatal("no dead letter")
+		}
+		if rs := f.Records(); len(rs) > 0 {
+			rec = rs[0]
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	d, ok := schemas.ParseDeadLetter(kgorecord.FromHeaders(rec.Headers))
+	if !ok || d.Stage != "estimate" || d.SourceTopic != env.Topic(schemas.TopicStationResults) || d.SourceOffset != 0 ||
+		!strings.Contains(d.Reason, "NOWHERE_9_999") {
+		t.Errorf("dead letter %+v (%v)", d, ok)
+	}
+	if string(rec.Value) != string(recs[0].Value) {
+		t.Error("the dead letter does not carry the source value")
 	}
 }

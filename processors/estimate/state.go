@@ -20,6 +20,9 @@ type Estimator struct {
 	// dataTime is the newest UpdatedAt of any applied result, disputed ones included: the
 	// estimate reflects everything known up to then.
 	dataTime time.Time
+	// trend is the history of the party-list estimate as stations arrived (honesty.go).
+	trend         trendHistory
+	eligibleTotal int64
 }
 
 // NewEstimator prepares an empty national state for a country. The country must list its
@@ -35,6 +38,9 @@ func NewEstimator(c *election.Country, m Method) (*Estimator, error) {
 	e := &Estimator{method: m, lay: lay}
 	e.ballots[0] = newBallotState(lay, election.BallotPartyList)
 	e.ballots[1] = newBallotState(lay, election.BallotConstituency)
+	for _, st := range lay.strata {
+		e.eligibleTotal += st.eligible
+	}
 	return e, nil
 }
 
@@ -65,7 +71,7 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 		return fmt.Errorf("%w: station %q: status %q", ErrBadResult, r.StationID, r.Status)
 	}
 	bs := e.ballot(b)
-	if bs.seen[si] && r.Version < bs.version[si] {
+	if bs.seen[si] && schemas.OrderResults(r.Version, bs.version[si]) == schemas.Older {
 		return nil
 	}
 	counted := r.Status != schemas.StatusDisputed && r.Stage != schemas.StageProgress
@@ -91,6 +97,7 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 	}
 	bs.seen[si], bs.version[si] = true, r.Version
 	bs.set(e.lay, si, votes)
+	e.noteTrend(b)
 	if r.UpdatedAt.After(e.dataTime) {
 		e.dataTime = r.UpdatedAt
 	}
@@ -105,6 +112,19 @@ func (e *Estimator) Forget(stationID string, b election.Ballot) {
 		return
 	}
 	e.ballot(b).set(e.lay, si, nil)
+	e.noteTrend(b)
+}
+
+// noteTrend keeps the party-list estimate's history as stations arrive (honesty.go).
+func (e *Estimator) noteTrend(b election.Ballot) {
+	if b != election.BallotPartyList || !e.method.Drift || e.eligibleTotal <= 0 {
+		return
+	}
+	u := float64(e.ballots[0].totX) / float64(e.eligibleTotal)
+	e.trend.note(u, func() ([]float64, []float64, bool) {
+		st := e.stratified()
+		return st.share, st.se, st.ok
+	})
 }
 
 // applyTally is Apply for a true count from a results set (the backtest): final and
@@ -120,6 +140,7 @@ func (e *Estimator) applyTally(si int32, b election.Ballot, t election.Tally) {
 	}
 	bs.seen[si] = true
 	bs.set(e.lay, si, votes)
+	e.noteTrend(b)
 }
 
 // DataTime is the newest UpdatedAt among the applied results.
@@ -135,6 +156,8 @@ type ballotState struct {
 	optOff []int // per stratum: start of its options in the per-option slices
 	optN   []int // per stratum: number of options
 
+	totX int64 // eligible voters of every reported station
+
 	n  []int32
 	x  []int64
 	xx []float64 // Σx² per stratum
@@ -149,6 +172,9 @@ type ballotState struct {
 
 	// priority sample sums per priority cell (region x sub-stratum), party-list only.
 	pri *prioritySums
+	// blk holds per subdistrict the reported eligible voters and votes, party-list only
+	// (blocks.go).
+	blk *blockSums
 
 	// Arrival order within the stratum: q = (stations already reported + 1/2) / stations,
 	// fixed when a station first counts. Σx·q, Σx·q² per stratum and Σy·q, Σv·q let the
@@ -190,6 +216,7 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 		}
 	} else {
 		bs.pri = newPrioritySums(l)
+		bs.blk = newBlockSums(l)
 	}
 	ns := len(l.stations)
 	bs.seen = make([]bool, ns)
@@ -240,6 +267,7 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	}
 	fs, vf := float64(sign), float64(valid)
 	bs.n[h] += int32(sign)
+	bs.totX += int64(sign) * int64(st.eligible)
 	bs.x[h] += int64(sign) * int64(st.eligible)
 	bs.xx[h] += fs * x * x
 	bs.v[h] += int64(sign) * valid
@@ -281,5 +309,8 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	}
 	if bs.pri != nil && st.priority {
 		bs.pri.add(st, votes, valid, sign)
+	}
+	if bs.blk != nil {
+		bs.blk.add(st, votes, sign)
 	}
 }

@@ -19,6 +19,8 @@ func (r Result) ToSchema(estimateID string, computedAt time.Time) schemas.Estima
 		StationsTotal:    r.PartyList.StationsTotal,
 		EligibleReported: r.PartyList.EligibleReported,
 		EligibleTotal:    r.PartyList.EligibleTotal,
+		SharesState:      r.SharesState,
+		PriorityUsed:     r.Priority.Used,
 		Parties:          make([]schemas.PartyEstimate, len(r.Parties)),
 		Constituencies:   make([]schemas.ConstituencyEstimate, len(r.Constituencies)),
 	}
@@ -32,6 +34,10 @@ func (r Result) ToSchema(estimateID string, computedAt time.Time) schemas.Estima
 			ShareLo:        min(clamp01(p.ShareLo), share),
 			ShareHi:        max(clamp01(p.ShareHi), share),
 			Seats:          p.Seats,
+		}
+		if r.SharesState == schemas.StateTooEarly {
+			// Withheld: the counted votes stand, nothing projected is published.
+			out.Parties[i] = schemas.PartyEstimate{PartyNo: p.PartyNo, CountedVotes: p.Counted}
 		}
 	}
 	for i, c := range r.Constituencies {

@@ -56,6 +56,7 @@ var (
 		"submission_ids", "message", "evidence_keys", "evidence_values", "detected_at"}}
 	Estimates = Table{"estimates", []string{
 		"estimate_id", "data_time", "computed_at", "stations_reported", "stations_total", "eligible_reported", "eligible_total"}}
+	EstimateStates  = Table{"estimate_states", []string{"estimate_id", "data_time", "shares_state", "priority_used"}}
 	EstimateParties = Table{"estimate_parties", []string{
 		"estimate_id", "data_time", "party_no", "counted_votes", "projected_votes", "share", "share_lo", "share_hi", "seats"}}
 	EstimateConstituencies = Table{"estimate_constituencies", []string{
@@ -67,13 +68,16 @@ var (
 	OfficialFigures = Table{"official_figures", []string{
 		"official_id", "station_id", "ballot", "ballots_cast", "invalid", "no_vote", "vote_no", "votes",
 		"entered_by", "role", "received_at"}}
+	Evidence       = Table{"evidence", []string{"evidence", "bytes", "volunteer_id", "received_at"}}
+	LogCheckpoints = Table{"log_checkpoints", []string{
+		"origin", "size", "root_hash", "note", "cosigners", "cosignatures", "published_at"}}
 )
 
 // Tables lists every table above.
 var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
-	Reviews, OfficialFigures,
+	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -125,6 +129,16 @@ func MessageRows(msg any) ([]Rows, error) {
 	case *schemas.Official:
 		row, err := OfficialRow(*m)
 		return one(OfficialFigures, row, err)
+	case schemas.Evidence:
+		return MessageRows(&m)
+	case *schemas.Evidence:
+		row, err := EvidenceRow(*m)
+		return one(Evidence, row, err)
+	case schemas.Checkpoint:
+		return MessageRows(&m)
+	case *schemas.Checkpoint:
+		row, err := CheckpointRow(*m)
+		return one(LogCheckpoints, row, err)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:
@@ -136,9 +150,26 @@ func MessageRows(msg any) ([]Rows, error) {
 			{Table: Estimates, Rows: [][]any{run}},
 			{Table: EstimateParties, Rows: parties},
 			{Table: EstimateConstituencies, Rows: constituencies},
+			{Table: EstimateStates, Rows: [][]any{EstimateStateRow(*m)}},
 		}, nil
 	}
 	return nil, fmt.Errorf("chtable: no table for %T", msg)
+}
+
+// EvidenceRow is the evidence row of an evidence.v1 message.
+func EvidenceRow(e schemas.Evidence) ([]any, error) {
+	if e.Bytes < 0 {
+		return nil, fmt.Errorf("%w: evidence %s: %d bytes", ErrOutOfRange, e.Evidence, e.Bytes)
+	}
+	return []any{e.Evidence, uint64(e.Bytes), e.VolunteerID, dateTime(e.ReceivedAt)}, nil
+}
+
+// CheckpointRow is the log_checkpoints row of a checkpoint.v1 message.
+func CheckpointRow(c schemas.Checkpoint) ([]any, error) {
+	if c.Size < 0 || len(c.Cosigners) > math.MaxUint16 {
+		return nil, fmt.Errorf("%w: checkpoint of %s: size %d, %d cosigners", ErrOutOfRange, c.Origin, c.Size, len(c.Cosigners))
+	}
+	return []any{c.Origin, uint64(c.Size), c.RootHash, c.Note, strs(c.Cosigners), uint16(len(c.Cosigners)), dateTime(c.PublishedAt)}, nil
 }
 
 // ReportRow is the submissions row of a report.
@@ -198,6 +229,15 @@ func AnomalyRow(a schemas.Anomaly) ([]any, error) {
 		a.AnomalyID, a.Code, string(a.Severity), a.StationID, a.ConstituencyID, a.Ballot, a.VolunteerID,
 		strs(a.Submissions), a.Message, keys, values, dateTime(a.DetectedAt),
 	}, nil
+}
+
+// EstimateStateRow is the estimate_states row of one estimate: what of it is published.
+func EstimateStateRow(e schemas.Estimate) []any {
+	var priority uint8
+	if e.PriorityUsed {
+		priority = 1
+	}
+	return []any{e.EstimateID, dateTime(e.DataTime), string(e.SharesState), priority}
 }
 
 // EstimateRows are the rows of one estimate: its run row, one row per party and one per

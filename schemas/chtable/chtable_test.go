@@ -113,6 +113,8 @@ func TestMessageRowsWidth(t *testing.T) {
 		},
 		schemas.Review{BallotsCast: &n},
 		schemas.Official{},
+		schemas.Evidence{},
+		&schemas.Checkpoint{Cosigners: []string{"w"}},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
@@ -127,7 +129,7 @@ func TestMessageRowsWidth(t *testing.T) {
 			}
 		}
 	}
-	if rows, _ := chtable.MessageRows(msgs[3]); len(rows) != 3 || len(rows[1].Rows) != 2 || len(rows[2].Rows) != 1 {
+	if rows, _ := chtable.MessageRows(msgs[3]); len(rows) != 4 || len(rows[1].Rows) != 2 || len(rows[2].Rows) != 1 || len(rows[3].Rows) != 1 {
 		t.Errorf("estimate rows: %d tables", len(rows))
 	}
 	if _, err := chtable.MessageRows((*schemas.Report)(nil)); err == nil {

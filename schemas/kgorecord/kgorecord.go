@@ -59,3 +59,14 @@ func DecodeAny(r *kgo.Record) (any, error) {
 	}
 	return v, nil
 }
+
+// DeadLetter builds the dead-letter.v1 record for a source record that stage (the role) can
+// never process: the source's key, value and headers, then the headers of
+// schemas.DeadLetter. deadTopic is the full name of the dead-letter topic, prefix included.
+// The caller produces it and must check its delivery (in a transaction, or ProduceSync).
+func DeadLetter(deadTopic, stage string, src *kgo.Record, reason error) *kgo.Record {
+	d := schemas.DeadLetter{SourceTopic: src.Topic, SourcePartition: src.Partition, SourceOffset: src.Offset, Stage: stage, Reason: reason.Error()}
+	headers := make([]kgo.RecordHeader, 0, len(src.Headers)+len(schemas.DeadLetterHeaders))
+	headers = append(append(headers, src.Headers...), Headers(d.Headers())...)
+	return &kgo.Record{Topic: deadTopic, Key: src.Key, Value: src.Value, Headers: headers}
+}

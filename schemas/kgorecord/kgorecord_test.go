@@ -54,3 +54,31 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Errorf("error does not name the record: %s", got)
 	}
 }
+
+func TestDeadLetter(t *testing.T) {
+	src := &kgo.Record{Topic: "t1.submissions.v1", Partition: 3, Offset: 1234, Key: []byte("BKK_1_0001"), Value: []byte(`{"x":`),
+		Headers: []kgo.RecordHeader{{Key: schemas.HeaderSchema, Value: []byte("report.v1")}, {Key: schemas.HeaderStage, Value: []byte("forged")}}}
+	dl := kgorecord.DeadLetter("t1.dead-letter.v1", "sink", src, errors.New("undecodable: unexpected end of JSON input"))
+	if dl.Topic != "t1.dead-letter.v1" || string(dl.Key) != "BKK_1_0001" || string(dl.Value) != `{"x":` {
+		t.Fatalf("record %s %q %q", dl.Topic, dl.Key, dl.Value)
+	}
+	if len(dl.Headers) != 2+len(schemas.DeadLetterHeaders) || dl.Headers[0].Key != schemas.HeaderSchema {
+		t.Fatalf("headers %v: want the source's first, then the dead-letter ones", dl.Headers)
+	}
+	for i, name := range schemas.DeadLetterHeaders {
+		if got := dl.Headers[2+i].Key; got != name {
+			t.Errorf("header %d is %q, want %q", 2+i, got, name)
+		}
+	}
+	d, ok := schemas.ParseDeadLetter(kgorecord.FromHeaders(dl.Headers))
+	want := schemas.DeadLetter{SourceTopic: "t1.submissions.v1", SourcePartition: 3, SourceOffset: 1234, Stage: "sink", Reason: "undecodable: unexpected end of JSON input"}
+	if !ok || d != want {
+		t.Errorf("parsed %+v %v, want %+v (the dead letter's own stage wins over the source's)", d, ok, want)
+	}
+	if _, ok := schemas.ParseDeadLetter(kgorecord.FromHeaders(src.Headers)); ok {
+		t.Error("a record without dead-letter headers parsed as one")
+	}
+	if len(src.Headers) != 2 {
+		t.Error("the source record's headers were changed")
+	}
+}

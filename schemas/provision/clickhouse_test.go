@@ -53,7 +53,8 @@ func TestMigrateClickHouse(t *testing.T) {
 		got := queryStrings(t, env.Conn, fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' ORDER BY name", env.Database))
 		want := []string{"schema_migrations",
 			"station_results_current", "constituency_totals", "constituency_votes",
-			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "official_current"}
+			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "official_current",
+			"log_checkpoint_latest"}
 		for _, tb := range chtable.Tables {
 			want = append(want, tb.Name)
 		}
@@ -191,6 +192,11 @@ func insertAndReadBack(t *testing.T, ctx context.Context, env *testenv.ClickHous
 		schemas.Review{ReviewID: "rev-1", StationID: "BKK_1_0003", Ballot: "constituency", AcceptSubmissionID: report.SubmissionID, Reason: "photo", ReviewerID: "lead-1", Role: schemas.RoleDistrictLead, ReceivedAt: at(18, 10)},
 		schemas.Review{ReviewID: "rev-2", StationID: "BKK_1_0003", Ballot: "constituency", BallotsCast: &five, Invalid: &five, NoVote: &five, Reason: "typed", ReviewerID: "lead-1", Role: schemas.RoleDistrictLead, ReceivedAt: at(18, 11)},
 		schemas.Official{OfficialID: "off-1", StationID: "BKK_1_0001", Ballot: "constituency", BallotsCast: 400, Invalid: 6, NoVote: 4, Votes: map[string]int{"1": 150, "7": 240}, EnteredBy: "lead-1", Role: schemas.RoleDistrictLead, ReceivedAt: at(20, 0)},
+		schemas.Evidence{Evidence: report.Evidence[0], Bytes: 2048, VolunteerID: "vol-1", ReceivedAt: at(17, 54)},
+		schemas.Checkpoint{Origin: "log.example/v", Size: 10, RootHash: "r10", Note: "n10", PublishedAt: at(18, 0)},
+		schemas.Checkpoint{Origin: "log.example/v", Size: 12, RootHash: "r12", Note: "n12", PublishedAt: at(18, 1)},
+		schemas.Checkpoint{Origin: "log.example/v", Size: 12, RootHash: "r12", Note: "n12 cosigned", Cosigners: []string{"w1"}, PublishedAt: at(18, 2)},
+		schemas.Checkpoint{Origin: "log.example/v", Size: 12, RootHash: "r12", Note: "n12", PublishedAt: at(18, 3)}, // re-delivered, fewer cosignatures
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
@@ -269,6 +275,10 @@ func insertAndReadBack(t *testing.T, ctx context.Context, env *testenv.ClickHous
 	}
 	if o := queryStrings(t, env.Conn, fmt.Sprintf("SELECT concat(official_id, ' ', toString(ballots_cast)) FROM `%s`.official_current", env.Database)); !slices.Equal(o, []string{"off-1 400"}) {
 		t.Errorf("official_current %v", o)
+	}
+	// The newest checkpoint with the most cosignatures, whatever arrived after it.
+	if c := queryStrings(t, env.Conn, fmt.Sprintf("SELECT concat(toString(size), ' ', note, ' ', arrayStringConcat(cosigners, ',')) FROM `%s`.log_checkpoint_latest", env.Database)); !slices.Equal(c, []string{"12 n12 cosigned w1"}) {
+		t.Errorf("log_checkpoint_latest %v", c)
 	}
 	if a := queryStrings(t, env.Conn, fmt.Sprintf("SELECT concat(code, ' ', evidence_values[1]) FROM `%s`.anomalies", env.Database)); !slices.Equal(a, []string{"CONFLICT 410"}) {
 		t.Errorf("anomalies %v", a)

@@ -10,13 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/backoff"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/chtable"
 	"votestream/schemas/kgorecord"
@@ -42,6 +45,8 @@ type Config struct {
 	InsertTimeout time.Duration
 
 	Logger *slog.Logger // default slog.Default()
+	// Registerer, when set, gets the sink's Prometheus metrics. Default nil (see Collectors).
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults; Seeds and ClickHouseAddr still need setting.
@@ -97,6 +102,19 @@ type Sink struct {
 	log  *slog.Logger
 	conn driver.Conn
 	kc   *kgo.Client
+
+	m     *metrics
+	mOnce sync.Once
+}
+
+// metrics returns the sink's series, made unregistered for a Sink not built by New (tests).
+func (s *Sink) metrics() *metrics {
+	s.mOnce.Do(func() {
+		if s.m == nil {
+			s.m = newMetrics()
+		}
+	})
+	return s.m
 }
 
 // New checks cfg and opens the clients; nothing is read before Run.
@@ -107,6 +125,10 @@ func New(cfg Config) (*Sink, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	m := newMetrics()
+	if err := promreg.Register(cfg.Registerer, "sink", m.collectors()...); err != nil {
+		return nil, err
 	}
 	conn, err := ch.Open(&ch.Options{
 		Addr:        []string{cfg.ClickHouseAddr},
@@ -126,13 +148,12 @@ func New(cfg Config) (*Sink, error) {
 		// A rebalance waits until the records of the current poll are stored and committed,
 		// so no partition moves while its rows are half-written.
 		kgo.BlockRebalanceOnPoll(),
-		kgo.DefaultProduceTopic(cfg.TopicPrefix+schemas.TopicDeadLetter),
 	)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("sink: kafka: %w", err)
 	}
-	return &Sink{cfg: cfg, log: log, conn: conn, kc: kc}, nil
+	return &Sink{cfg: cfg, log: log, conn: conn, kc: kc, m: m}, nil
 }
 
 // Run consumes until ctx is cancelled (returning nil) or an insert fails beyond its bounded
@@ -168,7 +189,7 @@ func (s *Sink) Run(ctx context.Context) error {
 				// Not fatal: the rows are stored and a re-delivery folds away.
 				s.log.Warn("commit offsets", "err", err)
 			}
-			metricRecords.Add(float64(len(records)))
+			s.metrics().records.Add(float64(len(records)))
 		}
 		s.kc.AllowRebalance()
 	}
@@ -187,7 +208,7 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 			rows, err = chtable.MessageRows(msg)
 		}
 		if err != nil {
-			dead = append(dead, deadLetter(s.cfg.TopicPrefix, r, err))
+			dead = append(dead, kgorecord.DeadLetter(s.cfg.TopicPrefix+schemas.TopicDeadLetter, "sink", r, err))
 			continue
 		}
 		for _, rs := range rows {
@@ -209,38 +230,34 @@ func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
 		if err := s.kc.ProduceSync(ctx, dead...).FirstErr(); err != nil {
 			return fmt.Errorf("sink: dead-letter %d records: %w", len(dead), err)
 		}
-		metricDeadLetters.Add(float64(len(dead)))
+		s.metrics().deadLetters.Add(float64(len(dead)))
 		s.log.Warn("records sent to dead-letter topic", "count", len(dead))
 	}
 	return nil
 }
 
+// insertCurve is the wait between tries of one insert: from 200 ms, doubling, at most 10 s.
+var insertCurve = backoff.Exponential(200*time.Millisecond, 10*time.Second)
+
 func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
-	backoff := 200 * time.Millisecond
-	var err error
-	for attempt := 1; attempt <= s.cfg.InsertAttempts; attempt++ {
+	err := backoff.Retry(ctx, insertCurve.Attempts(s.cfg.InsertAttempts), func(ctx context.Context) error {
 		start := time.Now()
-		if err = s.insertOnce(ctx, rows); err == nil {
-			metricInsertSeconds.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
-			metricRows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
-			return nil
+		err := s.insertOnce(ctx, rows)
+		if err == nil {
+			s.metrics().insertSecs.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
+			s.metrics().rows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
+		} else if ctx.Err() == nil {
+			s.metrics().insertErrs.WithLabelValues(rows.Table.Name).Inc()
 		}
-		if ctx.Err() != nil {
-			return ctx.Err() // stopping: the offsets stay uncommitted and the rows come again
-		}
-		metricInsertErrors.WithLabelValues(rows.Table.Name).Inc()
-		s.log.Warn("insert failed", "table", rows.Table.Name, "rows", len(rows.Rows), "attempt", attempt, "err", err)
-		if attempt == s.cfg.InsertAttempts {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 10*time.Second)
+		return err
+	}, func(r backoff.Retrying) {
+		s.log.Warn("insert failed", "table", rows.Table.Name, "rows", len(rows.Rows), "attempt", r.Attempt, "retry_in", r.Wait, "err", r.Err)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("sink: insert %d rows into %s: %w", len(rows.Rows), rows.Table.Name, err)
 	}
-	return fmt.Errorf("sink: insert %d rows into %s after %d attempts: %w", len(rows.Rows), rows.Table.Name, s.cfg.InsertAttempts, err)
+	// On a stop the offsets stay uncommitted and the rows come again.
+	return err
 }
 
 func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) (err error) {
@@ -296,24 +313,4 @@ func batchContext(parent context.Context, timeout time.Duration) (ctx context.Co
 		timer.Stop()
 		stopAfter()
 	}
-}
-
-// Dead-letter headers beside schemas.HeaderReason and schemas.HeaderSourceTopic: where in
-// the source topic the record was, and which stage gave up on it.
-const (
-	HeaderDLPartition = "source-partition"
-	HeaderDLOffset    = "source-offset"
-	HeaderDLStage     = "stage"
-)
-
-func deadLetter(prefix string, r *kgo.Record, reason error) *kgo.Record {
-	headers := append([]kgo.RecordHeader(nil), r.Headers...)
-	headers = append(headers,
-		kgo.RecordHeader{Key: schemas.HeaderReason, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: schemas.HeaderSourceTopic, Value: []byte(strings.TrimPrefix(r.Topic, prefix))},
-		kgo.RecordHeader{Key: HeaderDLPartition, Value: []byte(fmt.Sprint(r.Partition))},
-		kgo.RecordHeader{Key: HeaderDLOffset, Value: []byte(fmt.Sprint(r.Offset))},
-		kgo.RecordHeader{Key: HeaderDLStage, Value: []byte("sink")},
-	)
-	return &kgo.Record{Topic: prefix + schemas.TopicDeadLetter, Key: r.Key, Value: r.Value, Headers: headers}
 }

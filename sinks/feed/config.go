@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"votestream/election"
 )
 
@@ -78,6 +80,8 @@ type Config struct {
 
 	// Logger receives the role's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
+	// Registerer, when set, gets the role's Prometheus metrics. Default nil (see Collectors).
+	Registerer prometheus.Registerer `json:"-"`
 }
 
 // DefaultConfig returns the defaults documented on each field.

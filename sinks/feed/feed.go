@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"votestream/internal/httpserve"
+	"votestream/internal/promreg"
 	"votestream/schemas"
 )
 
@@ -78,10 +79,14 @@ func New(cfg Config) (*Feed, error) {
 	}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.handler = f.routes()
+	if err := promreg.Register(cfg.Registerer, "feed", f.m.collectors()...); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
-// Collectors returns the role's Prometheus metrics, for the caller's registry.
+// Collectors returns the role's Prometheus metrics, for a caller that registers them itself
+// (rather than through Config.Registerer).
 func (f *Feed) Collectors() []prometheus.Collector { return f.m.collectors() }
 
 // Handler returns the HTTP handler of every endpoint (for tests, or a server of the
@@ -115,13 +120,16 @@ func (f *Feed) Run(ctx context.Context) error {
 // ShutdownGrace to finish, the Kafka client is closed. It returns an error when the topics
 // cannot be read (after StartTimeout) or the server fails.
 func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           f.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(f.log.Handler(), slog.LevelDebug),
-		// No WriteTimeout: streams live for hours. Each write has its own deadline instead.
+	hc := httpserve.DefaultConfig()
+	hc.Name, hc.Handler, hc.Logger = "feed", f.handler, f.log
+	hc.ShutdownGrace = f.cfg.ShutdownGrace
+	// No read or write timeout: streams live for hours. Each write has its own deadline.
+	hc.ReadTimeout, hc.WriteTimeout = 0, 0
+	hc.OnShutdown = f.beginShutdown // streams end, so their handlers return
+	srv, err := httpserve.New(hc)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("feed: %w", err)
 	}
 	f.log.Info("feed listening", "addr", ln.Addr().String(), "topic_prefix", f.cfg.TopicPrefix,
 		"newsroom_keys", f.keys.Len(), "epoch", f.view.Epoch())
@@ -130,43 +138,21 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopLoops()
 	var wg sync.WaitGroup
 	consumeErr := make(chan error, 1)
-	wg.Go(func() { consumeErr <- f.consume(loopCtx) })
+	wg.Go(func() {
+		consumeErr <- f.consume(loopCtx)
+		stopLoops() // the API serves nothing true without the consumer
+	})
 	if f.cfg.KeysReload > 0 {
-		wg.Go(func() { f.reloadKeys(loopCtx) })
+		wg.Go(func() {
+			httpserve.Reload(loopCtx, f.cfg.KeysReload, f.log, "feed: newsroom keys", f.keys.Reload, f.keys.Len)
+		})
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	var err error
-	served := false
-	select {
-	case <-ctx.Done():
-	case err = <-consumeErr:
-		if err != nil {
-			err = fmt.Errorf("feed: %w", err)
-		}
-	case e := <-serveErr:
-		served = true
-		err = fmt.Errorf("feed: serve: %w", e)
-	}
+	err = srv.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()
 	f.beginShutdown()
-	shutCtx, cancel := context.WithTimeout(context.Background(), f.cfg.ShutdownGrace)
-	if e := srv.Shutdown(shutCtx); e != nil {
-		f.log.Warn("feed: requests still in flight at shutdown", "err", e)
-		_ = srv.Close()
-	}
-	cancel()
-	if !served {
-		<-serveErr
-	}
 	wg.Wait()
-	select {
-	case e := <-consumeErr:
-		if err == nil && e != nil && ctx.Err() == nil {
-			err = fmt.Errorf("feed: %w", e)
-		}
-	default:
+	if e := <-consumeErr; err == nil && e != nil && ctx.Err() == nil {
+		err = fmt.Errorf("feed: %w", e)
 	}
 	f.log.Info("feed stopped")
 	return err
@@ -178,25 +164,6 @@ func (f *Feed) beginShutdown() {
 		close(f.shutdown)
 		f.ring.Close()
 	})
-}
-
-func (f *Feed) reloadKeys(ctx context.Context) {
-	t := time.NewTicker(f.cfg.KeysReload)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			changed, err := f.keys.Reload()
-			switch {
-			case err != nil:
-				f.log.Error("feed: newsroom keys not reloaded; the previous ones stay in force", "err", err)
-			case changed:
-				f.log.Info("feed: newsroom keys reloaded", "keys", f.keys.Len())
-			}
-		}
-	}
 }
 
 // input is one decoded record for the view.
@@ -300,6 +267,3 @@ func (f *Feed) warnRejected(err error) {
 		f.log.Warn("feed: station result not usable (more are counted in votestream_feed_records_total)", "err", err)
 	}
 }
-
-// errTopicMissing: a topic the feed reads does not exist.
-var errTopicMissing = errors.New("feed: topic does not exist (run `votestream migrate`)")

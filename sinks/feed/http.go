@@ -3,6 +3,7 @@ package feed
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"votestream/internal/httpserve"
 )
 
 // Error codes of the API. Newsroom code switches on them: never rename one; add new ones.
@@ -35,11 +38,9 @@ var codeStatus = map[string]int{
 }
 
 // APIError is the body of every refusal: {"error": {"code": ..., "message": ...}}.
-type APIError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type APIError = httpserve.Error
 
+// errorBody is the whole body of a refusal.
 type errorBody struct {
 	Error APIError `json:"error"`
 }
@@ -49,14 +50,8 @@ func (f *Feed) writeError(w http.ResponseWriter, code, format string, a ...any) 
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	body, _ := json.Marshal(errorBody{APIError{Code: code, Message: fmt.Sprintf(format, a...)}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
 	f.setWriteDeadline(w)
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	httpserve.WriteError(w, status, APIError{Code: code, Message: fmt.Sprintf(format, a...)})
 }
 
 func (f *Feed) setWriteDeadline(w http.ResponseWriter) {
@@ -83,41 +78,12 @@ var endpoints = []endpoint{
 	{"/readyz", "readyz", false, (*Feed).handleReadyz},
 }
 
-// statusWriter remembers the status for the request metric. It passes Flush and the
-// deadlines through (Unwrap), which the stream needs.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Flush() {
-	if fl, ok := s.ResponseWriter.(http.Flusher); ok {
-		fl.Flush()
-	}
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 func (f *Feed) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, ep := range endpoints {
 		mux.HandleFunc(ep.pattern, func(w http.ResponseWriter, r *http.Request) {
-			sw := &statusWriter{ResponseWriter: w}
-			defer func() { f.m.requests.WithLabelValues(ep.name, strconv.Itoa(sw.status)).Inc() }()
+			sw := httpserve.NewRecorder(w)
+			defer func() { f.m.requests.WithLabelValues(ep.name, strconv.Itoa(sw.Status())).Inc() }()
 			newsroom := ""
 			if ep.auth {
 				var ok bool
@@ -141,8 +107,8 @@ func (f *Feed) routes() http.Handler {
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() { f.m.requests.WithLabelValues("unknown", strconv.Itoa(sw.status)).Inc() }()
+		sw := httpserve.NewRecorder(w)
+		defer func() { f.m.requests.WithLabelValues("unknown", strconv.Itoa(sw.Status())).Inc() }()
 		f.writeError(sw, CodeNotFound, "no such endpoint; see docs/feed.md")
 	})
 	return mux
@@ -158,24 +124,16 @@ func (f *Feed) authenticate(r *http.Request) (string, bool) {
 }
 
 func (f *Feed) handleHealthz(w http.ResponseWriter, r *http.Request, _ string) {
-	writeSmallJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpserve.Healthz(w, r)
 }
 
 func (f *Feed) handleReadyz(w http.ResponseWriter, r *http.Request, _ string) {
-	if !f.ready.Load() {
-		w.Header().Set("Retry-After", "2")
-		writeSmallJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "catching up"})
-		return
-	}
-	writeSmallJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func writeSmallJSON(w http.ResponseWriter, status int, v any) {
-	body, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	httpserve.Readyz(func(context.Context) error {
+		if !f.ready.Load() {
+			return &httpserve.NotReady{Status: "catching up"}
+		}
+		return nil
+	})(w, r)
 }
 
 // answer describes one JSON answer: how to find its version cheaply, and how to render it.

@@ -230,8 +230,8 @@ func (v *View) Apply(sr schemas.StationResult) (Change, bool, error) {
 		return Change{}, false, err
 	}
 	cur := st.results[b]
-	if cur != nil && sr.Version <= cur.sr.Version {
-		return Change{}, false, nil
+	if cur != nil && schemas.OrderResults(sr.Version, cur.sr.Version) != schemas.Newer {
+		return Change{}, false, nil // stale, or a re-delivery: no change to report
 	}
 	next := &result{sr: sr, votes: votes, sources: len(sr.Sources)}
 	next.sr.Sources, next.sr.Votes, next.sr.DecidedBy = nil, nil, ""
@@ -314,8 +314,7 @@ func (v *View) station(id, constituencyID string) (*station, error) {
 // re-delivery of the current one.
 func (v *View) ApplyEstimate(e schemas.Estimate) (Change, bool) {
 	if cur := v.estimate; cur != nil {
-		if e.EstimateID == cur.EstimateID || e.DataTime.Before(cur.DataTime) ||
-			(e.DataTime.Equal(cur.DataTime) && !e.ComputedAt.After(cur.ComputedAt)) {
+		if e.EstimateID == cur.EstimateID || schemas.OrderEstimates(&e, cur) != schemas.Newer {
 			return Change{}, false
 		}
 	}

@@ -42,6 +42,10 @@ type ExportConfig struct {
 	// EstimateBacklog is how many of the newest estimates.v1 records before the cut are
 	// read; only the latest estimate is exported. Default 64.
 	EstimateBacklog int
+	// CheckpointBacklog is how many of the newest checkpoints.v1 records before the cut are
+	// read for the manifest's log_checkpoint (one a second while the log grows, and one per
+	// cosignature). Default 256.
+	CheckpointBacklog int
 	// IdleTimeout: the export fails with ErrIncomplete when no record arrives for this long
 	// while some partition is still short of the cut. Default 30s.
 	IdleTimeout time.Duration
@@ -64,10 +68,11 @@ type ExportConfig struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() ExportConfig {
 	return ExportConfig{
-		EstimateBacklog: 64,
-		IdleTimeout:     30 * time.Second,
-		StartTimeout:    60 * time.Second,
-		ProgressEvery:   2 * time.Second,
+		EstimateBacklog:   64,
+		CheckpointBacklog: 256,
+		IdleTimeout:       30 * time.Second,
+		StartTimeout:      60 * time.Second,
+		ProgressEvery:     2 * time.Second,
 	}
 }
 
@@ -87,6 +92,8 @@ func (c ExportConfig) Validate() error {
 		return bad("no output folder")
 	case c.EstimateBacklog < 1:
 		return bad("EstimateBacklog %d < 1", c.EstimateBacklog)
+	case c.CheckpointBacklog < 1:
+		return bad("CheckpointBacklog %d < 1", c.CheckpointBacklog)
 	case c.IdleTimeout <= 0:
 		return bad("IdleTimeout %v <= 0", c.IdleTimeout)
 	case c.StartTimeout <= 0:

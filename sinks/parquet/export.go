@@ -13,6 +13,8 @@ import (
 	"time"
 
 	pq "github.com/parquet-go/parquet-go"
+
+	"votestream/schemas"
 )
 
 // File names in the output folder.
@@ -37,6 +39,11 @@ type Summary struct {
 	// none.
 	EstimateID       string    `json:"estimate_id,omitempty"`
 	EstimateDataTime time.Time `json:"estimate_data_time,omitzero"`
+	// LogCheckpoint is the transparency log's newest signed checkpoint in the cut, with the
+	// witnesses' cosignatures gathered by then (docs/evidence-log.md): what an analyst cites
+	// to prove which reports the export's figures could rest on. Absent when the cut held
+	// none.
+	LogCheckpoint *schemas.Checkpoint `json:"log_checkpoint,omitempty"`
 	// Cut is the range of every partition read.
 	Cut []PartitionCut `json:"cut"`
 	// RecordsRead counts the data records read; RecordsSkipped those that could not be
@@ -75,6 +82,7 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 	if snap.estimate != nil {
 		sum.EstimateID, sum.EstimateDataTime = snap.estimate.EstimateID, snap.estimate.DataTime.UTC()
 	}
+	sum.LogCheckpoint = snap.logCP
 
 	current := snap.results.Sorted()
 	stations := make([]StationRow, len(current))

@@ -135,6 +135,13 @@ func TestExportOnBroker(t *testing.T) {
 	produce(record(estimatesTopic, estimate("e-1800", bkk(18, 0))))
 	produce(record(estimatesTopic, estimate("e-1805", bkk(18, 5))))
 	produce(record(estimatesTopic, estimate("e-1755", bkk(17, 55)))) // late, older data: not the latest
+	// The transparency log's checkpoints: the largest, with its cosignature, is cited.
+	cpTopic := env.Topic(schemas.TopicCheckpoints)
+	checkpoint := func(size int64, cosigners ...string) *kgo.Record {
+		return record(cpTopic, schemas.Checkpoint{Origin: "log.example.org", Size: size, RootHash: fmt.Sprintf("root%d", size),
+			Note: fmt.Sprintf("log.example.org\n%d\n", size), Cosigners: cosigners, PublishedAt: bkk(18, 30)})
+	}
+	produce(checkpoint(10), checkpoint(20), checkpoint(20, "witness.example.org"), checkpoint(15))
 
 	out := filepath.Join(t.TempDir(), "export")
 	cfg := DefaultConfig()
@@ -152,7 +159,7 @@ func TestExportOnBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(progress.String(), "export: 15 records read in ") {
+	if !strings.Contains(progress.String(), "export: 19 records read in ") {
 		t.Errorf("progress output %q lacks the final count", progress.String())
 	}
 
@@ -278,10 +285,14 @@ func TestExportOnBroker(t *testing.T) {
 	if m.EstimateID != "e-1805" || !m.DataTime.Equal(bkk(18, 20)) || m.TimeZone != "Asia/Bangkok" || m.TopicPrefix != env.Prefix {
 		t.Errorf("manifest: %+v", m)
 	}
+	if c := m.LogCheckpoint; c == nil || c.Size != 20 || len(c.Cosigners) != 1 || c.RootHash != "root20" {
+		t.Errorf("manifest's log checkpoint %+v, want size 20 with its cosignature", c)
+	}
 	// Read: 8 results (3 + 1 + 1 + a result and its tombstone + 1; the aborted one is never
-	// delivered), 4 anomaly records, 3 estimates; skipped: the record that is not JSON.
-	if m.RecordsRead != 15 || m.RecordsSkipped != 1 {
-		t.Errorf("manifest read %d skipped %d, want 15 and 1", m.RecordsRead, m.RecordsSkipped)
+	// delivered), 4 anomaly records, 3 estimates, 4 checkpoints; skipped: the record that is
+	// not JSON.
+	if m.RecordsRead != 19 || m.RecordsSkipped != 1 {
+		t.Errorf("manifest read %d skipped %d, want 19 and 1", m.RecordsRead, m.RecordsSkipped)
 	}
 	// End offsets of the cut: 8 results + the aborted one + its abort marker; 4 anomalies;
 	// 3 estimates; every partition read from 0.
@@ -292,8 +303,8 @@ func TestExportOnBroker(t *testing.T) {
 			t.Errorf("cut %s[%d] starts at %d", c.Topic, c.Partition, c.Start)
 		}
 	}
-	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || len(ends) != 3 {
-		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3", ends)
+	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || ends[cpTopic] != 4 || len(ends) != 4 {
+		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3, checkpoints 4", ends)
 	}
 
 	// A second export into the same folder takes a new cut, with what afterCut wrote, and

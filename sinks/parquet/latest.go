@@ -23,7 +23,7 @@ type latestResults map[resultKey]*schemas.StationResult
 // whether sr was kept.
 func (l latestResults) Apply(sr *schemas.StationResult) bool {
 	k := resultKey{sr.StationID, sr.Ballot}
-	if cur, ok := l[k]; ok && cur.Version > sr.Version {
+	if cur, ok := l[k]; ok && schemas.OrderResults(sr.Version, cur.Version) == schemas.Older {
 		return false
 	}
 	l[k] = sr
@@ -34,12 +34,11 @@ func (l latestResults) Apply(sr *schemas.StationResult) bool {
 // the result of that station and ballot was deleted. A station id may hold a slash; a ballot
 // never does. It reports false for a key it cannot split.
 func (l latestResults) Forget(key string) bool {
-	i := strings.LastIndexByte(key, '/')
-	if i < 0 {
-		return false
+	station, ballot, ok := schemas.ParseStationResultKey(key)
+	if ok {
+		delete(l, resultKey{station, ballot})
 	}
-	delete(l, resultKey{key[:i], key[i+1:]})
-	return true
+	return ok
 }
 
 // Sorted returns the current results ordered by station id, then ballot, so two exports of
@@ -66,14 +65,8 @@ func (l latestResults) DataTime() time.Time {
 	return t
 }
 
-// newerEstimate reports whether e supersedes cur (nil: nothing yet) as the latest estimate:
-// the later data time, then the later computation; on a tie the record read later wins.
+// newerEstimate reports whether e supersedes cur (nil: nothing yet) as the latest estimate
+// (schemas.OrderEstimates); on a tie the record read later wins.
 func newerEstimate(e, cur *schemas.Estimate) bool {
-	if cur == nil {
-		return true
-	}
-	if c := e.DataTime.Compare(cur.DataTime); c != 0 {
-		return c > 0
-	}
-	return !e.ComputedAt.Before(cur.ComputedAt)
+	return cur == nil || schemas.OrderEstimates(e, cur) != schemas.Older
 }

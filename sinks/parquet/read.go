@@ -6,37 +6,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/kafkaread"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
 
 // PartitionCut is the range of one partition an export read: [Start, End), End being the
 // last stable offset when the export began.
-type PartitionCut struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Start     int64  `json:"start"`
-	End       int64  `json:"end"`
-}
-
-type topicPartition struct {
-	topic     string
-	partition int32
-}
+type PartitionCut = kafkaread.Partition
 
 // snapshot is what the cut holds, reduced.
 type snapshot struct {
 	results   latestResults
 	anomalies map[string]*schemas.Anomaly // by anomaly_id: a re-delivered flag is one row
 	estimate  *schemas.Estimate
+	logCP     *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
 	cut       []PartitionCut
 	read      int64 // data records read (control records not counted)
 	rejected  int64 // records that could not be decoded, skipped
@@ -46,99 +35,54 @@ type snapshot struct {
 // EstimateBacklog records) up to the cut, and stops.
 func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot, error) {
 	results := cfg.TopicPrefix + schemas.TopicStationResults
-	anomalies := cfg.TopicPrefix + schemas.TopicAnomalies
-	estimates := cfg.TopicPrefix + schemas.TopicEstimates
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Seeds...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Transaction markers come through as control records, so the reader sees that it
-		// reached the cut even when the last thing before it is a marker.
-		kgo.KeepControlRecords(),
-	)
+	rd, err := kafkaread.New(kafkaread.Config{
+		Seeds: cfg.Seeds,
+		Topics: []kafkaread.Topic{
+			{Name: cfg.TopicPrefix + schemas.TopicAnomalies},
+			{Name: cfg.TopicPrefix + schemas.TopicEstimates, Newest: cfg.EstimateBacklog},
+			{Name: results},
+			{Name: cfg.TopicPrefix + schemas.TopicCheckpoints, Newest: cfg.CheckpointBacklog},
+		},
+		// A wrong prefix fails at once: retrying will not make it right.
+		List:   kafkaread.ListCurve.Within(cfg.StartTimeout),
+		Logger: log.With("role", "export"),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("parquet: kafka client: %w", err)
+		return nil, fmt.Errorf("parquet: %w", err)
 	}
-	defer cl.Close()
-
-	cut, err := listCut(ctx, kadm.NewClient(cl), cfg, log, results, anomalies, estimates)
-	if err != nil {
-		return nil, err
+	defer rd.Close()
+	if err := rd.Start(ctx); err != nil {
+		if errors.Is(err, kafkaread.ErrTopicMissing) {
+			return nil, fmt.Errorf("%w: %w", ErrTopicMissing, err)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	if cfg.afterCut != nil {
 		cfg.afterCut()
 	}
-	snap := &snapshot{results: latestResults{}, anomalies: map[string]*schemas.Anomaly{}, cut: cut}
-	next := map[topicPartition]int64{}
-	end := map[topicPartition]int64{}
-	consume := map[string]map[int32]kgo.Offset{}
-	for _, c := range cut {
-		tp := topicPartition{c.Topic, c.Partition}
-		end[tp] = c.End
-		if c.Start >= c.End {
-			continue
-		}
-		next[tp] = c.Start
-		if consume[c.Topic] == nil {
-			consume[c.Topic] = map[int32]kgo.Offset{}
-		}
-		consume[c.Topic][c.Partition] = kgo.NewOffset().At(c.Start)
-	}
-	if len(next) == 0 {
-		return snap, nil
-	}
-	cl.AddConsumePartitions(consume)
-
+	snap := &snapshot{results: latestResults{}, anomalies: map[string]*schemas.Anomaly{}, cut: rd.Cut()}
 	progress := newProgress(cfg.Progress, cfg.ProgressEvery)
 	lastRecord := time.Now()
-	for len(next) > 0 {
+	for !rd.CaughtUp() {
 		pollCtx, cancel := context.WithTimeout(ctx, cfg.IdleTimeout)
-		fetches := cl.PollFetches(pollCtx)
+		b, _ := rd.Poll(pollCtx)
 		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				log.Warn("parquet: fetch error; the client retries", "topic", topic, "partition", p, "err", err)
-			}
-		})
-		got := false
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			tp := topicPartition{p.Topic, p.Partition}
-			for _, rec := range p.Records {
-				if _, open := next[tp]; !open {
-					break // done earlier; these were fetched before the pause took hold
-				}
-				got = true
-				if rec.Offset >= end[tp] {
-					// Past the cut, and records come in offset order: nothing before the
-					// cut is left, even where compaction left a gap just before it.
-					next[tp] = end[tp]
-					break
-				}
-				next[tp] = rec.Offset + 1
-				if !rec.Attrs.IsControl() {
-					snap.read++
-					snap.take(rec, results, log)
-				}
-			}
-			if o, open := next[tp]; open && o >= end[tp] {
-				delete(next, tp)
-				// Stop fetching what this export will not use.
-				cl.PauseFetchPartitions(map[string][]int32{tp.topic: {tp.partition}})
-			}
-		})
-		if got {
+		for _, rec := range b.Records {
+			snap.read++
+			snap.take(rec, results, log)
+		}
+		if b.Read > 0 {
 			lastRecord = time.Now()
 		} else if time.Since(lastRecord) >= cfg.IdleTimeout {
-			var behind []string
-			for tp, o := range next {
-				behind = append(behind, fmt.Sprintf("%s[%d] at %d of %d", tp.topic, tp.partition, o, end[tp]))
-			}
-			slices.Sort(behind)
-			return nil, fmt.Errorf("%w: nothing read for %v; behind: %s", ErrIncomplete, cfg.IdleTimeout, strings.Join(behind, ", "))
+			return nil, fmt.Errorf("%w: nothing read for %v; behind: %s", ErrIncomplete, cfg.IdleTimeout, strings.Join(rd.Behind(), ", "))
 		}
-		progress.tick(snap.read, len(next))
+		progress.tick(snap.read, len(rd.Behind()))
 	}
 	progress.done(snap.read)
 	return snap, nil
@@ -168,6 +112,11 @@ func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) 
 		if newerEstimate(m, s.estimate) {
 			s.estimate = m
 		}
+	case *schemas.Checkpoint:
+		// The largest tree; of one size, the record with the most cosignatures.
+		if c := s.logCP; c == nil || m.Size > c.Size || (m.Size == c.Size && len(m.Cosigners) > len(c.Cosigners)) {
+			s.logCP = m
+		}
 	default:
 		s.reject(log, fmt.Errorf("%s[%d]@%d: unexpected message %T", rec.Topic, rec.Partition, rec.Offset, v))
 	}
@@ -179,89 +128,6 @@ func (s *snapshot) reject(log *slog.Logger, err error) {
 	if s.rejected <= 10 {
 		log.Warn("parquet: record skipped", "err", err)
 	}
-}
-
-// listCut lists the cut, retrying with back-off for up to StartTimeout.
-func listCut(ctx context.Context, adm *kadm.Client, cfg ExportConfig, log *slog.Logger, topics ...string) ([]PartitionCut, error) {
-	deadline := time.Now().Add(cfg.StartTimeout)
-	backoff := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		cut, err := listOffsets(ctx, adm, cfg, topics)
-		if err == nil || errors.Is(err, ErrTopicMissing) {
-			return cut, err
-		}
-		if time.Now().Add(backoff).After(deadline) {
-			return nil, fmt.Errorf("parquet: list offsets after %d attempts: %w", attempt, err)
-		}
-		log.Warn("parquet: cannot list topic offsets yet; retrying", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-func listOffsets(ctx context.Context, adm *kadm.Client, cfg ExportConfig, topics []string) ([]PartitionCut, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	first, err := adm.ListStartOffsets(ctx, topics...)
-	if err != nil {
-		return nil, err
-	}
-	// The last stable offset: what a read_committed reader can see now.
-	stable, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		return nil, err
-	}
-	byTP := map[topicPartition]*PartitionCut{}
-	var bad error
-	check := func(o kadm.ListedOffset) bool {
-		switch {
-		case o.Err == nil:
-			return true
-		case errors.Is(o.Err, kerr.UnknownTopicOrPartition):
-			// kadm lists a missing topic as partition -1 with this error; retrying will not
-			// make a wrong prefix right.
-			bad = fmt.Errorf("%w: %s", ErrTopicMissing, o.Topic)
-		case bad == nil:
-			bad = fmt.Errorf("%s[%d]: %w", o.Topic, o.Partition, o.Err)
-		}
-		return false
-	}
-	stable.Each(func(o kadm.ListedOffset) {
-		if check(o) {
-			byTP[topicPartition{o.Topic, o.Partition}] = &PartitionCut{Topic: o.Topic, Partition: o.Partition, End: o.Offset}
-		}
-	})
-	first.Each(func(o kadm.ListedOffset) {
-		if c := byTP[topicPartition{o.Topic, o.Partition}]; check(o) && c != nil {
-			c.Start = o.Offset
-		}
-	})
-	if bad != nil {
-		return nil, bad
-	}
-	cut := make([]PartitionCut, 0, len(byTP))
-	for _, c := range byTP {
-		if c.Topic == cfg.TopicPrefix+schemas.TopicEstimates {
-			c.Start = max(c.Start, c.End-int64(cfg.EstimateBacklog))
-		}
-		cut = append(cut, *c)
-	}
-	for _, topic := range topics {
-		if !slices.ContainsFunc(cut, func(c PartitionCut) bool { return c.Topic == topic }) {
-			return nil, fmt.Errorf("%w: %s", ErrTopicMissing, topic)
-		}
-	}
-	slices.SortFunc(cut, func(a, b PartitionCut) int {
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
-		}
-		return int(a.Partition - b.Partition)
-	})
-	return cut, nil
 }
 
 // progress prints the records read and their rate at most once per interval.

@@ -1,0 +1,9 @@
+package evidencelog
+
+import (
+	"time"
+
+	"votestream/election"
+)
+
+func defaultPollsClose() time.Time { return election.PollsClose(election.DefaultElectionDay) }

@@ -1,0 +1,354 @@
+package evidencelog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sync/errgroup"
+
+	"votestream/evidencelog/tlog"
+	"votestream/schemas"
+)
+
+// stateDir holds the role's own files inside the log folder; never served.
+const stateDir = ".votestream"
+
+// Log is the log role: the writer that appends a leaf per Kafka record, the checkpoint
+// watcher that archives and publishes each signed checkpoint, and the HTTP server. Build it
+// with New; Run it once.
+type Log struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	signer  note.Signer
+	others  []note.Signer
+	logKey  []note.Verifier // the log's own public keys
+	pubKeys []string
+	wits    []note.Verifier // accepted witnesses' cosignature verifiers
+	lock    *os.File
+
+	reader tessera.LogReader
+
+	mu  sync.RWMutex // guards idx for readers (the writer loop appends under it)
+	idx *leafIndex
+
+	cps       *checkpoints
+	inclusion inclusionQueue
+	pages     *stations     // nil when station pages are off
+	ready     chan struct{} // closed once Run has opened the log (Handler may serve)
+}
+
+// New checks cfg, reads the keys and takes the log folder's lock (one writer per log);
+// nothing is read or served before Run.
+func New(cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Topics) == 0 {
+		cfg.Topics = SourceTopics()
+	}
+	l := &Log{cfg: cfg, log: cfg.Logger, m: newMetrics(cfg.Registerer), ready: make(chan struct{})}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	keys, err := tlog.LoadSigners(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("evidencelog: %w", err)
+	}
+	l.signer, l.others, l.logKey, l.pubKeys = keys.Primary, keys.Others, keys.Verifiers, keys.PublicKeys
+	if cfg.WitnessKeysFile != "" {
+		keys, err := tlog.LoadVerifiers(cfg.WitnessKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("evidencelog: witnesses: %w", err)
+		}
+		if l.wits, err = tlog.WitnessVerifiers(keys); err != nil {
+			return nil, fmt.Errorf("evidencelog: witnesses: %w", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, stateDir, "checkpoints"), 0o755); err != nil {
+		return nil, fmt.Errorf("evidencelog: log folder: %w", err)
+	}
+	if l.lock, err = lockDir(filepath.Join(cfg.Dir, stateDir, "writer.lock")); err != nil {
+		return nil, err
+	}
+	if cfg.ClickHouseAddr != "" {
+		if l.pages, err = newStations(cfg, l.log); err != nil {
+			l.lock.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// ErrLocked: another writer has the log folder.
+var ErrLocked = errors.New("evidencelog: another log writer holds this log folder")
+
+func lockDir(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("evidencelog: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w (%s)", ErrLocked, path)
+	}
+	return f, nil
+}
+
+// Ready is closed once Run has opened the log: from then on Handler serves.
+func (l *Log) Ready() <-chan struct{} { return l.ready }
+
+// Origin is the log's name: the first line of its checkpoints.
+func (l *Log) Origin() string { return l.signer.Name() }
+
+// PublicKeys are the verifier keys of the log's signing keys, in the key file's order.
+func (l *Log) PublicKeys() []string { return slices.Clone(l.pubKeys) }
+
+// Run integrates records until ctx ends (nil) or the log cannot go on (an error: nothing
+// is committed for records not integrated, so a restart goes on where it stopped). It
+// serves HTTP meanwhile when Config.Listen is set.
+func (l *Log) Run(ctx context.Context) error {
+	defer l.lock.Close()
+	// Tessera's background work (batches, checkpoints) must outlive shutdown, which waits
+	// for a checkpoint that commits to everything added.
+	tctx, tcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer tcancel()
+	driver, err := posix.New(tctx, posix.Config{Path: l.cfg.Dir})
+	if err != nil {
+		return fmt.Errorf("evidencelog: storage: %w", err)
+	}
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(l.signer, l.others...).
+		WithCheckpointInterval(l.cfg.CheckpointInterval).
+		WithBatching(l.cfg.BatchMaxSize, l.cfg.BatchMaxAge).
+		WithShutdownTimeout(30 * time.Second)
+	app, shutdown, reader, err := tessera.NewAppender(tctx, driver, opts)
+	if err != nil {
+		return fmt.Errorf("evidencelog: appender: %w", err)
+	}
+	l.reader = reader
+	size, err := reader.IntegratedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("evidencelog: log size: %w", err)
+	}
+	start := time.Now()
+	idx, err := openLeafIndex(ctx, filepath.Join(l.cfg.Dir, stateDir, "leaves"), size, reader.ReadEntryBundle)
+	if err != nil {
+		return fmt.Errorf("evidencelog: %w", err)
+	}
+	defer idx.close()
+	l.idx = idx
+	l.m.treeSize.Set(float64(size))
+	l.log.Info("evidencelog: log opened", "origin", l.Origin(), "dir", l.cfg.Dir, "leaves", size, "index_took", time.Since(start).Round(time.Millisecond))
+
+	l.cps, err = newCheckpoints(l)
+	if err != nil {
+		return err
+	}
+	defer l.cps.close()
+	close(l.ready)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return l.cps.watch(gctx) })
+	if l.cfg.Listen != "" {
+		g.Go(func() error { return l.serve(gctx) })
+	}
+	if l.pages != nil {
+		g.Go(func() error { return l.pages.watchTakedowns(gctx) })
+	}
+	g.Go(func() error { return l.consume(gctx, app) })
+	err = g.Wait()
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if serr := shutdown(sctx); serr != nil && err == nil && ctx.Err() == nil {
+		err = fmt.Errorf("evidencelog: shutdown: %w", serr)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// consume is the writer's loop: read a round of records, append the leaves not yet in the
+// log, wait until tessera has integrated them (durably: the tree and its tiles are on
+// disk), and only then commit the records' offsets. A crash anywhere in between re-reads
+// the round; the leaf index drops what was already integrated, so no leaf is lost or
+// doubled.
+func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
+	topics := make([]string, len(l.cfg.Topics))
+	for i, t := range l.cfg.Topics {
+		topics[i] = l.cfg.TopicPrefix + t
+	}
+	kc, err := kgo.NewClient(
+		kgo.SeedBrokers(l.cfg.Seeds...),
+		kgo.ClientID("votestream-evidencelog"),
+		kgo.ConsumerGroup(l.cfg.Group),
+		// Static membership: one writer per log (the folder lock), so a writer restarted
+		// after a crash takes its place in the group at once instead of waiting out the
+		// dead one's session (45 s).
+		kgo.InstanceID(l.cfg.Group+"-writer"),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+	)
+	if err != nil {
+		return fmt.Errorf("evidencelog: kafka: %w", err)
+	}
+	defer kc.Close()
+	for {
+		fetches := kc.PollRecords(ctx, l.cfg.MaxPollRecords)
+		if ctx.Err() != nil {
+			kc.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				l.log.Warn("evidencelog: fetch error; the client retries", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		records := fetches.Records()
+		if len(records) == 0 {
+			kc.AllowRebalance()
+			continue
+		}
+		start := time.Now()
+		if err := l.appendRecords(ctx, app, records); err != nil {
+			kc.AllowRebalance()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := kc.CommitRecords(ctx, records...); err != nil && ctx.Err() == nil {
+			// Not fatal: the leaves are in the log, and a re-delivery finds them there.
+			l.log.Warn("evidencelog: commit offsets", "err", err)
+		}
+		kc.AllowRebalance()
+		l.m.round.Observe(time.Since(start).Seconds())
+	}
+}
+
+// appendRecords appends the leaves of records that the log does not hold yet and waits
+// until they are integrated, then adds them to the leaf index.
+func (l *Log) appendRecords(ctx context.Context, app *tessera.Appender, records []*kgo.Record) error {
+	type added struct {
+		hash   [32]byte
+		future tessera.IndexFuture
+		at     time.Time
+	}
+	adds := make([]added, 0, len(records))
+	inRound := make(map[[32]byte]struct{}, len(records))
+	l.mu.RLock()
+	for _, r := range records {
+		topic := r.Topic[len(l.cfg.TopicPrefix):]
+		src := sourceFor(topic)
+		if src == nil {
+			continue // not a logged topic (cannot happen: only those are consumed)
+		}
+		leaf, ok := leafOf(src, r)
+		h := schemas.LeafHash(leaf)
+		if _, dup := inRound[h]; dup || l.idx.lookup(h) >= 0 {
+			l.m.leaves.WithLabelValues(topic, "duplicate").Inc()
+			continue
+		}
+		inRound[h] = struct{}{}
+		if ok {
+			l.m.leaves.WithLabelValues(topic, "appended").Inc()
+		} else {
+			l.m.leaves.WithLabelValues(topic, "unreadable").Inc()
+			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", topic, "partition", r.Partition, "offset", r.Offset)
+		}
+		adds = append(adds, added{hash: h, future: app.Add(ctx, tessera.NewEntry(leaf)), at: r.Timestamp})
+	}
+	l.mu.RUnlock()
+	if len(adds) == 0 {
+		return nil
+	}
+	idxs := make([]uint64, len(adds))
+	for i, a := range adds {
+		got, err := a.future()
+		if err != nil {
+			return fmt.Errorf("evidencelog: integrate: %w", err)
+		}
+		idxs[i] = got.Index
+	}
+	// One writer appends in call order: the round's leaves are contiguous.
+	order := make([]int, len(adds))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return int(idxs[a]) - int(idxs[b]) })
+	hashes := make([][32]byte, len(adds))
+	times := make([]time.Time, len(adds))
+	for j, i := range order {
+		if idxs[i] != idxs[order[0]]+uint64(j) {
+			return fmt.Errorf("%w: indices of one round are not contiguous", errIndexGap)
+		}
+		hashes[j], times[j] = adds[i].hash, adds[i].at
+	}
+	l.mu.Lock()
+	err := l.idx.append(idxs[order[0]], hashes)
+	size := l.idx.size()
+	l.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("evidencelog: %w", err)
+	}
+	l.m.treeSize.Set(float64(size))
+	l.inclusion.push(size, times)
+	return nil
+}
+
+// lookup returns the index of a leaf hash in the log, or -1.
+func (l *Log) lookup(h [32]byte) int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.idx.lookup(h)
+}
+
+// inclusionQueue remembers the Kafka timestamps of integrated leaves until a checkpoint
+// commits to them, for the inclusion-latency histogram.
+type inclusionQueue struct {
+	mu     sync.Mutex
+	rounds []inclusionRound
+}
+
+type inclusionRound struct {
+	end   uint64 // tree size after the round
+	times []time.Time
+}
+
+func (q *inclusionQueue) push(end uint64, times []time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.rounds) > 10000 { // no checkpoint for a long time: keep memory bounded
+		q.rounds = q.rounds[1:]
+	}
+	q.rounds = append(q.rounds, inclusionRound{end: end, times: times})
+}
+
+// covered pops the rounds a checkpoint of size commits to.
+func (q *inclusionQueue) covered(size uint64) []inclusionRound {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for n < len(q.rounds) && q.rounds[n].end <= size {
+		n++
+	}
+	out := q.rounds[:n:n]
+	q.rounds = q.rounds[n:]
+	return out
+}

@@ -1,0 +1,294 @@
+// Package witness is the role a partner organisation runs to keep the transparency log
+// honest: it fetches the log's newest checkpoint, checks that it extends the last one it
+// saw (a consistency proof from the log's tiles), cosigns it (C2SP tlog-cosignature) and
+// posts the cosignature to the log, which publishes it. A checkpoint that does not extend
+// the last one seen, two of one size with different roots among them, is a fork: the
+// witness keeps both notes as evidence, reports it loudly and stops cosigning.
+//
+// It owns its state file (the last checkpoint it cosigned) and nothing of the log's.
+package witness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+
+	"votestream/evidencelog/tlog"
+)
+
+// Config is what a witness is told. Start from DefaultConfig.
+type Config struct {
+	// LogURL is the log's public address (the folder holding "checkpoint"); required.
+	LogURL string
+	// LogKeysFile holds the log's public keys (GET /log.pub, checked out of band); required.
+	LogKeysFile string
+	// KeyFile is the witness's private key (note format, `votestream witness keygen`);
+	// required. Its name is the witness's name in cosignatures.
+	KeyFile string
+	// StateFile keeps the last checkpoint cosigned; the witness trusts the first one it
+	// sees when the file is absent. Default "var/witness/state".
+	StateFile string
+	// Interval between two fetches. Default 5s.
+	Interval time.Duration
+	// Post sends each cosigned checkpoint to LogURL/cosignature. Default true.
+	Post bool
+	// Registerer receives the metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// HTTPClient; default a client with a 30 s timeout.
+	HTTPClient *http.Client
+}
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	return Config{StateFile: "var/witness/state", Interval: 5 * time.Second, Post: true}
+}
+
+// ErrConfig is wrapped by every Validate error.
+var ErrConfig = errors.New("witness: invalid config")
+
+// Validate reports the first missing or contradictory setting.
+func (c Config) Validate() error {
+	switch {
+	case c.LogURL == "":
+		return fmt.Errorf("%w: no log URL", ErrConfig)
+	case c.LogKeysFile == "":
+		return fmt.Errorf("%w: no file of the log's public keys", ErrConfig)
+	case c.KeyFile == "":
+		return fmt.Errorf("%w: no witness key file (create one with `votestream witness keygen`)", ErrConfig)
+	case c.StateFile == "":
+		return fmt.Errorf("%w: no state file", ErrConfig)
+	case c.Interval < 100*time.Millisecond:
+		return fmt.Errorf("%w: interval %v: want at least 100ms", ErrConfig, c.Interval)
+	}
+	return nil
+}
+
+// Errors of a check.
+var (
+	// ErrFork: the log signed a checkpoint that does not extend one it signed before.
+	ErrFork = errors.New("witness: FORK: the log signed two histories")
+	// ErrPost: the log refused or did not take the cosignature.
+	ErrPost = errors.New("witness: cosignature not taken by the log")
+)
+
+// Witness watches one log. Build it with New; Run it, or call Check.
+type Witness struct {
+	cfg    Config
+	log    *slog.Logger
+	logKey []note.Verifier
+	signer note.Signer
+	src    tlog.Log
+	http   *http.Client
+	last   *tlog.Checkpoint // last cosigned, nil before the first
+	m      metrics
+}
+
+type metrics struct {
+	cosigned prometheus.Gauge
+	checks   *prometheus.CounterVec
+}
+
+// New reads the keys and the state file.
+func New(cfg Config) (*Witness, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	w := &Witness{cfg: cfg, log: cfg.Logger, http: cfg.HTTPClient}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	if w.http == nil {
+		w.http = &http.Client{Timeout: 30 * time.Second}
+	}
+	keys, err := tlog.LoadVerifiers(cfg.LogKeysFile)
+	if err != nil {
+		return nil, err
+	}
+	if w.logKey, err = tlog.LogVerifiers(keys); err != nil {
+		return nil, err
+	}
+	skey, err := os.ReadFile(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("witness: key: %w", err)
+	}
+	if w.signer, err = tlog.CosignatureSigner(firstKeyLine(string(skey))); err != nil {
+		return nil, err
+	}
+	if w.src, err = tlog.OpenLog(cfg.LogURL); err != nil {
+		return nil, err
+	}
+	if raw, err := os.ReadFile(cfg.StateFile); err == nil {
+		if w.last, err = tlog.Open(raw, w.logKey, nil); err != nil {
+			return nil, fmt.Errorf("witness: state %s: %w", cfg.StateFile, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("witness: state: %w", err)
+	}
+	w.m = metrics{
+		cosigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votestream_witness_cosigned_size", Help: "Size of the newest checkpoint this witness cosigned."}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "votestream_witness_checks_total",
+			Help: "Checkpoints fetched, by outcome: cosigned, unchanged, fork, error."}, []string{"outcome"}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(w.m.cosigned, w.m.checks)
+	}
+	return w, nil
+}
+
+func firstKeyLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			return l
+		}
+	}
+	return ""
+}
+
+// Name is the witness's key name, as its cosignatures carry it.
+func (w *Witness) Name() string { return w.signer.Name() }
+
+// Run checks the log every Interval until ctx ends (nil) or a fork is found (ErrFork, after
+// the evidence is written). Other failures (log unreachable, cosignature refused) are
+// logged and retried at the next tick.
+func (w *Witness) Run(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := w.Check(ctx); err != nil {
+			if errors.Is(err, ErrFork) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			w.log.Warn("witness: check failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Check fetches the newest checkpoint, verifies it against the last one cosigned, cosigns
+// it and posts the cosignature. It returns the cosigned note (nil when nothing changed).
+func (w *Witness) Check(ctx context.Context) ([]byte, error) {
+	raw, err := w.src.ReadCheckpoint(ctx)
+	if err != nil {
+		w.m.checks.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("witness: fetch checkpoint: %w", err)
+	}
+	return w.Offer(ctx, raw)
+}
+
+// Offer checks a given signed checkpoint of the log (fetched, or read from checkpoints.v1
+// or a newsroom's feed) as Check does.
+func (w *Witness) Offer(ctx context.Context, raw []byte) ([]byte, error) {
+	cp, err := tlog.Open(raw, w.logKey, nil)
+	if err != nil {
+		w.m.checks.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("witness: checkpoint: %w", err)
+	}
+	if w.last != nil {
+		if err := w.consistent(ctx, w.last, cp); err != nil {
+			if errors.Is(err, ErrFork) {
+				w.m.checks.WithLabelValues("fork").Inc()
+				w.reportFork(w.last, cp, err)
+			} else {
+				w.m.checks.WithLabelValues("error").Inc()
+			}
+			return nil, err
+		}
+		if cp.Size == w.last.Size {
+			w.m.checks.WithLabelValues("unchanged").Inc()
+			return nil, nil
+		}
+	}
+	signed, err := tlog.Cosign(cp.Raw, w.signer)
+	if err != nil {
+		return nil, err
+	}
+	// The state moves first: a cosignature the log did not take is posted again with the
+	// next checkpoint, but the witness never again accepts a history that contradicts one
+	// it signed.
+	if err := tlog.SaveNote(w.cfg.StateFile, signed); err != nil {
+		return nil, fmt.Errorf("witness: state: %w", err)
+	}
+	w.last = cp
+	w.m.cosigned.Set(float64(cp.Size))
+	w.m.checks.WithLabelValues("cosigned").Inc()
+	if w.cfg.Post {
+		if err := w.post(ctx, signed); err != nil {
+			return signed, err
+		}
+	}
+	w.log.Info("witness: checkpoint cosigned", "size", cp.Size, "root", fmt.Sprintf("%x", cp.Root))
+	return signed, nil
+}
+
+// consistent checks that b extends a; an inconsistency is ErrFork, a proof that cannot be
+// fetched is not.
+func (w *Witness) consistent(ctx context.Context, a, b *tlog.Checkpoint) error {
+	switch {
+	case b.Size < a.Size:
+		return fmt.Errorf("%w: the log went back from %d leaves to %d", ErrFork, a.Size, b.Size)
+	case b.Size == a.Size:
+		if a.Root != b.Root {
+			return fmt.Errorf("%w: two checkpoints of %d leaves with different roots %x and %x", ErrFork, a.Size, a.Root, b.Root)
+		}
+		return nil
+	}
+	path, err := tlog.ConsistencyProof(ctx, w.src, a.Size, b.Size)
+	if err != nil {
+		return fmt.Errorf("witness: consistency proof %d -> %d: %w", a.Size, b.Size, err)
+	}
+	if err := tlog.VerifyConsistency(a, b, path); err != nil {
+		return fmt.Errorf("%w: %w", ErrFork, err)
+	}
+	return nil
+}
+
+// reportFork writes both notes beside the state file and logs at error level: the evidence
+// anyone can check with `votestream verify --old A --new B`.
+func (w *Witness) reportFork(a, b *tlog.Checkpoint, why error) {
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	base := filepath.Join(filepath.Dir(w.cfg.StateFile), fmt.Sprintf("fork-%s-%d-vs-%d", stamp, a.Size, b.Size))
+	errA := tlog.SaveNote(base+"-seen", a.Raw)
+	errB := tlog.SaveNote(base+"-new", b.Raw)
+	w.log.Error("witness: FORK DETECTED: the log signed a checkpoint that contradicts one this witness cosigned; cosigning stops",
+		"origin", b.Origin, "seen_size", a.Size, "new_size", b.Size, "why", why.Error(),
+		"evidence", base+"-seen, "+base+"-new", "write_err", errors.Join(errA, errB))
+}
+
+func (w *Witness) post(ctx context.Context, signed []byte) error {
+	url := strings.TrimSuffix(w.cfg.LogURL, "/") + "/cosignature"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(signed))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPost, err)
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPost, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s: %s", ErrPost, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
