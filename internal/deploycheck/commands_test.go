@@ -77,9 +77,9 @@ func envExample(t *testing.T) map[string]string {
 // volumes are folders, the services are the ones scripts/services started.
 type deployHost struct {
 	bin, state, evidence, logDir, importDir string
-	kafka                           *testenv.KafkaEnv
-	adm                             *kadm.Client
-	ch                              *testenv.ClickHouseEnv
+	kafka                                   *testenv.KafkaEnv
+	adm                                     *kadm.Client
+	ch                                      *testenv.ClickHouseEnv
 }
 
 // roleEnv is the compose service's environment with the addresses, credentials and names
