@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/ingest/token"
+	"votestream/internal/kafkaread"
 	"votestream/internal/testenv"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -269,45 +270,27 @@ func latestResults(t *testing.T, seeds []string, prefix string) map[string]schem
 }
 
 // readCommitted reads a topic from its start to its last stable offset, as a read_committed
-// consumer sees it.
+// consumer sees it (internal/kafkaread, as the export reads).
 func readCommitted(t *testing.T, seeds []string, topic string) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	r, err := kafkaread.New(kafkaread.Config{Seeds: seeds, Topics: []kafkaread.Topic{{Name: topic}},
+		List: kafkaread.ListCurve.Within(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err != nil || ends.Error() != nil {
-		t.Fatalf("stable offsets of %s: %v %v", topic, err, ends.Error())
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("read %s: %v", topic, err)
 	}
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			left[o.Partition] = o.Offset
-		}
-	})
 	var out []*kgo.Record
-	for len(left) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%s not read to its stable offsets in 3 minutes (left: %v)", topic, left)
+	for !r.CaughtUp() {
+		b, err := r.Poll(ctx)
+		if err != nil {
+			t.Fatalf("%s not read to its stable offsets (behind: %v): %v", topic, r.Behind(), err)
 		}
-		for _, r := range fs.Records() {
-			end, open := left[r.Partition]
-			if !open || r.Offset >= end {
-				continue
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-			if r.Offset+1 >= end {
-				delete(left, r.Partition)
-			}
-		}
+		out = append(out, b.Records...)
 	}
 	return out
 }
