@@ -37,7 +37,8 @@ import (
 // TestClusterNightBrokerKilled replays a night through 2 ingest, 3 consolidate and 2 sink
 // processes on a private 3-broker KRaft cluster (replication 3, min.insync.replicas 2), and
 // kills with SIGKILL the broker leading the first submissions partition a third of the way
-// in, restarting it later. Then: every report acknowledged is in Kafka, every station result
+// in, and one consolidate and one sink process just after (both restarted at once, as compose
+// would), restarting the broker two thirds in. Then: every report acknowledged is in Kafka, every station result
 // was published exactly once (versions strictly rising per key, none twice), and the
 // station results, anomalies and ClickHouse tables equal those of an uninterrupted run of as
 // many consolidate and sink processes over the same reports.
@@ -126,6 +127,14 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	close(killed)
 	t.Logf("chaos: broker %d (leader of submissions partition 0) killed with SIGKILL after %d of %d reports were sent (%s into the replay)",
 		victim, all/3, all, time.Since(replayStart).Round(time.Millisecond))
+	// While the broker is away, a consolidator and a sink crash too (restarted, as compose
+	// would): exactly once must hold through both.
+	for _, p := range procs {
+		if p.name == "consolidate-2" || p.name == "sink-1" {
+			p.kill()
+			t.Logf("chaos: %s killed with SIGKILL", p.name)
+		}
+	}
 	<-restartAt
 	restartBegan := time.Now()
 	pk.Start()
@@ -218,7 +227,7 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	if t.Failed() {
 		verdict = "FAIL"
 	}
-	t.Logf("chaos: verdict %s: broker %d killed and restarted under a night of %d reports; %d lost; station results exactly once; ClickHouse compared with an uninterrupted run (%s in all)",
+	t.Logf("chaos: verdict %s: broker %d, consolidate-2 and sink-1 killed and restarted under a night of %d reports; %d lost; station results exactly once; ClickHouse compared with an uninterrupted run (%s in all)",
 		verdict, victim, all, lost, time.Since(started).Round(time.Second))
 }
 
