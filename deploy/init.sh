@@ -9,6 +9,10 @@
 #                            rosters/   organisations' roster CSVs: tokens into HOME/tokens.csv
 #   VOTESTREAM_EVIDENCE    evidence folder to hand to the roles' user (default
 #                          /var/lib/votestream-evidence; skipped when absent)
+#   VOTESTREAM_LOG_DIR     the transparency log's folder to hand to the roles' user
+#                          (default /var/lib/votestream-log; skipped when absent)
+#   VOTESTREAM_LOG_ORIGIN  the log's name (e.g. log.example.org/log): its signing key
+#                          HOME/log.key is made once with it (public key in log.key.pub)
 #   VOTESTREAM_NEWSROOMS   newsrooms to give an API key, comma-separated (keys appended to
 #                          HOME/newsroom-keys; a newsroom that has one gets no second)
 #   VOTESTREAM_DEMO_COUNTRY  1: without ref/, generate a synthetic country (a rehearsal)
@@ -20,6 +24,7 @@ set -eu
 HOME_DIR=${VOTESTREAM_HOME:-/var/lib/votestream}
 IMPORT=${VOTESTREAM_IMPORT:-/import}
 EVIDENCE=${VOTESTREAM_EVIDENCE:-/var/lib/votestream-evidence}
+LOG_DIR=${VOTESTREAM_LOG_DIR:-/var/lib/votestream-log}
 RUN_AS=${VOTESTREAM_RUN_AS-65532:65532}
 VS=${VOTESTREAM_BIN:-votestream}
 
@@ -53,6 +58,13 @@ if [ ! -s "$HOME_DIR/keys" ]; then
 fi
 [ -f "$HOME_DIR/revocations" ] || : >"$HOME_DIR/revocations"
 
+# The transparency log's signing key: made once, kept (rotating it is evidencelog keygen).
+if [ ! -s "$HOME_DIR/log.key" ]; then
+  [ -n "${VOTESTREAM_LOG_ORIGIN:-}" ] || die "VOTESTREAM_LOG_ORIGIN is empty: set VOTESTREAM_LOG_HOST in .env"
+  "$VS" evidencelog keygen --key "$HOME_DIR/log.key" --origin "$VOTESTREAM_LOG_ORIGIN" >/dev/null
+  log "made the transparency log's signing key $HOME_DIR/log.key (public key in log.key.pub, origin $VOTESTREAM_LOG_ORIGIN)"
+fi
+
 # Tokens for the rosters provided, every start (same salt, so one person is one person).
 if ls "$IMPORT"/rosters/*.csv >/dev/null 2>&1; then
   rosters=$(ls "$IMPORT"/rosters/*.csv | tr '\n' ',' | sed 's/,$//')
@@ -76,5 +88,6 @@ done
 if [ -n "$RUN_AS" ] && [ "$(id -u)" = 0 ]; then
   chown -R "$RUN_AS" "$HOME_DIR"
   [ -d "$EVIDENCE" ] && chown "$RUN_AS" "$EVIDENCE"
+  [ -d "$LOG_DIR" ] && chown -R "$RUN_AS" "$LOG_DIR"
 fi
 log "ready: $HOME_DIR"

@@ -22,7 +22,7 @@ import (
 )
 
 // longRunningRoles are the compose services that run a votestream role until stopped.
-var longRunningRoles = []string{"ingest", "consolidate", "estimate", "sink", "feed"}
+var longRunningRoles = []string{"ingest", "consolidate", "estimate", "sink", "feed", "evidencelog"}
 
 // flagValue returns the value after flag in a command line, or "".
 func flagValue(cmd []string, flag string) string {
@@ -37,23 +37,49 @@ func flagValue(cmd []string, flag string) string {
 	return ""
 }
 
-// composeDefault resolves compose's ${VAR:-default} and ${VAR:?message} to the default (or
-// "" for a required one): the test then sets what it must.
-var composeVar = regexp.MustCompile(`\$\{[A-Z0-9_]+(:-([^}]*)|:\?[^}]*)?\}`)
+// composeVar is compose's ${VAR}, ${VAR:-default} or ${VAR:?message}.
+var composeVar = regexp.MustCompile(`\$\{([A-Z0-9_]+)(:-([^}]*)|:\?[^}]*)?\}`)
 
-func composeDefault(s string) string {
+// resolve does compose's interpolation with the values of deploy/env.example, as an
+// operator's .env would give them; a variable it does not name takes the default, and a
+// required one it does not name fails the test (env.example must show every one).
+func resolve(t *testing.T, s string) string {
+	t.Helper()
+	example := envExample(t)
 	return composeVar.ReplaceAllStringFunc(s, func(m string) string {
-		return composeVar.FindStringSubmatch(m)[2]
+		sub := composeVar.FindStringSubmatch(m)
+		if v, ok := example[sub[1]]; ok {
+			return v
+		}
+		if strings.HasPrefix(sub[2], ":?") {
+			t.Errorf("docker-compose.yml requires %s, which deploy/env.example does not show", sub[1])
+		}
+		return sub[3]
 	})
+}
+
+func envExample(t *testing.T) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "deploy", "env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // deployHost stands for the host's view of one compose deployment: the state and evidence
 // volumes are folders, the services are the ones scripts/services started.
 type deployHost struct {
-	bin, state, evidence, importDir string
-	kafka                           *testenv.KafkaEnv
-	adm                             *kadm.Client
-	ch                              *testenv.ClickHouseEnv
+	bin, state, evidence, logDir, importDir string
+	kafka                                   *testenv.KafkaEnv
+	adm                                     *kadm.Client
+	ch                                      *testenv.ClickHouseEnv
 }
 
 // roleEnv is the compose service's environment with the addresses, credentials and names
@@ -78,7 +104,7 @@ func (h *deployHost) roleEnv(t *testing.T, name string, svc composeService) []st
 		case "VOTESTREAM_DATABASE":
 			v = h.ch.Database
 		case "TZ", "GOMEMLIMIT":
-			v = composeDefault(v)
+			v = resolve(t, v)
 		default:
 			t.Fatalf("service %s: environment %s=%s: this test does not know how to run it here", name, k, v)
 		}
@@ -94,7 +120,9 @@ func (h *deployHost) roleArgs(t *testing.T, cmd []string) ([]string, map[string]
 	args := make([]string, len(cmd))
 	addrs := map[string]string{}
 	for i, a := range cmd {
+		a = resolve(t, a)
 		a = strings.ReplaceAll(a, "/var/lib/votestream-evidence", h.evidence)
+		a = strings.ReplaceAll(a, "/var/lib/votestream-log", h.logDir)
 		a = strings.ReplaceAll(a, "/var/lib/votestream", h.state)
 		if i > 0 && regexp.MustCompile(`^:\d+$`).MatchString(a) {
 			a = freeAddr(t)
@@ -129,7 +157,7 @@ func TestComposeCommandsRunHere(t *testing.T) {
 	tmp := t.TempDir()
 	h := &deployHost{
 		bin: filepath.Join(tmp, "bin", "votestream"), state: filepath.Join(tmp, "state"),
-		evidence: filepath.Join(tmp, "evidence"), importDir: filepath.Join(tmp, "import"),
+		evidence: filepath.Join(tmp, "evidence"), logDir: filepath.Join(tmp, "log"), importDir: filepath.Join(tmp, "import"),
 		kafka: kafka, adm: kafka.Admin(t), ch: ch,
 	}
 	build := exec.Command("go", "build", "-o", h.bin, "./cmd/votestream")
@@ -137,7 +165,7 @@ func TestComposeCommandsRunHere(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, d := range []string{h.evidence, h.importDir} {
+	for _, d := range []string{h.evidence, h.logDir, h.importDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -171,9 +199,9 @@ func (h *deployHost) runInit(t *testing.T, svc composeService) {
 		cmd := exec.Command("sh", filepath.Join(root, "deploy", "init.sh"))
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "VOTESTREAM_BIN=" + h.bin,
 			"VOTESTREAM_HOME=" + h.state, "VOTESTREAM_IMPORT=" + h.importDir, "VOTESTREAM_EVIDENCE=" + h.evidence,
-			"VOTESTREAM_RUN_AS="}
+			"VOTESTREAM_LOG_DIR=" + h.logDir, "VOTESTREAM_RUN_AS="}
 		for k, v := range svc.Environment {
-			cmd.Env = append(cmd.Env, k+"="+composeDefault(v))
+			cmd.Env = append(cmd.Env, k+"="+resolve(t, v))
 		}
 		cmd.Env = append(cmd.Env, extra...)
 		return cmd.CombinedOutput()
@@ -192,7 +220,10 @@ func (h *deployHost) runInit(t *testing.T, svc composeService) {
 		}
 		return string(b)
 	}
-	keys, newsroomKeys := read("keys"), read("newsroom-keys")
+	keys, newsroomKeys, logKey := read("keys"), read("newsroom-keys"), read("log.key")
+	if !strings.Contains(read("log.key.pub"), "log.example.org/log") {
+		t.Errorf("log.key.pub does not name the origin of env.example:\n%s", read("log.key.pub"))
+	}
 	if !strings.Contains(read("ref/stations.csv"), "station_id") {
 		t.Error("init wrote no ref/stations.csv")
 	}
@@ -204,8 +235,8 @@ func (h *deployHost) runInit(t *testing.T, svc composeService) {
 	if out, err := run(newsrooms); err != nil {
 		t.Fatalf("init again: %v\n%s", err, out)
 	}
-	if read("keys") != keys || read("newsroom-keys") != newsroomKeys {
-		t.Error("a second init changed the token keys or the newsroom keys")
+	if read("keys") != keys || read("newsroom-keys") != newsroomKeys || read("log.key") != logKey {
+		t.Error("a second init changed the token keys, the newsroom keys or the log's key")
 	}
 }
 

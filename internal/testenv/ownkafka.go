@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -204,15 +205,13 @@ func repoRoot() (string, error) {
 }
 
 // freePorts finds a port p such that p .. p+n-1 (brokers and their controllers) are free now.
+// It looks below the kernel's ephemeral range (32768 up on Linux): a port picked there can be
+// taken by any outbound connection's source port before the broker binds it, as happened.
 func freePorts(n int) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		held := []net.Listener{l}
-		for i := 1; i < n; i++ {
+	for range 100 {
+		port := 20000 + rand.IntN(32768-20000-n)
+		var held []net.Listener
+		for i := range n {
 			li, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+i))
 			if err != nil {
 				break
@@ -226,5 +225,5 @@ func freePorts(n int) (int, error) {
 			return port, nil
 		}
 	}
-	return 0, fmt.Errorf("no %d consecutive free ports on 127.0.0.1", n)
+	return 0, fmt.Errorf("no %d consecutive free ports on 127.0.0.1 between 20000 and 32767", n)
 }
