@@ -50,7 +50,7 @@ import (
 // writes to the real Kafka. Slow (a browser per test), so it runs only when
 // VOTESTREAM_BROWSER=1: `make browser` (scripts/browser) sets it and installs chromium and
 // the Thai fonts when they are missing. VOTESTREAM_SCREENSHOTS=DIR saves the screenshots
-// docs/form.md shows.
+// docs/volunteers.md shows.
 
 // browserCountry is one Bangkok constituency with names like a real ballot's. Candidate
 // numbers and party numbers differ for the same party on purpose (the number-swap trap):

@@ -106,7 +106,7 @@ type Config struct {
 	// or with certificates from ACME (Let's Encrypt, TLS-ALPN-01 on the listen port) for
 	// ACMEDomains, kept in ACMECacheDir. The form needs HTTPS except on localhost
 	// (WebCrypto and service workers need a secure context). Default: plain HTTP, for a
-	// TLS proxy in front (docs/form.md).
+	// TLS proxy in front (docs/volunteers.md).
 	TLSCertFile, TLSKeyFile string
 	ACMEDomains             []string
 	// ACMECacheDir keeps ACME account keys and certificates. Default "var/acme".
