@@ -163,10 +163,32 @@ func TestOverGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunStream: %v", err)
 	}
-	produceEstimate("e2", 5, 0.45)
-	pk, err := run.Recv()
-	if err != nil {
-		t.Fatalf("stream: %v", err)
+	// The stream starts from the night as it stands when the plugin takes it up, which the
+	// test cannot see: an estimate produced before then is no change. So produce newer ones
+	// until the stream sends.
+	type recv struct {
+		pk  *pluginv2.StreamPacket
+		err error
+	}
+	got1 := make(chan recv, 1)
+	go func() {
+		pk, err := run.Recv()
+		got1 <- recv{pk, err}
+	}()
+	var pk *pluginv2.StreamPacket
+	for minute := 5; pk == nil; minute++ {
+		if minute == 60 {
+			t.Fatal("stream: no packet after 55 new estimates")
+		}
+		produceEstimate(fmt.Sprintf("e%d", minute), minute, 0.45)
+		select {
+		case r := <-got1:
+			if r.err != nil {
+				t.Fatalf("stream: %v", r.err)
+			}
+			pk = r.pk
+		case <-time.After(2 * time.Second):
+		}
 	}
 	var got data.Frame
 	if err := json.Unmarshal(pk.Data, &got); err != nil {
