@@ -11,8 +11,10 @@ import (
 
 // conflictAnomaly: the final forms of different volunteers disagree. The id depends only on
 // the distinct figures in play, so another volunteer joining one side raises nothing new,
-// while a new set of figures does.
-func conflictAnomaly(st *Station, i int, groups [][]*Report, _ time.Time) *schemas.Anomaly {
+// while a new set of figures does. lone says the disagreement is a lone dissent against
+// corroborated figures (loneDissent): the anomaly is raised all the same, for the war room,
+// and says that it leaves the result standing.
+func conflictAnomaly(st *Station, i int, groups [][]*Report, lone bool, _ time.Time) *schemas.Anomaly {
 	keys := make([]string, len(groups))
 	var subs []string
 	var at time.Time
@@ -33,8 +35,13 @@ func conflictAnomaly(st *Station, i int, groups [][]*Report, _ time.Time) *schem
 	}
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
-	a := newAnomaly(schemas.AnomalyConflict, st, ballotName(i), at,
-		strconv.Itoa(len(groups))+" different final counts from "+strconv.Itoa(len(subs))+" volunteers: "+strings.Join(keys, " | "),
+	msg := strconv.Itoa(len(groups)) + " different final counts from " + strconv.Itoa(len(subs)) + " volunteers: " + strings.Join(keys, " | ")
+	evidence["disputes_result"] = strconv.FormatBool(!lone)
+	if lone {
+		evidence["dissent"] = "lone"
+		msg += "; a lone dissenting source (one organisation or one person) against figures corroborated by independent sources: the result stands, review the dissent"
+	}
+	a := newAnomaly(schemas.AnomalyConflict, st, ballotName(i), at, msg,
 		evidence, append([]string{st.ID, ballotName(i)}, sorted...)...)
 	a.Submissions = subs
 	return a
