@@ -10,10 +10,12 @@ import (
 )
 
 // conflictAnomaly: the final forms of different volunteers disagree. The id depends only on
-// the distinct figures in play, so another volunteer joining one side raises nothing new,
-// while a new set of figures does. lone says the disagreement is a lone dissent against
-// corroborated figures (loneDissent): the anomaly is raised all the same, for the war room,
-// and says that it leaves the result standing.
+// the distinct figures in play and on lone, so another volunteer joining one side raises
+// nothing new, while a new set of figures does. lone says the disagreement is a lone dissent
+// against corroborated figures (loneDissent): the anomaly is raised all the same, for the war
+// room, and says the result stands. A lone dissent that a second independent source joins
+// becomes a dispute and raises a second CONFLICT under its own id, so the record of each
+// moment stays true.
 func conflictAnomaly(st *Station, i int, groups [][]*Report, lone bool, _ time.Time) *schemas.Anomaly {
 	keys := make([]string, len(groups))
 	var subs []string
@@ -41,8 +43,11 @@ func conflictAnomaly(st *Station, i int, groups [][]*Report, lone bool, _ time.T
 		evidence["dissent"] = "lone"
 		msg += "; a lone dissenting source (one organisation or one person) against figures corroborated by independent sources: the result stands, review the dissent"
 	}
-	a := newAnomaly(schemas.AnomalyConflict, st, ballotName(i), at, msg,
-		evidence, append([]string{st.ID, ballotName(i)}, sorted...)...)
+	parts := append([]string{st.ID, ballotName(i)}, sorted...)
+	if lone {
+		parts = append(parts, "lone dissent")
+	}
+	a := newAnomaly(schemas.AnomalyConflict, st, ballotName(i), at, msg, evidence, parts...)
 	a.Submissions = subs
 	return a
 }

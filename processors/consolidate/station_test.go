@@ -237,8 +237,9 @@ func TestApply(t *testing.T) {
 				in(f2(report("b1", "S01", c, final, "bob", "OrgB", 31))),
 				in(f2(report("c1", "S01", c, final, "carol", "OrgC", 32))),
 			},
+			// Two CONFLICT records: the dispute (a1 against b1), then the lone dissent.
 			status: schemas.StatusCorroborated, stage: final, figures: keyF2, sources: []string{"b1", "c1"},
-			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT", "CONFLICT"},
 		},
 		{
 			name: "a lone dissent arriving after the corroboration flags without disputing",
@@ -308,7 +309,8 @@ func TestApply(t *testing.T) {
 				in(f2(report("d1", "S01", c, final, "dan", "OrgD", 34))),
 			},
 			status: schemas.StatusDisputed, stage: final, figures: keyF1, sources: []string{"a1", "b1", "e1"},
-			codes: []string{"CONFLICT"}, versions: 5, raised: []string{"CONFLICT"},
+			// Two CONFLICT records: the lone dissent (c1), then the dispute (d1 joins).
+			codes: []string{"CONFLICT"}, versions: 5, raised: []string{"CONFLICT", "CONFLICT"},
 		},
 		{
 			// A dissenter's own errors are theirs: ARITH is raised on their report, but the
