@@ -8,8 +8,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/election"
 	"votestream/internal/testenv"
 	"votestream/schemas"
+	"votestream/simulate"
 )
 
 // The rival's strongholds: S01-S06 hold final forms F1 corroborated by OrgA and OrgB (two
@@ -202,4 +204,49 @@ func TestLoneDissentKeepsStrongholdsEndToEnd(t *testing.T) {
 		}
 	}
 	checkStrongholds(t, before, out.latest(), conflicts)
+}
+
+// TestLoneDissentOnSimulatedNight: on the scored simulated night (TestDetection's), every
+// result left corroborated under a lone dissent stands on sources free of the simulator's
+// figure-changing faults, and its dissent holds one: the rule kept the right figures.
+// docs/consolidation.md quotes the counts it logs.
+func TestLoneDissentOnSimulatedNight(t *testing.T) {
+	n := loadSimNight(t, 7, detectionFaultScale, detectionStationsScale)
+	l, _ := n.runLedger(t, 6)
+	wrong := map[string]bool{} // submissions whose figures a fault changed
+	for _, f := range n.faults {
+		switch f.Kind {
+		case simulate.FaultTypo, simulate.FaultSwappedDigits, simulate.FaultMissingParty, simulate.FaultFalsification, simulate.FaultNumberSwap:
+			wrong[f.SubmissionID] = true
+		}
+	}
+	statuses := map[schemas.Status]int{}
+	lone := 0
+	l.Stations(func(_ int32, st *Station) {
+		for _, b := range election.Ballots {
+			r, ok := st.Result(b)
+			if !ok {
+				continue
+			}
+			statuses[r.Status]++
+			if r.Status != schemas.StatusCorroborated || !slices.Contains(r.Anomalies, schemas.AnomalyConflict) {
+				continue
+			}
+			lone++
+			standing := map[string]bool{}
+			for _, s := range r.Sources {
+				standing[s.SubmissionID] = true
+				if wrong[s.SubmissionID] {
+					t.Errorf("%s %s stands on %s, a labelled fault", r.StationID, b, s.SubmissionID)
+				}
+			}
+			if !slices.ContainsFunc(st.Reports(b), func(rep schemas.Report) bool { return !standing[rep.SubmissionID] && wrong[rep.SubmissionID] }) {
+				t.Errorf("%s %s: lone dissent without a labelled fault among the dissenters", r.StationID, b)
+			}
+		}
+	})
+	t.Logf("results by status %v; corroborated under a lone dissent: %d", statuses, lone)
+	if lone == 0 {
+		t.Fatal("the simulated night has no lone dissent to judge")
+	}
 }
