@@ -10,9 +10,13 @@ import (
 )
 
 // conflictAnomaly: the final forms of different volunteers disagree. The id depends only on
-// the distinct figures in play, so another volunteer joining one side raises nothing new,
-// while a new set of figures does.
-func conflictAnomaly(st *Station, i int, groups [][]*Report, _ time.Time) *schemas.Anomaly {
+// the distinct figures in play and on lone, so another volunteer joining one side raises
+// nothing new, while a new set of figures does. lone says the disagreement is a lone dissent
+// against corroborated figures (loneDissent): the anomaly is raised all the same, for the war
+// room, and says the result stands. A lone dissent that a second independent source joins
+// becomes a dispute and raises a second CONFLICT under its own id, so the record of each
+// moment stays true.
+func conflictAnomaly(st *Station, i int, groups [][]*Report, lone bool, _ time.Time) *schemas.Anomaly {
 	keys := make([]string, len(groups))
 	var subs []string
 	var at time.Time
@@ -33,9 +37,17 @@ func conflictAnomaly(st *Station, i int, groups [][]*Report, _ time.Time) *schem
 	}
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
-	a := newAnomaly(schemas.AnomalyConflict, st, ballotName(i), at,
-		strconv.Itoa(len(groups))+" different final counts from "+strconv.Itoa(len(subs))+" volunteers: "+strings.Join(keys, " | "),
-		evidence, append([]string{st.ID, ballotName(i)}, sorted...)...)
+	msg := strconv.Itoa(len(groups)) + " different final counts from " + strconv.Itoa(len(subs)) + " volunteers: " + strings.Join(keys, " | ")
+	evidence["disputes_result"] = strconv.FormatBool(!lone)
+	if lone {
+		evidence["dissent"] = "lone"
+		msg += "; a lone dissenting source (one organisation or one person) against figures corroborated by independent sources: the result stands, review the dissent"
+	}
+	parts := append([]string{st.ID, ballotName(i)}, sorted...)
+	if lone {
+		parts = append(parts, "lone dissent")
+	}
+	a := newAnomaly(schemas.AnomalyConflict, st, ballotName(i), at, msg, evidence, parts...)
 	a.Submissions = subs
 	return a
 }

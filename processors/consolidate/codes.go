@@ -15,6 +15,13 @@ func (s *codeSet) add(code string) {
 	}
 }
 
+// remove takes code out of the set.
+func (s *codeSet) remove(code string) {
+	if _, i, ok := schemas.LookupAnomaly(code); ok {
+		s[i/64] &^= 1 << (i % 64)
+	}
+}
+
 func (s *codeSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
 
 // hard reports whether any code in the set disputes a result.

@@ -15,6 +15,7 @@ type view struct {
 	sources   []*Report   // the reports whose figures are the published ones
 	live      []*Report   // each source's current report: finals if any source has one, else progress
 	groups    [][]*Report // live finals grouped by figures, when they disagree (CONFLICT)
+	lone      bool        // the disagreement is a lone dissent against corroborated figures
 	decision  *decision   // the review or official figure in force, if any
 	mismatch  *schemas.Anomaly
 	decidedBy string
@@ -60,6 +61,7 @@ func (r *Rules) choose(st *Station, i int, v *view) {
 		if len(groups) > 1 {
 			v.groups = groups
 			consensus = slices.MaxFunc(groups, betterGroup)
+			v.lone = loneDissent(v.live, consensus)
 		}
 	} else if len(v.live) > 0 {
 		ahead := slices.MaxFunc(v.live, moreAdvanced)
@@ -207,27 +209,7 @@ func independent(rs []*Report) int {
 	if n < 2 {
 		return n
 	}
-	// Union-find over reports: root[i] leads to the first report of i's person.
-	root := make([]int, n)
-	for i := range root {
-		root[i] = i
-	}
-	find := func(i int) int {
-		for root[i] != i {
-			root[i] = root[root[i]]
-			i = root[i]
-		}
-		return i
-	}
-	for i := 1; i < n; i++ {
-		for j := range i {
-			if rs[i].VolunteerID == rs[j].VolunteerID || rs[i].Person != "" && rs[i].Person == rs[j].Person {
-				if a, b := find(i), find(j); a != b {
-					root[max(a, b)] = min(a, b)
-				}
-			}
-		}
-	}
+	person := personOf(rs)
 	orgOf := func(r *Report) string {
 		if r.Org == "" {
 			return "\x00volunteer:" + r.VolunteerID
@@ -243,9 +225,9 @@ func independent(rs []*Report) int {
 			orgs = append(orgs, orgOf(r))
 			o = len(orgs) - 1
 		}
-		p := slices.Index(people, find(i))
+		p := slices.Index(people, person[i])
 		if p < 0 {
-			people = append(people, find(i))
+			people = append(people, person[i])
 			orgsOf = append(orgsOf, nil)
 			p = len(people) - 1
 		}
@@ -283,6 +265,68 @@ func independent(rs []*Report) int {
 		}
 	}
 	return count
+}
+
+// personOf returns, for each report, the index of the first report of the same person:
+// reports joined by a shared volunteer id or a shared non-empty Person (the roster's phone
+// hash), transitively.
+func personOf(rs []*Report) []int {
+	n := len(rs)
+	root := make([]int, n)
+	for i := range root {
+		root[i] = i
+	}
+	find := func(i int) int {
+		for root[i] != i {
+			root[i] = root[root[i]]
+			i = root[i]
+		}
+		return i
+	}
+	for i := 1; i < n; i++ {
+		for j := range i {
+			if rs[i].VolunteerID == rs[j].VolunteerID || rs[i].Person != "" && rs[i].Person == rs[j].Person {
+				if a, b := find(i), find(j); a != b {
+					root[max(a, b)] = min(a, b)
+				}
+			}
+		}
+	}
+	for i := range root {
+		root[i] = find(i)
+	}
+	return root
+}
+
+// loneDissent reports whether a conflict among the live finals is a lone dissent that must
+// not take the count away (docs/consolidation.md rule 5): every report outside lead
+// (the leading figures) together is one independent source at most (one organisation, or
+// one person), and lead is corroborated by two independent sources even without any person
+// who is also among the dissenters (someone contradicting themselves corroborates nothing).
+func loneDissent(live, lead []*Report) bool {
+	var dissent []*Report
+	for _, r := range live {
+		if !slices.Contains(lead, r) {
+			dissent = append(dissent, r)
+		}
+	}
+	if len(dissent) == 0 || independent(dissent) > 1 {
+		return false
+	}
+	person := personOf(live)
+	var dissenters []int
+	for k, r := range live {
+		if !slices.Contains(lead, r) {
+			dissenters = append(dissenters, person[k])
+		}
+	}
+	var backing []*Report
+	for k, r := range live {
+		if slices.Contains(lead, r) && !slices.Contains(dissenters, person[k]) {
+			backing = append(backing, r)
+		}
+	}
+	return independent(backing) >= 2
 }
 
 // decisionInForce returns the newest decision that can apply and its figures: a review
@@ -366,7 +410,7 @@ func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
 	if v.groups != nil {
 		// Raised whatever is decided, so the evidence log does not depend on whether a
 		// review happened to arrive before the second final form.
-		v.raise = append(v.raise, conflictAnomaly(st, i, v.groups, at))
+		v.raise = append(v.raise, conflictAnomaly(st, i, v.groups, v.lone, at))
 	}
 	if v.decision != nil {
 		// A person or the election commission decided: the volunteers' problems (conflict,
@@ -376,8 +420,12 @@ func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
 
 	inPlay := v.sources
 	if v.groups != nil {
-		inPlay = v.live
 		v.codes.add(schemas.AnomalyConflict)
+	}
+	// A lone dissenter's figures are not in play: their own errors (ARITH, OVER_ELIGIBLE,
+	// keying) must not dispute figures that independent sources corroborate either.
+	if v.groups != nil && !v.lone {
+		inPlay = v.live
 		for _, rep := range v.live {
 			if !rep.fig.consistent {
 				v.codes.add(schemas.AnomalyArith)
@@ -413,10 +461,20 @@ func status(v *view) schemas.Status {
 			return schemas.StatusDisputed
 		}
 		return schemas.StatusVerified
-	case v.codes.hard():
+	case v.disputing().hard():
 		return schemas.StatusDisputed
 	case independent(v.sources) >= 2:
 		return schemas.StatusCorroborated
 	}
 	return schemas.StatusProvisional
+}
+
+// disputing returns the open codes that can dispute the result: all of them, but for a
+// CONFLICT that is a lone dissent, which flags the result for review and leaves it standing.
+func (v *view) disputing() codeSet {
+	s := v.codes
+	if v.lone {
+		s.remove(schemas.AnomalyConflict)
+	}
+	return s
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // Two volunteers of different organisations photograph the same final form: the result is
-// corroborated. A third, who keyed one figure wrong, makes it disputed until the district
-// lead accepts one of the forms.
+// corroborated. A third, of a third organisation, who keyed one figure wrong, raises CONFLICT:
+// the result is flagged for review but stays corroborated (one source alone cannot take a
+// corroborated count away) until the district lead accepts one of the forms.
 func ExampleRules_Apply() {
 	country := &election.Country{
 		Provinces:      []election.Province{{ID: "P", NameTH: "พี", NameEN: "P", Region: "north"}},
@@ -68,6 +69,6 @@ func ExampleRules_Apply() {
 	// result v1 provisional map[1:250 2:140] []
 	// result v2 corroborated map[1:250 2:140] []
 	// anomaly CONFLICT hard
-	// result v3 disputed map[1:250 2:140] [CONFLICT]
+	// result v3 corroborated map[1:250 2:140] [CONFLICT]
 	// result v4 verified map[1:250 2:140] [] by lead-7
 }

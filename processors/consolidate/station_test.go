@@ -228,14 +228,113 @@ func TestApply(t *testing.T) {
 			codes: []string{"CONFLICT"}, versions: 2, raised: []string{"CONFLICT"},
 		},
 		{
-			name: "in a conflict the figures with more organisations lead",
+			// Before the lone-dissent rule this was disputed: one organisation's final took
+			// the count of two others away. Now the figures of OrgB and OrgC lead and stand;
+			// CONFLICT is raised and stays open, for review.
+			name: "in a conflict the figures with more organisations lead; a lone dissent does not dispute them",
 			inputs: []Input{
 				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
 				in(f2(report("b1", "S01", c, final, "bob", "OrgB", 31))),
 				in(f2(report("c1", "S01", c, final, "carol", "OrgC", 32))),
 			},
-			status: schemas.StatusDisputed, stage: final, figures: keyF2, sources: []string{"b1", "c1"},
+			// Two CONFLICT records: the dispute (a1 against b1), then the lone dissent.
+			status: schemas.StatusCorroborated, stage: final, figures: keyF2, sources: []string{"b1", "c1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT", "CONFLICT"},
+		},
+		{
+			name: "a lone dissent arriving after the corroboration flags without disputing",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(f2(report("r1", "S01", c, final, "rex", "OrgR", 32))),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
 			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+		},
+		{
+			// Two volunteers of one organisation are one source, in dissent as in agreement.
+			name: "two volunteers of one organisation dissenting are a lone dissent",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(f2(report("r1", "S01", c, final, "rex", "OrgR", 32)).person(personP)),
+				in(f2(report("r2", "S01", c, final, "rita", "OrgR", 33)).person(personQ)),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+		},
+		{
+			// One person through the tokens of two organisations is one source too.
+			name: "one person dissenting through two organisations is a lone dissent",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(f2(report("r1", "S01", c, final, "OrgR/rex", "OrgR", 32)).person(personP)),
+				in(f2(report("s1", "S01", c, final, "OrgS/rex", "OrgS", 33)).person(personP)),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+		},
+		{
+			// An organisation that corroborates can still be contradicted by one of its own:
+			// OrgA is then one dissenting source, and OrgA's alice with OrgB's bob still two.
+			name: "a dissent from one organisation of the corroboration is a lone dissent",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(f2(report("d1", "S01", c, final, "dave", "OrgA", 32))),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+		},
+		{
+			// Somchai corroborates F1 through OrgA and contradicts it through OrgC: without him
+			// F1 has one source (Somsri), so the dissent is not against a corroboration.
+			name: "a person who corroborates and dissents at once disputes",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "OrgA/somchai", "OrgA", 30)).person(personP)),
+				in(f1(report("b1", "S01", c, final, "OrgB/somsri", "OrgB", 31)).person(personQ)),
+				in(f2(report("c1", "S01", c, final, "OrgC/somchai", "OrgC", 32)).person(personP)),
+			},
+			status: schemas.StatusDisputed, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"CONFLICT"},
+		},
+		{
+			name: "two independent sources dissenting dispute corroborated figures",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(f1(report("e1", "S01", c, final, "erin", "OrgE", 32))),
+				in(f2(report("c1", "S01", c, final, "carol", "OrgC", 33))),
+				in(f2(report("d1", "S01", c, final, "dan", "OrgD", 34))),
+			},
+			status: schemas.StatusDisputed, stage: final, figures: keyF1, sources: []string{"a1", "b1", "e1"},
+			// Two CONFLICT records: the lone dissent (c1), then the dispute (d1 joins).
+			codes: []string{"CONFLICT"}, versions: 5, raised: []string{"CONFLICT", "CONFLICT"},
+		},
+		{
+			// A dissenter's own errors are theirs: ARITH is raised on their report, but the
+			// corroborated figures carry no ARITH and stand.
+			name: "a lone dissent with an arithmetic error does not dispute either",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(fA(report("r1", "S01", c, final, "rex", "OrgR", 32))),
+			},
+			status: schemas.StatusCorroborated, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
+			codes: []string{"CONFLICT"}, versions: 3, raised: []string{"ARITH", "CONFLICT"},
+		},
+		{
+			// A lone dissent leaves the station in the review queue; a lead's review closes it.
+			name: "a review settles a lone dissent",
+			inputs: []Input{
+				in(f1(report("a1", "S01", c, final, "alice", "OrgA", 30))),
+				in(f1(report("b1", "S01", c, final, "bob", "OrgB", 31))),
+				in(f2(report("r1", "S01", c, final, "rex", "OrgR", 32))),
+				accept("r-1", "lead-1", schemas.RoleDistrictLead, 50, "a1"),
+			},
+			status: schemas.StatusVerified, stage: final, figures: keyF1, sources: []string{"a1", "b1"},
+			decidedBy: "lead-1", versions: 4, raised: []string{"CONFLICT"},
 		},
 		{
 			name: "a district lead's review accepting one source resolves a conflict",
