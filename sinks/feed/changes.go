@@ -108,7 +108,7 @@ func (f *Feed) handleChanges(w http.ResponseWriter, r *http.Request, _ string) {
 		f.mu.RUnlock()
 		a.Start = "Read the current state (/v1/feed/summary, /v1/feed/constituencies, and the stations you need), " +
 			"then GET /v1/feed/changes?since=" + a.NextCursor + " and keep asking with each answer's next_cursor. " +
-			"Changes overlap what you read: apply a result only when its result_version is newer than the one you hold."
+			"Apply every change in order: each carries the whole state after it, so the ones that repeat what you read are harmless."
 		f.writeChanges(w, r, &a)
 		return
 	}
