@@ -65,6 +65,7 @@ func runNewsroom(out io.Writer, keysFile string, nf newsroomFlags, args []string
 		name, key, u.Name, password, nf.database, newsroomsql.Path(nf.usersDir, u.Name))
 	fmt.Fprintf(out, "  limits:           %s a query, %d rows read, %d MiB, %d queries an hour, priority %d\n",
 		u.Limits.MaxExecutionTime, u.Limits.MaxRowsToRead, u.Limits.MaxMemoryUsage>>20, u.Limits.QueriesPerHour, u.Limits.Priority)
+	fmt.Fprintf(out, "Note: on ClickHouse 18.16 the user reads every table of %s, volunteer tables included (docs/feed.md).\n", nf.database)
 	fmt.Fprintln(out, "Give the key and the password to the newsroom over a private channel; neither is shown again.")
 	return nil
 }
