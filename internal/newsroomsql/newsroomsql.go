@@ -20,6 +20,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
 )
 
 // ErrExists and ErrNotFound: a newsroom holds a user already, or none.
@@ -61,24 +62,28 @@ func (l Limits) Validate() error {
 var userNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 // UserName derives a newsroom's ClickHouse user name: "newsroom_" and the ASCII letters
-// and digits of its name, lower case; a name without any (a Thai name) gets a short hash.
+// and digits of its name, lower case. A name with other letters (a Thai name) gets a short
+// hash of the whole name too, so that "ไทยรัฐ 2" and "มติชน 2" stay apart.
 func UserName(newsroom string) string {
 	var b strings.Builder
+	other := false
 	for _, r := range strings.ToLower(newsroom) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
 			b.WriteRune(r)
 		case (r == ' ' || r == '-' || r == '_' || r == '.') && b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
 			b.WriteByte('_')
+		case r > unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			other = true
 		}
 	}
 	slug := strings.TrimSuffix(b.String(), "_")
-	if slug == "" {
-		sum := sha256.Sum256([]byte(newsroom))
-		slug = hex.EncodeToString(sum[:4])
-	}
 	if len(slug) > 40 {
 		slug = slug[:40]
+	}
+	if other || slug == "" {
+		sum := sha256.Sum256([]byte(newsroom))
+		slug = strings.TrimPrefix(slug+"_"+hex.EncodeToString(sum[:4]), "_")
 	}
 	return "newsroom_" + slug
 }
