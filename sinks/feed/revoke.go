@@ -50,7 +50,8 @@ func RevokeNewsroom(path, newsroom string) (int, error) {
 		return 0, fmt.Errorf("feed: key file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out.Bytes()); err == nil {
+	_, err = tmp.Write(out.Bytes())
+	if err == nil {
 		err = tmp.Chmod(0o600)
 	}
 	if cerr := tmp.Close(); err == nil {
