@@ -125,6 +125,7 @@ func (f *Feed) handleChanges(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	cursor, examined := seq, 0
 	buf := make([]*Event, 0, streamBatch)
+scan:
 	for len(a.Items) < limit {
 		var newest uint64
 		var rs readStatus
@@ -139,8 +140,12 @@ func (f *Feed) handleChanges(w http.ResponseWriter, r *http.Request, _ string) {
 				return
 			}
 		case readOverrun:
-			// Only the first read can find the cursor gone; later ones would mean the
-			// ring turned over under a poller reading ahead of it.
+			if examined > 0 {
+				// The ring turned over while this answer was read: hand what was found;
+				// the next request says whether the rest is still there.
+				a.More = true
+				break scan
+			}
 			f.m.cursorRefused.WithLabelValues("too_old").Inc()
 			f.writeExpired(w, since[0], "is older than the changes the feed still holds")
 			return
