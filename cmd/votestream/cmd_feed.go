@@ -17,7 +17,7 @@ func init() {
 	register(&command{
 		name:    "feed",
 		summary: "serve newsrooms the live results and estimates as HTTP JSON and Server-Sent Events",
-		usage: `[keygen --keys FILE --newsroom NAME | --keys FILE newsroom add|revoke NAME]
+		usage: `[keygen --keys FILE --newsroom NAME | newsroom add|revoke NAME --keys FILE]
 
   keygen          appends a fresh API key for a newsroom to the key file (created 0600) and prints it
   newsroom add    makes a newsroom's API key and its own read-only ClickHouse user (a file in
