@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"votestream/election"
+	"votestream/internal/newsroomsql"
 	"votestream/sinks/feed"
 )
 
@@ -16,9 +17,12 @@ func init() {
 	register(&command{
 		name:    "feed",
 		summary: "serve newsrooms the live results and estimates as HTTP JSON and Server-Sent Events",
-		usage: `[keygen --keys FILE --newsroom NAME]
+		usage: `[keygen --keys FILE --newsroom NAME | newsroom add|revoke NAME --keys FILE]
 
-  keygen  appends a fresh API key for a newsroom to the key file (created 0600) and prints it`,
+  keygen          appends a fresh API key for a newsroom to the key file (created 0600) and prints it
+  newsroom add    makes a newsroom's API key and its own read-only ClickHouse user (a file in
+                  --clickhouse-users, with its limits and quota) and prints both secrets once
+  newsroom revoke removes the newsroom's keys and its ClickHouse user`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := feed.DefaultConfig()
 			var rf roleFlags
@@ -40,7 +44,18 @@ func init() {
 			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
 			fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request (with its X-Request-Id)")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
+			nf := newsroomFlags{limits: newsroomsql.DefaultLimits()}
+			fs.StringVar(&nf.usersDir, "clickhouse-users", defaultUsersDir(), "newsroom add/revoke: the ClickHouse server's users.d folder")
+			fs.StringVar(&nf.database, "sql-database", "votestream", "newsroom add: the database the newsroom's ClickHouse user may read")
+			fs.DurationVar(&nf.limits.MaxExecutionTime, "sql-max-time", nf.limits.MaxExecutionTime, "newsroom add: longest a query may run")
+			fs.Uint64Var(&nf.limits.MaxRowsToRead, "sql-max-rows", nf.limits.MaxRowsToRead, "newsroom add: most rows a query may read")
+			fs.Uint64Var(&nf.limits.MaxMemoryUsage, "sql-max-memory", nf.limits.MaxMemoryUsage, "newsroom add: most bytes of memory a query may use")
+			fs.IntVar(&nf.limits.QueriesPerHour, "sql-queries-per-hour", nf.limits.QueriesPerHour, "newsroom add: the user's quota of queries an hour")
+			fs.IntVar(&nf.limits.Priority, "sql-priority", nf.limits.Priority, "newsroom add: ClickHouse priority of its queries (the war room's is 0; higher yields)")
 			return func(ctx context.Context, args []string) error {
+				if len(args) > 0 && args[0] == "newsroom" {
+					return runNewsroom(os.Stdout, cfg.KeysFile, nf, args[1:])
+				}
 				if len(args) == 1 && args[0] == "keygen" {
 					if cfg.KeysFile == "" || *newsroom == "" {
 						return fmt.Errorf("%w: keygen needs --keys and --newsroom", errUsage)

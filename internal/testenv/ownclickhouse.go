@@ -15,7 +15,11 @@ type PrivateClickHouse struct {
 	t    testing.TB
 	root string
 	env  []string
+	vars string // its VOTESTREAM_VAR
 }
+
+// UsersDir returns the server's users.d folder, whose XML files it merges into its users.
+func (p *PrivateClickHouse) UsersDir() string { return p.vars + "/clickhouse/users.d" }
 
 // OwnClickHouse starts a private server for t, with a fresh database on it, and stops it
 // when the test ends. It needs Debian's clickhouse-server (scripts/services installs it),
@@ -31,8 +35,9 @@ func OwnClickHouse(t testing.TB) *PrivateClickHouse {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	pc := &PrivateClickHouse{t: t, root: root, env: append(os.Environ(),
-		"VOTESTREAM_VAR="+t.TempDir(),
+	vars := t.TempDir()
+	pc := &PrivateClickHouse{t: t, root: root, vars: vars, env: append(os.Environ(),
+		"VOTESTREAM_VAR="+vars,
 		"VOTESTREAM_CH_PORT="+strconv.Itoa(native),
 		"VOTESTREAM_CH_HTTP_PORT="+strconv.Itoa(native+1),
 		"VOTESTREAM_SERVICES=local",

@@ -1,6 +1,7 @@
 // Package feed is the newsroom feed (DESIGN.md §2): it reads station-results.v1 and
 // estimates.v1 (read_committed) into an in-memory view and serves it to newsrooms over a
-// read-only HTTP JSON API and a Server-Sent Events stream that resumes without gaps.
+// read-only HTTP JSON API, a Server-Sent Events stream that resumes without gaps, and a
+// change cursor for pollers (/v1/feed/changes) read from the same ring of events.
 //
 // What it owns: the view (the current result per station and ballot, totals per
 // constituency and for the country, the latest estimate), the event ring behind the

@@ -139,3 +139,28 @@ func FuzzViewApply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCursor: since comes from any poller. Whatever it holds, decoding must not panic;
+// a cursor it accepts is one of this run and prints back as itself.
+func FuzzParseCursor(f *testing.F) {
+	for _, s := range []string{"a1b2c3d4-17", "a1b2c3d4-0", "0badc0de-3", "a1b2c3d4-007", "", "a1b2c3d4-", "-17", "A1B2C3D4-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		seq, st := parseCursor(s, "a1b2c3d4")
+		switch st {
+		case cursorOK:
+			if formatEventID("a1b2c3d4", seq) != strings.TrimSpace(s) {
+				t.Fatalf("%q accepted as %d", s, seq)
+			}
+		case cursorOtherRun:
+			if e, _, ok := parseEventID(s); !ok || e == "a1b2c3d4" {
+				t.Fatalf("%q called another run's", s)
+			}
+		case cursorMalformed:
+			if _, _, ok := parseEventID(s); ok {
+				t.Fatalf("%q called malformed", s)
+			}
+		}
+	})
+}

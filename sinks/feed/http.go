@@ -35,6 +35,8 @@ var codeStatus = map[string]int{
 	CodeTooManyStreams:   http.StatusTooManyRequests,
 	CodeRateLimited:      http.StatusTooManyRequests,
 	CodeEmbargoed:        http.StatusForbidden,
+	CodeBadCursor:        http.StatusBadRequest,
+	CodeCursorExpired:    http.StatusGone,
 	CodeNotReady:         http.StatusServiceUnavailable,
 	CodeInternal:         http.StatusInternalServerError,
 }
@@ -79,6 +81,7 @@ var endpoints = []endpoint{
 	{"/v1/feed/regions", "regions", true, true, (*Feed).handleRegions},
 	{"/v1/feed/provinces", "provinces", true, true, (*Feed).handleProvinces},
 	{"/v1/feed/provinces/{id}", "province", true, true, (*Feed).handleProvince},
+	{"/v1/feed/changes", "changes", true, true, (*Feed).handleChanges},
 	// The stream is embargoed by its handler: heartbeats and an `embargo` event until polls close.
 	{"/v1/feed/events", "events", true, false, (*Feed).handleEvents},
 	{"/healthz", "healthz", false, false, (*Feed).handleHealthz},

@@ -9,6 +9,8 @@ type metrics struct {
 	published        *prometheus.CounterVec // by type
 	dropped          *prometheus.CounterVec // by reason
 	refused          *prometheus.CounterVec // by reason
+	cursorRefused    *prometheus.CounterVec // by reason
+	changesServed    prometheus.Counter
 	records          *prometheus.CounterVec // by topic and outcome
 	lag              *prometheus.GaugeVec   // by topic
 	requests         *prometheus.CounterVec // by endpoint and status code
@@ -33,6 +35,12 @@ func newMetrics() *metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votestream_feed_clients_dropped_total", Help: "Stream clients cut off, by reason (lagging: too far behind; overrun: its events left the ring; write_failed: a write failed or timed out).",
 		}, []string{"reason"}),
+		cursorRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_feed_cursor_refused_total", Help: "Change cursors refused as expired, by reason (too_old, other_run).",
+		}, []string{"reason"}),
+		changesServed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votestream_feed_changes_served_total", Help: "Changes handed to pollers by /v1/feed/changes.",
+		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votestream_feed_streams_refused_total", Help: "Event streams refused, by reason (too_many_streams).",
 		}, []string{"reason"}),
@@ -64,6 +72,6 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.clients, m.eventsSent, m.published, m.dropped, m.refused, m.records,
+	return []prometheus.Collector{m.clients, m.eventsSent, m.published, m.dropped, m.refused, m.cursorRefused, m.changesServed, m.records,
 		m.lag, m.requests, m.newsroomRequests, m.viewSeq, m.ready, m.estimateAge, m.stationsCount}
 }

@@ -103,7 +103,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	}
 	results := []string{"/v1/feed/summary", "/v1/feed/parties", "/v1/feed/constituencies", "/v1/feed/constituencies?province=CMI",
 		"/v1/feed/constituencies/BKK_1", "/v1/feed/stations/BKK_1_001", "/v1/feed/stations/CMI_1_002",
-		"/v1/feed/regions", "/v1/feed/provinces", "/v1/feed/provinces/CMI"}
+		"/v1/feed/regions", "/v1/feed/provinces", "/v1/feed/provinces/CMI", "/v1/feed/changes"}
 	for _, p := range results {
 		check(p, keyNation, 403) // before polls close
 	}
@@ -118,6 +118,20 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 	for _, p := range results {
 		check(p, keyNation, 200)
 	}
+	// The change cursor: its start answer, a page with a result, an estimate and a
+	// withdrawal, and its refusals.
+	var start ChangesAnswer
+	_, body := get(t, srv.URL+"/v1/feed/changes", keyNation)
+	if err := json.Unmarshal(body, &start); err != nil {
+		t.Fatal(err)
+	}
+	check("/v1/feed/changes", keyNation, 200)
+	f.applyResult(res("BKK_1_002", cons, 3, prov, fin, 400, 4, 6, map[string]int{"1": 100}, 5))
+	f.applyEstimate(estimate("e2", 5, 6, proj("BKK_1", 1, 0.6, schemas.CallLeading)))
+	f.applyInputs([]input{{tombstone: [2]string{"CMI_1_001", pl}}})
+	check("/v1/feed/changes?since="+start.NextCursor, keyNation, 200)
+	check("/v1/feed/changes?since=nope", keyNation, 400)
+	check("/v1/feed/changes?since=0badc0de-1", keyNation, 410)
 	check("/v1/feed/summary", "", 401)
 	check("/v1/feed/stations/NOPE", keyNation, 404)
 	check("/v1/feed/provinces/NOPE", keyNation, 404)

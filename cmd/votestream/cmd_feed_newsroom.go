@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"votestream/internal/newsroomsql"
+	"votestream/sinks/feed"
+)
+
+// newsroomFlags are the flags of `feed newsroom add|revoke`.
+type newsroomFlags struct {
+	usersDir string // the ClickHouse server's users.d folder
+	database string // the database newsrooms read
+	limits   newsroomsql.Limits
+}
+
+// defaultUsersDir is the users.d folder of the ClickHouse scripts/services runs.
+func defaultUsersDir() string {
+	v := os.Getenv("VOTESTREAM_VAR")
+	if v == "" {
+		v = "var"
+	}
+	return filepath.Join(v, "clickhouse", "users.d")
+}
+
+// runNewsroom does `feed newsroom add NAME` and `feed newsroom revoke NAME`: the API key in
+// keysFile and the ClickHouse user in users.d, made or removed together.
+func runNewsroom(out io.Writer, keysFile string, nf newsroomFlags, args []string) error {
+	if len(args) != 2 || (args[0] != "add" && args[0] != "revoke") {
+		return fmt.Errorf("%w: feed --keys FILE newsroom add|revoke NAME", errUsage)
+	}
+	if keysFile == "" {
+		return fmt.Errorf("%w: feed newsroom needs --keys", errUsage)
+	}
+	name := args[1]
+	if args[0] == "revoke" {
+		n, kerr := feed.RevokeNewsroom(keysFile, name)
+		user, uerr := newsroomsql.Remove(nf.usersDir, name)
+		if kerr == nil {
+			fmt.Fprintf(out, "revoked %d API key(s) of %q in %s (a running feed drops them at its next reload)\n", n, name, keysFile)
+		}
+		if uerr == nil {
+			fmt.Fprintf(out, "removed ClickHouse user %s (%s; the server drops it within seconds)\n", user, newsroomsql.Path(nf.usersDir, user))
+		}
+		if kerr != nil && uerr != nil {
+			return fmt.Errorf("feed newsroom revoke %q: %w; %w", name, kerr, uerr)
+		}
+		return errors.Join(kerr, uerr) // one of the two was already gone: say so
+	}
+	u, password, err := newsroomsql.Add(nf.usersDir, newsroomsql.User{Newsroom: name, Databases: []string{nf.database}, Limits: nf.limits})
+	if err != nil {
+		return fmt.Errorf("feed newsroom add %q: %w", name, err)
+	}
+	key, err := feed.AppendKey(keysFile, name)
+	if err != nil {
+		// Both or neither: take the ClickHouse user back.
+		_, _ = newsroomsql.Remove(nf.usersDir, name)
+		return fmt.Errorf("feed newsroom add %q: %w", name, err)
+	}
+	fmt.Fprintf(out, "newsroom %q\n  API key:          %s\n  ClickHouse user:  %s\n  password:         %s\n  reads database:   %s\n  file:             %s\n",
+		name, key, u.Name, password, nf.database, newsroomsql.Path(nf.usersDir, u.Name))
+	fmt.Fprintf(out, "  limits:           %s a query, %d rows read, %d MiB, %d queries an hour, priority %d\n",
+		u.Limits.MaxExecutionTime, u.Limits.MaxRowsToRead, u.Limits.MaxMemoryUsage>>20, u.Limits.QueriesPerHour, u.Limits.Priority)
+	fmt.Fprintf(out, "Note: on ClickHouse 18.16 the user reads every table of %s, volunteer tables included (docs/feed.md).\n", nf.database)
+	fmt.Fprintln(out, "Give the key and the password to the newsroom over a private channel; neither is shown again.")
+	return nil
+}

@@ -1,0 +1,88 @@
+package newsroomsql
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestUserName(t *testing.T) {
+	for name, want := range map[string]string{
+		"Nation TV":        "newsroom_nation_tv",
+		"Thai PBS ":        "newsroom_thai_pbs",
+		"  -- BBC Thai --": "newsroom_bbc_thai",
+	} {
+		if got := UserName(name); got != want {
+			t.Errorf("UserName(%q) = %q, want %q", name, got, want)
+		}
+	}
+	a, b, c := UserName("ไทยพีบีเอส"), UserName("ไทยรัฐ 2"), UserName("มติชน 2")
+	if !userNameRE.MatchString(a) || !userNameRE.MatchString(b) || a == b || b == c || !strings.HasPrefix(b, "newsroom_2_") {
+		t.Errorf("Thai names: %q %q %q", a, b, c)
+	}
+}
+
+func TestAddWritesAUsersFile(t *testing.T) {
+	dir := t.TempDir()
+	u, password, err := Add(dir, User{Newsroom: `Nation <TV> & "co" --`, Databases: []string{"votestream"}, Limits: DefaultLimits()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(Path(dir, u.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Users struct {
+			Inner []byte `xml:",innerxml"`
+		} `xml:"users"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, data)
+	}
+	sum := sha256.Sum256([]byte(password))
+	if !strings.Contains(string(doc.Users.Inner), "<password_sha256_hex>"+hex.EncodeToString(sum[:])+"<") || strings.Contains(string(data), password) {
+		t.Fatalf("password not stored as its hash only:\n%s", data)
+	}
+	for _, want := range []string{"<readonly>2</readonly>", "<priority>10</priority>", "<queries>3600</queries>", "<database>votestream</database>"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("no %s in\n%s", want, data)
+		}
+	}
+	if _, _, err := Add(dir, User{Newsroom: "Nation TV", Databases: []string{"other"}, Limits: DefaultLimits()}); err != nil {
+		t.Fatalf("another newsroom: %v", err)
+	}
+	if _, _, err := Add(dir, User{Newsroom: "Nation TV", Databases: []string{"votestream"}, Limits: DefaultLimits()}); !errors.Is(err, ErrExists) {
+		t.Fatalf("the same newsroom twice: %v", err)
+	}
+	if _, err := Remove(dir, "Nation TV"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Remove(dir, "Nation TV"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("removing twice: %v", err)
+	}
+}
+
+func TestAddRefuses(t *testing.T) {
+	ok := User{Newsroom: "N", Databases: []string{"votestream"}, Limits: DefaultLimits()}
+	for name, mod := range map[string]func(u *User){
+		"no newsroom":       func(u *User) { u.Newsroom = " " },
+		"no database":       func(u *User) { u.Databases = nil },
+		"odd database":      func(u *User) { u.Databases = []string{"a</database><database>system"} },
+		"odd network":       func(u *User) { u.Networks = []string{"::/0</ip>"} },
+		"no time limit":     func(u *User) { u.Limits.MaxExecutionTime = 0 },
+		"no row limit":      func(u *User) { u.Limits.MaxRowsToRead = 0 },
+		"no quota":          func(u *User) { u.Limits.QueriesPerHour = 0 },
+		"war-room priority": func(u *User) { u.Limits.Priority = 0 },
+	} {
+		u := ok
+		mod(&u)
+		if _, _, err := Add(t.TempDir(), u); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
