@@ -23,8 +23,8 @@ type producer interface {
 // newKafkaProducer builds the producer: acks from all in-sync replicas and idempotent writes
 // (franz-go's defaults, stated here so nobody turns them off by accident), a bounded buffer,
 // and the default partitioner, which hashes the key (station_id) like Kafka's own clients.
-func newKafkaProducer(cfg Config) (*kgo.Client, error) {
-	return kgo.NewClient(
+func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.KafkaSeeds...),
 		kgo.ClientID("votestream-ingest"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -32,7 +32,7 @@ func newKafkaProducer(cfg Config) (*kgo.Client, error) {
 		kgo.ProducerLinger(cfg.Linger),
 		// Connection attempts to a dead broker must fail well inside ProduceTimeout.
 		kgo.DialTimeout(min(cfg.ProduceTimeout, 5*time.Second)),
-	)
+	}, opts...)...)
 }
 
 // pending is one record on its way to Kafka, or a retry waiting for its first sending.
@@ -71,6 +71,8 @@ func (s *Server) commit(kind string, ps []*pending) []outcome {
 			s.metrics.observeProduce(kind, start)
 			if err != nil {
 				s.warnProduce(err)
+			} else {
+				s.kafka.Up()
 			}
 			s.dedupe.settle(p.key, p.entry, p.receipt, err)
 		})
@@ -105,16 +107,18 @@ func (s *Server) proofURL(leafHash string) string {
 	return strings.TrimSuffix(s.cfg.EvidenceLogURL, "/") + "/proof/" + leafHash
 }
 
-// warnProduce logs produce failures at most once every 10 seconds: an outage fails
-// thousands of records a second, and the metrics count them all.
+// warnProduce marks Kafka down (one "waiting for kafka" line per outage) and logs produce
+// failures at debug level at most once every 10 seconds: an outage fails thousands of
+// records a second, and the metrics count them all.
 func (s *Server) warnProduce(err error) {
+	s.kafka.Down(err)
 	now := time.Now().UnixNano()
 	last := s.lastWarn.Load()
 	if now-last < int64(10*time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
 		s.suppressed.Add(1)
 		return
 	}
-	s.log.Warn("kafka produce failed; answering 503", "err", err, "suppressed_since_last", s.suppressed.Swap(0))
+	s.log.Debug("kafka produce failed; answering 503", "err", err, "suppressed_since_last", s.suppressed.Swap(0))
 }
 
 // warnState is embedded in Server for warnProduce.
