@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -93,6 +95,7 @@ func (s *Server) commit(kind string, ps []*pending) []outcome {
 			}
 		default:
 		}
+		s.kafka.Down(fmt.Errorf("not acknowledged within %s", s.cfg.ProduceTimeout))
 		out[i].err = apiErr(CodeKafkaUnavailable, "",
 			"not stored: Kafka did not acknowledge within %s; retry with the same id after the Retry-After delay", s.cfg.ProduceTimeout)
 	}
@@ -111,7 +114,9 @@ func (s *Server) proofURL(leafHash string) string {
 // failures at debug level at most once every 10 seconds: an outage fails thousands of
 // records a second, and the metrics count them all.
 func (s *Server) warnProduce(err error) {
-	s.kafka.Down(err)
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		s.kafka.Down(err) // a record the caller gave up on is not news of Kafka
+	}
 	now := time.Now().UnixNano()
 	last := s.lastWarn.Load()
 	if now-last < int64(10*time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
