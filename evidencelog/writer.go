@@ -20,6 +20,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"votestream/evidencelog/tlog"
+	"votestream/internal/backoff"
+	"votestream/internal/health"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 )
 
@@ -50,6 +53,8 @@ type Log struct {
 	inclusion inclusionQueue
 	pages     *stations     // nil when station pages are off
 	ready     chan struct{} // closed once Run has opened the log (Handler may serve)
+	health    *health.Set
+	kafka     *health.Dependency
 }
 
 // New checks cfg, reads the keys and takes the log folder's lock (one writer per log);
@@ -65,6 +70,11 @@ func New(cfg Config) (*Log, error) {
 	if l.log == nil {
 		l.log = slog.Default()
 	}
+	hs, err := health.NewSet("evidencelog", l.log, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("evidencelog: %w", err)
+	}
+	l.health, l.kafka = hs, hs.Dependency("kafka")
 	keys, err := tlog.LoadSigners(cfg.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("evidencelog: %w", err)
@@ -111,6 +121,11 @@ func lockDir(path string) (*os.File, error) {
 
 // Ready is closed once Run has opened the log: from then on Handler serves.
 func (l *Log) Ready() <-chan struct{} { return l.ready }
+
+// Health returns nil while Kafka answers, or an error saying since when it does not (the
+// writer waits, however long; the log's files and proofs are served meanwhile). Safe for
+// concurrent use (a readiness probe).
+func (l *Log) Health() error { return l.health.Ready() }
 
 // Origin is the log's name: the first line of its checkpoints.
 func (l *Log) Origin() string { return l.signer.Name() }
@@ -183,6 +198,10 @@ func (l *Log) Run(ctx context.Context) error {
 	return err
 }
 
+// pollCurve is the wait after a poll that brought only errors: from 100 ms, doubling, at
+// most 2 s.
+var pollCurve = backoff.Exponential(100*time.Millisecond, 2*time.Second)
+
 // roundsInFlight bounds the rounds whose leaves are handed to Tessera but not yet
 // integrated and committed: while one round is being integrated the next is read and
 // queued, so Tessera always has a batch to write.
@@ -211,6 +230,7 @@ func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
+		kgo.WithHooks(kafkaready.Hook(l.kafka)),
 	)
 	if err != nil {
 		return fmt.Errorf("evidencelog: kafka: %w", err)
@@ -220,21 +240,36 @@ func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 	settled := make(chan error, 1)
 	go func() { settled <- l.settleRounds(ctx, kc, rounds) }()
 	var failed error
+	polls := pollCurve.Start() // polls that brought only errors
 poll:
 	for {
 		fetches := kc.PollRecords(ctx, l.cfg.MaxPollRecords)
 		if ctx.Err() != nil {
 			break
 		}
+		// The client retries fetch errors; one that comes back poll after poll (the broker
+		// away) marks Kafka down, logged once per outage rather than once per poll.
+		fetchErr := false
 		fetches.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
-				l.log.Warn("evidencelog: fetch error; the client retries", "topic", topic, "partition", p, "err", err)
+				fetchErr = true
+				l.kafka.Down(fmt.Errorf("fetch %s[%d]: %w", topic, p, err))
+				l.log.Debug("evidencelog: fetch error; the client retries", "topic", topic, "partition", p, "err", err)
 			}
 		})
 		records := fetches.Records()
 		if len(records) == 0 {
+			if fetchErr {
+				// Errors only: wait a little rather than spin while the broker is away.
+				wait, _ := polls.Next()
+				if backoff.Sleep(ctx, wait) != nil {
+					break
+				}
+			}
 			continue
 		}
+		polls.Reset()
+		l.kafka.Up()
 		r := l.addRound(ctx, app, records)
 		select {
 		case rounds <- r:

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/backoff"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -251,28 +253,39 @@ func (l kafkaFieldLog) append(ctx context.Context, ev *schemas.FieldEvent) (int6
 
 // followFieldwork reads fieldwork.v1 from its start into s.field, marks the state ready once
 // it reached the end offsets taken when it began, and goes on following the topic until
-// ctx ends. On a Kafka error it waits and starts again from where it got to.
+// ctx ends. On a Kafka error it marks Kafka down (one log line per outage), waits with a
+// capped back-off and starts again from where it got to, however long Kafka is away.
 func (s *Server) followFieldwork(ctx context.Context) {
 	topic := s.cfg.TopicPrefix + schemas.TopicFieldwork
+	retry := followCurve.Start()
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := s.followOnce(ctx, topic)
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("ingest: following fieldwork.v1 failed; retrying", "err", err)
-		select {
-		case <-ctx.Done():
+		if time.Since(began) > followCurve.Max {
+			retry.Reset() // it had been following: a new failure starts the curve again
+		}
+		s.kafka.Down(fmt.Errorf("following %s: %w", topic, err))
+		wait, _ := retry.Next()
+		s.log.Debug("ingest: following fieldwork.v1 failed; retrying", "wait", wait, "err", err)
+		if backoff.Sleep(ctx, wait) != nil {
 			return
-		case <-time.After(2 * time.Second):
 		}
 	}
 }
+
+// followCurve is the wait before following fieldwork.v1 again after a failure: from
+// 500 ms, doubling, at most 15 s.
+var followCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
 
 func (s *Server) followOnce(ctx context.Context, topic string) error {
 	base := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.KafkaSeeds...),
 		kgo.ClientID("votestream-ingest-fieldwork"),
 		kgo.DialTimeout(5 * time.Second),
+		kgo.WithHooks(kafkaready.Hook(s.kafka)),
 	}
 	var end int64 = -1
 	if !s.field.isReady() {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,12 +187,16 @@ func TestKafkaUnreachable(t *testing.T) {
 	}
 }
 
-// TestKafkaBrokerRestart stops and restarts a private broker while a client keeps sending,
-// retrying each submission with the same id until it is accepted, as the app does. Every
-// acknowledged submission must be in the topic afterwards.
+// TestKafkaBrokerRestart stops a private broker for 30 s (VOTESTREAM_OUTAGE_SECONDS) and
+// restarts it while a client keeps sending, retrying each submission with the same id
+// until it is accepted, as the app does. Ingest stays up, answers 503, reports Kafka down
+// (Health, the dependency gauge) with one log line at each end of the outage, and every
+// acknowledged submission is in the topic afterwards.
 func TestKafkaBrokerRestart(t *testing.T) {
 	pk := testenv.OwnKafka(t)
-	h := kafkaHarness(t, pk.Seeds, pk.Prefix, func(c *Config) { c.ProduceTimeout = time.Second })
+	logs := &lockedBuffer{}
+	h := kafkaHarness(t, pk.Seeds, pk.Prefix, func(c *Config) { c.ProduceTimeout = time.Second },
+		WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	stations := []string{"BKK_1_0001", "BKK_1_0002"}
 	tok := issue(t, h.keys, tokenClaimsLead())
 
@@ -250,9 +256,23 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	}()
 
 	waitFor("submissions before the stop", func() bool { return ackedN() >= 50 })
+	mark := len(logs.String())
 	pk.Stop()
+	stopped := time.Now()
 	before := refusedN()
 	waitFor("503s while the broker is down", func() bool { return refusedN() >= before+3 })
+	waitFor("Kafka reported down", func() bool { return h.s.Health() != nil })
+	outage := 30 * time.Second
+	if v := os.Getenv("VOTESTREAM_OUTAGE_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("VOTESTREAM_OUTAGE_SECONDS=%q", v)
+		}
+		outage = time.Duration(n) * time.Second
+	}
+	for time.Since(stopped) < outage { // the outage itself, not a synchronisation
+		time.Sleep(time.Second)
+	}
 	pk.Start()
 	afterRestart := ackedN()
 	waitFor("submissions after the restart", func() bool { return ackedN() >= afterRestart+50 })
@@ -277,6 +297,18 @@ func TestKafkaBrokerRestart(t *testing.T) {
 		dups += n - 1
 	}
 	t.Logf("acknowledged %d, refused with 503 %d, records %d, duplicate records %d", len(want), refusedN(), len(recs), dups)
+	if err := h.s.Health(); err != nil {
+		t.Errorf("accepting again but Kafka reported down: %v", err)
+	}
+	after := logs.String()[mark:]
+	if os.Getenv("VOTESTREAM_TEST_LOG") != "" {
+		t.Log(after)
+	}
+	down, up := strings.Count(after, `msg="waiting for kafka"`), strings.Count(after, `msg="kafka recovered"`)
+	t.Logf("outage of %v: %d 'waiting for kafka' lines, %d 'kafka recovered'", outage, down, up)
+	if down == 0 || down != up || down > 2 {
+		t.Errorf("%d 'waiting for kafka' and %d 'kafka recovered' log lines for one outage: want one of each per change of state", down, up)
+	}
 	if !strings.HasPrefix(pk.Seeds[0], "127.0.0.1:") {
 		t.Fatalf("private broker at %v", pk.Seeds)
 	}

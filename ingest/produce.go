@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,8 +25,8 @@ type producer interface {
 // newKafkaProducer builds the producer: acks from all in-sync replicas and idempotent writes
 // (franz-go's defaults, stated here so nobody turns them off by accident), a bounded buffer,
 // and the default partitioner, which hashes the key (station_id) like Kafka's own clients.
-func newKafkaProducer(cfg Config) (*kgo.Client, error) {
-	return kgo.NewClient(
+func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.KafkaSeeds...),
 		kgo.ClientID("votestream-ingest"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -32,7 +34,7 @@ func newKafkaProducer(cfg Config) (*kgo.Client, error) {
 		kgo.ProducerLinger(cfg.Linger),
 		// Connection attempts to a dead broker must fail well inside ProduceTimeout.
 		kgo.DialTimeout(min(cfg.ProduceTimeout, 5*time.Second)),
-	)
+	}, opts...)...)
 }
 
 // pending is one record on its way to Kafka, or a retry waiting for its first sending.
@@ -71,6 +73,8 @@ func (s *Server) commit(kind string, ps []*pending) []outcome {
 			s.metrics.observeProduce(kind, start)
 			if err != nil {
 				s.warnProduce(err)
+			} else {
+				s.kafka.Up()
 			}
 			s.dedupe.settle(p.key, p.entry, p.receipt, err)
 		})
@@ -91,6 +95,7 @@ func (s *Server) commit(kind string, ps []*pending) []outcome {
 			}
 		default:
 		}
+		s.kafka.Down(fmt.Errorf("not acknowledged within %s", s.cfg.ProduceTimeout))
 		out[i].err = apiErr(CodeKafkaUnavailable, "",
 			"not stored: Kafka did not acknowledge within %s; retry with the same id after the Retry-After delay", s.cfg.ProduceTimeout)
 	}
@@ -105,16 +110,20 @@ func (s *Server) proofURL(leafHash string) string {
 	return strings.TrimSuffix(s.cfg.EvidenceLogURL, "/") + "/proof/" + leafHash
 }
 
-// warnProduce logs produce failures at most once every 10 seconds: an outage fails
-// thousands of records a second, and the metrics count them all.
+// warnProduce marks Kafka down (one "waiting for kafka" line per outage) and logs produce
+// failures at debug level at most once every 10 seconds: an outage fails thousands of
+// records a second, and the metrics count them all.
 func (s *Server) warnProduce(err error) {
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		s.kafka.Down(err) // a record the caller gave up on is not news of Kafka
+	}
 	now := time.Now().UnixNano()
 	last := s.lastWarn.Load()
 	if now-last < int64(10*time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
 		s.suppressed.Add(1)
 		return
 	}
-	s.log.Warn("kafka produce failed; answering 503", "err", err, "suppressed_since_last", s.suppressed.Swap(0))
+	s.log.Debug("kafka produce failed; answering 503", "err", err, "suppressed_since_last", s.suppressed.Swap(0))
 }
 
 // warnState is embedded in Server for warnProduce.

@@ -25,17 +25,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
 	"votestream/ingest/s3store"
 	"votestream/ingest/token"
+	"votestream/internal/health"
 	"votestream/internal/httpserve"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 )
 
 // Server is one ingest process. Build it with New; serve it with Run (or Serve, or mount
 // Handler in a server of your own and call Close when done).
 type Server struct {
+	health   *health.Set
+	kafka    *health.Dependency
 	cfg      Config
 	country  *election.Country
 	valid    validator
@@ -142,8 +147,12 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		o.reg = prometheus.NewRegistry()
 		o.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	hs, err := health.NewSet("ingest", o.log, o.reg)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
 	if o.prod == nil {
-		cl, err := newKafkaProducer(cfg)
+		cl, err := newKafkaProducer(cfg, kgo.WithHooks(kafkaready.Hook(hs.Dependency("kafka"))))
 		if err != nil {
 			return nil, fmt.Errorf("ingest: kafka client: %w", err)
 		}
@@ -163,6 +172,8 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		now:     o.now,
 		warmed:  make(chan struct{}),
 		field:   newFieldState(cfg.ClaimCap),
+		health:  hs,
+		kafka:   hs.Dependency("kafka"),
 	}
 	s.fieldLog = kafkaFieldLog{prod: o.prod, topic: cfg.TopicPrefix + schemas.TopicFieldwork}
 	if cfg.RatePerVolunteer > 0 {
@@ -259,6 +270,10 @@ func joinMethods(ms []string) string {
 	return out
 }
 
+// Health returns nil while Kafka answers, or an error saying since when it does not (as
+// seen by the last produce, readiness probe or fieldwork read). Safe for concurrent use.
+func (s *Server) Health() error { return s.health.Ready() }
+
 // Handler returns the HTTP handler of every endpoint. Safe for concurrent use.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -354,8 +369,10 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 				Err: errors.New("reloading the ids accepted before a restart from Kafka")}
 		}
 		if err := s.prod.Ping(ctx); err != nil {
+			s.kafka.Down(err)
 			return &httpserve.NotReady{Status: "kafka unreachable", RetryAfter: s.cfg.RetryAfter, Err: err}
 		}
+		s.kafka.Up()
 		return nil
 	})(w, r)
 }

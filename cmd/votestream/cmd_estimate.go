@@ -40,7 +40,7 @@ func init() {
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return rf.serve(ctx, reg, func(ctx context.Context) error {
+				return rf.serveReady(ctx, reg, r.Ready, func(ctx context.Context) error {
 					g, gctx := errgroup.WithContext(ctx)
 					g.Go(func() error { return r.Run(gctx) })
 					g.Go(func() error { triggerOnSignal(gctx, r.Trigger); return nil })
@@ -57,7 +57,7 @@ func init() {
 			return upStarted{}, err
 		}
 		upLatestEstimate = r.Latest
-		return upStarted{describe: fmt.Sprintf("station-results -> estimates every %v", cfg.Interval), run: r.Run}, nil
+		return upStarted{describe: fmt.Sprintf("station-results -> estimates every %v", cfg.Interval), run: r.Run, ready: r.Ready}, nil
 	}})
 
 	register(&command{

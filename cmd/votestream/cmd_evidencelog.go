@@ -84,7 +84,7 @@ func init() {
 					}
 					return err
 				}
-				return withMetrics(ctx, *metrics, reg, l.Run)
+				return withMetricsReady(ctx, *metrics, reg, l.Health, l.Run)
 			}
 		},
 	})
@@ -117,6 +117,7 @@ func init() {
 		return upStarted{
 			describe: fmt.Sprintf("http://%s/checkpoint (C2SP tlog-tiles, proofs at /proof/<leaf hash>%s); log in %s, public key %s.pub", cfg.Listen, pages, cfg.Dir, cfg.KeyFile),
 			run:      l.Run,
+			ready:    l.Health,
 		}, nil
 	}})
 }

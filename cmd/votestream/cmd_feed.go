@@ -76,7 +76,7 @@ func init() {
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return rf.serve(ctx, reg, f.Run)
+				return rf.serveReady(ctx, reg, f.Health, f.Run)
 			}
 		},
 	})
@@ -97,6 +97,6 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run}, nil
+		return upStarted{describe: "http://" + cfg.Listen + "/v1/feed/... (JSON, SSE at /v1/feed/events); " + note, run: f.Run, ready: f.Health}, nil
 	}})
 }

@@ -48,12 +48,8 @@ func (r *roleFlags) start(args []string) (*election.Country, *prometheus.Registr
 	return country, newRegistry(), nil
 }
 
-// serve runs role with reg served on --metrics.
-func (r *roleFlags) serve(ctx context.Context, reg *prometheus.Registry, role func(context.Context) error) error {
-	return withMetrics(ctx, r.metrics, reg, role)
-}
-
-// serveReady is serve with /readyz answering from ready (see withMetricsReady).
+// serveReady runs role with reg served on --metrics, /readyz answering from ready (see
+// withMetricsReady).
 func (r *roleFlags) serveReady(ctx context.Context, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
 	return withMetricsReady(ctx, r.metrics, reg, ready, role)
 }

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,10 +12,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
+	"votestream/internal/backoff"
+	"votestream/internal/health"
 	"votestream/internal/kafkaread"
+	"votestream/internal/kafkaready"
 	"votestream/internal/promreg"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -50,13 +56,14 @@ type Config struct {
 	// up to the last stable offset it had at start, or until no record has arrived for this
 	// long, whichever comes first. Default 2s.
 	CatchUpIdle time.Duration
-	// StartTimeout bounds the tries to list the input's offsets at start (a topic created
-	// a moment ago is waited for that long). Default 60s.
+	// StartTimeout bounds one round of tries to list the input's offsets at start; a broker
+	// still away after it is waited for again (with back-off, for as long as it takes), and
+	// a topic still missing two minutes after start is a configuration error. Default 60s.
 	StartTimeout time.Duration
-	// ProduceTimeout bounds the delivery of one estimate or one batch of dead letters,
-	// retries included. An estimate that cannot be delivered is dropped (the next one
-	// supersedes it); dead letters that cannot be delivered end Run with an error (the next
-	// start reads their records again). Default 30s.
+	// ProduceTimeout bounds one try to deliver an estimate or a batch of dead letters,
+	// the client's retries included. An estimate that cannot be delivered is replaced by a
+	// fresh one once Kafka answers again; dead letters are tried again, with back-off, until
+	// they are delivered (reading waits meanwhile). Default 30s.
 	ProduceTimeout time.Duration
 
 	// Logger receives the role's logs. Default slog.Default().
@@ -117,7 +124,14 @@ type Runner struct {
 	cfgHash string // sha256 of cfg.Method as JSON, stamped on every estimate
 	latest  atomic.Pointer[schemas.Estimate]
 	topics  struct{ in, out, dead string }
+	health  *health.Set
+	kafka   *health.Dependency
 }
+
+// restartCurve is the wait before listing the input again after a round of StartTimeout
+// failed, and between tries to deliver dead letters: from 500 ms, doubling, at most 15 s,
+// for as long as it takes.
+var restartCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
 
 // New checks the config and prepares the role; it does not connect.
 func New(cfg Config) (*Runner, error) {
@@ -135,8 +149,17 @@ func New(cfg Config) (*Runner, error) {
 	if err := promreg.Register(cfg.Registerer, "estimate", r.m.collectors()...); err != nil {
 		return nil, err
 	}
+	hs, err := health.NewSet("estimate", cfg.Logger, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("estimate: %w", err)
+	}
+	r.health, r.kafka = hs, hs.Dependency("kafka")
 	return r, nil
 }
+
+// Ready returns nil while Kafka answers, or an error saying since when it does not. Safe
+// for concurrent use (a readiness probe).
+func (r *Runner) Ready() error { return r.health.Ready() }
 
 // Collectors returns the role's Prometheus metrics, for a caller that registers them itself.
 func (r *Runner) Collectors() []prometheus.Collector { return r.m.collectors() }
@@ -160,9 +183,13 @@ func (r *Runner) Latest() (schemas.Estimate, bool) {
 	return *p, true
 }
 
-// Run consumes and publishes until ctx ends, then returns nil. It returns an error when
-// the input topic is missing or the client cannot be created. Run is not safe to call
-// twice at once on one Runner; each call rebuilds the state from the topic.
+// Run consumes and publishes until ctx ends, then returns nil. Kafka being away does not
+// end it, however long: it waits with a capped back-off (readiness false,
+// votestream_dependency_up{role="estimate",dependency="kafka"} 0, one log line when the
+// wait starts and one when it ends) and goes on from where it was. Run returns an error
+// only for a bad configuration: the input topic still missing two minutes after start, an
+// authorisation refused, a client that cannot be created. Run is not safe to call twice at
+// once on one Runner; each call rebuilds the state from the topic.
 func (r *Runner) Run(ctx context.Context) error {
 	est, err := NewEstimator(r.cfg.Country, r.cfg.Method)
 	if err != nil {
@@ -175,17 +202,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		List:          kafkaread.ListCurve.Within(r.cfg.StartTimeout),
 		WaitForTopics: true,
 		Logger:        r.log,
-		ClientOpts:    []kgo.Opt{kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout)},
+		ClientOpts:    []kgo.Opt{kgo.RecordDeliveryTimeout(r.cfg.ProduceTimeout), kgo.WithHooks(kafkaready.Hook(r.kafka))},
 	})
 	if err != nil {
 		return fmt.Errorf("estimate: %w", err)
 	}
 	defer rd.Close()
-	if err := rd.Start(ctx); err != nil {
+	if err := r.start(ctx, rd); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("estimate: %s: %w", r.topics.in, err)
+		return err
 	}
 	cl := rd.Client()
 	r.log.Info("estimating", "input", r.topics.in, "output", r.topics.out, "stations", len(r.cfg.Country.Stations))
@@ -217,8 +244,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer idle.Stop()
 	caughtUp, dirty, wanted := rd.CaughtUp(), false, false
 	publish := func() {
-		r.publish(ctx, cl, est)
-		dirty, wanted = false, false
+		// An estimate not delivered leaves dirty set: the next tick publishes a fresh one.
+		ok := r.publish(ctx, cl, est)
+		dirty, wanted = !ok, false
 	}
 	for {
 		select {
@@ -233,6 +261,9 @@ func (r *Runner) Run(ctx context.Context) error {
 				dirty = true
 			}
 			if err := r.sendDeadLetters(ctx, cl, dead); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				return err
 			}
 			if !caughtUp {
@@ -287,17 +318,69 @@ func (r *Runner) apply(est *Estimator, rec *kgo.Record) *kgo.Record {
 	return kgorecord.DeadLetter(r.topics.dead, "estimate", rec, err)
 }
 
-// sendDeadLetters delivers dead letters and waits for Kafka's acknowledgement (the client
-// retries within ProduceTimeout). One that cannot be delivered ends Run with an error: the
-// role commits nothing, so its next start reads the record, and sends it, again.
-func (r *Runner) sendDeadLetters(ctx context.Context, cl *kgo.Client, dead []*kgo.Record) error {
-	if len(dead) == 0 {
-		return nil
+// start waits until Kafka serves the role (topics led, see kafkaready) and lists the
+// input's cut. A round of listing that runs out of StartTimeout while the broker is away is
+// followed, after a back-off, by another one, for as long as it takes; a topic missing for
+// two minutes or a refusal ends Run.
+func (r *Runner) start(ctx context.Context, rd *kafkaread.Reader) error {
+	adm := kadm.NewClient(rd.Client())
+	need := kafkaready.Need{Topics: []string{r.topics.in, r.topics.out, r.topics.dead}}
+	retry := restartCurve.Start()
+	for {
+		if err := kafkaready.Wait(ctx, adm, need, r.kafka); err != nil {
+			return fmt.Errorf("estimate: %w", err)
+		}
+		err := rd.Start(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, backoff.ErrExhausted) {
+			return fmt.Errorf("estimate: %s: %w", r.topics.in, err)
+		}
+		r.kafka.Down(err)
+		wait, _ := retry.Next() // unbounded: only ctx ends the wait
+		if backoff.Sleep(ctx, wait) != nil {
+			return ctx.Err()
+		}
 	}
-	if err := cl.ProduceSync(ctx, dead...).FirstErr(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("estimate: %d dead letters not delivered: %w", len(dead), err)
+}
+
+// sendDeadLetters delivers dead letters and waits for Kafka's acknowledgement. A try that
+// fails (the client retries within ProduceTimeout) is followed, after a back-off, by
+// another with the records not yet delivered, for as long as Kafka is away; reading waits
+// meanwhile. It returns an error only when ctx ends or Kafka refuses a record for good
+// (too large, not authorised). A record whose acknowledgement was lost may be written
+// twice: dead letters are at least once, as they were when a failure ended Run.
+func (r *Runner) sendDeadLetters(ctx context.Context, cl *kgo.Client, dead []*kgo.Record) error {
+	for len(dead) > 0 {
+		err := r.kafka.Wait(ctx, restartCurve, func(ctx context.Context) error {
+			var left []*kgo.Record
+			var first error
+			for _, res := range cl.ProduceSync(ctx, dead...) {
+				if res.Err == nil {
+					continue
+				}
+				first = cmp.Or(first, res.Err)
+				// A fresh record: one whose promise has run is not produced again.
+				left = append(left, &kgo.Record{Topic: res.Record.Topic, Key: res.Record.Key, Value: res.Record.Value, Headers: res.Record.Headers})
+			}
+			dead = left
+			if first != nil && refused(first) {
+				return backoff.Permanent(first)
+			}
+			return first
+		})
+		if err != nil {
+			return fmt.Errorf("estimate: %d dead letters not delivered: %w", len(dead), err)
+		}
 	}
 	return nil
+}
+
+// refused reports whether Kafka refused a record in a way no wait mends.
+func refused(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
+		errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed)
 }
 
 // splitResultKey splits a station-results.v1 key (schemas.ParseStationResultKey).
@@ -306,8 +389,9 @@ func splitResultKey(key []byte) (string, election.Ballot, bool) {
 	return station, election.Ballot(ballot), ok
 }
 
-// publish works out an estimate and produces it to estimates.v1.
-func (r *Runner) publish(ctx context.Context, cl *kgo.Client, est *Estimator) {
+// publish works out an estimate and produces it to estimates.v1; false when it was not
+// delivered (Kafka away: marked down, logged once per outage, not once per estimate).
+func (r *Runner) publish(ctx context.Context, cl *kgo.Client, est *Estimator) bool {
 	t0 := time.Now()
 	res := est.Estimate()
 	r.m.recompute.Observe(time.Since(t0).Seconds())
@@ -316,20 +400,27 @@ func (r *Runner) publish(ctx context.Context, cl *kgo.Client, est *Estimator) {
 	rec, err := kgorecord.New(r.topics.out, msg)
 	if err != nil {
 		r.log.Error("estimate not encoded", "err", err)
-		return
+		return true // a bug: publishing the same state again would fail again
 	}
 	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		if ctx.Err() == nil {
 			r.m.published.WithLabelValues("failed").Inc()
-			r.log.Error("estimate not delivered", "err", err)
+			if refused(err) {
+				r.log.Error("estimate not delivered", "err", err)
+				return true
+			}
+			r.kafka.Down(err)
+			r.log.Debug("estimate not delivered; a fresh one follows once kafka answers", "err", err)
 		}
-		return
+		return false
 	}
+	r.kafka.Up()
 	r.m.published.WithLabelValues("ok").Inc()
 	r.m.reported.Set(float64(res.PartyList.StationsReported))
 	r.latest.Store(&msg)
 	r.log.Info("estimate published", "estimate_id", msg.EstimateID, "data_time", msg.DataTime,
 		"stations_reported", msg.StationsReported, "stations_total", msg.StationsTotal, "took", time.Since(t0))
+	return true
 }
 
 // reported counts the stations currently reported on the ballot.

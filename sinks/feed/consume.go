@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/backoff"
 	"votestream/internal/kafkaread"
+	"votestream/internal/kafkaready"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
@@ -16,8 +20,14 @@ import (
 // waits for at most that many.
 const applyChunk = 1000
 
+// startCurve is the wait before listing the topics again after a round of StartTimeout
+// failed: from 500 ms, doubling, at most 15 s, for as long as it takes.
+var startCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
+
 // consume reads the topics into the view until ctx ends (returning nil) or the topics
-// cannot be found (returning an error).
+// cannot be found (returning an error). Kafka being away, at start or later, is waited
+// for, however long: the kafka dependency is down meanwhile (one log line when the wait
+// starts, one when it ends) and reading goes on from where it was.
 func (f *Feed) consume(ctx context.Context) error {
 	results := f.cfg.TopicPrefix + schemas.TopicStationResults
 	rd, err := kafkaread.New(kafkaread.Config{
@@ -29,12 +39,13 @@ func (f *Feed) consume(ctx context.Context) error {
 		List:          kafkaread.ListCurve.Within(f.cfg.StartTimeout),
 		WaitForTopics: true,
 		Logger:        f.log,
+		ClientOpts:    []kgo.Opt{kgo.WithHooks(kafkaready.Hook(f.kafka))},
 	})
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	if err := rd.Start(ctx); err != nil {
+	if err := f.start(ctx, rd, results, f.cfg.TopicPrefix+schemas.TopicEstimates); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -77,13 +88,38 @@ func (f *Feed) consume(ctx context.Context) error {
 				// Idle also when the broker went away: serve a partial night only if the
 				// broker answers, so the silence means there is nothing more to read.
 				if err := rd.Ping(ctx); err != nil {
-					f.log.Warn("feed: still catching up; the broker does not answer", "err", err)
+					f.kafka.Down(err) // logged once per outage, not once per CatchUpIdle
 					continue
 				}
+				f.kafka.Up()
 				f.log.Warn("feed: no record for CatchUpIdle before reaching the offsets of the start; serving what was read",
 					"idle", f.cfg.CatchUpIdle, "behind", strings.Join(rd.Behind(), ", "))
 				f.markReady()
 			}
+		}
+	}
+}
+
+// start waits until Kafka serves the topics (see kafkaready) and lists their cut. A round
+// of listing that runs out of StartTimeout while the broker is away is followed, after a
+// back-off, by another, for as long as it takes; a topic missing for two minutes or a
+// refusal is returned.
+func (f *Feed) start(ctx context.Context, rd *kafkaread.Reader, topics ...string) error {
+	adm := kadm.NewClient(rd.Client())
+	need := kafkaready.Need{Topics: topics}
+	retry := startCurve.Start()
+	for {
+		if err := kafkaready.Wait(ctx, adm, need, f.kafka); err != nil {
+			return err
+		}
+		err := rd.Start(ctx)
+		if err == nil || ctx.Err() != nil || !errors.Is(err, backoff.ErrExhausted) {
+			return err
+		}
+		f.kafka.Down(err)
+		wait, _ := retry.Next() // unbounded: only ctx ends the wait
+		if backoff.Sleep(ctx, wait) != nil {
+			return ctx.Err()
 		}
 	}
 }

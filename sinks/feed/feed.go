@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"votestream/internal/health"
 	"votestream/internal/httpserve"
 	"votestream/internal/promreg"
 	"votestream/schemas"
@@ -35,6 +36,8 @@ type Feed struct {
 	view   *View
 	ring   *Ring
 	ready  atomic.Bool
+	health *health.Set
+	kafka  *health.Dependency
 	readyC chan struct{} // closed once ready
 
 	cache  answerCache
@@ -97,6 +100,11 @@ func New(cfg Config) (*Feed, error) {
 	if err := promreg.Register(cfg.Registerer, "feed", f.m.collectors()...); err != nil {
 		return nil, err
 	}
+	hs, err := health.NewSet("feed", log, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+	f.health, f.kafka = hs, hs.Dependency("kafka")
 	return f, nil
 }
 
@@ -110,6 +118,11 @@ func (f *Feed) Handler() http.Handler { return f.http.Handler() }
 
 // Ready reports whether the view has caught up with the topics and the API answers.
 func (f *Feed) Ready() bool { return f.ready.Load() }
+
+// Health returns nil while Kafka answers, or an error saying since when it does not. The
+// API goes on answering from the view meanwhile (its data as of the outage); /readyz
+// answers 503. Safe for concurrent use.
+func (f *Feed) Health() error { return f.health.Ready() }
 
 // WaitReady blocks until the feed is ready (nil) or ctx ends (its error).
 func (f *Feed) WaitReady(ctx context.Context) error {
@@ -132,8 +145,9 @@ func (f *Feed) Run(ctx context.Context) error {
 
 // Serve consumes the topics and serves newsrooms on ln (which it closes) until ctx ends,
 // then stops cleanly and returns nil: streams are ended, requests in flight get
-// ShutdownGrace to finish, the Kafka client is closed. It returns an error when the topics
-// cannot be read (after StartTimeout) or the server fails.
+// ShutdownGrace to finish, the Kafka client is closed. Kafka being away does not end it,
+// however long (see consume). It returns an error when the topics are still missing two
+// minutes after start, Kafka refuses the role, or the server fails.
 func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 	f.log.Info("feed listening", "addr", ln.Addr().String(), "topic_prefix", f.cfg.TopicPrefix,
 		"newsroom_keys", f.keys.Len(), "epoch", f.view.Epoch())

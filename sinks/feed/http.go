@@ -153,6 +153,9 @@ func (f *Feed) handleReadyz(w http.ResponseWriter, r *http.Request, _ string) {
 		if !f.ready.Load() {
 			return &httpserve.NotReady{Status: "catching up"}
 		}
+		if err := f.health.Ready(); err != nil {
+			return &httpserve.NotReady{Status: "waiting for kafka", Err: err}
+		}
 		return nil
 	})(w, r)
 }
