@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/backoff"
@@ -84,6 +85,23 @@ func TestReadsToTheCutPastMarkersAndAborts(t *testing.T) {
 	produceTx(t, env, topic, true, "a", "b")
 	produceTx(t, env, topic, false, "aborted")
 	produceTx(t, env, topic, true, "c")
+	// A commit returns before its markers are on the partition: until they are, the last
+	// stable offset (the cut) still stops before "c". Wait for it to pass all 7 offsets.
+	adm := env.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		offs, err := adm.ListCommittedOffsets(ctx, topic)
+		var stable int64
+		offs.Each(func(o kadm.ListedOffset) { stable += o.Offset })
+		if err == nil && stable >= 7 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("last stable offset %d after 30 s, want 7 (err %v)", stable, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the broker's offsets: there is no notification
+	}
 
 	rd := newReader(t, env, false, kafkaread.Topic{Name: topic})
 	produceTx(t, env, topic, true, "after the cut")
