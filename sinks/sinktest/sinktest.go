@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/testenv"
@@ -224,6 +225,10 @@ func abortedNeverStored(t *testing.T, newSink Factory) {
 	if err := tx.EndTransaction(ctx, kgo.TryAbort); err != nil {
 		t.Fatal(err)
 	}
+	// The abort returns before its markers are on the partitions; a record produced before
+	// a marker lands would leave the marker last, which no consumer ever commits past. Wait
+	// until no transaction is open: the last stable offset equals the high watermark.
+	h.waitNoOpenTransaction(ctx)
 	// After the aborted batch, on the same partitions (so none ends in a marker, which no
 	// consumer ever commits past): lower versions, which lose to the aborted ones if those
 	// were stored.
@@ -231,6 +236,33 @@ func abortedNeverStored(t *testing.T, newSink Factory) {
 	h.expect(map[string]int64{key(0): 2, key(7): 2, key(1): 1})
 	h.runOnce()
 	h.check("after an aborted transaction")
+}
+
+// waitNoOpenTransaction polls the results topic until every partition's last stable offset
+// is its high watermark.
+func (h *harness) waitNoOpenTransaction(ctx context.Context) {
+	h.t.Helper()
+	adm := kadm.NewClient(h.cl)
+	topic := h.env.Topic(schemas.TopicStationResults)
+	for {
+		stable, err1 := adm.ListCommittedOffsets(ctx, topic)
+		ends, err2 := adm.ListEndOffsets(ctx, topic)
+		open := 0
+		if err1 == nil && err2 == nil {
+			ends.Each(func(o kadm.ListedOffset) {
+				if s, ok := stable.Lookup(o.Topic, o.Partition); !ok || s.Offset != o.Offset {
+					open++
+				}
+			})
+			if open == 0 {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			h.t.Fatalf("a transaction still open on %s (%d partitions; errors %v, %v)", topic, open, err1, err2)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the broker's offsets: there is no notification
+	}
 }
 
 func stopsOnCancel(t *testing.T, newSink Factory) {
