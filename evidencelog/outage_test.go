@@ -1,46 +1,16 @@
 package evidencelog
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"votestream/evidencelog/tlog"
 	"votestream/internal/testenv"
 )
-
-// lockedBuffer collects log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if os.Getenv("VOTESTREAM_TEST_LOG") != "" {
-		os.Stderr.Write(p)
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) countSince(mark int, s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String()[mark:], s)
-}
-
-func (l *lockedBuffer) mark() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
 
 // TestKafkaOutage: the broker goes away after half a night is in the log, for longer than
 // the group's session. The writer does not exit: it reports Kafka down, logs the outage
@@ -60,7 +30,7 @@ func TestKafkaOutage(t *testing.T) {
 		first[leaf] = true
 	}
 
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	cfg := testConfig(env, dir, keyFile, "g")
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	l, err := New(cfg)
@@ -81,7 +51,7 @@ func TestKafkaOutage(t *testing.T) {
 		}
 	}
 	waitSize(t, dir, uint64(len(first)), 3*time.Minute)
-	mark := logs.mark()
+	mark := logs.Mark()
 	pk.Stop()
 	outage := 35 * time.Second
 	if s := os.Getenv("VOTESTREAM_OUTAGE_SECONDS"); s != "" {
@@ -121,7 +91,7 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	_, entries := readEntries(t, dir, keys.PublicKeys)
 	checkExactlyOnce(t, entries, nt.leaves)
-	down, up := logs.countSince(mark, `msg="waiting for kafka"`), logs.countSince(mark, `msg="kafka recovered"`)
+	down, up := logs.CountSince(mark, `msg="waiting for kafka"`), logs.CountSince(mark, `msg="kafka recovered"`)
 	t.Logf("outage of %v: %d 'waiting for kafka' lines, %d 'kafka recovered'", outage, down, up)
 	if down == 0 || down != up || down > 2 {
 		t.Errorf("%d 'waiting for kafka' and %d 'kafka recovered' log lines for one outage: want one of each per change of state", down, up)

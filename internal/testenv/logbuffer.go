@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"os"
 	"sync"
 )
 
@@ -12,9 +13,13 @@ type LogBuffer struct {
 	b  bytes.Buffer
 }
 
+// Write keeps p, and copies it to stderr when VOTESTREAM_TEST_LOG is set.
 func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if os.Getenv("VOTESTREAM_TEST_LOG") != "" {
+		os.Stderr.Write(p)
+	}
 	return l.b.Write(p)
 }
 

@@ -1,14 +1,9 @@
 package estimate
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,59 +17,6 @@ import (
 )
 
 var errBadForTest = errors.New("test: not a station result")
-
-// outageLength is how long the outage test keeps the broker away: longer than
-// ProduceTimeout, so a delivery fails during it. VOTESTREAM_OUTAGE_SECONDS lengthens it
-// (the issue asks for 2 minutes; `make chaos`).
-func outageLength(t *testing.T) time.Duration {
-	if s := os.Getenv("VOTESTREAM_OUTAGE_SECONDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			t.Fatalf("VOTESTREAM_OUTAGE_SECONDS=%q", s)
-		}
-		return time.Duration(n) * time.Second
-	}
-	return 40 * time.Second
-}
-
-// lockedBuffer collects log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if os.Getenv("VOTESTREAM_TEST_LOG") != "" {
-		os.Stderr.Write(p)
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) mark() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
-
-func (l *lockedBuffer) countSince(mark int, s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String()[mark:], s)
-}
-
-// waitFor polls cond (a state, not a time) until it holds or limit passes.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // TestKafkaOutage: the broker goes away after half the night has been estimated, for
 // longer than ProduceTimeout, while an estimate is asked for. The runner does not exit: it
@@ -108,7 +50,7 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	produce(recs[:half]...)
 
-	var logs lockedBuffer
+	var logs testenv.LogBuffer
 	cfg := DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.Country = env.Seeds, env.Prefix, c
 	cfg.Interval = time.Second
@@ -140,11 +82,11 @@ func TestKafkaOutage(t *testing.T) {
 	}
 
 	const slow = 3 * time.Minute // bounds on waits, not timings
-	waitFor(t, "an estimate of the first half", slow, func() bool { return running() && reported() > 0 })
+	testenv.WaitFor(t, "an estimate of the first half", slow, func() bool { return running() && reported() > 0 })
 	before := reported()
-	mark := logs.mark()
+	mark := logs.Mark()
 	pk.Stop()
-	outage := outageLength(t)
+	outage := testenv.OutageLength(t, 40*time.Second)
 	start := time.Now()
 	runner.Trigger() // an estimate to deliver while the broker is away
 	// And a dead letter, through the same path a corrupt record read just before the
@@ -155,7 +97,7 @@ func TestKafkaOutage(t *testing.T) {
 		bad := &kgo.Record{Topic: env.Topic(schemas.TopicStationResults), Key: []byte("x"), Value: []byte("{")}
 		dlDone <- runner.sendDeadLetters(ctx, dlClient, []*kgo.Record{kgorecord.DeadLetter(env.Topic(schemas.TopicDeadLetter), "estimate", bad, errBadForTest)})
 	}()
-	waitFor(t, "readiness false after the broker stopped", time.Minute, func() bool { return running() && runner.Ready() != nil })
+	testenv.WaitFor(t, "readiness false after the broker stopped", time.Minute, func() bool { return running() && runner.Ready() != nil })
 	t.Logf("not ready %v after the broker stopped: %v", time.Since(start).Round(time.Millisecond), runner.Ready())
 	for time.Since(start) < outage { // the outage itself, not a synchronisation
 		running()
@@ -173,7 +115,7 @@ func TestKafkaOutage(t *testing.T) {
 	corrupt := &kgo.Record{Topic: env.Topic(schemas.TopicStationResults),
 		Key: []byte(schemas.StationResultKey(c.Stations[0].ID, string(election.BallotPartyList))), Value: []byte("{not json")}
 	produce(append(recs[half:], corrupt)...)
-	waitFor(t, "the whole night estimated after the outage", slow, func() bool {
+	testenv.WaitFor(t, "the whole night estimated after the outage", slow, func() bool {
 		return running() && reported() == len(c.Stations)
 	})
 	if err := <-dlDone; err != nil {
@@ -201,7 +143,7 @@ func TestKafkaOutage(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d dead letters, want 2 (the one held during the outage, the corrupt record)", n)
 	}
-	down, up := logs.countSince(mark, `msg="waiting for kafka"`), logs.countSince(mark, `msg="kafka recovered"`)
+	down, up := logs.CountSince(mark, `msg="waiting for kafka"`), logs.CountSince(mark, `msg="kafka recovered"`)
 	t.Logf("outage of %v: %d 'waiting for kafka' lines, %d 'kafka recovered'", outage, down, up)
 	if down == 0 || down != up || down > 2 {
 		t.Errorf("%d 'waiting for kafka' and %d 'kafka recovered' log lines for one outage: want one of each per change of state", down, up)

@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -10,9 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,63 +19,11 @@ import (
 	"votestream/schemas/kgorecord"
 )
 
-// outageLength is how long the outage test keeps the broker away. VOTESTREAM_OUTAGE_SECONDS
-// lengthens it (the issue asks for 2 minutes; `make chaos`).
-func outageLength(t *testing.T) time.Duration {
-	if s := os.Getenv("VOTESTREAM_OUTAGE_SECONDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			t.Fatalf("VOTESTREAM_OUTAGE_SECONDS=%q", s)
-		}
-		return time.Duration(n) * time.Second
-	}
-	return 35 * time.Second
-}
-
-// lockedBuffer collects log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if os.Getenv("VOTESTREAM_TEST_LOG") != "" {
-		os.Stderr.Write(p)
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) mark() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
-
-func (l *lockedBuffer) countSince(mark int, s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String()[mark:], s)
-}
-
-// waitFor polls cond (a state, not a time) until it holds or limit passes.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // runningFeed is a feed serving on a private broker, with its logs.
 type runningFeed struct {
 	f    *Feed
 	base string
-	logs *lockedBuffer
+	logs *testenv.LogBuffer
 	done chan error
 }
 
@@ -89,7 +33,7 @@ func startFeed(t *testing.T, ctx context.Context, env *testenv.KafkaEnv, startTi
 	if err := os.WriteFile(keys, []byte(keyNation+" Nation TV\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rf := &runningFeed{logs: &lockedBuffer{}, done: make(chan error, 1)}
+	rf := &runningFeed{logs: &testenv.LogBuffer{}, done: make(chan error, 1)}
 	cfg := DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.KeysFile = env.Seeds, env.Prefix, smallCountry(t), keys
 	cfg.StartTimeout = startTimeout
@@ -180,12 +124,12 @@ func TestKafkaOutage(t *testing.T) {
 	if before.Counted.Constituency.StationsReported != 2 || before.Estimate == nil || before.Estimate.EstimateID != "e1" {
 		t.Fatalf("summary before the outage: %+v", before)
 	}
-	mark := first.logs.mark()
+	mark := first.logs.Mark()
 
 	pk.Stop()
-	outage := outageLength(t)
+	outage := testenv.OutageLength(t, 35*time.Second)
 	start := time.Now()
-	waitFor(t, "health false after the broker stopped", time.Minute, func() bool { return first.running(t) && first.f.Health() != nil })
+	testenv.WaitFor(t, "health false after the broker stopped", time.Minute, func() bool { return first.running(t) && first.f.Health() != nil })
 	t.Logf("not ready %v after the broker stopped: %v", time.Since(start).Round(time.Millisecond), first.f.Health())
 	if code := first.readyz(t); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during the outage: %d, want 503", code)
@@ -219,10 +163,10 @@ func TestKafkaOutage(t *testing.T) {
 			return s.Counted.PartyList.StationsReported == 1 && s.Estimate != nil && s.Estimate.EstimateID == "e2"
 		}
 	}
-	waitFor(t, "the first feed reads what was written after the outage", slow, caughtUp(first))
-	waitFor(t, "the second feed starts and reads everything", slow, caughtUp(second))
+	testenv.WaitFor(t, "the first feed reads what was written after the outage", slow, caughtUp(first))
+	testenv.WaitFor(t, "the second feed starts and reads everything", slow, caughtUp(second))
 	for _, rf := range []*runningFeed{first, second} {
-		waitFor(t, "healthy after the outage", slow, func() bool { return rf.f.Health() == nil })
+		testenv.WaitFor(t, "healthy after the outage", slow, func() bool { return rf.f.Health() == nil })
 		if code := rf.readyz(t); code != http.StatusOK {
 			t.Errorf("/readyz after the outage: %d", code)
 		}
@@ -231,7 +175,7 @@ func TestKafkaOutage(t *testing.T) {
 	if !reflect.DeepEqual(a.Counted, b.Counted) || !reflect.DeepEqual(a.Counted.Constituency, before.Counted.Constituency) {
 		t.Errorf("after the outage: first %+v, second %+v (before %+v)", a.Counted, b.Counted, before.Counted)
 	}
-	down, up := first.logs.countSince(mark, `msg="waiting for kafka"`), first.logs.countSince(mark, `msg="kafka recovered"`)
+	down, up := first.logs.CountSince(mark, `msg="waiting for kafka"`), first.logs.CountSince(mark, `msg="kafka recovered"`)
 	t.Logf("outage of %v: %d 'waiting for kafka' lines, %d 'kafka recovered'", outage, down, up)
 	if down == 0 || down != up || down > 2 {
 		t.Errorf("%d 'waiting for kafka' and %d 'kafka recovered' log lines for one outage: want one of each per change of state", down, up)
