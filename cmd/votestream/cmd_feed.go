@@ -46,7 +46,8 @@ func init() {
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			nf := newsroomFlags{limits: newsroomsql.DefaultLimits()}
 			fs.StringVar(&nf.usersDir, "clickhouse-users", defaultUsersDir(), "newsroom add/revoke: the ClickHouse server's users.d folder")
-			fs.StringVar(&nf.database, "sql-database", "votestream", "newsroom add: the database the newsroom's ClickHouse user may read")
+			fs.StringVar(&nf.database, "sql-database", "votestream", "newsroom add: the main database; the newsroom's ClickHouse user reads only its public copy, NAME_public")
+			fs.StringVar(&cfg.SQLUsersDir, "sql-embargo-users", "", "the ClickHouse users.d folder whose newsroom users the feed keeps under the embargo (granted NAME_public only from polls close); empty: not managed")
 			fs.DurationVar(&nf.limits.MaxExecutionTime, "sql-max-time", nf.limits.MaxExecutionTime, "newsroom add: longest a query may run")
 			fs.Uint64Var(&nf.limits.MaxRowsToRead, "sql-max-rows", nf.limits.MaxRowsToRead, "newsroom add: most rows a query may read")
 			fs.Uint64Var(&nf.limits.MaxMemoryUsage, "sql-max-memory", nf.limits.MaxMemoryUsage, "newsroom add: most bytes of memory a query may use")
@@ -54,6 +55,7 @@ func init() {
 			fs.IntVar(&nf.limits.Priority, "sql-priority", nf.limits.Priority, "newsroom add: ClickHouse priority of its queries (the war room's is 0; higher yields)")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 && args[0] == "newsroom" {
+					nf.embargoed = time.Now().Before(cfg.PollsClose)
 					return runNewsroom(os.Stdout, cfg.KeysFile, nf, args[1:])
 				}
 				if len(args) == 1 && args[0] == "keygen" {

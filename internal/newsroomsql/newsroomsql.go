@@ -95,6 +95,7 @@ type User struct {
 	Databases []string // the only databases it may read
 	Networks  []string // addresses it may connect from (CIDR); default loopback
 	Limits    Limits
+	Embargoed bool // granted the databases' NAME_embargoed stand-ins until SetEmbargo lifts it
 }
 
 func (u *User) fill() error {
@@ -149,7 +150,7 @@ var userXML = template.Must(template.New("user").Parse(`<?xml version="1.0"?>
       <networks>{{range .U.Networks}}<ip>{{.}}</ip>{{end}}</networks>
       <profile>{{.U.Name}}</profile>
       <quota>{{.U.Name}}</quota>
-      <allow_databases>{{range .U.Databases}}<database>{{.}}</database>{{end}}</allow_databases>
+      <allow_databases>{{range .U.Databases}}<database>{{.}}{{$.Suffix}}</database>{{end}}</allow_databases>
     </{{.U.Name}}>
   </users>
   <quotas>
@@ -185,9 +186,13 @@ func Add(dir string, u User) (User, string, error) {
 	password := hex.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(password))
 	var b strings.Builder
+	suffix := ""
+	if u.Embargoed {
+		suffix = EmbargoSuffix
+	}
 	comment := strings.NewReplacer("--", "- -", "<", "", ">", "", "&", "").Replace(u.Newsroom)
 	if err := userXML.Execute(&b, map[string]any{"U": u, "Hash": hex.EncodeToString(sum[:]), "Comment": comment,
-		"Seconds": int64(u.Limits.MaxExecutionTime / time.Second)}); err != nil {
+		"Seconds": int64(u.Limits.MaxExecutionTime / time.Second), "Suffix": suffix}); err != nil {
 		return u, "", fmt.Errorf("newsroomsql: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -229,4 +234,77 @@ func Remove(dir, newsroom string) (string, error) {
 		return name, fmt.Errorf("newsroomsql: %w", err)
 	}
 	return name, nil
+}
+
+// EmbargoSuffix marks a granted database while the embargo holds: the user is granted
+// NAME_embargoed, which does not exist, instead of NAME, so until polls close it reads
+// nothing of the night (docs/sql.md, "Embargo").
+const EmbargoSuffix = "_embargoed"
+
+// Marker is in every users file this package (or scripts/services, for the shared
+// newsroom user) writes; SetEmbargo changes only files that carry it.
+const Marker = "votestream:"
+
+var grantRE = regexp.MustCompile(`<database>([A-Za-z0-9_]+)</database>`)
+
+// SetEmbargo grants every newsroom user of dir (the files newsroom*.xml carrying Marker) its
+// databases (embargoed false) or, while embargoed, only their NAME_embargoed stand-ins. A
+// file is replaced whole (written beside it, then renamed), and only when it changes; it
+// returns how many changed. The server picks the change up within seconds.
+func SetEmbargo(dir string, embargoed bool) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "newsroom*.xml"))
+	if err != nil {
+		return 0, fmt.Errorf("newsroomsql: %w", err)
+	}
+	changed := 0
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) { // revoked meanwhile
+				continue
+			}
+			return changed, fmt.Errorf("newsroomsql: %w", err)
+		}
+		if !strings.Contains(string(data), Marker) {
+			continue
+		}
+		out := grantRE.ReplaceAllStringFunc(string(data), func(m string) string {
+			name := strings.TrimSuffix(grantRE.FindStringSubmatch(m)[1], EmbargoSuffix)
+			if embargoed {
+				name += EmbargoSuffix
+			}
+			return "<database>" + name + "</database>"
+		})
+		if out == string(data) {
+			continue
+		}
+		if err := replaceFile(dir, path, out); err != nil {
+			return changed, err
+		}
+		changed++
+	}
+	return changed, nil
+}
+
+func replaceFile(dir, path, text string) error {
+	tmp, err := os.CreateTemp(dir, ".newsroom-*.tmp")
+	if err != nil {
+		return fmt.Errorf("newsroomsql: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(text); err != nil {
+		tmp.Close()
+		return fmt.Errorf("newsroomsql: %w", err)
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		tmp.Close()
+		return fmt.Errorf("newsroomsql: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("newsroomsql: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("newsroomsql: %w", err)
+	}
+	return nil
 }

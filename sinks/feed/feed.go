@@ -165,6 +165,9 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 			httpserve.Reload(loopCtx, f.cfg.KeysReload, f.log, "feed: newsroom keys", f.keys.Reload, f.keys.Len)
 		})
 	}
+	if f.cfg.SQLUsersDir != "" {
+		wg.Go(func() { f.manageSQLGrants(loopCtx) })
+	}
 	err := f.http.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()
 	f.beginShutdown()
