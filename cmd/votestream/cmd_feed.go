@@ -17,9 +17,10 @@ func init() {
 	register(&command{
 		name:    "feed",
 		summary: "serve newsrooms the live results and estimates as HTTP JSON and Server-Sent Events",
-		usage: `[keygen --keys FILE --newsroom NAME | newsroom add|revoke NAME --keys FILE]
+		usage: `[keygen --keys FILE --newsroom NAME [--test] | newsroom add|revoke NAME --keys FILE]
 
   keygen          appends a fresh API key for a newsroom to the key file (created 0600) and prints it
+                  (--test: a test key, which only a --test-mode feed takes)
   newsroom add    makes a newsroom's API key and its own read-only ClickHouse user (a file in
                   --clickhouse-users, with its limits and quota) and prints both secrets once
   newsroom revoke removes the newsroom's keys and its ClickHouse user`,
@@ -42,6 +43,8 @@ func init() {
 			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
 			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
 			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
+			fs.BoolVar(&cfg.TestMode, "test-mode", false, "serve a simulated night (needs its --topic-prefix): every payload says \"test\": true, only test keys (keygen --test) work")
+			testKey := fs.Bool("test", false, "keygen: make a test key, for the --test-mode feed only")
 			fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request (with its X-Request-Id)")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			nf := newsroomFlags{limits: newsroomsql.DefaultLimits()}
@@ -62,7 +65,11 @@ func init() {
 					if cfg.KeysFile == "" || *newsroom == "" {
 						return fmt.Errorf("%w: keygen needs --keys and --newsroom", errUsage)
 					}
-					key, err := feed.AppendKey(cfg.KeysFile, *newsroom)
+					appendKey := feed.AppendKey
+					if *testKey {
+						appendKey = feed.AppendTestKey
+					}
+					key, err := appendKey(cfg.KeysFile, *newsroom)
 					if err != nil {
 						return err
 					}

@@ -86,6 +86,9 @@ func New(cfg Config) (*Feed, error) {
 		readyC:   make(chan struct{}),
 	}
 	f.view.notice = Notice{Unofficial: true, Attribution: cfg.Attribution}
+	if cfg.TestMode {
+		f.view.notice.Test, f.view.notice.Banner = true, TestBanner
+	}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.limits.m = map[string]*rate.Limiter{}
 	hc := httpserve.DefaultConfig()
