@@ -46,6 +46,9 @@ type Notice struct {
 	Banner string `json:"banner,omitempty"`
 }
 
+// testMarks are the test fields appended to an event written by hand (a reset).
+var testMarks = `,"test":true,"banner":"` + TestBanner + `"`
+
 // TestBanner is the banner of every payload in test mode, Thai first.
 const TestBanner = "ข้อมูลทดสอบ: คืนเลือกตั้งจำลอง ไม่ใช่ผลการนับคะแนน / TEST DATA: a simulated night, not election results"
 

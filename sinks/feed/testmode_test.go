@@ -84,6 +84,13 @@ func TestTestMode(t *testing.T) {
 	tf.applyResult(res("BKK_1_002", cons, 1, prov, fin, 400, 10, 6, map[string]int{"1": 200, "2": 184}, 6))
 	ev := s.nextEvent()
 	check("a result event", []byte(ev.data), true)
+	r := openStream(t, tsrv.URL, testKey, "", "00000000-1") // another run's id: a reset
+	defer r.close()
+	if ev := r.nextEvent(); ev.event != "reset" {
+		t.Errorf("resuming from another run's id: %+v, want a reset", ev)
+	} else {
+		check("a reset event", []byte(ev.data), true)
+	}
 
 	cfg := tf.cfg
 	cfg.TopicPrefix = ""
