@@ -317,6 +317,17 @@ func TestLogNight(t *testing.T) {
 		}
 		checkBundle("report "+rep.SubmissionID, b, leaf)
 	}
+	// The form, on ingest's origin, fetches these: the log's public answers allow any origin.
+	for _, path := range []string{"/checkpoint", "/proof/" + schemas.LeafHashHex(schemas.ReportLeaf(nt.reports[0])), "/log.pub"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); resp.StatusCode != http.StatusOK || got != "*" {
+			t.Errorf("GET %s: %d, Access-Control-Allow-Origin %q, want 200 and *", path, resp.StatusCode, got)
+		}
+	}
 	for _, p := range nt.photos[:10] {
 		code, b := get("/photo/" + p)
 		if code != http.StatusOK {

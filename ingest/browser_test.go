@@ -157,7 +157,10 @@ func newBrowserRigTLS(t *testing.T, host string) *browserRig {
 }
 
 // newServerRig is ingest, the gate and the volunteers' tokens, without a browser.
-func newServerRig(t *testing.T, host string) *browserRig {
+func newServerRig(t *testing.T, host string) *browserRig { return newServerRigWith(t, host, nil) }
+
+// newServerRigWith is newServerRig with edit applied to ingest's configuration.
+func newServerRigWith(t *testing.T, host string, edit func(*Config)) *browserRig {
 	t.Helper()
 	if os.Getenv("VOTESTREAM_BROWSER") != "1" {
 		t.Skip("browser test: run `make browser` (needs chromium; sets VOTESTREAM_BROWSER=1)")
@@ -172,6 +175,9 @@ func newServerRig(t *testing.T, host string) *browserRig {
 	var spki string
 	if host != "" {
 		cfg.TLSCertFile, cfg.TLSKeyFile, spki = testCertificate(t, host)
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	keys := testKeyring(t)
 	s, err := New(cfg, browserCountry(t), WithKeyring(keys), WithLogger(slog.New(slog.NewTextHandler(browserLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -349,9 +355,18 @@ func (r *browserRig) outbox(ctx context.Context) string {
 	return r.eval(ctx, `window.votestreamOutbox.all().then(a => a.sort((x,y) => x.created-y.created).map(i => i.id+'='+i.state).join(' '))`)
 }
 
-// submissionsInKafka reads the whole submissions topic (ingest's producer is not
-// transactional, so the end offsets count the records) and counts records by id.
+// submissionsInKafka counts the submissions topic's records by id.
 func (r *browserRig) submissionsInKafka() map[string]int {
+	ids := map[string]int{}
+	for _, rep := range r.reportsInKafka() {
+		ids[rep.SubmissionID]++
+	}
+	return ids
+}
+
+// reportsInKafka reads the whole submissions topic (ingest's producer is not
+// transactional, so the end offsets count the records).
+func (r *browserRig) reportsInKafka() []schemas.Report {
 	r.t.Helper()
 	topic := r.env.Topic(schemas.TopicSubmissions)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -363,22 +378,21 @@ func (r *browserRig) submissionsInKafka() map[string]int {
 	var total int64
 	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
 	cl := r.env.Client(r.t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ids := map[string]int{}
-	for n := int64(0); n < total; {
+	var out []schemas.Report
+	for int64(len(out)) < total {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			r.t.Fatalf("read %d of %d records of %s", n, total, topic)
+			r.t.Fatalf("read %d of %d records of %s", len(out), total, topic)
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			var rep schemas.Report
 			if err := kgorecord.Decode(rec, &rep); err != nil {
 				r.t.Fatal(err)
 			}
-			ids[rep.SubmissionID]++
-			n++
+			out = append(out, rep)
 		})
 	}
-	return ids
+	return out
 }
 
 // TestBrowserFormOfflineOnce is the main flow: open the personal link, send both ballots,

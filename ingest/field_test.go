@@ -442,3 +442,17 @@ func waitFieldReady(t *testing.T, f *fieldState) {
 		}
 	}
 }
+
+// The form may fetch proofs from the transparency log's origin, and from nowhere else.
+func TestFormCSPAllowsTheLog(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"", "connect-src 'self';"},
+		{"https://log.example.org/base/", "connect-src 'self' https://log.example.org;"},
+		{"http://127.0.0.1:8095", "connect-src 'self' http://127.0.0.1:8095;"},
+		{"javascript:alert(1)", "connect-src 'self';"},
+	} {
+		if got := formCSP(c.url); !strings.Contains(got, c.want) {
+			t.Errorf("formCSP(%q) = %q, want it to contain %q", c.url, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -69,6 +70,7 @@ var formPaths = []string{"/", "/app.js", "/app.css", "/sw.js", "/manifest.webman
 
 // mountForm adds the form's files to mux.
 func (s *Server) mountForm(mux *http.ServeMux) {
+	csp := formCSP(s.cfg.EvidenceLogURL)
 	for _, p := range formPaths {
 		name := p
 		if p == "/" {
@@ -82,11 +84,22 @@ func (s *Server) mountForm(mux *http.ServeMux) {
 		if p == "/" {
 			pattern = "GET /{$}"
 		}
-		mux.Handle(pattern, s.metrics.instrument("form", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveAsset(w, r, a) })))
+		mux.Handle(pattern, s.metrics.instrument("form", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveAsset(w, r, a, csp) })))
 	}
 }
 
-func serveAsset(w http.ResponseWriter, r *http.Request, a webAsset) {
+// formCSP is the form's Content-Security-Policy. The page talks to its own origin only,
+// and to the transparency log's when ingest knows it: the form fetches each accepted
+// report's inclusion proof from there and keeps it.
+func formCSP(logURL string) string {
+	connect := "'self'"
+	if u, err := url.Parse(logURL); err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		connect += " " + u.Scheme + "://" + u.Host
+	}
+	return "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src " + connect + "; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+}
+
+func serveAsset(w http.ResponseWriter, r *http.Request, a webAsset, csp string) {
 	h := w.Header()
 	h.Set("Content-Type", a.contentType)
 	h.Set("ETag", a.etag)
@@ -96,7 +109,7 @@ func serveAsset(w http.ResponseWriter, r *http.Request, a webAsset) {
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("Content-Security-Policy", csp)
 	if strings.Contains(r.Header.Get("If-None-Match"), a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return

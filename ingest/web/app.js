@@ -38,6 +38,7 @@ const T = {
     outbox: 'รายงานของฉัน', none: 'ยังไม่มีรายงาน',
     st: { queued: 'รอส่ง', sending: 'กำลังส่ง', sent: 'ส่งแล้ว', accepted: 'รับแล้ว', refused: 'ถูกปฏิเสธ' },
     photosLeft: (n) => `รูปรอส่ง ${n}`, retryIn: (s) => `ลองใหม่ใน ${s} วิ`,
+    inLog: 'อยู่ในบันทึกสาธารณะแล้ว (ตรวจสอบได้)',
     kinds: { submission: 'ผลคะแนน', incident: 'เหตุด่วน', checkin: 'เช็กอิน', claim: 'จองหน่วย' },
     cats: { count_stopped: 'หยุดนับคะแนน', observers_expelled: 'ไล่ผู้สังเกตการณ์ออก', ballots_damaged: 'บัตร/หีบบัตรเสียหาย', violence: 'ความรุนแรง', other: 'อื่น ๆ' },
     incWhen: 'เกิดเมื่อ', incText: 'เกิดอะไรขึ้น (สั้น ๆ)', incCat: 'เลือกประเภทเหตุ',
@@ -94,6 +95,7 @@ const T = {
     outbox: 'My reports', none: 'No reports yet',
     st: { queued: 'queued', sending: 'sending', sent: 'sent', accepted: 'accepted', refused: 'refused' },
     photosLeft: (n) => `${n} photo(s) to send`, retryIn: (s) => `retry in ${s} s`,
+    inLog: 'in the public log (verifiable)',
     kinds: { submission: 'Count', incident: 'Incident', checkin: 'Check-in', claim: 'Claim' },
     cats: { count_stopped: 'Count stopped', observers_expelled: 'Observers expelled', ballots_damaged: 'Ballots damaged', violence: 'Violence', other: 'Other' },
     incWhen: 'When', incText: 'What happened (short)', incCat: 'Choose what happened',
@@ -285,11 +287,13 @@ async function flush() {
     const items = (await allItems()).sort((a, b) => a.created - b.created);
     for (const it of items) {
       const photosLeft = it.photos.some((p) => !p.done);
-      if (it.state === 'refused' || (it.state === 'accepted' && !photosLeft)) continue;
+      if (it.state === 'accepted' && !photosLeft) { const n = await keepProof(it); if (n) next = Math.min(next, n); continue; }
+      if (it.state === 'refused') continue;
       if (it.nextAt > Date.now()) { next = Math.min(next, it.nextAt); continue; }
       if (!st.token || st.blocked) break;
       await sendOne(it);
       if (it.nextAt > Date.now()) next = Math.min(next, it.nextAt);
+      if (it.state === 'accepted' && it.receipt && it.receipt.proof_url) next = Math.min(next, Date.now() + 2000);
     }
   } finally { busy = false; }
   if (st.view === 'home') paintOutbox();
@@ -337,6 +341,29 @@ async function sendOne(it) {
     backoff(it, 0, true);
     await putItem(it);
   }
+}
+
+// keepProof fetches, once the log has appended it, the inclusion proof of an accepted
+// report and keeps it with the report: the volunteer holds evidence that their count is in
+// the public log that does not depend on our servers staying honest. The log appends
+// within seconds, so a 404 is tried again with a growing wait, a dozen times at most.
+// Returns when to look again (0: nothing left to do).
+const PROOF_TRIES = 12;
+async function keepProof(it) {
+  const url = it.receipt && it.receipt.proof_url;
+  if (!url || it.proof || (it.proofTries || 0) >= PROOF_TRIES) return 0;
+  if ((it.proofNext || 0) > Date.now()) return it.proofNext;
+  let ok = false;
+  try {
+    const r = await fetch(url, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
+    if (r.ok) { it.proof = await r.json(); it.proofAt = Date.now(); ok = true; }
+  } catch (e) { /* no network or the log is away: try later */ }
+  if (!ok) {
+    it.proofTries = (it.proofTries || 0) + 1;
+    it.proofNext = Date.now() + Math.min(60000, 2000 * 2 ** Math.min(it.proofTries - 1, 6));
+  }
+  await putItem(it);
+  return ok || it.proofTries >= PROOF_TRIES ? 0 : it.proofNext;
 }
 
 // ---- Photos: resized on the phone, hashed with WebCrypto, cited by hash.
@@ -465,7 +492,8 @@ async function paintOutbox() {
         h('span', { class: 'muted', text: ' · ' + clock(it.created) }),
         left ? h('span', { class: 'muted', text: ' · ' + t().photosLeft(left) }) : null,
         wait ? h('span', { class: 'muted', text: ' · ' + wait }) : null,
-        reason ? h('span', { class: 'reason', text: reason }) : null),
+        reason ? h('span', { class: 'reason', text: reason }) : null,
+        it.proof ? h('a', { class: 'inlog', href: it.receipt.proof_url, target: '_blank', rel: 'noopener', text: '✓ ' + t().inLog }) : null),
       h('span', { class: 'state ' + it.state, text: t().st[it.state] }));
   }));
 }
