@@ -124,3 +124,35 @@ func TestSetEmbargo(t *testing.T) {
 		t.Error("a file without the marker was changed")
 	}
 }
+
+// TestRevokeWinsOverEmbargo: a user removed while SetEmbargo rewrites the files never comes
+// back (SetEmbargo reads, then renames a new copy over the file: without the folder's lock
+// the copy would bring a removed user back).
+func TestRevokeWinsOverEmbargo(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 100 {
+		u, _, err := Add(dir, User{Newsroom: "Thai PBS", Databases: []string{"votestream_public"}, Limits: DefaultLimits()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() {
+			var err error
+			for k := range 20 {
+				if _, err = SetEmbargo(dir, (i+k)%2 == 0); err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+		if _, err := Remove(dir, "Thai PBS"); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(Path(dir, u.Name)); !os.IsNotExist(err) {
+			t.Fatalf("round %d: the removed user is back: %v", i, err)
+		}
+	}
+}
