@@ -76,6 +76,11 @@ func init() {
 					fmt.Println(key)
 					return nil
 				}
+				if cfg.SQLUsersDir != "" {
+					if fi, err := os.Stat(cfg.SQLUsersDir); err != nil || !fi.IsDir() {
+						return fmt.Errorf("%w: --sql-embargo-users %s: not a folder (the ClickHouse server's users.d)", errUsage, cfg.SQLUsersDir)
+					}
+				}
 				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
