@@ -19,7 +19,8 @@ var clickhouseFiles embed.FS
 //
 // File rules: the name is NNNN_words.sql (NNNN its version, from 0001, no gaps); every
 // statement ends with ';' at the end of a line and no ';' ends a line inside a statement;
-// lines starting with "--" are comments; "{db}" stands for the target database; every
+// lines starting with "--" are comments; "{db}" stands for the target database and
+// "{public}" for its newsrooms' database (PublicDatabase); every
 // statement is idempotent (CREATE ... IF NOT EXISTS), so a file that failed half-way can be
 // run again. A file never changes once released: its checksum is recorded and compared.
 type Migration struct {
@@ -66,15 +67,19 @@ func ClickHouseMigrations() ([]Migration, error) {
 
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
+// PublicDatabase names the database of what newsrooms may read beside database: its
+// name and "_public" (schemas/clickhouse/0010_public.sql, docs/sql.md).
+func PublicDatabase(database string) string { return database + "_public" }
+
 // ValidDatabaseName reports whether name is a plain ClickHouse identifier, the only kind
 // of database name the migrations accept.
 func ValidDatabaseName(name string) bool { return databaseName.MatchString(name) }
 
-// Statements splits the file into its statements, with {db} replaced by the quoted
-// database name and without the final ';'.
+// Statements splits the file into its statements, with {db} and {public} replaced by the
+// quoted names of database and its public database, and without the final ';'.
 func (m Migration) Statements(database string) ([]string, error) {
-	if !ValidDatabaseName(database) {
-		return nil, fmt.Errorf("schemas: database name %q: want letters, digits and _", database)
+	if !ValidDatabaseName(database) || !ValidDatabaseName(PublicDatabase(database)) {
+		return nil, fmt.Errorf("schemas: database name %q: want letters, digits and _ (at most 57)", database)
 	}
 	var out []string
 	var cur strings.Builder
@@ -87,6 +92,7 @@ func (m Migration) Statements(database string) ([]string, error) {
 		cur.WriteByte('\n')
 		if strings.HasSuffix(t, ";") {
 			stmt := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")
+			stmt = strings.ReplaceAll(stmt, "{public}", "`"+PublicDatabase(database)+"`")
 			out = append(out, strings.ReplaceAll(stmt, "{db}", "`"+database+"`"))
 			cur.Reset()
 		}

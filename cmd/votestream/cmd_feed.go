@@ -17,9 +17,10 @@ func init() {
 	register(&command{
 		name:    "feed",
 		summary: "serve newsrooms the live results and estimates as HTTP JSON and Server-Sent Events",
-		usage: `[keygen --keys FILE --newsroom NAME | newsroom add|revoke NAME --keys FILE]
+		usage: `[keygen --keys FILE --newsroom NAME [--test] | newsroom add|revoke NAME --keys FILE]
 
   keygen          appends a fresh API key for a newsroom to the key file (created 0600) and prints it
+                  (--test: a test key, which only a --test-mode feed takes)
   newsroom add    makes a newsroom's API key and its own read-only ClickHouse user (a file in
                   --clickhouse-users, with its limits and quota) and prints both secrets once
   newsroom revoke removes the newsroom's keys and its ClickHouse user`,
@@ -42,11 +43,14 @@ func init() {
 			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
 			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
 			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
+			fs.BoolVar(&cfg.TestMode, "test-mode", false, "serve a simulated night (needs its --topic-prefix): every payload says \"test\": true, only test keys (keygen --test) work")
+			testKey := fs.Bool("test", false, "keygen: make a test key, for the --test-mode feed only")
 			fs.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request (with its X-Request-Id)")
 			newsroom := fs.String("newsroom", "", "keygen: the newsroom the key is for")
 			nf := newsroomFlags{limits: newsroomsql.DefaultLimits()}
 			fs.StringVar(&nf.usersDir, "clickhouse-users", defaultUsersDir(), "newsroom add/revoke: the ClickHouse server's users.d folder")
-			fs.StringVar(&nf.database, "sql-database", "votestream", "newsroom add: the database the newsroom's ClickHouse user may read")
+			fs.StringVar(&nf.database, "sql-database", "votestream", "newsroom add: the main database; the newsroom's ClickHouse user reads only its public copy, NAME_public")
+			fs.StringVar(&cfg.SQLUsersDir, "sql-embargo-users", "", "the ClickHouse users.d folder whose newsroom users the feed keeps under the embargo (granted NAME_public only from polls close); empty: not managed")
 			fs.DurationVar(&nf.limits.MaxExecutionTime, "sql-max-time", nf.limits.MaxExecutionTime, "newsroom add: longest a query may run")
 			fs.Uint64Var(&nf.limits.MaxRowsToRead, "sql-max-rows", nf.limits.MaxRowsToRead, "newsroom add: most rows a query may read")
 			fs.Uint64Var(&nf.limits.MaxMemoryUsage, "sql-max-memory", nf.limits.MaxMemoryUsage, "newsroom add: most bytes of memory a query may use")
@@ -54,18 +58,28 @@ func init() {
 			fs.IntVar(&nf.limits.Priority, "sql-priority", nf.limits.Priority, "newsroom add: ClickHouse priority of its queries (the war room's is 0; higher yields)")
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 && args[0] == "newsroom" {
+					nf.embargoed = time.Now().Before(cfg.PollsClose)
 					return runNewsroom(os.Stdout, cfg.KeysFile, nf, args[1:])
 				}
 				if len(args) == 1 && args[0] == "keygen" {
 					if cfg.KeysFile == "" || *newsroom == "" {
 						return fmt.Errorf("%w: keygen needs --keys and --newsroom", errUsage)
 					}
-					key, err := feed.AppendKey(cfg.KeysFile, *newsroom)
+					appendKey := feed.AppendKey
+					if *testKey {
+						appendKey = feed.AppendTestKey
+					}
+					key, err := appendKey(cfg.KeysFile, *newsroom)
 					if err != nil {
 						return err
 					}
 					fmt.Println(key)
 					return nil
+				}
+				if cfg.SQLUsersDir != "" {
+					if fi, err := os.Stat(cfg.SQLUsersDir); err != nil || !fi.IsDir() {
+						return fmt.Errorf("%w: --sql-embargo-users %s: not a folder (the ClickHouse server's users.d)", errUsage, cfg.SQLUsersDir)
+					}
 				}
 				country, reg, err := rf.start(args)
 				if err != nil {

@@ -8,14 +8,18 @@ import (
 	"path/filepath"
 
 	"votestream/internal/newsroomsql"
+	"votestream/schemas"
 	"votestream/sinks/feed"
 )
 
 // newsroomFlags are the flags of `feed newsroom add|revoke`.
 type newsroomFlags struct {
 	usersDir string // the ClickHouse server's users.d folder
-	database string // the database newsrooms read
+	database string // the main database: newsrooms read its public database only
 	limits   newsroomsql.Limits
+	// embargoed: polls have not closed yet, so the user is made under the embargo (the
+	// feed's --sql-embargo-users lifts it at polls close).
+	embargoed bool
 }
 
 // defaultUsersDir is the users.d folder of the ClickHouse scripts/services runs.
@@ -51,7 +55,9 @@ func runNewsroom(out io.Writer, keysFile string, nf newsroomFlags, args []string
 		}
 		return errors.Join(kerr, uerr) // one of the two was already gone: say so
 	}
-	u, password, err := newsroomsql.Add(nf.usersDir, newsroomsql.User{Newsroom: name, Databases: []string{nf.database}, Limits: nf.limits})
+	public := schemas.PublicDatabase(nf.database)
+	u, password, err := newsroomsql.Add(nf.usersDir, newsroomsql.User{Newsroom: name, Databases: []string{public},
+		Limits: nf.limits, Embargoed: nf.embargoed})
 	if err != nil {
 		return fmt.Errorf("feed newsroom add %q: %w", name, err)
 	}
@@ -62,10 +68,13 @@ func runNewsroom(out io.Writer, keysFile string, nf newsroomFlags, args []string
 		return fmt.Errorf("feed newsroom add %q: %w", name, err)
 	}
 	fmt.Fprintf(out, "newsroom %q\n  API key:          %s\n  ClickHouse user:  %s\n  password:         %s\n  reads database:   %s\n  file:             %s\n",
-		name, key, u.Name, password, nf.database, newsroomsql.Path(nf.usersDir, u.Name))
+		name, key, u.Name, password, public, newsroomsql.Path(nf.usersDir, u.Name))
 	fmt.Fprintf(out, "  limits:           %s a query, %d rows read, %d MiB, %d queries an hour, priority %d\n",
 		u.Limits.MaxExecutionTime, u.Limits.MaxRowsToRead, u.Limits.MaxMemoryUsage>>20, u.Limits.QueriesPerHour, u.Limits.Priority)
-	fmt.Fprintf(out, "Note: on ClickHouse 18.16 the user reads every table of %s, volunteer tables included (docs/feed.md).\n", nf.database)
+	if nf.embargoed {
+		fmt.Fprintf(out, "Embargo: until polls close the user is granted %s%s (nothing); the feed's --sql-embargo-users grants %s at polls close.\n",
+			public, newsroomsql.EmbargoSuffix, public)
+	}
 	fmt.Fprintln(out, "Give the key and the password to the newsroom over a private channel; neither is shown again.")
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"text/template"
 	"time"
 	"unicode"
@@ -95,6 +96,7 @@ type User struct {
 	Databases []string // the only databases it may read
 	Networks  []string // addresses it may connect from (CIDR); default loopback
 	Limits    Limits
+	Embargoed bool // granted the databases' NAME_embargoed stand-ins until SetEmbargo lifts it
 }
 
 func (u *User) fill() error {
@@ -124,6 +126,21 @@ func (u *User) fill() error {
 	return u.Limits.Validate()
 }
 
+// lockDir holds an exclusive lock on dir's .newsroom.lock until the returned func is
+// called: Add, Remove and SetEmbargo take it, so that SetEmbargo's rewrite of a file can
+// never bring back a user Remove has just deleted.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".newsroom.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("newsroomsql: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("newsroomsql: lock: %w", err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
+}
+
 // Path returns the file of user name in dir.
 func Path(dir, name string) string { return filepath.Join(dir, "newsroom-"+name+".xml") }
 
@@ -149,7 +166,7 @@ var userXML = template.Must(template.New("user").Parse(`<?xml version="1.0"?>
       <networks>{{range .U.Networks}}<ip>{{.}}</ip>{{end}}</networks>
       <profile>{{.U.Name}}</profile>
       <quota>{{.U.Name}}</quota>
-      <allow_databases>{{range .U.Databases}}<database>{{.}}</database>{{end}}</allow_databases>
+      <allow_databases>{{range .U.Databases}}<database>{{.}}{{$.Suffix}}</database>{{end}}</allow_databases>
     </{{.U.Name}}>
   </users>
   <quotas>
@@ -174,6 +191,14 @@ func Add(dir string, u User) (User, string, error) {
 	if err := u.fill(); err != nil {
 		return u, "", err
 	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return u, "", fmt.Errorf("newsroomsql: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return u, "", err
+	}
+	defer unlock()
 	path := Path(dir, u.Name)
 	if _, err := os.Stat(path); err == nil {
 		return u, "", fmt.Errorf("%w: %s (%s)", ErrExists, u.Name, path)
@@ -185,32 +210,25 @@ func Add(dir string, u User) (User, string, error) {
 	password := hex.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(password))
 	var b strings.Builder
+	suffix := ""
+	if u.Embargoed {
+		suffix = EmbargoSuffix
+	}
 	comment := strings.NewReplacer("--", "- -", "<", "", ">", "", "&", "").Replace(u.Newsroom)
 	if err := userXML.Execute(&b, map[string]any{"U": u, "Hash": hex.EncodeToString(sum[:]), "Comment": comment,
-		"Seconds": int64(u.Limits.MaxExecutionTime / time.Second)}); err != nil {
+		"Seconds": int64(u.Limits.MaxExecutionTime / time.Second), "Suffix": suffix}); err != nil {
 		return u, "", fmt.Errorf("newsroomsql: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return u, "", fmt.Errorf("newsroomsql: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".newsroom-*.tmp") // not *.xml: the server ignores it
+	tmp, err := writeTemp(dir, b.String())
 	if err != nil {
-		return u, "", fmt.Errorf("newsroomsql: %w", err)
+		return u, "", err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(b.String()); err != nil {
-		tmp.Close()
-		return u, "", fmt.Errorf("newsroomsql: %w", err)
-	}
-	if err := tmp.Chmod(0o640); err != nil {
-		tmp.Close()
-		return u, "", fmt.Errorf("newsroomsql: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return u, "", fmt.Errorf("newsroomsql: %w", err)
-	}
+	defer os.Remove(tmp)
 	// Link, not rename: it fails if a user of that name appeared meanwhile.
-	if err := os.Link(tmp.Name(), path); err != nil {
+	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return u, "", fmt.Errorf("%w: %s (%s)", ErrExists, u.Name, path)
 		}
@@ -222,6 +240,14 @@ func Add(dir string, u User) (User, string, error) {
 // Remove deletes the file of the newsroom's user from dir.
 func Remove(dir, newsroom string) (string, error) {
 	name := UserName(newsroom)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return name, fmt.Errorf("%w: %s (no folder %s)", ErrNotFound, name, dir)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return name, err
+	}
+	defer unlock()
 	if err := os.Remove(Path(dir, name)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return name, fmt.Errorf("%w: %s in %s", ErrNotFound, name, dir)
@@ -229,4 +255,95 @@ func Remove(dir, newsroom string) (string, error) {
 		return name, fmt.Errorf("newsroomsql: %w", err)
 	}
 	return name, nil
+}
+
+// EmbargoSuffix marks a granted database while the embargo holds: the user is granted
+// NAME_embargoed, which does not exist, instead of NAME, so until polls close it reads
+// nothing of the night (docs/sql.md, "Embargo").
+const EmbargoSuffix = "_embargoed"
+
+// Marker is in every users file this package (or scripts/services, for the shared
+// newsroom user) writes; SetEmbargo changes only files that carry it.
+const Marker = "votestream:"
+
+var grantRE = regexp.MustCompile(`<database>([A-Za-z0-9_]+)</database>`)
+
+// SetEmbargo grants every newsroom user of dir (the files newsroom*.xml carrying Marker) its
+// databases (embargoed false) or, while embargoed, only their NAME_embargoed stand-ins. A
+// file is replaced whole (written beside it, then renamed), and only when it changes; it
+// returns how many changed. The server picks the change up within seconds.
+func SetEmbargo(dir string, embargoed bool) (int, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return 0, fmt.Errorf("newsroomsql: users folder: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	files, err := filepath.Glob(filepath.Join(dir, "newsroom*.xml"))
+	if err != nil {
+		return 0, fmt.Errorf("newsroomsql: %w", err)
+	}
+	changed := 0
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) { // revoked meanwhile
+				continue
+			}
+			return changed, fmt.Errorf("newsroomsql: %w", err)
+		}
+		if !strings.Contains(string(data), Marker) {
+			continue
+		}
+		out := grantRE.ReplaceAllStringFunc(string(data), func(m string) string {
+			name := strings.TrimSuffix(grantRE.FindStringSubmatch(m)[1], EmbargoSuffix)
+			if embargoed {
+				name += EmbargoSuffix
+			}
+			return "<database>" + name + "</database>"
+		})
+		if out == string(data) {
+			continue
+		}
+		if err := replaceFile(dir, path, out); err != nil {
+			return changed, err
+		}
+		changed++
+	}
+	return changed, nil
+}
+
+func replaceFile(dir, path, text string) error {
+	tmp, err := writeTemp(dir, text)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("newsroomsql: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes text to a new file in dir, named so that the server ignores it (not
+// *.xml), readable by the server's group, and returns its path.
+func writeTemp(dir, text string) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".newsroom-*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("newsroomsql: %w", err)
+	}
+	_, err = tmp.WriteString(text)
+	if err == nil {
+		err = tmp.Chmod(0o640)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("newsroomsql: %w", err)
+	}
+	return tmp.Name(), nil
 }

@@ -86,3 +86,73 @@ func TestAddRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestSetEmbargo(t *testing.T) {
+	dir := t.TempDir()
+	u, _, err := Add(dir, User{Newsroom: "Thai PBS", Databases: []string{"votestream_public"}, Limits: DefaultLimits(), Embargoed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := dir + "/newsroom-other.xml" // not ours: no marker, never changed
+	if err := os.WriteFile(foreign, []byte("<yandex><database>x</database></yandex>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if !strings.Contains(read(Path(dir, u.Name)), "<database>votestream_public_embargoed</database>") {
+		t.Fatalf("made under the embargo:\n%s", read(Path(dir, u.Name)))
+	}
+	for _, step := range []struct {
+		embargoed bool
+		changed   int
+		want      string
+	}{{true, 0, "votestream_public_embargoed"}, {false, 1, "votestream_public"}, {false, 0, "votestream_public"}, {true, 1, "votestream_public_embargoed"}} {
+		n, err := SetEmbargo(dir, step.embargoed)
+		if err != nil || n != step.changed {
+			t.Fatalf("SetEmbargo(%v): %d changed, %v; want %d", step.embargoed, n, err, step.changed)
+		}
+		if got := read(Path(dir, u.Name)); !strings.Contains(got, "<database>"+step.want+"</database>") {
+			t.Fatalf("SetEmbargo(%v): want %s in\n%s", step.embargoed, step.want, got)
+		}
+	}
+	if read(foreign) != "<yandex><database>x</database></yandex>" {
+		t.Error("a file without the marker was changed")
+	}
+}
+
+// TestRevokeWinsOverEmbargo: a user removed while SetEmbargo rewrites the files never comes
+// back (SetEmbargo reads, then renames a new copy over the file: without the folder's lock
+// the copy would bring a removed user back).
+func TestRevokeWinsOverEmbargo(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 100 {
+		u, _, err := Add(dir, User{Newsroom: "Thai PBS", Databases: []string{"votestream_public"}, Limits: DefaultLimits()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() {
+			var err error
+			for k := range 20 {
+				if _, err = SetEmbargo(dir, (i+k)%2 == 0); err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+		if _, err := Remove(dir, "Thai PBS"); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(Path(dir, u.Name)); !os.IsNotExist(err) {
+			t.Fatalf("round %d: the removed user is back: %v", i, err)
+		}
+	}
+}

@@ -176,6 +176,9 @@ func newClickHouseEnv(t testing.TB, addr string) *ClickHouseEnv {
 		admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: 10 * time.Second, ReadTimeout: 3 * setupTimeout})
 		if err == nil {
 			err = admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s", env.Database))
+			if err == nil { // and the newsrooms' database beside it, when migrated (schemas.PublicDatabase)
+				err = admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s_public", env.Database))
+			}
 			admin.Close()
 		}
 		if err != nil {

@@ -58,9 +58,28 @@ func TestMigrateClickHouse(t *testing.T) {
 		for _, tb := range chtable.Tables {
 			want = append(want, tb.Name)
 		}
+		publicTables := []string{"anomalies", "candidates", "constituencies", "estimate_constituencies", "estimate_parties",
+			"estimate_states", "estimates", "log_checkpoints", "parties", "provinces", "station_results", "stations"}
+		for _, tb := range publicTables {
+			want = append(want, "public_"+tb+"_mv") // the copies into the public database
+		}
 		sort.Strings(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("tables\n got %v\nwant %v", got, want)
+		}
+		got = queryStrings(t, env.Conn, fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' ORDER BY name", schemas.PublicDatabase(env.Database)))
+		want = append(slices.Clone(publicTables), "station_results_current", "constituency_totals", "constituency_votes",
+			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "log_checkpoint_latest")
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("public tables\n got %v\nwant %v", got, want)
+		}
+		// Nothing of the volunteers in the public database, whatever a later migration adds.
+		private := queryStrings(t, env.Conn, fmt.Sprintf("SELECT concat(table, '.', name) FROM system.columns WHERE database = '%s'"+
+			" AND match(name, '(?i)volunteer|source_|decided|person|org|message|evidence|submission|reviewer|entered_by|device|token|phone') ORDER BY 1",
+			schemas.PublicDatabase(env.Database)))
+		if len(private) > 0 {
+			t.Errorf("private columns in the public database: %v", private)
 		}
 	})
 

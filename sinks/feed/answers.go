@@ -40,7 +40,17 @@ const DefaultAttribution = "Unofficial count by votestream volunteers, not the E
 type Notice struct {
 	Unofficial  bool   `json:"unofficial"`
 	Attribution string `json:"attribution"`
+	// Test and Banner mark every payload of a feed in test mode: a simulated night, for
+	// newsrooms to build their graphics on, never the count (docs/feed.md, "Test mode").
+	Test   bool   `json:"test,omitempty"`
+	Banner string `json:"banner,omitempty"`
 }
+
+// testMarks are the test fields appended to an event written by hand (a reset).
+var testMarks = `,"test":true,"banner":"` + TestBanner + `"`
+
+// TestBanner is the banner of every payload in test mode, Thai first.
+const TestBanner = "ข้อมูลทดสอบ: คืนเลือกตั้งจำลอง ไม่ใช่ผลการนับคะแนน / TEST DATA: a simulated night, not election results"
 
 func (v *View) meta(version uint64, dataTime time.Time) Meta {
 	return Meta{DataTime: jsonTime(dataTime), Version: version, EventID: formatEventID(v.epoch, version), Notice: v.notice}

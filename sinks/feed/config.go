@@ -97,6 +97,19 @@ type Config struct {
 	// RateBurst is how many requests a newsroom may make at once after a quiet spell (the
 	// token bucket's size). Default 50. CLI: --burst.
 	RateBurst int
+	// TestMode serves a simulated night for newsrooms to test their graphics on: every
+	// payload says "test": true and carries TestBanner, only test keys (TestKeyPrefix) are
+	// accepted, and the topics must be a test night's (a TopicPrefix, never the live
+	// topics). A live feed refuses test keys. Default false. CLI: --test-mode.
+	TestMode bool
+	// SQLUsersDir, when set, is the ClickHouse users.d folder whose newsroom users the feed
+	// keeps under the same embargo: granted only a stand-in database until PollsClose, the
+	// public database from then on (docs/sql.md). Default "" (not managed). CLI:
+	// --sql-embargo-users.
+	SQLUsersDir string
+	// SQLGrantsEvery is how often the grants in SQLUsersDir are checked besides at polls
+	// close. Default 10s.
+	SQLGrantsEvery time.Duration
 	// Now is the feed's clock (embargo and rate limits); tests move it. Default time.Now.
 	Now func() time.Time `json:"-"`
 
@@ -124,6 +137,7 @@ func DefaultConfig() Config {
 		Attribution:           DefaultAttribution,
 		RateLimit:             10,
 		RateBurst:             50,
+		SQLGrantsEvery:        10 * time.Second,
 		Now:                   time.Now,
 	}
 }
@@ -172,6 +186,12 @@ func (c Config) Validate() error {
 		return bad("RateLimit %v must be a positive number of requests a second", c.RateLimit)
 	case c.RateBurst < 1:
 		return bad("RateBurst %d < 1", c.RateBurst)
+	case c.TestMode && c.TopicPrefix == "":
+		return bad("test mode reads a simulated night: give it the test night's --topic-prefix, never the live topics")
+	case c.TestMode && c.SQLUsersDir != "":
+		return bad("test mode does not manage the newsrooms' SQL grants (those follow the live night)")
+	case c.SQLUsersDir != "" && c.SQLGrantsEvery <= 0:
+		return bad("SQLGrantsEvery %v <= 0", c.SQLGrantsEvery)
 	}
 	return nil
 }

@@ -86,6 +86,9 @@ func New(cfg Config) (*Feed, error) {
 		readyC:   make(chan struct{}),
 	}
 	f.view.notice = Notice{Unofficial: true, Attribution: cfg.Attribution}
+	if cfg.TestMode {
+		f.view.notice.Test, f.view.notice.Banner = true, TestBanner
+	}
 	f.cache.m = map[string]*cachedAnswer{}
 	f.limits.m = map[string]*rate.Limiter{}
 	hc := httpserve.DefaultConfig()
@@ -164,6 +167,9 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Go(func() {
 			httpserve.Reload(loopCtx, f.cfg.KeysReload, f.log, "feed: newsroom keys", f.keys.Reload, f.keys.Len)
 		})
+	}
+	if f.cfg.SQLUsersDir != "" {
+		wg.Go(func() { f.manageSQLGrants(loopCtx) })
 	}
 	err := f.http.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()

@@ -55,6 +55,14 @@ func (f *Feed) writeError(w http.ResponseWriter, code, format string, a ...any) 
 		status = http.StatusInternalServerError
 	}
 	f.setWriteDeadline(w)
+	if f.cfg.TestMode { // a refusal of the test feed says so too
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		httpserve.WriteJSON(w, status, struct {
+			Error APIError `json:"error"`
+			Notice
+		}{APIError{Code: code, Message: fmt.Sprintf(format, a...)}, f.view.notice})
+		return
+	}
 	httpserve.WriteError(w, status, APIError{Code: code, Message: fmt.Sprintf(format, a...)})
 }
 
@@ -103,6 +111,15 @@ func (f *Feed) routes() http.Handler {
 					f.writeError(sw, CodeUnauthenticated, "send a newsroom key as `Authorization: Bearer <key>`")
 					return
 				}
+				if test := IsTestKey(bearer(r)); test != f.cfg.TestMode {
+					sw.Header().Set("WWW-Authenticate", `Bearer realm="votestream-feed"`)
+					if test {
+						f.writeError(sw, CodeUnauthenticated, "a test key on the live feed: test keys work only on the test feed")
+					} else {
+						f.writeError(sw, CodeUnauthenticated, "a live key on the test feed: the test feed takes test keys only (%s...)", TestKeyPrefix)
+					}
+					return
+				}
 				// The results endpoints are the ETag answers, where a 304 costs half.
 				ok, settle := f.admit(sw, r, newsroom, ep.embargo)
 				if !ok {
@@ -137,11 +154,20 @@ func (f *Feed) routes() http.Handler {
 
 // authenticate returns the newsroom of the request's bearer key.
 func (f *Feed) authenticate(r *http.Request) (string, bool) {
-	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	key := bearer(r)
+	if key == "" {
 		return "", false
 	}
-	return f.keys.Newsroom(strings.TrimSpace(key))
+	return f.keys.Newsroom(key)
+}
+
+// bearer returns the request's bearer key, "" without one.
+func bearer(r *http.Request) string {
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(key)
 }
 
 func (f *Feed) handleHealthz(w http.ResponseWriter, r *http.Request, _ string) {

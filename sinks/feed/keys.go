@@ -266,13 +266,28 @@ func NewKey() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// TestKeyPrefix starts every test key: a feed in test mode takes only these, a live feed
+// never (Config.TestMode).
+const TestKeyPrefix = "test_"
+
+// IsTestKey reports whether key is a test key.
+func IsTestKey(key string) bool { return strings.HasPrefix(key, TestKeyPrefix) }
+
+// AppendTestKey is AppendKey for a test key, for the test-mode feed's key file.
+func AppendTestKey(path, newsroom string) (string, error) {
+	return appendKey(path, newsroom, TestKeyPrefix)
+}
+
 // AppendKey adds a fresh key for newsroom to the key file at path (created 0600 when
 // missing) and returns the key. `votestream up` uses it to hand out a first key.
-func AppendKey(path, newsroom string) (string, error) {
+func AppendKey(path, newsroom string) (string, error) { return appendKey(path, newsroom, "") }
+
+func appendKey(path, newsroom, prefix string) (string, error) {
 	key, err := NewKey()
 	if err != nil {
 		return "", err
 	}
+	key = prefix + key
 	line := key + " " + newsroom + "\n"
 	if _, err := ParseKeys([]byte(line)); err != nil {
 		return "", err

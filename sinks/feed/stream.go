@@ -197,7 +197,11 @@ func (s *stream) appendReset(reason string, id uint64) {
 	s.buf = append(s.buf, reason...)
 	s.buf = append(s.buf, "\",\"event_id\":\""...)
 	s.buf = append(s.buf, eventID...)
-	s.buf = append(s.buf, "\"}\n\n"...)
+	s.buf = append(s.buf, '"')
+	if s.f.cfg.TestMode { // the test feed marks every event
+		s.buf = append(s.buf, testMarks...)
+	}
+	s.buf = append(s.buf, "}\n\n"...)
 	s.sent[EventReset]++
 }
 

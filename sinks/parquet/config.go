@@ -19,6 +19,9 @@ var (
 	ErrIncomplete = errors.New("parquet: cut not reached")
 	// ErrTopicMissing: a topic of the export does not exist under the prefix.
 	ErrTopicMissing = errors.New("parquet: topic missing")
+	// ErrEmbargoed: polls have not closed yet, and the export carries the newsroom feed's
+	// embargo (PollsClose); nothing is written.
+	ErrEmbargoed = errors.New("parquet: EMBARGOED")
 )
 
 // ExportConfig is everything `votestream export` can be told. Start from DefaultConfig; set
@@ -57,6 +60,16 @@ type ExportConfig struct {
 	// ProgressEvery is the interval of the progress lines. Default 2s.
 	ProgressEvery time.Duration
 
+	// PollsClose is when the embargo lifts: an export asked for before it fails with
+	// ErrEmbargoed, as the feed answers 403 EMBARGOED (docs/sql.md, "Embargo"). Default
+	// election.PollsClose of election.DefaultElectionDay. CLI: --polls-close.
+	PollsClose time.Time
+	// IgnoreEmbargo exports before polls close: for the war room's own tools, never for
+	// files that leave it. Default false. CLI: --ignore-embargo.
+	IgnoreEmbargo bool
+	// Now is the export's clock for the embargo; tests set it. Default time.Now.
+	Now func() time.Time `json:"-"`
+
 	// Logger receives the role's logs. Default slog.Default().
 	Logger *slog.Logger `json:"-"`
 
@@ -73,6 +86,8 @@ func DefaultConfig() ExportConfig {
 		IdleTimeout:       30 * time.Second,
 		StartTimeout:      60 * time.Second,
 		ProgressEvery:     2 * time.Second,
+		PollsClose:        election.PollsClose(election.DefaultElectionDay),
+		Now:               time.Now,
 	}
 }
 
@@ -100,6 +115,10 @@ func (c ExportConfig) Validate() error {
 		return bad("StartTimeout %v <= 0", c.StartTimeout)
 	case c.ProgressEvery <= 0:
 		return bad("ProgressEvery %v <= 0", c.ProgressEvery)
+	case c.PollsClose.IsZero() && !c.IgnoreEmbargo:
+		return bad("no polls-close time (the embargo would never lift)")
+	case c.Now == nil:
+		return bad("no clock (Now)")
 	}
 	return nil
 }

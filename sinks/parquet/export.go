@@ -1,6 +1,8 @@
 package parquet
 
 import (
+	"votestream/election"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +68,10 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if now := cfg.Now(); now.Before(cfg.PollsClose) && !cfg.IgnoreEmbargo {
+		return Summary{}, fmt.Errorf("%w: results are embargoed until polls close at %s (Thai time), %s from now; nothing exported",
+			ErrEmbargoed, cfg.PollsClose.In(election.Bangkok).Format(time.RFC3339), cfg.PollsClose.Sub(now).Round(time.Second))
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("parquet: output folder: %w", err)
