@@ -47,7 +47,16 @@ var (
 // joined; loading stops after the first file with problems, since later files refer to it.
 // The Country returned is indexed.
 func LoadCountry(fsys fs.FS) (*Country, error) {
-	l := &countryLoader{c: &Country{}}
+	l := &countryLoader{
+		c:                 &Country{},
+		provinceLines:     map[string]int{},
+		constituencyLines: map[string]int{},
+		seatLines:         map[string]int{},
+		partyLines:        map[int]int{},
+		stationLines:      map[string]int{},
+		candidateLines:    map[candidateKey]int{},
+		partyCandidates:   map[candidateKey]int{},
+	}
 	steps := []struct {
 		file              string
 		columns, optional []string
@@ -154,9 +163,6 @@ type quoted string
 func (q quoted) String() string { return strconv.Quote(string(q)) }
 
 func (l *countryLoader) provinces(t *table) {
-	if l.provinceLines == nil {
-		l.provinceLines = make(map[string]int)
-	}
 	p := Province{
 		ID:     t.id("province_id"),
 		NameTH: t.text("name_th"),
@@ -175,10 +181,6 @@ func (l *countryLoader) provinces(t *table) {
 }
 
 func (l *countryLoader) constituencies(t *table) {
-	if l.constituencyLines == nil {
-		l.constituencyLines = make(map[string]int)
-		l.seatLines = make(map[string]int)
-	}
 	k := Constituency{
 		ID:             t.id("constituency_id"),
 		ProvinceID:     t.id("province_id"),
@@ -202,9 +204,6 @@ func (l *countryLoader) constituencies(t *table) {
 }
 
 func (l *countryLoader) parties(t *table) {
-	if l.partyLines == nil {
-		l.partyLines = make(map[int]int)
-	}
 	p := Party{
 		No:     t.number("party_no", 1),
 		NameTH: t.text("name_th"),
@@ -221,9 +220,6 @@ func (l *countryLoader) parties(t *table) {
 }
 
 func (l *countryLoader) stations(t *table) {
-	if l.stationLines == nil {
-		l.stationLines = make(map[string]int)
-	}
 	s := Station{
 		ID:             t.id("station_id"),
 		ConstituencyID: t.id("constituency_id"),
@@ -246,10 +242,6 @@ func (l *countryLoader) stations(t *table) {
 }
 
 func (l *countryLoader) candidates(t *table) {
-	if l.candidateLines == nil {
-		l.candidateLines = make(map[candidateKey]int)
-		l.partyCandidates = make(map[candidateKey]int)
-	}
 	d := Candidate{
 		ConstituencyID: t.id("constituency_id"),
 		No:             t.number("candidate_no", 1),
