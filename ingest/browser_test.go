@@ -164,7 +164,7 @@ func newServerRig(t *testing.T, host string) *browserRig {
 	}
 	env := testenv.Kafka(t)
 	cfg := DefaultConfig()
-	cfg.KafkaSeeds = env.Seeds
+	cfg.Seeds = env.Seeds
 	cfg.TopicPrefix = env.Prefix
 	cfg.EvidenceDir = t.TempDir()
 	cfg.RatePerVolunteer = 0
@@ -174,7 +174,9 @@ func newServerRig(t *testing.T, host string) *browserRig {
 		cfg.TLSCertFile, cfg.TLSKeyFile, spki = testCertificate(t, host)
 	}
 	keys := testKeyring(t)
-	s, err := New(cfg, browserCountry(t), WithKeyring(keys), WithLogger(slog.New(slog.NewTextHandler(browserLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	cfg.Country = browserCountry(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(browserLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(cfg, WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

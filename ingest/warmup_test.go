@@ -278,8 +278,10 @@ func (l *lockedBuffer) String() string {
 // and ingest serves anyway.
 func TestWarmupWithoutKafka(t *testing.T) {
 	logs := &lockedBuffer{}
-	h := kafkaHarness(t, []string{closedPort(t)}, "", func(c *Config) { c.WarmupTimeout = 500 * time.Millisecond },
-		WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	h := kafkaHarness(t, []string{closedPort(t)}, "", func(c *Config) {
+		c.WarmupTimeout = 500 * time.Millisecond
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	url := serveHarness(t, h)
 	if r := httpDo(t, http.MethodGet, url+"/healthz", "", ""); r.status != 200 {
 		t.Fatalf("healthz: %d %s", r.status, r.body)

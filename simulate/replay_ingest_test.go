@@ -64,12 +64,13 @@ func realIngest(t *testing.T, sim *simulate.Simulation, seeds []string, prefix s
 		t.Fatal(err)
 	}
 	cfg := ingest.DefaultConfig()
-	cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = seeds, prefix, keys
+	cfg.Seeds, cfg.TopicPrefix, cfg.TokenKeysFile = seeds, prefix, keys
+	cfg.Country, cfg.Logger = sim.Country, slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.EvidenceDir, cfg.RatePerVolunteer = t.TempDir(), 0
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := ingest.New(cfg, sim.Country, ingest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv, err := ingest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country = kf.seedList(), kf.topicPrefix, country
 				cfg.EvidenceS3.Secure = !*insecure
 				for _, d := range strings.Split(*acme, ",") {
 					if d = strings.TrimSpace(d); d != "" {
@@ -82,7 +82,7 @@ func init() {
 				if os.Getenv("GOGC") == "" {
 					debug.SetGCPercent(ingest.GCPercent) // ingest.GCPercent says why
 				}
-				srv, err := ingest.New(cfg, country)
+				srv, err := ingest.New(cfg)
 				if err != nil {
 					return err
 				}
@@ -202,10 +202,11 @@ func init() {
 func init() {
 	upRoles = append(upRoles, upRole{name: "ingest", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := ingest.DefaultConfig()
-		cfg.Listen, cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
+		cfg.Listen, cfg.Seeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
+		cfg.Country, cfg.Registry = env.country, env.metrics
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
 		cfg.EvidenceLogURL = "http://" + env.logListen
-		srv, err := ingest.New(cfg, env.country, ingest.WithRegistry(env.metrics))
+		srv, err := ingest.New(cfg)
 		if err != nil {
 			return upStarted{}, err
 		}
