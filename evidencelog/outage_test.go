@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"votestream/evidencelog/tlog"
 	"votestream/internal/testenv"
 )
 
@@ -20,8 +19,7 @@ func TestKafkaOutage(t *testing.T) {
 	pk := testenv.OwnKafka(t)
 	env := pk.KafkaEnv
 	dir := t.TempDir()
-	keyFile := writeKey(t, t.TempDir())
-	keys, _ := tlog.LoadSigners(keyFile)
+	keyFile, keys := testKeys(t, t.TempDir())
 	nt := makeNight(t, env, 200)
 	half := len(nt.records) / 2
 	produce(t, env, nt.records[:half])
