@@ -144,3 +144,22 @@ func TestGet(t *testing.T) {
 		t.Errorf("MustGet(/ok) = %q, want \"body\"", b)
 	}
 }
+
+func TestRunInBackground(t *testing.T) {
+	started := make(chan struct{})
+	b := testenv.RunInBackground(t, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return errors.New("stopped")
+	})
+	<-started
+	if !b.Running() {
+		t.Fatal("Running false while run waits for its context")
+	}
+	if err := b.Stop(); err == nil || err.Error() != "stopped" {
+		t.Errorf("Stop = %v, want run's error", err)
+	}
+	if err := b.Stop(); err == nil || err.Error() != "stopped" {
+		t.Errorf("second Stop = %v, want the same error", err)
+	}
+}
