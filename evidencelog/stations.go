@@ -384,38 +384,32 @@ func stripMetadata(raw []byte) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("format %s", format)
 }
 
+// labelTH returns the template function that shows a value by its Thai label (with the
+// English word), or as it is when it has none.
+func labelTH(labels map[string]string) func(string) string {
+	return func(v string) string {
+		if l, ok := labels[v]; ok {
+			return l
+		}
+		return v
+	}
+}
+
 var stationPage = template.Must(template.New("station").Funcs(template.FuncMap{
-	"ballotTH": func(b string) string {
-		switch b {
-		case "constituency":
-			return "แบบแบ่งเขต (constituency)"
-		case "partylist":
-			return "บัญชีรายชื่อ (party list)"
-		}
-		return b
-	},
-	"statusTH": func(st string) string {
-		switch schemas.Status(st) {
-		case schemas.StatusProvisional:
-			return "ชั่วคราว: แหล่งเดียว (provisional)"
-		case schemas.StatusCorroborated:
-			return "ตรงกันหลายแหล่ง (corroborated)"
-		case schemas.StatusDisputed:
-			return "ขัดแย้ง ยังไม่นับ (disputed)"
-		case schemas.StatusVerified:
-			return "ตรวจสอบแล้ว (verified)"
-		}
-		return st
-	},
-	"stageTH": func(st string) string {
-		switch schemas.Stage(st) {
-		case schemas.StageFinal:
-			return "ใบนับคะแนนฉบับสุดท้าย (final)"
-		case schemas.StageProgress:
-			return "ระหว่างนับ (in progress)"
-		}
-		return st
-	},
+	"ballotTH": labelTH(map[string]string{
+		"constituency": "แบบแบ่งเขต (constituency)",
+		"partylist":    "บัญชีรายชื่อ (party list)",
+	}),
+	"statusTH": labelTH(map[string]string{
+		string(schemas.StatusProvisional):  "ชั่วคราว: แหล่งเดียว (provisional)",
+		string(schemas.StatusCorroborated): "ตรงกันหลายแหล่ง (corroborated)",
+		string(schemas.StatusDisputed):     "ขัดแย้ง ยังไม่นับ (disputed)",
+		string(schemas.StatusVerified):     "ตรวจสอบแล้ว (verified)",
+	}),
+	"stageTH": labelTH(map[string]string{
+		string(schemas.StageFinal):    "ใบนับคะแนนฉบับสุดท้าย (final)",
+		string(schemas.StageProgress): "ระหว่างนับ (in progress)",
+	}),
 }).Parse(`<!doctype html>
 <html lang="th"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>หน่วยเลือกตั้ง {{.StationID}}</title>
