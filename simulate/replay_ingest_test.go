@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,20 +73,12 @@ func realIngest(t *testing.T, sim *simulate.Simulation, seeds []string, prefix s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	url, run := testenv.Serve(t, srv.Serve)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := run.Stop(); err != nil {
 			t.Errorf("ingest: %v", err)
 		}
 	})
-	url := "http://" + ln.Addr().String()
 	waitUntil(t, "ingest ready", 90*time.Second, func() bool {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {
