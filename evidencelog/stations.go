@@ -28,6 +28,7 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/internal/chquery"
 	"votestream/schemas"
 )
 
@@ -240,43 +241,27 @@ func pairVotes(no []uint16, n []uint32) []pageVote {
 }
 
 func (s *stations) results(ctx context.Context, id string) ([]pageFigures, error) {
-	rows, err := s.conn.Query(ctx, `SELECT ballot, status, stage, ballots_cast, invalid, no_vote, vote_no, votes, updated_at
-FROM `+s.cfg.ClickHouseDatabase+`.station_results_current WHERE station_id = ? ORDER BY ballot`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pageFigures
-	for rows.Next() {
+	return chquery.All(ctx, s.conn, func(rows driver.Rows) (pageFigures, error) {
 		var f pageFigures
 		var no []uint16
 		var n []uint32
 		var at time.Time
-		if err := rows.Scan(&f.Ballot, &f.Status, &f.Stage, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&f.Ballot, &f.Status, &f.Stage, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &at)
 		f.Votes, f.At = pairVotes(no, n), bangkok(at)
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		return f, err
+	}, `SELECT ballot, status, stage, ballots_cast, invalid, no_vote, vote_no, votes, updated_at
+FROM `+s.cfg.ClickHouseDatabase+`.station_results_current WHERE station_id = ? ORDER BY ballot`, id)
 }
 
 func (s *stations) sources(ctx context.Context, id string) ([]pageFigures, error) {
-	rows, err := s.conn.Query(ctx, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, received_at
-FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER BY ballot, received_at, submission_id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pageFigures
-	for rows.Next() {
+	return chquery.All(ctx, s.conn, func(rows driver.Rows) (pageFigures, error) {
 		var f pageFigures
 		var no []uint16
 		var n []uint32
 		var ev []string
 		var at time.Time
 		if err := rows.Scan(&f.Ballot, &f.Stage, &f.Org, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &ev, &f.Hash, &at); err != nil {
-			return nil, err
+			return f, err
 		}
 		f.Votes, f.At = pairVotes(no, n), bangkok(at)
 		for _, ref := range ev {
@@ -286,9 +271,9 @@ FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER B
 			}
 			f.Evidence = append(f.Evidence, p)
 		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		return f, nil
+	}, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, received_at
+FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER BY ballot, received_at, submission_id`, id)
 }
 
 // handlePhoto serves a count-form photo cited by one of the station's reports, re-encoded
