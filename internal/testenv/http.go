@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"testing"
 )
@@ -30,4 +31,16 @@ func MustGet(t testing.TB, url string) []byte {
 		t.Fatalf("GET %s: %d %s", url, code, b)
 	}
 	return b
+}
+
+// FreeAddr returns a loopback address ("127.0.0.1:<port>") that was free a moment ago, for
+// a process the test starts that must be told where to listen.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
