@@ -138,9 +138,10 @@ func startPipeline(t *testing.T) *pipeline {
 	}
 
 	icfg := ingest.DefaultConfig()
-	icfg.KafkaSeeds, icfg.TopicPrefix, icfg.TokenKeysFile, icfg.EvidenceDir = k.Seeds, k.Prefix, keys, p.evidence
+	icfg.Seeds, icfg.TopicPrefix, icfg.TokenKeysFile, icfg.EvidenceDir = k.Seeds, k.Prefix, keys, p.evidence
+	icfg.Country, icfg.Logger = p.country, quiet()
 	icfg.WarmupTimeout, icfg.RatePerVolunteer = 0, 0
-	isrv, err := ingest.New(icfg, p.country, ingest.WithLogger(quiet()))
+	isrv, err := ingest.New(icfg)
 	if err != nil {
 		t.Fatalf("ingest: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 )
 
@@ -46,7 +47,16 @@ var (
 // joined; loading stops after the first file with problems, since later files refer to it.
 // The Country returned is indexed.
 func LoadCountry(fsys fs.FS) (*Country, error) {
-	l := &countryLoader{c: &Country{}}
+	l := &countryLoader{
+		c:                 &Country{},
+		provinceLines:     map[string]int{},
+		constituencyLines: map[string]int{},
+		seatLines:         map[string]int{},
+		partyLines:        map[int]int{},
+		stationLines:      map[string]int{},
+		candidateLines:    map[candidateKey]int{},
+		partyCandidates:   map[candidateKey]int{},
+	}
 	steps := []struct {
 		file              string
 		columns, optional []string
@@ -127,10 +137,32 @@ func duplicate(what string, v any, firstLine int) error {
 	return fmt.Errorf("%w: %s %v already on line %d", ErrDuplicateID, what, v, firstLine)
 }
 
-func (l *countryLoader) provinces(t *table) {
-	if l.provinceLines == nil {
-		l.provinceLines = make(map[string]int)
+// firstTime reports whether key is not yet in lines (the line each key was first seen on);
+// when it is, it fails column of t's row as a duplicate what, shown as v.
+func firstTime[K comparable](t *table, lines map[K]int, key K, column, what string, v any) bool {
+	if first, dup := lines[key]; dup {
+		t.fail(column, duplicate(what, v, first))
+		return false
 	}
+	return true
+}
+
+// known reports whether key is in lines (the rows of file); when it is not, it fails column
+// of t's row as an unknown what, shown as v.
+func known[K comparable](t *table, lines map[K]int, key K, column, what string, v any, file string) bool {
+	if _, ok := lines[key]; !ok {
+		t.fail(column, fmt.Errorf("%w: %s %v is not in %s", ErrUnknownRef, what, v, file))
+		return false
+	}
+	return true
+}
+
+// quoted shows an identifier as %q does, formatted only when an error needs it.
+type quoted string
+
+func (q quoted) String() string { return strconv.Quote(string(q)) }
+
+func (l *countryLoader) provinces(t *table) {
 	p := Province{
 		ID:     t.id("province_id"),
 		NameTH: t.text("name_th"),
@@ -140,8 +172,7 @@ func (l *countryLoader) provinces(t *table) {
 	if t.rowErr != nil {
 		return
 	}
-	if first, dup := l.provinceLines[p.ID]; dup {
-		t.fail("province_id", duplicate("province", fmt.Sprintf("%q", p.ID), first))
+	if !firstTime(t, l.provinceLines, p.ID, "province_id", "province", quoted(p.ID)) {
 		return
 	}
 	p.ID, p.Region = strings.Clone(p.ID), strings.Clone(p.Region)
@@ -150,10 +181,6 @@ func (l *countryLoader) provinces(t *table) {
 }
 
 func (l *countryLoader) constituencies(t *table) {
-	if l.constituencyLines == nil {
-		l.constituencyLines = make(map[string]int)
-		l.seatLines = make(map[string]int)
-	}
 	k := Constituency{
 		ID:             t.id("constituency_id"),
 		ProvinceID:     t.id("province_id"),
@@ -164,17 +191,10 @@ func (l *countryLoader) constituencies(t *table) {
 	if t.rowErr != nil {
 		return
 	}
-	if first, dup := l.constituencyLines[k.ID]; dup {
-		t.fail("constituency_id", duplicate("constituency", fmt.Sprintf("%q", k.ID), first))
-		return
-	}
-	if _, ok := l.provinceLines[k.ProvinceID]; !ok {
-		t.fail("province_id", fmt.Errorf("%w: province %q is not in %s", ErrUnknownRef, k.ProvinceID, FileProvinces))
-		return
-	}
 	seat := fmt.Sprintf("%s\x00%d", k.ProvinceID, k.Number)
-	if first, dup := l.seatLines[seat]; dup {
-		t.fail("number", duplicate("constituency number", fmt.Sprintf("%d of province %q", k.Number, k.ProvinceID), first))
+	if !firstTime(t, l.constituencyLines, k.ID, "constituency_id", "constituency", quoted(k.ID)) ||
+		!known(t, l.provinceLines, k.ProvinceID, "province_id", "province", quoted(k.ProvinceID), FileProvinces) ||
+		!firstTime(t, l.seatLines, seat, "number", "constituency number", fmt.Sprintf("%d of province %q", k.Number, k.ProvinceID)) {
 		return
 	}
 	k.ID, k.ProvinceID = strings.Clone(k.ID), strings.Clone(k.ProvinceID)
@@ -184,9 +204,6 @@ func (l *countryLoader) constituencies(t *table) {
 }
 
 func (l *countryLoader) parties(t *table) {
-	if l.partyLines == nil {
-		l.partyLines = make(map[int]int)
-	}
 	p := Party{
 		No:     t.number("party_no", 1),
 		NameTH: t.text("name_th"),
@@ -195,8 +212,7 @@ func (l *countryLoader) parties(t *table) {
 	if t.rowErr != nil {
 		return
 	}
-	if first, dup := l.partyLines[p.No]; dup {
-		t.fail("party_no", duplicate("party number", p.No, first))
+	if !firstTime(t, l.partyLines, p.No, "party_no", "party number", p.No) {
 		return
 	}
 	l.partyLines[p.No] = t.line
@@ -204,9 +220,6 @@ func (l *countryLoader) parties(t *table) {
 }
 
 func (l *countryLoader) stations(t *table) {
-	if l.stationLines == nil {
-		l.stationLines = make(map[string]int)
-	}
 	s := Station{
 		ID:             t.id("station_id"),
 		ConstituencyID: t.id("constituency_id"),
@@ -219,12 +232,8 @@ func (l *countryLoader) stations(t *table) {
 	if t.rowErr != nil {
 		return
 	}
-	if first, dup := l.stationLines[s.ID]; dup {
-		t.fail("station_id", duplicate("station", fmt.Sprintf("%q", s.ID), first))
-		return
-	}
-	if _, ok := l.constituencyLines[s.ConstituencyID]; !ok {
-		t.fail("constituency_id", fmt.Errorf("%w: constituency %q is not in %s", ErrUnknownRef, s.ConstituencyID, FileConstituencies))
+	if !firstTime(t, l.stationLines, s.ID, "station_id", "station", quoted(s.ID)) ||
+		!known(t, l.constituencyLines, s.ConstituencyID, "constituency_id", "constituency", quoted(s.ConstituencyID), FileConstituencies) {
 		return
 	}
 	s.ID, s.ConstituencyID = strings.Clone(s.ID), strings.Clone(s.ConstituencyID)
@@ -233,10 +242,6 @@ func (l *countryLoader) stations(t *table) {
 }
 
 func (l *countryLoader) candidates(t *table) {
-	if l.candidateLines == nil {
-		l.candidateLines = make(map[candidateKey]int)
-		l.partyCandidates = make(map[candidateKey]int)
-	}
 	d := Candidate{
 		ConstituencyID: t.id("constituency_id"),
 		No:             t.number("candidate_no", 1),
@@ -246,13 +251,9 @@ func (l *countryLoader) candidates(t *table) {
 	if t.rowErr != nil {
 		return
 	}
-	if _, ok := l.constituencyLines[d.ConstituencyID]; !ok {
-		t.fail("constituency_id", fmt.Errorf("%w: constituency %q is not in %s", ErrUnknownRef, d.ConstituencyID, FileConstituencies))
-		return
-	}
 	key := candidateKey{d.ConstituencyID, d.No}
-	if first, dup := l.candidateLines[key]; dup {
-		t.fail("candidate_no", duplicate("candidate number", fmt.Sprintf("%d in constituency %q", d.No, d.ConstituencyID), first))
+	if !known(t, l.constituencyLines, d.ConstituencyID, "constituency_id", "constituency", quoted(d.ConstituencyID), FileConstituencies) ||
+		!firstTime(t, l.candidateLines, key, "candidate_no", "candidate number", fmt.Sprintf("%d in constituency %q", d.No, d.ConstituencyID)) {
 		return
 	}
 	// An empty party_no (0) is a candidate with no party-list number: an independent, or a
@@ -260,12 +261,8 @@ func (l *countryLoader) candidates(t *table) {
 	// constituency by party.
 	pkey := candidateKey{d.ConstituencyID, d.PartyNo}
 	if d.PartyNo != NoParty {
-		if _, ok := l.partyLines[d.PartyNo]; !ok {
-			t.fail("party_no", fmt.Errorf("%w: party %d is not in %s", ErrUnknownRef, d.PartyNo, FileParties))
-			return
-		}
-		if first, dup := l.partyCandidates[pkey]; dup {
-			t.fail("party_no", duplicate("candidate of party", fmt.Sprintf("%d in constituency %q", d.PartyNo, d.ConstituencyID), first))
+		if !known(t, l.partyLines, d.PartyNo, "party_no", "party", d.PartyNo, FileParties) ||
+			!firstTime(t, l.partyCandidates, pkey, "party_no", "candidate of party", fmt.Sprintf("%d in constituency %q", d.PartyNo, d.ConstituencyID)) {
 			return
 		}
 	}

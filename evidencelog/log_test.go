@@ -43,6 +43,33 @@ func writeKey(t testing.TB, dir string) string {
 	return path
 }
 
+// testKeys is writeKey's file in dir and the signers it holds.
+func testKeys(t testing.TB, dir string) (string, *tlog.Signers) {
+	t.Helper()
+	path := writeKey(t, dir)
+	keys, err := tlog.LoadSigners(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, keys
+}
+
+// serveNight runs a log (group "g") over a night of n records until it has integrated and
+// serves them all, and serves its API on srv (closed when t ends). stop stops the log.
+func serveNight(t *testing.T, env *testenv.KafkaEnv, n int) (dir string, keys *tlog.Signers, nt *night, stop func() error, srv *httptest.Server) {
+	t.Helper()
+	dir = t.TempDir()
+	keyFile, keys := testKeys(t, t.TempDir())
+	nt = makeNight(t, env, n)
+	produce(t, env, nt.records)
+	l, stop := start(t, testConfig(env, dir, keyFile, "g"))
+	waitSize(t, dir, uint64(len(nt.leaves)), time.Minute)
+	waitServed(t, l, uint64(len(nt.leaves)))
+	srv = httptest.NewServer(l.Handler())
+	t.Cleanup(srv.Close)
+	return dir, keys, nt, stop, srv
+}
+
 func testConfig(env *testenv.KafkaEnv, dir, keyFile, group string) Config {
 	cfg := DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.Group = env.Seeds, env.Prefix, group
@@ -265,20 +292,7 @@ func start(t testing.TB, cfg Config) (*Log, func() error) {
 // from the HTTP API verifies offline; a photo not in the log is said to be absent.
 func TestLogNight(t *testing.T) {
 	env := testenv.Kafka(t)
-	dir := t.TempDir()
-	keyFile := writeKey(t, t.TempDir())
-	keys, err := tlog.LoadSigners(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nt := makeNight(t, env, 600)
-	produce(t, env, nt.records)
-
-	l, stop := start(t, testConfig(env, dir, keyFile, "g"))
-	waitSize(t, dir, uint64(len(nt.leaves)), time.Minute)
-	waitServed(t, l, uint64(len(nt.leaves)))
-	srv := httptest.NewServer(l.Handler())
-	defer srv.Close()
+	dir, keys, nt, stop, srv := serveNight(t, env, 600)
 
 	cp, entries := readEntries(t, dir, keys.PublicKeys)
 	checkExactlyOnce(t, entries, nt.leaves)
@@ -286,15 +300,7 @@ func TestLogNight(t *testing.T) {
 		t.Errorf("origin %q, want %q", cp.Origin, testOrigin)
 	}
 
-	get := func(path string) (int, []byte) {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
+	get := func(path string) (int, []byte) { t.Helper(); return testenv.Get(t, srv.URL+path) }
 	checkBundle := func(what string, b []byte, wantLeaf []byte) {
 		t.Helper()
 		pb, err := tlog.ParseBundle(b)
@@ -375,8 +381,7 @@ func TestLogNight(t *testing.T) {
 func TestRestart(t *testing.T) {
 	env := testenv.Kafka(t)
 	dir := t.TempDir()
-	keyFile := writeKey(t, t.TempDir())
-	keys, _ := tlog.LoadSigners(keyFile)
+	keyFile, keys := testKeys(t, t.TempDir())
 	nt := makeNight(t, env, 300)
 	half := len(nt.records) / 2
 	produce(t, env, nt.records[:half])
@@ -461,8 +466,7 @@ func TestLogChild(t *testing.T) {
 func TestKillMidNight(t *testing.T) {
 	env := testenv.Kafka(t)
 	dir := t.TempDir()
-	keyFile := writeKey(t, t.TempDir())
-	keys, _ := tlog.LoadSigners(keyFile)
+	keyFile, keys := testKeys(t, t.TempDir())
 	nt := makeNight(t, env, 2400)
 	produce(t, env, nt.records)
 

@@ -1,14 +1,10 @@
 package evidencelog
 
 import (
-	"context"
 	"log/slog"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
-	"votestream/evidencelog/tlog"
 	"votestream/internal/testenv"
 )
 
@@ -20,8 +16,7 @@ func TestKafkaOutage(t *testing.T) {
 	pk := testenv.OwnKafka(t)
 	env := pk.KafkaEnv
 	dir := t.TempDir()
-	keyFile := writeKey(t, t.TempDir())
-	keys, _ := tlog.LoadSigners(keyFile)
+	keyFile, keys := testKeys(t, t.TempDir())
 	nt := makeNight(t, env, 200)
 	half := len(nt.records) / 2
 	produce(t, env, nt.records[:half])
@@ -37,56 +32,24 @@ func TestKafkaOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	running := func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned: %v", err)
-			return false
-		default:
-			return true
-		}
-	}
+	run := testenv.RunInBackground(t, l.Run)
 	waitSize(t, dir, uint64(len(first)), 3*time.Minute)
 	mark := logs.Mark()
 	pk.Stop()
-	outage := 35 * time.Second
-	if s := os.Getenv("VOTESTREAM_OUTAGE_SECONDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			t.Fatalf("VOTESTREAM_OUTAGE_SECONDS=%q", s)
-		}
-		outage = time.Duration(n) * time.Second
-	}
+	outage := testenv.OutageLength(t, 35*time.Second)
 	start := time.Now()
-	deadline := start.Add(time.Minute)
-	for running() && l.Health() == nil { // a state, polled
-		if time.Now().After(deadline) {
-			t.Fatal("Kafka still reported up a minute after the broker stopped")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, "Kafka reported down after the broker stopped", time.Minute, func() bool { return run.Running() && l.Health() != nil })
 	t.Logf("not ready %v after the broker stopped: %v", time.Since(start).Round(time.Millisecond), l.Health())
 	for time.Since(start) < outage { // the outage itself, not a synchronisation
-		running()
+		run.Running()
 		time.Sleep(time.Second)
 	}
 	pk.Start()
 	produce(t, env, nt.records[half:])
 	waitSize(t, dir, uint64(len(nt.leaves)), 3*time.Minute)
-	running()
-	deadline = time.Now().Add(time.Minute)
-	for l.Health() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("caught up but Kafka still reported down: %v", l.Health())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
+	run.Running()
+	testenv.WaitFor(t, "caught up and Kafka reported up", time.Minute, func() bool { return l.Health() == nil })
+	if err := run.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	_, entries := readEntries(t, dir, keys.PublicKeys)

@@ -28,6 +28,7 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/internal/chquery"
 	"votestream/schemas"
 )
 
@@ -240,43 +241,27 @@ func pairVotes(no []uint16, n []uint32) []pageVote {
 }
 
 func (s *stations) results(ctx context.Context, id string) ([]pageFigures, error) {
-	rows, err := s.conn.Query(ctx, `SELECT ballot, status, stage, ballots_cast, invalid, no_vote, vote_no, votes, updated_at
-FROM `+s.cfg.ClickHouseDatabase+`.station_results_current WHERE station_id = ? ORDER BY ballot`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pageFigures
-	for rows.Next() {
+	return chquery.All(ctx, s.conn, func(rows driver.Rows) (pageFigures, error) {
 		var f pageFigures
 		var no []uint16
 		var n []uint32
 		var at time.Time
-		if err := rows.Scan(&f.Ballot, &f.Status, &f.Stage, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &at); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&f.Ballot, &f.Status, &f.Stage, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &at)
 		f.Votes, f.At = pairVotes(no, n), bangkok(at)
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		return f, err
+	}, `SELECT ballot, status, stage, ballots_cast, invalid, no_vote, vote_no, votes, updated_at
+FROM `+s.cfg.ClickHouseDatabase+`.station_results_current WHERE station_id = ? ORDER BY ballot`, id)
 }
 
 func (s *stations) sources(ctx context.Context, id string) ([]pageFigures, error) {
-	rows, err := s.conn.Query(ctx, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, received_at
-FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER BY ballot, received_at, submission_id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pageFigures
-	for rows.Next() {
+	return chquery.All(ctx, s.conn, func(rows driver.Rows) (pageFigures, error) {
 		var f pageFigures
 		var no []uint16
 		var n []uint32
 		var ev []string
 		var at time.Time
 		if err := rows.Scan(&f.Ballot, &f.Stage, &f.Org, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &ev, &f.Hash, &at); err != nil {
-			return nil, err
+			return f, err
 		}
 		f.Votes, f.At = pairVotes(no, n), bangkok(at)
 		for _, ref := range ev {
@@ -286,9 +271,9 @@ FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER B
 			}
 			f.Evidence = append(f.Evidence, p)
 		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		return f, nil
+	}, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, received_at
+FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER BY ballot, received_at, submission_id`, id)
 }
 
 // handlePhoto serves a count-form photo cited by one of the station's reports, re-encoded
@@ -384,38 +369,32 @@ func stripMetadata(raw []byte) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("format %s", format)
 }
 
+// labelTH returns the template function that shows a value by its Thai label (with the
+// English word), or as it is when it has none.
+func labelTH(labels map[string]string) func(string) string {
+	return func(v string) string {
+		if l, ok := labels[v]; ok {
+			return l
+		}
+		return v
+	}
+}
+
 var stationPage = template.Must(template.New("station").Funcs(template.FuncMap{
-	"ballotTH": func(b string) string {
-		switch b {
-		case "constituency":
-			return "แบบแบ่งเขต (constituency)"
-		case "partylist":
-			return "บัญชีรายชื่อ (party list)"
-		}
-		return b
-	},
-	"statusTH": func(st string) string {
-		switch schemas.Status(st) {
-		case schemas.StatusProvisional:
-			return "ชั่วคราว: แหล่งเดียว (provisional)"
-		case schemas.StatusCorroborated:
-			return "ตรงกันหลายแหล่ง (corroborated)"
-		case schemas.StatusDisputed:
-			return "ขัดแย้ง ยังไม่นับ (disputed)"
-		case schemas.StatusVerified:
-			return "ตรวจสอบแล้ว (verified)"
-		}
-		return st
-	},
-	"stageTH": func(st string) string {
-		switch schemas.Stage(st) {
-		case schemas.StageFinal:
-			return "ใบนับคะแนนฉบับสุดท้าย (final)"
-		case schemas.StageProgress:
-			return "ระหว่างนับ (in progress)"
-		}
-		return st
-	},
+	"ballotTH": labelTH(map[string]string{
+		"constituency": "แบบแบ่งเขต (constituency)",
+		"partylist":    "บัญชีรายชื่อ (party list)",
+	}),
+	"statusTH": labelTH(map[string]string{
+		string(schemas.StatusProvisional):  "ชั่วคราว: แหล่งเดียว (provisional)",
+		string(schemas.StatusCorroborated): "ตรงกันหลายแหล่ง (corroborated)",
+		string(schemas.StatusDisputed):     "ขัดแย้ง ยังไม่นับ (disputed)",
+		string(schemas.StatusVerified):     "ตรวจสอบแล้ว (verified)",
+	}),
+	"stageTH": labelTH(map[string]string{
+		string(schemas.StageFinal):    "ใบนับคะแนนฉบับสุดท้าย (final)",
+		string(schemas.StageProgress): "ระหว่างนับ (in progress)",
+	}),
 }).Parse(`<!doctype html>
 <html lang="th"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>หน่วยเลือกตั้ง {{.StationID}}</title>

@@ -115,16 +115,7 @@ func TestStationPages(t *testing.T) {
 	mux.HandleFunc("GET /station/{id}/photo/{digest}", s.handlePhoto)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	get := func(path string) (int, []byte) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
+	get := func(path string) (int, []byte) { t.Helper(); return testenv.Get(t, srv.URL+path) }
 
 	code, page := get("/station/BKK_1_0001")
 	if code != http.StatusOK {

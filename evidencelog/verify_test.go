@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,32 +53,8 @@ func flipByte(t *testing.T, path string) {
 // is reported as such.
 func TestVerify(t *testing.T) {
 	env := testenv.Kafka(t)
-	dir := t.TempDir()
-	keyFile := writeKey(t, t.TempDir())
-	keys, err := tlog.LoadSigners(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nt := makeNight(t, env, 700)
-	produce(t, env, nt.records)
-	l, stop := start(t, testConfig(env, dir, keyFile, "g"))
-	waitSize(t, dir, uint64(len(nt.leaves)), time.Minute)
-	waitServed(t, l, uint64(len(nt.leaves)))
-	srv := httptest.NewServer(l.Handler())
-	defer srv.Close()
-	get := func(path string) []byte {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return b
-	}
+	dir, keys, nt, stop, srv := serveNight(t, env, 700)
+	get := func(path string) []byte { t.Helper(); return testenv.MustGet(t, srv.URL+path) }
 	// The log's public keys as a verifier gets them.
 	trust, err := verify.NewTrust(strings.Fields(string(get("/log.pub"))), nil, 0)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -31,8 +30,7 @@ import (
 func TestWitness(t *testing.T) {
 	env := testenv.Kafka(t)
 	dir, keysDir := t.TempDir(), t.TempDir()
-	keyFile := writeKey(t, keysDir)
-	keys, _ := tlog.LoadSigners(keyFile)
+	keyFile, keys := testKeys(t, keysDir)
 	wskey, wvkey, err := tlog.GenerateKey("witness.example.org")
 	if err != nil {
 		t.Fatal(err)
@@ -73,19 +71,7 @@ func TestWitness(t *testing.T) {
 		t.Fatalf("first check: %v", err)
 	}
 	witnesses, _ := tlog.WitnessVerifiers([]string{wvkey})
-	get := func(path string) []byte {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return b
-	}
+	get := func(path string) []byte { t.Helper(); return testenv.MustGet(t, srv.URL+path) }
 	cosigned, err := tlog.Open(get("/cosigned-checkpoint"), keys.Verifiers, witnesses)
 	if err != nil || len(cosigned.Cosigners) != 1 || cosigned.Cosigners[0] != "witness.example.org" {
 		t.Fatalf("published cosigned checkpoint: %+v %v", cosigned, err)

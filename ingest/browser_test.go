@@ -167,7 +167,7 @@ func newServerRigWith(t *testing.T, host string, edit func(*Config)) *browserRig
 	}
 	env := testenv.Kafka(t)
 	cfg := DefaultConfig()
-	cfg.KafkaSeeds = env.Seeds
+	cfg.Seeds = env.Seeds
 	cfg.TopicPrefix = env.Prefix
 	cfg.EvidenceDir = t.TempDir()
 	cfg.RatePerVolunteer = 0
@@ -180,7 +180,9 @@ func newServerRigWith(t *testing.T, host string, edit func(*Config)) *browserRig
 		edit(&cfg)
 	}
 	keys := testKeyring(t)
-	s, err := New(cfg, browserCountry(t), WithKeyring(keys), WithLogger(slog.New(slog.NewTextHandler(browserLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	cfg.Country = browserCountry(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(browserLog(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(cfg, WithKeyring(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

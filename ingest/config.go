@@ -3,8 +3,12 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"votestream/election"
 	"votestream/ingest/s3store"
 )
 
@@ -25,8 +29,8 @@ const (
 type Config struct {
 	// Listen is the HTTP listen address. Default ":8080".
 	Listen string
-	// KafkaSeeds are the bootstrap brokers (host:port). Default ["127.0.0.1:9092"].
-	KafkaSeeds []string
+	// Seeds are the Kafka bootstrap brokers (host:port). Default ["127.0.0.1:9092"].
+	Seeds []string
 	// TopicPrefix is prepended to every topic name (tests isolate themselves with it). Default "".
 	TopicPrefix string
 
@@ -111,13 +115,23 @@ type Config struct {
 	ACMEDomains             []string
 	// ACMECacheDir keeps ACME account keys and certificates. Default "var/acme".
 	ACMECacheDir string
+
+	// Country is the reference data reports are checked against; required, indexed and
+	// listing its stations (New says ErrNotIndexed or ErrNoStations otherwise).
+	Country *election.Country
+	// Logger receives the role's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Registry gets ingest's metrics and is what its /metrics serves (ingest serves it
+	// itself, so it takes a Registry, not only a Registerer); `votestream up` shares one
+	// between roles. Default a private registry with the Go and process collectors.
+	Registry *prometheus.Registry
 }
 
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
 		Listen:             ":8080",
-		KafkaSeeds:         []string{"127.0.0.1:9092"},
+		Seeds:              []string{"127.0.0.1:9092"},
 		RevocationReload:   10 * time.Second,
 		MaxBodyBytes:       256 << 10,
 		MaxBatch:           100,
@@ -153,7 +167,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Listen == "":
 		return bad("empty listen address")
-	case len(c.KafkaSeeds) == 0:
+	case len(c.Seeds) == 0:
 		return bad("no Kafka seed brokers")
 	case c.MaxBodyBytes < 1024:
 		return bad("body limit %d bytes: want at least 1024", c.MaxBodyBytes)

@@ -63,7 +63,8 @@ func TestEvidenceS3MissingBucketFailsAtStart(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.EvidenceS3 = s3Config(env)
 	cfg.EvidenceS3.Bucket = env.Bucket + "-missing"
-	_, err := New(cfg, testCountry(t), withProducer(&fakeProducer{}), WithKeyring(testKeyring(t)))
+	cfg.Country = testCountry(t)
+	_, err := New(cfg, withProducer(&fakeProducer{}), WithKeyring(testKeyring(t)))
 	if !errors.Is(err, s3store.ErrNoBucket) {
 		t.Fatalf("New with a missing evidence bucket: %v; want s3store.ErrNoBucket", err)
 	}

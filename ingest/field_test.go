@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -387,14 +386,7 @@ func TestFieldworkKafka(t *testing.T) {
 	env := testenv.Kafka(t)
 	start := func() *harness {
 		h := kafkaHarness(t, env.Seeds, env.Prefix, func(c *Config) { c.ClaimCap = 1; c.WarmupTimeout = 0 })
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- h.s.Serve(ctx, ln) }()
-		t.Cleanup(func() { cancel(); <-done })
+		serveStarting(t, h)
 		waitFieldReady(t, h.s.field)
 		return h
 	}

@@ -282,7 +282,7 @@ var followCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
 
 func (s *Server) followOnce(ctx context.Context, topic string) error {
 	base := []kgo.Opt{
-		kgo.SeedBrokers(s.cfg.KafkaSeeds...),
+		kgo.SeedBrokers(s.cfg.Seeds...),
 		kgo.ClientID("votestream-ingest-fieldwork"),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.WithHooks(kafkaready.Hook(s.kafka)),

@@ -179,15 +179,16 @@ func newHarness(t testing.TB, mutate func(*Config), opts ...Option) *harness {
 	cfg.RatePerVolunteer = 0
 	cfg.ProduceTimeout = 200 * time.Millisecond
 	cfg.WarmupTimeout = 0 // the fake producer writes to no topic to read back
+	cfg.Country = testCountry(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	h := &harness{t: t, prod: &fakeProducer{}, keys: testKeyring(t), clock: &testClock{now: testNow}}
 	all := append([]Option{
 		withProducer(h.prod), WithKeyring(h.keys), WithClock(h.clock.Now),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}, opts...)
-	s, err := New(cfg, testCountry(t), all...)
+	s, err := New(cfg, all...)
 	if err != nil {
 		t.Fatal(err)
 	}

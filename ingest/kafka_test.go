@@ -29,8 +29,10 @@ import (
 func kafkaHarness(t testing.TB, seeds []string, prefix string, mutate func(*Config), opts ...Option) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.KafkaSeeds = seeds
+	cfg.Seeds = seeds
 	cfg.TopicPrefix = prefix
+	cfg.Country = testCountry(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.EvidenceDir = t.TempDir()
 	cfg.RatePerVolunteer = 0
 	cfg.ShutdownGrace = 5 * time.Second
@@ -38,8 +40,7 @@ func kafkaHarness(t testing.TB, seeds []string, prefix string, mutate func(*Conf
 		mutate(&cfg)
 	}
 	h := &harness{t: t, keys: testKeyring(t), clock: &testClock{now: testNow}}
-	s, err := New(cfg, testCountry(t), append([]Option{WithKeyring(h.keys), WithClock(h.clock.Now),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)...)
+	s, err := New(cfg, append([]Option{WithKeyring(h.keys), WithClock(h.clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +196,10 @@ func TestKafkaUnreachable(t *testing.T) {
 func TestKafkaBrokerRestart(t *testing.T) {
 	pk := testenv.OwnKafka(t)
 	logs := &lockedBuffer{}
-	h := kafkaHarness(t, pk.Seeds, pk.Prefix, func(c *Config) { c.ProduceTimeout = time.Second },
-		WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	h := kafkaHarness(t, pk.Seeds, pk.Prefix, func(c *Config) {
+		c.ProduceTimeout = time.Second
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	stations := []string{"BKK_1_0001", "BKK_1_0002"}
 	tok := issue(t, h.keys, tokenClaimsLead())
 

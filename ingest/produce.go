@@ -27,7 +27,7 @@ type producer interface {
 // and the default partitioner, which hashes the key (station_id) like Kafka's own clients.
 func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(cfg.KafkaSeeds...),
+		kgo.SeedBrokers(cfg.Seeds...),
 		kgo.ClientID("votestream-ingest"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),

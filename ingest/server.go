@@ -77,8 +77,6 @@ type options struct {
 	keys    *token.Keyring
 	revoked *token.Revocations
 	store   EvidenceStore
-	reg     *prometheus.Registry
-	log     *slog.Logger
 	now     func() time.Time
 	prod    producer
 }
@@ -93,37 +91,36 @@ func WithRevocations(r *token.Revocations) Option { return func(o *options) { o.
 // Config.EvidenceS3) with st.
 func WithEvidenceStore(st EvidenceStore) Option { return func(o *options) { o.store = st } }
 
-// WithRegistry registers ingest's metrics in reg (served at /metrics) instead of a private
-// registry; `votestream up` shares one registry between roles.
-func WithRegistry(reg *prometheus.Registry) Option { return func(o *options) { o.reg = reg } }
-
-// WithLogger sets the logger. Default slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
 // WithClock sets the clock used for token expiry, counted_at checks and received_at.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // withProducer replaces Kafka (tests).
 func withProducer(p producer) Option { return func(o *options) { o.prod = p } }
 
-// New checks cfg and builds a Server for country, which must be indexed and list its
-// stations. It creates the Kafka client (which connects lazily) but serves nothing yet.
+// New checks cfg and builds a Server for cfg.Country, which must be indexed and list its
+// stations. Options replace what cfg would load from files (tests, benchmarks). It creates the Kafka client (which connects lazily) but serves nothing yet.
 // With Config.EvidenceS3.Endpoint set it checks the evidence bucket (for at most
 // EvidenceS3.Timeout), so that a wrong bucket or key fails here, not at the first photo.
-func New(cfg Config, country *election.Country, opts ...Option) (*Server, error) {
+func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	country := cfg.Country
 	if country == nil || !country.Indexed() {
 		return nil, ErrNotIndexed
 	}
 	if !country.HasStations() {
 		return nil, ErrNoStations
 	}
-	o := options{log: slog.Default(), now: time.Now}
+	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	reg := cfg.Registry
 	var err error
 	if o.keys == nil {
 		if cfg.TokenKeysFile == "" {
@@ -139,15 +136,15 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		}
 	}
 	if o.store == nil {
-		if o.store, err = newEvidenceStore(cfg, o.log); err != nil {
+		if o.store, err = newEvidenceStore(cfg, log); err != nil {
 			return nil, err
 		}
 	}
-	if o.reg == nil {
-		o.reg = prometheus.NewRegistry()
-		o.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	hs, err := health.NewSet("ingest", o.log, o.reg)
+	hs, err := health.NewSet("ingest", log, reg)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
@@ -167,8 +164,8 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 		prod:    o.prod,
 		store:   o.store,
 		dedupe:  newDedupe(cfg.DedupeTTL, cfg.DedupeMaxEntries),
-		reg:     o.reg,
-		log:     o.log,
+		reg:     reg,
+		log:     log,
 		now:     o.now,
 		warmed:  make(chan struct{}),
 		field:   newFieldState(cfg.ClaimCap),
@@ -179,7 +176,7 @@ func New(cfg Config, country *election.Country, opts ...Option) (*Server, error)
 	if cfg.RatePerVolunteer > 0 {
 		s.limiter = newLimiter(cfg.RatePerVolunteer, cfg.RateBurst)
 	}
-	s.metrics = newMetrics(o.reg,
+	s.metrics = newMetrics(reg,
 		func() float64 { return float64(s.prod.BufferedProduceRecords()) },
 		func() float64 { return float64(s.dedupe.len()) })
 	s.handler = s.routes()

@@ -131,7 +131,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(*Config){
 		"no listen":        func(c *Config) { c.Listen = "" },
-		"no seeds":         func(c *Config) { c.KafkaSeeds = nil },
+		"no seeds":         func(c *Config) { c.Seeds = nil },
 		"tiny body":        func(c *Config) { c.MaxBodyBytes = 10 },
 		"zero batch":       func(c *Config) { c.MaxBatch = 0 },
 		"negative rate":    func(c *Config) { c.RatePerVolunteer = -1 },
@@ -161,10 +161,12 @@ func TestConfigValidate(t *testing.T) {
 func TestNewRefuses(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.EvidenceDir = t.TempDir()
-	if _, err := New(cfg, testCountry(t)); !errors.Is(err, ErrConfig) {
+	cfg.Country = testCountry(t)
+	if _, err := New(cfg); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no token keys: %v", err)
 	}
-	if _, err := New(cfg, rawCountry(), WithKeyring(testKeyring(t))); !errors.Is(err, ErrNotIndexed) {
+	cfg.Country = rawCountry()
+	if _, err := New(cfg, WithKeyring(testKeyring(t))); !errors.Is(err, ErrNotIndexed) {
 		t.Fatalf("unindexed country: %v", err)
 	}
 }
@@ -208,7 +210,7 @@ func TestRevocationReloadedWhileRunning(t *testing.T) {
 	cfg := func(c *Config) { c.RevocationFile = path; c.RevocationReload = time.Millisecond }
 	reloaded := make(chan struct{})
 	logs := &signalHandler{match: "revocation list reloaded", ch: reloaded}
-	h2 := newHarness(t, cfg, WithLogger(slog.New(logs)))
+	h2 := newHarness(t, func(c *Config) { cfg(c); c.Logger = slog.New(logs) })
 	if r := h2.post("/v1/submissions", h2.volunteer, validSub().json()); r.status != 202 {
 		t.Fatalf("before revocation: %d %s", r.status, r.body)
 	}

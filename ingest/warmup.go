@@ -92,7 +92,7 @@ func (s *Server) readSubmissions(ctx context.Context, now time.Time) (warmRead, 
 	var w warmRead
 	topic := s.cfg.TopicPrefix + schemas.TopicSubmissions
 	base := []kgo.Opt{
-		kgo.SeedBrokers(s.cfg.KafkaSeeds...),
+		kgo.SeedBrokers(s.cfg.Seeds...),
 		kgo.ClientID("votestream-ingest-warmup"),
 		kgo.DialTimeout(min(s.cfg.WarmupTimeout, 5*time.Second)),
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -132,20 +131,13 @@ func serveHarness(t *testing.T, h *harness) string {
 // serveStarting is serveHarness without waiting for the warm-up.
 func serveStarting(t *testing.T, h *harness) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.s.Serve(ctx, ln) }()
+	url, run := testenv.Serve(t, h.s.Serve)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := run.Stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return "http://" + ln.Addr().String()
+	return url
 }
 
 // httpDo sends a request over the network, unlike harness.do, which calls the handler.
@@ -257,29 +249,16 @@ func TestKafkaDedupeWarmup(t *testing.T) {
 }
 
 // lockedBuffer is a log destination the test reads while the server may write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testenv.LogBuffer
 
 // TestWarmupWithoutKafka: with no broker, the warm-up gives up after WarmupTimeout, says so,
 // and ingest serves anyway.
 func TestWarmupWithoutKafka(t *testing.T) {
 	logs := &lockedBuffer{}
-	h := kafkaHarness(t, []string{closedPort(t)}, "", func(c *Config) { c.WarmupTimeout = 500 * time.Millisecond },
-		WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	h := kafkaHarness(t, []string{closedPort(t)}, "", func(c *Config) {
+		c.WarmupTimeout = 500 * time.Millisecond
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	url := serveHarness(t, h)
 	if r := httpDo(t, http.MethodGet, url+"/healthz", "", ""); r.status != 200 {
 		t.Fatalf("healthz: %d %s", r.status, r.body)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,29 +63,22 @@ func realIngest(t *testing.T, sim *simulate.Simulation, seeds []string, prefix s
 		t.Fatal(err)
 	}
 	cfg := ingest.DefaultConfig()
-	cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = seeds, prefix, keys
+	cfg.Seeds, cfg.TopicPrefix, cfg.TokenKeysFile = seeds, prefix, keys
+	cfg.Country, cfg.Logger = sim.Country, slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.EvidenceDir, cfg.RatePerVolunteer = t.TempDir(), 0
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := ingest.New(cfg, sim.Country, ingest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv, err := ingest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	url, run := testenv.Serve(t, srv.Serve)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := run.Stop(); err != nil {
 			t.Errorf("ingest: %v", err)
 		}
 	})
-	url := "http://" + ln.Addr().String()
 	waitUntil(t, "ingest ready", 90*time.Second, func() bool {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {

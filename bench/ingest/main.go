@@ -356,7 +356,7 @@ func run(o options) error {
 	}
 
 	cfg := ingest.DefaultConfig()
-	cfg.KafkaSeeds = []string{o.seeds}
+	cfg.Seeds = []string{o.seeds}
 	cfg.TopicPrefix = prefix
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Linger = o.linger
@@ -366,8 +366,8 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(cfg.EvidenceDir)
 	reg := prometheus.NewRegistry()
-	srv, err := ingest.New(cfg, country, ingest.WithKeyring(keys), ingest.WithRegistry(reg),
-		ingest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	cfg.Country, cfg.Registry, cfg.Logger = country, reg, slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := ingest.New(cfg, ingest.WithKeyring(keys))
 	if err != nil {
 		return err
 	}

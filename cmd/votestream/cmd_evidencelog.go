@@ -25,8 +25,8 @@ func init() {
           every key signs: that is how a key rotates) and writes its public key to FILE.pub`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := evidencelog.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
+			var rf roleFlags
+			rf.registerNoRef(fs, "127.0.0.1:9106")
 			fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "the log's folder: its C2SP tlog-tiles files, served as they are, and the role's state")
 			fs.StringVar(&cfg.KeyFile, "key", "", "signing key file (`votestream evidencelog keygen`); required")
 			fs.StringVar(&cfg.WitnessKeysFile, "witness-keys", "", "public keys of the witnesses whose cosignatures the log accepts and publishes, one a line")
@@ -40,17 +40,9 @@ func init() {
 			var cf clickhouseFlags
 			cf.register(fs, "")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read for the photos of station pages")
-			s3 := &cfg.EvidenceS3
-			fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", s3.Endpoint, "read station pages' photos from ingest's S3-compatible bucket (host:port) instead of --evidence-dir")
-			fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket")
-			fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
-			fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects, as ingest's")
-			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket (read access is enough)")
-			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY")
-			insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server (loopback or a private network only)")
+			s3Parsed := evidenceS3Flags(fs, &cfg.EvidenceS3, "read station pages' photos from ingest's S3-compatible bucket (host:port) instead of --evidence-dir (read access is enough)")
 			fs.StringVar(&cfg.TakedownFile, "takedowns", "", "file of photos withdrawn from station pages, one `sha256:<hex> reason` a line, re-read when it changes")
 			pollsClose := fs.String("polls-close", cfg.PollsClose.Format(time.RFC3339), "when station pages open to the public (RFC 3339)")
-			metrics := fs.String("metrics", "127.0.0.1:9106", "address serving Prometheus /metrics; empty disables")
 			origin := fs.String("origin", "", "keygen: the log's name, first line of its checkpoints")
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 && args[0] == "keygen" {
@@ -67,8 +59,8 @@ func init() {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
-				cfg.EvidenceS3.Secure = !*insecure
+				cfg.Seeds, cfg.TopicPrefix = rf.seeds(), rf.topicPrefix()
+				s3Parsed()
 				cfg.ClickHouseAddr, cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHousePassword = cf.addr, cf.database, cf.user, cf.password
 				pc, err := time.Parse(time.RFC3339, *pollsClose)
 				if err != nil {
@@ -79,12 +71,9 @@ func init() {
 				cfg.Registerer = reg
 				l, err := evidencelog.New(cfg)
 				if err != nil {
-					if errors.Is(err, evidencelog.ErrConfig) {
-						return fmt.Errorf("%w: %v", errUsage, err)
-					}
-					return err
+					return configError(err, evidencelog.ErrConfig)
 				}
-				return withMetricsReady(ctx, *metrics, reg, l.Health, l.Run)
+				return rf.serveReady(ctx, reg, l.Health, l.Run)
 			}
 		},
 	})

@@ -30,9 +30,8 @@ func init() {
 		summary: "serve the volunteers' HTTP endpoint and write reports to Kafka",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := ingest.DefaultConfig()
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder (provinces, constituencies, stations, parties, candidates CSV); required")
+			var rf roleFlags
+			rf.register(fs, "") // ingest serves /metrics on --listen
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
 			fs.DurationVar(&cfg.Linger, "linger", cfg.Linger, "how long the producer waits to fill a batch")
 			fs.IntVar(&cfg.MaxBufferedRecords, "max-buffered", cfg.MaxBufferedRecords, "records waiting in the producer before requests wait for space")
@@ -43,15 +42,8 @@ func init() {
 			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store (unless --evidence-s3-endpoint is set)")
-			s3 := &cfg.EvidenceS3
-			fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", s3.Endpoint, "S3-compatible server (host:port, no scheme) that keeps evidence photos instead of --evidence-dir; the bucket is checked at start")
-			fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket (required with --evidence-s3-endpoint)")
-			fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
-			fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects (<prefix>sha256/<hex>)")
-			insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server (loopback or a private network only)")
-			fs.BoolVar(&s3.CreateBucket, "evidence-s3-create-bucket", s3.CreateBucket, "create the evidence bucket when missing, instead of failing at start")
-			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket")
-			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY than on the command line, where ps shows it")
+			s3Parsed := evidenceS3Flags(fs, &cfg.EvidenceS3, "S3-compatible server (host:port, no scheme) that keeps evidence photos instead of --evidence-dir; the bucket is checked at start")
+			fs.BoolVar(&cfg.EvidenceS3.CreateBucket, "evidence-s3-create-bucket", cfg.EvidenceS3.CreateBucket, "create the evidence bucket when missing, instead of failing at start")
 			fs.StringVar(&cfg.EvidenceLogURL, "evidence-log-url", "", "the transparency log's public address; receipts then name where their proof is fetched")
 			fs.StringVar(&cfg.SpreadPolicy, "spread-policy", cfg.SpreadPolicy, "a report outside the volunteer's scope: flag (accept, SPREAD anomaly) or refuse (403)")
 			fs.Float64Var(&cfg.RatePerVolunteer, "rate", cfg.RatePerVolunteer, "requests per second one volunteer may sustain; 0 disables")
@@ -65,15 +57,12 @@ func init() {
 			acme := fs.String("acme-domains", "", "serve HTTPS with certificates from Let's Encrypt for these comma-separated domains (TLS-ALPN-01 on --listen, which must be reachable on port 443)")
 			fs.StringVar(&cfg.ACMECacheDir, "acme-cache", cfg.ACMECacheDir, "folder keeping the ACME account key and certificates")
 			return func(ctx context.Context, args []string) error {
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := loadCountry(*ref)
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				cfg.KafkaSeeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
-				cfg.EvidenceS3.Secure = !*insecure
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registry = rf.seeds(), rf.topicPrefix(), country, reg
+				s3Parsed()
 				for _, d := range strings.Split(*acme, ",") {
 					if d = strings.TrimSpace(d); d != "" {
 						cfg.ACMEDomains = append(cfg.ACMEDomains, d)
@@ -82,7 +71,7 @@ func init() {
 				if os.Getenv("GOGC") == "" {
 					debug.SetGCPercent(ingest.GCPercent) // ingest.GCPercent says why
 				}
-				srv, err := ingest.New(cfg, country)
+				srv, err := ingest.New(cfg)
 				if err != nil {
 					return err
 				}
@@ -202,10 +191,11 @@ func init() {
 func init() {
 	upRoles = append(upRoles, upRole{name: "ingest", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := ingest.DefaultConfig()
-		cfg.Listen, cfg.KafkaSeeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
+		cfg.Listen, cfg.Seeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
+		cfg.Country, cfg.Registry = env.country, env.metrics
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
 		cfg.EvidenceLogURL = "http://" + env.logListen
-		srv, err := ingest.New(cfg, env.country, ingest.WithRegistry(env.metrics))
+		srv, err := ingest.New(cfg)
 		if err != nil {
 			return upStarted{}, err
 		}

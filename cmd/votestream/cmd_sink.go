@@ -12,20 +12,20 @@ func init() {
 		name:    "sink",
 		summary: "write every topic into ClickHouse (at least once, idempotent tables)",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
-			var kf kafkaFlags
-			kf.register(fs, defaultKafka)
+			var rf roleFlags
+			rf.registerNoRef(fs, "127.0.0.1:9102")
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
 			d := sink.DefaultConfig()
 			group := fs.String("group", d.Group, "Kafka consumer group")
 			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records stored in one insert round")
-			metrics := fs.String("metrics", "127.0.0.1:9102", "address serving Prometheus /metrics and /readyz; empty disables")
+			ping := fs.Duration("ping-interval", d.PingInterval, "how often ClickHouse is pinged while there is nothing to insert, so /readyz follows it")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				cfg := sinkConfig(kf.seedList(), kf.topicPrefix, cf)
-				cfg.Group, cfg.MaxBatchRecords = *group, *batch
+				cfg := sinkConfig(rf.seeds(), rf.topicPrefix(), cf)
+				cfg.Group, cfg.MaxBatchRecords, cfg.PingInterval = *group, *batch, *ping
 				reg := newRegistry()
 				cfg.Registerer = reg
 				s, err := sink.New(cfg)
@@ -37,7 +37,7 @@ func init() {
 					return err
 				}
 				defer closeLag()
-				return withMetricsReady(ctx, *metrics, reg, s.Ready, s.Run)
+				return rf.serveReady(ctx, reg, s.Ready, s.Run)
 			}
 		},
 	})

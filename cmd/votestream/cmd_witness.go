@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -81,10 +80,7 @@ Exits 1 with the evidence written beside --state when the log forks.`,
 				cfg.Registerer = reg
 				w, err := witness.New(cfg)
 				if err != nil {
-					if errors.Is(err, witness.ErrConfig) {
-						return fmt.Errorf("%w: %v", errUsage, err)
-					}
-					return err
+					return configError(err, witness.ErrConfig)
 				}
 				return withMetrics(ctx, *metrics, reg, w.Run)
 			}

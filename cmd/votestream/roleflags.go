@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/election"
+	"votestream/ingest/s3store"
 )
 
 // roleFlags are the flags every role that reads Kafka against the reference data shares:
@@ -17,10 +20,16 @@ type roleFlags struct {
 	metrics string
 }
 
-// register declares the flags; metricsAddr "" declares no --metrics (a one-shot command).
+// register declares the flags; metricsAddr "" declares no --metrics (a one-shot command,
+// or a role that serves /metrics itself).
 func (r *roleFlags) register(fs *flag.FlagSet, metricsAddr string) {
-	r.kafka.register(fs, defaultKafka)
+	r.registerNoRef(fs, metricsAddr)
 	fs.StringVar(&r.ref, "ref", "", "reference data folder (provinces, constituencies, stations, parties, candidates CSV); required")
+}
+
+// registerNoRef declares the flags but --ref, for a role that needs no reference data.
+func (r *roleFlags) registerNoRef(fs *flag.FlagSet, metricsAddr string) {
+	r.kafka.register(fs, defaultKafka)
 	if metricsAddr != "" {
 		fs.StringVar(&r.metrics, "metrics", metricsAddr, "address serving Prometheus /metrics (and /healthz, /readyz); empty disables")
 	}
@@ -52,4 +61,27 @@ func (r *roleFlags) start(args []string) (*election.Country, *prometheus.Registr
 // withMetricsReady).
 func (r *roleFlags) serveReady(ctx context.Context, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
 	return withMetricsReady(ctx, r.metrics, reg, ready, role)
+}
+
+// configError makes a role constructor's invalid-config error (matching errConfig) a usage
+// error, so the command exits 2 with the message; other errors pass unchanged.
+func configError(err, errConfig error) error {
+	if errors.Is(err, errConfig) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return err
+}
+
+// evidenceS3Flags declares the --evidence-s3-* flags onto s3 (ingest's bucket of evidence
+// photos: ingest writes it, evidencelog reads it); endpointHelp says what the endpoint does
+// for the role. The returned func sets s3.Secure from --evidence-s3-insecure once flags are parsed.
+func evidenceS3Flags(fs *flag.FlagSet, s3 *s3store.Config, endpointHelp string) (parsed func()) {
+	fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", s3.Endpoint, endpointHelp)
+	fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket (required with --evidence-s3-endpoint)")
+	fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
+	fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects (<prefix>sha256/<hex>), the same for ingest and evidencelog")
+	fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket")
+	fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY than on the command line, where ps shows it")
+	insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server (loopback or a private network only)")
+	return func() { s3.Secure = !*insecure }
 }

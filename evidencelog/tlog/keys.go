@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"votestream/internal/fileparse"
 )
 
 // ErrKeys: a key file or key is unusable.
@@ -109,16 +110,7 @@ func publicKeyOf(skey string) (string, error) {
 
 // LoadSigners reads a signing key file (see ParseSigners).
 func LoadSigners(path string) (*Signers, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("tlog: signing keys: %w", err)
-	}
-	defer f.Close()
-	s, err := ParseSigners(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
+	return fileparse.Load(path, "tlog: signing keys", ParseSigners)
 }
 
 // ParseVerifiers reads public keys, one a line ("<name>+<hash>+<base64>"), blank lines and
@@ -138,16 +130,7 @@ func ParseVerifiers(r io.Reader) ([]string, error) {
 
 // LoadVerifiers reads a public key file (see ParseVerifiers).
 func LoadVerifiers(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("tlog: public keys: %w", err)
-	}
-	defer f.Close()
-	v, err := ParseVerifiers(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return v, nil
+	return fileparse.Load(path, "tlog: public keys", ParseVerifiers)
 }
 
 // LogVerifiers turns a log's public keys into verifiers of its checkpoint signatures.

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"votestream/election"
+	"votestream/internal/chquery"
 	"votestream/schemas/chtable"
 )
 
@@ -77,7 +78,11 @@ type ConstituencyCoverage struct {
 func Coverage(ctx context.Context, conn driver.Conn) ([]ConstituencyCoverage, error) {
 	// station_coverage gives volunteers and orgs per station; the organisations of a whole
 	// constituency come from the same sources, counted once.
-	rows, err := conn.Query(ctx, `
+	out, err := chquery.All(ctx, conn, func(rows driver.Rows) (ConstituencyCoverage, error) {
+		var c ConstituencyCoverage
+		err := rows.Scan(&c.ConstituencyID, &c.Stations, &c.None, &c.One, &c.TwoPlus, &c.MultiOrg, &c.Orgs)
+		return c, err
+	}, `
 SELECT c.constituency_id, c.stations, c.none, c.one, c.two_plus, c.multi_org, o.orgs
 FROM (
     SELECT constituency_id, count() AS stations, countIf(volunteers = 0) AS none, countIf(volunteers = 1) AS one,
@@ -98,37 +103,20 @@ ORDER BY c.none * 1000000 / c.stations DESC, c.constituency_id`)
 	if err != nil {
 		return nil, fmt.Errorf("roster: coverage: %w", err)
 	}
-	defer rows.Close()
-	var out []ConstituencyCoverage
-	for rows.Next() {
-		var c ConstituencyCoverage
-		if err := rows.Scan(&c.ConstituencyID, &c.Stations, &c.None, &c.One, &c.TwoPlus, &c.MultiOrg, &c.Orgs); err != nil {
-			return nil, fmt.Errorf("roster: coverage: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("roster: coverage: %w", err)
-	}
 	return out, nil
 }
 
 // UncoveredStations lists the stations no volunteer covers, by constituency then id.
 func UncoveredStations(ctx context.Context, conn driver.Conn) ([]string, error) {
-	rows, err := conn.Query(ctx, `SELECT station_id FROM station_coverage WHERE volunteers = 0 ORDER BY constituency_id, station_id`)
+	out, err := chquery.All(ctx, conn, func(rows driver.Rows) (string, error) {
+		var id string
+		err := rows.Scan(&id)
+		return id, err
+	}, `SELECT station_id FROM station_coverage WHERE volunteers = 0 ORDER BY constituency_id, station_id`)
 	if err != nil {
 		return nil, fmt.Errorf("roster: uncovered stations: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("roster: uncovered stations: %w", err)
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // WriteCoverage prints the coverage table and a total line.

@@ -82,17 +82,8 @@ type Summary struct {
 // writes the tokens file. Nothing is written if any roster has a problem.
 func Import(cfg ImportConfig) (Summary, error) {
 	var sum Summary
-	switch {
-	case len(cfg.Rosters) == 0:
-		return sum, fmt.Errorf("%w: no roster files", ErrBadRoster)
-	case cfg.Out == "":
-		return sum, errors.New("roster: no output file")
-	case cfg.TokenKeysFile == "":
-		return sum, errors.New("roster: no token key file")
-	case cfg.ExpiresAt.IsZero() && cfg.ValidFor <= 0:
-		return sum, errors.New("roster: tokens need a positive validity or an expiry time")
-	case cfg.QRDir != "" && cfg.LinkBase == "":
-		return sum, errors.New("roster: QR codes need a link base (the form's address)")
+	if err := cfg.validate(); err != nil {
+		return sum, err
 	}
 	linkBase, err := checkLinkBase(cfg.LinkBase)
 	if err != nil {
@@ -110,30 +101,9 @@ func Import(cfg ImportConfig) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	var entries []Entry
-	var problems []error
-	for _, path := range cfg.Rosters {
-		f, err := os.Open(path)
-		if err != nil {
-			return sum, fmt.Errorf("roster: %w", err)
-		}
-		es, err := Parse(f, filepath.Base(path), salt, cfg.Country)
-		f.Close()
-		if err != nil {
-			problems = append(problems, err)
-			continue
-		}
-		entries = append(entries, es...)
-	}
-	if len(problems) > 0 {
-		return sum, errors.Join(problems...)
-	}
-	seen := map[string]Entry{}
-	for _, e := range entries {
-		if prev, dup := seen[e.VolunteerID()]; dup {
-			return sum, fmt.Errorf("%w: volunteer %s is in %s:%d and %s:%d", ErrBadRoster, e.VolunteerID(), prev.Source, prev.Line, e.Source, e.Line)
-		}
-		seen[e.VolunteerID()] = e
+	entries, err := readRosters(cfg.Rosters, salt, cfg.Country)
+	if err != nil {
+		return sum, err
 	}
 
 	issuedAt := now()
@@ -211,6 +181,54 @@ func Import(cfg ImportConfig) (Summary, error) {
 	sum.QRCodes = len(qrs)
 	sum.IssuedAt = issuedAt
 	return sum, nil
+}
+
+// validate reports the first missing or contradictory setting of an import.
+func (cfg ImportConfig) validate() error {
+	switch {
+	case len(cfg.Rosters) == 0:
+		return fmt.Errorf("%w: no roster files", ErrBadRoster)
+	case cfg.Out == "":
+		return errors.New("roster: no output file")
+	case cfg.TokenKeysFile == "":
+		return errors.New("roster: no token key file")
+	case cfg.ExpiresAt.IsZero() && cfg.ValidFor <= 0:
+		return errors.New("roster: tokens need a positive validity or an expiry time")
+	case cfg.QRDir != "" && cfg.LinkBase == "":
+		return errors.New("roster: QR codes need a link base (the form's address)")
+	}
+	return nil
+}
+
+// readRosters parses every roster (reporting the problems of all of them at once) and
+// checks that no volunteer id is in two of them.
+func readRosters(paths []string, salt []byte, country *election.Country) ([]Entry, error) {
+	var entries []Entry
+	var problems []error
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("roster: %w", err)
+		}
+		es, err := Parse(f, filepath.Base(path), salt, country)
+		f.Close()
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		entries = append(entries, es...)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	seen := map[string]Entry{}
+	for _, e := range entries {
+		if prev, dup := seen[e.VolunteerID()]; dup {
+			return nil, fmt.Errorf("%w: volunteer %s is in %s:%d and %s:%d", ErrBadRoster, e.VolunteerID(), prev.Source, prev.Line, e.Source, e.Line)
+		}
+		seen[e.VolunteerID()] = e
+	}
+	return entries, nil
 }
 
 func loadSalt(path string) ([]byte, error) {

@@ -2,7 +2,6 @@ package roster
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/csv"
 	"image/png"
 	"os"
@@ -15,15 +14,8 @@ import (
 )
 
 func TestImportPersonalLinks(t *testing.T) {
-	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine})
 	now := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
-	cfg := DefaultImportConfig()
-	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv")}
-	cfg.Out = filepath.Join(dir, "tokens.csv")
-	cfg.TokenKeysFile = filepath.Join(dir, "keys")
-	cfg.Country = country(t)
-	cfg.Now = func() time.Time { return now }
+	dir, cfg := importConfig(t, map[string]string{"ilaw.csv": ilawRoster}, now, "ilaw.csv")
 	cfg.LinkBase = "https://report.example.org/"
 	cfg.QRDir = filepath.Join(dir, "qr")
 	sum, err := Import(cfg)

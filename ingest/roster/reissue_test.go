@@ -1,8 +1,6 @@
 package roster
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -14,15 +12,8 @@ import (
 )
 
 func TestReissue(t *testing.T) {
-	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine})
 	imported := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
-	cfg := DefaultImportConfig()
-	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv")}
-	cfg.Out = filepath.Join(dir, "tokens.csv")
-	cfg.TokenKeysFile = filepath.Join(dir, "keys")
-	cfg.Country = country(t)
-	cfg.Now = func() time.Time { return imported }
+	dir, cfg := importConfig(t, map[string]string{"ilaw.csv": ilawRoster}, imported, "ilaw.csv")
 	cfg.LinkBase = "https://report.example.org"
 	if _, err := Import(cfg); err != nil {
 		t.Fatal(err)

@@ -61,35 +61,12 @@ const maxProblems = 20
 func Parse(r io.Reader, source string, salt []byte, country *election.Country) ([]Entry, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
+	width, col, err := readHeader(cr, source)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: no header row: %v", ErrBadRoster, source, err)
+		return nil, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
-		if _, dup := col[h]; dup {
-			return nil, fmt.Errorf("%w: %s: column %q twice", ErrBadRoster, source, h)
-		}
-		col[h] = i
-	}
-	for _, c := range columns {
-		if _, ok := col[c]; !ok {
-			return nil, fmt.Errorf("%w: %s: no %q column (want %s)", ErrBadRoster, source, c, strings.Join(columns, ", "))
-		}
-	}
-
+	rr := &rowReader{source: source, salt: salt, country: country, col: col, seen: map[string]int{}}
 	var entries []Entry
-	var problems []error
-	dropped := 0
-	problem := func(line int, format string, args ...any) {
-		if len(problems) < maxProblems {
-			problems = append(problems, fmt.Errorf("%s:%d: %s", source, line, fmt.Sprintf(format, args...)))
-		} else {
-			dropped++
-		}
-	}
-	seen := map[string]int{} // org/volunteer_id -> line
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -99,106 +76,182 @@ func Parse(r io.Reader, source string, salt []byte, country *election.Country) (
 			// FieldPos is only defined after a successful Read.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				problem(pe.StartLine, "%v", pe.Err)
+				rr.problem(pe.StartLine, "%v", pe.Err)
 			} else {
-				problem(0, "%v", err)
+				rr.problem(0, "%v", err)
 			}
 			break // the rest of the file cannot be trusted to split into rows
 		}
 		line, _ := cr.FieldPos(0)
-		field := func(name string) string {
-			if i := col[name]; i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
-		}
-		if len(rec) != len(header) {
-			problem(line, "%d fields, the header has %d", len(rec), len(header))
+		if len(rec) != width {
+			rr.problem(line, "%d fields, the header has %d", len(rec), width)
 			continue
 		}
-		e := Entry{Source: source, Line: line, Org: field("org"), LocalID: field("volunteer_id"), Name: field("name"), Role: field("role")}
-		bad := false
-		for _, f := range []struct{ name, v string }{{"org", e.Org}, {"volunteer_id", e.LocalID}, {"name", e.Name}} {
-			if !utf8.ValidString(f.v) {
-				problem(line, "%s is not valid UTF-8", f.name)
-				bad = true
-			}
-		}
-		switch {
-		case bad:
-			continue
-		case e.Org == "" || e.LocalID == "":
-			problem(line, "org and volunteer_id are required")
-			continue
-		case strings.Contains(e.Org, "/"):
-			problem(line, "org %q contains '/', which separates org and volunteer in token ids", e.Org)
-			continue
-		}
-		if prev, dup := seen[e.VolunteerID()]; dup {
-			problem(line, "volunteer %q of %q already listed on line %d", e.LocalID, e.Org, prev)
-			continue
-		}
-		seen[e.VolunteerID()] = line
-		if phone := field("phone"); phone != "" {
-			norm, err := NormalizePhone(phone)
-			if err != nil {
-				problem(line, "%v", err)
-				continue
-			}
-			e.PhoneHash = HashPhone(salt, norm)
-		}
-		scope := field("scope")
-		switch e.Role {
-		case schemas.RoleStation:
-			for _, s := range strings.Split(scope, ";") {
-				if s = strings.TrimSpace(s); s != "" {
-					e.Stations = append(e.Stations, s)
-				}
-			}
-			if len(e.Stations) == 0 {
-				problem(line, "a station volunteer needs station ids in scope, separated by ';'")
-				continue
-			}
-			if country != nil {
-				for _, s := range e.Stations {
-					if _, ok := country.StationByID(s); !ok {
-						problem(line, "station %q is not in the reference data", s)
-						bad = true
-					}
-				}
-			}
-		case schemas.RoleDistrictLead:
-			e.Constituency = scope
-			if scope == "" || strings.Contains(scope, ";") {
-				problem(line, "a district lead's scope is one constituency id")
-				continue
-			}
-			if country != nil {
-				if _, ok := country.Constituency(scope); !ok {
-					problem(line, "constituency %q is not in the reference data", scope)
-					continue
-				}
-			}
-		case schemas.RoleWarRoom:
-			if scope != "" {
-				problem(line, "the war room's scope is empty (it covers everything); got %q", scope)
-				continue
-			}
-		default:
-			problem(line, "role %q: want station, district_lead or war_room", e.Role)
-			continue
-		}
-		if !bad {
+		if e, ok := rr.entry(rec, line); ok {
 			entries = append(entries, e)
 		}
 	}
-	if len(problems) > 0 {
-		if dropped > 0 {
-			problems = append(problems, fmt.Errorf("... and %d more problems", dropped))
-		}
-		return nil, fmt.Errorf("%w: %w", ErrBadRoster, errors.Join(problems...))
+	if err := rr.err(); err != nil {
+		return nil, err
 	}
 	return entries, nil
+}
+
+// readHeader reads the header row: its width and each column's index by its lower-case
+// name. A column named twice, or one of columns missing, is an error.
+func readHeader(cr *csv.Reader, source string) (int, map[string]int, error) {
+	header, err := cr.Read()
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %s: no header row: %v", ErrBadRoster, source, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
+		if _, dup := col[h]; dup {
+			return 0, nil, fmt.Errorf("%w: %s: column %q twice", ErrBadRoster, source, h)
+		}
+		col[h] = i
+	}
+	for _, c := range columns {
+		if _, ok := col[c]; !ok {
+			return 0, nil, fmt.Errorf("%w: %s: no %q column (want %s)", ErrBadRoster, source, c, strings.Join(columns, ", "))
+		}
+	}
+	return len(header), col, nil
+}
+
+// rowReader turns the rows of one roster into entries, noting each row's problems.
+type rowReader struct {
+	source  string
+	salt    []byte
+	country *election.Country // nil: scopes are not checked against reference data
+	col     map[string]int    // column index by name
+	seen    map[string]int    // org/volunteer_id -> line that listed it first
+
+	problems []error
+	dropped  int // problems beyond maxProblems
+}
+
+// problem notes a problem of line (0: of the file), keeping the first maxProblems.
+func (rr *rowReader) problem(line int, format string, args ...any) {
+	if len(rr.problems) < maxProblems {
+		rr.problems = append(rr.problems, fmt.Errorf("%s:%d: %s", rr.source, line, fmt.Sprintf(format, args...)))
+	} else {
+		rr.dropped++
+	}
+}
+
+// err joins the problems noted, or returns nil when there are none.
+func (rr *rowReader) err() error {
+	if len(rr.problems) == 0 {
+		return nil
+	}
+	problems := rr.problems
+	if rr.dropped > 0 {
+		problems = append(problems, fmt.Errorf("... and %d more problems", rr.dropped))
+	}
+	return fmt.Errorf("%w: %w", ErrBadRoster, errors.Join(problems...))
+}
+
+// entry reads the volunteer of one row of the header's width: the identity, the phone hash,
+// then the role's scope. false when the row has problems (noted).
+func (rr *rowReader) entry(rec []string, line int) (Entry, bool) {
+	field := func(name string) string {
+		if i := rr.col[name]; i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	e := Entry{Source: rr.source, Line: line, Org: field("org"), LocalID: field("volunteer_id"), Name: field("name"), Role: field("role")}
+	if !rr.identity(e) {
+		return e, false
+	}
+	rr.seen[e.VolunteerID()] = line
+	if phone := field("phone"); phone != "" {
+		norm, err := NormalizePhone(phone)
+		if err != nil {
+			rr.problem(line, "%v", err)
+			return e, false
+		}
+		e.PhoneHash = HashPhone(rr.salt, norm)
+	}
+	return e, rr.scope(&e, field("scope"))
+}
+
+// identity checks e's organisation, volunteer id and name, and that the volunteer is not
+// listed twice.
+func (rr *rowReader) identity(e Entry) bool {
+	bad := false
+	for _, f := range []struct{ name, v string }{{"org", e.Org}, {"volunteer_id", e.LocalID}, {"name", e.Name}} {
+		if !utf8.ValidString(f.v) {
+			rr.problem(e.Line, "%s is not valid UTF-8", f.name)
+			bad = true
+		}
+	}
+	switch {
+	case bad:
+		return false
+	case e.Org == "" || e.LocalID == "":
+		rr.problem(e.Line, "org and volunteer_id are required")
+		return false
+	case strings.Contains(e.Org, "/"):
+		rr.problem(e.Line, "org %q contains '/', which separates org and volunteer in token ids", e.Org)
+		return false
+	}
+	if prev, dup := rr.seen[e.VolunteerID()]; dup {
+		rr.problem(e.Line, "volunteer %q of %q already listed on line %d", e.LocalID, e.Org, prev)
+		return false
+	}
+	return true
+}
+
+// scope sets e's scope from the scope column as its role reads it, checked against the
+// reference data when there is a country.
+func (rr *rowReader) scope(e *Entry, scope string) bool {
+	switch e.Role {
+	case schemas.RoleStation:
+		for _, s := range strings.Split(scope, ";") {
+			if s = strings.TrimSpace(s); s != "" {
+				e.Stations = append(e.Stations, s)
+			}
+		}
+		if len(e.Stations) == 0 {
+			rr.problem(e.Line, "a station volunteer needs station ids in scope, separated by ';'")
+			return false
+		}
+		ok := true
+		if rr.country != nil {
+			for _, s := range e.Stations {
+				if _, known := rr.country.StationByID(s); !known {
+					rr.problem(e.Line, "station %q is not in the reference data", s)
+					ok = false
+				}
+			}
+		}
+		return ok
+	case schemas.RoleDistrictLead:
+		e.Constituency = scope
+		if scope == "" || strings.Contains(scope, ";") {
+			rr.problem(e.Line, "a district lead's scope is one constituency id")
+			return false
+		}
+		if rr.country != nil {
+			if _, known := rr.country.Constituency(scope); !known {
+				rr.problem(e.Line, "constituency %q is not in the reference data", scope)
+				return false
+			}
+		}
+		return true
+	case schemas.RoleWarRoom:
+		if scope != "" {
+			rr.problem(e.Line, "the war room's scope is empty (it covers everything); got %q", scope)
+			return false
+		}
+		return true
+	default:
+		rr.problem(e.Line, "role %q: want station, district_lead or war_room", e.Role)
+		return false
+	}
 }
 
 // NormalizePhone brings a phone number to E.164 ("+66812345678"), reading Thai numbers

@@ -160,17 +160,27 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func TestImport(t *testing.T) {
-	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "wevis.csv": wevisRoster, "keys": keyLine, "salt": "election-2023-salt\n"})
-	now := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
+// importConfig writes files and a token key file ("keys") into a folder of their own and
+// returns it with an import of its rosters (file names) into tokens.csv at now.
+func importConfig(t *testing.T, files map[string]string, now time.Time, rosters ...string) (string, ImportConfig) {
+	t.Helper()
+	files["keys"] = "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
+	dir := writeFiles(t, files)
 	cfg := DefaultImportConfig()
-	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv"), filepath.Join(dir, "wevis.csv")}
+	for _, r := range rosters {
+		cfg.Rosters = append(cfg.Rosters, filepath.Join(dir, r))
+	}
 	cfg.Out = filepath.Join(dir, "tokens.csv")
 	cfg.TokenKeysFile = filepath.Join(dir, "keys")
-	cfg.SaltFile = filepath.Join(dir, "salt")
 	cfg.Country = country(t)
 	cfg.Now = func() time.Time { return now }
+	return dir, cfg
+}
+
+func TestImport(t *testing.T) {
+	now := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
+	dir, cfg := importConfig(t, map[string]string{"ilaw.csv": ilawRoster, "wevis.csv": wevisRoster, "salt": "election-2023-salt\n"}, now, "ilaw.csv", "wevis.csv")
+	cfg.SaltFile = filepath.Join(dir, "salt")
 	sum, err := Import(cfg)
 	if err != nil {
 		t.Fatal(err)

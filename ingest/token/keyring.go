@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"votestream/internal/fileparse"
 )
 
 // ErrBadKeyring: a key file or key set is unusable.
@@ -102,16 +103,7 @@ func decodeSecret(s string) ([]byte, error) {
 
 // LoadKeyring reads a key file (see ParseKeyring).
 func LoadKeyring(path string) (*Keyring, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("token: open keyring: %w", err)
-	}
-	defer f.Close()
-	k, err := ParseKeyring(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
+	return fileparse.Load(path, "token: open keyring", ParseKeyring)
 }
 
 // NewKeyLine returns a fresh random 32-byte key as a key file line for id, ready to append

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -133,15 +132,7 @@ func (h *deployHost) roleArgs(t *testing.T, cmd []string) ([]string, map[string]
 	return args, addrs
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testenv.FreeAddr(t) }
 
 // TestComposeCommandsRunHere runs what docker-compose.yml runs, on this machine: the init
 // service's script (twice: it must be idempotent), migrate, and each long-running role with

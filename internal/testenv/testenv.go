@@ -3,6 +3,10 @@
 // each other's data. It finds the services through VOTESTREAM_KAFKA and
 // VOTESTREAM_CLICKHOUSE (host:port), which `make test` sets. Without them a test skips,
 // unless VOTESTREAM_REQUIRE_SERVICES=1 (make test, CI), where absence fails the test.
+//
+// It also holds what many tests of different packages set up the same way: a role's Run in
+// the background (RunInBackground, Serve), outage lengths and polled waits, log capture,
+// HTTP GETs, a free address, photo bytes. Look here before writing a test helper.
 package testenv
 
 import (

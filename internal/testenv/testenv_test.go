@@ -3,6 +3,9 @@ package testenv_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +125,41 @@ func TestPrivateKafkaRestart(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "before" || got[1] != "after" {
 		t.Fatalf("got %q, want [before after]", got)
+	}
+}
+
+func TestGet(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ok" {
+			http.Error(w, "no such page", http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write([]byte("body"))
+	}))
+	defer srv.Close()
+	if code, b := testenv.Get(t, srv.URL+"/missing"); code != http.StatusNotFound || !strings.Contains(string(b), "no such page") {
+		t.Errorf("Get(/missing) = %d %q, want 404 with the body", code, b)
+	}
+	if b := testenv.MustGet(t, srv.URL+"/ok"); string(b) != "body" {
+		t.Errorf("MustGet(/ok) = %q, want \"body\"", b)
+	}
+}
+
+func TestRunInBackground(t *testing.T) {
+	started := make(chan struct{})
+	b := testenv.RunInBackground(t, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return errors.New("stopped")
+	})
+	<-started
+	if !b.Running() {
+		t.Fatal("Running false while run waits for its context")
+	}
+	if err := b.Stop(); err == nil || err.Error() != "stopped" {
+		t.Errorf("Stop = %v, want run's error", err)
+	}
+	if err := b.Stop(); err == nil || err.Error() != "stopped" {
+		t.Errorf("second Stop = %v, want the same error", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"votestream/internal/chquery"
 	"votestream/schemas"
 )
 
@@ -108,20 +109,12 @@ type migrationRow struct {
 }
 
 func recorded(ctx context.Context, conn driver.Conn, db string) ([]migrationRow, error) {
-	rows, err := conn.Query(ctx, "SELECT version, name, checksum FROM "+db+".schema_migrations ORDER BY version")
-	if err != nil {
-		return nil, fmt.Errorf("provision: read %s.schema_migrations: %w", db, err)
-	}
-	defer rows.Close()
-	var out []migrationRow
-	for rows.Next() {
+	out, err := chquery.All(ctx, conn, func(rows driver.Rows) (migrationRow, error) {
 		var r migrationRow
-		if err := rows.Scan(&r.version, &r.name, &r.checksum); err != nil {
-			return nil, fmt.Errorf("provision: read %s.schema_migrations: %w", db, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		err := rows.Scan(&r.version, &r.name, &r.checksum)
+		return r, err
+	}, "SELECT version, name, checksum FROM "+db+".schema_migrations ORDER BY version")
+	if err != nil {
 		return nil, fmt.Errorf("provision: read %s.schema_migrations: %w", db, err)
 	}
 	return out, nil

@@ -3,7 +3,8 @@
 // away (ReplacingMergeTree). Offsets are committed only after the insert returned nil, so a
 // crash re-delivers and never loses. ClickHouse or Kafka being away does not end it: it
 // waits (capped back-off, readiness false, votestream_dependency_up 0, one log line when the
-// wait starts and one when it ends) and goes on from the records it holds. It also loads the
+// wait starts and one when it ends) and goes on from the records it holds; while idle it
+// pings ClickHouse (Config.PingInterval) so the readiness follows the server. It also loads the
 // reference data of a country. It reads Kafka and writes ClickHouse; it produces nothing but
 // dead letters.
 package clickhouse
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -52,6 +54,12 @@ type Config struct {
 	InsertAttempts int
 	// InsertTimeout bounds one insert; default 30 s.
 	InsertTimeout time.Duration
+	// PingInterval is how often ClickHouse is pinged while the sink has nothing to insert,
+	// so readiness and votestream_dependency_up follow a server that goes away (or comes
+	// back) between inserts within seconds, not at the next record; default 2 s. Each ping
+	// is bounded by PingTimeout (default 5 s).
+	PingInterval time.Duration
+	PingTimeout  time.Duration
 
 	Logger *slog.Logger // default slog.Default()
 	// Registerer, when set, gets the sink's Prometheus metrics and its dependency gauges
@@ -68,6 +76,8 @@ func DefaultConfig() Config {
 		MaxBatchRecords: 10_000,
 		InsertAttempts:  8,
 		InsertTimeout:   30 * time.Second,
+		PingInterval:    2 * time.Second,
+		PingTimeout:     5 * time.Second,
 	}
 }
 
@@ -91,6 +101,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: InsertAttempts %d < 1", ErrConfig, c.InsertAttempts)
 	case c.InsertTimeout <= 0:
 		return fmt.Errorf("%w: InsertTimeout %v <= 0", ErrConfig, c.InsertTimeout)
+	case c.PingInterval <= 0:
+		return fmt.Errorf("%w: PingInterval %v <= 0", ErrConfig, c.PingInterval)
+	case c.PingTimeout <= 0:
+		return fmt.Errorf("%w: PingTimeout %v <= 0", ErrConfig, c.PingTimeout)
 	}
 	return nil
 }
@@ -119,6 +133,11 @@ type Sink struct {
 
 	m     *metrics
 	mOnce sync.Once
+
+	// storing is true while store runs, and stores counts the stores begun: inserts
+	// report ClickHouse's state themselves, and the idle pinger stays out of their way.
+	storing atomic.Bool
+	stores  atomic.Uint64
 }
 
 // metrics returns the sink's series, made unregistered for a Sink not built by New (tests).
@@ -198,6 +217,38 @@ func (s *Sink) waitServices(ctx context.Context) error {
 	})
 }
 
+// watchIdle pings ClickHouse every PingInterval until ctx ends, marking it down or up,
+// but only while no store runs: an insert reports the server's state itself, and two
+// reporters at the edge of an outage would log it twice.
+func (s *Sink) watchIdle(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.PingInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		seq := s.stores.Load()
+		if s.storing.Load() {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
+		err := s.conn.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case s.storing.Load() || s.stores.Load() != seq:
+			// A store began meanwhile; its inserts' word is the newer one.
+		case err != nil:
+			s.clickhouse.Down(err) // the driver says "ping: …"
+		default:
+			s.clickhouse.Up()
+		}
+	}
+}
+
 // Run consumes until ctx is cancelled (returning nil) or ClickHouse refuses an insert
 // InsertAttempts times (returning the error). A service that does not answer is waited for.
 // It closes the clients before returning.
@@ -210,6 +261,15 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	idleCtx, stopIdle := context.WithCancel(ctx)
+	var idle sync.WaitGroup
+	idle.Add(1)
+	go func() {
+		defer idle.Done()
+		s.watchIdle(idleCtx)
+	}()
+	defer idle.Wait()
+	defer stopIdle()
 	fetchWait := waitCurve.Start()
 	for {
 		fetches := s.kc.PollRecords(ctx, s.cfg.MaxBatchRecords)
@@ -237,7 +297,11 @@ func (s *Sink) Run(ctx context.Context) error {
 		if len(records) > 0 {
 			fetchWait.Reset()
 			s.kafka.Up()
-			if err := s.store(ctx, records); err != nil {
+			s.stores.Add(1)
+			s.storing.Store(true)
+			err := s.store(ctx, records)
+			s.storing.Store(false)
+			if err != nil {
 				s.kc.AllowRebalance()
 				if ctx.Err() != nil {
 					return nil
