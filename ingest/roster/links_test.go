@@ -10,18 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"votestream/ingest/token"
 )
 
 func TestImportPersonalLinks(t *testing.T) {
 	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine})
+	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine, "staff": staffKeyLine})
 	now := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
 	cfg := DefaultImportConfig()
 	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv")}
 	cfg.Out = filepath.Join(dir, "tokens.csv")
 	cfg.TokenKeysFile = filepath.Join(dir, "keys")
+	cfg.StaffKeysFile = filepath.Join(dir, "staff")
 	cfg.Country = country(t)
 	cfg.Now = func() time.Time { return now }
 	cfg.LinkBase = "https://report.example.org/"
@@ -36,7 +35,7 @@ func TestImportPersonalLinks(t *testing.T) {
 	if err != nil || rows[0][6] != "link" || len(rows) != sum.Issued+1 || sum.QRCodes != sum.Issued {
 		t.Fatalf("tokens file %v %v, summary %+v", err, rows, sum)
 	}
-	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	keys := bothRings(t, cfg)
 	for _, row := range rows[1:] {
 		if row[6] != "https://report.example.org/#t="+row[5] {
 			t.Fatalf("link %q for token %q", row[6], row[5])

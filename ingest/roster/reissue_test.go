@@ -9,18 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"votestream/ingest/token"
 	"votestream/schemas"
 )
 
 func TestReissue(t *testing.T) {
 	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine})
+	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine, "staff": staffKeyLine})
 	imported := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
 	cfg := DefaultImportConfig()
 	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv")}
 	cfg.Out = filepath.Join(dir, "tokens.csv")
 	cfg.TokenKeysFile = filepath.Join(dir, "keys")
+	cfg.StaffKeysFile = filepath.Join(dir, "staff")
 	cfg.Country = country(t)
 	cfg.Now = func() time.Time { return imported }
 	cfg.LinkBase = "https://report.example.org"
@@ -39,7 +39,7 @@ func TestReissue(t *testing.T) {
 		t.Fatalf("%s not in the tokens file", id)
 		return nil
 	}
-	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	keys := bothRings(t, cfg)
 	oldRow := readRow("iLaw/0002")
 	old, _ := keys.Verify(oldRow[5], imported)
 

@@ -160,14 +160,58 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+var staffKeyLine = "s2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)) + "\n"
+
+// rings verifies with the volunteers' or the staff ring, by the token's signature.
+type rings struct{ vol, staff *token.Keyring }
+
+func (r rings) Verify(tok string, now time.Time) (token.Claims, error) {
+	c, err := r.vol.Verify(tok, now)
+	if errors.Is(err, token.ErrUnknownKey) {
+		return r.staff.Verify(tok, now)
+	}
+	return c, err
+}
+
+func bothRings(t *testing.T, cfg ImportConfig) rings {
+	t.Helper()
+	vol, err := token.LoadKeyring(cfg.TokenKeysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := token.LoadStaffKeyring(cfg.StaffKeysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rings{vol, staff}
+}
+
+// A roster that lists a district lead needs the staff key file: the volunteers' key may
+// not sign a lead's token.
+func TestImportLeadNeedsStaffKeys(t *testing.T) {
+	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
+	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "keys": keyLine})
+	cfg := DefaultImportConfig()
+	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv")}
+	cfg.Out = filepath.Join(dir, "tokens.csv")
+	cfg.TokenKeysFile = filepath.Join(dir, "keys")
+	if _, err := Import(cfg); !errors.Is(err, ErrBadRoster) || !strings.Contains(err.Error(), "--staff-keys") {
+		t.Fatalf("import of a lead without staff keys: %v", err)
+	}
+	if _, err := os.Stat(cfg.Out); !os.IsNotExist(err) {
+		t.Fatalf("tokens file written anyway: %v", err)
+	}
+}
+
 func TestImport(t *testing.T) {
 	keyLine := "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
-	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "wevis.csv": wevisRoster, "keys": keyLine, "salt": "election-2023-salt\n"})
+	dir := writeFiles(t, map[string]string{"ilaw.csv": ilawRoster, "wevis.csv": wevisRoster, "keys": keyLine, "staff": staffKeyLine, "salt": "election-2023-salt\n"})
 	now := time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC)
 	cfg := DefaultImportConfig()
 	cfg.Rosters = []string{filepath.Join(dir, "ilaw.csv"), filepath.Join(dir, "wevis.csv")}
 	cfg.Out = filepath.Join(dir, "tokens.csv")
 	cfg.TokenKeysFile = filepath.Join(dir, "keys")
+	cfg.StaffKeysFile = filepath.Join(dir, "staff")
 	cfg.SaltFile = filepath.Join(dir, "salt")
 	cfg.Country = country(t)
 	cfg.Now = func() time.Time { return now }
@@ -189,7 +233,7 @@ func TestImport(t *testing.T) {
 	if err != nil || len(rows) != 6 || !slices.Equal(rows[0], []string{"volunteer_id", "org", "role", "scope", "expires_at", "token"}) {
 		t.Fatalf("tokens file: %v %v", err, rows)
 	}
-	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	keys := bothRings(t, cfg)
 	persons := map[string]string{} // volunteer id -> the token's person
 	for _, row := range rows[1:] {
 		c, err := keys.Verify(row[5], now)

@@ -48,6 +48,8 @@ var (
 	ErrRevoked      = errors.New("token: revoked")
 )
 
+// ErrWrongClass (keyring.go) is also a sentinel of Verify.
+
 // version is the first field of every token; a new format gets a new prefix.
 const version = "vt1"
 
@@ -169,6 +171,9 @@ func (k *Keyring) Issue(c Claims) (string, error) {
 	if err := c.Validate(); err != nil {
 		return "", err
 	}
+	if err := k.checkClass(c.Role); err != nil {
+		return "", err
+	}
 	payload, err := json.Marshal(wireClaims{
 		TokenID: c.TokenID, VolunteerID: c.VolunteerID, Org: c.Org, Person: c.Person, Bind: c.Bind, Role: c.Role,
 		Stations: c.Stations, Constituency: c.Constituency,
@@ -225,6 +230,9 @@ func (k *Keyring) Verify(tok string, now time.Time) (Claims, error) {
 		IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(w.ExpiresAt, 0).UTC(),
 	}
 	if err := c.Validate(); err != nil {
+		return Claims{}, err
+	}
+	if err := k.checkClass(c.Role); err != nil {
 		return Claims{}, err
 	}
 	if !now.Before(c.ExpiresAt) {

@@ -1,0 +1,67 @@
+package staff
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+func TestEnrolAndCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "staff.json")
+	now := time.Date(2026, 5, 14, 11, 0, 5, 0, time.UTC)
+	key, err := Enrol(path, Member{ID: "wr-somchai", Name: "สมชาย", Role: "war_room"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("enrolment file: %v %v", err, st.Mode())
+	}
+	members, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := Find(members, "wr-somchai")
+	if !ok || m.Secret != key.Secret() || m.Name != "สมชาย" {
+		t.Fatalf("member %+v", m)
+	}
+	// The code an authenticator app computes from the URI (the library's own generator).
+	code, err := totp.GenerateCode(key.Secret(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g Guard
+	if err := g.Check(m, wrong(code), now); !errors.Is(err, ErrBadCode) {
+		t.Fatalf("wrong code: %v", err)
+	}
+	if err := g.Check(m, code, now.Add(5*time.Minute)); !errors.Is(err, ErrBadCode) {
+		t.Fatalf("code of five minutes ago: %v", err)
+	}
+	if err := g.Check(m, code, now); err != nil {
+		t.Fatalf("right code: %v", err)
+	}
+	if err := g.Check(m, code, now.Add(time.Second)); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("same code twice: %v", err)
+	}
+	next, _ := totp.GenerateCode(key.Secret(), now.Add(Period))
+	if err := g.Check(m, next, now.Add(Period)); err != nil {
+		t.Fatalf("next step's code: %v", err)
+	}
+	// Re-enrolling replaces the secret: the old phone's codes stop working.
+	if _, err := Enrol(path, Member{ID: "wr-somchai", Role: "war_room"}, now); err != nil {
+		t.Fatal(err)
+	}
+	members, _ = Load(path)
+	if len(members) != 1 || members[0].Secret == key.Secret() {
+		t.Fatalf("re-enrolment: %+v", members)
+	}
+}
+
+func wrong(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
+}
