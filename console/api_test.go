@@ -46,9 +46,10 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 			!strings.Contains(l, `what="GET /v1/queue" code=OUT_OF_SCOPE`) {
 			t.Fatalf("console log lacks the refusal:\n%s", l)
 		}
+		// A volunteer's token opens nothing: the console has no volunteers' key.
 		st, _, body = p.queue(p.volunteer("vol-x", "x", "S01"), "")
-		if st != http.StatusForbidden || !strings.Contains(string(body), "FORBIDDEN_ROLE") {
-			t.Fatalf("station volunteer: %d %s; want 403 FORBIDDEN_ROLE", st, body)
+		if st != http.StatusUnauthorized || !strings.Contains(string(body), "UNAUTHENTICATED") {
+			t.Fatalf("station volunteer: %d %s; want 401 UNAUTHENTICATED", st, body)
 		}
 		if st, _, _ := p.queue("", ""); st != http.StatusUnauthorized {
 			t.Fatalf("no token: %d; want 401", st)
@@ -132,8 +133,8 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+n.refC2, war, nil); st != http.StatusOK {
 			t.Fatalf("war room reading C2's photo: %d; want 200", st)
 		}
-		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+n.refA, p.volunteer("vol-a", "x", "S01"), nil); st != http.StatusForbidden {
-			t.Fatalf("station volunteer reading a photo: %d; want 403", st)
+		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+n.refA, p.volunteer("vol-a", "x", "S01"), nil); st != http.StatusUnauthorized {
+			t.Fatalf("station volunteer reading a photo: %d; want 401", st)
 		}
 		missing := "sha256:" + strings.Repeat("ab", 32)
 		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+missing, war, nil); st != http.StatusNotFound {
@@ -279,20 +280,54 @@ func TestOfficialCSVUpload(t *testing.T) {
 		"S02,constituency,500,5,5,3,50\n"
 	st, body = upload(war, "ecexport.csv", good)
 	var sum console.UploadSummary
-	if st != http.StatusOK || json.Unmarshal(body, &sum) != nil {
-		t.Fatalf("good CSV: %d %s", st, body)
+	if st != http.StatusAccepted || json.Unmarshal(body, &sum) != nil || sum.Override == nil {
+		t.Fatalf("good CSV: %d %s; want 202 with a pending override", st, body)
 	}
 	// S01's consolidated figures (disputed) are vol-a's, which the official figure confirms;
 	// S02's corroborated figures are off by 10 for candidates 2 and 3.
-	if sum.Rows != 2 || sum.Applied != 2 || sum.Matches != 1 || len(sum.Mismatches) != 1 || sum.Mismatches[0].StationID != "S02" {
-		t.Fatalf("summary = %+v; want 2 rows applied, S01 matching, S02 a mismatch", sum)
+	if sum.Rows != 2 || sum.Applied != 0 || sum.Matches != 1 || len(sum.Mismatches) != 1 || sum.Mismatches[0].StationID != "S02" {
+		t.Fatalf("summary = %+v; want 2 rows pending, S01 matching, S02 a mismatch", sum)
+	}
+	// One approver is not enough: nothing is sent, and the uploader cannot approve it.
+	if n := officialRecords(); n != 0 {
+		t.Fatalf("%d official records before a second approver; want 0", n)
+	}
+	approve := func(tok, id string) (int, console.Override) {
+		st, body, _ := do(t, http.MethodPost, p.console+"/v1/overrides/"+id+"/approve", tok, []byte(`{"reason":"checked against the EC export"}`))
+		var o console.Override
+		_ = json.Unmarshal(body, &o)
+		return st, o
+	}
+	if st, _ := approve(war, sum.Override.ID); st != http.StatusForbidden {
+		t.Fatalf("the uploader approving their own import: %d; want 403 SAME_PERSON", st)
+	}
+	if st, _ := approve(lead1, sum.Override.ID); st != http.StatusForbidden {
+		t.Fatalf("a lead approving: %d; want 403", st)
+	}
+	if n := officialRecords(); n != 0 {
+		t.Fatalf("%d official records after refused approvals; want 0", n)
+	}
+	war2 := p.warRoom2()
+	if st, o := approve(war2, sum.Override.ID); st != http.StatusOK || o.State != console.OverrideApplied || o.DecidedBy != "war-room-2" || o.RequestedBy != "war-room-1" {
+		t.Fatalf("second approver: %d %+v; want 200 applied, requested by war-room-1, approved by war-room-2", st, o)
 	}
 	if n := officialRecords(); n != 2 {
 		t.Fatalf("%d official records; want 2", n)
 	}
+	if st, _ := approve(war2, sum.Override.ID); st != http.StatusConflict {
+		t.Fatalf("approving twice: %d; want 409", st)
+	}
+	// Both names are in ClickHouse's audit.
+	var both uint64
+	if err := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT count() FROM `%s`.staff_actions WHERE override_id = ? AND requested_by = 'war-room-1' AND approved_by = 'war-room-2'", p.ch.Database), sum.Override.ID).Scan(&both); err != nil || both == 0 {
+		t.Fatalf("staff_actions rows with both names: %d (%v)", both, err)
+	}
 	// The same file again is a retry: ingest recognises the ids, nothing is doubled.
-	if st, body = upload(war, "ecexport.csv", good); st != http.StatusOK {
+	if st, body = upload(war, "ecexport.csv", good); st != http.StatusAccepted || json.Unmarshal(body, &sum) != nil {
 		t.Fatalf("re-upload: %d %s", st, body)
+	}
+	if st, _ := approve(war2, sum.Override.ID); st != http.StatusOK {
+		t.Fatalf("approving the re-upload: %d", st)
 	}
 	if n := officialRecords(); n != 2 {
 		t.Fatalf("%d official records after sending the same file twice; want 2", n)

@@ -346,8 +346,12 @@ func run(o options) error {
 		}
 		w.tokens = append(w.tokens, "Bearer "+tok)
 	}
+	staffKeys, err := token.NewStaffKeyring("bench", map[string][]byte{"bench": bytes.Repeat([]byte{2}, 32)})
+	if err != nil {
+		return err
+	}
 	for _, k := range country.Constituencies {
-		tok, err := keys.Issue(token.Claims{VolunteerID: "lead/" + k.ID, Org: "bench", Role: schemas.RoleDistrictLead,
+		tok, err := staffKeys.Issue(token.Claims{VolunteerID: "lead/" + k.ID, Org: "bench", Role: schemas.RoleDistrictLead,
 			Constituency: k.ID, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)})
 		if err != nil {
 			return err
@@ -366,7 +370,7 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(cfg.EvidenceDir)
 	reg := prometheus.NewRegistry()
-	srv, err := ingest.New(cfg, country, ingest.WithKeyring(keys), ingest.WithRegistry(reg),
+	srv, err := ingest.New(cfg, country, ingest.WithKeyring(keys), ingest.WithStaffKeyring(staffKeys), ingest.WithRegistry(reg),
 		ingest.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return err
