@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -200,7 +201,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	hb := time.NewTicker(s.cfg.Heartbeat)
 	defer hb.Stop()
-	var sent uint64
+	var sent, sentOv uint64
 	for {
 		s.mu.Lock()
 		ch, closing := s.changed, s.closing
@@ -208,9 +209,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if closing {
 			return
 		}
-		if q := s.queue.Load(); q != nil && q.Seq != sent {
-			sent = q.Seq
-			if _, err := fmt.Fprintf(w, "event: queue\nid: %d\ndata: {\"seq\":%d,\"open\":%d}\n\n", q.Seq, q.Seq, len(q.Items)); err != nil {
+		// The queue changed, or an override came or went (the war room's list of them).
+		if q, ov := s.queue.Load(), s.overrideSeq.Load(); q != nil && (q.Seq != sent || ov != sentOv) {
+			sent, sentOv = q.Seq, ov
+			if _, err := fmt.Fprintf(w, "event: queue\nid: %d\ndata: {\"seq\":%d,\"open\":%d,\"overrides_seq\":%d}\n\n", q.Seq, q.Seq, len(q.Items), ov); err != nil {
 				return
 			}
 			fl.Flush()
@@ -373,6 +375,24 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) {
 	s.forward(w, r, u, "/v1/reviews", "review", review)
 }
 
+// figuresText writes figures as a person reads them: "cast 560, invalid 6, no vote 4; 1: 300, 2: 200".
+func figuresText(f Figures) string {
+	nos := make([]string, 0, len(f.Votes))
+	for no := range f.Votes {
+		nos = append(nos, no)
+	}
+	sort.Slice(nos, func(i, j int) bool {
+		a, _ := strconv.Atoi(nos[i])
+		b, _ := strconv.Atoi(nos[j])
+		return a < b
+	})
+	votes := make([]string, len(nos))
+	for i, no := range nos {
+		votes[i] = fmt.Sprintf("%s: %d", no, f.Votes[no])
+	}
+	return fmt.Sprintf("cast %d, invalid %d, no vote %d; %s", f.BallotsCast, f.Invalid, f.NoVote, strings.Join(votes, ", "))
+}
+
 // overrideKind tells whether a decision needs a second approver: corrected figures that
 // match no source, or `verify` of figures every source contradicts.
 func (s *Server) overrideKind(d decisionWire) (kind, summary string) {
@@ -380,11 +400,11 @@ func (s *Server) overrideKind(d decisionWire) (kind, summary string) {
 	switch d.Action {
 	case "correct":
 		if !sourced(it, *d.Figures) {
-			return KindUnsourcedFigures, fmt.Sprintf("station %s %s: figures no volunteer sent (ballots cast %d, votes %v)", d.StationID, d.Ballot, d.Figures.BallotsCast, d.Figures.Votes)
+			return KindUnsourcedFigures, fmt.Sprintf("station %s %s: figures no volunteer sent: %s", d.StationID, d.Ballot, figuresText(*d.Figures))
 		}
 	case "verify":
 		if it != nil && len(it.Sources) > 0 && !sourced(it, it.Result) {
-			return KindVerifyContradicts, fmt.Sprintf("station %s %s: verify figures every source contradicts (ballots cast %d, votes %v)", d.StationID, d.Ballot, it.Result.BallotsCast, it.Result.Votes)
+			return KindVerifyContradicts, fmt.Sprintf("station %s %s: verify figures every source contradicts: %s", d.StationID, d.Ballot, figuresText(it.Result))
 		}
 	}
 	return "", ""

@@ -144,6 +144,7 @@ func (s *Server) expireOverrides(ctx context.Context) {
 
 // changedNow tells the live streams that something changed (the queue shows overrides).
 func (s *Server) changedNow() {
+	s.overrideSeq.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {

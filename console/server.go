@@ -42,9 +42,10 @@ type Server struct {
 	client  *http.Client // to ingest
 	now     func() time.Time
 
-	sessions  sessions
-	guard     staff.Guard
-	overrides overrides
+	sessions    sessions
+	guard       staff.Guard
+	overrides   overrides
+	overrideSeq atomic.Uint64 // bumped when an override comes or goes, for the live stream
 
 	queue   atomic.Pointer[Queue]
 	mu      sync.Mutex
