@@ -334,3 +334,83 @@ func TestOfficialCSVUpload(t *testing.T) {
 	}
 	waitFor(t, "S01 verified by the official figure", func() bool { return p.status("S01", "constituency") == "verified" })
 }
+
+// Figures no volunteer sent, entered by the war room itself: pending, not applied with one
+// person's say, not approvable by the same person, withdrawn by a rejection, and applied
+// once a second member approves, with both names on the review.
+func TestOverrideNeedsTwoPeople(t *testing.T) {
+	p := startPipeline(t)
+	p.playNight()
+	war, war2, lead1 := p.warRoom(), p.warRoom2(), p.lead("C1")
+	correct := func(tok string, votes map[string]int) (int, console.Override) {
+		b, _ := json.Marshal(map[string]any{"station_id": "S21", "ballot": "constituency", "action": "correct",
+			"reason": "นับใหม่ต่อหน้าผู้สังเกตการณ์", "figures": map[string]any{"ballots_cast": 400, "invalid": 2, "no_vote": 3, "votes": votes}})
+		st, body, _ := do(t, http.MethodPost, p.console+"/v1/decisions", tok, b)
+		var v struct {
+			Override console.Override `json:"override"`
+		}
+		_ = json.Unmarshal(body, &v)
+		return st, v.Override
+	}
+	decide := func(tok, id, verb string) (int, console.Override) {
+		st, body, _ := do(t, http.MethodPost, p.console+"/v1/overrides/"+id+"/"+verb, tok, nil)
+		var o console.Override
+		_ = json.Unmarshal(body, &o)
+		return st, o
+	}
+	reviews := func() int64 {
+		ends, err := kadm.NewClient(p.kafka.Client(t)).ListEndOffsets(context.Background(), p.kafka.Topic(schemas.TopicReviews))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	// Figures that are one volunteer's report (S01's source a) need no second person: they
+	// go to ingest at once, as before.
+	b, _ := json.Marshal(map[string]any{"station_id": "S01", "ballot": "constituency", "action": "correct", "reason": "ตรงกับภาพของอาสา ก",
+		"figures": map[string]any{"ballots_cast": 560, "invalid": 6, "no_vote": 4, "votes": map[string]int{"1": 310, "2": 190, "3": 50}}})
+	if st, body, _ := do(t, http.MethodPost, p.console+"/v1/decisions", lead1, b); st != http.StatusAccepted || strings.Contains(string(body), "override") {
+		t.Fatalf("sourced figures: %d %s; want 202 from ingest, no override", st, body)
+	}
+	waitFor(t, "the sourced correction in reviews.v1", func() bool { return reviews() == 1 })
+	unsourced := map[string]int{"1": 190, "2": 205}
+	st, o := correct(war, unsourced)
+	if st != http.StatusAccepted || o.State != console.OverridePending || o.Kind != console.KindUnsourcedFigures {
+		t.Fatalf("unsourced figures: %d %+v; want 202 pending %s", st, o, console.KindUnsourcedFigures)
+	}
+	if st, _ := decide(war, o.ID, "approve"); st != http.StatusForbidden {
+		t.Fatalf("the requester approving: %d; want 403", st)
+	}
+	if st, _ := decide(lead1, o.ID, "approve"); st != http.StatusForbidden {
+		t.Fatalf("a lead approving: %d; want 403", st)
+	}
+	if n := reviews(); n != 1 {
+		t.Fatalf("%d reviews after an override with one person's say; want only the earlier 1", n)
+	}
+	if st, r := decide(war2, o.ID, "reject"); st != http.StatusOK || r.State != console.OverrideRejected {
+		t.Fatalf("reject: %d %+v", st, r)
+	}
+	if st, _ := decide(war2, o.ID, "approve"); st != http.StatusConflict {
+		t.Fatalf("approving a rejected override: %d; want 409", st)
+	}
+	st, o = correct(war, unsourced)
+	if st != http.StatusAccepted {
+		t.Fatalf("second request: %d", st)
+	}
+	// The list shows it to the war room, with the requester.
+	st, body, _ := do(t, http.MethodGet, p.console+"/v1/overrides", war2, nil)
+	if st != http.StatusOK || !strings.Contains(string(body), o.ID) || !strings.Contains(string(body), `"requested_by":"war-room-1"`) {
+		t.Fatalf("pending list: %d %s", st, body)
+	}
+	if st, r := decide(war2, o.ID, "approve"); st != http.StatusOK || r.State != console.OverrideApplied {
+		t.Fatalf("second person's approval: %d %+v", st, r)
+	}
+	waitFor(t, "S21 verified with the approved figures", func() bool { return p.status("S21", "constituency") == "verified" })
+	var reviewer, reason string
+	row := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT reviewer_id, reason FROM `%s`.reviews WHERE station_id = 'S21'", p.ch.Database))
+	if err := row.Scan(&reviewer, &reason); err != nil || reviewer != "war-room-2" || !strings.Contains(reason, "requested by war-room-1, approved by war-room-2") {
+		t.Fatalf("review: %q %q (%v); want war-room-2 with both names in the reason", reviewer, reason, err)
+	}
+}
