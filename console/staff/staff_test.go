@@ -65,3 +65,31 @@ func wrong(code string) string {
 	b[0] = '0' + (b[0]-'0'+1)%10
 	return string(b)
 }
+
+// FuzzCheck: whatever a person types as the code, Check answers one of its errors or nil,
+// and nil only for the right code.
+func FuzzCheck(f *testing.F) {
+	now := time.Date(2026, 5, 14, 11, 0, 5, 0, time.UTC)
+	m := Member{ID: "w", Role: "war_room", Secret: "JBSWY3DPEHPK3PXPJBSWY3DP"}
+	right, err := totp.GenerateCode(m.Secret, now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{right, "", "000000", "12345", "1234567", "abcdef", " 12345", "٠١٢٣٤٥"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		var g Guard
+		err := g.Check(m, code, now)
+		switch {
+		case err == nil && code != right:
+			prev, _ := totp.GenerateCode(m.Secret, now.Add(-Period))
+			next, _ := totp.GenerateCode(m.Secret, now.Add(Period))
+			if code != prev && code != next {
+				t.Fatalf("accepted %q", code)
+			}
+		case err != nil && !errors.Is(err, ErrBadCode):
+			t.Fatalf("error %v for %q", err, code)
+		}
+	})
+}
