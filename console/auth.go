@@ -213,6 +213,8 @@ func (s *Server) signIn(tok, code string, now time.Time) (who, *APIError) {
 	}
 	u := who{Claims: c, raw: tok, name: m.Name}
 	switch err := s.guard.Check(m, strings.TrimSpace(code), now); {
+	case errors.Is(err, staff.ErrLocked):
+		return u, apiErr(CodeBadCode, "code", "too many wrong codes: sign-in for %s is locked for %s; ask the war room if it was not you", c.VolunteerID, staff.LockFor)
 	case errors.Is(err, staff.ErrReplayed):
 		return u, apiErr(CodeBadCode, "code", "this code was already used: wait for the next one in your authenticator app")
 	case err != nil:

@@ -33,6 +33,8 @@ var (
 	ErrBadCode = errors.New("staff: wrong code")
 	// ErrReplayed: the code was right but already used to sign in.
 	ErrReplayed = errors.New("staff: code already used")
+	// ErrLocked: too many wrong codes in a row; sign-in waits LockFor.
+	ErrLocked = errors.New("staff: too many wrong codes")
 	// ErrBadFile: the enrolment file is unreadable or inconsistent.
 	ErrBadFile = errors.New("staff: bad enrolment file")
 )
@@ -142,18 +144,52 @@ func Code(m Member, t time.Time) (string, error) {
 	return totp.GenerateCode(m.Secret, t)
 }
 
+// MaxFailures wrong codes in a row lock a member's sign-in for LockFor: a stolen token
+// then buys a few guesses of a million an hour, not a brute force.
+const (
+	MaxFailures = 5
+	LockFor     = 15 * time.Minute
+)
+
 // Guard checks codes and remembers, per member, the newest time step a code was accepted
 // for: a code is accepted once, and never one older than the last accepted (RFC 6238 §5.2).
 // In memory: a console restart forgets, which re-opens at most the 90 seconds a code
 // lives. Safe for concurrent use.
 type Guard struct {
-	mu   sync.Mutex
-	last map[string]uint64
+	mu     sync.Mutex
+	last   map[string]uint64
+	failed map[string]int       // wrong codes in a row
+	locked map[string]time.Time // until when
 }
 
 // Check accepts code if it is m's code for the time step of now or the one either side
 // (clocks of phones drift) and that step is newer than the last accepted.
 func (g *Guard) Check(m Member, code string, now time.Time) error {
+	g.mu.Lock()
+	if g.last == nil {
+		g.last, g.failed, g.locked = map[string]uint64{}, map[string]int{}, map[string]time.Time{}
+	}
+	if until, ok := g.locked[m.ID]; ok && now.Before(until) {
+		g.mu.Unlock()
+		return ErrLocked
+	}
+	g.mu.Unlock()
+	err := g.check(m, code, now)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case errors.Is(err, ErrBadCode):
+		g.failed[m.ID]++
+		if g.failed[m.ID] >= MaxFailures {
+			g.locked[m.ID], g.failed[m.ID] = now.Add(LockFor), 0
+		}
+	case err == nil:
+		delete(g.failed, m.ID)
+	}
+	return err
+}
+
+func (g *Guard) check(m Member, code string, now time.Time) error {
 	if len(code) != 6 {
 		return ErrBadCode
 	}
@@ -174,9 +210,6 @@ func (g *Guard) Check(m Member, code string, now time.Time) error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.last == nil {
-		g.last = map[string]uint64{}
-	}
 	if last, ok := g.last[m.ID]; ok && matched <= last {
 		return ErrReplayed
 	}

@@ -60,6 +60,27 @@ func TestEnrolAndCheck(t *testing.T) {
 	}
 }
 
+// Five wrong codes lock the member out for LockFor, even from the right code; then it works.
+func TestLockAfterWrongCodes(t *testing.T) {
+	now := time.Date(2026, 5, 14, 11, 0, 5, 0, time.UTC)
+	m := Member{ID: "w", Role: "war_room", Secret: "JBSWY3DPEHPK3PXPJBSWY3DP"}
+	code, _ := totp.GenerateCode(m.Secret, now)
+	var g Guard
+	for i := range MaxFailures {
+		if err := g.Check(m, wrong(code), now); !errors.Is(err, ErrBadCode) {
+			t.Fatalf("wrong code %d: %v", i+1, err)
+		}
+	}
+	if err := g.Check(m, code, now); !errors.Is(err, ErrLocked) {
+		t.Fatalf("right code while locked: %v", err)
+	}
+	later := now.Add(LockFor)
+	code, _ = totp.GenerateCode(m.Secret, later)
+	if err := g.Check(m, code, later); err != nil {
+		t.Fatalf("right code after the lock: %v", err)
+	}
+}
+
 func wrong(code string) string {
 	b := []byte(code)
 	b[0] = '0' + (b[0]-'0'+1)%10
@@ -88,7 +109,7 @@ func FuzzCheck(f *testing.F) {
 			if code != prev && code != next {
 				t.Fatalf("accepted %q", code)
 			}
-		case err != nil && !errors.Is(err, ErrBadCode):
+		case err != nil && !errors.Is(err, ErrBadCode) && !errors.Is(err, ErrLocked):
 			t.Fatalf("error %v for %q", err, code)
 		}
 	})
