@@ -12,6 +12,12 @@
 // volunteers' devices either way. The key id in every token lets a new key be added, tokens
 // re-issued and the old key retired without a flag day.
 //
+// There are two key files, two classes of keyring: the volunteers' signs station volunteers'
+// tokens only, the staff's those of district leads, the war room and the desk only (see
+// Keyring). Both sign and verify with the same HMAC; what separates them is that a verifier
+// refuses a role signed with the other class's keys, so the volunteers' key, which sits on
+// more machines and in more hands, mints no privileged token.
+//
 // Wire form, four dot-separated fields, all URL-safe:
 //
 //	vt1.<key id>.<base64url(JSON claims)>.<base64url(HMAC-SHA256 over "vt1.<key id>.<claims>")>
