@@ -46,9 +46,10 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 			!strings.Contains(l, `what="GET /v1/queue" code=OUT_OF_SCOPE`) {
 			t.Fatalf("console log lacks the refusal:\n%s", l)
 		}
+		// A volunteer's token opens nothing: the console has no volunteers' key.
 		st, _, body = p.queue(p.volunteer("vol-x", "x", "S01"), "")
-		if st != http.StatusForbidden || !strings.Contains(string(body), "FORBIDDEN_ROLE") {
-			t.Fatalf("station volunteer: %d %s; want 403 FORBIDDEN_ROLE", st, body)
+		if st != http.StatusUnauthorized || !strings.Contains(string(body), "UNAUTHENTICATED") {
+			t.Fatalf("station volunteer: %d %s; want 401 UNAUTHENTICATED", st, body)
 		}
 		if st, _, _ := p.queue("", ""); st != http.StatusUnauthorized {
 			t.Fatalf("no token: %d; want 401", st)
@@ -132,8 +133,8 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+n.refC2, war, nil); st != http.StatusOK {
 			t.Fatalf("war room reading C2's photo: %d; want 200", st)
 		}
-		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+n.refA, p.volunteer("vol-a", "x", "S01"), nil); st != http.StatusForbidden {
-			t.Fatalf("station volunteer reading a photo: %d; want 403", st)
+		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+n.refA, p.volunteer("vol-a", "x", "S01"), nil); st != http.StatusUnauthorized {
+			t.Fatalf("station volunteer reading a photo: %d; want 401", st)
 		}
 		missing := "sha256:" + strings.Repeat("ab", 32)
 		if st, _, _ := do(t, http.MethodGet, p.console+"/v1/evidence/"+missing, war, nil); st != http.StatusNotFound {
@@ -279,23 +280,137 @@ func TestOfficialCSVUpload(t *testing.T) {
 		"S02,constituency,500,5,5,3,50\n"
 	st, body = upload(war, "ecexport.csv", good)
 	var sum console.UploadSummary
-	if st != http.StatusOK || json.Unmarshal(body, &sum) != nil {
-		t.Fatalf("good CSV: %d %s", st, body)
+	if st != http.StatusAccepted || json.Unmarshal(body, &sum) != nil || sum.Override == nil {
+		t.Fatalf("good CSV: %d %s; want 202 with a pending override", st, body)
 	}
 	// S01's consolidated figures (disputed) are vol-a's, which the official figure confirms;
 	// S02's corroborated figures are off by 10 for candidates 2 and 3.
-	if sum.Rows != 2 || sum.Applied != 2 || sum.Matches != 1 || len(sum.Mismatches) != 1 || sum.Mismatches[0].StationID != "S02" {
-		t.Fatalf("summary = %+v; want 2 rows applied, S01 matching, S02 a mismatch", sum)
+	if sum.Rows != 2 || sum.Applied != 0 || sum.Matches != 1 || len(sum.Mismatches) != 1 || sum.Mismatches[0].StationID != "S02" {
+		t.Fatalf("summary = %+v; want 2 rows pending, S01 matching, S02 a mismatch", sum)
+	}
+	// One approver is not enough: nothing is sent, and the uploader cannot approve it.
+	if n := officialRecords(); n != 0 {
+		t.Fatalf("%d official records before a second approver; want 0", n)
+	}
+	approve := func(tok, id string) (int, console.Override) {
+		st, body, _ := do(t, http.MethodPost, p.console+"/v1/overrides/"+id+"/approve", tok, []byte(`{"reason":"checked against the EC export"}`))
+		var o console.Override
+		_ = json.Unmarshal(body, &o)
+		return st, o
+	}
+	if st, _ := approve(war, sum.Override.ID); st != http.StatusForbidden {
+		t.Fatalf("the uploader approving their own import: %d; want 403 SAME_PERSON", st)
+	}
+	if st, _ := approve(lead1, sum.Override.ID); st != http.StatusForbidden {
+		t.Fatalf("a lead approving: %d; want 403", st)
+	}
+	if n := officialRecords(); n != 0 {
+		t.Fatalf("%d official records after refused approvals; want 0", n)
+	}
+	war2 := p.warRoom2()
+	if st, o := approve(war2, sum.Override.ID); st != http.StatusOK || o.State != console.OverrideApplied || o.DecidedBy != "war-room-2" || o.RequestedBy != "war-room-1" {
+		t.Fatalf("second approver: %d %+v; want 200 applied, requested by war-room-1, approved by war-room-2", st, o)
 	}
 	if n := officialRecords(); n != 2 {
 		t.Fatalf("%d official records; want 2", n)
 	}
+	if st, _ := approve(war2, sum.Override.ID); st != http.StatusConflict {
+		t.Fatalf("approving twice: %d; want 409", st)
+	}
+	// Both names are in ClickHouse's audit.
+	var both uint64
+	if err := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT count() FROM `%s`.staff_actions WHERE override_id = ? AND requested_by = 'war-room-1' AND approved_by = 'war-room-2'", p.ch.Database), sum.Override.ID).Scan(&both); err != nil || both == 0 {
+		t.Fatalf("staff_actions rows with both names: %d (%v)", both, err)
+	}
 	// The same file again is a retry: ingest recognises the ids, nothing is doubled.
-	if st, body = upload(war, "ecexport.csv", good); st != http.StatusOK {
+	if st, body = upload(war, "ecexport.csv", good); st != http.StatusAccepted || json.Unmarshal(body, &sum) != nil {
 		t.Fatalf("re-upload: %d %s", st, body)
+	}
+	if st, _ := approve(war2, sum.Override.ID); st != http.StatusOK {
+		t.Fatalf("approving the re-upload: %d", st)
 	}
 	if n := officialRecords(); n != 2 {
 		t.Fatalf("%d official records after sending the same file twice; want 2", n)
 	}
 	waitFor(t, "S01 verified by the official figure", func() bool { return p.status("S01", "constituency") == "verified" })
+}
+
+// Figures no volunteer sent, entered by the war room itself: pending, not applied with one
+// person's say, not approvable by the same person, withdrawn by a rejection, and applied
+// once a second member approves, with both names on the review.
+func TestOverrideNeedsTwoPeople(t *testing.T) {
+	p := startPipeline(t)
+	p.playNight()
+	war, war2, lead1 := p.warRoom(), p.warRoom2(), p.lead("C1")
+	correct := func(tok string, votes map[string]int) (int, console.Override) {
+		b, _ := json.Marshal(map[string]any{"station_id": "S21", "ballot": "constituency", "action": "correct",
+			"reason": "นับใหม่ต่อหน้าผู้สังเกตการณ์", "figures": map[string]any{"ballots_cast": 400, "invalid": 2, "no_vote": 3, "votes": votes}})
+		st, body, _ := do(t, http.MethodPost, p.console+"/v1/decisions", tok, b)
+		var v struct {
+			Override console.Override `json:"override"`
+		}
+		_ = json.Unmarshal(body, &v)
+		return st, v.Override
+	}
+	decide := func(tok, id, verb string) (int, console.Override) {
+		st, body, _ := do(t, http.MethodPost, p.console+"/v1/overrides/"+id+"/"+verb, tok, nil)
+		var o console.Override
+		_ = json.Unmarshal(body, &o)
+		return st, o
+	}
+	reviews := func() int64 {
+		ends, err := kadm.NewClient(p.kafka.Client(t)).ListEndOffsets(context.Background(), p.kafka.Topic(schemas.TopicReviews))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	// Figures that are one volunteer's report (S01's source a) need no second person: they
+	// go to ingest at once, as before.
+	b, _ := json.Marshal(map[string]any{"station_id": "S01", "ballot": "constituency", "action": "correct", "reason": "ตรงกับภาพของอาสา ก",
+		"figures": map[string]any{"ballots_cast": 560, "invalid": 6, "no_vote": 4, "votes": map[string]int{"1": 310, "2": 190, "3": 50}}})
+	if st, body, _ := do(t, http.MethodPost, p.console+"/v1/decisions", lead1, b); st != http.StatusAccepted || strings.Contains(string(body), "override") {
+		t.Fatalf("sourced figures: %d %s; want 202 from ingest, no override", st, body)
+	}
+	waitFor(t, "the sourced correction in reviews.v1", func() bool { return reviews() == 1 })
+	unsourced := map[string]int{"1": 190, "2": 205}
+	st, o := correct(war, unsourced)
+	if st != http.StatusAccepted || o.State != console.OverridePending || o.Kind != console.KindUnsourcedFigures {
+		t.Fatalf("unsourced figures: %d %+v; want 202 pending %s", st, o, console.KindUnsourcedFigures)
+	}
+	if st, _ := decide(war, o.ID, "approve"); st != http.StatusForbidden {
+		t.Fatalf("the requester approving: %d; want 403", st)
+	}
+	if st, _ := decide(lead1, o.ID, "approve"); st != http.StatusForbidden {
+		t.Fatalf("a lead approving: %d; want 403", st)
+	}
+	if n := reviews(); n != 1 {
+		t.Fatalf("%d reviews after an override with one person's say; want only the earlier 1", n)
+	}
+	if st, r := decide(war2, o.ID, "reject"); st != http.StatusOK || r.State != console.OverrideRejected {
+		t.Fatalf("reject: %d %+v", st, r)
+	}
+	if st, _ := decide(war2, o.ID, "approve"); st != http.StatusConflict {
+		t.Fatalf("approving a rejected override: %d; want 409", st)
+	}
+	st, o = correct(war, unsourced)
+	if st != http.StatusAccepted {
+		t.Fatalf("second request: %d", st)
+	}
+	// The list shows it to the war room, with the requester.
+	st, body, _ := do(t, http.MethodGet, p.console+"/v1/overrides", war2, nil)
+	if st != http.StatusOK || !strings.Contains(string(body), o.ID) || !strings.Contains(string(body), `"requested_by":"war-room-1"`) {
+		t.Fatalf("pending list: %d %s", st, body)
+	}
+	if st, r := decide(war2, o.ID, "approve"); st != http.StatusOK || r.State != console.OverrideApplied {
+		t.Fatalf("second person's approval: %d %+v", st, r)
+	}
+	waitFor(t, "S21 verified with the approved figures", func() bool { return p.status("S21", "constituency") == "verified" })
+	var reviewer, reason string
+	row := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT reviewer_id, reason FROM `%s`.reviews WHERE station_id = 'S21'", p.ch.Database))
+	if err := row.Scan(&reviewer, &reason); err != nil || reviewer != "war-room-2" || !strings.Contains(reason, "requested by war-room-1, approved by war-room-2") {
+		t.Fatalf("review: %q %q (%v); want war-room-2 with both names in the reason", reviewer, reason, err)
+	}
 }

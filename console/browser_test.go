@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"votestream/schemas"
 )
 
 // chromium finds Debian's chromium: VOTESTREAM_CHROMIUM, else chromium on PATH. scripts/test
@@ -83,11 +86,26 @@ func signOut() chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 }
 
+// signIn types id's staff token and current authenticator code into the sign-in page.
+// Each person signs in once per test: a code is accepted once.
+func (p *pipeline) signIn(id, role, constituency string) chromedp.Action[chromedp.Void] {
+	tok := p.enrol(id, role, constituency)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		return chromedp.Void{}, chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS("#token"), tok),
+			chromedp.SendKeys(chromedp.CSS("#code"), p.code(id)),
+			chromedp.Click(chromedp.CSS("#signin")),
+		)
+	}
+}
+
 func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	ctx := browser(t, 1366, 900)
 	p := startPipeline(t)
 	n := p.playNight()
-	war, lead1, lead2 := p.warRoom(), p.lead("C1"), p.lead("C2")
+	war := p.signIn("war-room-web", schemas.RoleWarRoom, "")
+	lead1 := p.signIn("lead-C1", schemas.RoleDistrictLead, "C1")
+	lead2 := p.signIn("lead-C2", schemas.RoleDistrictLead, "C2")
 	var text string
 
 	// The war room sees both disputed stations, and a bad CSV is refused with its lines.
@@ -96,8 +114,7 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	}
 	shot(t, ctx, "console-login.png")
 	err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#token"), war),
-		chromedp.Click(chromedp.CSS("#signin")),
+		war,
 		chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S21/constituency"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S01/constituency"]`)),
 	)
@@ -149,8 +166,7 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 		err := chromedp.Do(ctx,
 			chromedp.EmulateViewport(1366, 900),
 			signOut(),
-			chromedp.SendKeys(chromedp.CSS("#token"), war),
-			chromedp.Click(chromedp.CSS("#signin")),
+			p.signIn("war-room-web-2", schemas.RoleWarRoom, ""),
 			chromedp.WaitVisible(chromedp.CSS("#log-link")),
 			chromedp.Click(chromedp.CSS("#log-link")),
 			chromedp.WaitVisible(chromedp.CSS("#log tbody tr")),
@@ -165,8 +181,7 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 	// The lead of C1 sees only S01, opens it, sees both photos beside the figures, and
 	// resolves it with a reason.
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#token"), lead1),
-		chromedp.Click(chromedp.CSS("#signin")),
+		lead1,
 		chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S01/constituency"]`)),
 		// Read by script: the live queue may redraw its nodes between the wait and the read.
 		into(chromedp.Evaluate[string](`document.querySelector('#queue').innerText`), &text),
@@ -236,8 +251,7 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 
 	// Another constituency's lead cannot open S01.
 	err = chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#token"), lead2),
-		chromedp.Click(chromedp.CSS("#signin")),
+		lead2,
 		chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S21/constituency"]`)),
 		chromedp.Navigate(p.console+"/#/station/S01"),
 		chromedp.WaitVisible(chromedp.CSS("#station-error")),
@@ -279,4 +293,84 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 		t.Fatalf("station page on a tablet: %v (page wider than the screen: %v)", err, overflow)
 	}
 	shot(t, ctx, "console-tablet.png")
+}
+
+// A lead's figures that no volunteer sent wait for a second person: nothing reaches ingest
+// until a war room member approves in the queue (by keyboard), then the station takes them.
+func TestBrowserOverrideNeedsSecondApprover(t *testing.T) {
+	ctx := browser(t, 1366, 900)
+	p := startPipeline(t)
+	p.playNight()
+	reviews := func() int64 {
+		ends, err := kadm.NewClient(p.kafka.Client(t)).ListEndOffsets(context.Background(), p.kafka.Topic(schemas.TopicReviews))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(p.console+"/#/"), chromedp.WaitVisible(chromedp.CSS("#token"))); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		a    chromedp.Action[chromedp.Void]
+	}{
+		{"sign in", p.signIn("lead-C1", schemas.RoleDistrictLead, "C1")},
+		{"queue", chromedp.WaitVisible(chromedp.CSS(`#queue li[data-key="S01/constituency"]`))},
+		{"open S01", chromedp.KeyEvent("\r")},
+		{"station", chromedp.WaitVisible(chromedp.CSS("#cmp-constituency"))},
+		{"correct", chromedp.KeyEvent("c")},
+		{"inputs", chromedp.WaitVisible(chromedp.CSS(`#cmp-constituency input[data-k="v1"]`))},
+		{"figures", chromedp.Steps(
+			chromedp.SetValue(chromedp.CSS(`#cmp-constituency input[data-k="v1"]`), "300"),
+			chromedp.SetValue(chromedp.CSS(`#cmp-constituency input[data-k="v2"]`), "200"),
+			chromedp.SetValue(chromedp.CSS("#reason-constituency"), "นับใหม่ต่อหน้า กกต. เขต ได้ 300/200/50"))},
+		{"save", chromedp.Click(chromedp.CSS("#ballot-constituency .actions button.primary"))},
+		{"pending", chromedp.WaitVisible(chromedp.CSS("#pending"))},
+	}
+	var err error
+	for _, st := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = chromedp.Do(sctx, st.a)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("%s: %w", st.name, err)
+			break
+		}
+	}
+	if err != nil {
+		shot(t, ctx, "console-override-failed.png")
+		t.Fatalf("lead's unsourced figures: %v", err)
+	}
+	shot(t, ctx, "console-override-pending.png")
+	if n := reviews(); n != 0 {
+		t.Fatalf("%d reviews reached ingest with one person's say; want 0", n)
+	}
+	var text string
+	err = chromedp.Do(ctx,
+		signOut(),
+		p.signIn("war-room-web", schemas.RoleWarRoom, ""),
+		chromedp.WaitVisible(chromedp.CSS("#overrides li[data-override]")),
+		into(chromedp.Text(chromedp.CSS("#overrides")), &text),
+	)
+	if err != nil || !strings.Contains(text, "lead-C1") || !strings.Contains(text, "S01") {
+		t.Fatalf("war room's pending overrides: %q (%v)", text, err)
+	}
+	shot(t, ctx, "console-override-queue.png")
+	err = chromedp.Do(ctx,
+		chromedp.KeyEvent("A"),
+		chromedp.WaitVisible(chromedp.CSS("#override-msg")),
+		into(chromedp.Text(chromedp.CSS("#override-msg")), &text),
+	)
+	if err != nil || !strings.Contains(text, "Approved") {
+		t.Fatalf("approve by keyboard: %q (%v)", text, err)
+	}
+	waitFor(t, "S01 verified with the approved figures", func() bool { return p.status("S01", "constituency") == "verified" })
+	var reason string
+	row := p.ch.Conn.QueryRow(context.Background(), "SELECT reason FROM `"+p.ch.Database+"`.reviews WHERE station_id = 'S01'")
+	if err := row.Scan(&reason); err != nil || !strings.Contains(reason, "requested by lead-C1, approved by war-room-web") {
+		t.Fatalf("review reason %q (%v); want both names", reason, err)
+	}
 }

@@ -22,7 +22,7 @@ var (
 )
 
 // Config of the console. Start from DefaultConfig; set Country, ClickHouseAddr,
-// TokenKeysFile and IngestURL. Flags map onto it in cmd/votestream.
+// StaffKeysFile, StaffFile and IngestURL. Flags map onto it in cmd/votestream.
 type Config struct {
 	// Country is the indexed reference data (names, stations, candidates). Required.
 	// CLI: --ref.
@@ -32,7 +32,8 @@ type Config struct {
 	ClickHouseAddr string
 	// Database holds the votestream tables. Default "votestream". CLI: --database.
 	Database string
-	// Username and Password of the ClickHouse user; the console only reads. Default
+	// Username and Password of the ClickHouse user; the console reads, and inserts into
+	// staff_actions (its audit) only. Default
 	// "default", "". CLI: --clickhouse-user, --clickhouse-password.
 	Username string
 	Password string `json:"-"`
@@ -40,9 +41,21 @@ type Config struct {
 	// Listen is the HTTP address of the API and the web app. Default "127.0.0.1:8070".
 	// CLI: --listen.
 	Listen string
-	// TokenKeysFile is the key file the leads' tokens are signed with (ingest's). Required.
-	// CLI: --keys.
-	TokenKeysFile string
+	// StaffKeysFile is the staff key file the leads', war room's and desk's tokens are
+	// signed with (token.LoadStaffKeyring; ingest's --staff-keys), never the volunteers'.
+	// Required. CLI: --staff-keys.
+	StaffKeysFile string
+	// StaffFile is the enrolment file of the second factor (console/staff), written by
+	// `votestream staff add`, re-read at every sign-in. Required. CLI: --staff.
+	StaffFile string
+	// SessionIdle ends a session unused this long. Default 30m. CLI: --session-idle.
+	SessionIdle time.Duration
+	// SessionMax ends a session this long after sign-in, used or not. Default 12h.
+	// CLI: --session-max.
+	SessionMax time.Duration
+	// OverrideTTL is how long an override waits for its second approver before it expires.
+	// Default 2h. CLI: --override-ttl.
+	OverrideTTL time.Duration
 	// RevocationFile lists revoked volunteer and token ids, as ingest reads it; "" for none.
 	// CLI: --revoked.
 	RevocationFile string
@@ -95,6 +108,9 @@ func DefaultConfig() Config {
 		MaxCSVBytes:    32 << 20,
 		Heartbeat:      15 * time.Second,
 		ShutdownGrace:  5 * time.Second,
+		SessionIdle:    30 * time.Minute,
+		SessionMax:     12 * time.Hour,
+		OverrideTTL:    2 * time.Hour,
 	}
 }
 
@@ -114,8 +130,14 @@ func (c Config) Validate() error {
 		return bad("no ClickHouse database")
 	case c.Listen == "":
 		return bad("no listen address")
-	case c.TokenKeysFile == "":
-		return bad("no token key file")
+	case c.StaffKeysFile == "":
+		return bad("no staff key file")
+	case c.StaffFile == "":
+		return bad("no staff enrolment file")
+	case c.SessionIdle <= 0 || c.SessionMax <= 0:
+		return bad("session limits idle %v, max %v: want both > 0", c.SessionIdle, c.SessionMax)
+	case c.OverrideTTL <= 0:
+		return bad("OverrideTTL %v <= 0", c.OverrideTTL)
 	case c.IngestURL == "":
 		return bad("no ingest URL")
 	case c.ForwardTimeout <= 0:

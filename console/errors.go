@@ -12,6 +12,11 @@ const (
 	CodeUnauthenticated  = "UNAUTHENTICATED"   // 401: no token, or a forged or malformed one
 	CodeTokenExpired     = "TOKEN_EXPIRED"     // 401
 	CodeTokenRevoked     = "TOKEN_REVOKED"     // 401
+	CodeBadCode          = "BAD_CODE"          // 401: a wrong or already used authenticator code
+	CodeSessionExpired   = "SESSION_EXPIRED"   // 401: idle or absolute session limit reached
+	CodeNotEnrolled      = "NOT_ENROLLED"      // 403: a privileged token whose holder has no second factor
+	CodeSamePerson       = "SAME_PERSON"       // 403: the second approver of an override is its requester
+	CodeConflict         = "CONFLICT"          // 409: an override already decided or expired
 	CodeForbiddenRole    = "FORBIDDEN_ROLE"    // 403: a station volunteer, or a lead where only the war room may go
 	CodeOutOfScope       = "OUT_OF_SCOPE"      // 403: a station or photo outside the lead's constituency
 	CodeNotFound         = "NOT_FOUND"         // 404
@@ -29,6 +34,11 @@ var codeStatus = map[string]int{
 	CodeUnauthenticated:  http.StatusUnauthorized,
 	CodeTokenExpired:     http.StatusUnauthorized,
 	CodeTokenRevoked:     http.StatusUnauthorized,
+	CodeBadCode:          http.StatusUnauthorized,
+	CodeSessionExpired:   http.StatusUnauthorized,
+	CodeNotEnrolled:      http.StatusForbidden,
+	CodeSamePerson:       http.StatusForbidden,
+	CodeConflict:         http.StatusConflict,
 	CodeForbiddenRole:    http.StatusForbidden,
 	CodeOutOfScope:       http.StatusForbidden,
 	CodeNotFound:         http.StatusNotFound,

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"votestream/console"
+	"votestream/console/staff"
 	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/token"
@@ -88,7 +89,11 @@ type pipeline struct {
 	country  *election.Country
 	kafka    *testenv.KafkaEnv
 	ch       *testenv.ClickHouseEnv
-	ring     *token.Keyring
+	ring     *token.Keyring // the volunteers'
+	staff    *token.Keyring // the leads' and the war room's
+	staffDir string         // the enrolment file's folder
+	sessions map[string]string
+	mu       sync.Mutex
 	ingest   string // base URL
 	console  string // base URL
 	srv      *console.Server
@@ -98,7 +103,10 @@ type pipeline struct {
 	feedKey  string
 }
 
-func startPipeline(t *testing.T) *pipeline {
+func startPipeline(t *testing.T) *pipeline { return startPipelineWith(t, nil) }
+
+// startPipelineWith lets a test change the console's config (session limits).
+func startPipelineWith(t *testing.T, cfgHook func(*console.Config)) *pipeline {
 	t.Helper()
 	k := testenv.Kafka(t)
 	ch := testenv.ClickHouse(t)
@@ -120,7 +128,20 @@ func startPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{t: t, country: testCountry(t), kafka: k, ch: ch, ring: ring, evidence: filepath.Join(dir, "evidence")}
+	staffKeys := filepath.Join(dir, "staff-keys")
+	sline, err := token.NewKeyLine("k1") // the same key id on purpose: told apart by signature
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staffKeys, []byte(sline+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	staffRing, err := token.LoadStaffKeyring(staffKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{t: t, country: testCountry(t), kafka: k, ch: ch, ring: ring, staff: staffRing, staffDir: dir,
+		sessions: map[string]string{}, evidence: filepath.Join(dir, "evidence")}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 5)
 	running := 0
@@ -140,6 +161,7 @@ func startPipeline(t *testing.T) *pipeline {
 	icfg := ingest.DefaultConfig()
 	icfg.Seeds, icfg.TopicPrefix, icfg.TokenKeysFile, icfg.EvidenceDir = k.Seeds, k.Prefix, keys, p.evidence
 	icfg.Country, icfg.Logger = p.country, quiet()
+	icfg.StaffKeysFile = staffKeys
 	icfg.WarmupTimeout, icfg.RatePerVolunteer = 0, 0
 	isrv, err := ingest.New(icfg)
 	if err != nil {
@@ -193,7 +215,11 @@ func startPipeline(t *testing.T) *pipeline {
 
 	cfg := console.DefaultConfig()
 	cfg.Country, cfg.ClickHouseAddr, cfg.Database = p.country, ch.Addr, ch.Database
-	cfg.Listen, cfg.TokenKeysFile, cfg.IngestURL, cfg.EvidenceDir = "127.0.0.1:0", keys, p.ingest, p.evidence
+	cfg.Listen, cfg.StaffKeysFile, cfg.IngestURL, cfg.EvidenceDir = "127.0.0.1:0", staffKeys, p.ingest, p.evidence
+	cfg.StaffFile = filepath.Join(dir, "staff.json")
+	if cfgHook != nil {
+		cfgHook(&cfg)
+	}
 	p.logs = &lockedBuffer{}
 	cfg.Refresh, cfg.Logger = 200*time.Millisecond, slog.New(slog.NewTextHandler(p.logs, nil))
 	p.srv, err = console.New(cfg)
@@ -214,24 +240,88 @@ func (p *pipeline) token(c token.Claims) string {
 	if c.Org == "" {
 		c.Org = "กกต. ติดตาม"
 	}
-	tok, err := p.ring.Issue(c)
+	ring := p.ring
+	if token.Privileged(c.Role) {
+		ring = p.staff
+	}
+	tok, err := ring.Issue(c)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	return tok
 }
 
+// enrol enrols id for the second factor and returns their staff token.
+func (p *pipeline) enrol(id, role, constituency string) string {
+	p.t.Helper()
+	if _, err := staff.Enrol(filepath.Join(p.staffDir, "staff.json"), staff.Member{ID: id, Name: "ชื่อ " + id, Role: role, Constituency: constituency}, time.Now()); err != nil {
+		p.t.Fatal(err)
+	}
+	return p.token(token.Claims{VolunteerID: id, Role: role, Constituency: constituency})
+}
+
+// code is id's authenticator code now.
+func (p *pipeline) code(id string) string {
+	p.t.Helper()
+	members, err := staff.Load(filepath.Join(p.staffDir, "staff.json"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	m, ok := staff.Find(members, id)
+	if !ok {
+		p.t.Fatalf("%s not enrolled", id)
+	}
+	c, err := staff.Code(m, time.Now())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return c
+}
+
+// login signs in with token and code and returns the HTTP status and the body.
+func (p *pipeline) login(tok, code string) (int, []byte, http.Header) {
+	b, _ := json.Marshal(map[string]string{"token": tok, "code": code})
+	return do(p.t, http.MethodPost, p.console+"/v1/session", "", b)
+}
+
+// session enrols id and signs in once per pipeline (a code is accepted once), returning
+// the session id scripts send as a bearer.
+func (p *pipeline) session(id, role, constituency string) string {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.sessions[id]; ok {
+		return s
+	}
+	tok := p.enrol(id, role, constituency)
+	st, body, _ := p.login(tok, p.code(id))
+	if st != http.StatusOK {
+		p.t.Fatalf("sign-in of %s: %d %s", id, st, body)
+	}
+	var v struct {
+		Session string `json:"session"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Session == "" {
+		p.t.Fatalf("sign-in of %s: no session in %s", id, body)
+	}
+	p.sessions[id] = v.Session
+	return v.Session
+}
+
 func (p *pipeline) volunteer(id, org string, stations ...string) string {
 	return p.token(token.Claims{VolunteerID: id, Org: org, Role: schemas.RoleStation, Stations: stations})
 }
 
+// lead is a signed-in session of constituency's lead.
 func (p *pipeline) lead(constituency string) string {
-	return p.token(token.Claims{VolunteerID: "lead-" + constituency, Role: schemas.RoleDistrictLead, Constituency: constituency})
+	return p.session("lead-"+constituency, schemas.RoleDistrictLead, constituency)
 }
 
-func (p *pipeline) warRoom() string {
-	return p.token(token.Claims{VolunteerID: "war-room-1", Role: schemas.RoleWarRoom})
-}
+// warRoom is a signed-in session of the war room's first member.
+func (p *pipeline) warRoom() string { return p.session("war-room-1", schemas.RoleWarRoom, "") }
+
+// warRoom2 is another war room member's session: a second approver.
+func (p *pipeline) warRoom2() string { return p.session("war-room-2", schemas.RoleWarRoom, "") }
 
 // do sends a request and returns the status and body.
 func do(t testing.TB, method, url, tok string, body []byte, header ...string) (int, []byte, http.Header) {

@@ -3,11 +3,13 @@ package console
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,43 +23,68 @@ import (
 // session is what the console tells the browser about who signed in.
 type session struct {
 	VolunteerID      string    `json:"volunteer_id"`
+	Name             string    `json:"name,omitempty"`
 	Org              string    `json:"org"`
 	Role             string    `json:"role"`
 	Constituency     string    `json:"constituency,omitempty"`
 	ConstituencyName string    `json:"constituency_name,omitempty"`
-	ExpiresAt        time.Time `json:"expires_at"`
+	ExpiresAt        time.Time `json:"expires_at"` // the token's expiry
+	// SessionEnds is when the session ends if unused (idle limit) or at the latest
+	// (absolute limit).
+	SessionEnds time.Time `json:"session_ends"`
 }
 
 func (s *Server) sessionOf(u who) session {
-	out := session{VolunteerID: u.VolunteerID, Org: u.Org, Role: u.Role, Constituency: u.Constituency, ExpiresAt: u.ExpiresAt}
+	out := session{VolunteerID: u.VolunteerID, Name: u.name, Org: u.Org, Role: u.Role, Constituency: u.Constituency, ExpiresAt: u.ExpiresAt}
 	if u.Constituency != "" {
 		probe := Item{ConstituencyID: u.Constituency}
 		s.store.describeStation(&probe)
 		out.ConstituencyName = probe.ConstituencyName
 	}
+	s.sessions.mu.Lock()
+	if st, ok := s.sessions.m[u.session]; ok {
+		out.SessionEnds = s.expiry(st)
+	}
+	s.sessions.mu.Unlock()
 	return out
 }
 
-// handleLogin: POST /v1/session {"token": "..."} checks the token and sets the session
-// cookie, valid until the token expires.
+// handleLogin: POST /v1/session {"token": "vt1...", "code": "123456"} checks the token
+// (staff key), its holder's enrolment and the authenticator code, then opens a session:
+// the cookie for browsers, and {"session": id} for scripts (Authorization: Bearer <id>).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Token string `json:"token"`
+		Code  string `json:"code"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 8192)).Decode(&body); err != nil {
-		writeError(w, apiErr(CodeMalformedJSON, "", "send {\"token\": \"vt1....\"}"))
+		writeError(w, apiErr(CodeMalformedJSON, "", "send {\"token\": \"vt1....\", \"code\": \"123456\"}"))
 		return
 	}
-	u, e := s.authenticate(strings.TrimSpace(body.Token), s.now())
+	now := s.now()
+	u, e := s.signIn(strings.TrimSpace(body.Token), body.Code, now)
+	u.from = clientAddr(r)
 	if e != nil {
-		s.refuse(w, r, u, "", e)
+		s.metrics.refused.WithLabelValues(e.Code).Inc()
+		s.log.Warn("console: sign-in refused", "who", u.VolunteerID, "role", u.Role, "code", e.Code, "from", u.from)
+		if u.VolunteerID != "" {
+			s.audit(r.Context(), u, Audit{Action: "sign_in_refused", What: "POST /v1/session", Outcome: e.Code, Detail: e.Message})
+		}
+		writeError(w, e)
 		return
 	}
+	id := s.sessions.create(u, now)
+	u.session = id
+	s.audit(r.Context(), u, Audit{Action: "signed_in", What: "POST /v1/session", Outcome: "ok"})
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: u.raw, Path: "/", Expires: u.ExpiresAt,
+		Name: sessionCookie, Value: id, Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
-	writeJSON(w, http.StatusOK, s.sessionOf(u))
+	out := struct {
+		session
+		Session string `json:"session"`
+	}{s.sessionOf(u), id}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +96,12 @@ func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if u, e := s.authenticate(sessionID(r), s.now()); e == nil {
+		u.from = clientAddr(r)
+		s.sessions.drop(u.session)
+		s.audit(r.Context(), u, Audit{Action: "signed_out", What: "DELETE /v1/session", Outcome: "ok"})
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -169,7 +201,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	hb := time.NewTicker(s.cfg.Heartbeat)
 	defer hb.Stop()
-	var sent uint64
+	var sent, sentOv uint64
 	for {
 		s.mu.Lock()
 		ch, closing := s.changed, s.closing
@@ -177,9 +209,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if closing {
 			return
 		}
-		if q := s.queue.Load(); q != nil && q.Seq != sent {
-			sent = q.Seq
-			if _, err := fmt.Fprintf(w, "event: queue\nid: %d\ndata: {\"seq\":%d,\"open\":%d}\n\n", q.Seq, q.Seq, len(q.Items)); err != nil {
+		// The queue changed, or an override came or went (the war room's list of them).
+		if q, ov := s.queue.Load(), s.overrideSeq.Load(); q != nil && (q.Seq != sent || ov != sentOv) {
+			sent, sentOv = q.Seq, ov
+			if _, err := fmt.Fprintf(w, "event: queue\nid: %d\ndata: {\"seq\":%d,\"open\":%d,\"overrides_seq\":%d}\n\n", q.Seq, q.Seq, len(q.Items), ov); err != nil {
 				return
 			}
 			fl.Flush()
@@ -327,7 +360,54 @@ func (s *Server) handleDecision(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, u, d.StationID, e)
 		return
 	}
+	if kind, summary := s.overrideKind(d); kind != "" {
+		id := review["review_id"].(string)
+		st, _ := s.cfg.Country.StationByID(d.StationID)
+		o := s.RequestOverride(r.Context(), u, OverrideRequest{Kind: kind, StationID: st.ID, Ballot: d.Ballot,
+			ConstituencyID: st.ConstituencyID, Summary: summary, Reason: strings.TrimSpace(d.Reason)}, s.applyReview(id, review))
+		writeJSON(w, http.StatusAccepted, struct {
+			Override Override `json:"override"`
+			Message  string   `json:"message"`
+		}{o, "this decision overrides every volunteer's report: it takes effect once another member of the war room approves it"})
+		return
+	}
+	s.audit(r.Context(), u, Audit{Action: "decision", What: d.Action, StationID: d.StationID, Ballot: d.Ballot, Detail: strings.TrimSpace(d.Reason)})
 	s.forward(w, r, u, "/v1/reviews", "review", review)
+}
+
+// figuresText writes figures as a person reads them: "cast 560, invalid 6, no vote 4; 1: 300, 2: 200".
+func figuresText(f Figures) string {
+	nos := make([]string, 0, len(f.Votes))
+	for no := range f.Votes {
+		nos = append(nos, no)
+	}
+	sort.Slice(nos, func(i, j int) bool {
+		a, _ := strconv.Atoi(nos[i])
+		b, _ := strconv.Atoi(nos[j])
+		return a < b
+	})
+	votes := make([]string, len(nos))
+	for i, no := range nos {
+		votes[i] = fmt.Sprintf("%s: %d", no, f.Votes[no])
+	}
+	return fmt.Sprintf("cast %d, invalid %d, no vote %d; %s", f.BallotsCast, f.Invalid, f.NoVote, strings.Join(votes, ", "))
+}
+
+// overrideKind tells whether a decision needs a second approver: corrected figures that
+// match no source, or `verify` of figures every source contradicts.
+func (s *Server) overrideKind(d decisionWire) (kind, summary string) {
+	it := s.openItem(schemas.StationResultKey(d.StationID, d.Ballot))
+	switch d.Action {
+	case "correct":
+		if !sourced(it, *d.Figures) {
+			return KindUnsourcedFigures, fmt.Sprintf("station %s %s: figures no volunteer sent: %s", d.StationID, d.Ballot, figuresText(*d.Figures))
+		}
+	case "verify":
+		if it != nil && len(it.Sources) > 0 && !sourced(it, it.Result) {
+			return KindVerifyContradicts, fmt.Sprintf("station %s %s: verify figures every source contradicts: %s", d.StationID, d.Ballot, figuresText(it.Result))
+		}
+	}
+	return "", ""
 }
 
 func (s *Server) reviewOf(u who, d decisionWire) (map[string]any, *APIError) {
@@ -412,11 +492,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, u who, path, ki
 }
 
 func (s *Server) post(r *http.Request, u who, path string, body any) (int, []byte, error) {
+	return s.postAs(r.Context(), u, path, body)
+}
+
+// postAs posts body to ingest with u's token.
+func (s *Server) postAs(ctx context.Context, u who, path string, body any) (int, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, strings.TrimRight(s.cfg.IngestURL, "/")+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(s.cfg.IngestURL, "/")+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -8,6 +8,8 @@ type metrics struct {
 	rebuild  prometheus.Histogram
 	failures prometheus.Counter
 	forwards *prometheus.CounterVec
+
+	auditFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +30,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votestream_console_forwarded_total", Help: "Decisions and official figures forwarded to ingest, by kind and ingest's status.",
 		}, []string{"kind", "status"}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "votestream_console_audit_failures_total", Help: "Audit records of privileged actions that ClickHouse did not take (each is logged whole instead).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.refused, m.open, m.rebuild, m.failures, m.forwards)
+		reg.MustRegister(m.refused, m.open, m.rebuild, m.failures, m.forwards, m.auditFailures)
 	}
 	return m
 }

@@ -26,11 +26,14 @@ type Mismatch struct {
 type UploadSummary struct {
 	File       string     `json:"file"`
 	Rows       int        `json:"rows"`    // stations and ballots in the file
-	Applied    int        `json:"applied"` // accepted by ingest (new or already sent)
+	Applied    int        `json:"applied"` // accepted by ingest (new or already sent); 0 while pending
 	Failed     []string   `json:"failed,omitempty"`
 	Unreported int        `json:"unreported"` // stations and ballots with no consolidated result yet
 	Matches    int        `json:"matches"`
 	Mismatches []Mismatch `json:"mismatches"`
+	// Override is the pending import: nothing is sent to ingest until another member of
+	// the war room approves it (POST /v1/overrides/{id}/approve).
+	Override *Override `json:"override,omitempty"`
 }
 
 // handleOfficialCSV: POST /v1/official/csv?name=<file name>, the body a CSV of official
@@ -73,7 +76,6 @@ func (s *Server) handleOfficialCSV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Code: CodeUpstream, Message: "ClickHouse did not answer; nothing was applied, send the file again"})
 		return
 	}
-	s.sendOfficial(r, u, rows, &sum)
 	for _, row := range rows {
 		cur, ok := current[schemas.StationResultKey(row.StationID, row.Ballot)]
 		switch {
@@ -85,15 +87,24 @@ func (s *Server) handleOfficialCSV(w http.ResponseWriter, r *http.Request) {
 			sum.Mismatches = append(sum.Mismatches, Mismatch{StationID: row.StationID, Ballot: row.Ballot, Status: cur.status, Official: row.Figures, Result: cur.Figures})
 		}
 	}
-	status := http.StatusOK
-	if len(sum.Failed) > 0 {
-		status = http.StatusBadGateway
-	}
-	writeJSON(w, status, sum)
+	// A bulk import needs a second war room member: until approved, nothing is sent.
+	o := s.RequestOverride(r.Context(), u, OverrideRequest{Kind: KindOfficialImport,
+		Summary: fmt.Sprintf("official figures %s: %d stations and ballots, %d match, %d differ, %d not reported yet", name, sum.Rows, sum.Matches, len(sum.Mismatches), sum.Unreported),
+		Reason:  "bulk import of " + name},
+		func(ctx context.Context, _, approver who) (string, error) {
+			done := UploadSummary{File: name, Rows: len(rows)}
+			s.sendOfficial(ctx, approver, rows, &done)
+			if len(done.Failed) > 0 {
+				return "", fmt.Errorf("%d of %d sent, %d failed: %s", done.Applied, done.Rows, len(done.Failed), strings.Join(done.Failed, "; "))
+			}
+			return fmt.Sprintf("%d of %d sent to ingest", done.Applied, done.Rows), nil
+		})
+	sum.Override = &o
+	writeJSON(w, http.StatusAccepted, sum)
 }
 
 // sendOfficial forwards the rows to ingest, four at a time.
-func (s *Server) sendOfficial(r *http.Request, u who, rows []OfficialRow, sum *UploadSummary) {
+func (s *Server) sendOfficial(ctx context.Context, u who, rows []OfficialRow, sum *UploadSummary) {
 	var mu sync.Mutex
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
@@ -105,7 +116,7 @@ func (s *Server) sendOfficial(r *http.Request, u who, rows []OfficialRow, sum *U
 			defer func() { <-sem }()
 			body := map[string]any{"official_id": row.OfficialID, "station_id": row.StationID, "ballot": row.Ballot,
 				"ballots_cast": row.BallotsCast, "invalid": row.Invalid, "no_vote": row.NoVote, "votes": row.Votes}
-			status, answer, err := s.post(r, u, "/v1/official", body)
+			status, answer, err := s.postAs(ctx, u, "/v1/official", body)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

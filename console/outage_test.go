@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"votestream/console"
+	"votestream/console/staff"
 	"votestream/ingest/token"
 	"votestream/schemas"
 )
@@ -33,12 +35,16 @@ func TestClickHouseDown(t *testing.T) {
 	if err := os.WriteFile(keys, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ring, _ := token.LoadKeyring(keys)
+	ring, _ := token.LoadStaffKeyring(keys)
 	now := time.Now()
-	war, _ := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: "w", Org: "x", Role: schemas.RoleWarRoom, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	warTok, _ := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: "w", Org: "x", Role: schemas.RoleWarRoom, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	staffFile := filepath.Join(dir, "staff.json")
+	if _, err := staff.Enrol(staffFile, staff.Member{ID: "w", Role: schemas.RoleWarRoom}, now); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg := console.DefaultConfig()
-	cfg.Country, cfg.ClickHouseAddr, cfg.TokenKeysFile = testCountry(t), dead, keys
+	cfg.Country, cfg.ClickHouseAddr, cfg.StaffKeysFile, cfg.StaffFile = testCountry(t), dead, keys, staffFile
 	cfg.Listen, cfg.EvidenceDir, cfg.Refresh, cfg.QueryTimeout = "127.0.0.1:0", dir, 50*time.Millisecond, 2*time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := console.New(cfg)
@@ -58,6 +64,18 @@ func TestClickHouseDown(t *testing.T) {
 		t.Fatal("Rebuild against a dead ClickHouse returned nil")
 	}
 	base := "http://" + srv.Addr(ctx)
+	// Signing in needs no ClickHouse (its audit row is then only logged).
+	members, _ := staff.Load(staffFile)
+	code, _ := staff.Code(members[0], time.Now())
+	lb, _ := json.Marshal(map[string]string{"token": warTok, "code": code})
+	st, body, _ := do(t, http.MethodPost, base+"/v1/session", "", lb)
+	var sess struct {
+		Session string `json:"session"`
+	}
+	if st != http.StatusOK || json.Unmarshal(body, &sess) != nil {
+		t.Fatalf("sign-in with ClickHouse down: %d %s", st, body)
+	}
+	war := sess.Session
 	st, body, h := do(t, http.MethodGet, base+"/v1/queue", war, nil)
 	if st != http.StatusServiceUnavailable || !strings.Contains(string(body), "NOT_READY") || h.Get("Retry-After") == "" {
 		t.Fatalf("queue with ClickHouse down: %d %s (Retry-After %q); want 503 NOT_READY with Retry-After", st, body, h.Get("Retry-After"))

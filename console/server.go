@@ -18,6 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"golang.org/x/sync/errgroup"
 
+	"votestream/console/staff"
 	"votestream/ingest/s3store"
 	"votestream/ingest/token"
 	"votestream/internal/httpserve"
@@ -41,6 +42,11 @@ type Server struct {
 	client  *http.Client // to ingest
 	now     func() time.Time
 
+	sessions    sessions
+	guard       staff.Guard
+	overrides   overrides
+	overrideSeq atomic.Uint64 // bumped when an override comes or goes, for the live stream
+
 	queue   atomic.Pointer[Queue]
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the queue changes
@@ -59,7 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	keys, err := token.LoadKeyring(cfg.TokenKeysFile)
+	keys, err := token.LoadStaffKeyring(cfg.StaffKeysFile)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
@@ -248,6 +254,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/decisions", "decisions", s.handleDecision)
 	route("GET /v1/decisions", "decision_log", s.handleDecisionLog)
 	route("POST /v1/official/csv", "official_csv", s.handleOfficialCSV)
+	route("GET /v1/overrides", "overrides", s.handleOverrides)
+	route("POST /v1/overrides/{id}/{verb}", "override_decision", s.handleOverrideDecision)
 	return securityHeaders(mux)
 }
 

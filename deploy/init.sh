@@ -56,6 +56,12 @@ if [ ! -s "$HOME_DIR/keys" ]; then
   "$VS" volunteers keygen --keys "$HOME_DIR/keys"
   log "made the token signing key $HOME_DIR/keys"
 fi
+# The staff key (district leads', the war room's, the desk's tokens): separate, so the
+# volunteers' key signs no privileged token. Made once, kept (rotating: `staff keygen`).
+if [ ! -s "$HOME_DIR/staff-keys" ]; then
+  "$VS" staff keygen --staff-keys "$HOME_DIR/staff-keys"
+  log "made the staff token signing key $HOME_DIR/staff-keys"
+fi
 [ -f "$HOME_DIR/revocations" ] || : >"$HOME_DIR/revocations"
 
 # The transparency log's signing key: made once, kept (rotating it is evidencelog keygen).
@@ -68,7 +74,7 @@ fi
 # Tokens for the rosters provided, every start (same salt, so one person is one person).
 if ls "$IMPORT"/rosters/*.csv >/dev/null 2>&1; then
   rosters=$(ls "$IMPORT"/rosters/*.csv | tr '\n' ',' | sed 's/,$//')
-  "$VS" volunteers import --roster "$rosters" --keys "$HOME_DIR/keys" --salt "$HOME_DIR/phone-salt" \
+  "$VS" volunteers import --roster "$rosters" --keys "$HOME_DIR/keys" --staff-keys "$HOME_DIR/staff-keys" --salt "$HOME_DIR/phone-salt" \
     --ref "$HOME_DIR/ref" --out "$HOME_DIR/tokens.csv"
 fi
 

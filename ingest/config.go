@@ -37,6 +37,10 @@ type Config struct {
 	// TokenKeysFile is the token key file (see token.ParseKeyring). Required unless the
 	// keyring is given with WithKeyring.
 	TokenKeysFile string
+	// StaffKeysFile is the separate key file of district leads', the war room's and the
+	// desk's tokens (token.LoadStaffKeyring); "" refuses every privileged token. The
+	// volunteers' keys never verify a privileged token. CLI: --staff-keys.
+	StaffKeysFile string
 	// RevocationFile lists revoked volunteer and token ids, one per line; "" for none.
 	// Re-read every RevocationReload when it changes. Default "".
 	RevocationFile string

@@ -79,6 +79,19 @@ func testKeyring(t testing.TB) *token.Keyring {
 	return k
 }
 
+var testStaffKey = bytes.Repeat([]byte{0xA5}, 32)
+
+// testStaffKeyring signs the leads' and the war room's tokens, with the same key id as the
+// volunteers' ring on purpose: ingest must tell them apart by signature.
+func testStaffKeyring(t testing.TB) *token.Keyring {
+	t.Helper()
+	k, err := token.NewStaffKeyring("k1", map[string][]byte{"k1": testStaffKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func issue(t testing.TB, k *token.Keyring, c token.Claims) string {
 	t.Helper()
 	if c.Org == "" {
@@ -150,6 +163,7 @@ type harness struct {
 	s     *Server
 	prod  *fakeProducer
 	keys  *token.Keyring
+	staff *token.Keyring
 	clock *testClock
 	// Tokens for the usual actors.
 	volunteer, lead, warRoom string
@@ -184,9 +198,9 @@ func newHarness(t testing.TB, mutate func(*Config), opts ...Option) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h := &harness{t: t, prod: &fakeProducer{}, keys: testKeyring(t), clock: &testClock{now: testNow}}
+	h := &harness{t: t, prod: &fakeProducer{}, keys: testKeyring(t), staff: testStaffKeyring(t), clock: &testClock{now: testNow}}
 	all := append([]Option{
-		withProducer(h.prod), WithKeyring(h.keys), WithClock(h.clock.Now),
+		withProducer(h.prod), WithKeyring(h.keys), WithStaffKeyring(h.staff), WithClock(h.clock.Now),
 	}, opts...)
 	s, err := New(cfg, all...)
 	if err != nil {
@@ -195,8 +209,8 @@ func newHarness(t testing.TB, mutate func(*Config), opts ...Option) *harness {
 	t.Cleanup(s.Close)
 	h.s = s
 	h.volunteer = issue(t, h.keys, token.Claims{VolunteerID: "ilaw-0001", Role: schemas.RoleStation, Stations: []string{"BKK_1_0001"}})
-	h.lead = issue(t, h.keys, token.Claims{VolunteerID: "lead-bkk1", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "BKK_1"})
-	h.warRoom = issue(t, h.keys, token.Claims{VolunteerID: "wr-01", Org: "war room", Role: schemas.RoleWarRoom})
+	h.lead = issue(t, h.staff, token.Claims{VolunteerID: "lead-bkk1", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "BKK_1"})
+	h.warRoom = issue(t, h.staff, token.Claims{VolunteerID: "wr-01", Org: "war room", Role: schemas.RoleWarRoom})
 	return h
 }
 

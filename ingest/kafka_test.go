@@ -39,8 +39,8 @@ func kafkaHarness(t testing.TB, seeds []string, prefix string, mutate func(*Conf
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h := &harness{t: t, keys: testKeyring(t), clock: &testClock{now: testNow}}
-	s, err := New(cfg, append([]Option{WithKeyring(h.keys), WithClock(h.clock.Now)}, opts...)...)
+	h := &harness{t: t, keys: testKeyring(t), staff: testStaffKeyring(t), clock: &testClock{now: testNow}}
+	s, err := New(cfg, append([]Option{WithKeyring(h.keys), WithStaffKeyring(h.staff), WithClock(h.clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestKafkaBrokerRestart(t *testing.T) {
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
 	stations := []string{"BKK_1_0001", "BKK_1_0002"}
-	tok := issue(t, h.keys, tokenClaimsLead())
+	tok := issue(t, h.staff, tokenClaimsLead())
 
 	var (
 		mu       sync.Mutex
@@ -325,4 +325,4 @@ func tokenClaimsLead() token.Claims {
 	return token.Claims{VolunteerID: "lead-bkk1", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "BKK_1"}
 }
 
-func issueLead(t testing.TB, h *harness) string { return issue(t, h.keys, tokenClaimsLead()) }
+func issueLead(t testing.TB, h *harness) string { return issue(t, h.staff, tokenClaimsLead()) }

@@ -25,7 +25,7 @@ func TestReviews(t *testing.T) {
 		{"war room anywhere", func(h *harness) string { return h.warRoom }, correct, 202, ""},
 		{"station volunteer", func(h *harness) string { return h.volunteer }, accept, 403, CodeForbiddenRole},
 		{"lead of another constituency", func(h *harness) string {
-			return issue(t, h.keys, token.Claims{VolunteerID: "lead-cnx1", Role: schemas.RoleDistrictLead, Constituency: "CNX_1"})
+			return issue(t, h.staff, token.Claims{VolunteerID: "lead-cnx1", Role: schemas.RoleDistrictLead, Constituency: "CNX_1"})
 		}, accept, 403, CodeOutOfScope},
 		{"both accept and figures", func(h *harness) string { return h.lead },
 			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","accept_submission_id":"0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b01","ballots_cast":1,"reason":"x"}`,
@@ -55,7 +55,7 @@ func TestReviews(t *testing.T) {
 			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","escalate":true,"accept_submission_id":"0b6a3c1e-8d2f-4a57-9e3b-5f1d2c7a9b01","reason":"x"}`,
 			400, CodeInvalidValue},
 		{"escalates out of scope", func(h *harness) string {
-			return issue(t, h.keys, token.Claims{VolunteerID: "lead-cnx1", Role: schemas.RoleDistrictLead, Constituency: "CNX_1"})
+			return issue(t, h.staff, token.Claims{VolunteerID: "lead-cnx1", Role: schemas.RoleDistrictLead, Constituency: "CNX_1"})
 		}, `{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","escalate":true,"reason":"x"}`, 403, CodeOutOfScope},
 		{"escalate false is no decision", func(h *harness) string { return h.lead },
 			`{"review_id":"7d3e9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6","station_id":"BKK_1_0002","ballot":"constituency","escalate":false,"reason":"x"}`,

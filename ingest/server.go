@@ -45,6 +45,7 @@ type Server struct {
 	country  *election.Country
 	valid    validator
 	keys     *token.Keyring
+	staff    *token.Keyring // nil: no privileged token verifies
 	verified tokenCache
 	revoked  *token.Revocations
 	prod     producer
@@ -75,6 +76,7 @@ type Option func(*options)
 
 type options struct {
 	keys    *token.Keyring
+	staff   *token.Keyring
 	revoked *token.Revocations
 	store   EvidenceStore
 	now     func() time.Time
@@ -83,6 +85,9 @@ type options struct {
 
 // WithKeyring gives the token keys directly instead of Config.TokenKeysFile.
 func WithKeyring(k *token.Keyring) Option { return func(o *options) { o.keys = k } }
+
+// WithStaffKeyring gives the staff keys directly instead of Config.StaffKeysFile.
+func WithStaffKeyring(k *token.Keyring) Option { return func(o *options) { o.staff = k } }
 
 // WithRevocations gives the revocation list directly instead of Config.RevocationFile.
 func WithRevocations(r *token.Revocations) Option { return func(o *options) { o.revoked = r } }
@@ -130,6 +135,19 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 	}
+	if o.staff == nil && cfg.StaffKeysFile != "" {
+		if o.staff, err = token.LoadStaffKeyring(cfg.StaffKeysFile); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	if o.keys.Staff() || o.staff != nil && !o.staff.Staff() {
+		return nil, fmt.Errorf("%w: the volunteers' keyring and the staff keyring are swapped", ErrConfig)
+	}
+	if o.staff != nil {
+		if err := token.CheckDisjoint(o.keys, o.staff); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
 	if o.revoked == nil {
 		if o.revoked, err = token.LoadRevocations(cfg.RevocationFile); err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
@@ -160,6 +178,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		country: country,
 		valid:   validator{country: country, skew: cfg.MaxClockSkew},
 		keys:    o.keys,
+		staff:   o.staff,
 		revoked: o.revoked,
 		prod:    o.prod,
 		store:   o.store,

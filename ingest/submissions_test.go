@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -240,10 +243,14 @@ func TestScope(t *testing.T) {
 
 func TestAuthentication(t *testing.T) {
 	h := newHarness(t, nil)
-	expired := issue(t, h.keys, token.Claims{VolunteerID: "old", Role: schemas.RoleWarRoom,
+	expired := issue(t, h.staff, token.Claims{VolunteerID: "old", Role: schemas.RoleWarRoom,
 		IssuedAt: testNow.Add(-72 * time.Hour), ExpiresAt: testNow.Add(-time.Hour)})
-	otherKey, _ := token.NewKeyring("k1", map[string][]byte{"k1": []byte(strings.Repeat("x", 32))})
+	otherKey, _ := token.NewStaffKeyring("k1", map[string][]byte{"k1": []byte(strings.Repeat("x", 32))})
 	forged := issue(t, otherKey, token.Claims{VolunteerID: "mallory", Role: schemas.RoleWarRoom})
+	// What a thief of the volunteers' key would make: a lead's claims, HMAC'd by hand with
+	// that key (Issue itself refuses to).
+	leadByVolunteerKey := handSigned(testKey, `{"jti":"x","sub":"mallory","org":"o","role":"district_lead","con":"BKK_1","iat":`+
+		fmt.Sprint(testNow.Add(-time.Hour).Unix())+`,"exp":`+fmt.Sprint(testNow.Add(time.Hour).Unix())+`}`)
 	revokedClaims := token.Claims{TokenID: "lost-phone", VolunteerID: "ilaw-0099", Role: schemas.RoleStation, Stations: []string{"BKK_1_0001"}}
 	revokedTok := issue(t, h.keys, revokedClaims)
 
@@ -260,6 +267,8 @@ func TestAuthentication(t *testing.T) {
 		{"bearer without token", h, "Bearer ", CodeUnauthenticated, 401},
 		{"garbage", h, "Bearer abc.def", CodeUnauthenticated, 401},
 		{"forged", h, "Bearer " + forged, CodeUnauthenticated, 401},
+		{"lead signed with the volunteers' key", h, "Bearer " + leadByVolunteerKey, CodeUnauthenticated, 401},
+		{"lead signed with the staff key", h, "Bearer " + h.lead, "", 202},
 		{"expired", h, "Bearer " + expired, CodeTokenExpired, 401},
 		{"revoked", revoked, "Bearer " + revokedTok, CodeTokenRevoked, 401},
 		{"lower-case scheme", h, "bearer " + h.volunteer, "", 202},
@@ -542,7 +551,7 @@ func BenchmarkSubmission(b *testing.B) {
 // A token verified once is remembered; it must still expire on time.
 func TestCachedTokenExpires(t *testing.T) {
 	h := newHarness(t, nil)
-	tok := issue(t, h.keys, token.Claims{VolunteerID: "short", Role: schemas.RoleWarRoom,
+	tok := issue(t, h.staff, token.Claims{VolunteerID: "short", Role: schemas.RoleWarRoom,
 		IssuedAt: testNow.Add(-time.Hour), ExpiresAt: testNow.Add(time.Minute)})
 	if r := h.post("/v1/submissions", tok, validSub().json()); r.status != 202 {
 		t.Fatalf("fresh token: %d %s", r.status, r.body)
@@ -552,4 +561,12 @@ func TestCachedTokenExpires(t *testing.T) {
 	if code, _ := r.errorCode(); r.status != 401 || code != CodeTokenExpired {
 		t.Fatalf("after expiry: %d %s", r.status, r.body)
 	}
+}
+
+// handSigned makes a vt1 token under key id k1 with crypto/hmac directly.
+func handSigned(key []byte, claims string) string {
+	signed := "vt1.k1." + base64.RawURLEncoding.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(signed))
+	return signed + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }

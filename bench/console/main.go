@@ -17,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -37,6 +38,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"votestream/console"
+	"votestream/console/staff"
 	"votestream/election"
 	"votestream/ingest/token"
 	"votestream/schemas"
@@ -107,16 +109,23 @@ func run(items, requests int) error {
 	if err := os.WriteFile(keys, []byte(line+"\n"), 0o600); err != nil {
 		return err
 	}
-	ring, err := token.LoadKeyring(keys)
+	ring, err := token.LoadStaffKeyring(keys)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	war, _ := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: "w", Org: "war room", Role: schemas.RoleWarRoom, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
-	lead, _ := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: "l", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "C007", IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	staffFile := filepath.Join(dir, "staff.json")
+	for _, m := range []staff.Member{{ID: "w", Role: schemas.RoleWarRoom}, {ID: "l", Role: schemas.RoleDistrictLead, Constituency: "C007"}} {
+		if _, err := staff.Enrol(staffFile, m, time.Now()); err != nil {
+			return err
+		}
+	}
+	warTok, _ := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: "w", Org: "war room", Role: schemas.RoleWarRoom, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	leadTok, _ := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: "l", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "C007", IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 
 	cfg := console.DefaultConfig()
-	cfg.Country, cfg.ClickHouseAddr, cfg.Database, cfg.TokenKeysFile = c, addr, db, keys
+	cfg.Country, cfg.ClickHouseAddr, cfg.Database, cfg.StaffKeysFile = c, addr, db, keys
+	cfg.StaffFile = staffFile
 	cfg.Listen, cfg.EvidenceDir, cfg.Refresh = "127.0.0.1:0", dir, time.Hour
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := console.New(cfg)
@@ -140,6 +149,39 @@ func run(items, requests int) error {
 	fmt.Printf("BENCH name=console_rebuild_%d value=%.1f unit=ms\n", items, median(rebuilds))
 
 	cl := &http.Client{}
+	// Sign in as the console wants: token and the authenticator code.
+	signIn := func(id, tok string) (string, error) {
+		members, err := staff.Load(staffFile)
+		if err != nil {
+			return "", err
+		}
+		m, _ := staff.Find(members, id)
+		code, err := staff.Code(m, time.Now())
+		if err != nil {
+			return "", err
+		}
+		body, _ := json.Marshal(map[string]string{"token": tok, "code": code})
+		resp, err := cl.Post(base+"/v1/session", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var v struct {
+			Session string `json:"session"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
+			return "", fmt.Errorf("sign-in of %s: %d %v", id, resp.StatusCode, err)
+		}
+		return v.Session, nil
+	}
+	war, err := signIn("w", warTok)
+	if err != nil {
+		return err
+	}
+	lead, err := signIn("l", leadTok)
+	if err != nil {
+		return err
+	}
 	get := func(url, tok string) ([]byte, error) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)

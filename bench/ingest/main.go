@@ -346,8 +346,12 @@ func run(o options) error {
 		}
 		w.tokens = append(w.tokens, "Bearer "+tok)
 	}
+	staffKeys, err := token.NewStaffKeyring("bench", map[string][]byte{"bench": bytes.Repeat([]byte{2}, 32)})
+	if err != nil {
+		return err
+	}
 	for _, k := range country.Constituencies {
-		tok, err := keys.Issue(token.Claims{VolunteerID: "lead/" + k.ID, Org: "bench", Role: schemas.RoleDistrictLead,
+		tok, err := staffKeys.Issue(token.Claims{VolunteerID: "lead/" + k.ID, Org: "bench", Role: schemas.RoleDistrictLead,
 			Constituency: k.ID, IssuedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)})
 		if err != nil {
 			return err
@@ -367,7 +371,7 @@ func run(o options) error {
 	defer os.RemoveAll(cfg.EvidenceDir)
 	reg := prometheus.NewRegistry()
 	cfg.Country, cfg.Registry, cfg.Logger = country, reg, slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := ingest.New(cfg, ingest.WithKeyring(keys))
+	srv, err := ingest.New(cfg, ingest.WithKeyring(keys), ingest.WithStaffKeyring(staffKeys))
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"votestream/console"
+	"votestream/console/staff"
 	"votestream/ingest/s3store"
 	"votestream/ingest/token"
 	"votestream/schemas"
@@ -26,7 +28,11 @@ func init() {
 			ref := fs.String("ref", "", "reference data folder; required")
 			metrics := fs.String("metrics", "127.0.0.1:9107", "address serving Prometheus /metrics; empty disables")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address of the console (web app and API)")
-			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file, the one ingest verifies with; required")
+			fs.StringVar(&cfg.StaffKeysFile, "staff-keys", "", "staff key file (leads', war room's and desk's tokens; ingest's --staff-keys, never the volunteers' --keys); required")
+			fs.StringVar(&cfg.StaffFile, "staff", "", "enrolment file of the second factor, written by `votestream staff add`; required")
+			fs.DurationVar(&cfg.SessionIdle, "session-idle", cfg.SessionIdle, "a session unused this long ends")
+			fs.DurationVar(&cfg.SessionMax, "session-max", cfg.SessionMax, "a session ends this long after sign-in, used or not")
+			fs.DurationVar(&cfg.OverrideTTL, "override-ttl", cfg.OverrideTTL, "how long an override waits for its second approver before it expires")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, as ingest reads it")
 			fs.StringVar(&cfg.IngestURL, "ingest", cfg.IngestURL, "ingest's base URL: decisions and official figures are sent there")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read here (unless --evidence-s3-endpoint is set)")
@@ -68,7 +74,8 @@ func init() {
 			return upStarted{describe: "off (no --clickhouse)"}, nil
 		}
 		cfg := console.DefaultConfig()
-		cfg.Country, cfg.TokenKeysFile, cfg.Listen = env.country, env.keysFile, env.consoleListen
+		cfg.Country, cfg.StaffKeysFile, cfg.Listen = env.country, env.staffKeysFile, env.consoleListen
+		cfg.StaffFile = filepath.Join(env.dataDir, "staff.json")
 		cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = env.clickhouse.addr, env.clickhouse.database, env.clickhouse.user, env.clickhouse.password
 		cfg.IngestURL = "http://" + env.listen
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
@@ -77,39 +84,49 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		tokens, err := consoleTokens(env)
+		login, err := consoleLogins(env, cfg.StaffFile)
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "http://" + cfg.Listen + " (review console; sign-in tokens for the war room and one lead in " + tokens + ")", run: c.Run}, nil
+		return upStarted{describe: "http://" + cfg.Listen + " (review console; LOCAL sign-in for two war room members and one lead: see " + login + ")", run: c.Run}, nil
 	}})
 }
 
-// consoleTokens writes <data>/console-tokens.txt: a war room token and a district lead's
-// for the first constituency, valid a day, so that `up` can be tried at once.
-func consoleTokens(env upEnv) (string, error) {
-	ring, err := token.LoadKeyring(env.keysFile)
+// consoleLogins enrols, for a local `up` only, two war room members (two, so that an
+// override can be approved by a second person) and a district lead of the first
+// constituency, and writes <data>/console-login.txt: each one's token, valid a day, and
+// how to get their current authenticator code without a phone. Each `up` enrols afresh.
+func consoleLogins(env upEnv, staffFile string) (string, error) {
+	ring, err := token.LoadStaffKeyring(env.staffKeysFile)
 	if err != nil {
 		return "", err
 	}
 	now := time.Now()
-	issue := func(c token.Claims) (string, error) {
-		c.TokenID, c.IssuedAt, c.ExpiresAt = token.NewTokenID(), now, now.Add(24*time.Hour)
-		return ring.Issue(c)
-	}
-	war, err := issue(token.Claims{VolunteerID: "up-war-room", Org: "war room", Role: schemas.RoleWarRoom})
-	if err != nil {
-		return "", err
-	}
 	cons := env.country.Constituencies[0].ID
-	lead, err := issue(token.Claims{VolunteerID: "up-lead-" + cons, Org: "war room", Role: schemas.RoleDistrictLead, Constituency: cons})
-	if err != nil {
-		return "", err
+	people := []staff.Member{
+		{ID: "up-war-room", Name: "war room (up)", Role: schemas.RoleWarRoom},
+		{ID: "up-war-room-2", Name: "second war room member (up)", Role: schemas.RoleWarRoom},
+		{ID: "up-lead-" + cons, Name: "lead of " + cons + " (up)", Role: schemas.RoleDistrictLead, Constituency: cons},
 	}
-	path := filepath.Join(env.dataDir, "console-tokens.txt")
+	var b strings.Builder
+	fmt.Fprintf(&b, "# votestream up: LOCAL console sign-ins, valid until %s. For trying things out only:\n", now.Add(24*time.Hour).Format(time.RFC3339))
+	fmt.Fprintf(&b, "# the authenticator secrets are in %s; a real war room enrols people with `votestream staff add`.\n", staffFile)
+	fmt.Fprintf(&b, "# Sign in at http://%s with the token and the code printed by the command under it.\n\n", env.consoleListen)
+	for _, m := range people {
+		key, err := staff.Enrol(staffFile, m, now)
+		if err != nil {
+			return "", err
+		}
+		tok, err := ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: m.ID, Org: "war room", Role: m.Role,
+			Constituency: m.Constituency, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s (%s %s)\n  token: %s\n  code:  votestream staff code %s --staff %s\n  app:   %s\n\n", m.ID, m.Role, m.Constituency, tok, m.ID, staffFile, key.URL())
+	}
+	path := filepath.Join(env.dataDir, "console-login.txt")
 	err = writeFileAtomic(path, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "# votestream up: review console tokens, valid until %s\nwar_room %s\ndistrict_lead %s %s\n",
-			now.Add(24*time.Hour).Format(time.RFC3339), war, cons, lead)
+		_, err := io.WriteString(w, b.String())
 		return err
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ func init() {
 			fs.IntVar(&cfg.DedupeMaxEntries, "dedupe-max", cfg.DedupeMaxEntries, "most submission ids remembered")
 			fs.DurationVar(&cfg.WarmupTimeout, "dedupe-warmup", cfg.WarmupTimeout, "at start, read back the last --dedupe-ttl of submissions from Kafka for at most this long, answering submissions 503 STARTING meanwhile; 0 disables")
 			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
+			fs.StringVar(&cfg.StaffKeysFile, "staff-keys", "", "key file of district leads', the war room's and the desk's tokens, separate from --keys; empty refuses every privileged token")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store (unless --evidence-s3-endpoint is set)")
 			s3Parsed := evidenceS3Flags(fs, &cfg.EvidenceS3, "S3-compatible server (host:port, no scheme) that keeps evidence photos instead of --evidence-dir; the bucket is checked at start")
@@ -101,6 +102,7 @@ func init() {
 			d := roster.DefaultImportConfig()
 			rosters := fs.String("roster", "", "import: roster CSV files, comma-separated")
 			keys := fs.String("keys", "", "token key file")
+			staffKeys := fs.String("staff-keys", "", "import: key file of privileged tokens (district_lead, war_room rows), separate from --keys")
 			out := fs.String("out", "", "import: tokens CSV to write (mode 0600)")
 			salt := fs.String("salt", "", "import: phone-hash salt file, created when missing; give the same file to every import of the night so one person is recognised across organisations and imports")
 			validFor := fs.Duration("valid-for", d.ValidFor, "import: how long tokens stay valid")
@@ -148,6 +150,7 @@ func init() {
 						cfg.Rosters = append(cfg.Rosters, r)
 					}
 				}
+				cfg.StaffKeysFile = *staffKeys
 				cfg.Out, cfg.TokenKeysFile, cfg.SaltFile, cfg.ValidFor, cfg.SkipDuplicates = *out, *keys, *salt, *validFor, *skipDups
 				cfg.LinkBase, cfg.QRDir, cfg.Progress = *linkBase, *qrDir, os.Stderr
 				if *salt != "" {
@@ -193,6 +196,7 @@ func init() {
 		cfg := ingest.DefaultConfig()
 		cfg.Listen, cfg.Seeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
 		cfg.Country, cfg.Registry = env.country, env.metrics
+		cfg.StaffKeysFile = env.staffKeysFile
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
 		cfg.EvidenceLogURL = "http://" + env.logListen
 		srv, err := ingest.New(cfg)
@@ -220,7 +224,7 @@ func appendKey(path, id string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("key file %s: %w", path, err)
 	}
-	fmt.Fprintf(os.Stderr, "volunteers: key %s appended to %s (now the active key)\n", id, path)
+	fmt.Fprintf(os.Stderr, "key %s appended to %s (now the active key)\n", id, path)
 	return nil
 }
 

@@ -35,6 +35,7 @@ type upEnv struct {
 	country       *election.Country // indexed reference data every role checks against
 	countryDir    string
 	keysFile      string // token key file ingest verifies with
+	staffKeysFile string // the separate key file of privileged tokens (leads, war room, desk)
 	listen        string // ingest's HTTP address
 	feedListen    string // the newsroom feed's HTTP address
 	logListen     string // the transparency log's HTTP address
@@ -69,6 +70,7 @@ type upFlags struct {
 	metrics       string
 	ref           string
 	keys          string
+	staffKeys     string
 	listen        string
 	feedListen    string
 	logListen     string
@@ -92,6 +94,7 @@ func init() {
 			fs.StringVar(&f.metrics, "metrics", "127.0.0.1:9100", "address serving Prometheus /metrics and /readyz for the roles; empty disables")
 			fs.StringVar(&f.ref, "ref", "", "reference data folder; empty generates a synthetic country into <data>/country (--sim-seed, --sim-scale)")
 			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
+			fs.StringVar(&f.staffKeys, "staff-keys", "", "key file of the leads', war room's and desk's tokens, separate from --keys; empty uses <data>/staff-keys, created with a fresh key if missing")
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
 			fs.StringVar(&f.feedListen, "feed-listen", "127.0.0.1:8090", "the newsroom feed's HTTP listen address")
 			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
@@ -156,6 +159,18 @@ func prepareKeys(f upFlags) (string, error) {
 	return path, nil
 }
 
+// prepareStaffKeys is prepareKeys for the staff key file, <data>/staff-keys.
+func prepareStaffKeys(f upFlags) (string, error) {
+	if f.staffKeys != "" {
+		return f.staffKeys, nil
+	}
+	path := filepath.Join(f.dataDir, "staff-keys")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return path, appendKey(path, "staff-up1")
+	}
+	return path, nil
+}
+
 func runUp(ctx context.Context, f upFlags) error {
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
@@ -168,8 +183,12 @@ func runUp(ctx context.Context, f upFlags) error {
 	if err != nil {
 		return err
 	}
+	staffKeys, err := prepareStaffKeys(f)
+	if err != nil {
+		return err
+	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
+		country: country, countryDir: countryDir, keysFile: keys, staffKeysFile: staffKeys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed

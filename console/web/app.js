@@ -11,7 +11,9 @@ const T = {
     OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ",
   },
   stage: {final: "ผลสุดท้าย final", progress: "ระหว่างนับ progress"},
-  role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead"},
+  role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead", desk: "โต๊ะตัดสิน · desk"},
+  kind: {unsourced_figures: "ตัวเลขที่ไม่มีอาสาส่ง · figures no volunteer sent", verify_contradicts: "ยืนยันผลที่ขัดทุกแหล่ง · verify against every source",
+    official_import: "นำเข้าผลทางการทั้งไฟล์ · bulk official import", retraction: "ถอนการประกาศ · retraction"},
 };
 
 const $ = (sel, el = document) => el.querySelector(sel);
@@ -52,16 +54,18 @@ const errText = (b) => b && b.error ? `${b.error.message} (${b.error.code})` + (
 // ---- sign in ----
 function loginPage(msg) {
   const tok = h("textarea", {id: "token", rows: 4, placeholder: "vt1.…", autocomplete: "off", spellcheck: "false", "aria-label": "token"});
+  const code = h("input", {id: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6, size: 8, pattern: "[0-9]{6}", placeholder: "123456", "aria-label": "code"});
   const err = h("div", {class: "error", hidden: !msg}, msg || "");
   const form = h("form", {class: "card", onsubmit: async (e) => {
     e.preventDefault();
-    const r = await api("/v1/session", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: tok.value.trim()})});
-    if (r.status !== 200) { err.hidden = false; err.textContent = errText(r.body); return; }
+    const r = await api("/v1/session", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: tok.value.trim(), code: code.value.trim()})});
+    if (r.status !== 200) { err.hidden = false; err.textContent = errText(r.body); code.value = ""; code.focus(); return; }
     me = r.body; queueState = freshQueue(); stationState = null; location.hash = "#/"; render();
   }},
     h("h1", {}, bi("เข้าสู่ระบบ", "Sign in")),
-    h("p", {}, "วางโทเค็นของหัวหน้าเขตหรือห้องปฏิบัติการที่ได้รับ ", h("span", {class: "en"}, "Paste the district lead or war room token you were given.")),
-    h("label", {for: "token"}, bi("โทเค็น", "Token")), tok, err,
+    h("p", {}, "วางโทเค็นของหัวหน้าเขตหรือห้องปฏิบัติการที่ได้รับ แล้วพิมพ์รหัส 6 หลักจากแอปยืนยันตัวตน ", h("span", {class: "en"}, "Paste the token you were given, then type the 6-digit code your authenticator app shows now.")),
+    h("label", {for: "token"}, bi("โทเค็น", "Token")), tok,
+    h("label", {for: "code"}, bi("รหัสจากแอป (6 หลัก)", "Authenticator code (6 digits)")), code, err,
     h("p", {}, h("button", {class: "primary", type: "submit", id: "signin"}, "เข้าสู่ระบบ · Sign in")));
   app().replaceChildren(form);
   tok.focus();
@@ -78,7 +82,7 @@ function header() {
 function connectStream() {
   if (stream || !me) return;
   stream = new EventSource("/v1/queue/events");
-  stream.addEventListener("queue", () => { $("#live").hidden = false; if (route().page === "queue") loadQueue(true); });
+  stream.addEventListener("queue", () => { $("#live").hidden = false; if (route().page === "queue") { loadQueue(true); loadOverrides(); } });
   stream.onerror = () => { $("#live").hidden = true; };
 }
 
@@ -169,10 +173,46 @@ function drawQueue() {
       : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
     s.next ? h("p", {}, h("button", {class: "act", onclick: moreQueue}, "แสดงเพิ่ม · Show more")) : null,
   ];
+  if (overrideState.items.length || overrideState.msg) kids.splice(1, 0, overridesCard());
   if (me.role === "war_room") kids.push(csvCard());
   app().replaceChildren(...kids.filter((k) => k != null));
   const cur = $("#queue li.sel");
   if (cur) cur.scrollIntoView({block: "nearest"});
+}
+
+// ---- overrides waiting for a second person ----
+let overrideState = {items: [], sel: 0, msg: null};
+
+async function loadOverrides() {
+  const r = await api("/v1/overrides?state=pending");
+  if (r.status !== 200) return;
+  overrideState.items = r.body.overrides;
+  overrideState.sel = Math.min(overrideState.sel, Math.max(0, overrideState.items.length - 1));
+  drawQueue();
+}
+
+async function decideOverride(o, verb) {
+  const r = await api(`/v1/overrides/${o.id}/${verb}`, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+  overrideState.msg = r.status === 200 ? (verb === "approve" ? `อนุมัติแล้ว มีผลแล้ว · Approved and applied: ${o.summary}` : `ปฏิเสธแล้ว · Rejected: ${o.summary}`) : errText(r.body);
+  overrideState.msgErr = r.status !== 200;
+  loadOverrides();
+}
+
+function overridesCard() {
+  const s = overrideState;
+  return h("div", {class: "card", id: "overrides"},
+    h("h2", {}, bi("รออนุมัติคนที่สอง", "Waiting for a second approver"), " ", h("span", {class: "en"}, `(${s.items.length})`)),
+    h("p", {class: "meta"}, "การแก้ที่ไม่มีอาสาคนใดส่ง มีผลเมื่อสมาชิกห้องปฏิบัติการอีกคนอนุมัติเท่านั้น · Overrides take effect only once another war room member approves."),
+    s.msg ? h("div", {class: s.msgErr ? "error" : "notice", id: "override-msg"}, s.msg) : null,
+    h("ul", {class: "queue overrides"}, s.items.map((o, i) => h("li", {class: i === s.sel ? "sel" : "", "data-override": o.id},
+      h("div", {}, h("div", {class: "place"}, T.kind[o.kind] || o.kind),
+        h("div", {}, o.summary),
+        h("div", {class: "meta"}, `ขอโดย requested by ${o.requested_name || o.requested_by} (${o.requested_by}) ${fmtTime(o.requested_at)} · หมดเวลา expires ${fmtTime(o.expires_at)} · “${o.reason}”`)),
+      me.role === "war_room" && o.requested_by !== me.volunteer_id
+        ? h("div", {class: "right"}, h("button", {class: "primary", id: "approve-" + o.id, onclick: () => decideOverride(o, "approve")}, "อนุมัติ · Approve (A)"), " ",
+          h("button", {class: "act", id: "reject-" + o.id, onclick: () => decideOverride(o, "reject")}, "ปฏิเสธ · Reject (X)"))
+        : h("div", {class: "right meta"}, o.requested_by === me.volunteer_id ? "คุณขอเอง รอคนอื่น · yours: another person approves" : "")))),
+    h("p", {class: "keys"}, h("kbd", {}, "o"), " เลือกถัดไป next · ", h("kbd", {}, "A"), " อนุมัติ approve · ", h("kbd", {}, "X"), " ปฏิเสธ reject"));
 }
 
 function csvCard() {
@@ -187,10 +227,11 @@ function csvCard() {
       if (!f) return;
       out.replaceChildren("กำลังส่ง… sending…");
       const r = await api("/v1/official/csv?name=" + encodeURIComponent(f.name), {method: "POST", headers: {"Content-Type": "text/csv"}, body: f});
-      if (r.status !== 200) { out.replaceChildren(h("div", {class: "error"}, errText(r.body), r.body && r.body.failed ? "\n" + r.body.failed.join("\n") : "")); return; }
+      if (r.status !== 200 && r.status !== 202) { out.replaceChildren(h("div", {class: "error"}, errText(r.body), r.body && r.body.failed ? "\n" + r.body.failed.join("\n") : "")); return; }
       const s = r.body;
-      out.replaceChildren(h("div", {class: "notice"},
-        `นำเข้า applied ${s.applied}/${s.rows} · ตรงกับผลรวม match ${s.matches} · ไม่ตรง mismatch ${s.mismatches.length} · ยังไม่มีผล unreported ${s.unreported}`),
+      out.replaceChildren(h("div", {class: "notice", id: "csv-pending"},
+        s.override ? "รออนุมัติจากคนที่สอง ยังไม่ได้ส่งแถวใด · Waiting for a second war room member: nothing is sent until then. " : `นำเข้า applied ${s.applied}/${s.rows} · `,
+        `${s.rows} แถว rows · ตรงกับผลรวม match ${s.matches} · ไม่ตรง mismatch ${s.mismatches.length} · ยังไม่มีผล unreported ${s.unreported}`),
         s.mismatches.length ? h("ul", {}, s.mismatches.map((m) => h("li", {}, h("a", {href: "#/station/" + encodeURIComponent(m.station_id)}, `${m.station_id} ${T.ballot[m.ballot]}`),
           ` — ทางการ official ${n(m.official.ballots_cast)} / รวม consolidated ${n(m.result.ballots_cast)} (${T.status[m.status] || m.status})`))) : null);
     }}, "ตรวจและนำเข้า · Check and apply")), out);
@@ -295,6 +336,12 @@ function actions(v, b, sources, correcting) {
     msg.replaceChildren("กำลังส่ง… sending…");
     const r = await api("/v1/decisions", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
     if (r.status >= 300) { msg.replaceChildren(h("div", {class: "error"}, errText(r.body))); return; }
+    if (r.status === 202 && r.body && r.body.override) {
+      msg.replaceChildren(h("div", {class: "notice esc", id: "pending"}, "รออนุมัติจากคนที่สองในห้องปฏิบัติการ · Waiting for a second war room member to approve. ",
+        h("span", {class: "en"}, r.body.message), " ", h("a", {href: "#/"}, "กลับไปที่คิว · back to the queue (Esc)")));
+      stationState.correcting = false;
+      return;
+    }
     msg.replaceChildren(h("div", {class: "notice", id: "done"}, "บันทึกแล้ว · Recorded. ", h("span", {class: "en"}, "The station turns verified once the pipeline applies it. "),
       h("a", {href: "#/"}, "กลับไปที่คิว · back to the queue (Esc)"), " · ", "รายการถัดไป · next item (n)"));
     stationState.correcting = false;
@@ -374,7 +421,7 @@ async function render() {
   const rt = route();
   if (rt.page === "station") loadStation(rt.id);
   else if (rt.page === "log") loadLog();
-  else { drawQueue(); loadQueue(true); }
+  else { drawQueue(); loadQueue(true); loadOverrides(); }
 }
 
 document.addEventListener("keydown", (e) => {
@@ -393,7 +440,13 @@ document.addEventListener("keydown", (e) => {
     if (e.key === "j" || e.key === "ArrowDown") { s.sel = Math.min(s.sel + 1, s.items.length - 1); drawQueue(); e.preventDefault(); }
     else if (e.key === "k" || e.key === "ArrowUp") { s.sel = Math.max(s.sel - 1, 0); drawQueue(); e.preventDefault(); }
     else if (e.key === "Enter" && s.items[s.sel]) location.hash = "#/station/" + encodeURIComponent(s.items[s.sel].station_id);
-    else if (e.key === "r") loadQueue(true);
+    else if (e.key === "r") { loadQueue(true); loadOverrides(); }
+    else if (e.key === "o" && overrideState.items.length) { overrideState.sel = (overrideState.sel + 1) % overrideState.items.length; drawQueue(); }
+    else if ((e.key === "A" || e.key === "X") && overrideState.items[overrideState.sel]) {
+      const o = overrideState.items[overrideState.sel];
+      const b = $(`#${e.key === "A" ? "approve" : "reject"}-${CSS.escape(o.id)}`);
+      if (b) b.click();
+    }
     return;
   }
   if (e.key === "Escape") { location.hash = "#/"; return; }
@@ -421,7 +474,7 @@ $("#zoom").addEventListener("click", (e) => {
 $("#zoom .zoom-view").addEventListener("wheel", (e) => { e.preventDefault(); zoom.scale *= e.deltaY < 0 ? 1.1 : 1 / 1.1; applyZoom(); }, {passive: false});
 $("#logout").addEventListener("click", async () => {
   await api("/v1/session", {method: "DELETE"});
-  me = null; queueState = freshQueue(); stationState = null;
+  me = null; queueState = freshQueue(); stationState = null; overrideState = {items: [], sel: 0, msg: null};
   if (stream) { stream.close(); stream = null; }
   location.hash = "#/"; render();
 });

@@ -27,6 +27,11 @@ type ImportConfig struct {
 	// TokenKeysFile is the token key file (token.ParseKeyring); tokens are signed with its
 	// last (active) key. Required.
 	TokenKeysFile string
+	// StaffKeysFile is the separate key file of privileged tokens (district leads, the war
+	// room): roster rows of those roles are signed with it. Default "": such rows are
+	// refused, since the volunteers' key cannot sign them (token.ErrWrongClass). They still
+	// need `votestream staff add` for the console's second factor.
+	StaffKeysFile string
 	// SaltFile holds the phone-hash salt (at least 16 bytes). Default "": a random salt for
 	// this import, which finds duplicates among the rosters imported together; give a file to
 	// compare hashes across separate imports. Tokens carry the hash (token.Claims.Person) and
@@ -97,6 +102,15 @@ func Import(cfg ImportConfig) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	var staffKeys *token.Keyring
+	if cfg.StaffKeysFile != "" {
+		if staffKeys, err = token.LoadStaffKeyring(cfg.StaffKeysFile); err != nil {
+			return sum, err
+		}
+		if err := token.CheckDisjoint(keys, staffKeys); err != nil {
+			return sum, err
+		}
+	}
 	salt, err := loadSalt(cfg.SaltFile)
 	if err != nil {
 		return sum, err
@@ -140,7 +154,15 @@ func Import(cfg ImportConfig) (Summary, error) {
 			sum.Skipped++
 			continue
 		}
-		tok, err := keys.Issue(token.Claims{
+		ring := keys
+		if token.Privileged(e.Role) {
+			if staffKeys == nil {
+				return Summary{}, fmt.Errorf("%w: %s:%d: %s is a %s: privileged tokens are signed with the staff key file (--staff-keys)",
+					ErrBadRoster, e.Source, e.Line, e.VolunteerID(), e.Role)
+			}
+			ring = staffKeys
+		}
+		tok, err := ring.Issue(token.Claims{
 			VolunteerID: e.VolunteerID(), Org: e.Org, Role: e.Role,
 			Stations: e.Stations, Constituency: e.Constituency,
 			// The phone hash rides in the token so consolidation can tell that two

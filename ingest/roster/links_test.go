@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"votestream/ingest/token"
 )
 
 func TestImportPersonalLinks(t *testing.T) {
@@ -28,7 +26,7 @@ func TestImportPersonalLinks(t *testing.T) {
 	if err != nil || rows[0][6] != "link" || len(rows) != sum.Issued+1 || sum.QRCodes != sum.Issued {
 		t.Fatalf("tokens file %v %v, summary %+v", err, rows, sum)
 	}
-	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	keys := bothRings(t, cfg)
 	for _, row := range rows[1:] {
 		if row[6] != "https://report.example.org/#t="+row[5] {
 			t.Fatalf("link %q for token %q", row[6], row[5])

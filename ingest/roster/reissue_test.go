@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"votestream/ingest/token"
 	"votestream/schemas"
 )
 
@@ -30,7 +29,7 @@ func TestReissue(t *testing.T) {
 		t.Fatalf("%s not in the tokens file", id)
 		return nil
 	}
-	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	keys := bothRings(t, cfg)
 	oldRow := readRow("iLaw/0002")
 	old, _ := keys.Verify(oldRow[5], imported)
 

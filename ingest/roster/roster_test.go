@@ -160,11 +160,39 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// importConfig writes files and a token key file ("keys") into a folder of their own and
-// returns it with an import of its rosters (file names) into tokens.csv at now.
+var staffKeyLine = "s2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)) + "\n"
+
+// rings verifies with the volunteers' or the staff ring, by the token's signature.
+type rings struct{ vol, staff *token.Keyring }
+
+func (r rings) Verify(tok string, now time.Time) (token.Claims, error) {
+	c, err := r.vol.Verify(tok, now)
+	if errors.Is(err, token.ErrUnknownKey) {
+		return r.staff.Verify(tok, now)
+	}
+	return c, err
+}
+
+func bothRings(t *testing.T, cfg ImportConfig) rings {
+	t.Helper()
+	vol, err := token.LoadKeyring(cfg.TokenKeysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := token.LoadStaffKeyring(cfg.StaffKeysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rings{vol, staff}
+}
+
+// importConfig writes files, a token key file ("keys") and a staff key file ("staff") into
+// a folder of their own and returns it with an import of its rosters (file names) into
+// tokens.csv at now.
 func importConfig(t *testing.T, files map[string]string, now time.Time, rosters ...string) (string, ImportConfig) {
 	t.Helper()
 	files["keys"] = "k2023 " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + "\n"
+	files["staff"] = staffKeyLine
 	dir := writeFiles(t, files)
 	cfg := DefaultImportConfig()
 	for _, r := range rosters {
@@ -172,9 +200,23 @@ func importConfig(t *testing.T, files map[string]string, now time.Time, rosters 
 	}
 	cfg.Out = filepath.Join(dir, "tokens.csv")
 	cfg.TokenKeysFile = filepath.Join(dir, "keys")
+	cfg.StaffKeysFile = filepath.Join(dir, "staff")
 	cfg.Country = country(t)
 	cfg.Now = func() time.Time { return now }
 	return dir, cfg
+}
+
+// A roster that lists a district lead needs the staff key file: the volunteers' key may
+// not sign a lead's token.
+func TestImportLeadNeedsStaffKeys(t *testing.T) {
+	_, cfg := importConfig(t, map[string]string{"ilaw.csv": ilawRoster}, time.Date(2023, 5, 10, 9, 0, 0, 0, time.UTC), "ilaw.csv")
+	cfg.StaffKeysFile = ""
+	if _, err := Import(cfg); !errors.Is(err, ErrBadRoster) || !strings.Contains(err.Error(), "--staff-keys") {
+		t.Fatalf("import of a lead without staff keys: %v", err)
+	}
+	if _, err := os.Stat(cfg.Out); !os.IsNotExist(err) {
+		t.Fatalf("tokens file written anyway: %v", err)
+	}
 }
 
 func TestImport(t *testing.T) {
@@ -199,7 +241,7 @@ func TestImport(t *testing.T) {
 	if err != nil || len(rows) != 6 || !slices.Equal(rows[0], []string{"volunteer_id", "org", "role", "scope", "expires_at", "token"}) {
 		t.Fatalf("tokens file: %v %v", err, rows)
 	}
-	keys, _ := token.LoadKeyring(cfg.TokenKeysFile)
+	keys := bothRings(t, cfg)
 	persons := map[string]string{} // volunteer id -> the token's person
 	for _, row := range rows[1:] {
 		c, err := keys.Verify(row[5], now)

@@ -2,6 +2,7 @@ package token
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"votestream/internal/fileparse"
+	"votestream/schemas"
 )
 
 // ErrBadKeyring: a key file or key set is unusable.
@@ -19,9 +21,71 @@ var ErrBadKeyring = errors.New("token: bad keyring")
 // any key of the ring, which is how keys rotate: add a new key (it becomes active), re-issue
 // tokens, and drop the old key once no valid token uses it. Immutable once built, so safe for
 // concurrent use.
+//
+// A keyring has a class: a volunteers' ring signs and verifies station volunteers' tokens
+// only, a staff ring (NewStaffKeyring, LoadStaffKeyring) those of district leads, the war
+// room and every other privileged role only. Issue and Verify refuse a token of the other
+// class, so a leaked volunteers' key mints no lead or desk token, whatever its key id.
 type Keyring struct {
 	keys   map[string][]byte
 	active string
+	staff  bool
+}
+
+// ErrWrongClass: a token's role does not belong to the keyring that signed it (a lead's
+// token signed with the volunteers' key, or a volunteer's with the staff key).
+var ErrWrongClass = errors.New("token: role not signed by this keyring")
+
+// Privileged reports whether role is a staff role: anything but a station volunteer. New
+// roles (the decision desk) are privileged without a change here.
+func Privileged(role string) bool { return role != schemas.RoleStation }
+
+// Staff reports whether k is a staff ring.
+func (k *Keyring) Staff() bool { return k.staff }
+
+// checkClass refuses claims whose role is not of k's class.
+func (k *Keyring) checkClass(role string) error {
+	if Privileged(role) != k.staff {
+		if k.staff {
+			return fmt.Errorf("%w: a %s token belongs to the volunteers' keyring, this is the staff keyring", ErrWrongClass, role)
+		}
+		return fmt.Errorf("%w: a %s token belongs to the staff keyring, this is the volunteers' keyring", ErrWrongClass, role)
+	}
+	return nil
+}
+
+// NewStaffKeyring is NewKeyring for a staff ring.
+func NewStaffKeyring(active string, keys map[string][]byte) (*Keyring, error) {
+	k, err := NewKeyring(active, keys)
+	if err != nil {
+		return nil, err
+	}
+	k.staff = true
+	return k, nil
+}
+
+// LoadStaffKeyring reads a staff key file (see ParseKeyring). It must not share a secret
+// with the volunteers' key file: CheckDisjoint tells.
+func LoadStaffKeyring(path string) (*Keyring, error) {
+	k, err := LoadKeyring(path)
+	if err != nil {
+		return nil, err
+	}
+	k.staff = true
+	return k, nil
+}
+
+// CheckDisjoint refuses a staff ring and a volunteers' ring that share a secret: then the
+// volunteers' key could sign staff tokens after all.
+func CheckDisjoint(volunteers, staff *Keyring) error {
+	for vid, v := range volunteers.keys {
+		for sid, s := range staff.keys {
+			if hmac.Equal(v, s) {
+				return fmt.Errorf("%w: staff key %q is the volunteers' key %q: generate a separate staff key file", ErrBadKeyring, sid, vid)
+			}
+		}
+	}
+	return nil
 }
 
 // NewKeyring builds a keyring. active must be one of keys; every key must be at least

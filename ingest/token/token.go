@@ -12,6 +12,12 @@
 // volunteers' devices either way. The key id in every token lets a new key be added, tokens
 // re-issued and the old key retired without a flag day.
 //
+// There are two key files, two classes of keyring: the volunteers' signs station volunteers'
+// tokens only, the staff's those of district leads, the war room and the desk only (see
+// Keyring). Both sign and verify with the same HMAC; what separates them is that a verifier
+// refuses a role signed with the other class's keys, so the volunteers' key, which sits on
+// more machines and in more hands, mints no privileged token.
+//
 // Wire form, four dot-separated fields, all URL-safe:
 //
 //	vt1.<key id>.<base64url(JSON claims)>.<base64url(HMAC-SHA256 over "vt1.<key id>.<claims>")>
@@ -47,6 +53,8 @@ var (
 	ErrBadClaims    = errors.New("token: invalid claims")
 	ErrRevoked      = errors.New("token: revoked")
 )
+
+// ErrWrongClass (keyring.go) is also a sentinel of Verify.
 
 // version is the first field of every token; a new format gets a new prefix.
 const version = "vt1"
@@ -169,6 +177,9 @@ func (k *Keyring) Issue(c Claims) (string, error) {
 	if err := c.Validate(); err != nil {
 		return "", err
 	}
+	if err := k.checkClass(c.Role); err != nil {
+		return "", err
+	}
 	payload, err := json.Marshal(wireClaims{
 		TokenID: c.TokenID, VolunteerID: c.VolunteerID, Org: c.Org, Person: c.Person, Bind: c.Bind, Role: c.Role,
 		Stations: c.Stations, Constituency: c.Constituency,
@@ -225,6 +236,9 @@ func (k *Keyring) Verify(tok string, now time.Time) (Claims, error) {
 		IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(w.ExpiresAt, 0).UTC(),
 	}
 	if err := c.Validate(); err != nil {
+		return Claims{}, err
+	}
+	if err := k.checkClass(c.Role); err != nil {
 		return Claims{}, err
 	}
 	if !now.Before(c.ExpiresAt) {

@@ -32,6 +32,58 @@ func ring(t testing.TB, active string) *Keyring {
 	return k
 }
 
+func staffRing(t testing.TB, active string) *Keyring {
+	t.Helper()
+	k, err := NewStaffKeyring(active, map[string][]byte{"2023a": keyA, "2023b": keyB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// A lead's, war room's or desk's token signed with the volunteers' key is refused however
+// well-formed, and the volunteers' ring will not issue one; the staff ring likewise keeps
+// to its own roles.
+func TestKeyringClass(t *testing.T) {
+	vol, staff := ring(t, "2023a"), staffRing(t, "2023a")
+	lead := Claims{VolunteerID: "lead-1", Org: "war room", Role: schemas.RoleDistrictLead, Constituency: "C1",
+		IssuedAt: evening.Add(-time.Hour), ExpiresAt: evening.Add(time.Hour)}
+	if _, err := vol.Issue(lead); !errors.Is(err, ErrWrongClass) {
+		t.Fatalf("volunteers' ring issued a lead token: %v", err)
+	}
+	// The forger's path: HMAC by hand with the volunteers' key, the same key id.
+	forged := handMade("2023a", keyA, `{"jti":"x","sub":"lead-1","org":"o","role":"district_lead","con":"C1","iat":1,"exp":1684146600}`)
+	if _, err := vol.Verify(forged, evening); !errors.Is(err, ErrWrongClass) {
+		t.Fatalf("volunteers' ring verified a lead token: %v", err)
+	}
+	otherStaff, err := NewStaffKeyring("s1", map[string][]byte{"s1": bytes.Repeat([]byte{0xC3}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otherStaff.Verify(handMade("s1", keyA, `{"jti":"x","sub":"lead-1","org":"o","role":"district_lead","con":"C1","iat":1,"exp":1684146600}`), evening); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("staff ring took a token signed with another key: %v", err)
+	}
+	tok, err := staff.Issue(lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := staff.Verify(tok, evening); err != nil {
+		t.Fatalf("staff ring refused its own lead token: %v", err)
+	}
+	if _, err := staff.Issue(stationClaims()); !errors.Is(err, ErrWrongClass) {
+		t.Fatalf("staff ring issued a station token: %v", err)
+	}
+	if err := CheckDisjoint(vol, staff); !errors.Is(err, ErrBadKeyring) {
+		t.Fatalf("CheckDisjoint of rings sharing a secret = %v", err)
+	}
+	if err := CheckDisjoint(vol, otherStaff); err != nil {
+		t.Fatalf("CheckDisjoint of separate rings = %v", err)
+	}
+	if !Privileged("desk") || Privileged(schemas.RoleStation) {
+		t.Fatal("Privileged: every role but station is privileged")
+	}
+}
+
 func stationClaims() Claims {
 	return Claims{
 		TokenID: "tok-1", VolunteerID: "ilaw-0042", Org: "iLaw", Role: schemas.RoleStation,
@@ -52,7 +104,7 @@ func handMade(kid string, key []byte, payload string) string {
 func TestVerifyHandMadeToken(t *testing.T) {
 	// iat 2023-05-13T10:30:00Z = 1683973800, exp 2023-05-15T10:30:00Z = 1684146600.
 	tok := handMade("2023a", keyA, `{"jti":"t9","sub":"wevis-7","org":"WeVis","role":"district_lead","con":"CNX_3","iat":1683973800,"exp":1684146600}`)
-	c, err := ring(t, "2023b").Verify(tok, evening)
+	c, err := staffRing(t, "2023b").Verify(tok, evening)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +221,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"person upper-case hex", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":"`+strings.Repeat("AB", 32)+`","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
 		{"person too short", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":"`+strings.Repeat("ab", 31)+`","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrBadClaims},
 		{"person not a string", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","per":7,"role":"war_room","iat":1,"exp":1684146600}`), evening, ErrMalformed},
-		{"war room ok", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"war_room","iat":1,"exp":1684146600}`), evening, nil},
+		{"war room on the volunteers' ring", handMade("2023a", keyA, `{"jti":"x","sub":"v","org":"o","role":"war_room","iat":1,"exp":1684146600}`), evening, ErrWrongClass},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,7 +411,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("vt1.2023a..")
 	f.Add("vt1...")
 	f.Add("Bearer " + good)
-	sentinels := []error{ErrMalformed, ErrUnknownKey, ErrBadSignature, ErrExpired, ErrNotYetValid, ErrBadClaims}
+	sentinels := []error{ErrMalformed, ErrUnknownKey, ErrBadSignature, ErrExpired, ErrNotYetValid, ErrBadClaims, ErrWrongClass}
 	f.Fuzz(func(t *testing.T, tok string) {
 		c, err := k.Verify(tok, evening)
 		if err != nil {
