@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Audit is one privileged action for the staff_actions table (0010_staff_actions.sql).
+// Audit is one privileged action for the staff_actions table (0011_staff_actions.sql).
 type Audit struct {
 	Action       string // signed_in, sign_in_refused, signed_out, refused, decision, official_csv, override_requested, override_approved, override_rejected, override_expired, override_applied
 	What         string // the request or a short description
