@@ -8,7 +8,7 @@ const T = {
     ARITH: "ผลรวมไม่ตรง", OVER_ELIGIBLE: "เกินผู้มีสิทธิ์", CONFLICT: "ตัวเลขขัดกัน", REGRESSION: "คะแนนลดลง",
     BALLOT_GAP: "บัตรสองใบไม่เท่ากัน", TURNOUT_OUTLIER: "ผู้มาใช้สิทธิ์ผิดปกติ", SHARE_OUTLIER: "สัดส่วนคะแนนผิดปกติ",
     NUMBER_SWAP: "สลับหมายเลข", EARLY: "นับก่อนปิดหีบ", SPREAD: "รายงานเกินขอบเขต",
-    OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ",
+    OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ", BLOCK_SHIFT: "ทั้งกลุ่มเอียงไปทางเดียว",
   },
   stage: {final: "ผลสุดท้าย final", progress: "ระหว่างนับ progress"},
   role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead"},
