@@ -122,6 +122,8 @@ func (s *Server) Run(ctx context.Context) error {
 	hcfg.Name, hcfg.Handler, hcfg.Logger, hcfg.Registerer = "console", s.Handler(), s.log, s.cfg.Registerer
 	hcfg.ShutdownGrace = s.cfg.ShutdownGrace
 	hcfg.WriteTimeout = 0 // the live stream lasts all night; other answers are small
+	hcfg.Compress = true  // the app's script and the queue's pages compress 5-10x
+	hcfg.NoCompress = func(r *http.Request) bool { return r.URL.Path == "/v1/queue/events" }
 	hcfg.Ready = s.ready
 	hcfg.OnShutdown = func() {
 		s.mu.Lock()
