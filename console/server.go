@@ -250,6 +250,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/decisions", "decisions", s.handleDecision)
 	route("GET /v1/decisions", "decision_log", s.handleDecisionLog)
 	route("POST /v1/official/csv", "official_csv", s.handleOfficialCSV)
+	route("GET /v1/refusals", "refusals", s.handleRefusals)
 	return securityHeaders(mux)
 }
 
