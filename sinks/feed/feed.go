@@ -94,8 +94,6 @@ func New(cfg Config) (*Feed, error) {
 	// No read or write timeout: streams live for hours. Each write has its own deadline.
 	hc.ReadTimeout, hc.WriteTimeout = 0, 0
 	hc.OnShutdown = f.beginShutdown // streams end, so their handlers return
-	hc.Compress = true              // the results' JSON compresses several times over
-	hc.NoCompress = func(r *http.Request) bool { return r.URL.Path == "/v1/feed/events" }
 	if f.http, err = httpserve.New(hc); err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
