@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
 	"votestream/console"
@@ -75,4 +77,34 @@ func TestRefusalsForLeads(t *testing.T) {
 	if st, _, _ := do(t, http.MethodGet, p.console+"/v1/refusals", "", nil); st != http.StatusUnauthorized {
 		t.Errorf("without a token: %d", st)
 	}
+
+	// In the app: C1's lead follows the link from the queue and sees their one refusal.
+	ctx := browser(t, 1366, 700)
+	var text string
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(p.console+"/#/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), p.lead("C1")),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#refusals-link")),
+		chromedp.Click(chromedp.CSS("#refusals-link")),
+		chromedp.WaitVisible(chromedp.CSS("#refusals tbody tr")),
+		into(chromedp.Text(chromedp.CSS("#refusals")), &text),
+	)
+	if err != nil || !strings.Contains(text, "ABOVE_ELIGIBLE") || !strings.Contains(text, "vol-s01") || strings.Contains(text, "OUT_OF_SCOPE") {
+		t.Errorf("C1's lead's refusals page: %q (%v)", text, err)
+	}
+	err = chromedp.Do(ctx,
+		signOut(),
+		chromedp.SendKeys(chromedp.CSS("#token"), war),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#refusals-link")), // signing in opens the queue
+		chromedp.Click(chromedp.CSS("#refusals-link")),
+		chromedp.WaitVisible(chromedp.CSS("#refusals tbody tr:nth-child(3)")),
+		into(chromedp.Text(chromedp.CSS("#refusals")), &text),
+	)
+	if err != nil || !strings.Contains(text, "UNAUTHENTICATED") || !strings.Contains(text, "OUT_OF_SCOPE") {
+		t.Errorf("war room's refusals page: %q (%v)", text, err)
+	}
+	shot(t, ctx, "console-refusals.png")
 }
