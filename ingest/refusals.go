@@ -150,3 +150,6 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// peekIncidentStation is the station a refused incident report named, if any.
+func peekIncidentStation(body []byte) string { return peekItem(body).StationID }
