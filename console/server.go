@@ -128,6 +128,8 @@ func (s *Server) Run(ctx context.Context) error {
 	hcfg.Name, hcfg.Handler, hcfg.Logger, hcfg.Registerer = "console", s.Handler(), s.log, s.cfg.Registerer
 	hcfg.ShutdownGrace = s.cfg.ShutdownGrace
 	hcfg.WriteTimeout = 0 // the live stream lasts all night; other answers are small
+	hcfg.Compress = true  // the app's script and the queue's pages compress 5-10x
+	hcfg.NoCompress = func(r *http.Request) bool { return r.URL.Path == "/v1/queue/events" }
 	hcfg.Ready = s.ready
 	hcfg.OnShutdown = func() {
 		s.mu.Lock()
@@ -256,6 +258,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/official/csv", "official_csv", s.handleOfficialCSV)
 	route("GET /v1/overrides", "overrides", s.handleOverrides)
 	route("POST /v1/overrides/{id}/{verb}", "override_decision", s.handleOverrideDecision)
+	route("GET /v1/refusals", "refusals", s.handleRefusals)
 	return securityHeaders(mux)
 }
 

@@ -45,6 +45,7 @@ func (s *Server) setRetryAfter(w http.ResponseWriter, d time.Duration) { httpser
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, now time.Time) (token.Claims, bool) {
 	c, e := s.authenticate(r, now)
 	if e != nil {
+		s.refused(r, c, e, "", "")
 		writeError(w, e)
 		return c, false
 	}
@@ -156,6 +157,17 @@ func (s *Server) handleSubmissions(w http.ResponseWriter, r *http.Request) {
 		outs[at[j]] = o
 	}
 	s.countOutcomes("submission", outs)
+	for i, o := range outs {
+		if o.err != nil {
+			var it refusalItem
+			if wires != nil {
+				it = refusalItem{StationID: deref(wires[i].StationID), SubmissionID: deref(wires[i].SubmissionID)}
+			} else {
+				it = peekItem(items[i])
+			}
+			s.refused(r, c, o.err, it.StationID, it.SubmissionID)
+		}
+	}
 
 	if !isBatch {
 		s.writeOutcome(w, outs[0])
@@ -344,6 +356,7 @@ func (s *Server) handleLead(kind string, decide func(body []byte, c token.Claims
 			return
 		}
 		if e := requireLead(c); e != nil {
+			s.refused(r, c, e, "", "")
 			writeError(w, e)
 			return
 		}
@@ -354,6 +367,10 @@ func (s *Server) handleLead(kind string, decide func(body []byte, c token.Claims
 		}
 		o := decide(body, c, now)
 		s.countOutcomes(kind, []outcome{o})
+		if o.err != nil {
+			it := peekItem(body)
+			s.refused(r, c, o.err, it.StationID, it.ReviewID+it.OfficialID)
+		}
 		s.writeOutcome(w, o)
 	}
 }

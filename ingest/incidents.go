@@ -48,6 +48,7 @@ func (s *Server) handleIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	if e != nil {
 		s.metrics.items.WithLabelValues("incident", e.Code).Inc()
+		s.refused(r, c, e, peekIncidentStation(body), "")
 		writeError(w, e)
 		return
 	}

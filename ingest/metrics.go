@@ -18,6 +18,7 @@ type metrics struct {
 	items    *prometheus.CounterVec   // kind, outcome (accepted, duplicate or an error code)
 	produce  *prometheus.HistogramVec // kind: submission, review, official
 	inflight prometheus.Gauge
+	refusals *prometheus.CounterVec // outcome: published, suppressed (rate limit), dropped (Kafka)
 
 	// Set once by the dedupe warm-up at start (warmDedupe).
 	warmupIDs     prometheus.Gauge
@@ -50,6 +51,10 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64, dedupeLen fu
 			Namespace: "votestream", Subsystem: "ingest", Name: "requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "votestream", Subsystem: "ingest", Name: "refusals_total",
+			Help: "Refused requests on refusals.v1: published, suppressed by the per-source or global limit, or dropped (producer buffer full or Kafka error).",
+		}, []string{"outcome"}),
 		warmupIDs: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "votestream", Subsystem: "ingest", Name: "dedupe_warmup_ids",
 			Help: "Submission ids read back from Kafka into the dedupe store at start (0 when the warm-up is off).",
@@ -64,7 +69,7 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64, dedupeLen fu
 		m.acceptedBy[k] = m.items.WithLabelValues(k, "accepted")
 		m.produceBy[k] = m.produce.WithLabelValues(k)
 	}
-	reg.MustRegister(m.requests, m.items, m.produce, m.inflight, m.warmupIDs, m.warmupSeconds,
+	reg.MustRegister(m.requests, m.items, m.produce, m.inflight, m.refusals, m.warmupIDs, m.warmupSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "votestream", Subsystem: "ingest", Name: "kafka_buffered_records",
 			Help: "Records buffered in the producer, not yet acknowledged by Kafka.",

@@ -52,6 +52,7 @@ type Server struct {
 	store    EvidenceStore
 	dedupe   *dedupe
 	limiter  *limiter
+	refusals refusalLog // refusals.v1 sampling (refusals.go)
 	metrics  *metrics
 	reg      *prometheus.Registry
 	log      *slog.Logger

@@ -33,6 +33,7 @@ var AnomalyCatalogue = [...]AnomalyKind{
 	{AnomalySpread, SeveritySoft, "volunteer", "spread", "a volunteer reported outside their scope, or more distinct stations than allowed"},
 	{AnomalyOfficialMismatch, SeverityHard, "station", "official_mismatch", "the newest official figure matches none of the volunteers' final forms"},
 	{AnomalyPhotoReuse, SeveritySoft, "evidence", "photo_reuse", "one evidence photo on reports for two or more stations"},
+	{AnomalyBlockShift, SeveritySoft, "station", "block_shift", "one organisation's finals in a constituency lean, together, toward one number against the other organisations' there"},
 }
 
 // AnomalyCodes lists every code of the catalogue, in its order.

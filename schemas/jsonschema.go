@@ -29,6 +29,7 @@ const (
 	SchemaCheckpoint    = "checkpoint.v1"     // checkpoints.v1 records
 	SchemaFieldEvent    = "field-event.v1"    // fieldwork.v1 records
 	SchemaIncident      = "incident.v1"       // incidents.v1 records
+	SchemaRefusal       = "refusal.v1"        // refusals.v1 records
 
 	// Bodies a district lead or the war room sends to ingest: the record without the fields
 	// ingest sets from the token. They live in the record's file under $defs/request.
@@ -42,7 +43,7 @@ var SchemaNames = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
 	SchemaReview, SchemaOfficial, SchemaReviewRequest, SchemaOfficialRequest,
 	SchemaEvidence, SchemaCheckpoint,
-	SchemaFieldEvent, SchemaIncident, SchemaIncidentRequest,
+	SchemaFieldEvent, SchemaIncident, SchemaIncidentRequest, SchemaRefusal,
 }
 
 // schemaBase is the base of every schema's $id. The .invalid domain is reserved: the ids

@@ -64,6 +64,7 @@ const (
 	AnomalySpread           = "SPREAD"
 	AnomalyOfficialMismatch = "OFFICIAL_MISMATCH"
 	AnomalyPhotoReuse       = "PHOTO_REUSE"
+	AnomalyBlockShift       = "BLOCK_SHIFT"
 )
 
 // Anomaly is one flag raised by consolidate: the value of an anomalies.v1 record.

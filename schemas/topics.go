@@ -27,6 +27,8 @@ const (
 	// link first and which claims are within a station's cap (schemas.FieldEvent).
 	TopicFieldwork = "fieldwork.v1"
 	TopicIncidents = "incidents.v1"
+	// TopicRefusals: a sample of the requests ingest refused (schemas.Refusal).
+	TopicRefusals = "refusals.v1"
 )
 
 // Topics is the full topic set, created by `votestream migrate` (never by broker auto-create).
@@ -42,4 +44,5 @@ var Topics = []Topic{
 	{Name: TopicCheckpoints, Partitions: 1},
 	{Name: TopicFieldwork, Partitions: 1, KeepForever: true},
 	{Name: TopicIncidents, Partitions: 6},
+	{Name: TopicRefusals, Partitions: 6},
 }

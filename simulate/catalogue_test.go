@@ -17,6 +17,7 @@ func TestFaultsUseTheCatalogue(t *testing.T) {
 	f.Typo, f.SwappedDigits, f.NumberSwap, f.MissingParty, f.Falsification = 0.04, 0.03, 0.03, 0.03, 0.02
 	f.Early, f.PhotoReuse, f.Duplicate, f.Correction = 0.03, 0.03, 0.05, 0.5
 	f.Spread, f.SpreadStations = 0.02, 5
+	f.BlockShift = 0.05
 	_, n := newNight(t, cfg)
 	kinds := map[FaultKind]bool{}
 	for e := range n.Events() {

@@ -155,6 +155,14 @@ type FaultRates struct {
 	// SpreadStations of them each. Defaults 0.001 and 12.
 	Spread         float64
 	SpreadStations int
+	// BlockShift is per organisation and constituency: the share of those pairs in which
+	// every final the organisation sends moves BlockShiftFrac of the other numbers' votes to
+	// one party (its candidate on the constituency ballot). Default 0 (off): the detection
+	// tests turn it on.
+	BlockShift float64
+	// BlockShiftFrac is the least and the most of the other numbers' votes a block moves
+	// (drawn per block). Default {0.08, 0.2}.
+	BlockShiftFrac [2]float64
 }
 
 // BangkokTime is Asia/Bangkok (UTC+7, no daylight saving); a fixed zone keeps output
@@ -212,6 +220,7 @@ func DefaultConfig() Config {
 				Correction:     0.3,
 				Spread:         0.001,
 				SpreadStations: 12,
+				BlockShiftFrac: [2]float64{0.08, 0.2},
 			},
 		},
 	}
@@ -349,7 +358,8 @@ func (n NightConfig) Validate() error {
 		{"Faults.Typo", f.Typo}, {"Faults.SwappedDigits", f.SwappedDigits}, {"Faults.NumberSwap", f.NumberSwap},
 		{"Faults.MissingParty", f.MissingParty}, {"Faults.Falsification", f.Falsification},
 		{"Faults.Early", f.Early}, {"Faults.PhotoReuse", f.PhotoReuse}, {"Faults.Duplicate", f.Duplicate},
-		{"Faults.Correction", f.Correction}, {"Faults.Spread", f.Spread},
+		{"Faults.Correction", f.Correction}, {"Faults.Spread", f.Spread}, {"Faults.BlockShift", f.BlockShift},
+		{"Faults.BlockShiftFrac[0]", f.BlockShiftFrac[0]}, {"Faults.BlockShiftFrac[1]", f.BlockShiftFrac[1]},
 	} {
 		if err := rate(r.name, r.v); err != nil {
 			return err
@@ -357,6 +367,9 @@ func (n NightConfig) Validate() error {
 	}
 	if content := f.Typo + f.SwappedDigits + f.NumberSwap + f.MissingParty + f.Falsification; content > 1 {
 		return bad("content fault rates sum to %v, want at most 1 (they are exclusive)", content)
+	}
+	if f.BlockShift > 0 && !(f.BlockShiftFrac[0] > 0 && f.BlockShiftFrac[0] <= f.BlockShiftFrac[1]) {
+		return bad("Faults.BlockShiftFrac = %v, want 0 < least <= most when BlockShift > 0", f.BlockShiftFrac)
 	}
 	if f.Spread > 0 && f.SpreadStations < 1 {
 		return bad("Faults.SpreadStations = %d, want at least 1 when Spread > 0", f.SpreadStations)

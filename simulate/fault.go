@@ -26,12 +26,15 @@ const (
 	FaultSpread        FaultKind = "SPREAD"          // a station outside the volunteer's assignment: SPREAD
 	FaultDuplicate     FaultKind = "DUPLICATE"       // same submission_id sent again: no anomaly, no change
 	FaultCorrection    FaultKind = "LATE_CORRECTION" // replaces the same volunteer's faulty final: no anomaly
+	// FaultBlockShift: every final of one organisation in one constituency moves votes to
+	// one party (its candidate on the constituency ballot), arithmetic kept: BLOCK_SHIFT.
+	FaultBlockShift FaultKind = "BLOCK_SHIFT"
 )
 
 // FaultKinds lists every kind, for tables and CSV readers.
 var FaultKinds = []FaultKind{
 	FaultTypo, FaultSwappedDigits, FaultNumberSwap, FaultMissingParty, FaultFalsification,
-	FaultEarly, FaultPhotoReuse, FaultSpread, FaultDuplicate, FaultCorrection,
+	FaultEarly, FaultPhotoReuse, FaultSpread, FaultDuplicate, FaultCorrection, FaultBlockShift,
 }
 
 // Fault labels one generated fault on one submission, so tests can score detection.
@@ -62,9 +65,10 @@ const (
 	cfNumberSwap
 	cfMissing
 	cfFalsify
+	cfBlock // one organisation's block of stations shifted (planStations, not drawn per form)
 )
 
-var contentKinds = [...]FaultKind{cfTypo: FaultTypo, cfSwap: FaultSwappedDigits, cfNumberSwap: FaultNumberSwap, cfMissing: FaultMissingParty, cfFalsify: FaultFalsification}
+var contentKinds = [...]FaultKind{cfTypo: FaultTypo, cfSwap: FaultSwappedDigits, cfNumberSwap: FaultNumberSwap, cfMissing: FaultMissingParty, cfFalsify: FaultFalsification, cfBlock: FaultBlockShift}
 
 // form is a count as a volunteer keys it.
 type form struct {
@@ -312,6 +316,8 @@ func expectedAnomaly(kind uint8, otherSources bool) string {
 	switch kind {
 	case cfNumberSwap:
 		return schemas.AnomalyNumberSwap
+	case cfBlock:
+		return schemas.AnomalyBlockShift
 	case cfFalsify:
 		if otherSources {
 			return schemas.AnomalyConflict
@@ -319,4 +325,25 @@ func expectedAnomaly(kind uint8, otherSources bool) string {
 		return schemas.AnomalyShareOutlier
 	}
 	return schemas.AnomalyArith
+}
+
+// blockShift moves frac of every other number's votes to number to, arithmetic kept: what a
+// form looks like when an organisation's people (or the officials they watch) shade a
+// whole area's counts toward one party. A few points per station hide in the spread
+// between stations; the same few points at every station of the block do not.
+func blockShift(f *form, to int, frac float64) (string, bool) {
+	moved := 0
+	for no, v := range f.votes {
+		if no == to {
+			continue
+		}
+		d := int(math.Round(frac * float64(v)))
+		f.votes[no] = v - d
+		moved += d
+	}
+	if moved == 0 {
+		return "", false
+	}
+	f.votes[to] += moved
+	return fmt.Sprintf("%d votes (%.0f%% of every other number) moved to %d", moved, 100*frac, to), true
 }

@@ -278,6 +278,9 @@ func (n *Night) planStations(stationVols [][]int32) {
 					}
 					u -= rate
 				}
+				if n.inBlock(v, si) {
+					fault = cfBlock // the whole block, whatever the form's own draw
+				}
 				p := planned{
 					at: ms(at), counted: ms(counted), idSeed: idSeed(), station: int32(si), vol: v,
 					reuseSt: -1, ballot: uint8(b), kind: kindFinal, fault: fault, early: early, seq: seq,
@@ -512,6 +515,12 @@ func (n *Night) event(p *planned, s *eventScratch) Event {
 			fl.Detail, applied = missing(s.r, &f)
 		case cfFalsify:
 			fl.Detail, applied = falsify(s.r, &f, n.ballotNumbers(int(p.station), b))
+		case cfBlock:
+			to, frac := n.blockTarget(vol.Org, st.ConstituencyID, ballot)
+			if applied = to > 0; applied {
+				fl.Detail, applied = blockShift(&f, to, frac)
+				fl.Detail = vol.Org + " in " + st.ConstituencyID + ": " + fl.Detail
+			}
 		case cfNumberSwap:
 			var refused bool
 			fl.Detail, refused, applied = numberSwap(&f, b, n.country.CandidatesIn(st.ConstituencyID), func(no int) bool {
@@ -633,4 +642,38 @@ func (n *Night) boardAt(i, b, k int, s *eventScratch) form {
 		}
 	}
 	return f
+}
+
+// inBlock reports whether volunteer v's organisation shifts its finals in station si's
+// constituency (FaultRates.BlockShift, drawn once per organisation and constituency).
+func (n *Night) inBlock(v int32, si int) bool {
+	rate := n.cfg.Faults.BlockShift
+	if rate <= 0 {
+		return false
+	}
+	h := mix(n.seed, "block", labelHash(n.volunteers[v].Org), labelHash(n.country.Stations[si].ConstituencyID))
+	return float64(h>>11)/(1<<53) < rate
+}
+
+// blockTarget is the number an organisation's block in a constituency moves votes to on
+// ballot b (one party: its candidate there on the constituency ballot, its list number on
+// the party list) and the share of the other numbers' votes it moves; 0 when there is none.
+func (n *Night) blockTarget(org, constituency string, b election.Ballot) (int, float64) {
+	r := newRand(n.seed, "block-target", labelHash(org), labelHash(constituency))
+	lo, hi := n.cfg.Faults.BlockShiftFrac[0], n.cfg.Faults.BlockShiftFrac[1]
+	frac := lo + (hi-lo)*r.Float64()
+	var cands []election.Candidate
+	for _, c := range n.country.CandidatesIn(constituency) {
+		if n.country.ValidNumber(constituency, election.BallotPartyList, c.PartyNo) {
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 {
+		return 0, 0
+	}
+	c := cands[r.IntN(len(cands))]
+	if b == election.BallotPartyList {
+		return c.PartyNo, frac
+	}
+	return c.No, frac
 }

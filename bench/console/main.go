@@ -200,6 +200,23 @@ func run(items, requests int) error {
 	if err != nil {
 		return err
 	}
+	// What a page weighs on the wire: Go's client asks for gzip and unpacks it unseen, so ask
+	// explicitly to read the compressed bytes.
+	for _, enc := range []string{"identity", "gzip"} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/queue?limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+war)
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("BENCH name=console_queue_page50_bytes_%s value=%d unit=bytes\n", enc, len(b))
+	}
 	var pg struct {
 		NextCursor string `json:"next_cursor"`
 		Total      int    `json:"total"`

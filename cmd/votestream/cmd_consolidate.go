@@ -78,4 +78,6 @@ func rulesFlags(fs *flag.FlagSet, r *consolidate.Rules) {
 	fs.IntVar(&r.SpreadMaxStations, "spread-max-stations", r.SpreadMaxStations, "distinct stations one volunteer may report before SPREAD")
 	fs.IntVar(&r.BallotGapAbs, "ballot-gap", r.BallotGapAbs, "BALLOT_GAP beyond this many ballots (or --ballot-gap-rel)")
 	fs.Float64Var(&r.BallotGapRel, "ballot-gap-rel", r.BallotGapRel, "BALLOT_GAP beyond this fraction of ballots cast")
+	fs.Float64Var(&r.BlockZ, "block-z", r.BlockZ, "z above which one organisation's finals in a constituency are a shifted block (BLOCK_SHIFT)")
+	fs.IntVar(&r.BlockMinStations, "block-min-stations", r.BlockMinStations, "finals an organisation needs in a constituency before BLOCK_SHIFT judges them")
 }

@@ -8,7 +8,7 @@ const T = {
     ARITH: "ผลรวมไม่ตรง", OVER_ELIGIBLE: "เกินผู้มีสิทธิ์", CONFLICT: "ตัวเลขขัดกัน", REGRESSION: "คะแนนลดลง",
     BALLOT_GAP: "บัตรสองใบไม่เท่ากัน", TURNOUT_OUTLIER: "ผู้มาใช้สิทธิ์ผิดปกติ", SHARE_OUTLIER: "สัดส่วนคะแนนผิดปกติ",
     NUMBER_SWAP: "สลับหมายเลข", EARLY: "นับก่อนปิดหีบ", SPREAD: "รายงานเกินขอบเขต",
-    OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ",
+    OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ", BLOCK_SHIFT: "ทั้งกลุ่มเอียงไปทางเดียว",
   },
   stage: {final: "ผลสุดท้าย final", progress: "ระหว่างนับ progress"},
   role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead", desk: "โต๊ะตัดสิน · desk"},
@@ -167,7 +167,8 @@ function drawQueue() {
       filterBar(),
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน move · ", h("kbd", {}, "Enter"), " เปิด open · ",
         h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "", " · ",
-        h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"))),
+        h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"), " · ",
+        h("a", {href: "#/refusals", id: "refusals-link"}, "คำขอที่ถูกปฏิเสธ · refused attempts"))),
     s.error ? h("div", {class: "error"}, s.error) : null,
     s.items.length ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
       : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
@@ -389,6 +390,7 @@ function closeZoom() { $("#zoom").hidden = true; }
 // ---- routing and keys ----
 function route() {
   if (location.hash === "#/log") return {page: "log"};
+  if (location.hash === "#/refusals") return {page: "refusals"};
   const m = location.hash.match(/^#\/station\/(.+)$/);
   return m ? {page: "station", id: decodeURIComponent(m[1])} : {page: "queue"};
 }
@@ -410,6 +412,25 @@ async function loadLog() {
           h("td", {}, what(d)), h("td", {style: "text-align:left"}, d.reason))))))));
 }
 
+// ---- requests ingest refused (a sample per source: "+n" are the ones left out) ----
+async function loadRefusals() {
+  const r = await api("/v1/refusals?limit=200");
+  if (r.status !== 200) { app().replaceChildren(h("div", {class: "error"}, errText(r.body))); return; }
+  const rs = r.body.refusals;
+  app().replaceChildren(
+    h("a", {href: "#/", class: "back"}, "← กลับไปที่คิว · Back to the queue (Esc)"),
+    h("div", {class: "card"}, h("h1", {}, bi("คำขอที่ถูกปฏิเสธ", "Refused attempts")),
+      h("p", {class: "meta"}, "สิ่งที่ ingest ไม่รับ ล่าสุดก่อน (ตัวอย่างต่อผู้ส่ง: +n คือจำนวนที่ไม่ได้แสดง) · what ingest refused, newest first (sampled per sender: +n were left out)"),
+      rs.length ? h("div", {style: "overflow-x:auto"}, h("table", {class: "cmp", id: "refusals"},
+        h("thead", {}, h("tr", {}, ["เวลา · when", "ผู้ส่ง · who", "องค์กร · org", "หน่วย · station", "ที่ · where", "เหตุ · why", ""].map((x) => h("th", {}, x)))),
+        h("tbody", {}, rs.map((x) => h("tr", {},
+          h("td", {}, fmtTime(x.at)), h("td", {}, x.volunteer_id || "(ไม่มีโทเคนที่ใช้ได้ · no valid token)"), h("td", {}, x.org || ""),
+          h("td", {}, x.station_id ? h("a", {href: "#/station/" + encodeURIComponent(x.station_id)}, x.station_id) : ""),
+          h("td", {}, x.endpoint), h("td", {style: "text-align:left"}, h("b", {}, x.code), " ", x.message),
+          h("td", {}, x.suppressed ? `+${x.suppressed}` : ""))))))
+        : h("div", {class: "notice"}, "ไม่มีคำขอที่ถูกปฏิเสธ · Nothing refused.")));
+}
+
 async function render() {
   header();
   if (!me) {
@@ -421,6 +442,7 @@ async function render() {
   const rt = route();
   if (rt.page === "station") loadStation(rt.id);
   else if (rt.page === "log") loadLog();
+  else if (rt.page === "refusals") loadRefusals();
   else { drawQueue(); loadQueue(true); loadOverrides(); }
 }
 

@@ -6,8 +6,8 @@
 // role's: a role gives it an http.Handler (usually an http.ServeMux) and keeps its own
 // error codes.
 //
-// The middleware order, outermost first: request id, access log and metrics, recover, the
-// health endpoints, the role's handler. So a panic is answered 500 INTERNAL, logged with
+// The middleware order, outermost first: request id, access log and metrics, recover,
+// compression (when Config.Compress), the health endpoints, the role's handler. So a panic is answered 500 INTERNAL, logged with
 // its request id, and still counted and logged as a 500.
 package httpserve
 
@@ -67,6 +67,14 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxHeaderBytes bounds a request's headers. Default 16 KiB.
 	MaxHeaderBytes int
+	// Compress answers for clients that accept gzip or zstd (compress.go): JSON, HTML and
+	// scripts of a kilobyte or more; never streams. Off by default: ingest's answers are
+	// small receipts.
+	Compress bool
+	// NoCompress, when set, names requests never to compress (a role's stream routes whose
+	// clients may not say Accept: text/event-stream).
+	NoCompress func(*http.Request) bool
+
 	// OnShutdown, when set, is called once as shutdown begins, before the server waits for
 	// requests in flight: end long-lived responses (streams) there.
 	OnShutdown func()
@@ -131,6 +139,12 @@ func New(cfg Config) (*Server, error) {
 	h := cfg.Handler
 	if cfg.Ready != nil || cfg.Gatherer != nil {
 		h = withHealth(h, cfg.Ready, cfg.Gatherer)
+	}
+	if cfg.Compress {
+		var err error
+		if h, err = withCompression(h, cfg.NoCompress); err != nil {
+			return nil, err
+		}
 	}
 	s.handler = withRequestID(s.observe(s.recover(h)))
 	return s, nil

@@ -17,7 +17,7 @@ import (
 //   - TURNOUT_OUTLIER and SHARE_OUTLIER compare a station with the stations of its
 //     constituency on the same partition. The verdict then depends only on that partition's
 //     input, whichever process owns it, so replays and rebalances give the same answer.
-//   - PHOTO_REUSE and SPREAD look at every partition this process owns: a reused photo or a
+//   - PHOTO_REUSE, SPREAD and BLOCK_SHIFT look at every partition this process owns: a reused photo or a
 //     volunteer spread over many stations is found across partitions as long as one process
 //     owns them (always, with one consolidator). With several, pairs split between processes
 //     are missed; docs/consolidation.md says how to close that gap.
@@ -41,6 +41,13 @@ type Ledger struct {
 	parts      map[int32]*partition
 	photos     map[string][]photoUse  // evidence hash -> every report that carried it
 	volunteers map[string][]spreadUse // volunteer -> the stations they reported, first seen first
+
+	// BLOCK_SHIFT (anomaly_block_shift.go): each organisation's current final per station,
+	// and share sums per constituency and per organisation in it.
+	blockAt       map[blockSlot]blockEntry
+	blockCons     map[blockCons]*blockConsState
+	blockGroups   map[blockGroup]*blockGroupState
+	blockUnjudged map[blockCons]struct{} // changed by a replay, judged by SettleReplay
 
 	journal   []func()
 	replaying int32                 // the partition being replayed, or -1
@@ -107,11 +114,14 @@ type pendingInput struct {
 // NewLedger returns an empty ledger. rules must be valid (Rules.Validate).
 func NewLedger(rules *Rules) *Ledger {
 	return &Ledger{
-		rules:      rules,
-		parts:      map[int32]*partition{},
-		photos:     map[string][]photoUse{},
-		volunteers: map[string][]spreadUse{},
-		replaying:  -1,
+		rules:       rules,
+		parts:       map[int32]*partition{},
+		photos:      map[string][]photoUse{},
+		volunteers:  map[string][]spreadUse{},
+		blockAt:     map[blockSlot]blockEntry{},
+		blockCons:   map[blockCons]*blockConsState{},
+		blockGroups: map[blockGroup]*blockGroupState{},
+		replaying:   -1,
 	}
 }
 
@@ -177,6 +187,7 @@ func (l *Ledger) DropPartition(p int32) {
 			l.volunteers[v] = uses
 		}
 	}
+	l.dropBlockPartition(p)
 	l.pending = slices.DeleteFunc(l.pending, func(pi pendingInput) bool { return pi.part == p })
 	for k := range l.unjudged {
 		if k.part == p {
@@ -222,6 +233,7 @@ func (l *Ledger) Apply(p int32, in Input) []Output {
 	if in.Report != nil {
 		out = append(out, l.photoReuse(p, in.Report)...)
 		out = append(out, l.spread(p, in.Report)...)
+		out = append(out, l.blockShift(p, in.Report)...)
 	}
 	return out
 }
@@ -403,6 +415,7 @@ func (l *Ledger) SettleReplay() {
 		l.replaying = -1
 	}
 	l.unjudged = nil
+	l.settleBlocks()
 	l.Commit()
 }
 

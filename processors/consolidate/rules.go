@@ -50,6 +50,18 @@ type Rules struct {
 	// falsified count often looks like; numbers absent from most stations are never judged.
 	ShareMinMedian float64
 
+	// BlockZ, BlockMinStations, BlockMinRest, BlockMinShift and BlockSDFloor tune
+	// BLOCK_SHIFT: an organisation's mean share of a number over at least BlockMinStations
+	// finals in a constituency, against at least BlockMinRest finals of the other
+	// organisations there, differs by at least BlockMinShift and by more than BlockZ times
+	// its standard error (the rest's standard deviation, at least BlockSDFloor, times
+	// sqrt(1/n + 1/n_rest)). Defaults 5, 5, 10, 0.03, 0.02 (docs/consolidation.md §5).
+	BlockZ           float64
+	BlockMinStations int
+	BlockMinRest     int
+	BlockMinShift    float64
+	BlockSDFloor     float64
+
 	// SpreadMaxStations is how many distinct stations one volunteer may report before SPREAD
 	// (an organisation's volunteer may cover up to 3 neighbouring stations). Default 3.
 	SpreadMaxStations int
@@ -75,6 +87,11 @@ func DefaultRules() Rules {
 		ShareMADFloor:      0.02,
 		ShareMinMedian:     0,
 		SpreadMaxStations:  3,
+		BlockZ:             5,
+		BlockMinStations:   3,
+		BlockMinRest:       10,
+		BlockMinShift:      0.03,
+		BlockSDFloor:       0.02,
 		SwapMinVotes:       100,
 		SwapMargin:         0.25,
 	}
@@ -107,6 +124,9 @@ func (r *Rules) Validate() error {
 		return bad("MAD floors must be positive")
 	case r.ShareMinMedian < 0 || r.ShareMinMedian >= 1:
 		return bad("ShareMinMedian %v out of [0, 1)", r.ShareMinMedian)
+	case !(r.BlockZ > 0) || r.BlockMinStations < 2 || r.BlockMinRest < 2 || r.BlockMinShift < 0 || !(r.BlockSDFloor > 0):
+		return bad("BlockZ %v / BlockMinStations %d / BlockMinRest %d / BlockMinShift %v / BlockSDFloor %v out of range",
+			r.BlockZ, r.BlockMinStations, r.BlockMinRest, r.BlockMinShift, r.BlockSDFloor)
 	case r.SpreadMaxStations < 1:
 		return bad("SpreadMaxStations %d must be at least 1", r.SpreadMaxStations)
 	case r.SwapMinVotes < 1 || !(r.SwapMargin > 0) || r.SwapMargin >= 1:

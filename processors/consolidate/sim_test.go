@@ -32,13 +32,17 @@ const ingestDelay = 2 * time.Second
 // loadSimNight generates simulate.SmallConfig(seed) with every fault rate multiplied by
 // faultScale (a small night has few faults at the real rates) and stationsScale of the real
 // number of stations per constituency.
-func loadSimNight(t testing.TB, seed uint64, faultScale, stationsScale float64) *simNight {
+// Tweaks, if any, change the configuration after that (e.g. turn on block shifts).
+func loadSimNight(t testing.TB, seed uint64, faultScale, stationsScale float64, tweaks ...func(*simulate.Config)) *simNight {
 	t.Helper()
 	cfg := simulate.SmallConfig(seed)
 	cfg.Country.StationsScale = stationsScale
 	f := &cfg.Night.Faults
 	for _, r := range []*float64{&f.Typo, &f.SwappedDigits, &f.NumberSwap, &f.MissingParty, &f.Falsification, &f.Early, &f.PhotoReuse, &f.Spread} {
 		*r *= faultScale
+	}
+	for _, tw := range tweaks {
+		tw(&cfg)
 	}
 	sim, err := simulate.Generate(cfg)
 	if err != nil {

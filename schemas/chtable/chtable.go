@@ -85,11 +85,17 @@ var (
 		"volunteer_id", "org", "role", "received_at"}}
 )
 
+// Refused requests (0012_refusals.sql).
+var Refusals = Table{"refusals", []string{
+	"refusal_id", "at", "endpoint", "code", "status", "message", "field", "station_id", "constituency_id",
+	"submission_id", "volunteer_id", "org", "role", "suppressed"}}
+
 // Tables lists every table above.
 var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
 	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints, Roster, FieldEvents, Incidents,
+	Refusals,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -159,6 +165,11 @@ func MessageRows(msg any) ([]Rows, error) {
 		return MessageRows(&m)
 	case *schemas.Incident:
 		return one(Incidents, IncidentRow(*m), nil)
+	case schemas.Refusal:
+		return MessageRows(&m)
+	case *schemas.Refusal:
+		row, err := RefusalRow(*m)
+		return one(Refusals, row, err)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:
@@ -206,6 +217,17 @@ func IncidentRow(i schemas.Incident) []any {
 		i.IncidentID, i.StationID, i.ConstituencyID, i.Category, dateTime(i.OccurredAt), i.Text, strs(i.Evidence),
 		i.VolunteerID, i.Org, i.Role, dateTime(i.ReceivedAt),
 	}
+}
+
+// RefusalRow is the refusals row of a refusals.v1 record.
+func RefusalRow(r schemas.Refusal) ([]any, error) {
+	if r.Status < 0 || r.Status > math.MaxUint16 || r.Suppressed < 0 || int64(r.Suppressed) > math.MaxUint32 {
+		return nil, fmt.Errorf("%w: refusal %s: status %d, suppressed %d", ErrOutOfRange, r.RefusalID, r.Status, r.Suppressed)
+	}
+	return []any{
+		r.RefusalID, dateTime(r.At), r.Endpoint, r.Code, uint16(r.Status), r.Message, r.Field, r.StationID, r.ConstituencyID,
+		r.SubmissionID, r.VolunteerID, r.Org, r.Role, uint32(r.Suppressed),
+	}, nil
 }
 
 // RosterRow is one roster row: a volunteer and one station of their scope (station ""

@@ -20,7 +20,7 @@ define(['react', '@grafana/data', '@grafana/runtime', '@grafana/ui'], function (
     },
     "groupBys": ["code", "constituency", "province", "region", "age"],
     "severities": ["hard", "soft", "info"],
-    "codes": ["ARITH", "OVER_ELIGIBLE", "CONFLICT", "REGRESSION", "BALLOT_GAP", "TURNOUT_OUTLIER", "SHARE_OUTLIER", "NUMBER_SWAP", "EARLY", "SPREAD", "OFFICIAL_MISMATCH", "PHOTO_REUSE"],
+    "codes": ["ARITH", "OVER_ELIGIBLE", "CONFLICT", "REGRESSION", "BALLOT_GAP", "TURNOUT_OUTLIER", "SHARE_OUTLIER", "NUMBER_SWAP", "EARLY", "SPREAD", "OFFICIAL_MISMATCH", "PHOTO_REUSE", "BLOCK_SHIFT"],
     "calls": ["too_early", "leading", "likely", "called"]
   } /* end contract */;
 
