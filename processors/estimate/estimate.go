@@ -86,7 +86,10 @@ func (e *Estimator) Estimate() Result {
 	res.Parties, res.PartyList, res.Priority, infl, tauY = e.partyList()
 	res.SharesState = e.guard(res.PartyList, res.Parties)
 	res.Inflation = infl
-	res.Constituencies, res.Constituency = e.constituencies(infl, tauY)
+	// A night whose national shares cannot be published yet (too few stations, or a drift
+	// so large the intervals are useless) is one whose constituencies' projections share
+	// that drift: no race is called likely on it, only leading (or called, on arithmetic).
+	res.Constituencies, res.Constituency = e.constituencies(infl, tauY, res.SharesState != schemas.StateTooEarly)
 	return res
 }
 
@@ -397,7 +400,7 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 	return out, outSE
 }
 
-func (e *Estimator) constituencies(infl float64, tauY []float64) ([]ConstituencyResult, Progress) {
+func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) ([]ConstituencyResult, Progress) {
 	l, bs, m := e.lay, e.ballots[1], e.method
 	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
@@ -581,7 +584,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64) ([]Constituency
 			cr.Call = schemas.CallCalled
 		case cr.Progress.StationsReported < m.MinStationsLeading:
 			cr.Call = schemas.CallTooEarly
-		case cr.WinProbability >= m.LikelyProbability:
+		case likelyOK && cr.WinProbability >= m.LikelyProbability:
 			cr.Call = schemas.CallLikely
 		default:
 			cr.Call = schemas.CallLeading
