@@ -301,6 +301,7 @@ func (e *Estimator) stratified() stratifiedEstimate {
 		}
 	}
 	acc.addShareVariance(variance, share)
+	rc.sizeShareVariance(variance, share)
 
 	// Reporting-order drift (drift.go), for every z_k.
 	shift := rc.driftShifts()
@@ -558,6 +559,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 				b := math.Sqrt(tauKey[kl]) + math.Sqrt(tauKey[kj])
 				variance += blockU2[c] * b * b
 			}
+			variance += rc.sizePairVariance(c, lead, j)
 			variance *= infl
 			var ahead float64
 			switch {
