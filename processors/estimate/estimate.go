@@ -127,6 +127,10 @@ type stratifiedEstimate struct {
 	total     float64
 	share, se []float64
 	ok        bool // something is projected
+	// lean is the variance of each share from the areas still out leaning together
+	// (variance.go), kept apart from se: the drift of the night is measured against the
+	// model's own variance, and the lean is added to the published one.
+	lean []float64
 	// tauY is the subdistricts' block variance of each party's votes per eligible voter
 	// (blocks.go), nil until measured.
 	tauY []float64
@@ -158,6 +162,9 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 		for k := range K {
 			se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
 		}
+	}
+	for k := range K {
+		se[k] = math.Sqrt(se[k]*se[k] + st.lean[k])
 	}
 
 	// Once every station is in, the count is the answer: the sample has nothing to add.
@@ -300,7 +307,8 @@ func (e *Estimator) stratified() stratifiedEstimate {
 			variance[k] += v
 		}
 	}
-	acc.addShareVariance(variance, share)
+	lean := make([]float64, K)
+	acc.addShareVariance(variance, lean, share)
 	rc.sizeShareVariance(variance, share)
 
 	// Reporting-order drift (drift.go), for every z_k.
@@ -327,8 +335,9 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	se := make([]float64, K)
 	for k := range K {
 		se[k] = math.Sqrt(variance[k]) / total
+		lean[k] /= total * total
 	}
-	st.share, st.se, st.ok = share, se, true
+	st.share, st.se, st.lean, st.ok = share, se, lean, true
 	if m.Blocks {
 		// The subdistricts still out move as blocks (blocks.go): nationally for the
 		// shares, and per constituency (of the votes themselves) for the leads.

@@ -98,8 +98,9 @@ func (g *groupAcc) b(lv, u, k int) float64 {
 // may lean the same way. Method.AreaCorrelation is that lean, a correlation between the
 // unmeasured departures of the constituencies (and their groups, and provinces) of one
 // level: it adds ρ·((Σ_u a_u)² - Σ_u a_u²) for the standard deviations a_u of every unit,
-// which fades as areas report.
-func (g *groupAcc) addShareVariance(variance, p []float64) {
+// which fades as areas report. That part goes into lean, not variance: it is a hedge, and
+// the drift of the night is measured against the model's own variance without it.
+func (g *groupAcc) addShareVariance(variance, lean, p []float64) {
 	K := g.rc.K
 	rho := g.rc.m.AreaCorrelation
 	coh, diag := make([]float64, K), make([]float64, K)
@@ -131,7 +132,7 @@ func (g *groupAcc) addShareVariance(variance, p []float64) {
 			sum += part[k]
 		}
 		for k := range K {
-			variance[k] += part[k]*(1-2*p[k]) + p[k]*p[k]*sum
+			lean[k] += part[k]*(1-2*p[k]) + p[k]*p[k]*sum
 		}
 	}
 }
