@@ -18,7 +18,9 @@
 //
 // What keeps the figures honest on nights unlike the simulator's is in honesty.go (the
 // publication guard, and the drift of the estimate measured on the night itself) and
-// blocks.go (subdistricts that vote and report as blocks); score.go scores backtests by
+// blocks.go (subdistricts that vote and report as blocks); size.go moves each stratum's
+// projection for the size of its stations still out (a slope per party pooled over the
+// strata); score.go scores backtests by
 // stage of the night, the figures docs/estimation.md records.
 //
 // It imports only election and schemas among the project's packages, and never another role.

@@ -86,7 +86,10 @@ func (e *Estimator) Estimate() Result {
 	res.Parties, res.PartyList, res.Priority, infl, tauY = e.partyList()
 	res.SharesState = e.guard(res.PartyList, res.Parties)
 	res.Inflation = infl
-	res.Constituencies, res.Constituency = e.constituencies(infl, tauY)
+	// A night whose national shares cannot be published yet (too few stations, or a drift
+	// so large the intervals are useless) is one whose constituencies' projections share
+	// that drift: no race is called likely on it, only leading (or called, on arithmetic).
+	res.Constituencies, res.Constituency = e.constituencies(infl, tauY, res.SharesState != schemas.StateTooEarly)
 	return res
 }
 
@@ -124,6 +127,10 @@ type stratifiedEstimate struct {
 	total     float64
 	share, se []float64
 	ok        bool // something is projected
+	// lean is the variance of each share from the areas still out leaning together
+	// (variance.go), kept apart from se: the drift of the night is measured against the
+	// model's own variance, and the lean is added to the published one.
+	lean []float64
 	// tauY is the subdistricts' block variance of each party's votes per eligible voter
 	// (blocks.go), nil until measured.
 	tauY []float64
@@ -155,6 +162,9 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 		for k := range K {
 			se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
 		}
+	}
+	for k := range K {
+		se[k] = math.Sqrt(se[k]*se[k] + st.lean[k])
 	}
 
 	// Once every station is in, the count is the answer: the sample has nothing to add.
@@ -297,7 +307,9 @@ func (e *Estimator) stratified() stratifiedEstimate {
 			variance[k] += v
 		}
 	}
-	acc.addShareVariance(variance, share)
+	lean := make([]float64, K)
+	acc.addShareVariance(variance, lean, share)
+	rc.sizeShareVariance(variance, share)
 
 	// Reporting-order drift (drift.go), for every z_k.
 	shift := rc.driftShifts()
@@ -323,8 +335,9 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	se := make([]float64, K)
 	for k := range K {
 		se[k] = math.Sqrt(variance[k]) / total
+		lean[k] /= total * total
 	}
-	st.share, st.se, st.ok = share, se, true
+	st.share, st.se, st.lean, st.ok = share, se, lean, true
 	if m.Blocks {
 		// The subdistricts still out move as blocks (blocks.go): nationally for the
 		// shares, and per constituency (of the votes themselves) for the leads.
@@ -397,7 +410,7 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 	return out, outSE
 }
 
-func (e *Estimator) constituencies(infl float64, tauY []float64) ([]ConstituencyResult, Progress) {
+func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) ([]ConstituencyResult, Progress) {
 	l, bs, m := e.lay, e.ballots[1], e.method
 	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
@@ -555,6 +568,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64) ([]Constituency
 				b := math.Sqrt(tauKey[kl]) + math.Sqrt(tauKey[kj])
 				variance += blockU2[c] * b * b
 			}
+			variance += rc.sizePairVariance(c, lead, j)
 			variance *= infl
 			var ahead float64
 			switch {
@@ -581,7 +595,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64) ([]Constituency
 			cr.Call = schemas.CallCalled
 		case cr.Progress.StationsReported < m.MinStationsLeading:
 			cr.Call = schemas.CallTooEarly
-		case cr.WinProbability >= m.LikelyProbability:
+		case likelyOK && cr.WinProbability >= m.LikelyProbability:
 			cr.Call = schemas.CallLikely
 		default:
 			cr.Call = schemas.CallLeading

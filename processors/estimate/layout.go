@@ -71,6 +71,14 @@ type Method struct {
 	Drift bool
 	// Blocks adds the variance of subdistricts voting as blocks (blocks.go). Default true.
 	Blocks bool
+	// SizeCovariate moves each stratum's projection for the size of its stations still out
+	// against the reported ones, by a slope per party pooled over the strata, and adds the
+	// slopes' uncertainty to the intervals (size.go). Default true.
+	SizeCovariate bool
+	// AreaCorrelation is the correlation assumed between the unmeasured departures of the
+	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
+	// order that follows the vote makes them lean together (variance.go). Default 0.02.
+	AreaCorrelation float64
 }
 
 // DefaultMethod returns the documented settings.
@@ -91,6 +99,8 @@ func DefaultMethod() Method {
 		GuardMaxWidth:       0.2,
 		Drift:               true,
 		Blocks:              true,
+		SizeCovariate:       true,
+		AreaCorrelation:     0.2,
 	}
 }
 
@@ -119,6 +129,8 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: GuardMinFraction %v not in (0, 1]", ErrBadMethod, m.GuardMinFraction)
 	case !(m.GuardRegions >= 0 && m.GuardRegions <= 1):
 		return fmt.Errorf("%w: GuardRegions %v not in [0, 1]", ErrBadMethod, m.GuardRegions)
+	case !(m.AreaCorrelation >= 0 && m.AreaCorrelation < 1):
+		return fmt.Errorf("%w: AreaCorrelation %v not in [0, 1)", ErrBadMethod, m.AreaCorrelation)
 	case !(m.GuardMaxWidth > 0 && m.GuardMaxWidth <= 1):
 		return fmt.Errorf("%w: GuardMaxWidth %v not in (0, 1]", ErrBadMethod, m.GuardMaxWidth)
 	}
@@ -172,6 +184,8 @@ type stationLayout struct {
 	priority bool
 	cell     int16 // priority cell: region*nSub + sub
 	block    int32 // subdistrict of its constituency (blocks.go)
+	// lsize is ln(eligible) less its stratum's eligible-weighted mean (size.go).
+	lsize float32
 }
 
 type stratumLayout struct {
@@ -179,6 +193,7 @@ type stratumLayout struct {
 	sub      int
 	eligible int64 // all stations of the stratum
 	stations int
+	xl       float64 // Σ eligible·lsize over all its stations (size.go)
 }
 
 func newLayout(c *election.Country, m Method) (*layout, error) {
@@ -285,6 +300,17 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 	}
 	for i := range l.cons {
 		l.cons[i].eligible = max(l.cons[i].eligible, stationSum[i])
+	}
+	elig, strat := make([]int32, len(l.stations)), make([]int32, len(l.stations))
+	for i, s := range l.stations {
+		elig[i], strat[i] = s.eligible, s.stratum
+	}
+	ls, xl := centredLogSizes(elig, strat, len(l.strata))
+	for i := range l.stations {
+		l.stations[i].lsize = ls[i]
+	}
+	for h := range l.strata {
+		l.strata[h].xl = xl[h]
 	}
 	return l, nil
 }

@@ -68,6 +68,9 @@ type ratioCalc struct {
 
 	// Per stratum-option (bs.optOff[h]+j): the ratio R and 1-w.
 	r, sb []float64
+	// The size covariate (size.go): per stratum-option the derivative of the projection
+	// by the slope, per key the slope's variance; nil when not used.
+	sizeG, sizeVar []float64
 }
 
 type consOpt struct{ c, j int }
@@ -217,6 +220,9 @@ func (rc *ratioCalc) compute() {
 	}
 	if rc.m.TurnoutOrder {
 		rc.turnoutTrend()
+	}
+	if rc.m.SizeCovariate {
+		rc.sizeTrend()
 	}
 }
 

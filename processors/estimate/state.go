@@ -185,6 +185,10 @@ type ballotState struct {
 	// estimate see whether late reports differ from early ones (drift.go).
 	xq, xq2, vq []float64
 	yq          []float64
+	// Σx·l, Σx·l² per stratum and Σy·l per stratum-option, l the station's centred log
+	// size (size.go).
+	xl, xll []float64
+	yl      []float64
 
 	// checked is whether each station's current figures are corroborated or verified;
 	// chkX and chkY sum the eligible voters and votes of those per stratum (constituency
@@ -220,6 +224,7 @@ func newBallotState(l *layout, b election.Ballot) *ballotState {
 	bs.cv = make([]float64, total)
 	bs.xq, bs.xq2, bs.vq = make([]float64, nh), make([]float64, nh), make([]float64, nh)
 	bs.yq = make([]float64, total)
+	bs.xl, bs.xll, bs.yl = make([]float64, nh), make([]float64, nh), make([]float64, total)
 	if b == election.BallotConstituency {
 		bs.cross = make([][]float64, nh)
 		for h := range bs.cross {
@@ -308,9 +313,13 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	bs.xq[h] += fs * x * q
 	bs.xq2[h] += fs * x * q * q
 	bs.vq[h] += fs * vf * q
+	ls := float64(st.lsize)
+	bs.xl[h] += fs * x * ls
+	bs.xll[h] += fs * x * ls * ls
 	off := bs.optOff[h]
 	for j, y := range votes {
 		yf := float64(y)
+		bs.yl[off+j] += fs * yf * ls
 		bs.y[off+j] += int64(sign) * int64(y)
 		bs.s[off+j] += fs * yf * yf / xd
 		bs.cv[off+j] += fs * yf * vf / xd
@@ -332,8 +341,9 @@ func (bs *ballotState) add(l *layout, si int32, votes []int32, sign int) {
 	if bs.n[h] == 0 {
 		// Subtracting floating-point squares leaves dust; an empty stratum is exactly empty.
 		bs.vv[h], bs.xx[h], bs.xq[h], bs.xq2[h], bs.vq[h] = 0, 0, 0, 0, 0
+		bs.xl[h], bs.xll[h] = 0, 0
 		for j := range votes {
-			bs.s[off+j], bs.cv[off+j], bs.yq[off+j] = 0, 0, 0
+			bs.s[off+j], bs.cv[off+j], bs.yq[off+j], bs.yl[off+j] = 0, 0, 0, 0
 		}
 		if bs.cross != nil {
 			clear(bs.cross[h])

@@ -92,22 +92,47 @@ func (g *groupAcc) b(lv, u, k int) float64 {
 
 // addShareVariance adds to variance[k] the grouped part of the variance of z_k = y_k -
 // p_k·v on the party-list ballot.
-func (g *groupAcc) addShareVariance(variance, p []float64) {
+//
+// Areas still out are not a random draw of areas: the order of reporting can follow the
+// vote (a party's strongholds counting slowly), so the departures of the areas still out
+// may lean the same way. Method.AreaCorrelation is that lean, a correlation between the
+// unmeasured departures of the constituencies (and their groups, and provinces) of one
+// level: it adds ρ·((Σ_u a_u)² - Σ_u a_u²) for the standard deviations a_u of every unit,
+// which fades as areas report. That part goes into lean, not variance: it is a hedge, and
+// the drift of the night is measured against the model's own variance without it.
+func (g *groupAcc) addShareVariance(variance, lean, p []float64) {
 	K := g.rc.K
+	rho := g.rc.m.AreaCorrelation
+	coh, diag := make([]float64, K), make([]float64, K)
 	for lv := levelGroup; lv < nLevels; lv++ {
 		tau := g.rc.tauRel[lv]
 		acc := g.g[lv]
 		part := make([]float64, K)
+		clear(coh)
+		clear(diag)
 		for u := range len(acc) / K {
 			var sum float64
 			for k := range K {
 				x := acc[u*K+k]
 				part[k] = x * x * g.b(lv, u, k) * tau[k]
 				sum += part[k]
+				coh[k] += math.Sqrt(part[k])
+				diag[k] += part[k]
 			}
 			for k := range K {
 				variance[k] += part[k]*(1-2*p[k]) + p[k]*p[k]*sum
 			}
+		}
+		if rho <= 0 || lv > levelProvince {
+			continue
+		}
+		var sum float64
+		for k := range K {
+			part[k] = rho * max(coh[k]*coh[k]-diag[k], 0)
+			sum += part[k]
+		}
+		for k := range K {
+			lean[k] += part[k]*(1-2*p[k]) + p[k]*p[k]*sum
 		}
 	}
 }
