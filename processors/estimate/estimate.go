@@ -25,6 +25,7 @@ type Result struct {
 	// Inflation is the factor (>= 1) by which the night's measured drift multiplied the
 	// variance of the projected leads (honesty.go).
 	Inflation float64
+	Seats     SeatResult // seats.go
 }
 
 // Progress counts reported stations and their eligible voters. A station is reported when
@@ -87,6 +88,7 @@ func (e *Estimator) Estimate() Result {
 	res.SharesState = e.guard(res.PartyList, res.Parties)
 	res.Inflation = infl
 	res.Constituencies, res.Constituency = e.constituencies(infl, tauY)
+	res.Seats = e.Seats(res)
 	return res
 }
 
