@@ -154,10 +154,17 @@ func (b backtestRun) all(names []string) error {
 			if err := s.FormatMarkdown(os.Stdout); err != nil {
 				return err
 			}
+			fmt.Println()
+			if err := estimate.SeatSummarize(byScenario[name]).FormatMarkdown(os.Stdout); err != nil { // the seats' score
+				return err
+			}
 			continue
 		}
 		fmt.Printf("## %s: %s\n", name, simulate.ScenarioDoc(name))
 		if err := s.Format(os.Stdout); err != nil {
+			return err
+		}
+		if err := estimate.SeatSummarize(byScenario[name]).FormatMarkdown(os.Stdout); err != nil { // the seats' score
 			return err
 		}
 	}
@@ -254,5 +261,16 @@ func bench(scale float64, ref string) error {
 	slices.Sort(times)
 	fmt.Printf("BENCH name=estimate_recompute_95k value=%.2f unit=ms\n", times[runs/2])
 	fmt.Printf("BENCH name=estimate_apply value=%.2f unit=us\n", float64(apply.Microseconds())/float64(len(results)))
+
+	// The seat simulation alone (part of every recompute above): default draws, every race.
+	res := est.Estimate()
+	times = times[:0]
+	for range runs {
+		t0 := time.Now()
+		est.Seats(res)
+		times = append(times, float64(time.Since(t0).Microseconds())/1000)
+	}
+	slices.Sort(times)
+	fmt.Printf("BENCH name=estimate_seats_%dx%d value=%.2f unit=ms\n", estimate.DefaultSeatMethod().Draws, len(res.Constituencies), times[runs/2])
 	return nil
 }
