@@ -13,7 +13,7 @@ import (
 func TestSeatScoreByHand(t *testing.T) {
 	f := &finalResult{seats: []int{60, 40}, winners: []map[int]bool{{1: true}}}
 	res := Result{
-		Parties: []PartyResult{{PartyNo: 31}, {PartyNo: 29}},
+		Parties:        []PartyResult{{PartyNo: 31}, {PartyNo: 29}},
 		Constituencies: []ConstituencyResult{{Candidates: []CandidateResult{{No: 1, PartyNo: 31}, {No: 2, PartyNo: 29}}}},
 		Seats: SeatResult{State: schemas.StateEstimate, Parties: []PartySeats{
 			{PartyNo: 31, TotalLo90: 55, TotalHi90: 65, TotalLo95: 50, TotalHi95: 70, LargestProbability: 0.8},
