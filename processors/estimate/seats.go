@@ -373,7 +373,7 @@ func (e *Estimator) seatInput(res Result, m SeatMethod) seatInput {
 // simulateSeats draws the nights. It is deterministic for a given input and seed.
 func simulateSeats(in seatInput, m SeatMethod) seatOutput {
 	K := in.parties
-	rng := rand.New(rand.NewPCG(m.Seed, 0x9e3779b97f4a7c15))
+	rng := rand.New(rand.NewPCG(m.Seed, 0)) // the shared errors: a fixed number per draw
 	an, ar := math.Sqrt(m.NationalShare), math.Sqrt(m.RegionShare)
 	al := math.Sqrt(max(0, 1-m.NationalShare-m.RegionShare))
 	nRaces := len(in.races)
@@ -385,6 +385,12 @@ func simulateSeats(in seatInput, m SeatMethod) seatOutput {
 			n = max(n, d.idx+1)
 		}
 		out.wins[c] = make([]float64, max(n, r.fixed+1))
+	}
+	// Each race draws its own errors from its own stream, so a race whose inputs did not
+	// change gets the same draws whatever changed elsewhere (the feed then sees no change).
+	local := make([]*rand.Rand, nRaces)
+	for c := range local {
+		local[c] = rand.New(rand.NewPCG(m.Seed, uint64(c)+1))
 	}
 	nat := make([]float64, 2*(K+1))
 	reg := make([]float64, in.regions*(K+1))
@@ -410,7 +416,7 @@ func simulateSeats(in seatInput, m SeatMethod) seatOutput {
 			best, bestV := -1, math.Inf(-1)
 			for _, d := range r.cands {
 				shared := r.load[0]*nat[2*d.key] + r.load[1]*nat[2*d.key+1]
-				v := d.mean + d.sd*(an*shared+ar*reg[r.region*(K+1)+d.key]+al*rng.NormFloat64())
+				v := d.mean + d.sd*(an*shared+ar*reg[r.region*(K+1)+d.key]+al*local[c].NormFloat64())
 				if v > bestV {
 					best, bestV = d.idx, v
 				}

@@ -244,3 +244,21 @@ func BenchmarkSeats(b *testing.B) {
 		e.Seats(res)
 	}
 }
+
+// A race whose inputs did not change keeps its simulated win probabilities when another race
+// changes (its own draws come from its own stream), so the feed sees no change there.
+func TestSeatsRaceStable(t *testing.T) {
+	in := twoParties(10, 1000, 990, 40)
+	a := simulateSeats(in, DefaultSeatMethod())
+	in.races[3].cands = append(in.races[3].cands, seatCand{key: 1, mean: 995, sd: 40, idx: 2})
+	in.races[5].fixed, in.races[5].fixedKey = 0, 0
+	b := simulateSeats(in, DefaultSeatMethod())
+	for c := range in.races {
+		if c == 3 || c == 5 {
+			continue
+		}
+		if !slices.Equal(a.wins[c], b.wins[c]) {
+			t.Errorf("race %d moved from %v to %v when races 3 and 5 changed", c, a.wins[c], b.wins[c])
+		}
+	}
+}
