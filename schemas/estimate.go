@@ -52,7 +52,12 @@ type Estimate struct {
 	// anything), estimate, or count. Empty in messages from before it existed.
 	SharesState EstimateState `json:"shares_state,omitempty"`
 	// PriorityUsed: the priority sample entered the shares.
-	PriorityUsed   bool                   `json:"priority_used,omitempty"`
+	PriorityUsed bool `json:"priority_used,omitempty"`
+	// SeatsState says whether the seat ranges, the largest-party probabilities and the
+	// candidates' simulated win probabilities are published; it follows shares_state.
+	// SeatDraws is the number of simulated nights behind them. Absent in older messages.
+	SeatsState     EstimateState          `json:"seats_state,omitempty"`
+	SeatDraws      int                    `json:"seat_draws,omitempty"`
 	Parties        []PartyEstimate        `json:"parties"`
 	Constituencies []ConstituencyEstimate `json:"constituencies"`
 	// EstimatorVersion is the build of the estimator that made the estimate (module version
@@ -72,6 +77,23 @@ type PartyEstimate struct {
 	ShareLo        float64 `json:"share_lo"`
 	ShareHi        float64 `json:"share_hi"`
 	Seats          int     `json:"seats"` // projected party-list seats (of 100)
+	// SeatRange is the party's share of the 500 seats from the joint simulation of every
+	// race; absent while seats_state is too_early and in older messages.
+	SeatRange *SeatRange `json:"seat_range,omitempty"`
+}
+
+// SeatRange is one party's seats over the simulated nights: medians of its constituency,
+// party-list and total seats, central 90 % and 95 % ranges of the total, and the share of
+// nights in which it had the most seats (ties shared).
+type SeatRange struct {
+	ConstituencySeats  int     `json:"constituency_seats"`
+	ListSeats          int     `json:"list_seats"`
+	Total              int     `json:"total"`
+	TotalLo90          int     `json:"total_lo90"`
+	TotalHi90          int     `json:"total_hi90"`
+	TotalLo95          int     `json:"total_lo95"`
+	TotalHi95          int     `json:"total_hi95"`
+	LargestProbability float64 `json:"largest_probability"`
 }
 
 // ConstituencyEstimate is the projected result of one constituency (constituency ballot).
@@ -93,4 +115,9 @@ type CandidateEstimate struct {
 	CandidateNo    int   `json:"candidate_no"`
 	CountedVotes   int64 `json:"counted_votes"`
 	ProjectedVotes int64 `json:"projected_votes"`
+	// WinProbability is the share of simulated nights the candidate won (absent: 0 or
+	// seats_state too_early). Swing is the projected share of the valid votes less the
+	// party's share in the baseline election, present only when a baseline knows it.
+	WinProbability float64  `json:"win_probability,omitempty"`
+	Swing          *float64 `json:"swing,omitempty"`
 }

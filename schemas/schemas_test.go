@@ -120,6 +120,7 @@ func TestGoTypesMatchSchemaFiles(t *testing.T) {
 		{schemas.PartyEstimate{}, "estimate.v1", "party"},
 		{schemas.ConstituencyEstimate{}, "estimate.v1", "constituency"},
 		{schemas.CandidateEstimate{}, "estimate.v1", "candidate"},
+		{schemas.SeatRange{}, "estimate.v1", "seat_range"},
 		{schemas.Review{}, "review.v1", ""},
 		{schemas.Official{}, "official.v1", ""},
 		{schemas.Evidence{}, "evidence.v1", ""},

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"votestream/election"
@@ -154,10 +155,17 @@ func (b backtestRun) all(names []string) error {
 			if err := s.FormatMarkdown(os.Stdout); err != nil {
 				return err
 			}
+			fmt.Println()
+			if err := estimate.SeatSummarize(byScenario[name]).FormatMarkdown(os.Stdout); err != nil { // the seats' score
+				return err
+			}
 			continue
 		}
 		fmt.Printf("## %s: %s\n", name, simulate.ScenarioDoc(name))
 		if err := s.Format(os.Stdout); err != nil {
+			return err
+		}
+		if err := estimate.SeatSummarize(byScenario[name]).FormatMarkdown(os.Stdout); err != nil { // the seats' score
 			return err
 		}
 	}
@@ -254,5 +262,31 @@ func bench(scale float64, ref string) error {
 	slices.Sort(times)
 	fmt.Printf("BENCH name=estimate_recompute_95k value=%.2f unit=ms\n", times[runs/2])
 	fmt.Printf("BENCH name=estimate_apply value=%.2f unit=us\n", float64(apply.Microseconds())/float64(len(results)))
+
+	// The seat simulation alone (part of every recompute above): default draws, every race.
+	// Wall time suffers on a shared machine; the process's CPU time per run says what the
+	// simulation costs (it runs on one goroutine).
+	res := est.Estimate()
+	times = times[:0]
+	cpu0 := cpuTime()
+	for range runs {
+		t0 := time.Now()
+		est.Seats(res)
+		times = append(times, float64(time.Since(t0).Microseconds())/1000)
+	}
+	cpu := (cpuTime() - cpu0).Seconds() * 1000 / runs
+	slices.Sort(times)
+	name := fmt.Sprintf("estimate_seats_%dx%d", estimate.DefaultSeatMethod().Draws, len(res.Constituencies))
+	fmt.Printf("BENCH name=%s value=%.2f unit=ms\n", name, times[runs/2])
+	fmt.Printf("BENCH name=%s_cpu value=%.2f unit=ms\n", name, cpu)
 	return nil
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

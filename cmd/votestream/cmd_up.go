@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -262,10 +263,11 @@ func runUp(ctx context.Context, f upFlags) error {
 			})
 		}
 		if f.simulate {
-			g.Go(func() error { return simulateAgainstIngest(gctx, f, env) })
+			var replayed atomic.Bool
+			g.Go(func() error { return simulateAgainstIngest(gctx, f, env, &replayed) })
 			if upLatestEstimate != nil {
 				g.Go(func() error {
-					printHeadlines(gctx, os.Stdout, env.country, upLatestEstimate, 5*time.Second)
+					printHeadlines(gctx, os.Stdout, env.country, upLatestEstimate, 5*time.Second, replayed.Load)
 					return nil
 				})
 			}
@@ -279,7 +281,7 @@ func runUp(ctx context.Context, f upFlags) error {
 
 // simulateAgainstIngest waits until ingest answers, then replays the night. The pipeline
 // keeps running after the night so its results can be read.
-func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv) error {
+func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv, replayed *atomic.Bool) error {
 	ring, err := token.LoadKeyring(env.keysFile)
 	if err != nil {
 		return err
@@ -299,21 +301,24 @@ func simulateAgainstIngest(ctx context.Context, f upFlags, env upEnv) error {
 	if err := replayNight(ctx, cfg, rc); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("simulation: %w", err)
 	}
+	replayed.Store(true)
 	fmt.Println("== the simulated night has been fully replayed: every report is sent; estimates keep updating as the pipeline catches up (Ctrl-C to stop) ==")
 	return nil
 }
 
-// printHeadlines prints, every interval, the newest estimate in one line (the top parties
-// with their intervals or `too early`, and the constituencies' calls), when it changed.
-func printHeadlines(ctx context.Context, w io.Writer, c *election.Country, latest func() (schemas.Estimate, bool), every time.Duration) {
+// printHeadlines prints, every interval, the newest estimate when it changed, as a small
+// board (estimate.Board: the top parties with intervals or `too early`, seats with their
+// ranges and chance of the most seats, the constituencies' calls), and says once the
+// simulated night has been fully replayed (replayed).
+func printHeadlines(ctx context.Context, w io.Writer, c *election.Country, latest func() (schemas.Estimate, bool), every time.Duration, replayed func() bool) {
 	names := map[int]string{}
 	for _, p := range c.Parties {
-		names[p.No] = cmp.Or(p.NameEN, p.NameTH)
+		names[p.No] = strings.TrimSpace(p.NameTH + " " + p.NameEN)
 	}
 	name := func(no int) string { return cmp.Or(names[no], strconv.Itoa(no)) }
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last := ""
+	last, toldDone := "", false
 	for {
 		select {
 		case <-ctx.Done():
@@ -321,11 +326,25 @@ func printHeadlines(ctx context.Context, w io.Writer, c *election.Country, lates
 		case <-t.C:
 		}
 		e, ok := latest()
-		if !ok || e.EstimateID == last {
+		done := replayed()
+		if !ok || e.EstimateID == last && (!done || toldDone) {
 			continue
 		}
-		last = e.EstimateID
-		fmt.Fprintf(w, "[estimate %s] %s\n", e.DataTime.In(simulate.BangkokTime).Format("15:04:05"), estimate.Headline(e, name, 4))
+		last, toldDone = e.EstimateID, done
+		var b strings.Builder
+		fmt.Fprintf(&b, "── estimate at %s ", e.DataTime.In(simulate.BangkokTime).Format("15:04:05"))
+		switch {
+		case done && e.SharesState == schemas.StateCount:
+			b.WriteString("· the simulated night has been fully replayed and every station is counted ")
+		case done:
+			b.WriteString("· the simulated night has been fully replayed; the pipeline is catching up ")
+		}
+		b.WriteString("──\n")
+		for _, l := range estimate.Board(e, name, 6) {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		fmt.Fprint(w, b.String())
 	}
 }
 

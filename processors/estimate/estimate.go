@@ -25,6 +25,7 @@ type Result struct {
 	// Inflation is the factor (>= 1) by which the night's measured drift multiplied the
 	// variance of the projected leads (honesty.go).
 	Inflation float64
+	Seats     SeatResult // seats.go
 }
 
 // Progress counts reported stations and their eligible voters. A station is reported when
@@ -90,6 +91,7 @@ func (e *Estimator) Estimate() Result {
 	// so large the intervals are useless) is one whose constituencies' projections share
 	// that drift: no race is called likely on it, only leading (or called, on arithmetic).
 	res.Constituencies, res.Constituency = e.constituencies(infl, tauY, res.SharesState != schemas.StateTooEarly)
+	res.Seats = e.Seats(res)
 	return res
 }
 

@@ -38,6 +38,7 @@ type BacktestRow struct {
 	Likely, LikelyWrong        int
 	Called, CalledWrong        int
 	PriorityUsed               bool
+	Seats                      SeatScore // seats_score.go
 
 	leaders     []int // per constituency: the named leader, 0 when too early
 	wrongLikely []int // constituencies called likely for the wrong candidate
@@ -273,6 +274,7 @@ func (f *finalResult) score(res Result, stations int) BacktestRow {
 		PriorityUsed:     res.Priority.Used,
 		SharesState:      res.SharesState,
 	}
+	row.Seats = f.seatScore(res) // seats_score.go
 	// Shares are computed in floating point along two different paths; a final estimate
 	// equal to the count may differ from it in the last bits.
 	const eps = 1e-12

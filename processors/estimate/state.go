@@ -23,6 +23,7 @@ type Estimator struct {
 	// trend is the history of the party-list estimate as stations arrived (honesty.go).
 	trend         trendHistory
 	eligibleTotal int64
+	seats         seatHooks // seats.go
 }
 
 // NewEstimator prepares an empty national state for a country. The country must list its

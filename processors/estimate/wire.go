@@ -57,6 +57,7 @@ func (r Result) ToSchema(estimateID string, computedAt time.Time) schemas.Estima
 		}
 		out.Constituencies[i] = ce
 	}
+	r.Seats.fill(&out) // seats.go
 	return out
 }
 

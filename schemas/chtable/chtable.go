@@ -95,7 +95,7 @@ var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
 	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints, Roster, FieldEvents, Incidents,
-	Refusals,
+	Refusals, EstimateSeats, EstimateRaces,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -177,12 +177,17 @@ func MessageRows(msg any) ([]Rows, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []Rows{
+		seats, races, err := EstimateSeatRows(*m)
+		if err != nil {
+			return nil, err
+		}
+		out := []Rows{
 			{Table: Estimates, Rows: [][]any{run}},
 			{Table: EstimateParties, Rows: parties},
 			{Table: EstimateConstituencies, Rows: constituencies},
 			{Table: EstimateStates, Rows: [][]any{EstimateStateRow(*m)}},
-		}, nil
+		}
+		return appendSeatRows(out, seats, races), nil
 	}
 	return nil, fmt.Errorf("chtable: no table for %T", msg)
 }

@@ -53,7 +53,7 @@ func TestMigrateClickHouse(t *testing.T) {
 		got := queryStrings(t, env.Conn, fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' ORDER BY name", env.Database))
 		want := []string{"schema_migrations",
 			"station_results_current", "constituency_totals", "constituency_votes",
-			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "official_current",
+			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "estimate_seats_latest", "official_current",
 			"log_checkpoint_latest", "station_coverage",
 			"staff_actions"} // written by the console itself (console/audit.go), not by a sink
 		for _, tb := range chtable.Tables {

@@ -221,6 +221,11 @@ type CandidateView struct {
 	CountedVotes   int64    `json:"counted_votes"`
 	CountedShare   *float64 `json:"counted_share"`   // of the valid votes counted; null before any
 	ProjectedVotes *int64   `json:"projected_votes"` // null without an estimate
+	// WinProbability is the share of the seat simulation's nights the candidate won, null
+	// while the latest estimate's seats are too_early; Swing the projected share less the
+	// party's baseline share, null without a baseline.
+	WinProbability *float64 `json:"win_probability"`
+	Swing          *float64 `json:"swing"`
 }
 
 // PartyVotes is a party's counted party-list votes in one constituency.
@@ -337,12 +342,15 @@ func (v *View) constituencyView(cs *constituency) ConstituencyView {
 		nos[no] = true
 	}
 	projected := map[int]int64{}
+	sim := map[int]schemas.CandidateEstimate{}
 	if cs.proj != nil {
 		for _, c := range cs.proj.Candidates {
 			nos[c.CandidateNo] = true
 			projected[c.CandidateNo] = c.ProjectedVotes
+			sim[c.CandidateNo] = c
 		}
 	}
+	seats := v.seatsPublished()
 	valid := tc.validVotes()
 	for _, no := range sortedInts(nos) {
 		c := CandidateView{CandidateRef: v.candidateRef(cs.ref.ID, no), CountedVotes: tc.votes[no]}
@@ -352,6 +360,10 @@ func (v *View) constituencyView(cs *constituency) ConstituencyView {
 		if cs.proj != nil {
 			p := projected[no]
 			c.ProjectedVotes = &p
+			if d, ok := sim[no]; ok && seats {
+				w := d.WinProbability
+				c.WinProbability, c.Swing = &w, d.Swing
+			}
 		}
 		cv.Candidates = append(cv.Candidates, c)
 	}
@@ -387,6 +399,9 @@ type EstimatePartyView struct {
 	ConstituenciesLeading int     `json:"constituencies_leading"`
 	ConstituenciesCalled  int     `json:"constituencies_called"`
 	SeatsProjected        int     `json:"seats_projected"`
+	// SeatRange is the seat simulation's 500-seat picture of the party, null while the
+	// seats are too_early (or from an estimator without it).
+	SeatRange *schemas.SeatRange `json:"seat_range"`
 }
 
 // CallCounts counts the constituencies in each call state; None have no projection yet.
@@ -413,8 +428,13 @@ type EstimateView struct {
 	// that predates it. PriorityUsed: the priority sample entered the shares.
 	SharesState  schemas.EstimateState `json:"shares_state"`
 	PriorityUsed bool                  `json:"priority_used"`
-	Parties      []EstimatePartyView   `json:"parties"`
-	Calls        CallCounts            `json:"calls"`
+	// SeatsState: whether the seat ranges and win probabilities are published (follows
+	// shares_state; "" from an estimator without the seat simulation); SeatDraws the
+	// simulated nights behind them.
+	SeatsState schemas.EstimateState `json:"seats_state"`
+	SeatDraws  int                   `json:"seat_draws"`
+	Parties    []EstimatePartyView   `json:"parties"`
+	Calls      CallCounts            `json:"calls"`
 }
 
 // EstimateEvent is the data of an `estimate` event: the new estimate, summarised, and the
@@ -463,7 +483,7 @@ func (v *View) estimateView() EstimateView {
 		EstimateID: e.EstimateID, DataTime: jsonTime(e.DataTime), ComputedAt: jsonTime(e.ComputedAt),
 		StationsReported: e.StationsReported, StationsTotal: e.StationsTotal,
 		EligibleReported: e.EligibleReported, EligibleTotal: e.EligibleTotal,
-		SharesState: e.SharesState, PriorityUsed: e.PriorityUsed,
+		SharesState: e.SharesState, PriorityUsed: e.PriorityUsed, SeatsState: e.SeatsState, SeatDraws: e.SeatDraws,
 		Parties: []EstimatePartyView{}, Calls: calls,
 	}
 	inEstimate := map[int]bool{}
@@ -497,13 +517,18 @@ func (v *View) estimateParty(p schemas.PartyEstimate, leading, called map[int]in
 	ep := EstimatePartyView{
 		PartyNo: p.PartyNo, Share: p.Share, ShareLo: p.ShareLo, ShareHi: p.ShareHi,
 		CountedVotes: p.CountedVotes, ProjectedVotes: p.ProjectedVotes, PartyListSeats: p.Seats,
-		ConstituenciesLeading: leading[p.PartyNo], ConstituenciesCalled: called[p.PartyNo],
+		ConstituenciesLeading: leading[p.PartyNo], ConstituenciesCalled: called[p.PartyNo], SeatRange: p.SeatRange,
 	}
 	ep.SeatsProjected = ep.PartyListSeats + ep.ConstituenciesLeading
 	if party, ok := v.country.Party(p.PartyNo); ok {
 		ep.NameTH, ep.NameEN = party.NameTH, party.NameEN
 	}
 	return ep
+}
+
+// seatsPublished reports whether the latest estimate publishes seats and win probabilities.
+func (v *View) seatsPublished() bool {
+	return v.estimate != nil && (v.estimate.SeatsState == schemas.StateEstimate || v.estimate.SeatsState == schemas.StateCount)
 }
 
 // SummaryAnswer is the answer of /v1/feed/summary: the national count and the latest
@@ -555,6 +580,8 @@ type PartyView struct {
 	ConstituenciesLeading  int      `json:"constituencies_leading"`
 	ConstituenciesCalled   int      `json:"constituencies_called"`
 	SeatsProjected         *int     `json:"seats_projected"`
+	// SeatRange: as in the summary's estimate; null while the seats are too_early.
+	SeatRange *schemas.SeatRange `json:"seat_range"`
 }
 
 // EstimateRef names the estimate an answer's projections come from.
@@ -602,6 +629,7 @@ func (v *View) Parties() PartiesAnswer {
 			seats := pe.Seats + leading[p.No]
 			pv.ProjectedVotes, pv.Share, pv.ShareLo, pv.ShareHi = &pe.ProjectedVotes, &pe.Share, &pe.ShareLo, &pe.ShareHi
 			pv.PartyListSeats, pv.SeatsProjected = &pe.Seats, &seats
+			pv.SeatRange = pe.SeatRange
 		}
 		out.Parties = append(out.Parties, pv)
 	}

@@ -133,12 +133,18 @@ func TestFeedOnBroker(t *testing.T) {
 		t.Fatalf("party-list result event %+v", fr)
 	}
 
-	publishEstimate(estimate("e2", 7, 8, proj("BKK_1", 2, 0.9, schemas.CallLikely)))
+	e2 := estimate("e2", 7, 8, proj("BKK_1", 2, 0.9, schemas.CallLikely))
+	e2.SharesState, e2.SeatsState, e2.SeatDraws = schemas.StateEstimate, schemas.StateEstimate, 2000 // the seat simulation's fields
+	e2.Parties[0].SeatRange = &schemas.SeatRange{ListSeats: 48, Total: 50, TotalLo90: 49, TotalHi90: 51, TotalLo95: 48, TotalHi95: 52, LargestProbability: 0.7}
+	publishEstimate(e2)
 	fr = s.nextEvent()
 	var est EstimateEvent
 	if err := json.Unmarshal([]byte(fr.data), &est); err != nil || fr.event != EventEstimate || est.EstimateID != "e2" ||
 		len(est.ChangedConstituencies) != 1 || est.ChangedConstituencies[0] != "BKK_1" {
 		t.Fatalf("estimate event %+v", fr)
+	}
+	if est.SeatsState != schemas.StateEstimate || est.SeatDraws != 2000 || est.Parties[0].SeatRange == nil || *est.Parties[0].SeatRange != *e2.Parties[0].SeatRange {
+		t.Fatalf("estimate event lost the seats: %s", fr.data)
 	}
 
 	// The JSON API agrees with what the stream said: BKK_1 has one station reported

@@ -365,7 +365,14 @@ func sameProjection(a, b *schemas.ConstituencyEstimate) bool {
 	return a.LeaderNo == b.LeaderNo && a.WinProbability == b.WinProbability && a.Call == b.Call &&
 		a.StationsReported == b.StationsReported && a.StationsTotal == b.StationsTotal &&
 		a.EligibleReported == b.EligibleReported && a.EligibleTotal == b.EligibleTotal &&
-		slices.Equal(a.Candidates, b.Candidates)
+		slices.EqualFunc(a.Candidates, b.Candidates, sameCandidate)
+}
+
+// sameCandidate compares candidates by value (Swing is a pointer).
+func sameCandidate(a, b schemas.CandidateEstimate) bool {
+	sa, sb := a.Swing, b.Swing
+	a.Swing, b.Swing = nil, nil
+	return a == b && (sa == nil) == (sb == nil) && (sa == nil || *sa == *sb)
 }
 
 func later(a, b time.Time) time.Time {

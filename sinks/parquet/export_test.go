@@ -116,19 +116,22 @@ func TestExportOnBroker(t *testing.T) {
 	produce(&kgo.Record{Topic: anomaliesTopic, Key: []byte("X"), Value: []byte("not json"),
 		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/json")}, {Key: "schema", Value: []byte("anomaly.v1")}}}) // skipped
 
+	swing := 0.05
 	estimate := func(id string, data time.Time) schemas.Estimate {
 		return schemas.Estimate{
 			EstimateID: id, DataTime: data, ComputedAt: data.Add(3 * time.Second),
 			StationsReported: 2, StationsTotal: 7, EligibleReported: 1220, EligibleTotal: 3600, SharesState: schemas.StateEstimate,
+			SeatsState: schemas.StateEstimate, SeatDraws: 2000,
 			Parties: []schemas.PartyEstimate{
-				{PartyNo: 31, CountedVotes: 400, ProjectedVotes: 1500, Share: 0.5, ShareLo: 0.4, ShareHi: 0.6, Seats: 50},
+				{PartyNo: 31, CountedVotes: 400, ProjectedVotes: 1500, Share: 0.5, ShareLo: 0.4, ShareHi: 0.6, Seats: 50, SeatRange: &schemas.SeatRange{
+					ConstituencySeats: 1, ListSeats: 50, Total: 51, TotalLo90: 50, TotalHi90: 52, TotalLo95: 49, TotalHi95: 53, LargestProbability: 0.9}},
 				{PartyNo: 29, CountedVotes: 400, ProjectedVotes: 1200, Share: 0.4, ShareLo: 0.3, ShareHi: 0.5, Seats: 40},
 				{PartyNo: 7, CountedVotes: 92, ProjectedVotes: 300, Share: 0.1, ShareLo: 0.05, ShareHi: 0.15, Seats: 10},
 			},
 			Constituencies: []schemas.ConstituencyEstimate{{
 				ConstituencyID: "BKK_1", LeaderNo: 1, WinProbability: 0.8, Call: schemas.CallLeading,
 				StationsReported: 1, StationsTotal: 3, EligibleReported: 520, EligibleTotal: 1500,
-				Candidates: []schemas.CandidateEstimate{{CandidateNo: 1, CountedVotes: 200, ProjectedVotes: 600}, {CandidateNo: 2, CountedVotes: 150, ProjectedVotes: 450}},
+				Candidates: []schemas.CandidateEstimate{{CandidateNo: 1, CountedVotes: 200, ProjectedVotes: 600, WinProbability: 0.8, Swing: &swing}, {CandidateNo: 2, CountedVotes: 150, ProjectedVotes: 450, WinProbability: 0.2}},
 			}},
 		}
 	}
@@ -227,10 +230,11 @@ func TestExportOnBroker(t *testing.T) {
 		t.Fatalf("%d party rows, want 3", len(parties))
 	}
 	if p := parties[0]; p.EstimateID != "e-1805" || p.PartyNo != 31 || p.NameTH != "ก้าวไกล" || p.NameEN != "Move Forward" ||
-		p.ProjectedVotes != 1500 || p.Seats != 50 || p.ShareLo != 0.4 || !p.DataTime.Equal(bkk(18, 5)) || p.SharesState != "estimate" {
+		p.ProjectedVotes != 1500 || p.Seats != 50 || p.ShareLo != 0.4 || !p.DataTime.Equal(bkk(18, 5)) || p.SharesState != "estimate" ||
+		p.SeatsState != "estimate" || p.TotalSeats != 51 || p.ConstituencySeats != 1 || p.TotalLo95 != 49 || p.TotalHi90 != 52 || p.LargestProbability != 0.9 {
 		t.Errorf("party row 0: %+v", p)
 	}
-	if p := parties[2]; p.PartyNo != 7 || p.NameTH != "ภูมิใจไทย" || p.Seats != 10 {
+	if p := parties[2]; p.PartyNo != 7 || p.NameTH != "ภูมิใจไทย" || p.Seats != 10 || p.TotalSeats != 0 || p.SeatsState != "estimate" {
 		t.Errorf("party row 2: %+v", p)
 	}
 	consts, err := pq.ReadFile[EstimateConstituencyRow](filepath.Join(out, FileEstimateConstituencies))
@@ -241,7 +245,9 @@ func TestExportOnBroker(t *testing.T) {
 		t.Fatalf("%d constituency rows, want 1", len(consts))
 	}
 	if k := consts[0]; k.EstimateID != "e-1805" || k.ConstituencyID != "BKK_1" || k.ProvinceID != "BKK" || k.LeaderNo != 1 || k.Call != "leading" ||
-		k.EligibleTotal != 1500 || !slices.Equal(k.Candidates, []CandidateVotes{{1, 200, 600}, {2, 150, 450}}) {
+		k.EligibleTotal != 1500 || len(k.Candidates) != 2 ||
+		k.Candidates[0] != (CandidateVotes{1, 200, 600, 0.8, k.Candidates[0].Swing}) || k.Candidates[0].Swing == nil || *k.Candidates[0].Swing != swing ||
+		k.Candidates[1] != (CandidateVotes{2, 150, 450, 0.2, nil}) {
 		t.Errorf("constituency row: %+v", k)
 	}
 

@@ -80,6 +80,19 @@ type EstimatePartyRow struct {
 	// SharesState is the run's: too_early (share, interval, projection and seats withheld,
 	// all 0), estimate or count; "" from an estimator that predates it.
 	SharesState string `parquet:"shares_state,dict"`
+	// The seat simulation (docs/estimation.md): seats_state follows shares_state; while it
+	// is too_early (or "" from an estimator without it) every seat figure is 0. Seats are
+	// medians over the simulated nights, total_lo90..total_hi95 central ranges of the total
+	// of 500, largest_probability the share of nights the party had the most seats.
+	SeatsState         string  `parquet:"seats_state,dict"`
+	ConstituencySeats  int32   `parquet:"constituency_seats"`
+	ListSeats          int32   `parquet:"list_seats"`
+	TotalSeats         int32   `parquet:"total_seats"`
+	TotalLo90          int32   `parquet:"total_lo90"`
+	TotalHi90          int32   `parquet:"total_hi90"`
+	TotalLo95          int32   `parquet:"total_lo95"`
+	TotalHi95          int32   `parquet:"total_hi95"`
+	LargestProbability float64 `parquet:"largest_probability"`
 }
 
 // CandidateVotes is one candidate of an EstimateConstituencyRow.
@@ -87,6 +100,10 @@ type CandidateVotes struct {
 	CandidateNo    int32 `parquet:"candidate_no"`
 	CountedVotes   int64 `parquet:"counted_votes"`
 	ProjectedVotes int64 `parquet:"projected_votes"`
+	// WinProbability: share of the seat simulation's nights won (0 while seats are
+	// too_early); Swing: projected share less the party's baseline share, null without one.
+	WinProbability float64  `parquet:"win_probability"`
+	Swing          *float64 `parquet:"swing,optional"`
 }
 
 // EstimateConstituencyRow is one row of estimate_constituencies.parquet: one constituency in
@@ -179,7 +196,12 @@ func estimateRows(c *election.Country, e *schemas.Estimate) ([]EstimatePartyRow,
 			EstimateID: e.EstimateID, DataTime: e.DataTime.UTC(), ComputedAt: e.ComputedAt.UTC(),
 			PartyNo: int32(p.PartyNo), CountedVotes: p.CountedVotes, ProjectedVotes: p.ProjectedVotes,
 			Share: p.Share, ShareLo: p.ShareLo, ShareHi: p.ShareHi, Seats: int32(p.Seats),
-			SharesState: string(e.SharesState),
+			SharesState: string(e.SharesState), SeatsState: string(e.SeatsState),
+		}
+		if r := p.SeatRange; r != nil {
+			row.ConstituencySeats, row.ListSeats, row.TotalSeats = int32(r.ConstituencySeats), int32(r.ListSeats), int32(r.Total)
+			row.TotalLo90, row.TotalHi90, row.TotalLo95, row.TotalHi95 = int32(r.TotalLo90), int32(r.TotalHi90), int32(r.TotalLo95), int32(r.TotalHi95)
+			row.LargestProbability = r.LargestProbability
 		}
 		if ref, ok := c.Party(p.PartyNo); ok {
 			row.NameTH, row.NameEN = ref.NameTH, ref.NameEN
@@ -197,7 +219,8 @@ func estimateRows(c *election.Country, e *schemas.Estimate) ([]EstimatePartyRow,
 			Candidates: make([]CandidateVotes, 0, len(k.Candidates)),
 		}
 		for _, d := range k.Candidates {
-			row.Candidates = append(row.Candidates, CandidateVotes{CandidateNo: int32(d.CandidateNo), CountedVotes: d.CountedVotes, ProjectedVotes: d.ProjectedVotes})
+			row.Candidates = append(row.Candidates, CandidateVotes{CandidateNo: int32(d.CandidateNo), CountedVotes: d.CountedVotes, ProjectedVotes: d.ProjectedVotes,
+				WinProbability: d.WinProbability, Swing: d.Swing})
 		}
 		consts = append(consts, row)
 	}
