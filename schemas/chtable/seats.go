@@ -7,7 +7,7 @@ import (
 	"votestream/schemas"
 )
 
-// The seat simulation's tables (0010_estimate_seats.sql).
+// The seat simulation's tables (0013_estimate_seats.sql).
 var (
 	EstimateSeats = Table{"estimate_seats", []string{
 		"estimate_id", "data_time", "seats_state", "seat_draws", "party_no", "constituency_seats", "list_seats",
