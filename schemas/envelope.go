@@ -52,6 +52,7 @@ var (
 var recordSchemas = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
 	SchemaReview, SchemaOfficial, SchemaEvidence, SchemaCheckpoint, SchemaFieldEvent, SchemaIncident,
+	SchemaCall,
 }
 
 // schemaOf names the schema of a message value or pointer.
@@ -79,6 +80,8 @@ func schemaOf(v any) (string, bool) {
 		return SchemaFieldEvent, true
 	case Incident, *Incident:
 		return SchemaIncident, true
+	case Call, *Call:
+		return SchemaCall, true
 	}
 	return "", false
 }
@@ -225,6 +228,8 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 		v = new(FieldEvent)
 	case SchemaIncident:
 		v = new(Incident)
+	case SchemaCall:
+		v = new(Call)
 	default:
 		base, _, _ := splitSchema(name)
 		for _, known := range recordSchemas {
@@ -243,7 +248,7 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 func isPointer(v any) bool {
 	switch v.(type) {
 	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official, *Evidence, *Checkpoint,
-		*FieldEvent, *Incident:
+		*FieldEvent, *Incident, *Call:
 		return true
 	}
 	return false
@@ -300,6 +305,10 @@ func Key(v any) string {
 		return m.StationID
 	case *Incident:
 		return m.StationID
+	case Call:
+		return m.Race
+	case *Call:
+		return m.Race
 	}
 	return ""
 }

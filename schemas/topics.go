@@ -27,6 +27,9 @@ const (
 	// link first and which claims are within a station's cap (schemas.FieldEvent).
 	TopicFieldwork = "fieldwork.v1"
 	TopicIncidents = "incidents.v1"
+	// TopicCalls is the call log: recommendations and the desk's decisions
+	// (schemas.Call), one partition kept for ever, keyed by race.
+	TopicCalls = "calls.v1"
 )
 
 // Topics is the full topic set, created by `votestream migrate` (never by broker auto-create).
@@ -42,4 +45,5 @@ var Topics = []Topic{
 	{Name: TopicCheckpoints, Partitions: 1},
 	{Name: TopicFieldwork, Partitions: 1, KeepForever: true},
 	{Name: TopicIncidents, Partitions: 6},
+	{Name: TopicCalls, Partitions: 1, KeepForever: true},
 }

@@ -90,6 +90,7 @@ var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
 	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints, Roster, FieldEvents, Incidents,
+	Calls,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -159,6 +160,10 @@ func MessageRows(msg any) ([]Rows, error) {
 		return MessageRows(&m)
 	case *schemas.Incident:
 		return one(Incidents, IncidentRow(*m), nil)
+	case schemas.Call:
+		return MessageRows(&m)
+	case *schemas.Call:
+		return one(Calls, CallRow(*m), nil)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:

@@ -117,6 +117,7 @@ func TestMessageRowsWidth(t *testing.T) {
 		&schemas.Checkpoint{Cosigners: []string{"w"}},
 		schemas.FieldEvent{},
 		&schemas.Incident{},
+		schemas.Call{},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
