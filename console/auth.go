@@ -59,8 +59,8 @@ func (s *Server) authenticate(tok string, now time.Time) (who, *APIError) {
 	case err != nil:
 		return who{}, apiErr(CodeUnauthenticated, "", "the token is not valid: check it was copied whole")
 	}
-	if c.Role != schemas.RoleDistrictLead && c.Role != schemas.RoleWarRoom {
-		return who{}, apiErr(CodeForbiddenRole, "", "the console is for district leads and the war room; your role is %s", c.Role)
+	if c.Role != schemas.RoleDistrictLead && c.Role != schemas.RoleWarRoom && c.Role != schemas.RoleDesk {
+		return who{}, apiErr(CodeForbiddenRole, "", "the console is for district leads, the war room and the decision desk; your role is %s", c.Role)
 	}
 	return who{Claims: c, raw: tok}, nil
 }
@@ -68,6 +68,9 @@ func (s *Server) authenticate(tok string, now time.Time) (who, *APIError) {
 // admit authenticates a request or writes the refusal.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) (who, bool) {
 	u, e := s.authenticate(tokenOf(r), s.now())
+	if e == nil && u.Role == schemas.RoleDesk && !strings.HasPrefix(r.URL.Path, "/v1/desk") && r.URL.Path != "/v1/session" {
+		e = apiErr(CodeForbiddenRole, "", "the decision desk's token opens the desk only (/desk.html)")
+	}
 	if e != nil {
 		s.refuse(w, r, u, "", e)
 		return u, false

@@ -48,6 +48,8 @@ type Server struct {
 	lastSum [32]byte
 
 	addr chan string // the bound address, once
+
+	desk *desk // nil without Kafka
 }
 
 // New checks cfg, loads the token keys and connects the ClickHouse client (lazily: the
@@ -95,6 +97,11 @@ func New(cfg Config) (*Server, error) {
 		changed: make(chan struct{}),
 		addr:    make(chan string, 1),
 	}
+	if len(cfg.Seeds) > 0 {
+		if s.desk, err = newDesk(cfg, s.log, func() time.Time { return s.now() }); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -138,6 +145,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr <- ln.Addr().String()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.refreshLoop(gctx) })
+	if s.desk != nil {
+		g.Go(func() error { return s.desk.run(gctx) })
+	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	err = g.Wait()
 	_ = s.store.conn.Close()
@@ -248,6 +258,9 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/decisions", "decisions", s.handleDecision)
 	route("GET /v1/decisions", "decision_log", s.handleDecisionLog)
 	route("POST /v1/official/csv", "official_csv", s.handleOfficialCSV)
+	route("GET /v1/desk", "desk", s.handleDesk)
+	route("GET /v1/desk/log", "desk_log", s.handleDeskLog)
+	route("POST /v1/desk/decisions", "desk_decisions", s.handleDeskDecision)
 	return securityHeaders(mux)
 }
 
