@@ -189,7 +189,7 @@ func recommendations(e *schemas.Estimate, country *election.Country) map[string]
 // when every station is in (the count).
 func nationalRecommendation(e *schemas.Estimate, led map[int]int) Recommendation {
 	type party struct {
-		no, seats      int
+		no, seats     int
 		share, lo, hi float64
 	}
 	var ps []party
