@@ -193,6 +193,7 @@ func startPipeline(t *testing.T) *pipeline {
 	cfg := console.DefaultConfig()
 	cfg.Country, cfg.ClickHouseAddr, cfg.Database = p.country, ch.Addr, ch.Database
 	cfg.Listen, cfg.TokenKeysFile, cfg.IngestURL, cfg.EvidenceDir = "127.0.0.1:0", keys, p.ingest, p.evidence
+	cfg.Seeds, cfg.TopicPrefix = k.Seeds, k.Prefix // the decision desk
 	p.logs = &lockedBuffer{}
 	cfg.Refresh, cfg.Logger = 200*time.Millisecond, slog.New(slog.NewTextHandler(p.logs, nil))
 	p.srv, err = console.New(cfg)

@@ -11,7 +11,7 @@ const T = {
     OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ",
   },
   stage: {final: "ผลสุดท้าย final", progress: "ระหว่างนับ progress"},
-  role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead"},
+  role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead", desk: "โต๊ะประกาศผล · decision desk"},
 };
 
 const $ = (sel, el = document) => el.querySelector(sel);
@@ -370,6 +370,7 @@ async function render() {
     if (r.status === 200) me = r.body; else { loginPage(); return; }
     header();
   }
+  if (me.role === "desk") { location.href = "/desk.html"; return; } // the desk's token opens the desk only
   connectStream();
   const rt = route();
   if (rt.page === "station") loadStation(rt.id);
