@@ -77,3 +77,14 @@ type CallEvidence struct {
 	SeatsLo *int `json:"seats_lo,omitempty"`
 	SeatsHi *int `json:"seats_hi,omitempty"`
 }
+
+// LeafCall is the transparency log's leaf kind of a calls.v1 record.
+const LeafCall = "call.v1"
+
+// CallLeaf is the RecordLeaf of a calls.v1 record value: race, action, call_id, at; so
+// that every recommendation, approval, hold and retraction is in the public log.
+func CallLeaf(value []byte, c *Call) []byte {
+	return RecordLeaf(LeafCall, value,
+		LeafField{"race", c.Race}, LeafField{"action", string(c.Action)},
+		LeafField{"call_id", c.CallID}, LeafField{"at", LeafTime(c.At)})
+}

@@ -25,7 +25,7 @@ function h(tag, attrs = {}, ...kids) {
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k == null || k === false) continue;
     el.append(k instanceof Node ? k : document.createTextNode(String(k)));
   }
@@ -144,8 +144,8 @@ function panel() {
     msg ? h("div", {class: msg.ok ? "notice" : "error", id: "deskmsg"}, msg.text) : null,
     can ? h("div", {}, h("label", {for: "reason"}, bi("เหตุผล", "Reason (required)")), reason,
       h("div", {class: "btns"},
-        btn("primary", "approve-called", "อนุมัติ ชนะแน่นอน · Approve called (a)", "approve", "called", recState === "called" && !r.held),
-        btn("act", "approve-likely", "อนุมัติ น่าจะชนะ · Approve likely (l)", "approve", "likely", (recState === "likely" || recState === "called") && !r.held),
+        btn("primary", "approve-called", "อนุมัติ ชนะแน่นอน · Approve called (a)", "approve", "called", recState === "called" && !r.held && !(r.standing && r.standing.state === "called")),
+        btn("act", "approve-likely", "อนุมัติ น่าจะชนะ · Approve likely (l)", "approve", "likely", (recState === "likely" || recState === "called") && !r.held && !r.standing),
         r.held ? btn("act", "release", "ยกเลิกการพัก · Release (u)", "release", "", true) : btn("act", "hold", "พักไว้ · Hold (h)", "hold", "", true),
         btn("danger", "retract", "ถอนการประกาศ · Retract (x)", "retract", "", !!r.standing)),
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน · move  ", h("kbd", {}, "/"), " เหตุผล · reason  ",
@@ -160,6 +160,7 @@ async function decide(r, action, state, reasonEl) {
   if (action === "approve") { body.state = state; body.estimate_id = r.recommendation.evidence.estimate_id; }
   const res = await api("/v1/desk/decisions", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
   msg = res.status === 200 ? {ok: true, text: `${T.action[action]}: ${r.name_th} — ${res.body.at_local} น.`} : {ok: false, text: errText(res.body)};
+  if (res.status === 200) reasonEl.value = "";
   await refresh();
 }
 
@@ -181,13 +182,13 @@ function draw() {
     return rs.length ? [h("h3", {}, T.rank[rank][0], " · ", T.rank[rank][1], ` (${rs.length})`), rs.slice(0, 60).map(raceRow)] : null;
   });
   const waiting = desk.counts.waiting || 0;
-  app().replaceChildren(
+  app().replaceChildren(...[
     desk.ready ? null : h("div", {class: "error"}, "กำลังอ่านบันทึกการประกาศ · reading the call log…"),
     nationalCard(),
     h("div", {class: "desk"},
       h("div", {}, h("ul", {class: "races", id: "races"}, groups), waiting ? h("p", {class: "meta"}, `ยังเร็วเกินไป · too early: ${waiting}`) : null),
       panel()),
-    logCard());
+    logCard()].filter((x) => x));
   for (const b of document.querySelectorAll(".bar")) b.style.width = (b.dataset.w * 1.2) + "px";
   if (keep && $("#reason")) $("#reason").value = keep;
 }
