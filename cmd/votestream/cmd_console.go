@@ -18,11 +18,13 @@ import (
 func init() {
 	register(&command{
 		name:    "console",
-		summary: "serve the review console of district leads and the war room: the queue API, evidence photos and the web app",
+		summary: "serve the review console of district leads and the war room, and the decision desk: the queue API, evidence photos, calls and the web app",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := console.DefaultConfig()
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
+			var kf kafkaFlags // the decision desk's calls.v1 and estimates.v1; --kafka "" turns the desk off
+			kf.register(fs, defaultKafka)
 			ref := fs.String("ref", "", "reference data folder; required")
 			metrics := fs.String("metrics", "127.0.0.1:9107", "address serving Prometheus /metrics; empty disables")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address of the console (web app and API)")
@@ -48,6 +50,7 @@ func init() {
 					return err
 				}
 				cfg.Country = country
+				cfg.Seeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
 				cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = cf.addr, cf.database, cf.user, cf.password
 				if s3.Endpoint != "" {
 					s3.Secure = !*insecure
@@ -71,6 +74,7 @@ func init() {
 		cfg.Country, cfg.TokenKeysFile, cfg.Listen = env.country, env.keysFile, env.consoleListen
 		cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = env.clickhouse.addr, env.clickhouse.database, env.clickhouse.user, env.clickhouse.password
 		cfg.IngestURL = "http://" + env.listen
+		cfg.Seeds, cfg.TopicPrefix = env.seeds, env.topicPrefix
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
 		cfg.Registerer = env.metrics
 		c, err := console.New(cfg)
@@ -106,10 +110,14 @@ func consoleTokens(env upEnv) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	desk, err := issue(token.Claims{VolunteerID: "up-desk", Org: "war room", Role: schemas.RoleDesk})
+	if err != nil {
+		return "", err
+	}
 	path := filepath.Join(env.dataDir, "console-tokens.txt")
 	err = writeFileAtomic(path, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "# votestream up: review console tokens, valid until %s\nwar_room %s\ndistrict_lead %s %s\n",
-			now.Add(24*time.Hour).Format(time.RFC3339), war, cons, lead)
+		_, err := fmt.Fprintf(w, "# votestream up: review console tokens, valid until %s\nwar_room %s\ndistrict_lead %s %s\ndesk %s (/desk.html)\n",
+			now.Add(24*time.Hour).Format(time.RFC3339), war, cons, lead, desk)
 		return err
 	})
 	if err != nil {
