@@ -63,5 +63,9 @@ func TestBrowserDeskApprovesCall(t *testing.T) {
 		c := p.feedConstituency("C1")
 		return c.Call != nil && c.Call.State == schemas.CallCalled && c.Call.By == "desk-1"
 	})
+	var top bool // the sticky header belongs at the top of the full-page shot
+	if err := chromedp.Do(ctx, into(chromedp.Evaluate[bool](`window.scrollTo(0, 0), window.scrollY === 0`), &top)); err != nil || !top {
+		t.Fatalf("scroll to top: %v", err)
+	}
 	shot(t, ctx, "desk-approved.png")
 }

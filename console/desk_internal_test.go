@@ -92,7 +92,9 @@ func TestNationalRecommendation(t *testing.T) {
 }
 
 func TestRank(t *testing.T) {
-	rec := func(state schemas.CallState, leader int) *Recommendation { return &Recommendation{State: state, LeaderNo: leader} }
+	rec := func(state schemas.CallState, leader int) *Recommendation {
+		return &Recommendation{State: state, LeaderNo: leader}
+	}
 	call := func(state schemas.CallState, leader int) *schemas.Call {
 		return &schemas.Call{State: state, LeaderNo: leader}
 	}
