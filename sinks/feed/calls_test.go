@@ -77,3 +77,24 @@ func TestViewCallsNeedTheDesk(t *testing.T) {
 		t.Fatalf("national call %+v", s.NationalCall)
 	}
 }
+
+// A stream filtered to some constituencies gets their call events, not others'; the
+// national call always passes.
+func TestStreamFilterCalls(t *testing.T) {
+	v := NewView(smallCountry(t), "test")
+	f := streamFilter{constituencies: map[string]bool{"BKK_1": true}}
+	bkk2, _ := v.ApplyCall(deskCall("a1", "BKK_2", schemas.ActionApprove, schemas.CallCalled, 1))
+	bkk1, _ := v.ApplyCall(deskCall("a2", "BKK_1", schemas.ActionApprove, schemas.CallLikely, 1))
+	nat := deskCall("a3", schemas.RaceNational, schemas.ActionApprove, schemas.CallLikely, 0)
+	nat.PartyNo = 31
+	national, _ := v.ApplyCall(nat)
+	for _, c := range []struct {
+		ch   Change
+		want bool
+	}{{bkk2, false}, {bkk1, true}, {national, true}} {
+		ev := &Event{Type: c.ch.Type, ConstituencyID: c.ch.ConstituencyID, ProvinceID: c.ch.ProvinceID}
+		if got := f.match(ev); got != c.want {
+			t.Errorf("%s %q: match %v, want %v", c.ch.Type, c.ch.ConstituencyID, got, c.want)
+		}
+	}
+}
