@@ -163,7 +163,8 @@ function drawQueue() {
       filterBar(),
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน move · ", h("kbd", {}, "Enter"), " เปิด open · ",
         h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "", " · ",
-        h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"))),
+        h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"),
+        me.role === "war_room" ? [" · ", h("a", {href: "/desk.html", id: "desk-link"}, "โต๊ะประกาศผล · decision desk")] : null)),
     s.error ? h("div", {class: "error"}, s.error) : null,
     s.items.length ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
       : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
