@@ -182,7 +182,7 @@ func TestDeskGatesCallsForNewsrooms(t *testing.T) {
 	evs := sseEvents(t, p.feed+"/v1/feed/events", p.feedKey)
 	waitFor(t, "the recommendations in the call log (Kafka -> ClickHouse)", func() bool {
 		var n uint64
-		row := p.ch.Conn.QueryRow(context.Background(), "SELECT count() FROM `"+p.ch.Database+"`.calls WHERE action = 'recommend'")
+		row := p.ch.Conn.QueryRow(context.Background(), "SELECT uniqExact(call_id) FROM `"+p.ch.Database+"`.calls WHERE action = 'recommend'")
 		return row.Scan(&n) == nil && n == 3 // C1, C2, national
 	})
 	if s := p.standing(); len(s) != 0 {
