@@ -179,13 +179,13 @@ func Parse(r io.Reader, source string, salt []byte, country *election.Country) (
 					continue
 				}
 			}
-		case schemas.RoleWarRoom:
+		case schemas.RoleWarRoom, schemas.RoleDesk:
 			if scope != "" {
-				problem(line, "the war room's scope is empty (it covers everything); got %q", scope)
+				problem(line, "the %s's scope is empty (it covers everything); got %q", e.Role, scope)
 				continue
 			}
 		default:
-			problem(line, "role %q: want station, district_lead or war_room", e.Role)
+			problem(line, "role %q: want station, district_lead, war_room or desk", e.Role)
 			continue
 		}
 		if !bad {
