@@ -171,6 +171,9 @@ func (s *Server) authenticate(id string, now time.Time) (who, *APIError) {
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) (who, bool) {
 	u, e := s.authenticate(sessionID(r), s.now())
 	u.from = clientAddr(r)
+	if e == nil && u.Role == schemas.RoleDesk && !strings.HasPrefix(r.URL.Path, "/v1/desk") && r.URL.Path != "/v1/session" {
+		e = apiErr(CodeForbiddenRole, "", "the decision desk's sign-in opens the desk only (/desk.html)")
+	}
 	if e != nil {
 		s.refuse(w, r, u, "", e)
 		return u, false

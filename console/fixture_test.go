@@ -217,6 +217,7 @@ func startPipelineWith(t *testing.T, cfgHook func(*console.Config)) *pipeline {
 	cfg.Country, cfg.ClickHouseAddr, cfg.Database = p.country, ch.Addr, ch.Database
 	cfg.Listen, cfg.StaffKeysFile, cfg.IngestURL, cfg.EvidenceDir = "127.0.0.1:0", staffKeys, p.ingest, p.evidence
 	cfg.StaffFile = filepath.Join(dir, "staff.json")
+	cfg.Seeds, cfg.TopicPrefix = k.Seeds, k.Prefix // the decision desk
 	if cfgHook != nil {
 		cfgHook(&cfg)
 	}

@@ -54,6 +54,8 @@ type Server struct {
 	lastSum [32]byte
 
 	addr chan string // the bound address, once
+
+	desk *desk // nil without Kafka
 }
 
 // New checks cfg, loads the token keys and connects the ClickHouse client (lazily: the
@@ -101,6 +103,11 @@ func New(cfg Config) (*Server, error) {
 		changed: make(chan struct{}),
 		addr:    make(chan string, 1),
 	}
+	if len(cfg.Seeds) > 0 {
+		if s.desk, err = newDesk(cfg, s.log, func() time.Time { return s.now() }); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -146,6 +153,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr <- ln.Addr().String()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.refreshLoop(gctx) })
+	if s.desk != nil {
+		g.Go(func() error { return s.desk.run(gctx) })
+	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	err = g.Wait()
 	_ = s.store.conn.Close()
@@ -259,6 +269,9 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/overrides", "overrides", s.handleOverrides)
 	route("POST /v1/overrides/{id}/{verb}", "override_decision", s.handleOverrideDecision)
 	route("GET /v1/refusals", "refusals", s.handleRefusals)
+	route("GET /v1/desk", "desk", s.handleDesk)
+	route("GET /v1/desk/log", "desk_log", s.handleDeskLog)
+	route("POST /v1/desk/decisions", "desk_decisions", s.handleDeskDecision)
 	return securityHeaders(mux)
 }
 

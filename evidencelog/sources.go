@@ -28,6 +28,7 @@ var Sources = []Source{
 	{schemas.TopicReviews, reviewLeaf},
 	{schemas.TopicOfficial, officialLeaf},
 	{schemas.TopicEstimates, estimateLeaf},
+	{schemas.TopicCalls, callLeaf},
 }
 
 // SourceTopics lists the topics of Sources.
@@ -111,4 +112,12 @@ func estimateLeaf(r *kgo.Record) ([]byte, bool) {
 		return nil, false
 	}
 	return schemas.EstimateLeaf(r.Value, e.EstimateID, e.DataTime, e.EstimatorVersion, e.ConfigHash), true
+}
+
+func callLeaf(r *kgo.Record) ([]byte, bool) {
+	var c schemas.Call
+	if err := kgorecord.Decode(r, &c); err != nil || c.CallID == "" {
+		return nil, false
+	}
+	return schemas.CallLeaf(r.Value, &c), true
 }

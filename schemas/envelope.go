@@ -53,6 +53,7 @@ var recordSchemas = []string{
 	SchemaSubmission, SchemaReport, SchemaStationResult, SchemaAnomaly, SchemaEstimate,
 	SchemaReview, SchemaOfficial, SchemaEvidence, SchemaCheckpoint, SchemaFieldEvent, SchemaIncident,
 	SchemaRefusal,
+	SchemaCall,
 }
 
 // schemaOf names the schema of a message value or pointer.
@@ -82,6 +83,8 @@ func schemaOf(v any) (string, bool) {
 		return SchemaIncident, true
 	case Refusal, *Refusal:
 		return SchemaRefusal, true
+	case Call, *Call:
+		return SchemaCall, true
 	}
 	return "", false
 }
@@ -230,6 +233,8 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 		v = new(Incident)
 	case SchemaRefusal:
 		v = new(Refusal)
+	case SchemaCall:
+		v = new(Call)
 	default:
 		base, _, _ := splitSchema(name)
 		for _, known := range recordSchemas {
@@ -248,7 +253,7 @@ func DecodeAny(value []byte, headers []Header) (any, error) {
 func isPointer(v any) bool {
 	switch v.(type) {
 	case *Submission, *Report, *StationResult, *Anomaly, *Estimate, *Review, *Official, *Evidence, *Checkpoint,
-		*FieldEvent, *Incident, *Refusal:
+		*FieldEvent, *Incident, *Refusal, *Call:
 		return true
 	}
 	return false
@@ -309,6 +314,10 @@ func Key(v any) string {
 		return RefusalKey(&m)
 	case *Refusal:
 		return RefusalKey(m)
+	case Call:
+		return m.Race
+	case *Call:
+		return m.Race
 	}
 	return ""
 }

@@ -30,6 +30,7 @@ const (
 	SchemaFieldEvent    = "field-event.v1"    // fieldwork.v1 records
 	SchemaIncident      = "incident.v1"       // incidents.v1 records
 	SchemaRefusal       = "refusal.v1"        // refusals.v1 records
+	SchemaCall          = "call.v1"           // calls.v1 records
 
 	// Bodies a district lead or the war room sends to ingest: the record without the fields
 	// ingest sets from the token. They live in the record's file under $defs/request.
@@ -44,6 +45,7 @@ var SchemaNames = []string{
 	SchemaReview, SchemaOfficial, SchemaReviewRequest, SchemaOfficialRequest,
 	SchemaEvidence, SchemaCheckpoint,
 	SchemaFieldEvent, SchemaIncident, SchemaIncidentRequest, SchemaRefusal,
+	SchemaCall,
 }
 
 // schemaBase is the base of every schema's $id. The .invalid domain is reserved: the ids

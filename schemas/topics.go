@@ -29,6 +29,9 @@ const (
 	TopicIncidents = "incidents.v1"
 	// TopicRefusals: a sample of the requests ingest refused (schemas.Refusal).
 	TopicRefusals = "refusals.v1"
+	// TopicCalls is the call log: recommendations and the desk's decisions
+	// (schemas.Call), one partition kept for ever, keyed by race.
+	TopicCalls = "calls.v1"
 )
 
 // Topics is the full topic set, created by `votestream migrate` (never by broker auto-create).
@@ -45,4 +48,5 @@ var Topics = []Topic{
 	{Name: TopicFieldwork, Partitions: 1, KeepForever: true},
 	{Name: TopicIncidents, Partitions: 6},
 	{Name: TopicRefusals, Partitions: 6},
+	{Name: TopicCalls, Partitions: 1, KeepForever: true},
 }

@@ -20,11 +20,13 @@ import (
 func init() {
 	register(&command{
 		name:    "console",
-		summary: "serve the review console of district leads and the war room: the queue API, evidence photos and the web app",
+		summary: "serve the review console of district leads and the war room, and the decision desk: the queue API, evidence photos, calls and the web app",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := console.DefaultConfig()
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
+			var kf kafkaFlags // the decision desk's calls.v1 and estimates.v1; --kafka "" turns the desk off
+			kf.register(fs, defaultKafka)
 			ref := fs.String("ref", "", "reference data folder; required")
 			metrics := fs.String("metrics", "127.0.0.1:9107", "address serving Prometheus /metrics; empty disables")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address of the console (web app and API)")
@@ -54,6 +56,7 @@ func init() {
 					return err
 				}
 				cfg.Country = country
+				cfg.Seeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
 				cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = cf.addr, cf.database, cf.user, cf.password
 				if s3.Endpoint != "" {
 					s3.Secure = !*insecure
@@ -78,6 +81,7 @@ func init() {
 		cfg.StaffFile = filepath.Join(env.dataDir, "staff.json")
 		cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = env.clickhouse.addr, env.clickhouse.database, env.clickhouse.user, env.clickhouse.password
 		cfg.IngestURL = "http://" + env.listen
+		cfg.Seeds, cfg.TopicPrefix = env.seeds, env.topicPrefix
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
 		cfg.Registerer = env.metrics
 		c, err := console.New(cfg)
@@ -88,12 +92,12 @@ func init() {
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "http://" + cfg.Listen + " (review console; LOCAL sign-in for two war room members and one lead: see " + login + ")", run: c.Run}, nil
+		return upStarted{describe: "http://" + cfg.Listen + " (review console; LOCAL sign-in for two war room members, the desk and one lead: see " + login + ")", run: c.Run}, nil
 	}})
 }
 
 // consoleLogins enrols, for a local `up` only, two war room members (two, so that an
-// override can be approved by a second person) and a district lead of the first
+// override can be approved by a second person), a decision desk member and a district lead of the first
 // constituency, and writes <data>/console-login.txt: each one's token, valid a day, and
 // how to get their current authenticator code without a phone. Each `up` enrols afresh.
 func consoleLogins(env upEnv, staffFile string) (string, error) {
@@ -106,12 +110,13 @@ func consoleLogins(env upEnv, staffFile string) (string, error) {
 	people := []staff.Member{
 		{ID: "up-war-room", Name: "war room (up)", Role: schemas.RoleWarRoom},
 		{ID: "up-war-room-2", Name: "second war room member (up)", Role: schemas.RoleWarRoom},
+		{ID: "up-desk", Name: "decision desk (up)", Role: schemas.RoleDesk},
 		{ID: "up-lead-" + cons, Name: "lead of " + cons + " (up)", Role: schemas.RoleDistrictLead, Constituency: cons},
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# votestream up: LOCAL console sign-ins, valid until %s. For trying things out only:\n", now.Add(24*time.Hour).Format(time.RFC3339))
 	fmt.Fprintf(&b, "# the authenticator secrets are in %s; a real war room enrols people with `votestream staff add`.\n", staffFile)
-	fmt.Fprintf(&b, "# Sign in at http://%s with the token and the code printed by the command under it.\n\n", env.consoleListen)
+	fmt.Fprintf(&b, "# Sign in at http://%s (the desk: /desk.html) with the token and the code printed by the command under it.\n\n", env.consoleListen)
 	for _, m := range people {
 		key, err := staff.Enrol(staffFile, m, now)
 		if err != nil {

@@ -11,7 +11,7 @@ const T = {
     OFFICIAL_MISMATCH: "ไม่ตรงกับ กกต.", PHOTO_REUSE: "ภาพซ้ำ", BLOCK_SHIFT: "ทั้งกลุ่มเอียงไปทางเดียว",
   },
   stage: {final: "ผลสุดท้าย final", progress: "ระหว่างนับ progress"},
-  role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead", desk: "โต๊ะตัดสิน · desk"},
+  role: {war_room: "ห้องปฏิบัติการ · war room", district_lead: "หัวหน้าเขต · district lead", desk: "โต๊ะประกาศผล · decision desk"},
   kind: {unsourced_figures: "ตัวเลขที่ไม่มีอาสาส่ง · figures no volunteer sent", verify_contradicts: "ยืนยันผลที่ขัดทุกแหล่ง · verify against every source",
     official_import: "นำเข้าผลทางการทั้งไฟล์ · bulk official import", retraction: "ถอนการประกาศ · retraction"},
 };
@@ -168,7 +168,8 @@ function drawQueue() {
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน move · ", h("kbd", {}, "Enter"), " เปิด open · ",
         h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "", " · ",
         h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"), " · ",
-        h("a", {href: "#/refusals", id: "refusals-link"}, "คำขอที่ถูกปฏิเสธ · refused attempts"))),
+        h("a", {href: "#/refusals", id: "refusals-link"}, "คำขอที่ถูกปฏิเสธ · refused attempts"),
+        me.role === "war_room" ? [" · ", h("a", {href: "/desk.html", id: "desk-link"}, "โต๊ะประกาศผล · decision desk")] : null)),
     s.error ? h("div", {class: "error"}, s.error) : null,
     s.items.length ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
       : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
@@ -438,6 +439,7 @@ async function render() {
     if (r.status === 200) me = r.body; else { loginPage(); return; }
     header();
   }
+  if (me.role === "desk") { location.href = "/desk.html"; return; } // the desk's token opens the desk only
   connectStream();
   const rt = route();
   if (rt.page === "station") loadStation(rt.id);

@@ -242,14 +242,14 @@ func (rr *rowReader) scope(e *Entry, scope string) bool {
 			}
 		}
 		return true
-	case schemas.RoleWarRoom:
+	case schemas.RoleWarRoom, schemas.RoleDesk:
 		if scope != "" {
-			rr.problem(e.Line, "the war room's scope is empty (it covers everything); got %q", scope)
+			rr.problem(e.Line, "the %s's scope is empty (it covers everything); got %q", e.Role, scope)
 			return false
 		}
 		return true
 	default:
-		rr.problem(e.Line, "role %q: want station, district_lead or war_room", e.Role)
+		rr.problem(e.Line, "role %q: want station, district_lead, war_room or desk", e.Role)
 		return false
 	}
 }

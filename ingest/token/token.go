@@ -131,9 +131,9 @@ func (c Claims) Validate() error {
 		if c.Constituency == "" || len(c.Stations) != 0 {
 			return fmt.Errorf("%w: a district lead's scope is one constituency", ErrBadClaims)
 		}
-	case schemas.RoleWarRoom:
+	case schemas.RoleWarRoom, schemas.RoleDesk:
 		if c.Constituency != "" || len(c.Stations) != 0 {
-			return fmt.Errorf("%w: the war room has no scope restriction", ErrBadClaims)
+			return fmt.Errorf("%w: the war room and the desk have no scope restriction", ErrBadClaims)
 		}
 	default:
 		return fmt.Errorf("%w: unknown role %q", ErrBadClaims, c.Role)

@@ -95,7 +95,7 @@ var Tables = []Table{
 	Provinces, Constituencies, Stations, Parties, Candidates,
 	Submissions, StationResults, Anomalies, Estimates, EstimateParties, EstimateConstituencies,
 	EstimateStates, Reviews, OfficialFigures, Evidence, LogCheckpoints, Roster, FieldEvents, Incidents,
-	Refusals, EstimateSeats, EstimateRaces,
+	Refusals, EstimateSeats, EstimateRaces, Calls,
 }
 
 // ErrOutOfRange: a figure that does not fit its column (a negative count, a vote key that
@@ -170,6 +170,10 @@ func MessageRows(msg any) ([]Rows, error) {
 	case *schemas.Refusal:
 		row, err := RefusalRow(*m)
 		return one(Refusals, row, err)
+	case schemas.Call:
+		return MessageRows(&m)
+	case *schemas.Call:
+		return one(Calls, CallRow(*m), nil)
 	case schemas.Estimate:
 		return MessageRows(&m)
 	case *schemas.Estimate:

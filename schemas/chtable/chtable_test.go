@@ -118,6 +118,7 @@ func TestMessageRowsWidth(t *testing.T) {
 		schemas.FieldEvent{},
 		&schemas.Incident{},
 		schemas.Refusal{},
+		schemas.Call{},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)

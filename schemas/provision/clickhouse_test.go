@@ -54,7 +54,7 @@ func TestMigrateClickHouse(t *testing.T) {
 		want := []string{"schema_migrations",
 			"station_results_current", "constituency_totals", "constituency_votes",
 			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "estimate_seats_latest", "official_current",
-			"log_checkpoint_latest", "station_coverage",
+			"log_checkpoint_latest", "station_coverage", "calls_standing",
 			"staff_actions"} // written by the console itself (console/audit.go), not by a sink
 		for _, tb := range chtable.Tables {
 			want = append(want, tb.Name)
@@ -217,6 +217,11 @@ func insertAndReadBack(t *testing.T, ctx context.Context, env *testenv.ClickHous
 		schemas.Checkpoint{Origin: "log.example/v", Size: 12, RootHash: "r12", Note: "n12", PublishedAt: at(18, 1)},
 		schemas.Checkpoint{Origin: "log.example/v", Size: 12, RootHash: "r12", Note: "n12 cosigned", Cosigners: []string{"w1"}, PublishedAt: at(18, 2)},
 		schemas.Checkpoint{Origin: "log.example/v", Size: 12, RootHash: "r12", Note: "n12", PublishedAt: at(18, 3)}, // re-delivered, fewer cosignatures
+		// BKK_1 approved then retracted; the national picture approved, re-delivered.
+		schemas.Call{CallID: "c1", Race: "BKK_1", Action: schemas.ActionApprove, State: schemas.CallCalled, LeaderNo: 7, By: "desk-1", Role: schemas.RoleDesk, At: at(21, 0), Reason: "all in"},
+		schemas.Call{CallID: "c2", Race: "BKK_1", Action: schemas.ActionRetract, By: "desk-2", Role: schemas.RoleDesk, At: at(21, 5), Reason: "typo found"},
+		schemas.Call{CallID: "c3", Race: schemas.RaceNational, Action: schemas.ActionApprove, State: schemas.CallLikely, PartyNo: 31, By: "desk-1", Role: schemas.RoleDesk, At: at(22, 0), Reason: "intervals apart"},
+		schemas.Call{CallID: "c3", Race: schemas.RaceNational, Action: schemas.ActionApprove, State: schemas.CallLikely, PartyNo: 31, By: "desk-1", Role: schemas.RoleDesk, At: at(22, 0), Reason: "intervals apart"},
 	}
 	for _, m := range msgs {
 		rows, err := chtable.MessageRows(m)
@@ -305,6 +310,9 @@ func insertAndReadBack(t *testing.T, ctx context.Context, env *testenv.ClickHous
 	}
 	if s := queryStrings(t, env.Conn, fmt.Sprintf("SELECT name_th FROM `%s`.provinces FINAL", env.Database)); !slices.Equal(s, []string{"กรุงเทพมหานคร"}) {
 		t.Errorf("provinces %v", s)
+	}
+	if c := queryStrings(t, env.Conn, fmt.Sprintf("SELECT concat(race, ' ', state, ' ', toString(party_no), ' ', by) FROM `%s`.calls_standing", env.Database)); !slices.Equal(c, []string{"national likely 31 desk-1"}) {
+		t.Errorf("calls_standing %v", c)
 	}
 }
 

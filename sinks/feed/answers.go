@@ -246,7 +246,9 @@ type Projection struct {
 }
 
 // ConstituencyView is one constituency: the count, the candidates, and the projection.
-// Leader, Call and WinProbability are null until an estimate names a leader.
+// Leader, Recommendation and WinProbability are null until an estimate names a leader.
+// Recommendation is the estimator's call state, a recommendation to the decision desk and
+// not a call: Call is the desk's approved call, null until the desk approves one.
 type ConstituencyView struct {
 	ConstituencyID string          `json:"constituency_id"`
 	Number         int             `json:"number"`
@@ -261,9 +263,10 @@ type ConstituencyView struct {
 	Candidates     []CandidateView `json:"candidates"`
 	PartyListVotes []PartyVotes    `json:"partylist_votes"`
 	Leader         *CandidateRef   `json:"leader"`
-	Call           *string         `json:"call"`
+	Recommendation *string         `json:"recommendation"`
 	WinProbability *float64        `json:"win_probability"`
 	Projection     *Projection     `json:"projection"`
+	Call           *CallView       `json:"call"`
 }
 
 // ConstituencyAnswer is the answer of /v1/feed/constituencies/{id}.
@@ -378,9 +381,10 @@ func (v *View) constituencyView(cs *constituency) ConstituencyView {
 		if p.LeaderNo > 0 {
 			leader := v.candidateRef(cs.ref.ID, p.LeaderNo)
 			call, prob := string(p.Call), p.WinProbability
-			cv.Leader, cv.Call, cv.WinProbability = &leader, &call, &prob
+			cv.Leader, cv.Recommendation, cv.WinProbability = &leader, &call, &prob
 		}
 	}
+	cv.Call = v.callView(cs.call)
 	return cv
 }
 
@@ -404,7 +408,9 @@ type EstimatePartyView struct {
 	SeatRange *schemas.SeatRange `json:"seat_range"`
 }
 
-// CallCounts counts the constituencies in each call state; None have no projection yet.
+// CallCounts counts the constituencies in each state the estimator recommends; None have
+// no projection yet. These are recommendations, not calls (ConstituenciesCalled counts
+// the desk's approved calls).
 type CallCounts struct {
 	None     int `json:"none"`
 	TooEarly int `json:"too_early"`
@@ -431,10 +437,10 @@ type EstimateView struct {
 	// SeatsState: whether the seat ranges and win probabilities are published (follows
 	// shares_state; "" from an estimator without the seat simulation); SeatDraws the
 	// simulated nights behind them.
-	SeatsState schemas.EstimateState `json:"seats_state"`
-	SeatDraws  int                   `json:"seat_draws"`
-	Parties    []EstimatePartyView   `json:"parties"`
-	Calls      CallCounts            `json:"calls"`
+	SeatsState      schemas.EstimateState `json:"seats_state"`
+	SeatDraws       int                   `json:"seat_draws"`
+	Parties         []EstimatePartyView   `json:"parties"`
+	Recommendations CallCounts            `json:"recommendations"`
 }
 
 // EstimateEvent is the data of an `estimate` event: the new estimate, summarised, and the
@@ -445,7 +451,8 @@ type EstimateEvent struct {
 	Notice
 }
 
-// leads counts, per party, the constituencies its candidates lead and those called.
+// leads counts, per party, the constituencies its candidates lead and those the desk
+// called (approved as "called"), and the recommendations per state.
 func (v *View) leads() (leading, called map[int]int, calls CallCounts) {
 	leading, called = map[int]int{}, map[int]int{}
 	for _, cs := range v.order {
@@ -469,7 +476,7 @@ func (v *View) leads() (leading, called map[int]int, calls CallCounts) {
 			continue
 		}
 		leading[c.PartyNo]++
-		if p.Call == schemas.CallCalled {
+		if cs.approvedCalled() && cs.call.LeaderNo == p.LeaderNo {
 			called[c.PartyNo]++
 		}
 	}
@@ -484,7 +491,7 @@ func (v *View) estimateView() EstimateView {
 		StationsReported: e.StationsReported, StationsTotal: e.StationsTotal,
 		EligibleReported: e.EligibleReported, EligibleTotal: e.EligibleTotal,
 		SharesState: e.SharesState, PriorityUsed: e.PriorityUsed, SeatsState: e.SeatsState, SeatDraws: e.SeatDraws,
-		Parties: []EstimatePartyView{}, Calls: calls,
+		Parties: []EstimatePartyView{}, Recommendations: calls,
 	}
 	inEstimate := map[int]bool{}
 	for _, p := range e.Parties {
@@ -543,6 +550,8 @@ type SummaryAnswer struct {
 	} `json:"country"`
 	Counted  Counts        `json:"counted"`
 	Estimate *EstimateView `json:"estimate"`
+	// NationalCall is the desk's approved call of the largest party; null when none.
+	NationalCall *CallView `json:"national_call"`
 }
 
 // Version returns the version of the answers that reflect every change: the summary, the
@@ -560,6 +569,7 @@ func (v *View) Summary() SummaryAnswer {
 		ev := v.estimateView()
 		s.Estimate = &ev
 	}
+	s.NationalCall = v.callView(v.nationalCall)
 	return s
 }
 

@@ -30,11 +30,14 @@ var startCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
 // starts, one when it ends) and reading goes on from where it was.
 func (f *Feed) consume(ctx context.Context) error {
 	results := f.cfg.TopicPrefix + schemas.TopicStationResults
+	calls := f.cfg.TopicPrefix + schemas.TopicCalls
 	rd, err := kafkaread.New(kafkaread.Config{
 		Seeds: f.cfg.Seeds,
 		// Station results from the start (the compacted topic is the state); of estimates
 		// only the newest EstimateBacklog records.
-		Topics:        []kafkaread.Topic{{Name: results}, {Name: f.cfg.TopicPrefix + schemas.TopicEstimates, Newest: f.cfg.EstimateBacklog}},
+		// and the desk's calls whole (calls.go).
+		Topics: []kafkaread.Topic{{Name: results}, {Name: f.cfg.TopicPrefix + schemas.TopicEstimates, Newest: f.cfg.EstimateBacklog},
+			{Name: calls}},
 		Live:          true,
 		List:          kafkaread.ListCurve.Within(f.cfg.StartTimeout),
 		WaitForTopics: true,
@@ -45,7 +48,7 @@ func (f *Feed) consume(ctx context.Context) error {
 		return err
 	}
 	defer rd.Close()
-	if err := f.start(ctx, rd, results, f.cfg.TopicPrefix+schemas.TopicEstimates); err != nil {
+	if err := f.start(ctx, rd, results, f.cfg.TopicPrefix+schemas.TopicEstimates, calls); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -68,7 +71,11 @@ func (f *Feed) consume(ctx context.Context) error {
 		idle := err != nil && b.Read == 0
 		in = in[:0]
 		for _, rec := range b.Records {
-			if it, ok := f.decode(rec, rec.Topic == results); ok {
+			if rec.Topic == calls {
+				if c, ok := f.decodeCall(rec); ok {
+					in = append(in, input{call: c})
+				}
+			} else if it, ok := f.decode(rec, rec.Topic == results); ok {
 				in = append(in, it)
 			}
 			if len(in) == applyChunk {

@@ -194,6 +194,7 @@ func (f *Feed) beginShutdown() {
 type input struct {
 	sr        *schemas.StationResult
 	est       *schemas.Estimate
+	call      *schemas.Call
 	tombstone [2]string // station id and ballot of a deleted result
 }
 
@@ -219,6 +220,12 @@ func (f *Feed) applyInputs(in []input) (applied int) {
 				f.m.records.WithLabelValues(schemas.TopicStationResults, "applied").Inc()
 			default:
 				f.m.records.WithLabelValues(schemas.TopicStationResults, "stale").Inc()
+			}
+		case it.call != nil:
+			if ch, ok = f.view.ApplyCall(*it.call); ok {
+				f.m.records.WithLabelValues(schemas.TopicCalls, "applied").Inc()
+			} else {
+				f.m.records.WithLabelValues(schemas.TopicCalls, "ignored").Inc()
 			}
 		case it.est != nil:
 			ch, ok = f.view.ApplyEstimate(*it.est)

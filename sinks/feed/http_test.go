@@ -173,7 +173,7 @@ func TestAPIAnswers(t *testing.T) {
 	}
 	// Ten result changes, then the estimate.
 	if sum.Version != 11 || sum.Counted.PartyList.StationsReported != 2 || sum.Counted.Constituency.StationsDisputed != 1 ||
-		sum.Estimate == nil || sum.Estimate.Calls.Called != 1 || sum.Estimate.Calls.None != 2 {
+		sum.Estimate == nil || sum.Estimate.Recommendations.Called != 1 || sum.Estimate.Recommendations.None != 2 {
 		t.Fatalf("summary %s", body)
 	}
 
@@ -187,7 +187,7 @@ func TestAPIAnswers(t *testing.T) {
 	}
 	bkk2 := list.Constituencies[1]
 	// BKK_2 candidate 1 is วิไล สุขใจ of party 31 (ก้าวไกล); called.
-	if bkk2.Leader == nil || bkk2.Leader.Name != "วิไล สุขใจ" || bkk2.Leader.PartyNameTH != "ก้าวไกล" || *bkk2.Call != "called" ||
+	if bkk2.Leader == nil || bkk2.Leader.Name != "วิไล สุขใจ" || bkk2.Leader.PartyNameTH != "ก้าวไกล" || *bkk2.Recommendation != "called" ||
 		bkk2.ProvinceNameTH != "กรุงเทพมหานคร" {
 		t.Fatalf("BKK_2 %+v", bkk2)
 	}

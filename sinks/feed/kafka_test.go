@@ -156,7 +156,7 @@ func TestFeedOnBroker(t *testing.T) {
 	}
 	cc := ca.Constituency.Counted.Constituency
 	if cc.StationsReported != 1 || cc.StationsDisputed != 1 || cc.BallotsCast != 400 || ca.Constituency.Projection.EstimateID != "e2" ||
-		*ca.Constituency.Call != "likely" || ca.EventID != fr.id {
+		*ca.Constituency.Recommendation != "likely" || ca.EventID != fr.id {
 		t.Fatalf("BKK_1 after the stream: %s (last event %s)", body, fr.id)
 	}
 	// Provinces, regions and the country agree with the constituencies to the vote.

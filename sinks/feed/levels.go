@@ -20,8 +20,9 @@ type AreaView struct {
 	Counted        Counts     `json:"counted"`
 	// Parties: every party with counted votes or a projected lead here, by party number.
 	Parties []AreaParty `json:"parties"`
-	// Calls counts the area's constituencies per call state of the latest estimate.
-	Calls CallCounts `json:"calls"`
+	// Recommendations counts the area's constituencies per state the latest estimate
+	// recommends (not calls: ConstituenciesCalled counts the desk's approved calls).
+	Recommendations CallCounts `json:"recommendations"`
 }
 
 // AreaParty is one party's figures in an area. ConstituencyVotes sums its candidates'
@@ -85,17 +86,17 @@ func (a *area) add(v *View, cs *constituency) {
 		a.cvotes[party] += n
 	}
 	if p := cs.proj; p != nil {
-		countCall(&a.view.Calls, p.Call, p.LeaderNo)
+		countCall(&a.view.Recommendations, p.Call, p.LeaderNo)
 		if p.LeaderNo > 0 {
 			if c, ok := v.country.Candidate(cs.ref.ID, p.LeaderNo); ok {
 				a.leading[c.PartyNo]++
-				if p.Call == schemas.CallCalled {
+				if cs.approvedCalled() && cs.call.LeaderNo == p.LeaderNo {
 					a.called[c.PartyNo]++
 				}
 			}
 		}
 	} else {
-		a.view.Calls.None++
+		a.view.Recommendations.None++
 	}
 	a.version = max(a.version, cs.lastVersion())
 	if t := cs.lastTime(); t.After(a.dataTime) {

@@ -53,10 +53,10 @@ func (s *areaSums) addConstituency(c ConstituencyView) {
 	countCall(&s.calls, "", 0)
 	if c.Leader != nil {
 		s.calls.None--
-		countCall(&s.calls, schemas.CallState(*c.Call), c.Leader.CandidateNo)
+		countCall(&s.calls, schemas.CallState(*c.Recommendation), c.Leader.CandidateNo)
 		if c.Leader.PartyNo > 0 {
 			s.leading[c.Leader.PartyNo]++
-			if *c.Call == string(schemas.CallCalled) {
+			if c.Call != nil && c.Call.State == schemas.CallCalled && c.Call.Leader.CandidateNo == c.Leader.CandidateNo {
 				s.called[c.Leader.PartyNo]++
 			}
 		}
@@ -74,11 +74,11 @@ func (s *areaSums) addArea(a AreaView) {
 		s.leading[p.PartyNo] += p.ConstituenciesLeading
 		s.called[p.PartyNo] += p.ConstituenciesCalled
 	}
-	s.calls.None += a.Calls.None
-	s.calls.TooEarly += a.Calls.TooEarly
-	s.calls.Leading += a.Calls.Leading
-	s.calls.Likely += a.Calls.Likely
-	s.calls.Called += a.Calls.Called
+	s.calls.None += a.Recommendations.None
+	s.calls.TooEarly += a.Recommendations.TooEarly
+	s.calls.Leading += a.Recommendations.Leading
+	s.calls.Likely += a.Recommendations.Likely
+	s.calls.Called += a.Recommendations.Called
 	s.constituencies = append(s.constituencies, a.Constituencies...)
 	s.eligible += a.EligibleVoters
 }
@@ -125,8 +125,8 @@ func (s *areaSums) check(t *testing.T, what string, a AreaView) {
 		t.Errorf("%s parties: constituency %v party-list %v leading %v called %v\nsums: %v %v %v %v", what, cv, pl, lead, called,
 			s.cvotes, s.plvotes, s.leading, s.called)
 	}
-	if a.Calls != s.calls || !reflect.DeepEqual(a.Constituencies, s.constituencies) || a.EligibleVoters != s.eligible {
-		t.Errorf("%s: calls %+v constituencies %v eligible %d; sums %+v %v %d", what, a.Calls, a.Constituencies, a.EligibleVoters,
+	if a.Recommendations != s.calls || !reflect.DeepEqual(a.Constituencies, s.constituencies) || a.EligibleVoters != s.eligible {
+		t.Errorf("%s: calls %+v constituencies %v eligible %d; sums %+v %v %d", what, a.Recommendations, a.Constituencies, a.EligibleVoters,
 			s.calls, s.constituencies, s.eligible)
 	}
 }
@@ -188,8 +188,8 @@ func checkLevels(t *testing.T, base, key string) {
 	if got := sansTurnout(sum.Counted.PartyList); got != national.counted[1] {
 		t.Errorf("summary party-list ballot %+v, regions sum to %+v", got, national.counted[1])
 	}
-	if sum.Estimate != nil && sum.Estimate.Calls != national.calls {
-		t.Errorf("summary calls %+v, regions sum to %+v", sum.Estimate.Calls, national.calls)
+	if sum.Estimate != nil && sum.Estimate.Recommendations != national.calls {
+		t.Errorf("summary calls %+v, regions sum to %+v", sum.Estimate.Recommendations, national.calls)
 	}
 }
 

@@ -117,8 +117,8 @@ func (e *paramError) Error() string { return fmt.Sprintf("query parameter %s: %s
 // and 77 provinces).
 const maxFilterIDs = 500
 
-// streamFilter selects the result events of some constituencies or provinces; estimate and
-// reset events always pass. An empty filter passes everything.
+// streamFilter selects the result and call events of some constituencies or provinces;
+// estimate, national call and reset events always pass. An empty filter passes everything.
 type streamFilter struct {
 	constituencies map[string]bool
 	provinces      map[string]bool
@@ -127,7 +127,7 @@ type streamFilter struct {
 func (f streamFilter) empty() bool { return len(f.constituencies) == 0 && len(f.provinces) == 0 }
 
 func (f streamFilter) match(ev *Event) bool {
-	if ev.Type != EventResult || f.empty() {
+	if ev.ConstituencyID == "" || f.empty() {
 		return true
 	}
 	return f.constituencies[ev.ConstituencyID] || f.provinces[ev.ProvinceID]

@@ -127,9 +127,12 @@ type constituency struct {
 	projVersion uint64                        // seq of the estimate that last changed proj
 	projTime    time.Time                     // data_time of that estimate
 	projID      string                        // estimate_id of that estimate
+
+	call        *schemas.Call // the desk's standing approved call (calls.go); nil when none
+	callVersion uint64        // seq of the last call or retraction
 }
 
-func (c *constituency) lastVersion() uint64 { return max(c.version, c.projVersion) }
+func (c *constituency) lastVersion() uint64 { return max(c.version, c.projVersion, c.callVersion) }
 
 func (c *constituency) lastTime() time.Time {
 	if c.projTime.After(c.dataTime) {
@@ -165,6 +168,11 @@ type View struct {
 	estimateVersion uint64
 	// candidates per party, for the parties answer.
 	partyCandidates map[int]int
+
+	// The desk's calls (calls.go): ids taken, and the standing national call.
+	callSeen            map[string]bool
+	nationalCall        *schemas.Call
+	nationalCallVersion uint64
 }
 
 // Change is one change of the view, to become an event on the stream. Payload is a

@@ -286,11 +286,11 @@ func TestViewEstimates(t *testing.T) {
 	want := `{"estimate_id":"e4","data_time":"2023-05-14T18:12:00+07:00","computed_at":"2023-05-14T18:13:00+07:00",
 	"stations_reported":2,"stations_total":7,"eligible_reported":950,"eligible_total":3600,
 	"parties":[
-	 {"party_no":31,"name_th":"ก้าวไกล","name_en":"Move Forward","share":0.46,"share_lo":0.44,"share_hi":0.48,"counted_votes":270,"projected_votes":1300,"partylist_seats":48,"constituencies_leading":3,"constituencies_called":1,"seats_projected":51,"seat_range":null},
+	 {"party_no":31,"name_th":"ก้าวไกล","name_en":"Move Forward","share":0.46,"share_lo":0.44,"share_hi":0.48,"counted_votes":270,"projected_votes":1300,"partylist_seats":48,"constituencies_leading":3,"constituencies_called":0,"seats_projected":51,"seat_range":null},
 	 {"party_no":29,"name_th":"เพื่อไทย","name_en":"Pheu Thai","share":0.44,"share_lo":0.42,"share_hi":0.46,"counted_votes":260,"projected_votes":1250,"partylist_seats":45,"constituencies_leading":0,"constituencies_called":0,"seats_projected":45,"seat_range":null},
 	 {"party_no":7,"name_th":"ภูมิใจไทย","name_en":"Bhumjaithai, the \"proud Thai\" party","share":0.1,"share_lo":0.08,"share_hi":0.12,"counted_votes":55,"projected_votes":280,"partylist_seats":7,"constituencies_leading":0,"constituencies_called":0,"seats_projected":7,"seat_range":null}],
 	"shares_state":"","priority_used":false,"seats_state":"","seat_draws":0,
-	"calls":{"none":0,"too_early":0,"leading":1,"likely":1,"called":1}}`
+	"recommendations":{"none":0,"too_early":0,"leading":1,"likely":1,"called":1}}`
 	assertJSON(t, s.Estimate, want)
 	if pa := v.Parties(); pa.Estimate == nil || pa.Parties[0].Share == nil {
 		t.Fatalf("parties answer without the estimate's shares: %+v", pa)
@@ -303,8 +303,8 @@ func TestViewEstimates(t *testing.T) {
 	// ones from e1, the leader named from the reference.
 	c, _ := v.Constituency("BKK_1")
 	cv := c.Constituency
-	if cv.Leader == nil || cv.Leader.Name != "สมหญิง รักชาติ" || cv.Leader.PartyNo != 31 || *cv.Call != "likely" || *cv.WinProbability != 0.8 {
-		t.Errorf("leader %+v call %v", cv.Leader, cv.Call)
+	if cv.Leader == nil || cv.Leader.Name != "สมหญิง รักชาติ" || cv.Leader.PartyNo != 31 || *cv.Recommendation != "likely" || *cv.WinProbability != 0.8 {
+		t.Errorf("leader %+v recommendation %v", cv.Leader, cv.Recommendation)
 	}
 	wantCands := []struct {
 		no        int

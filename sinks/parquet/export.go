@@ -126,6 +126,11 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 		return Summary{}, err
 	}
 	sum.Rows[FileEstimateConstituencies] = len(consts)
+	calls := callRows(snap.calls)
+	if err := writeParquet(cfg.OutDir, FileCalls, calls, md); err != nil {
+		return Summary{}, err
+	}
+	sum.Rows[FileCalls] = len(calls)
 	if cfg.Arrow {
 		if err := writeAtomic(cfg.OutDir, FileStationResultsArrow, func(w io.Writer) error {
 			return writeArrowStations(w, stations, md)

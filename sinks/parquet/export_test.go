@@ -145,6 +145,14 @@ func TestExportOnBroker(t *testing.T) {
 			Note: fmt.Sprintf("log.example.org\n%d\n", size), Cosigners: cosigners, PublishedAt: bkk(18, 30)})
 	}
 	produce(checkpoint(10), checkpoint(20), checkpoint(20, "witness.example.org"), checkpoint(15))
+	// The call log: an approval (re-delivered: one row) and its retraction, in that order.
+	callsTopic := env.Topic(schemas.TopicCalls)
+	prob := 0.99
+	approve := schemas.Call{CallID: "c-1", Race: "BKK_1", Action: schemas.ActionApprove, State: schemas.CallLikely, LeaderNo: 1,
+		By: "desk-1", Role: schemas.RoleDesk, At: bkk(18, 10), Reason: "ช่วงห่างพอ",
+		Evidence: schemas.CallEvidence{EstimateID: "e-1805", Recommendation: schemas.CallLikely, WinProbability: &prob, MarginVotes: 50}}
+	produce(record(callsTopic, approve), record(callsTopic, approve),
+		record(callsTopic, schemas.Call{CallID: "c-2", Race: "BKK_1", Action: schemas.ActionRetract, By: "desk-2", At: bkk(18, 12), Reason: "พบหน่วยซ้ำ"}))
 
 	out := filepath.Join(t.TempDir(), "export")
 	cfg := DefaultConfig()
@@ -162,7 +170,7 @@ func TestExportOnBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(progress.String(), "export: 19 records read in ") {
+	if !strings.Contains(progress.String(), "export: 22 records read in ") {
 		t.Errorf("progress output %q lacks the final count", progress.String())
 	}
 
@@ -175,7 +183,7 @@ func TestExportOnBroker(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	wantNames := []string{"anomalies.parquet", "estimate_constituencies.parquet", "estimate_parties.parquet", "manifest.json", "station_results.arrows", "station_results.parquet"}
+	wantNames := []string{"anomalies.parquet", "calls.parquet", "estimate_constituencies.parquet", "estimate_parties.parquet", "manifest.json", "station_results.arrows", "station_results.parquet"}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("files %q, want %q", names, wantNames)
 	}
@@ -251,6 +259,16 @@ func TestExportOnBroker(t *testing.T) {
 		t.Errorf("constituency row: %+v", k)
 	}
 
+	calls, err := pq.ReadFile[CallRow](filepath.Join(out, FileCalls))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || calls[0].CallID != "c-1" || calls[0].Action != "approve" || calls[0].By != "desk-1" || calls[0].Reason != "ช่วงห่างพอ" ||
+		calls[0].WinProbability == nil || *calls[0].WinProbability != 0.99 || !calls[0].At.Equal(bkk(18, 10)) ||
+		calls[1].Action != "retract" || calls[1].WinProbability != nil {
+		t.Errorf("call rows: %+v", calls)
+	}
+
 	// The zone and data time travel with each file.
 	f, err := os.Open(filepath.Join(out, FileStationResults))
 	if err != nil {
@@ -282,7 +300,7 @@ func TestExportOnBroker(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	wantRows := map[string]int{FileStationResults: 4, FileAnomalies: 2, FileEstimateParties: 3, FileEstimateConstituencies: 1, FileStationResultsArrow: 4}
+	wantRows := map[string]int{FileStationResults: 4, FileAnomalies: 2, FileEstimateParties: 3, FileEstimateConstituencies: 1, FileStationResultsArrow: 4, FileCalls: 2}
 	for name, n := range wantRows {
 		if m.Rows[name] != n || sum.Rows[name] != n {
 			t.Errorf("rows of %s: manifest %d, summary %d, want %d", name, m.Rows[name], sum.Rows[name], n)
@@ -295,10 +313,10 @@ func TestExportOnBroker(t *testing.T) {
 		t.Errorf("manifest's log checkpoint %+v, want size 20 with its cosignature", c)
 	}
 	// Read: 8 results (3 + 1 + 1 + a result and its tombstone + 1; the aborted one is never
-	// delivered), 4 anomaly records, 3 estimates, 4 checkpoints; skipped: the record that is
-	// not JSON.
-	if m.RecordsRead != 19 || m.RecordsSkipped != 1 {
-		t.Errorf("manifest read %d skipped %d, want 19 and 1", m.RecordsRead, m.RecordsSkipped)
+	// delivered), 4 anomaly records, 3 estimates, 4 checkpoints, 3 calls; skipped: the record
+	// that is not JSON.
+	if m.RecordsRead != 22 || m.RecordsSkipped != 1 {
+		t.Errorf("manifest read %d skipped %d, want 22 and 1", m.RecordsRead, m.RecordsSkipped)
 	}
 	// End offsets of the cut: 8 results + the aborted one + its abort marker; 4 anomalies;
 	// 3 estimates; every partition read from 0.
@@ -309,8 +327,8 @@ func TestExportOnBroker(t *testing.T) {
 			t.Errorf("cut %s[%d] starts at %d", c.Topic, c.Partition, c.Start)
 		}
 	}
-	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || ends[cpTopic] != 4 || len(ends) != 4 {
-		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3, checkpoints 4", ends)
+	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || ends[cpTopic] != 4 || ends[callsTopic] != 3 || len(ends) != 5 {
+		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3, checkpoints 4, calls 3", ends)
 	}
 
 	// A second export into the same folder takes a new cut, with what afterCut wrote, and

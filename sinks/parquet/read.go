@@ -26,12 +26,13 @@ type snapshot struct {
 	anomalies map[string]*schemas.Anomaly // by anomaly_id: a re-delivered flag is one row
 	estimate  *schemas.Estimate
 	logCP     *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
+	calls     []*schemas.Call     // calls.v1 in topic order
 	cut       []PartitionCut
 	read      int64 // data records read (control records not counted)
 	rejected  int64 // records that could not be decoded, skipped
 }
 
-// readCut reads every partition of the three topics from its start (estimates: the newest
+// readCut reads every partition of the topics from its start (estimates: the newest
 // EstimateBacklog records) up to the cut, and stops.
 func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot, error) {
 	results := cfg.TopicPrefix + schemas.TopicStationResults
@@ -42,6 +43,7 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 			{Name: cfg.TopicPrefix + schemas.TopicEstimates, Newest: cfg.EstimateBacklog},
 			{Name: results},
 			{Name: cfg.TopicPrefix + schemas.TopicCheckpoints, Newest: cfg.CheckpointBacklog},
+			{Name: cfg.TopicPrefix + schemas.TopicCalls},
 		},
 		// A wrong prefix fails at once: retrying will not make it right.
 		List:   kafkaread.ListCurve.Within(cfg.StartTimeout),
@@ -112,6 +114,8 @@ func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) 
 		if newerEstimate(m, s.estimate) {
 			s.estimate = m
 		}
+	case *schemas.Call:
+		s.calls = append(s.calls, m)
 	case *schemas.Checkpoint:
 		// The largest tree; of one size, the record with the most cosignatures.
 		if c := s.logCP; c == nil || m.Size > c.Size || (m.Size == c.Size && len(m.Cosigners) > len(c.Cosigners)) {
