@@ -2,7 +2,7 @@ package chtable
 
 import "votestream/schemas"
 
-// Calls is the call log (0010_calls.sql).
+// Calls is the call log (0014_calls.sql).
 var Calls = Table{"calls", []string{
 	"call_id", "race", "action", "state", "leader_no", "party_no", "by", "org", "role", "at", "at_ms", "reason",
 	"estimate_id", "data_time", "recommendation", "win_probability", "margin_votes", "stations_reported",
