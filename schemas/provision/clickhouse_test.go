@@ -59,8 +59,8 @@ func TestMigrateClickHouse(t *testing.T) {
 		for _, tb := range chtable.Tables {
 			want = append(want, tb.Name)
 		}
-		publicTables := []string{"anomalies", "candidates", "constituencies", "estimate_constituencies", "estimate_parties",
-			"estimate_states", "estimates", "log_checkpoints", "parties", "provinces", "station_results", "stations"}
+		publicTables := []string{"anomalies", "calls", "candidates", "constituencies", "estimate_constituencies", "estimate_parties",
+			"estimate_races", "estimate_seats", "estimate_states", "estimates", "log_checkpoints", "parties", "provinces", "station_results", "stations"}
 		for _, tb := range publicTables {
 			want = append(want, "public_"+tb+"_mv") // the copies into the public database
 		}
@@ -70,7 +70,8 @@ func TestMigrateClickHouse(t *testing.T) {
 		}
 		got = queryStrings(t, env.Conn, fmt.Sprintf("SELECT name FROM system.tables WHERE database = '%s' ORDER BY name", schemas.PublicDatabase(env.Database)))
 		want = append(slices.Clone(publicTables), "station_results_current", "constituency_totals", "constituency_votes",
-			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "log_checkpoint_latest")
+			"estimate_latest", "estimate_parties_latest", "estimate_constituencies_latest", "log_checkpoint_latest",
+			"calls_standing", "estimate_seats_latest")
 		sort.Strings(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("public tables\n got %v\nwant %v", got, want)
