@@ -53,6 +53,7 @@ import (
 	"votestream/schemas"
 	"votestream/schemas/provision"
 	"votestream/simulate"
+	"votestream/sinks/feed"
 )
 
 type options struct {
@@ -62,7 +63,9 @@ type options struct {
 	concurrency       int
 	quiet, timeout    time.Duration
 	bin               string
-	keep              bool
+	keep, night       bool
+	peak              time.Duration
+	peakSpeed         float64
 }
 
 func main() {
@@ -77,6 +80,9 @@ func main() {
 	flag.DurationVar(&o.quiet, "quiet", 20*time.Second, "a stage has finished when its counters have not moved for this long after the replay")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
 	flag.StringVar(&o.bin, "bin", "", "votestream binary to run (default: built from this tree into a temporary folder)")
+	flag.BoolVar(&o.night, "night", true, "run the whole night as fast as it goes")
+	flag.DurationVar(&o.peak, "peak", 0, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
+	flag.Float64Var(&o.peakSpeed, "peak-speed", 10, "speed of the peak replay (simulated time per wall-clock time)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the topics, the ClickHouse database and the work folder")
 	flag.Parse()
 	if o.kafka == "" || o.clickhouse == "" {
@@ -122,7 +128,6 @@ func run(ctx context.Context, o options) error {
 	var rb [4]byte
 	_, _ = rand.Read(rb[:])
 	id := hex.EncodeToString(rb[:])
-	prefix, database := "bench_night_"+id+".", "bench_night_"+id
 	dir, err := os.MkdirTemp("", "bench-night-")
 	if err != nil {
 		return err
@@ -131,7 +136,7 @@ func run(ctx context.Context, o options) error {
 		defer os.RemoveAll(dir)
 	}
 	fmt.Println("# " + machineLine())
-	fmt.Fprintf(os.Stderr, "# work folder %s, topic prefix %s, database %s\n", dir, prefix, database)
+	fmt.Fprintf(os.Stderr, "# work folder %s\n", dir)
 
 	bin := o.bin
 	if bin == "" {
@@ -163,7 +168,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Fprintf(os.Stderr, "# country: %d stations, %d constituencies; night: %d submissions, %d volunteers (%.1fs to make)\n",
 		len(sim.Country.Stations), len(sim.Country.Constituencies), night.Len(), len(night.Volunteers()), time.Since(t).Seconds())
 
-	keysFile, feedKeys := filepath.Join(dir, "keys"), filepath.Join(dir, "newsroom-keys")
+	keysFile := filepath.Join(dir, "keys")
 	line, err := token.NewKeyLine("night")
 	if err != nil {
 		return err
@@ -171,77 +176,31 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(keysFile, []byte(line+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(feedKeys, []byte("benchnight0000000000000000000000 bench Bench newsroom\n"), 0o600); err != nil {
-		return err
-	}
 	ring, err := token.LoadKeyring(keysFile)
 	if err != nil {
 		return err
 	}
-
-	common := []string{"--kafka", o.kafka, "--topic-prefix", prefix}
-	chFlags := []string{"--clickhouse", o.clickhouse, "--database", database}
-	mig := exec.CommandContext(ctx, bin, append(append([]string{"migrate"}, common...), chFlags...)...)
-	mig.Stdout, mig.Stderr = io.Discard, os.Stderr
-	if err := mig.Run(); err != nil {
-		return fmt.Errorf("votestream migrate: %w", err)
-	}
-	if !o.keep {
-		defer cleanup(o, bin, prefix, database)
+	tokens := func(v simulate.Volunteer) (string, error) {
+		now := time.Now()
+		return ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: v.ID, Org: v.Org, Role: schemas.RoleStation,
+			Stations: v.Stations, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour)})
 	}
 
-	ports, err := freePorts(7)
+	if o.peak > 0 {
+		if err := peakPhase(ctx, o, bin, dir, countryDir, keysFile, id+"p", night, tokens); err != nil {
+			return fmt.Errorf("peak: %w", err)
+		}
+	}
+	if !o.night {
+		return nil
+	}
+	pl, err := startPipeline(ctx, o, bin, dir, countryDir, keysFile, id)
 	if err != nil {
 		return err
 	}
-	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	ingestAddr, feedAddr := addr(0), addr(1)
-	ref := []string{"--ref", countryDir}
-	specs := []struct {
-		name, metrics string
-		args          []string
-	}{
-		{"ingest", ingestAddr, append(append([]string{"ingest", "--listen", ingestAddr, "--keys", keysFile, "--evidence-dir", filepath.Join(dir, "evidence")}, common...), ref...)},
-		{"consolidate", addr(2), append(append([]string{"consolidate", "--metrics", addr(2), "--transactional-id", "night-" + id}, common...), ref...)},
-		{"estimate", addr(3), append(append([]string{"estimate", "--metrics", addr(3)}, common...), ref...)},
-		{"sink", addr(4), append(append([]string{"sink", "--metrics", addr(4)}, common...), chFlags...)},
-		{"feed", addr(5), append(append([]string{"feed", "--metrics", addr(5), "--listen", feedAddr, "--keys", feedKeys}, common...), ref...)},
-	}
-	var procs []*proc
-	defer func() {
-		for _, p := range procs {
-			p.stop()
-		}
-	}()
-	for _, s := range specs {
-		p, err := startProc(dir, bin, s.name, s.metrics, s.args)
-		if err != nil {
-			return err
-		}
-		procs = append(procs, p)
-	}
-	byName := func(n string) *proc {
-		for _, p := range procs {
-			if p.name == n {
-				return p
-			}
-		}
-		panic(n)
-	}
-	for _, p := range procs {
-		if err := waitReady(ctx, p, "http://"+p.metrics+"/readyz", 2*time.Minute); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(os.Stderr, "# every role is ready; replaying the night as fast as ingest takes it")
-
-	stages := []*stage{
-		{proc: byName("ingest"), counters: []string{"votestream_ingest_items_total"}},
-		{proc: byName("consolidate"), counters: []string{"votestream_consolidate_records_total", "votestream_consolidate_results_total"}, lag: "votestream_kafka_consumer_lag_records"},
-		{proc: byName("estimate"), counters: []string{"votestream_estimate_records_total", "votestream_estimate_published_total"}},
-		{proc: byName("sink"), counters: []string{"votestream_sink_rows_total"}, lag: "votestream_kafka_consumer_lag_records"},
-		{proc: byName("feed"), counters: []string{"votestream_feed_records_total"}, lag: "votestream_feed_consume_lag_records"},
-	}
+	defer pl.close()
+	stages := pl.stages
+	ingestAddr := pl.ingestAddr
 
 	// Follow every process each second while the night runs and after.
 	t0 := time.Now()
@@ -276,11 +235,7 @@ func run(ctx context.Context, o options) error {
 	rc := simulate.DefaultReplayConfig()
 	rc.URL, rc.Speed, rc.Concurrency = "http://"+ingestAddr, 0, o.concurrency
 	rc.Progress, rc.ProgressEvery = os.Stderr, 30*time.Second
-	rc.Token = func(v simulate.Volunteer) (string, error) {
-		now := time.Now()
-		return ring.Issue(token.Claims{TokenID: token.NewTokenID(), VolunteerID: v.ID, Org: v.Org, Role: schemas.RoleStation,
-			Stations: v.Stations, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour)})
-	}
+	rc.Token = tokens
 	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	sum, err := simulate.Replay(runCtx, rc, night.Events())
@@ -316,15 +271,15 @@ func run(ctx context.Context, o options) error {
 	}
 	stopWatch()
 	wg.Wait()
-	for _, p := range procs {
+	for _, p := range pl.procs {
 		p.readPeak()
 	}
 
-	chRows, err := clickhouseCounts(ctx, o.clickhouse, database)
+	chRows, err := clickhouseCounts(ctx, o.clickhouse, pl.database)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "# ClickHouse %s: %s\n", database, chRows)
+	fmt.Fprintf(os.Stderr, "# ClickHouse %s: %s\n", pl.database, chRows)
 
 	at := func(s *stage) float64 { return s.moved.Sub(t0).Seconds() }
 	cons, est, sink := stages[1], stages[2], stages[3]
@@ -353,6 +308,91 @@ func run(ctx context.Context, o options) error {
 	bench("night_peak_rss_total_mib", r1(total/(1<<20)), "MiB")
 	fmt.Println("# " + machineLine())
 	return nil
+}
+
+// pipeline is one set of the roles as processes on a fresh topic prefix and database.
+type pipeline struct {
+	o                             options
+	bin                           string
+	prefix, database              string
+	ingestAddr, feedAddr, feedKey string
+	procs                         []*proc
+	stages                        []*stage
+}
+
+func startPipeline(ctx context.Context, o options, bin, dir, countryDir, keysFile, id string) (*pipeline, error) {
+	pl := &pipeline{o: o, bin: bin, prefix: "bench_night_" + id + ".", database: "bench_night_" + id}
+	fmt.Fprintf(os.Stderr, "# topic prefix %s, database %s\n", pl.prefix, pl.database)
+	feedKeys := filepath.Join(dir, "newsroom-keys-"+id)
+	key, err := feed.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	pl.feedKey = key
+	if err := os.WriteFile(feedKeys, []byte(key+" bench\n"), 0o600); err != nil {
+		return nil, err
+	}
+	common := []string{"--kafka", o.kafka, "--topic-prefix", pl.prefix}
+	chFlags := []string{"--clickhouse", o.clickhouse, "--database", pl.database}
+	mig := exec.CommandContext(ctx, bin, append(append([]string{"migrate"}, common...), chFlags...)...)
+	mig.Stdout, mig.Stderr = io.Discard, os.Stderr
+	if err := mig.Run(); err != nil {
+		return nil, fmt.Errorf("votestream migrate: %w", err)
+	}
+	ports, err := freePorts(6)
+	if err != nil {
+		pl.close()
+		return nil, err
+	}
+	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
+	pl.ingestAddr, pl.feedAddr = addr(0), addr(1)
+	ref := []string{"--ref", countryDir}
+	specs := []struct {
+		name, metrics string
+		args          []string
+	}{
+		{"ingest", pl.ingestAddr, append(append([]string{"ingest", "--listen", pl.ingestAddr, "--keys", keysFile, "--evidence-dir", filepath.Join(dir, "evidence-"+id)}, common...), ref...)},
+		{"consolidate", addr(2), append(append([]string{"consolidate", "--metrics", addr(2), "--transactional-id", "night-" + id}, common...), ref...)},
+		{"estimate", addr(3), append(append([]string{"estimate", "--metrics", addr(3)}, common...), ref...)},
+		{"sink", addr(4), append(append([]string{"sink", "--metrics", addr(4)}, common...), chFlags...)},
+		{"feed", addr(5), append(append([]string{"feed", "--metrics", addr(5), "--listen", pl.feedAddr, "--keys", feedKeys,
+			"--polls-close", simulate.DefaultConfig().Night.Close.Format(time.RFC3339), "--rate", "1000", "--burst", "1000"}, common...), ref...)},
+	}
+	for _, s := range specs {
+		p, err := startProc(dir, bin, s.name+"-"+id, s.metrics, s.args)
+		if err != nil {
+			pl.close()
+			return nil, err
+		}
+		p.name = s.name
+		pl.procs = append(pl.procs, p)
+	}
+	for _, p := range pl.procs {
+		if err := waitReady(ctx, p, "http://"+p.metrics+"/readyz", 2*time.Minute); err != nil {
+			pl.close()
+			return nil, err
+		}
+	}
+	pl.stages = []*stage{
+		{proc: pl.procs[0], counters: []string{"votestream_ingest_items_total"}},
+		{proc: pl.procs[1], counters: []string{"votestream_consolidate_records_total", "votestream_consolidate_results_total"}, lag: "votestream_kafka_consumer_lag_records"},
+		{proc: pl.procs[2], counters: []string{"votestream_estimate_records_total", "votestream_estimate_published_total"}},
+		{proc: pl.procs[3], counters: []string{"votestream_sink_rows_total"}, lag: "votestream_kafka_consumer_lag_records"},
+		{proc: pl.procs[4], counters: []string{"votestream_feed_records_total"}, lag: "votestream_feed_consume_lag_records"},
+	}
+	fmt.Fprintln(os.Stderr, "# every role is ready")
+	return pl, nil
+}
+
+// close stops the processes and, unless -keep, drops the database and the topics.
+func (pl *pipeline) close() {
+	for _, p := range pl.procs {
+		p.stop()
+	}
+	pl.procs = nil
+	if !pl.o.keep {
+		cleanup(pl.o, pl.bin, pl.prefix, pl.database)
+	}
 }
 
 func progressLine(stages []*stage) string {
