@@ -64,7 +64,7 @@ type options struct {
 	quiet, timeout    time.Duration
 	bin               string
 	keep, night       bool
-	peak              time.Duration
+	peak, outage      time.Duration
 	peakSpeed         float64
 }
 
@@ -83,6 +83,7 @@ func main() {
 	flag.BoolVar(&o.night, "night", true, "run the whole night as fast as it goes")
 	flag.DurationVar(&o.peak, "peak", 0, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
 	flag.Float64Var(&o.peakSpeed, "peak-speed", 10, "speed of the peak replay (simulated time per wall-clock time)")
+	flag.DurationVar(&o.outage, "outage", 0, "also replay the -peak window at -peak-speed on a fresh pipeline over a private broker (scripts/services) stopped this long a third of the way in, measuring the catch-up (2m is the issue's; 0 skips)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the topics, the ClickHouse database and the work folder")
 	flag.Parse()
 	if o.kafka == "" || o.clickhouse == "" {
@@ -189,6 +190,11 @@ func run(ctx context.Context, o options) error {
 	if o.peak > 0 {
 		if err := peakPhase(ctx, o, bin, dir, countryDir, keysFile, id+"p", night, tokens); err != nil {
 			return fmt.Errorf("peak: %w", err)
+		}
+	}
+	if o.outage > 0 {
+		if err := outagePhase(ctx, o, bin, dir, countryDir, keysFile, id+"o", night, tokens); err != nil {
+			return fmt.Errorf("outage: %w", err)
 		}
 	}
 	if !o.night {

@@ -122,14 +122,31 @@ type ackLog struct {
 	mu      sync.Mutex
 	pending map[string][]ack
 	lats    []time.Duration
+	shown   map[string]bool // submission ids a result in the feed covers
 }
 
-type ack struct{ at, received time.Time } // our clock at the 202; ingest's received_at
+type ack struct {
+	id           string
+	at, received time.Time // our clock at the 202; ingest's received_at
+}
 
-func (a *ackLog) ack(key string, at, received time.Time) {
+func (a *ackLog) ack(key, id string, at, received time.Time) {
 	a.mu.Lock()
-	a.pending[key] = append(a.pending[key], ack{at, received})
+	a.pending[key] = append(a.pending[key], ack{id, at, received})
 	a.mu.Unlock()
+}
+
+// missing counts the ids not yet covered by a result in the feed.
+func (a *ackLog) missing(ids map[string]bool) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for id := range ids {
+		if !a.shown[id] {
+			n++
+		}
+	}
+	return n
 }
 
 // seen resolves, at now, every acknowledgement of key whose report a result updated at
@@ -145,6 +162,10 @@ func (a *ackLog) seen(key string, updated, now time.Time) {
 			continue
 		}
 		a.lats = append(a.lats, now.Sub(k.at))
+		if a.shown == nil {
+			a.shown = map[string]bool{}
+		}
+		a.shown[k.id] = true
 	}
 	if len(keep) == 0 {
 		delete(a.pending, key)
@@ -181,6 +202,7 @@ type ackTransport struct {
 
 func (t *ackTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	var sub struct {
+		ID        string `json:"submission_id"`
 		StationID string `json:"station_id"`
 		Ballot    string `json:"ballot"`
 	}
@@ -204,7 +226,7 @@ func (t *ackTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Duplicate  bool      `json:"duplicate"`
 	}
 	if err == nil && json.Unmarshal(b, &receipt) == nil && !receipt.Duplicate {
-		t.acks.ack(sub.StationID+"/"+sub.Ballot, now, receipt.ReceivedAt)
+		t.acks.ack(sub.StationID+"/"+sub.Ballot, sub.ID, now, receipt.ReceivedAt)
 	}
 	return resp, err
 }
