@@ -81,7 +81,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
 	flag.StringVar(&o.bin, "bin", "", "votestream binary to run (default: built from this tree into a temporary folder)")
 	flag.BoolVar(&o.night, "night", true, "run the whole night as fast as it goes")
-	flag.DurationVar(&o.peak, "peak", 0, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
+	flag.DurationVar(&o.peak, "peak", 10*time.Minute, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
 	flag.Float64Var(&o.peakSpeed, "peak-speed", 10, "speed of the peak replay (simulated time per wall-clock time)")
 	flag.DurationVar(&o.outage, "outage", 0, "also replay the -peak window at -peak-speed on a fresh pipeline over a private broker (scripts/services) stopped this long a third of the way in, measuring the catch-up (2m is the issue's; 0 skips)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the topics, the ClickHouse database and the work folder")

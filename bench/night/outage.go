@@ -146,30 +146,39 @@ func outagePhase(ctx context.Context, o options, bin, dir, countryDir, keysFile,
 	fmt.Fprintf(os.Stderr, "# outage: broker back; %d reports had been sent before\n", len(before))
 
 	// Follow the reports sent before the return until their missing count stops falling.
-	// The phones' back-off reaches 30 s (simulate.ReplayConfig.MaxRetryWait): wait longer.
+	// The phones' back-off reaches 30 s (simulate.ReplayConfig.MaxRetryWait) and the roles'
+	// own reconnection waits as long: the count must stay put for -quiet (at least 45 s)
+	// after the replay has ended before the catch-up is taken as done; 10 minutes at most.
 	quiet := max(o.quiet, 45*time.Second)
 	lastFall, missing := back, acks.missing(before)
-	for time.Since(lastFall) < quiet {
-		m := acks.missing(before)
-		if m < missing {
+	var replayErr error
+	replayEnded := time.Time{}
+	for replayEnded.IsZero() || time.Since(lastFall) < quiet || time.Since(replayEnded) < quiet {
+		if m := acks.missing(before); m < missing {
 			missing, lastFall = m, time.Now()
+		}
+		if time.Since(back) > 10*time.Minute {
+			break
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case replayErr = <-replayDone:
+			replayEnded = time.Now()
+			replayDone = nil
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	if replayErr != nil {
+		return replayErr
+	}
 	catchup := lastFall.Sub(back).Seconds()
 	if lastFall == back {
-		return fmt.Errorf("none of the %d reports sent before the broker's return showed in the feed after it within %s", missing, quiet)
+		return fmt.Errorf("none of the %d reports sent before the broker's return showed in the feed after it (waited %s after the replay's end)", missing, quiet)
 	}
 	fmt.Fprintf(os.Stderr, "# outage: caught up %.1fs after the broker's return (%d of %d reports sent before it never showed: no result change)\n",
 		catchup, missing, len(before))
 	fmt.Printf("BENCH name=outage_catchup_s value=%s unit=s\n", strconv.FormatFloat(float64(int(catchup*10))/10, 'f', -1, 64))
-	if err := <-replayDone; err != nil {
-		return err
-	}
 	return nil
 }
 
