@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -49,6 +50,7 @@ func main() {
 	kafka := flag.String("kafka", os.Getenv("VOTESTREAM_KAFKA"), "Kafka seed broker (default $VOTESTREAM_KAFKA)")
 	addr := flag.String("clickhouse", os.Getenv("VOTESTREAM_CLICKHOUSE"), "ClickHouse native address (default $VOTESTREAM_CLICKHOUSE)")
 	n := flag.Int("n", 100_000, "station results, and as many reports, to write")
+	batch := flag.Int("max-batch", sink.DefaultConfig().MaxBatchRecords, "the sink's MaxBatchRecords (records of one poll and insert round)")
 	client := flag.String("client", "clickhouse-client", "ClickHouse's command-line client (Debian's package; `clickhouse client` elsewhere)")
 	flag.Parse()
 	if *kafka == "" || *addr == "" || *n < 1 {
@@ -59,13 +61,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench/sink: %s not found (scripts/services installs clickhouse-client with the server)\n", *client)
 		os.Exit(2)
 	}
-	if err := run(*kafka, *addr, *client, *n); err != nil {
+	if err := run(*kafka, *addr, *client, *n, *batch); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/sink:", err)
 		os.Exit(1)
 	}
 }
 
-func run(seeds, addr, client string, n int) error {
+func run(seeds, addr, client string, n, batch int) error {
 	ctx := context.Background()
 	var rb [4]byte
 	_, _ = rand.Read(rb[:])
@@ -118,7 +120,7 @@ func run(seeds, addr, client string, n int) error {
 	reg := prometheus.NewRegistry()
 	cfg := sink.DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.ClickHouseAddr, cfg.Database = []string{seeds}, prefix, addr, database
-	cfg.Registerer, cfg.Logger = reg, slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Registerer, cfg.Logger, cfg.MaxBatchRecords = reg, slog.New(slog.NewTextHandler(io.Discard, nil)), batch
 	s, err := sink.New(cfg)
 	if err != nil {
 		return err
@@ -126,14 +128,18 @@ func run(seeds, addr, client string, n int) error {
 	want := 2 * n
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start := time.Now()
+	start, cpu0 := time.Now(), selfCPU()
 	go func() { done <- s.Run(runCtx) }()
 	var byTable map[string]float64
+	var firstRow time.Time
 	for {
 		byTable = rowsByTable(reg)
 		var total float64
 		for _, v := range byTable {
 			total += v
+		}
+		if total > 0 && firstRow.IsZero() {
+			firstRow = time.Now()
 		}
 		if total >= float64(want) {
 			break
@@ -150,11 +156,14 @@ func run(seeds, addr, client string, n int) error {
 			return fmt.Errorf("the sink wrote %.0f of %d rows in 10 minutes", total, want)
 		}
 	}
-	sinkTime := time.Since(start)
+	sinkTime, sinkCPU := time.Since(start), selfCPU()-cpu0
 	stop()
 	<-done
 	sinkRate := float64(want) / sinkTime.Seconds()
-	fmt.Fprintf(os.Stderr, "# sink: %d rows in %.2fs (%v)\n", want, sinkTime.Seconds(), byTable)
+	fmt.Fprintf(os.Stderr, "# sink (MaxBatchRecords %d): %d rows in %.2fs, the first after %.2fs (joining the group, first fetch and insert) (%v); %s\n",
+		batch, want, sinkTime.Seconds(), firstRow.Sub(start).Seconds(), byTable, insertTimes(reg))
+	fmt.Fprintf(os.Stderr, "# sink: %.2fs of CPU (%.1f µs a row: fetch, JSON decoding, column building, compression)\n",
+		sinkCPU.Seconds(), sinkCPU.Seconds()*1e6/float64(want))
 
 	// clickhouse-client: the same rows, from Native files, into empty copies.
 	dir, err := os.MkdirTemp("", "bench-sink-")
@@ -196,6 +205,7 @@ func run(seeds, addr, client string, n int) error {
 		fmt.Printf("BENCH name=%s value=%s unit=%s\n", name, strconv.FormatFloat(v, 'f', -1, 64), unit)
 	}
 	bench("sink_rows_per_second", float64(int(sinkRate)), "rows/s")
+	bench("sink_rows_per_second_after_first", float64(int(float64(want)/(sinkTime-firstRow.Sub(start)).Seconds())), "rows/s")
 	bench("clickhouse_client_rows_per_second", float64(int(clientRate)), "rows/s")
 	bench("sink_over_clickhouse_client", float64(int(sinkRate/clientRate*1000+0.5))/1000, "ratio")
 	return nil
@@ -270,6 +280,31 @@ func produce(ctx context.Context, kc *kgo.Client, prefix string, n int) error {
 	default:
 		return nil
 	}
+}
+
+// selfCPU is the user plus system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// insertTimes summarises the sink's insert histogram: inserts and their total seconds.
+func insertTimes(reg *prometheus.Registry) string {
+	mfs, _ := reg.Gather()
+	var n uint64
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == "votestream_sink_insert_seconds" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+				sum += m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return fmt.Sprintf("%d inserts took %.2fs in all", n, sum)
 }
 
 // rowsByTable reads the sink's rows counter by table.
