@@ -9,19 +9,24 @@
 //
 //   - night_seconds: wall time from the first request to the last of (the last row the
 //     sink wrote to ClickHouse, the last estimate published);
-//   - night_submissions: submissions in the night; night_ingest_per_second: accepted
-//     submissions per second over the replay;
-//   - for each stage, the second its work ended (from the first request), its throughput
-//     over its active span, its largest consumer lag seen, and for each process its peak
-//     RSS (VmHWM) and peak Go heap in use (night_<role>_peak_rss_mib, _peak_heap_mib);
-//   - night_peak_rss_total_mib: the sum of the processes' peaks.
+//   - night_submissions: submissions in the night; night_ingest_per_second and
+//     night_consolidate_per_second: accepted submissions per second over the replay, and
+//     until consolidate's work ended;
+//   - for each stage, the second its work ended (from the first request), its largest
+//     consumer lag seen, and for each process its peak RSS (VmHWM) and peak Go heap in use
+//     (night_<role>_done_s, _peak_lag, _peak_rss_mib, _peak_heap_mib);
+//   - night_peak_rss_total_mib: the sum of the processes' peaks;
+//   - with -peak (10m by default), first, on a pipeline of its own: the busiest window of the
+//     night at -peak-speed (10x), peak_report_to_feed_p99_s (peak.go);
+//   - with -outage (off by default), the same window over a private broker stopped for that
+//     long, outage_catchup_s (outage.go).
 //
 // A stage's work has ended when its counters (records applied, rows written, estimates
 // published) have not moved for -quiet after the replay ended; the time of their last move
 // is taken. `-scale` makes a smaller country (0.1 by default, what `make bench` runs; 1 is
 // the national night, see docs/benchmarks.md for its command). `-progress-updates` sets the
 // tally-board reports per volunteer and ballot before the final form: the simulator's
-// default (2.5) gives about 975,000 submissions at scale 1, 7.5 about 2.5 million.
+// default (2.5) gives about 975,000 submissions at scale 1, 7.5 about 1.8 million.
 package main
 
 import (
@@ -74,7 +79,7 @@ func main() {
 	flag.StringVar(&o.kafka, "kafka", os.Getenv("VOTESTREAM_KAFKA"), "Kafka seed broker (default $VOTESTREAM_KAFKA)")
 	flag.StringVar(&o.clickhouse, "clickhouse", os.Getenv("VOTESTREAM_CLICKHOUSE"), "ClickHouse native address (default $VOTESTREAM_CLICKHOUSE)")
 	flag.Float64Var(&o.scale, "scale", 0.1, "fraction of the national country, in (0, 1]; 1 is the national night")
-	flag.Float64Var(&o.progress, "progress-updates", d.Night.ProgressUpdates, "tally-board reports per volunteer and ballot before the final form (7.5 gives about 2.5 million submissions at -scale 1)")
+	flag.Float64Var(&o.progress, "progress-updates", d.Night.ProgressUpdates, "tally-board reports per volunteer and ballot before the final form (7.5 gives about 1.8 million submissions at -scale 1)")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the country and its night")
 	flag.IntVar(&o.concurrency, "concurrency", 128, "requests in flight from the replaying phones")
 	flag.DurationVar(&o.quiet, "quiet", 20*time.Second, "a stage has finished when its counters have not moved for this long after the replay")
