@@ -5,7 +5,11 @@
 //     (as a phone sends them), closed loop over loopback HTTP with -clients connections;
 //  2. ingest_batch_throughput: the same with batches of 100 per request;
 //  3. ingest_p50_ms, ingest_p99_ms: latency at a fixed rate (-rate, 5,000/s), open loop,
-//     measured from each request's scheduled time so stalls are not hidden;
+//     measured from each request's scheduled time so stalls are not hidden, the median of
+//     -latency-runs runs (3) after two unmeasured seconds; each run prints where its tail
+//     came from: Kafka's acknowledgements (ingest's histogram), this process's GC pauses and
+//     goroutine scheduling latency (runtime/metrics), and the load generator's dispatch delay;
+//     http_floor_p99_ms: the same rate against the HTTP floor (below);
 //  4. bare_producer_throughput: a bare franz-go producer with ingest's producer settings
 //     writing the same records (Report JSON with its envelope, keyed by station) as fast as
 //     the broker takes them: the physical limit of this machine and broker;
@@ -20,7 +24,11 @@
 //     the records the topic gained; ingest_wrk_over_bare_sync: its ratio to the sync producer;
 //     ingest_cpu_per_submission_us: ingest's CPU (HTTP, auth, validation, producer) per
 //     accepted submission. Skipped, with a note, when wrk is not installed (scripts/bench
-//     installs it).
+//     installs it);
+//  7. http_floor_throughput_wrk and ingest_over_http_floor (issue 18): the same wrk script,
+//     threads, connections and window against a bare net/http server in this process that
+//     reads the body and answers a fixed 202, right after phase 6: what ingest reaches of
+//     what any Go HTTP endpoint reaches on this machine at this moment.
 //
 // A phase given a duration of 0 is skipped. The process runs with GOGC=ingest.GCPercent, as
 // `votestream ingest` does, unless GOGC is set.
@@ -71,6 +79,7 @@ type options struct {
 	seeds                        string
 	single, batch, latency, bare time.Duration
 	rate, clients, batchClients  int
+	latencyRuns                  int
 	wrk                          time.Duration
 	wrkThreads, wrkConns         int
 	linger                       time.Duration
@@ -88,6 +97,7 @@ func main() {
 	flag.DurationVar(&o.wrk, "wrk", 6*time.Second, "measured duration of the wrk phase (after 2s warm-up); 0 skips it")
 	flag.IntVar(&o.wrkThreads, "wrk-threads", 2, "wrk threads")
 	flag.IntVar(&o.wrkConns, "wrk-conns", 128, "wrk connections")
+	flag.IntVar(&o.latencyRuns, "latency-runs", 3, "runs of the latency phase; the median of their p50 and p99 is printed")
 	flag.IntVar(&o.rate, "rate", 5000, "fixed rate of the latency phase, submissions/s")
 	flag.IntVar(&o.clients, "clients", 256, "concurrent HTTP clients sending one submission per request")
 	flag.IntVar(&o.batchClients, "batch-clients", 16, "concurrent HTTP clients sending batches of 100")
@@ -253,27 +263,31 @@ func closedLoop(workers int, warm, d time.Duration, per int, send func() (int, e
 
 // fixedRate sends rate requests per second for d from a pool of workers and returns the
 // sorted latencies of the accepted ones, each from its scheduled send time.
-func fixedRate(rate int, d time.Duration, send func() (int, error)) ([]time.Duration, int64) {
+// The second result is each accepted request's dispatch delay: from its scheduled time to
+// the moment a worker of the load generator began sending it (the generator's own share of
+// the tail).
+func fixedRate(rate int, d time.Duration, send func() (int, error)) ([]time.Duration, []time.Duration, int64) {
 	jobs := make(chan time.Time, rate*int(d/time.Second+1))
 	var mu sync.Mutex
-	var lats []time.Duration
+	var lats, delays []time.Duration
 	var refused atomic.Int64
 	var wg sync.WaitGroup
 	for range 512 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var mine []time.Duration
+			var mine, myDelays []time.Duration
 			for at := range jobs {
+				delay := time.Since(at)
 				code, err := send()
 				if err != nil || code != http.StatusAccepted {
 					refused.Add(1)
 					continue
 				}
-				mine = append(mine, time.Since(at))
+				mine, myDelays = append(mine, time.Since(at)), append(myDelays, delay)
 			}
 			mu.Lock()
-			lats = append(lats, mine...)
+			lats, delays = append(lats, mine...), append(delays, myDelays...)
 			mu.Unlock()
 		}()
 	}
@@ -290,7 +304,40 @@ func fixedRate(rate int, d time.Duration, send func() (int, error)) ([]time.Dura
 	close(jobs)
 	wg.Wait()
 	slices.Sort(lats)
-	return lats, refused.Load()
+	slices.Sort(delays)
+	return lats, delays, refused.Load()
+}
+
+// waitReady polls url until it answers 200, for at most limit.
+func waitReady(ctx context.Context, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s (last: %v)", url, limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// median of the runs' figures (the middle one, or the lower middle of an even count).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(v))
+	return s[(len(s)-1)/2]
 }
 
 func percentile(lats []time.Duration, p float64) float64 {
@@ -390,6 +437,10 @@ func run(o options) error {
 			Transport: &http.Transport{MaxIdleConns: 2048, MaxIdleConnsPerHost: 2048, DisableCompression: true}},
 	}
 	single := func() (int, error) { body, auth := w.single(); return c.post(body, auth) }
+	// Until its idempotency store is warmed ingest answers 503 STARTING: no phase measures that.
+	if err := waitReady(ctx, "http://"+ln.Addr().String()+"/readyz", time.Minute); err != nil {
+		return err
+	}
 	batch := func() (int, error) { body, auth := w.batch(); return c.post(body, auth) }
 
 	// A phase given a duration of 0 is skipped (to profile or repeat one phase alone).
@@ -406,23 +457,48 @@ func run(o options) error {
 			return err
 		}
 	}
-	var lats []time.Duration
+	// The latency phase -latency-runs times (the issue asks for the median of three), each
+	// with where its tail came from; then the HTTP floor at the same rate for comparison.
+	var p50s, p99s []float64
+	var floorP99 float64
 	if o.latency > 0 {
-		before, err := produceBuckets(reg)
+		// Fresh topics and connections first: two unmeasured seconds at the rate.
+		_, _, _ = fixedRate(o.rate, 2*time.Second, single)
+		for run := range o.latencyRuns {
+			before, err := produceBuckets(reg)
+			if err != nil {
+				return err
+			}
+			rt0 := sampleRuntime()
+			lats, delays, refused := fixedRate(o.rate, o.latency, single)
+			rt1 := sampleRuntime()
+			after, err := produceBuckets(reg)
+			if err != nil {
+				return err
+			}
+			p50s, p99s = append(p50s, percentile(lats, .5)), append(p99s, percentile(lats, .99))
+			fmt.Fprintf(os.Stderr, "# fixed rate %d/s, run %d: %d accepted, %d refused; p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+				o.rate, run+1, len(lats), refused, percentile(lats, .5), percentile(lats, .9), percentile(lats, .99), percentile(lats, 1))
+			fmt.Fprintf(os.Stderr, "#   where the tail comes from:\n#   - kafka acknowledgement (producer linger %s + broker), by upper bound: %s\n", o.linger, bucketDiff(before, after))
+			fmt.Fprintf(os.Stderr, "#   - this process (ingest and the load generator): %s\n", describeRuntime(rt0, rt1))
+			fmt.Fprintf(os.Stderr, "#   - load generator: dispatch delay p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+				percentile(delays, .5), percentile(delays, .99), percentile(delays, 1))
+		}
+		floor, err := startFloor()
 		if err != nil {
 			return err
 		}
-		var refused int64
-		lats, refused = fixedRate(o.rate, o.latency, single)
-		after, err := produceBuckets(reg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "# kafka acknowledgement time in that phase, by upper bound: %s\n", bucketDiff(before, after))
-		fmt.Fprintf(os.Stderr, "# fixed rate %d/s: %d accepted, %d refused; p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-			o.rate, len(lats), refused, percentile(lats, .5), percentile(lats, .9), percentile(lats, .99), percentile(lats, 1))
+		fc := &client{url: floor.url, http: c.http}
+		rt0 := sampleRuntime()
+		lats, delays, refused := fixedRate(o.rate, o.latency, func() (int, error) { body, auth := w.single(); return fc.post(body, auth) })
+		rt1 := sampleRuntime()
+		floor.stop()
+		floorP99 = percentile(lats, .99)
+		fmt.Fprintf(os.Stderr, "# the HTTP floor at %d/s: %d answered, %d failed; p50 %.2f ms, p99 %.2f ms, max %.2f ms; dispatch delay p99 %.2f ms; %s\n",
+			o.rate, len(lats), refused, percentile(lats, .5), floorP99, percentile(lats, 1), percentile(delays, .99), describeRuntime(rt0, rt1))
 	}
 	var wrkRes *wrkResult
+	var floorTP float64
 	if _, err := exec.LookPath("wrk"); o.wrk > 0 && err != nil {
 		fmt.Fprintln(os.Stderr, "# wrk is not installed: skipping the wrk phase (apt-get install wrk)")
 	} else if o.wrk > 0 {
@@ -432,6 +508,16 @@ func run(o options) error {
 			return err
 		}
 		wrkRes = &r
+		floor, err := startFloor()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "# the HTTP floor (bare net/http reading the body, a fixed 202), driven by the same wrk run\n")
+		floorTP, err = wrkFloor(o, w, floor)
+		floor.stop()
+		if err != nil {
+			return err
+		}
 	}
 	stopServer()
 
@@ -460,8 +546,9 @@ func run(o options) error {
 	round := func(v float64, places int) float64 { p := math.Pow(10, float64(places)); return math.Round(v*p) / p }
 	bench("ingest_throughput", round(singleTP, 0), "submissions/s", o.single > 0)
 	bench("ingest_batch_throughput", round(batchTP, 0), "submissions/s", o.batch > 0)
-	bench("ingest_p50_ms", round(percentile(lats, .5), 2), "ms", o.latency > 0)
-	bench("ingest_p99_ms", round(percentile(lats, .99), 2), "ms", o.latency > 0)
+	bench("ingest_p50_ms", round(median(p50s), 2), "ms", o.latency > 0)
+	bench("ingest_p99_ms", round(median(p99s), 2), "ms", o.latency > 0)
+	bench("http_floor_p99_ms", round(floorP99, 2), "ms", o.latency > 0)
 	bench("bare_producer_throughput", round(bareTP, 0), "records/s", o.bare > 0)
 	bench("bare_producer_sync_throughput", round(bareSyncTP, 0), "records/s", o.bare > 0)
 	bench("ingest_over_bare", round(singleTP/bareTP, 3), "ratio", o.bare > 0 && o.single > 0)
@@ -473,6 +560,8 @@ func run(o options) error {
 		bench("ingest_cpu_per_submission_us", round(wrkRes.cpuPerItem.Seconds()*1e6, 2), "us", true)
 		bench("ingest_throughput_wrk", round(wrkRes.perSecond, 0), "submissions/s", true)
 		bench("ingest_wrk_over_bare_sync", round(wrkRes.perSecond/bareSyncTP, 3), "ratio", o.bare > 0)
+		bench("http_floor_throughput_wrk", round(floorTP, 0), "requests/s", floorTP > 0)
+		bench("ingest_over_http_floor", round(wrkRes.perSecond/floorTP, 3), "ratio", floorTP > 0)
 	}
 	return nil
 }

@@ -82,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	runFn := c.setup(fs)
 	var lf logFlags
 	lf.register(fs)
+	var mf memoryFlags
+	mf.register(fs, c.name)
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: votestream %s [flags] %s\n\n%s\n", c.name, c.usage, c.summary)
@@ -106,6 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := applyEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
+		return 2
+	}
+	if err := mf.apply(fs); err != nil {
 		fmt.Fprintf(stderr, "votestream %s: %v\n", c.name, err)
 		return 2
 	}
