@@ -42,6 +42,7 @@ func init() {
 			})
 			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
 			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
+			fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "the transparency log's checkpoints reach the summary and the stream at most this often (the newest held back goes out when it is up)")
 			fs.StringVar(&cfg.Attribution, "attribution", cfg.Attribution, "licence and attribution line in every payload")
 			fs.BoolVar(&cfg.TestMode, "test-mode", false, "serve a simulated night (needs its --topic-prefix): every payload says \"test\": true, only test keys (keygen --test) work")
 			testKey := fs.Bool("test", false, "keygen: make a test key, for the --test-mode feed only")

@@ -552,6 +552,9 @@ type SummaryAnswer struct {
 	Estimate *EstimateView `json:"estimate"`
 	// NationalCall is the desk's approved call of the largest party; null when none.
 	NationalCall *CallView `json:"national_call"`
+	// LogCheckpoint is the transparency log's newest signed checkpoint the feed has passed
+	// on (at most one per Config.CheckpointEvery); null before the first.
+	LogCheckpoint *CheckpointView `json:"log_checkpoint"`
 }
 
 // Version returns the version of the answers that reflect every change: the summary, the
@@ -570,6 +573,7 @@ func (v *View) Summary() SummaryAnswer {
 		s.Estimate = &ev
 	}
 	s.NationalCall = v.callView(v.nationalCall)
+	s.LogCheckpoint = checkpointView(v.checkpoint)
 	return s
 }
 

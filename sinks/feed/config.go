@@ -74,6 +74,10 @@ type Config struct {
 	// had at start, or, should a partition's tail never arrive (a compacted-away record),
 	// after this long without a record. Default 10s.
 	CatchUpIdle time.Duration
+	// CheckpointEvery: the transparency log's checkpoints (checkpoints.v1) reach the summary
+	// and the stream at most this often; the newest held back goes out when it is up.
+	// Default 30s.
+	CheckpointEvery time.Duration
 	// StartTimeout bounds the tries to list the topics' offsets at start. Default 60s.
 	StartTimeout time.Duration
 	// ShutdownGrace is how long requests in flight may take to finish on shutdown.
@@ -131,6 +135,7 @@ func DefaultConfig() Config {
 		WriteTimeout:          30 * time.Second,
 		EstimateBacklog:       16,
 		CatchUpIdle:           10 * time.Second,
+		CheckpointEvery:       30 * time.Second,
 		StartTimeout:          60 * time.Second,
 		ShutdownGrace:         5 * time.Second,
 		PollsClose:            election.PollsClose(election.DefaultElectionDay),
@@ -174,6 +179,8 @@ func (c Config) Validate() error {
 		return bad("EstimateBacklog %d < 1", c.EstimateBacklog)
 	case c.CatchUpIdle <= 0:
 		return bad("CatchUpIdle %v <= 0", c.CatchUpIdle)
+	case c.CheckpointEvery < 0:
+		return bad("CheckpointEvery %v < 0", c.CheckpointEvery)
 	case c.StartTimeout <= 0:
 		return bad("StartTimeout %v <= 0", c.StartTimeout)
 	case c.ShutdownGrace <= 0:

@@ -31,13 +31,16 @@ var startCurve = backoff.Exponential(500*time.Millisecond, 15*time.Second)
 func (f *Feed) consume(ctx context.Context) error {
 	results := f.cfg.TopicPrefix + schemas.TopicStationResults
 	calls := f.cfg.TopicPrefix + schemas.TopicCalls
+	checkpoints := f.cfg.TopicPrefix + schemas.TopicCheckpoints
+	gate := &checkpointGate{every: f.cfg.CheckpointEvery}
 	rd, err := kafkaread.New(kafkaread.Config{
 		Seeds: f.cfg.Seeds,
 		// Station results from the start (the compacted topic is the state); of estimates
 		// only the newest EstimateBacklog records.
-		// and the desk's calls whole (calls.go).
+		// and the desk's calls whole (calls.go); of the log's checkpoints the newest few (one
+		// origin may be cosigned again after a newer one of the same size).
 		Topics: []kafkaread.Topic{{Name: results}, {Name: f.cfg.TopicPrefix + schemas.TopicEstimates, Newest: f.cfg.EstimateBacklog},
-			{Name: calls}},
+			{Name: calls}, {Name: checkpoints, Newest: 8}},
 		Live:          true,
 		List:          kafkaread.ListCurve.Within(f.cfg.StartTimeout),
 		WaitForTopics: true,
@@ -48,7 +51,7 @@ func (f *Feed) consume(ctx context.Context) error {
 		return err
 	}
 	defer rd.Close()
-	if err := f.start(ctx, rd, results, f.cfg.TopicPrefix+schemas.TopicEstimates, calls); err != nil {
+	if err := f.start(ctx, rd, results, f.cfg.TopicPrefix+schemas.TopicEstimates, calls, checkpoints); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -62,6 +65,8 @@ func (f *Feed) consume(ctx context.Context) error {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if !f.ready.Load() {
 			pollCtx, cancel = context.WithTimeout(ctx, f.cfg.CatchUpIdle)
+		} else if due := gate.due(); !due.IsZero() {
+			pollCtx, cancel = context.WithDeadline(ctx, due) // a held checkpoint goes out on time
 		}
 		b, err := rd.Poll(pollCtx)
 		cancel()
@@ -75,6 +80,12 @@ func (f *Feed) consume(ctx context.Context) error {
 				if c, ok := f.decodeCall(rec); ok {
 					in = append(in, input{call: c})
 				}
+			} else if rec.Topic == checkpoints {
+				if cp, ok := f.decodeCheckpoint(rec); ok {
+					if cp = gate.offer(cp, time.Now()); cp != nil {
+						in = append(in, input{cp: cp})
+					}
+				}
 			} else if it, ok := f.decode(rec, rec.Topic == results); ok {
 				in = append(in, it)
 			}
@@ -82,6 +93,9 @@ func (f *Feed) consume(ctx context.Context) error {
 				f.applyInputs(in)
 				in = in[:0]
 			}
+		}
+		if cp := gate.release(time.Now()); cp != nil {
+			in = append(in, input{cp: cp})
 		}
 		if len(in) > 0 {
 			f.applyInputs(in)

@@ -195,6 +195,7 @@ type input struct {
 	sr        *schemas.StationResult
 	est       *schemas.Estimate
 	call      *schemas.Call
+	cp        *schemas.Checkpoint
 	tombstone [2]string // station id and ballot of a deleted result
 }
 
@@ -227,6 +228,9 @@ func (f *Feed) applyInputs(in []input) (applied int) {
 			} else {
 				f.m.records.WithLabelValues(schemas.TopicCalls, "ignored").Inc()
 			}
+		case it.cp != nil:
+			ch, ok = f.view.ApplyCheckpoint(*it.cp)
+			f.m.records.WithLabelValues(schemas.TopicCheckpoints, map[bool]string{true: "applied", false: "stale"}[ok]).Inc()
 		case it.est != nil:
 			ch, ok = f.view.ApplyEstimate(*it.est)
 			if ok {

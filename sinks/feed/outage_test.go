@@ -27,7 +27,7 @@ type runningFeed struct {
 	done chan error
 }
 
-func startFeed(t *testing.T, ctx context.Context, env *testenv.KafkaEnv, startTimeout time.Duration) *runningFeed {
+func startFeed(t *testing.T, ctx context.Context, env *testenv.KafkaEnv, startTimeout time.Duration, edit ...func(*Config)) *runningFeed {
 	t.Helper()
 	keys := filepath.Join(t.TempDir(), "keys")
 	if err := os.WriteFile(keys, []byte(keyNation+" Nation TV\n"), 0o600); err != nil {
@@ -39,6 +39,9 @@ func startFeed(t *testing.T, ctx context.Context, env *testenv.KafkaEnv, startTi
 	cfg.StartTimeout = startTimeout
 	cfg.RateLimit = 1000 // the test polls the summary for a state
 	cfg.Logger = slog.New(slog.NewTextHandler(rf.logs, nil))
+	for _, e := range edit {
+		e(&cfg)
+	}
 	var err error
 	if rf.f, err = New(cfg); err != nil {
 		t.Fatal(err)

@@ -172,6 +172,7 @@ type View struct {
 	// The desk's calls (calls.go): ids taken, and the standing national call.
 	callSeen            map[string]bool
 	nationalCall        *schemas.Call
+	checkpoint          *schemas.Checkpoint // the transparency log's newest
 	nationalCallVersion uint64
 }
 
