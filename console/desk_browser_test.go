@@ -16,12 +16,14 @@ func TestBrowserDeskApprovesCall(t *testing.T) {
 	p := startPipeline(t)
 	p.publishEstimate(deskEstimate("e1", 0))
 	desk := p.desk()
+	deskTok := p.enrol("desk-browser", schemas.RoleDesk, "")
 	waitFor(t, "the desk reads e1", func() bool { d := p.deskView(desk); return d.Ready && d.EstimateID == "e1" })
 	var text, sel string
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(p.console+"/desk.html"),
 		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), desk),
+		chromedp.SendKeys(chromedp.CSS("#token"), deskTok),
+		chromedp.SendKeys(chromedp.CSS("#code"), p.code("desk-browser")),
 		chromedp.Click(chromedp.CSS("#signin")),
 		chromedp.WaitVisible(chromedp.CSS("#race-C1")),
 		into(chromedp.Evaluate[string](`document.querySelector('#races').innerText`), &text),
@@ -61,7 +63,7 @@ func TestBrowserDeskApprovesCall(t *testing.T) {
 	}
 	waitFor(t, "the approved call in the newsroom feed", func() bool {
 		c := p.feedConstituency("C1")
-		return c.Call != nil && c.Call.State == schemas.CallCalled && c.Call.By == "desk-1"
+		return c.Call != nil && c.Call.State == schemas.CallCalled && c.Call.By == "desk-browser"
 	})
 	var top bool // the sticky header belongs at the top of the full-page shot
 	if err := chromedp.Do(ctx, into(chromedp.Evaluate[bool](`window.scrollTo(0, 0), window.scrollY === 0`), &top)); err != nil || !top {

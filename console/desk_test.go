@@ -11,14 +11,13 @@ import (
 	"time"
 
 	"votestream/console"
-	"votestream/ingest/token"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 	"votestream/sinks/feed"
 )
 
 func (p *pipeline) desk() string {
-	return p.token(token.Claims{VolunteerID: "desk-1", Org: "โต๊ะประกาศผล", Role: schemas.RoleDesk})
+	return p.session("desk-1", schemas.RoleDesk, "")
 }
 
 // publishEstimate writes an estimate as the estimator would.

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"votestream/console"
+	"votestream/ingest/token"
+	"votestream/schemas"
 )
 
 // TestRefusalsForLeads: refused requests to ingest travel refusals.v1 -> the sink ->
@@ -32,7 +34,7 @@ func TestRefusalsForLeads(t *testing.T) {
 		"votes": map[string]int{"1": 900}, "evidence": []string{},
 	}, http.StatusUnprocessableEntity)
 	// C2: C1's lead tries to decide a station of C2.
-	post(p.lead("C1"), "/v1/reviews", map[string]any{
+	post(p.token(token.Claims{VolunteerID: "lead-C1", Role: schemas.RoleDistrictLead, Constituency: "C1"}), "/v1/reviews", map[string]any{
 		"review_id": uuid.NewString(), "station_id": "S21", "ballot": "constituency",
 		"accept_submission_id": uuid.NewString(), "reason": "trying my luck",
 	}, http.StatusForbidden)
@@ -84,8 +86,7 @@ func TestRefusalsForLeads(t *testing.T) {
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(p.console+"/#/"),
 		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), p.lead("C1")),
-		chromedp.Click(chromedp.CSS("#signin")),
+		p.signIn("lead-C1-web", schemas.RoleDistrictLead, "C1"),
 		chromedp.WaitVisible(chromedp.CSS("#refusals-link")),
 		chromedp.Click(chromedp.CSS("#refusals-link")),
 		chromedp.WaitVisible(chromedp.CSS("#refusals tbody tr")),
@@ -96,8 +97,7 @@ func TestRefusalsForLeads(t *testing.T) {
 	}
 	err = chromedp.Do(ctx,
 		signOut(),
-		chromedp.SendKeys(chromedp.CSS("#token"), war),
-		chromedp.Click(chromedp.CSS("#signin")),
+		p.signIn("war-room-web", schemas.RoleWarRoom, ""),
 		chromedp.WaitVisible(chromedp.CSS("#refusals-link")), // signing in opens the queue
 		chromedp.Click(chromedp.CSS("#refusals-link")),
 		chromedp.WaitVisible(chromedp.CSS("#refusals tbody tr:nth-child(3)")),

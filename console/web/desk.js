@@ -46,16 +46,18 @@ const errText = (b) => b && b.error ? `${b.error.message} (${b.error.code})` : "
 
 function loginPage(m) {
   const tok = h("textarea", {id: "token", rows: 4, placeholder: "vt1.…", autocomplete: "off", spellcheck: "false", "aria-label": "token"});
+  const code = h("input", {id: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6, size: 8, pattern: "[0-9]{6}", placeholder: "123456", "aria-label": "code"});
   const err = h("div", {class: "error", hidden: !m}, m || "");
   app().replaceChildren(h("form", {class: "card", onsubmit: async (e) => {
     e.preventDefault();
-    const r = await api("/v1/session", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: tok.value.trim()})});
-    if (r.status !== 200) { err.hidden = false; err.textContent = errText(r.body); return; }
+    const r = await api("/v1/session", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: tok.value.trim(), code: code.value.trim()})});
+    if (r.status !== 200) { err.hidden = false; err.textContent = errText(r.body); code.value = ""; code.focus(); return; }
     me = r.body; start();
   }},
     h("h1", {}, bi("เข้าสู่โต๊ะประกาศผล", "Sign in to the decision desk")),
-    h("p", {}, "วางโทเค็นของโต๊ะประกาศผล (หรือห้องปฏิบัติการ เพื่อดูอย่างเดียว) ", h("span", {class: "en"}, "Paste your desk token (a war room token may look, not decide).")),
-    h("label", {for: "token"}, bi("โทเค็น", "Token")), tok, err,
+    h("p", {}, "วางโทเค็นของโต๊ะประกาศผล (หรือห้องปฏิบัติการ เพื่อดูอย่างเดียว) แล้วพิมพ์รหัส 6 หลักจากแอปยืนยันตัวตน ", h("span", {class: "en"}, "Paste your desk token (a war room token may look, not decide), then type the 6-digit code your authenticator app shows now.")),
+    h("label", {for: "token"}, bi("โทเค็น", "Token")), tok,
+    h("label", {for: "code"}, bi("รหัสจากแอป (6 หลัก)", "Authenticator code (6 digits)")), code, err,
     h("p", {}, h("button", {class: "primary", type: "submit", id: "signin"}, "เข้าสู่ระบบ · Sign in"))));
   tok.focus();
 }
