@@ -62,6 +62,12 @@ type Config struct {
 	// IngestURL is ingest's base URL, where decisions and official figures are forwarded.
 	// Default "http://127.0.0.1:8080". CLI: --ingest.
 	IngestURL string
+	// ConsoleKeysFile is the key file shared with ingest (token.LoadConsoleKeys, ingest's
+	// --console-keys): every decision and official figure forwarded to ingest is signed
+	// with it, and ingest given the same file takes a privileged token's decision only so
+	// signed. "" signs nothing (New logs a warning): an ingest with --console-keys then
+	// refuses the console's forwards with CONSOLE_ONLY. Default "". CLI: --console-keys.
+	ConsoleKeysFile string
 	// ForwardTimeout bounds one forwarded call to ingest. Default 15s.
 	ForwardTimeout time.Duration
 

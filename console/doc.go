@@ -6,9 +6,12 @@
 //
 // It decides nothing itself: a lead's decision (accept a source, corrected figures, mark
 // verified) is forwarded to ingest's POST /v1/reviews with the lead's own token, so it is
-// checked, scoped and audited there exactly like a review sent with curl, and official
-// figures go to ingest's POST /v1/official. The console only refuses early what ingest
-// would refuse, and validates a whole CSV of official figures before sending any row.
+// checked, scoped and audited there like any review, and official figures go to ingest's
+// POST /v1/official. Each forward is signed with the console key (Config.ConsoleKeysFile):
+// an ingest holding the same key takes a privileged token's decision only so signed, so
+// the second factor and the second approver checked here cannot be skipped. The console
+// only refuses early what ingest would refuse, and validates a whole CSV of official
+// figures before sending any row.
 //
 // Who sees what: the war room sees everything; a district lead sees the stations of the
 // constituency their token names, and an evidence photo only when a report from one of

@@ -101,6 +101,8 @@ type pipeline struct {
 	evidence string        // ingest's evidence folder
 	feed     string        // the newsroom feed's base URL
 	feedKey  string
+	// consoleKeys is the key file the console signs its forwards with and ingest checks.
+	consoleKeys string
 }
 
 func startPipeline(t *testing.T) *pipeline { return startPipelineWith(t, nil) }
@@ -141,7 +143,14 @@ func startPipelineWith(t *testing.T, cfgHook func(*console.Config)) *pipeline {
 		t.Fatal(err)
 	}
 	p := &pipeline{t: t, country: testCountry(t), kafka: k, ch: ch, ring: ring, staff: staffRing, staffDir: dir,
-		sessions: map[string]string{}, evidence: filepath.Join(dir, "evidence")}
+		sessions: map[string]string{}, evidence: filepath.Join(dir, "evidence"), consoleKeys: filepath.Join(dir, "console-keys")}
+	cline, err := token.NewKeyLine("console1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.consoleKeys, []byte(cline), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 5)
 	running := 0
@@ -161,7 +170,7 @@ func startPipelineWith(t *testing.T, cfgHook func(*console.Config)) *pipeline {
 	icfg := ingest.DefaultConfig()
 	icfg.Seeds, icfg.TopicPrefix, icfg.TokenKeysFile, icfg.EvidenceDir = k.Seeds, k.Prefix, keys, p.evidence
 	icfg.Country, icfg.Logger = p.country, quiet()
-	icfg.StaffKeysFile = staffKeys
+	icfg.StaffKeysFile, icfg.ConsoleKeysFile = staffKeys, p.consoleKeys
 	icfg.WarmupTimeout, icfg.RatePerVolunteer = 0, 0
 	isrv, err := ingest.New(icfg)
 	if err != nil {
@@ -217,6 +226,7 @@ func startPipelineWith(t *testing.T, cfgHook func(*console.Config)) *pipeline {
 	cfg.Country, cfg.ClickHouseAddr, cfg.Database = p.country, ch.Addr, ch.Database
 	cfg.Listen, cfg.StaffKeysFile, cfg.IngestURL, cfg.EvidenceDir = "127.0.0.1:0", staffKeys, p.ingest, p.evidence
 	cfg.StaffFile = filepath.Join(dir, "staff.json")
+	cfg.ConsoleKeysFile = p.consoleKeys
 	cfg.Seeds, cfg.TopicPrefix = k.Seeds, k.Prefix // the decision desk
 	if cfgHook != nil {
 		cfgHook(&cfg)
@@ -399,6 +409,23 @@ func (p *pipeline) submit(tok, station, ballot string, cast, invalid, noVote int
 		p.t.Fatalf("submit %s: %d %s", station, st, body)
 	}
 	return id
+}
+
+// consoleSigned returns the headers with which the console signs body for ingest's path
+// and tok, for a test that posts to ingest itself what the console would forward.
+func (p *pipeline) consoleSigned(path, tok string, body []byte) []string {
+	p.t.Helper()
+	keys, err := token.LoadConsoleKeys(p.consoleKeys)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, p.ingest+path, nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	keys.Sign(req, path, body, time.Now())
+	return []string{token.HeaderConsoleSignature, req.Header.Get(token.HeaderConsoleSignature), token.HeaderConsoleTime, req.Header.Get(token.HeaderConsoleTime)}
 }
 
 // lockedBuffer is an io.Writer safe for the concurrent writes of a logger.

@@ -23,7 +23,11 @@ func TestRefusalsForLeads(t *testing.T) {
 	post := func(tok, path string, body map[string]any, want int) {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		if st, rb, _ := do(t, http.MethodPost, p.ingest+path, tok, b); st != want {
+		var signed []string
+		if path == "/v1/reviews" { // as the console forwards a lead's decision
+			signed = p.consoleSigned(path, tok, b)
+		}
+		if st, rb, _ := do(t, http.MethodPost, p.ingest+path, tok, b, signed...); st != want {
 			t.Fatalf("POST %s: %d %s, want %d", path, st, rb, want)
 		}
 	}

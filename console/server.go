@@ -35,6 +35,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	keys    *token.Keyring
+	signer  *token.ConsoleKeys // nil: forwards go unsigned
 	revoked *token.Revocations
 	store   *store
 	photos  photos
@@ -71,6 +72,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
+	var signer *token.ConsoleKeys
+	if cfg.ConsoleKeysFile != "" {
+		if signer, err = token.LoadConsoleKeys(cfg.ConsoleKeysFile); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		if err := token.CheckConsoleDisjoint(keys, signer); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	} else {
+		cfg.Logger.Warn("console: no --console-keys: decisions are forwarded to ingest unsigned; an ingest with --console-keys refuses them, one without takes a staff token alone")
+	}
 	revoked := token.NoRevocations()
 	if cfg.RevocationFile != "" {
 		if revoked, err = token.LoadRevocations(cfg.RevocationFile); err != nil {
@@ -94,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 		ph = s3Photos{st: st}
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, keys: keys, revoked: revoked,
+		cfg: cfg, log: cfg.Logger, keys: keys, signer: signer, revoked: revoked,
 		store:   &store{conn: conn, db: cfg.Database, country: cfg.Country},
 		photos:  ph,
 		metrics: newMetrics(cfg.Registerer),

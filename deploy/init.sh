@@ -62,6 +62,13 @@ if [ ! -s "$HOME_DIR/staff-keys" ]; then
   "$VS" staff keygen --staff-keys "$HOME_DIR/staff-keys"
   log "made the staff token signing key $HOME_DIR/staff-keys"
 fi
+# The console key: the review console signs every decision it forwards with it, and ingest
+# takes a lead's or the war room's decision only so signed (the second factor and the second
+# approver are checked in the console). Give the console the same file (--console-keys).
+if [ ! -s "$HOME_DIR/console-keys" ]; then
+  "$VS" staff keygen --console-keys "$HOME_DIR/console-keys"
+  log "made the console key $HOME_DIR/console-keys (give the review console the same file)"
+fi
 [ -f "$HOME_DIR/revocations" ] || : >"$HOME_DIR/revocations"
 
 # The transparency log's signing key: made once, kept (rotating it is evidencelog keygen).

@@ -41,6 +41,15 @@ type Config struct {
 	// desk's tokens (token.LoadStaffKeyring); "" refuses every privileged token. The
 	// volunteers' keys never verify a privileged token. CLI: --staff-keys.
 	StaffKeysFile string
+	// ConsoleKeysFile is the key file shared with the review console (token.LoadConsoleKeys,
+	// the console's --console-keys): with it, a review or official figure sent with a
+	// privileged token is taken only when the console signed the request (so its second
+	// factor and second approver cannot be skipped), else 403 CONSOLE_ONLY. "" takes a
+	// staff token alone, as before, and logs a warning at start. CLI: --console-keys.
+	ConsoleKeysFile string
+	// ConsoleSkew is how far the console's signing time may be from ingest's clock.
+	// Default 5m.
+	ConsoleSkew time.Duration
 	// RevocationFile lists revoked volunteer and token ids, one per line; "" for none.
 	// Re-read every RevocationReload when it changes. Default "".
 	RevocationFile string
@@ -137,6 +146,7 @@ func DefaultConfig() Config {
 		Listen:             ":8080",
 		Seeds:              []string{"127.0.0.1:9092"},
 		RevocationReload:   10 * time.Second,
+		ConsoleSkew:        5 * time.Minute,
 		MaxBodyBytes:       256 << 10,
 		MaxBatch:           100,
 		MaxEvidenceBytes:   10 << 20,
@@ -203,6 +213,8 @@ func (c Config) Validate() error {
 		return bad("negative dedupe warm-up timeout %v (0 disables the warm-up)", c.WarmupTimeout)
 	case c.RevocationFile != "" && c.RevocationReload <= 0:
 		return bad("revocation reload interval %v: want > 0", c.RevocationReload)
+	case c.ConsoleSkew <= 0 || c.ConsoleSkew > time.Hour:
+		return bad("console signature clock skew %v: want more than 0, at most 1h", c.ConsoleSkew)
 	case c.ShutdownGrace < 0:
 		return bad("negative shutdown grace %v", c.ShutdownGrace)
 	case c.ClaimCap < 1:

@@ -29,6 +29,7 @@ const (
 	CodeTokenRevoked     = "TOKEN_REVOKED"     // 401
 	CodeForbiddenRole    = "FORBIDDEN_ROLE"    // 403: the token's role may not use this endpoint
 	CodeOutOfScope       = "OUT_OF_SCOPE"      // 403: a station outside the token's scope
+	CodeConsoleOnly      = "CONSOLE_ONLY"      // 403: a lead's or the war room's decision not signed by the review console
 	CodeIDConflict       = "ID_CONFLICT"       // 409: the id was already accepted with a different body
 	CodeRateLimited      = "RATE_LIMITED"      // 429, with Retry-After
 	CodeKafkaUnavailable = "KAFKA_UNAVAILABLE" // 503, with Retry-After: not acknowledged in time; retry with the same id
@@ -63,6 +64,7 @@ var codeStatus = map[string]int{
 	CodeTokenRevoked:     http.StatusUnauthorized,
 	CodeForbiddenRole:    http.StatusForbidden,
 	CodeOutOfScope:       http.StatusForbidden,
+	CodeConsoleOnly:      http.StatusForbidden,
 	CodeIDConflict:       http.StatusConflict,
 	CodeRateLimited:      http.StatusTooManyRequests,
 	CodeKafkaUnavailable: http.StatusServiceUnavailable,

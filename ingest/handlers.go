@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -365,6 +366,13 @@ func (s *Server) handleLead(kind string, decide func(body []byte, c token.Claims
 			writeError(w, e)
 			return
 		}
+		if e := s.checkConsole(r, c, body, now); e != nil {
+			s.countOutcomes(kind, []outcome{{err: e}})
+			it := peekItem(body)
+			s.refused(r, c, e, it.StationID, it.ReviewID+it.OfficialID)
+			writeError(w, e)
+			return
+		}
 		o := decide(body, c, now)
 		s.countOutcomes(kind, []outcome{o})
 		if o.err != nil {
@@ -373,6 +381,21 @@ func (s *Server) handleLead(kind string, decide func(body []byte, c token.Claims
 		}
 		s.writeOutcome(w, o)
 	}
+}
+
+// checkConsole refuses a privileged token's decision that the review console did not sign,
+// when ingest has console keys: the console is where the second factor and the second
+// approver are checked.
+func (s *Server) checkConsole(r *http.Request, c token.Claims, body []byte, now time.Time) *APIError {
+	if s.console == nil || !token.Privileged(c.Role) {
+		return nil
+	}
+	if err := s.console.Verify(r, body, now, s.cfg.ConsoleSkew); err != nil {
+		s.log.Warn("ingest: decision not signed by the console", "volunteer", c.VolunteerID, "role", c.Role, "path", r.URL.Path, "err", err)
+		why := strings.TrimPrefix(err.Error(), token.ErrConsoleSignature.Error()+": ")
+		return apiErr(CodeConsoleOnly, "", "decisions by district leads and the war room go through the review console, with your authenticator code (%s)", why)
+	}
+	return nil
 }
 
 func (s *Server) review(body []byte, c token.Claims, now time.Time) outcome {

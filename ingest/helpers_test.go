@@ -92,6 +92,18 @@ func testStaffKeyring(t testing.TB) *token.Keyring {
 	return k
 }
 
+var testConsoleKey = bytes.Repeat([]byte{0x3C}, 32)
+
+// testConsoleKeys is the key the review console signs forwarded decisions with.
+func testConsoleKeys(t testing.TB) *token.ConsoleKeys {
+	t.Helper()
+	k, err := token.NewConsoleKeys("c1", map[string][]byte{"c1": testConsoleKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func issue(t testing.TB, k *token.Keyring, c token.Claims) string {
 	t.Helper()
 	if c.Org == "" {
@@ -164,7 +176,10 @@ type harness struct {
 	prod  *fakeProducer
 	keys  *token.Keyring
 	staff *token.Keyring
-	clock *testClock
+	// console signs the harness's reviews and official figures as the review console does
+	// (do); postDirect sends them unsigned, as a lead posting straight to ingest would.
+	console *token.ConsoleKeys
+	clock   *testClock
 	// Tokens for the usual actors.
 	volunteer, lead, warRoom string
 }
@@ -198,9 +213,9 @@ func newHarness(t testing.TB, mutate func(*Config), opts ...Option) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h := &harness{t: t, prod: &fakeProducer{}, keys: testKeyring(t), staff: testStaffKeyring(t), clock: &testClock{now: testNow}}
+	h := &harness{t: t, prod: &fakeProducer{}, keys: testKeyring(t), staff: testStaffKeyring(t), console: testConsoleKeys(t), clock: &testClock{now: testNow}}
 	all := append([]Option{
-		withProducer(h.prod), WithKeyring(h.keys), WithStaffKeyring(h.staff), WithClock(h.clock.Now),
+		withProducer(h.prod), WithKeyring(h.keys), WithStaffKeyring(h.staff), WithConsoleKeys(h.console), WithClock(h.clock.Now),
 	}, opts...)
 	s, err := New(cfg, all...)
 	if err != nil {
@@ -238,12 +253,24 @@ func (r response) receipt(t testing.TB) schemas.Receipt {
 }
 
 func (h *harness) do(method, path, tok, contentType string, body []byte) response {
+	return h.send(method, path, tok, contentType, body, path == "/v1/reviews" || path == "/v1/official")
+}
+
+// postDirect posts without the console's signature.
+func (h *harness) postDirect(path, tok, body string) response {
+	return h.send(http.MethodPost, path, tok, "application/json", []byte(body), false)
+}
+
+func (h *harness) send(method, path, tok, contentType string, body []byte, sign bool) response {
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if sign && h.console != nil {
+		h.console.Sign(req, path, body, h.clock.Now())
 	}
 	rec := httptest.NewRecorder()
 	h.s.Handler().ServeHTTP(rec, req)

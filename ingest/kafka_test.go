@@ -39,8 +39,8 @@ func kafkaHarness(t testing.TB, seeds []string, prefix string, mutate func(*Conf
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h := &harness{t: t, keys: testKeyring(t), staff: testStaffKeyring(t), clock: &testClock{now: testNow}}
-	s, err := New(cfg, append([]Option{WithKeyring(h.keys), WithStaffKeyring(h.staff), WithClock(h.clock.Now)}, opts...)...)
+	h := &harness{t: t, keys: testKeyring(t), staff: testStaffKeyring(t), console: testConsoleKeys(t), clock: &testClock{now: testNow}}
+	s, err := New(cfg, append([]Option{WithKeyring(h.keys), WithStaffKeyring(h.staff), WithConsoleKeys(h.console), WithClock(h.clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

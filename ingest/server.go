@@ -45,7 +45,8 @@ type Server struct {
 	country  *election.Country
 	valid    validator
 	keys     *token.Keyring
-	staff    *token.Keyring // nil: no privileged token verifies
+	staff    *token.Keyring     // nil: no privileged token verifies
+	console  *token.ConsoleKeys // nil: a staff token alone may decide (no --console-keys)
 	verified tokenCache
 	revoked  *token.Revocations
 	prod     producer
@@ -78,6 +79,7 @@ type Option func(*options)
 type options struct {
 	keys    *token.Keyring
 	staff   *token.Keyring
+	console *token.ConsoleKeys
 	revoked *token.Revocations
 	store   EvidenceStore
 	now     func() time.Time
@@ -89,6 +91,9 @@ func WithKeyring(k *token.Keyring) Option { return func(o *options) { o.keys = k
 
 // WithStaffKeyring gives the staff keys directly instead of Config.StaffKeysFile.
 func WithStaffKeyring(k *token.Keyring) Option { return func(o *options) { o.staff = k } }
+
+// WithConsoleKeys gives the console keys directly instead of Config.ConsoleKeysFile.
+func WithConsoleKeys(k *token.ConsoleKeys) Option { return func(o *options) { o.console = k } }
 
 // WithRevocations gives the revocation list directly instead of Config.RevocationFile.
 func WithRevocations(r *token.Revocations) Option { return func(o *options) { o.revoked = r } }
@@ -149,6 +154,23 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 	}
+	if o.console == nil && cfg.ConsoleKeysFile != "" {
+		if o.console, err = token.LoadConsoleKeys(cfg.ConsoleKeysFile); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	if o.console != nil {
+		for _, ring := range []*token.Keyring{o.keys, o.staff} {
+			if ring == nil {
+				continue
+			}
+			if err := token.CheckConsoleDisjoint(ring, o.console); err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
+		}
+	} else if o.staff != nil {
+		log.Warn("ingest: no --console-keys: a district lead's or war-room token is taken alone on /v1/reviews and /v1/official, so the console's second factor and second approver can be bypassed; give ingest and the console the same --console-keys file")
+	}
 	if o.revoked == nil {
 		if o.revoked, err = token.LoadRevocations(cfg.RevocationFile); err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
@@ -180,6 +202,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		valid:   validator{country: country, skew: cfg.MaxClockSkew},
 		keys:    o.keys,
 		staff:   o.staff,
+		console: o.console,
 		revoked: o.revoked,
 		prod:    o.prod,
 		store:   o.store,

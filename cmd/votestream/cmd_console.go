@@ -32,6 +32,7 @@ func init() {
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address of the console (web app and API)")
 			fs.StringVar(&cfg.StaffKeysFile, "staff-keys", "", "staff key file (leads', war room's and desk's tokens; ingest's --staff-keys, never the volunteers' --keys); required")
 			fs.StringVar(&cfg.StaffFile, "staff", "", "enrolment file of the second factor, written by `votestream staff add`; required")
+			fs.StringVar(&cfg.ConsoleKeysFile, "console-keys", "", "key file shared with ingest (its --console-keys; `staff keygen --console-keys FILE`): every decision and official figure forwarded to ingest is signed with it; empty signs nothing, with a warning")
 			fs.DurationVar(&cfg.SessionIdle, "session-idle", cfg.SessionIdle, "a session unused this long ends")
 			fs.DurationVar(&cfg.SessionMax, "session-max", cfg.SessionMax, "a session ends this long after sign-in, used or not")
 			fs.DurationVar(&cfg.OverrideTTL, "override-ttl", cfg.OverrideTTL, "how long an override waits for its second approver before it expires")
@@ -79,6 +80,7 @@ func init() {
 		cfg := console.DefaultConfig()
 		cfg.Country, cfg.StaffKeysFile, cfg.Listen = env.country, env.staffKeysFile, env.consoleListen
 		cfg.StaffFile = filepath.Join(env.dataDir, "staff.json")
+		cfg.ConsoleKeysFile = env.consoleKeysFile
 		cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = env.clickhouse.addr, env.clickhouse.database, env.clickhouse.user, env.clickhouse.password
 		cfg.IngestURL = "http://" + env.listen
 		cfg.Seeds, cfg.TopicPrefix = env.seeds, env.topicPrefix

@@ -41,6 +41,8 @@ func init() {
 			fs.DurationVar(&cfg.WarmupTimeout, "dedupe-warmup", cfg.WarmupTimeout, "at start, read back the last --dedupe-ttl of submissions from Kafka for at most this long, answering submissions 503 STARTING meanwhile; 0 disables")
 			fs.StringVar(&cfg.TokenKeysFile, "keys", "", "token key file (`<key id> <base64 secret>` per line, the last active); required")
 			fs.StringVar(&cfg.StaffKeysFile, "staff-keys", "", "key file of district leads', the war room's and the desk's tokens, separate from --keys; empty refuses every privileged token")
+			fs.StringVar(&cfg.ConsoleKeysFile, "console-keys", "", "key file shared with the review console (its --console-keys; `staff keygen --console-keys FILE`): reviews and official figures of privileged tokens are then taken only when the console signed them (403 CONSOLE_ONLY otherwise); empty takes a staff token alone, with a warning")
+			fs.DurationVar(&cfg.ConsoleSkew, "console-skew", cfg.ConsoleSkew, "how far the console's signing time may be from this clock")
 			fs.StringVar(&cfg.RevocationFile, "revocations", "", "file of revoked volunteer and token ids, one per line, re-read when it changes")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "folder of the content-addressed evidence store (unless --evidence-s3-endpoint is set)")
 			s3Parsed := evidenceS3Flags(fs, &cfg.EvidenceS3, "S3-compatible server (host:port, no scheme) that keeps evidence photos instead of --evidence-dir; the bucket is checked at start")
@@ -196,7 +198,7 @@ func init() {
 		cfg := ingest.DefaultConfig()
 		cfg.Listen, cfg.Seeds, cfg.TopicPrefix, cfg.TokenKeysFile = env.listen, env.seeds, env.topicPrefix, env.keysFile
 		cfg.Country, cfg.Registry = env.country, env.metrics
-		cfg.StaffKeysFile = env.staffKeysFile
+		cfg.StaffKeysFile, cfg.ConsoleKeysFile = env.staffKeysFile, env.consoleKeysFile
 		cfg.EvidenceDir = filepath.Join(env.dataDir, "evidence")
 		cfg.EvidenceLogURL = "http://" + env.logListen
 		srv, err := ingest.New(cfg)

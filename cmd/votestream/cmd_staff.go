@@ -19,7 +19,7 @@ func init() {
 		summary: "enrol district leads, the war room and the desk: a token signed with the staff key and a second factor (TOTP)",
 		usage: `add ID --role district_lead|war_room|desk [--constituency ID] [--name NAME] --staff FILE --staff-keys FILE [--qr FILE.png]
        | code ID --staff FILE
-       | keygen --staff-keys FILE
+       | keygen --staff-keys FILE | keygen --console-keys FILE
 
   add     enrols a person (a fresh authenticator secret, replacing any earlier one) in the
           enrolment file the console reads at every sign-in, and prints their token, signed
@@ -28,7 +28,8 @@ func init() {
   code    prints a person's current 6-digit code from the enrolment file: for a local
           ` + "`up`" + ` or a test only, since it makes the file itself the second factor.
   keygen  appends a fresh key to the staff key file (creating it), making it active: see
-          docs/operations.md for rotating it. Never the volunteers' key file.`,
+          docs/operations.md for rotating it. Never the volunteers' key file. With
+          --console-keys, to the key file the console and ingest share instead.`,
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			role := fs.String("role", "", "add: district_lead, war_room or desk")
 			constituency := fs.String("constituency", "", "add: the district lead's constituency id")
@@ -36,6 +37,7 @@ func init() {
 			org := fs.String("org", "war room", "add: the organisation in the token")
 			staffFile := fs.String("staff", "", "enrolment file (JSON, mode 0600), the console's --staff")
 			staffKeys := fs.String("staff-keys", "", "staff key file, the console's and ingest's --staff-keys")
+			consoleKeys := fs.String("console-keys", "", "keygen: the console key file instead, the console's and ingest's --console-keys")
 			validFor := fs.Duration("valid-for", 7*24*time.Hour, "add: how long the token stays valid")
 			qr := fs.String("qr", "", "add: write the otpauth URI as a PNG QR code to this file")
 			return func(ctx context.Context, args []string) error {
@@ -44,8 +46,11 @@ func init() {
 				}
 				switch args[0] {
 				case "keygen":
-					if *staffKeys == "" || len(args) != 1 {
-						return fmt.Errorf("%w: keygen needs --staff-keys FILE", errUsage)
+					if (*staffKeys == "") == (*consoleKeys == "") || len(args) != 1 {
+						return fmt.Errorf("%w: keygen needs --staff-keys FILE or --console-keys FILE", errUsage)
+					}
+					if *consoleKeys != "" {
+						return appendKey(*consoleKeys, "console-"+time.Now().UTC().Format("20060102-150405"))
 					}
 					return appendKey(*staffKeys, "staff-"+time.Now().UTC().Format("20060102-150405"))
 				case "code":

@@ -29,19 +29,20 @@ import (
 
 // upEnv is what `votestream up` hands to each role it runs in its process.
 type upEnv struct {
-	seeds         []string
-	topicPrefix   string
-	clickhouse    clickhouseFlags   // addr "" when no ClickHouse is configured
-	dataDir       string            // where roles of this process keep files (evidence, exports)
-	country       *election.Country // indexed reference data every role checks against
-	countryDir    string
-	keysFile      string // token key file ingest verifies with
-	staffKeysFile string // the separate key file of privileged tokens (leads, war room, desk)
-	listen        string // ingest's HTTP address
-	feedListen    string // the newsroom feed's HTTP address
-	logListen     string // the transparency log's HTTP address
-	consoleListen string // the review console's HTTP address
-	metrics       *prometheus.Registry
+	seeds           []string
+	topicPrefix     string
+	clickhouse      clickhouseFlags   // addr "" when no ClickHouse is configured
+	dataDir         string            // where roles of this process keep files (evidence, exports)
+	country         *election.Country // indexed reference data every role checks against
+	countryDir      string
+	keysFile        string // token key file ingest verifies with
+	staffKeysFile   string // the separate key file of privileged tokens (leads, war room, desk)
+	consoleKeysFile string // the key the console signs its forwards to ingest with
+	listen          string // ingest's HTTP address
+	feedListen      string // the newsroom feed's HTTP address
+	logListen       string // the transparency log's HTTP address
+	consoleListen   string // the review console's HTTP address
+	metrics         *prometheus.Registry
 }
 
 // upRole is one role `up` runs; start prepares it without blocking.
@@ -72,6 +73,7 @@ type upFlags struct {
 	ref           string
 	keys          string
 	staffKeys     string
+	consoleKeys   string
 	listen        string
 	feedListen    string
 	logListen     string
@@ -96,6 +98,7 @@ func init() {
 			fs.StringVar(&f.ref, "ref", "", "reference data folder; empty generates a synthetic country into <data>/country (--sim-seed, --sim-scale)")
 			fs.StringVar(&f.keys, "keys", "", "token key file; empty uses <data>/keys, created with a fresh key if missing")
 			fs.StringVar(&f.staffKeys, "staff-keys", "", "key file of the leads', war room's and desk's tokens, separate from --keys; empty uses <data>/staff-keys, created with a fresh key if missing")
+			fs.StringVar(&f.consoleKeys, "console-keys", "", "key file the review console signs decisions for ingest with (ingest then takes a lead's or the war room's decision only through the console); empty uses <data>/console-keys, created with a fresh key if missing")
 			fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "ingest's HTTP listen address")
 			fs.StringVar(&f.feedListen, "feed-listen", "127.0.0.1:8090", "the newsroom feed's HTTP listen address")
 			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
@@ -172,6 +175,18 @@ func prepareStaffKeys(f upFlags) (string, error) {
 	return path, nil
 }
 
+// prepareConsoleKeys is prepareKeys for the console key file, <data>/console-keys.
+func prepareConsoleKeys(f upFlags) (string, error) {
+	if f.consoleKeys != "" {
+		return f.consoleKeys, nil
+	}
+	path := filepath.Join(f.dataDir, "console-keys")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return path, appendKey(path, "console-up1")
+	}
+	return path, nil
+}
+
 func runUp(ctx context.Context, f upFlags) error {
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
@@ -188,8 +203,12 @@ func runUp(ctx context.Context, f upFlags) error {
 	if err != nil {
 		return err
 	}
+	consoleKeys, err := prepareConsoleKeys(f)
+	if err != nil {
+		return err
+	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, staffKeysFile: staffKeys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
+		country: country, countryDir: countryDir, keysFile: keys, staffKeysFile: staffKeys, consoleKeysFile: consoleKeys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed
