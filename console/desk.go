@@ -183,21 +183,35 @@ func recommendations(e *schemas.Estimate, country *election.Country) map[string]
 	return out
 }
 
+// likelyLargest is the share of simulated nights in which the largest party must come
+// first for the national race to be recommended likely: the constituencies' threshold.
+const likelyLargest = 0.99
+
 // nationalRecommendation names the largest party: most projected seats (party-list seats
-// plus constituencies led), then share. too_early while the shares are withheld; likely
-// when its share interval lies wholly above the runner-up's and it has more seats; called
-// when every station is in (the count).
+// plus constituencies led; the seat simulation's median when the estimate has it), then
+// share. too_early while the shares are withheld; called when every station is in (the
+// count). likely when it has more seats than the runner-up and its 95 % share interval lies
+// wholly above the runner-up's; with the seat simulation, also only when it has the most
+// seats in at least likelyLargest of the simulated nights (the races' errors are
+// correlated there, which the intervals alone do not say). Its seat range and probability
+// go into the evidence.
 func nationalRecommendation(e *schemas.Estimate, led map[int]int) Recommendation {
 	type party struct {
 		no, seats     int
 		share, lo, hi float64
+		sr            *schemas.SeatRange
 	}
+	simulated := e.SeatsState != "" && e.SeatsState != schemas.StateTooEarly
 	var ps []party
 	seen := map[int]bool{}
 	for _, p := range e.Parties {
 		if !seen[p.PartyNo] {
 			seen[p.PartyNo] = true
-			ps = append(ps, party{p.PartyNo, p.Seats + led[p.PartyNo], p.Share, p.ShareLo, p.ShareHi})
+			pt := party{p.PartyNo, p.Seats + led[p.PartyNo], p.Share, p.ShareLo, p.ShareHi, nil}
+			if simulated && p.SeatRange != nil {
+				pt.seats, pt.sr = p.SeatRange.Total, p.SeatRange
+			}
+			ps = append(ps, pt)
 		}
 	}
 	for no, n := range led {
@@ -225,10 +239,14 @@ func nationalRecommendation(e *schemas.Estimate, led map[int]int) Recommendation
 			second = ps[1]
 		}
 		ev.MarginVotes = int64(top.seats - second.seats)
+		if top.sr != nil {
+			p, lo, hi := top.sr.LargestProbability, top.sr.TotalLo95, top.sr.TotalHi95
+			ev.WinProbability, ev.SeatsLo, ev.SeatsHi = &p, &lo, &hi
+		}
 		switch {
 		case e.SharesState == schemas.StateCount:
 			r.State, ev.Decided = schemas.CallCalled, true
-		case top.seats > second.seats && top.lo > second.hi:
+		case top.seats > second.seats && top.lo > second.hi && (top.sr == nil || top.sr.LargestProbability >= likelyLargest):
 			r.State = schemas.CallLikely
 		default:
 			r.State = schemas.CallLeading

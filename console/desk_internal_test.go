@@ -91,6 +91,42 @@ func TestNationalRecommendation(t *testing.T) {
 	}
 }
 
+// With the seat simulation the largest party is the one of the most median seats, its seat
+// range and probability are the evidence, and likely needs 0.99 of the simulated nights.
+func TestNationalRecommendationSeats(t *testing.T) {
+	seats := func(total, lo, hi int, p float64) *schemas.SeatRange {
+		return &schemas.SeatRange{Total: total, TotalLo95: lo, TotalHi95: hi, LargestProbability: p}
+	}
+	for _, c := range []struct {
+		name      string
+		seatState schemas.EstimateState
+		p1, p2    *schemas.SeatRange
+		want      schemas.CallState
+		party     int
+		prob      float64 // 0: no probability in the evidence
+	}{
+		{"sure", schemas.StateEstimate, seats(200, 180, 220, 0.995), seats(150, 130, 170, 0.005), schemas.CallLikely, 1, 0.995},
+		{"intervals apart, seats not sure", schemas.StateEstimate, seats(200, 150, 240, 0.9), seats(160, 120, 200, 0.1), schemas.CallLeading, 1, 0.9},
+		{"the seats turn it", schemas.StateEstimate, seats(150, 130, 170, 0.1), seats(200, 180, 220, 0.9), schemas.CallLeading, 2, 0.9},
+		{"seats too early: shares decide", schemas.StateTooEarly, seats(0, 0, 0, 0), seats(0, 0, 0, 0), schemas.CallLikely, 1, 0},
+	} {
+		ps := []schemas.PartyEstimate{
+			{PartyNo: 1, Share: 0.40, ShareLo: 0.38, ShareHi: 0.42, Seats: 40, SeatRange: c.p1},
+			{PartyNo: 2, Share: 0.35, ShareLo: 0.33, ShareHi: 0.37, Seats: 35, SeatRange: c.p2},
+		}
+		r := nationalRecommendation(&schemas.Estimate{EstimateID: "e", SharesState: schemas.StateEstimate, SeatsState: c.seatState, Parties: ps}, nil)
+		if r.State != c.want || r.PartyNo != c.party {
+			t.Errorf("%s: %s party %d; want %s party %d", c.name, r.State, r.PartyNo, c.want, c.party)
+		}
+		switch ev := r.Evidence; {
+		case c.prob == 0 && (ev.WinProbability != nil || ev.SeatsLo != nil):
+			t.Errorf("%s: seat evidence while the seats are too early: %+v", c.name, ev)
+		case c.prob != 0 && (ev.WinProbability == nil || *ev.WinProbability != c.prob || ev.SeatsLo == nil || ev.SeatsHi == nil):
+			t.Errorf("%s: evidence %+v, want probability %v and a seat range", c.name, ev, c.prob)
+		}
+	}
+}
+
 func TestRank(t *testing.T) {
 	rec := func(state schemas.CallState, leader int) *Recommendation {
 		return &Recommendation{State: state, LeaderNo: leader}

@@ -68,6 +68,11 @@ type DeskParty struct {
 	PartyListSeats int     `json:"partylist_seats"`
 	Leading        int     `json:"constituencies_leading"`
 	SeatsProjected int     `json:"seats_projected"`
+	// From the estimator's seat simulation, once published (null before): the 95 % range of
+	// the party's seats of 500 and the share of simulated nights it had the most.
+	SeatsLo95          *int     `json:"seats_lo95"`
+	SeatsHi95          *int     `json:"seats_hi95"`
+	LargestProbability *float64 `json:"largest_probability"`
 }
 
 // DeskAnswer is the answer of GET /v1/desk.
@@ -193,6 +198,10 @@ func (d *desk) view() DeskAnswer {
 				PartyListSeats: p.Seats, Leading: led[p.PartyNo], SeatsProjected: p.Seats + led[p.PartyNo]}
 			if pt, ok := d.country.Party(p.PartyNo); ok {
 				dp.NameTH, dp.NameEN = pt.NameTH, pt.NameEN
+			}
+			if sr := p.SeatRange; sr != nil && e.SeatsState != "" && e.SeatsState != schemas.StateTooEarly {
+				lo, hi, pr := sr.TotalLo95, sr.TotalHi95, sr.LargestProbability
+				dp.SeatsLo95, dp.SeatsHi95, dp.LargestProbability = &lo, &hi, &pr
 			}
 			out.Parties = append(out.Parties, dp)
 		}

@@ -115,12 +115,14 @@ function nationalCard() {
       ev && ev.seats_lo != null ? ` ที่นั่ง · seats ${ev.seats_lo}–${ev.seats_hi}` : "",
       ev && ev.win_probability != null ? ` · P ${pct(ev.win_probability)}` : ""),
     h("div", {class: "scroll"}, h("table", {class: "cmp parties"},
-      h("thead", {}, h("tr", {}, ["พรรค · party", "สัดส่วน · share", "ช่วง 95% · interval", "", "บัญชีรายชื่อ · list", "นำเขต · leading", "รวม · seats"].map((x) => h("th", {}, x)))),
+      h("thead", {}, h("tr", {}, ["พรรค · party", "สัดส่วน · share", "ช่วง 95% · interval", "", "บัญชีรายชื่อ · list", "นำเขต · leading", "รวม · seats", "ช่วงที่นั่ง 95% · seat range", "มากสุด · P largest"].map((x) => h("th", {}, x)))),
       h("tbody", {}, desk.parties.slice(0, 8).map((p) => h("tr", {},
         h("td", {}, p.name_th || p.party_no, " ", h("span", {class: "en"}, p.name_en)), h("td", {}, pct(p.share)),
         h("td", {}, `${pct(p.share_lo)} – ${pct(p.share_hi)}`),
         h("td", {}, h("span", {class: "bar", "data-w": Math.round(100 * p.share / max)})),
-        h("td", {}, n(p.partylist_seats)), h("td", {}, n(p.constituencies_leading)), h("td", {}, h("b", {}, n(p.seats_projected)))))))));
+        h("td", {}, n(p.partylist_seats)), h("td", {}, n(p.constituencies_leading)), h("td", {}, h("b", {}, n(p.seats_projected))),
+        h("td", {}, p.seats_lo95 != null ? `${p.seats_lo95}–${p.seats_hi95}` : "–"),
+        h("td", {}, p.largest_probability != null ? pct(p.largest_probability) : "–")))))));
 }
 
 function panel() {
