@@ -528,6 +528,18 @@ func (s *Server) postAs(ctx context.Context, u who, path string, body any) (int,
 // first, as ingest recorded them: all of them for the war room, a lead's constituency's
 // for a lead.
 func (s *Server) handleDecisionLog(w http.ResponseWriter, r *http.Request) {
+	serveScopedList(s, w, r, "decision log", s.store.decisionLog, func(log []LoggedDecision) any {
+		return struct {
+			Decisions []LoggedDecision `json:"decisions"`
+		}{log}
+	})
+}
+
+// serveScopedList answers a newest-first list read from ClickHouse within the caller's
+// scope: everything for the war room, their constituency for a lead; ?limit= from 1 to
+// PageMax, default 200.
+func serveScopedList[T any](s *Server, w http.ResponseWriter, r *http.Request, what string,
+	read func(ctx context.Context, constituency string, limit int) ([]T, error), answer func([]T) any) {
 	u, ok := s.admit(w, r)
 	if !ok {
 		return
@@ -547,13 +559,11 @@ func (s *Server) handleDecisionLog(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.QueryTimeout)
 	defer cancel()
-	log, err := s.store.decisionLog(ctx, cons, limit)
+	out, err := read(ctx, cons, limit)
 	if err != nil {
-		s.log.Error("console: decision log", "err", err)
+		s.log.Error("console: "+what, "err", err)
 		writeError(w, &APIError{Code: CodeUpstream, Message: "ClickHouse did not answer; retry in a moment"})
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Decisions []LoggedDecision `json:"decisions"`
-	}{log})
+	writeJSON(w, http.StatusOK, answer(out))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -30,34 +29,11 @@ type Refused struct {
 // request (those without a valid token too); a district lead those about a station of
 // their constituency, or made with a lead token of it.
 func (s *Server) handleRefusals(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.admit(w, r)
-	if !ok {
-		return
-	}
-	limit := 200
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > s.cfg.PageMax {
-			writeError(w, apiErr(CodeInvalidValue, "limit", "limit must be 1-%d", s.cfg.PageMax))
-			return
-		}
-		limit = n
-	}
-	cons := ""
-	if !u.warRoom() {
-		cons = u.Constituency
-	}
-	ctx, cancel := contextWithTimeout(r, s.cfg.QueryTimeout)
-	defer cancel()
-	out, err := s.store.refusals(ctx, cons, limit)
-	if err != nil {
-		s.log.Error("console: refusals", "err", err)
-		writeError(w, &APIError{Code: CodeUpstream, Message: "ClickHouse did not answer; retry in a moment"})
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Refusals []Refused `json:"refusals"`
-	}{out})
+	serveScopedList(s, w, r, "refusals", s.store.refusals, func(out []Refused) any {
+		return struct {
+			Refusals []Refused `json:"refusals"`
+		}{out}
+	})
 }
 
 // refusals reads the newest refusals, of one constituency unless constituency is "".
