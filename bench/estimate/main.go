@@ -43,6 +43,7 @@ func main() {
 	csvDir := flag.String("csv", "", "with -seeds: write each night's table as <scenario>-<seed>.csv in this folder")
 	md := flag.Bool("md", false, "with -seeds: print the per-band tables as Markdown (for docs/estimation.md)")
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
+	baseline := flag.String("baseline", "", "with -seeds: comma-separated previous-election variants to replay each night with (none, "+strings.Join(baselineKinds(), ", ")+"), printing a comparison table; empty: none only, the usual tables")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -53,6 +54,12 @@ func main() {
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
 			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1)}
+		if *baseline != "" {
+			if err := run.compareBaselines(names, strings.Split(*baseline, ",")); err != nil {
+				log.Fatal(err)
+			}
+			return
+		}
 		if err := run.all(names); err != nil {
 			log.Fatal(err)
 		}

@@ -30,9 +30,13 @@ func init() {
 			var rf roleFlags
 			rf.register(fs, "127.0.0.1:9104")
 			fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "how often an estimate is published when results changed")
+			baseline := fs.String("baseline", "", "a previous election's results (results-set CSV: station_votes.csv, optional parties.csv, candidates.csv), per station or per constituency: project the change from it; empty projects by level alone")
 			return func(ctx context.Context, args []string) error {
 				country, reg, err := rf.start(args)
 				if err != nil {
+					return err
+				}
+				if cfg.Baseline, err = loadBaseline(*baseline); err != nil {
 					return err
 				}
 				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
@@ -52,6 +56,10 @@ func init() {
 	upRoles = append(upRoles, upRole{name: "estimate", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := estimate.DefaultConfig()
 		cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = env.seeds, env.topicPrefix, env.country, env.metrics
+		var err error
+		if cfg.Baseline, err = loadBaseline(env.baselineDir); err != nil {
+			return upStarted{}, err
+		}
 		r, err := estimate.New(cfg)
 		if err != nil {
 			return upStarted{}, err
@@ -72,6 +80,7 @@ func init() {
 			seed := fs.Uint64("seed", d.Seed, "seed of the random and modelled orders")
 			steps := fs.Int("steps", d.Steps, "evenly spaced shares of stations reported to score")
 			out := fs.String("out", "", "also write the table as CSV to this file")
+			baseline := fs.String("baseline", "", "a previous election's results folder to project the change from (as `estimate --baseline`)")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
@@ -91,6 +100,9 @@ func init() {
 				res, err := election.LoadResults(os.DirFS(*results), country)
 				if err != nil {
 					return fmt.Errorf("results %s: %w", *results, err)
+				}
+				if cfg.Baseline, err = loadBaseline(*baseline); err != nil {
+					return err
 				}
 				start := time.Now()
 				slog.Info("backtesting", "stations", len(country.Stations), "order", cfg.Order, "steps", cfg.Steps)
@@ -125,4 +137,16 @@ func triggerOnSignal(ctx context.Context, trigger func()) {
 			trigger()
 		}
 	}
+}
+
+// loadBaseline reads --baseline; "" is none.
+func loadBaseline(dir string) (*estimate.Baseline, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	b, err := estimate.LoadBaseline(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%w: --baseline %s: %v", errUsage, dir, err)
+	}
+	return b, nil
 }

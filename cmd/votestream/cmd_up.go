@@ -42,6 +42,7 @@ type upEnv struct {
 	feedListen      string // the newsroom feed's HTTP address
 	logListen       string // the transparency log's HTTP address
 	consoleListen   string // the review console's HTTP address
+	baselineDir     string // a previous election's results for the estimator ("" none)
 	metrics         *prometheus.Registry
 }
 
@@ -83,6 +84,7 @@ type upFlags struct {
 	simScale      float64
 	simSpeed      float64
 	simStations   float64
+	baseline      string
 }
 
 func init() {
@@ -104,6 +106,7 @@ func init() {
 			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
 			fs.StringVar(&f.consoleListen, "console-listen", "127.0.0.1:8070", "the review console's HTTP listen address")
 			fs.BoolVar(&f.simulate, "simulate", false, "replay the simulated election night of the country against ingest")
+			fs.StringVar(&f.baseline, "baseline", "", "a previous election's results folder for the estimator (see `estimate --baseline`)")
 			fs.Uint64Var(&f.simSeed, "sim-seed", 1, "seed of the synthetic country and its night")
 			fs.Float64Var(&f.simScale, "sim-scale", 0.1, "fraction of a national country to generate, in (0, 1]")
 			fs.Float64Var(&f.simStations, "sim-stations-scale", 1, "multiplies every constituency's station count, in (0, 1]")
@@ -208,7 +211,7 @@ func runUp(ctx context.Context, f upFlags) error {
 		return err
 	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
-		country: country, countryDir: countryDir, keysFile: keys, staffKeysFile: staffKeys, consoleKeysFile: consoleKeys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, metrics: newRegistry()}
+		country: country, countryDir: countryDir, keysFile: keys, staffKeysFile: staffKeys, consoleKeysFile: consoleKeys, listen: f.listen, feedListen: f.feedListen, logListen: f.logListen, consoleListen: f.consoleListen, baselineDir: f.baseline, metrics: newRegistry()}
 	broker := "Kafka " + strings.Join(env.seeds, ",")
 	if len(env.seeds) == 0 {
 		// No broker configured: franz-go's kfake runs transactions and read_committed

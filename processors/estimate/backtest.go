@@ -46,6 +46,8 @@ type BacktestConfig struct {
 	Steps int
 	// Method is the estimator's settings. Default DefaultMethod().
 	Method Method
+	// Baseline is a previous election to project the change from (--baseline); nil none.
+	Baseline *Baseline `json:"-"`
 }
 
 // DefaultBacktestConfig returns the defaults.
@@ -77,6 +79,11 @@ func Backtest(ctx context.Context, c *election.Country, r *election.Results, cfg
 	est, err := NewEstimator(c, cfg.Method)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Baseline != nil {
+		if _, err := est.SetBaseline(c, cfg.Baseline); err != nil {
+			return nil, err
+		}
 	}
 	lay := est.lay
 	final, err := finalOf(lay, r)

@@ -212,6 +212,7 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	K := len(l.parties)
 	rc := newRatioCalc(l, bs, m)
 	rc.compute()
+	bla := e.baselineAdjust(rc) // nil without a baseline (baseline_model.go)
 	prog := e.progress(bs, e.allStrata())
 
 	counted := make([]int64, K)
@@ -312,6 +313,7 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	lean := make([]float64, K)
 	acc.addShareVariance(variance, lean, share)
 	rc.sizeShareVariance(variance, share)
+	bla.shareVariance(variance, share)
 
 	// Reporting-order drift (drift.go), for every z_k.
 	shift := rc.driftShifts()
@@ -417,6 +419,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
 	rc.compute()
+	bla := e.baselineAdjust(rc)
 	prog := e.progress(bs, e.allStrata())
 	nu := m.VarianceDF
 
@@ -571,6 +574,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 				variance += blockU2[c] * b * b
 			}
 			variance += rc.sizePairVariance(c, lead, j)
+			variance += bla.pairVariance(c, lead, j)
 			variance *= infl
 			var ahead float64
 			switch {

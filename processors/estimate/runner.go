@@ -48,6 +48,9 @@ type Config struct {
 	Country *election.Country `json:"-"`
 	// Method is the estimator's statistical settings. Default DefaultMethod().
 	Method Method
+	// Baseline is a previous election's results (LoadBaseline), used as live models use
+	// history (baseline_model.go); nil projects by level alone. CLI: --baseline DIR.
+	Baseline *Baseline `json:"-"`
 	// Interval is how often an estimate is published when station results have changed
 	// since the last one. Default 5s. CLI: --interval.
 	Interval time.Duration
@@ -193,6 +196,9 @@ func (r *Runner) Latest() (schemas.Estimate, bool) {
 func (r *Runner) Run(ctx context.Context) error {
 	est, err := NewEstimator(r.cfg.Country, r.cfg.Method)
 	if err != nil {
+		return err
+	}
+	if err := r.attachBaseline(est); err != nil {
 		return err
 	}
 	rd, err := kafkaread.New(kafkaread.Config{
@@ -438,6 +444,7 @@ type metrics struct {
 	published *prometheus.CounterVec // by outcome
 	recompute prometheus.Histogram
 	reported  prometheus.Gauge
+	baseline  *prometheus.GaugeVec // baseline_runner.go
 }
 
 func newMetrics() *metrics {
@@ -455,9 +462,10 @@ func newMetrics() *metrics {
 		reported: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "votestream_estimate_stations_reported", Help: "Stations reported (party-list ballot) in the last published estimate.",
 		}),
+		baseline: newBaselineGauge(),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.records, m.published, m.recompute, m.reported}
+	return []prometheus.Collector{m.records, m.published, m.recompute, m.reported, m.baseline}
 }

@@ -24,6 +24,7 @@ type Estimator struct {
 	trend         trendHistory
 	eligibleTotal int64
 	seats         seatHooks // seats.go
+	bl            *baselineState // a previous election (baseline_state.go), nil without
 }
 
 // NewEstimator prepares an empty national state for a country. The country must list its
@@ -101,6 +102,7 @@ func (e *Estimator) Apply(r schemas.StationResult) error {
 	bs.seen[si], bs.version[si] = true, r.Version
 	// A provisional figure (one volunteer's form, not yet corroborated) projects like any
 	// other but never counts towards a call: a typo must not be able to produce one.
+	e.baselineUpdate(bs, si, votes)
 	bs.set(e.lay, si, votes, r.Status == schemas.StatusCorroborated || r.Status == schemas.StatusVerified)
 	e.noteTrend(b)
 	if r.UpdatedAt.After(e.dataTime) {
@@ -116,6 +118,7 @@ func (e *Estimator) Forget(stationID string, b election.Ballot) {
 	if !ok || !b.Valid() {
 		return
 	}
+	e.baselineUpdate(e.ballot(b), si, nil)
 	e.ballot(b).set(e.lay, si, nil, false)
 	e.noteTrend(b)
 }
@@ -144,6 +147,7 @@ func (e *Estimator) applyTally(si int32, b election.Ballot, t election.Tally) {
 		}
 	}
 	bs.seen[si] = true
+	e.baselineUpdate(bs, si, votes)
 	bs.set(e.lay, si, votes, true)
 	e.noteTrend(b)
 }

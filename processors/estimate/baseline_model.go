@@ -1,0 +1,201 @@
+package estimate
+
+import (
+	"math"
+
+	"votestream/election"
+)
+
+// The previous election as live models use history: project the change from the baseline
+// rather than the level.
+//
+// The level model (ratio.go) projects a stratum's stations still out at a ratio measured on
+// its own reports and borrowed from its constituency, province, region. Where those stations
+// differ from the ones that informed the ratio (bigger towns, the capital, a party's
+// strongholds), it is wrong by as much as they differ. The baseline says how much they
+// differed last time: the same level model is run on a shadow state holding the previous
+// election's votes of exactly the stations that have reported tonight (baseline_state.go),
+// and projects the previous election's stations still out. Their true previous votes are
+// known, so the shadow's error is known, stratum by stratum and party by party:
+//
+//	c = (baseline votes of the stations still out) / (the shadow's projection of them) - 1
+//
+// Tonight's ratio for those stations is moved by γ_k·c, where γ_k says how far the
+// baseline's differences carry over to tonight, measured on the night itself: the slope of
+// tonight's votes per eligible voter on the baseline's, within strata (weighted least
+// squares, so the strata's levels cannot leak into it), relative (γ = 1: a party's vote
+// changes in proportion everywhere, a uniform relative swing; γ = 0: the baseline says
+// nothing), pooled over every stratum with two reported stations with a baseline, shrunk
+// towards 0 by its own noise (as the size slope, size.go) and capped at 1.5. So a
+// misleading baseline is measured to mislead and is not used, and a station or party without
+// a baseline (new, renumbered, a new party) keeps the level model's projection.
+//
+// The slope's variance, and what the shrinking took away, enters the intervals as one
+// national systematic term per party (it moves every stratum of the party together), and
+// the leads of every constituency; the night's drift (honesty.go) is measured on the
+// adjusted estimate, so it calibrates what the baseline leaves wrong.
+
+// baselineMaxShift bounds the factor by which the baseline moves a stratum's ratio
+// (between 1/4 and 4 times the level model's).
+const baselineMaxShift = 4.0
+
+// baselineMaxSlope caps γ: above 1 the baseline's differences are amplified.
+const baselineMaxSlope = 1.5
+
+// baselineAdj is what the baseline did to one ratioCalc: per stratum-option the derivative
+// of the projected total by γ (g), per key γ's variance.
+type baselineAdj struct {
+	rc         *ratioCalc
+	g          []float64
+	gamma, vg  []float64
+	correction []float64 // per stratum-option c, for tests and docs
+}
+
+// baselineAdjust moves rc's ratios (already computed) by the baseline; nil without one.
+func (e *Estimator) baselineAdjust(rc *ratioCalc) *baselineAdj {
+	bl := e.bl
+	if bl == nil {
+		return nil
+	}
+	bi := 0
+	if rc.bs.ballot == election.BallotConstituency {
+		bi = 1
+	}
+	l, bs, sh, K := rc.l, rc.bs, bl.shadow[bi], rc.K
+	src := newRatioCalc(l, sh, rc.m)
+	src.compute()
+
+	adj := &baselineAdj{rc: rc, g: make([]float64, len(bs.y)), gamma: make([]float64, K), vg: make([]float64, K),
+		correction: make([]float64, len(bs.y))}
+	// γ per key: within-stratum slope of y on β = b/x (weights 1/x), relative to the
+	// stratum's ratio over its mean β.
+	num, den, vden := make([]float64, K), make([]float64, K), make([]float64, K)
+	ssr, df := make([]float64, K), make([]float64, K)
+	for h, st := range l.strata {
+		if bs.n[h] >= 2 {
+			x := float64(bs.x[h])
+			for j, k := range l.options(bs.ballot, st.cons) {
+				i := bs.optOff[h] + j
+				y := float64(bs.y[i])
+				ssr[k] += max(0, bs.s[i]-y*y/x)
+				df[k] += float64(bs.n[h] - 1)
+			}
+		}
+		xb := float64(sh.x[h])
+		if sh.n[h] < 2 || xb <= 0 {
+			continue
+		}
+		for j, k := range l.options(bs.ballot, st.cons) {
+			i := bs.optOff[h] + j
+			bsum, yB := float64(sh.y[i]), bl.yb[bi][i]
+			if bsum <= 0 || yB <= 0 {
+				continue
+			}
+			mean, rho := bsum/xb, yB/xb
+			vb := max(sh.s[i]-bsum*bsum/xb, 0) // Σx(β - mean)²
+			num[k] += bl.yxb[bi][i] - yB*mean
+			den[k] += rho / mean * vb
+			vden[k] += vb
+		}
+	}
+	for k := range K {
+		if den[k] <= 0 || df[k] <= 0 {
+			continue
+		}
+		raw := num[k] / den[k]
+		v := ssr[k] / df[k] * vden[k] / (den[k] * den[k])
+		gm := 0.0
+		if raw > 0 {
+			gm = raw * max(0, 1-v/(raw*raw))
+		}
+		gm = min(gm, baselineMaxSlope)
+		adj.gamma[k] = gm
+		adj.vg[k] = v + (raw-gm)*(raw-gm)
+	}
+
+	for h, st := range l.strata {
+		xu := rc.unreported(h)
+		xub := bl.xAll[bi][h] - float64(sh.x[h]) // still out, with a baseline
+		if xu <= 0 || xub <= 0 {
+			continue
+		}
+		frac := min(xub/xu, 1)
+		for j, k := range l.options(bs.ballot, st.cons) {
+			i := bs.optOff[h] + j
+			bu := bl.bAll[bi][i] - float64(sh.y[i])
+			bhat := src.r[i] * xub
+			if bhat <= 0 || bu < 0 {
+				continue
+			}
+			c := min(max(bu/bhat-1, 1/baselineMaxShift-1), baselineMaxShift-1)
+			d := c * frac
+			adj.correction[i] = c
+			adj.g[i] = rc.r[i] * xu * d
+			f := 1 + adj.gamma[k]*d
+			rc.r[i] *= min(max(f, 1/baselineMaxShift), baselineMaxShift)
+		}
+	}
+	return adj
+}
+
+// shareVariance adds γ's uncertainty to the variance of every z_k = votes_k - p_k·valid
+// votes, as sizeShareVariance does for the size slope.
+func (a *baselineAdj) shareVariance(variance, share []float64) {
+	if a == nil {
+		return
+	}
+	rc := a.rc
+	g := make([]float64, rc.K)
+	for h, st := range rc.l.strata {
+		for j, k := range rc.l.options(rc.bs.ballot, st.cons) {
+			g[k] += a.g[rc.bs.optOff[h]+j]
+		}
+	}
+	var all float64
+	own := make([]float64, rc.K)
+	for k := range own {
+		own[k] = g[k] * g[k] * a.vg[k]
+		all += own[k]
+	}
+	for k := range variance {
+		p := share[k]
+		variance[k] += max(0, own[k]*(1-2*p)+p*p*all)
+	}
+}
+
+// pairVariance is the variance γ's uncertainty adds to the projected lead of option x over
+// option y in constituency c.
+func (a *baselineAdj) pairVariance(c, x, y int) float64 {
+	if a == nil {
+		return 0
+	}
+	l, bs := a.rc.l, a.rc.bs
+	keys := l.options(bs.ballot, c)
+	var gx, gy float64
+	for s := range l.nSub {
+		h := c*l.nSub + s
+		gx += a.g[bs.optOff[h]+x]
+		gy += a.g[bs.optOff[h]+y]
+	}
+	vx, vy := a.vg[keys[x]], a.vg[keys[y]]
+	if keys[x] == keys[y] {
+		return (gx - gy) * (gx - gy) * vx
+	}
+	return gx*gx*vx + gy*gy*vy
+}
+
+// baselineSlopes returns γ per party-list key of the current state (NaN without a baseline),
+// for tests and the log.
+func (e *Estimator) baselineSlopes() []float64 {
+	rc := newRatioCalc(e.lay, e.ballots[0], e.method)
+	rc.compute()
+	a := e.baselineAdjust(rc)
+	if a == nil {
+		out := make([]float64, len(e.lay.parties))
+		for i := range out {
+			out[i] = math.NaN()
+		}
+		return out
+	}
+	return a.gamma
+}
