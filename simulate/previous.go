@@ -56,10 +56,14 @@ func MisleadingPreviousConfig() PreviousConfig {
 
 // PreviousKinds are the names --previous-election accepts.
 var PreviousKinds = map[string]func() PreviousConfig{
-	"good":            DefaultPreviousConfig,
-	"misleading":      MisleadingPreviousConfig,
-	"constituency":    func() PreviousConfig { c := DefaultPreviousConfig(); c.PerConstituency = true; return c },
-	"good-no-changes": func() PreviousConfig { c := DefaultPreviousConfig(); c.Renumbered, c.New, c.Closed, c.NewParty = 0, 0, 0, false; return c },
+	"good":         DefaultPreviousConfig,
+	"misleading":   MisleadingPreviousConfig,
+	"constituency": func() PreviousConfig { c := DefaultPreviousConfig(); c.PerConstituency = true; return c },
+	"good-no-changes": func() PreviousConfig {
+		c := DefaultPreviousConfig()
+		c.Renumbered, c.New, c.Closed, c.NewParty = 0, 0, 0, false
+		return c
+	},
 }
 
 // Previous is a previous election in the results-set CSV format: station_votes.csv,

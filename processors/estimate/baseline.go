@@ -33,16 +33,16 @@ var ErrBaseline = errors.New("estimate: baseline")
 
 // Stable codes of baseline problems (BaselineError.Code).
 const (
-	BaselineNoVotes   = "BASELINE_NO_VOTES"   // station_votes.csv missing or unreadable
-	BaselineHeader    = "BASELINE_HEADER"     // a required column is missing, or an unknown one is present
-	BaselineSyntax    = "BASELINE_SYNTAX"     // not CSV, wrong field count, not UTF-8
-	BaselineBallot    = "BASELINE_BALLOT"     // ballot is not constituency or partylist
-	BaselineNumber    = "BASELINE_NUMBER"     // number, votes or party_no not a non-negative integer (number >= 1)
-	BaselineEmptyID   = "BASELINE_EMPTY_ID"   // empty station_id or constituency_id
-	BaselineDuplicate = "BASELINE_DUPLICATE"  // the same (station, ballot, number) twice
-	BaselineNoMatch   = "BASELINE_NO_MATCH"   // no id matches tonight's stations or constituencies, or no party matches
-	BaselineEmpty     = "BASELINE_EMPTY"      // no votes at all
-	BaselineTooMany   = "BASELINE_TOO_MANY"   // more problems than are reported
+	BaselineNoVotes   = "BASELINE_NO_VOTES"  // station_votes.csv missing or unreadable
+	BaselineHeader    = "BASELINE_HEADER"    // a required column is missing, or an unknown one is present
+	BaselineSyntax    = "BASELINE_SYNTAX"    // not CSV, wrong field count, not UTF-8
+	BaselineBallot    = "BASELINE_BALLOT"    // ballot is not constituency or partylist
+	BaselineNumber    = "BASELINE_NUMBER"    // number, votes or party_no not a non-negative integer (number >= 1)
+	BaselineEmptyID   = "BASELINE_EMPTY_ID"  // empty station_id or constituency_id
+	BaselineDuplicate = "BASELINE_DUPLICATE" // the same (station, ballot, number) twice
+	BaselineNoMatch   = "BASELINE_NO_MATCH"  // no id matches tonight's stations or constituencies, or no party matches
+	BaselineEmpty     = "BASELINE_EMPTY"     // no votes at all
+	BaselineTooMany   = "BASELINE_TOO_MANY"  // more problems than are reported
 	baselineMaxErrors = 20
 )
 

@@ -23,7 +23,7 @@ type Estimator struct {
 	// trend is the history of the party-list estimate as stations arrived (honesty.go).
 	trend         trendHistory
 	eligibleTotal int64
-	seats         seatHooks // seats.go
+	seats         seatHooks      // seats.go
 	bl            *baselineState // a previous election (baseline_state.go), nil without
 }
 
