@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +36,7 @@ func init() {
 			stationsScale := fs.Float64("stations-scale", d.Country.StationsScale, "multiplies every constituency's station count, in (0, 1]")
 			priority := fs.Float64("priority-fraction", d.Country.PriorityFraction, "fraction of each stratum's stations drawn into the priority sample; 0 disables")
 			out := fs.String("out", "", "country: folder to write into (created if missing)")
+			previous := fs.String("previous-election", "", "country: also write a previous election correlated with this one into <out>/previous-election, for `estimate --baseline`: "+strings.Join(previousKinds(), ", ")+" (misleading: weakly correlated)")
 			ingestURL := fs.String("ingest", "http://127.0.0.1:8080", "night: ingest's base URL")
 			keys := fs.String("keys", "", "night: token key file (one `<key id> <base64 secret>` per line, the last active); the same file ingest verifies with")
 			speed := fs.Float64("speed", rd.Speed, "night: simulated time per wall-clock time (60 = a 4-hour night in 4 minutes); 0 = as fast as possible")
@@ -50,6 +53,9 @@ func init() {
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
+				if _, ok := simulate.PreviousKinds[*previous]; *previous != "" && !ok {
+					return fmt.Errorf("%w: --previous-election %q: want one of %s", errUsage, *previous, strings.Join(previousKinds(), ", "))
+				}
 				if args[0] == "country" {
 					if *out == "" {
 						return fmt.Errorf("%w: --out is required", errUsage)
@@ -58,6 +64,11 @@ func init() {
 					sim, night, err := simulate.WriteCountry(cfg, *out)
 					if err != nil {
 						return err
+					}
+					if *previous != "" {
+						if err := writePrevious(sim, *previous, filepath.Join(*out, "previous-election")); err != nil {
+							return err
+						}
 					}
 					slog.Info("country written", "dir", *out, "stations", len(sim.Country.Stations),
 						"constituencies", len(sim.Country.Constituencies), "parties", len(sim.Country.Parties),
@@ -104,4 +115,26 @@ func replayNight(ctx context.Context, cfg simulate.Config, rc simulate.ReplayCon
 	sum, err := simulate.Replay(ctx, rc, night.Events())
 	fmt.Fprintln(os.Stderr, sum.String())
 	return err
+}
+
+func previousKinds() []string {
+	var ks []string
+	for k := range simulate.PreviousKinds {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// writePrevious writes sim's previous election of the given kind into dir.
+func writePrevious(sim *simulate.Simulation, kind, dir string) error {
+	prev, err := sim.PreviousElection(simulate.PreviousKinds[kind]())
+	if err != nil {
+		return err
+	}
+	if err := prev.Write(dir); err != nil {
+		return err
+	}
+	slog.Info("previous election written", "dir", dir, "kind", kind, "new_party", prev.NewParty)
+	return nil
 }

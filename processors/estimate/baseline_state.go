@@ -202,11 +202,14 @@ func (e *Estimator) SetBaseline(c *election.Country, b *Baseline) (BaselineMatch
 		return m, &BaselineError{Code: BaselineNoMatch, File: election.FileStationVotes, Msg: "no station_id matches tonight's stations or constituencies"}
 	}
 	for ci, v := range consVotes {
+		if v == nil {
+			continue
+		}
 		var sum float64
 		for k := range l.parties {
 			sum += v[k]
 		}
-		if v == nil || sum <= 0 {
+		if sum <= 0 {
 			continue
 		}
 		sh := map[int]float64{}
