@@ -106,7 +106,7 @@ func init() {
 			fs.StringVar(&f.logListen, "log-listen", "127.0.0.1:8095", "the transparency log's HTTP listen address")
 			fs.StringVar(&f.consoleListen, "console-listen", "127.0.0.1:8070", "the review console's HTTP listen address")
 			fs.BoolVar(&f.simulate, "simulate", false, "replay the simulated election night of the country against ingest")
-			fs.StringVar(&f.baseline, "baseline", "", "a previous election's results folder for the estimator (see `estimate --baseline`)")
+			fs.StringVar(&f.baseline, "baseline", "", "a previous election's results folder for the estimator (see `estimate --baseline`); `simulated` (without --ref): a previous election of the synthetic country, written once into <country>/previous-election")
 			fs.Uint64Var(&f.simSeed, "sim-seed", 1, "seed of the synthetic country and its night")
 			fs.Float64Var(&f.simScale, "sim-scale", 0.1, "fraction of a national country to generate, in (0, 1]")
 			fs.Float64Var(&f.simStations, "sim-stations-scale", 1, "multiplies every constituency's station count, in (0, 1]")
@@ -208,6 +208,9 @@ func runUp(ctx context.Context, f upFlags) error {
 	}
 	consoleKeys, err := prepareConsoleKeys(f)
 	if err != nil {
+		return err
+	}
+	if f.baseline, err = prepareBaseline(f, countryDir); err != nil {
 		return err
 	}
 	env := upEnv{seeds: f.kf.seedList(), topicPrefix: f.kf.topicPrefix, clickhouse: f.cf, dataDir: f.dataDir,
@@ -384,4 +387,26 @@ func upReady(started []upStarted) func() error {
 		}
 		return nil
 	}
+}
+
+// prepareBaseline resolves --baseline: "simulated" writes (once) the synthetic country's
+// previous election next to it.
+func prepareBaseline(f upFlags, countryDir string) (string, error) {
+	if f.baseline != "simulated" {
+		return f.baseline, nil
+	}
+	if f.ref != "" {
+		return "", fmt.Errorf("%w: --baseline simulated needs the synthetic country (no --ref)", errUsage)
+	}
+	dir := filepath.Join(countryDir, "previous-election")
+	if _, err := os.Stat(filepath.Join(dir, "station_votes.csv")); errors.Is(err, os.ErrNotExist) {
+		sim, err := simulate.Generate(f.simConfig())
+		if err != nil {
+			return "", err
+		}
+		if err := writePrevious(sim, "good", dir); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
