@@ -75,8 +75,8 @@ func (b backtestRun) compareBaselines(names, variants []string) error {
 		return firstErr
 	}
 	fmt.Printf("\n%d nights per scenario, scale %g, order %s\n\n", b.n, b.scale, b.order)
-	fmt.Println("| scenario | baseline | coverage (night) | lowest band coverage | mean max error 5-50 % (pts) | max error at 10 % | leaders right at 20 % | median width at 20 % | first published |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| scenario | baseline | coverage (night) | lowest band coverage | mean max error 5-50 % (pts) | max error at 10 % | leaders right at 20 % | median width at 20 % | first published | leaders right (night) | wrong likely per 1,000 | flip-flops |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, name := range names {
 		for _, v := range variants {
 			ts := tables[key{name, v}]
@@ -98,9 +98,10 @@ func (b backtestRun) compareBaselines(names, variants []string) error {
 					}
 				}
 			}
-			fmt.Printf("| `%s` | %s | %.3f | %.3f | %.2f | %.2f | %.3f | %.2f | %.3f |\n", name, v, tot.Coverage(), low,
+			fmt.Printf("| `%s` | %s | %.3f | %.3f | %.2f | %.2f | %.3f | %.2f | %.3f | %.3f | %.2f | %d |\n", name, v, tot.Coverage(), low,
 				errSum/float64(max(errN, 1)), s.At10, float64(s.LeadersRight20)/float64(max(s.LeadersNamed20, 1)),
-				median(s.Widths20), s.FirstPublished)
+				median(s.Widths20), s.FirstPublished, float64(tot.LeadersRight)/float64(max(tot.LeadersRight+tot.LeadersWrong, 1)),
+				1000*float64(tot.LikelyWrong)/float64(max(tot.Likely, 1)), s.FlipFlops)
 		}
 	}
 	return nil
