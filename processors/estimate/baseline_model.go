@@ -2,7 +2,6 @@ package estimate
 
 import (
 	"math"
-	"os"
 
 	"votestream/election"
 )
@@ -61,9 +60,6 @@ func (e *Estimator) baselineAdjust(rc *ratioCalc) *baselineAdj {
 	bi := 0
 	if rc.bs.ballot == election.BallotConstituency {
 		bi = 1
-		if os.Getenv("P10E_NOCONS") != "" {
-			return nil
-		}
 	}
 	l, bs, sh, K := rc.l, rc.bs, bl.shadow[bi], rc.K
 	src := newRatioCalc(l, sh, rc.m)
