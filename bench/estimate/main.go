@@ -7,10 +7,14 @@
 //	BENCH name=estimate_recompute_95k value=<median ms> unit=ms
 //	BENCH name=estimate_apply value=<µs per station result> unit=us
 //
+// With -baseline KIND it times the same with a simulated previous election attached
+// (estimate_recompute_95k_baseline, estimate_apply_baseline).
+//
 // With -seeds N it instead backtests N simulated national nights (seeds 1..N) of every
 // scenario given by -scenarios (all: the whole family), in the order given by -order, two
 // nights at a time (-workers), and prints per scenario the pooled table by stage of the
-// night: the figures docs/estimation.md records.
+// night: the figures docs/estimation.md records. With -seeds and -baseline none,good,misleading
+// it replays each night once per previous-election variant and prints one comparison table.
 package main
 
 import (
@@ -65,7 +69,7 @@ func main() {
 		}
 		return
 	}
-	if err := bench(*scale, *ref); err != nil {
+	if err := bench(*scale, *ref, *baseline); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -211,7 +215,7 @@ func writeCSV(path string, t *estimate.BacktestTable) error {
 	return f.Close()
 }
 
-func bench(scale float64, ref string) error {
+func bench(scale float64, ref, baseline string) error {
 	sim, err := simulated(simulate.ScenarioDefault, 1, scale, ref)
 	if err != nil {
 		return err
@@ -220,6 +224,26 @@ func bench(scale float64, ref string) error {
 	est, err := estimate.NewEstimator(c, estimate.DefaultMethod())
 	if err != nil {
 		return err
+	}
+	suffix := ""
+	if baseline != "" && baseline != "none" {
+		// The recompute with a previous election of that kind attached (two level models).
+		kind, ok := simulate.PreviousKinds[baseline]
+		if !ok {
+			return fmt.Errorf("unknown baseline variant %q", baseline)
+		}
+		prev, err := sim.PreviousElection(kind())
+		if err != nil {
+			return err
+		}
+		b, err := estimate.LoadBaseline(prev.FS())
+		if err != nil {
+			return err
+		}
+		if _, err := est.SetBaseline(c, b); err != nil {
+			return err
+		}
+		suffix = "_baseline"
 	}
 	// Half the night, in report-time order: the state a recompute meets at its busiest.
 	idx := make([]int, len(c.Stations))
@@ -267,8 +291,8 @@ func bench(scale float64, ref string) error {
 		}
 	}
 	slices.Sort(times)
-	fmt.Printf("BENCH name=estimate_recompute_95k value=%.2f unit=ms\n", times[runs/2])
-	fmt.Printf("BENCH name=estimate_apply value=%.2f unit=us\n", float64(apply.Microseconds())/float64(len(results)))
+	fmt.Printf("BENCH name=estimate_recompute_95k%s value=%.2f unit=ms\n", suffix, times[runs/2])
+	fmt.Printf("BENCH name=estimate_apply%s value=%.2f unit=us\n", suffix, float64(apply.Microseconds())/float64(len(results)))
 
 	// The seat simulation alone (part of every recompute above): default draws, every race.
 	// Wall time suffers on a shared machine; the process's CPU time per run says what the
