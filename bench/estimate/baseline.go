@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -138,6 +139,11 @@ func (b backtestRun) oneWithBaselines(nt night, variants []string) (map[string]*
 		t, err := estimate.Backtest(context.Background(), sim.Country, sim.Truth.Results(), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("baseline %s: %w", v, err)
+		}
+		if b.csvDir != "" {
+			if err := writeCSV(filepath.Join(b.csvDir, fmt.Sprintf("%s-%d-%s.csv", nt.scenario, nt.seed, v)), t); err != nil {
+				return nil, err
+			}
 		}
 		out[v] = t
 	}

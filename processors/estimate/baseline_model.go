@@ -98,19 +98,18 @@ func (e *Estimator) baselineAdjust(rc *ratioCalc) *baselineAdj {
 			vden[k] += vb
 		}
 	}
+	ga, va := areaSlopes(rc, src)
 	for k := range K {
 		if den[k] <= 0 || df[k] <= 0 {
 			continue
 		}
 		raw := num[k] / den[k]
 		v := ssr[k] / df[k] * vden[k] / (den[k] * den[k])
-		gm := 0.0
-		if raw > 0 {
-			gm = raw * max(0, 1-v/(raw*raw))
-		}
-		gm = min(gm, baselineMaxSlope)
-		adj.gamma[k] = gm
-		adj.vg[k] = v + (raw-gm)*(raw-gm)
+		gm, vg := shrinkSlope(raw, v)
+		// Stations' differences may carry over while areas' do not (a region that swung
+		// apart): the smaller of the two slopes is used, with the larger variance.
+		adj.gamma[k] = min(gm, ga[k])
+		adj.vg[k] = max(vg, va[k])
 	}
 
 	for h, st := range l.strata {
@@ -136,6 +135,67 @@ func (e *Estimator) baselineAdjust(rc *ratioCalc) *baselineAdj {
 		}
 	}
 	return adj
+}
+
+// shrinkSlope shrinks a slope towards 0 by its own noise v and caps it; it returns the
+// slope and its variance with what the shrinking took away.
+func shrinkSlope(raw, v float64) (float64, float64) {
+	gm := 0.0
+	if raw > 0 {
+		gm = raw * max(0, 1-v/(raw*raw))
+	}
+	gm = min(gm, baselineMaxSlope)
+	return gm, v + (raw-gm)*(raw-gm)
+}
+
+// areaSlopes measures, per key, how far the shadow's error about a reported constituency
+// predicts tonight's: both models predict each constituency with two reports or more from
+// its province without it (ratio.go), so the departure tonight (δt) and the previous
+// election's (δp) are a hold-out pair. The slope of δt on δp (weighted by δt's precision)
+// is the area-level γ; few such constituencies give a noisy slope, shrunk to 0.
+func areaSlopes(rc, src *ratioCalc) (gamma, variance []float64) {
+	K := rc.K
+	num, den, n := make([]float64, K), make([]float64, K), make([]float64, K)
+	type pair struct{ k, w, dt, dp float64 }
+	var pairs []pair
+	for c := range rc.l.cons {
+		for j, k := range rc.l.options(rc.bs.ballot, c) {
+			ci := rc.consOff[c] + j
+			if rc.cn[ci] < 2 || src.cn[ci] < 2 {
+				continue
+			}
+			et, ep := rc.parentA[ci]*rc.ce0[ci], src.parentA[ci]*src.ce0[ci]
+			if et <= 0 || ep <= 0 {
+				continue
+			}
+			dt, dp := rc.co[ci]/et-1, src.co[ci]/ep-1
+			w := 1 / (rc.relNoise(k, et, rc.cx2[ci], rc.cxx[ci]) + rc.parentVar[ci])
+			num[k] += w * dt * dp
+			den[k] += w * dp * dp
+			n[k]++
+			pairs = append(pairs, pair{float64(k), w, dt, dp})
+		}
+	}
+	gamma, variance = make([]float64, K), make([]float64, K)
+	raw := make([]float64, K)
+	ssr := make([]float64, K)
+	for k := range K {
+		if den[k] > 0 {
+			raw[k] = num[k] / den[k]
+		}
+	}
+	for _, p := range pairs {
+		k := int(p.k)
+		r := p.dt - raw[k]*p.dp
+		ssr[k] += p.w * r * r
+	}
+	for k := range K {
+		if den[k] <= 0 || n[k] < 3 {
+			continue
+		}
+		gamma[k], variance[k] = shrinkSlope(raw[k], ssr[k]/(n[k]-1)/den[k])
+	}
+	return gamma, variance
 }
 
 // shareVariance adds γ's uncertainty to the variance of every z_k = votes_k - p_k·valid
