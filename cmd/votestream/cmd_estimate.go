@@ -104,6 +104,14 @@ func init() {
 				if cfg.Baseline, err = loadBaseline(*baseline); err != nil {
 					return err
 				}
+				if cfg.Baseline != nil {
+					m, err := estimate.MatchBaseline(country, cfg.Baseline)
+					if err != nil {
+						return fmt.Errorf("%w: --baseline %s: %v", errUsage, *baseline, err)
+					}
+					slog.Info("baseline", "stations_matched", m.Stations, "stations_from_constituency", m.StationsFromCons,
+						"stations_total", m.StationsTotal, "ids_unmatched", m.IDsUnmatched, "parties_with_baseline", m.Parties, "parties_without", m.PartiesLeft)
+				}
 				start := time.Now()
 				slog.Info("backtesting", "stations", len(country.Stations), "order", cfg.Order, "steps", cfg.Steps)
 				t, err := estimate.Backtest(ctx, country, res, cfg)

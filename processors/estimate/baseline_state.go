@@ -289,3 +289,13 @@ func (e *Estimator) baselineUpdate(bs *ballotState, si int32, votes []int32) {
 		bl.shadow[bi].set(e.lay, si, nil, false)
 	}
 }
+
+// MatchBaseline says how b matches c without keeping an estimator (for a command that
+// reports it before a backtest).
+func MatchBaseline(c *election.Country, b *Baseline) (BaselineMatch, error) {
+	e, err := NewEstimator(c, DefaultMethod())
+	if err != nil {
+		return BaselineMatch{}, err
+	}
+	return e.SetBaseline(c, b)
+}
