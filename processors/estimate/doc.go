@@ -20,7 +20,10 @@
 // publication guard, and the drift of the estimate measured on the night itself) and
 // blocks.go (subdistricts that vote and report as blocks); size.go moves each stratum's
 // projection for the size of its stations still out (a slope per party pooled over the
-// strata); score.go scores backtests by
+// strata); baseline.go, baseline_state.go and baseline_model.go read an optional previous
+// election (--baseline) and move each stratum's projection by the error the same model makes
+// on it with tonight's reporting pattern (projecting the change, not the level); score.go
+// scores backtests by
 // stage of the night, the figures docs/estimation.md records.
 //
 // It imports only election and schemas among the project's packages, and never another role.
