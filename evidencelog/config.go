@@ -38,9 +38,11 @@ type Config struct {
 	// CheckpointInterval is how often a checkpoint is signed while the log grows (C2SP
 	// checkpoints are what make a leaf provable). Default 1s; at least 100ms.
 	CheckpointInterval time.Duration
-	// BatchMaxSize and BatchMaxAge bound a batch of leaves integrated together: a batch is
-	// written when it holds BatchMaxSize leaves or its first has waited BatchMaxAge.
-	// Defaults 4096 and 100ms.
+	// BatchMaxSize and BatchMaxAge bound a batch of leaves integrated together. The writer
+	// hands Tessera everything read while the previous batch was being integrated (group
+	// commit), up to BatchMaxSize leaves or one Kafka round more; Tessera writes it once it
+	// holds BatchMaxSize leaves or its first has waited BatchMaxAge, so the age only needs
+	// to cover the writer handing the batch over. Defaults 16384 and 20ms.
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
 	// MaxPollRecords caps the Kafka records taken per round (integrated, then committed).
@@ -91,8 +93,8 @@ func DefaultConfig() Config {
 		Group:              "votestream-evidencelog",
 		Dir:                "var/evidencelog",
 		CheckpointInterval: time.Second,
-		BatchMaxSize:       4096,
-		BatchMaxAge:        100 * time.Millisecond,
+		BatchMaxSize:       16384,
+		BatchMaxAge:        20 * time.Millisecond,
 		MaxPollRecords:     20000,
 		PublishCheckpoints: true,
 		Listen:             ":8095",

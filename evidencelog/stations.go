@@ -180,6 +180,7 @@ type pageFigures struct {
 	Votes       []pageVote
 	Evidence    []pagePhoto // source only
 	Hash        string      // source only
+	ID          string      // source only: the submission id, which the log's /report/ finds
 	At          string      // updated (consolidated) or received (source), Bangkok time
 }
 
@@ -260,7 +261,7 @@ func (s *stations) sources(ctx context.Context, id string) ([]pageFigures, error
 		var n []uint32
 		var ev []string
 		var at time.Time
-		if err := rows.Scan(&f.Ballot, &f.Stage, &f.Org, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &ev, &f.Hash, &at); err != nil {
+		if err := rows.Scan(&f.Ballot, &f.Stage, &f.Org, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &ev, &f.Hash, &f.ID, &at); err != nil {
 			return f, err
 		}
 		f.Votes, f.At = pairVotes(no, n), bangkok(at)
@@ -272,7 +273,7 @@ func (s *stations) sources(ctx context.Context, id string) ([]pageFigures, error
 			f.Evidence = append(f.Evidence, p)
 		}
 		return f, nil
-	}, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, received_at
+	}, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, submission_id, received_at
 FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER BY ballot, received_at, submission_id`, id)
 }
 
@@ -413,7 +414,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #999;padding
 {{else}}<p>ยังไม่มีผลรวม (no consolidated result yet)</p>{{end}}
 <h2>รายงานแต่ละแหล่ง <span class="muted">· each source</span></h2>
 {{range .Sources}}<div class="src"><h3>{{ballotTH .Ballot}} · {{.Org}}</h3>
-<p>{{stageTH .Stage}} · รับเมื่อ {{.At}} (เวลาไทย) · <span class="muted">{{.Hash}}</span></p>
+<p>{{stageTH .Stage}} · รับเมื่อ {{.At}} (เวลาไทย) · <a class="proof" href="/report/{{.ID}}?hash={{.Hash}}">หลักฐานของรายงานนี้ในบันทึกสาธารณะ (this report's log proof)</a><br><span class="muted">{{.Hash}}</span></p>
 <table><tr><th>บัตรที่ใช้</th><th>บัตรเสีย</th><th>ไม่เลือกผู้ใด</th></tr><tr><td>{{.BallotsCast}}</td><td>{{.Invalid}}</td><td>{{.NoVote}}</td></tr></table>
 <table><tr><th>หมายเลข</th><th>คะแนน</th></tr>{{range .Votes}}<tr><td>{{.Number}}</td><td>{{.Votes}}</td></tr>{{end}}</table>
 {{range .Evidence}}<p>{{if .Withdrawn}}ภาพถูกถอนจากการแสดงผลเพื่อความเป็นส่วนตัว ({{.Withdrawn}}) แต่ค่าแฮชยังอยู่ในบันทึกสาธารณะ <span class="muted">· photo withdrawn; its hash stays in the log</span>{{else}}<a href="/station/{{$.StationID}}/photo/{{.Ref}}"><img src="/station/{{$.StationID}}/photo/{{.Ref}}" alt="ภาพถ่ายใบนับคะแนน" style="max-width:100%"></a>{{end}}

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ type options struct {
 	rate    int
 	dur     time.Duration
 	keep    bool
+	cpuProf string
 }
 
 func main() {
@@ -60,6 +62,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 15_000, "reports per second in the latency phase (three times the national peak)")
 	flag.DurationVar(&o.dur, "for", 20*time.Second, "length of the latency phase")
 	flag.BoolVar(&o.keep, "keep", false, "keep the log folders (printed) instead of deleting them")
+	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the drain phase (the writer reading a backlog) to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench evidencelog:", err)
@@ -119,6 +122,16 @@ func run(o options) error {
 		return err
 	}
 	dir1 := filepath.Join(tmp, "drain")
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	stop, err := startLog(seeds, prefix1, dir1, keyFile)
 	if err != nil {
@@ -130,6 +143,9 @@ func run(o options) error {
 	}
 	took := time.Since(start)
 	stop()
+	if o.cpuProf != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("BENCH name=evidencelog_leaves_per_second value=%.0f unit=leaves/s\n", float64(o.backlog)/took.Seconds())
 	fmt.Fprintf(os.Stderr, "drained %d reports into the log in %v\n", o.backlog, took.Round(time.Millisecond))
 

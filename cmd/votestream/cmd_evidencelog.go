@@ -33,8 +33,8 @@ func init() {
 			fs.StringVar(&cfg.Group, "group", cfg.Group, "Kafka consumer group")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP address of the log's public files and proofs; empty serves nothing")
 			fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a checkpoint is signed while the log grows")
-			fs.UintVar(&cfg.BatchMaxSize, "batch", cfg.BatchMaxSize, "most leaves integrated together")
-			fs.DurationVar(&cfg.BatchMaxAge, "batch-age", cfg.BatchMaxAge, "longest a leaf waits for its batch to fill")
+			fs.UintVar(&cfg.BatchMaxSize, "batch", cfg.BatchMaxSize, "most leaves handed to Tessera in one batch (everything read while the previous batch was written, up to this)")
+			fs.DurationVar(&cfg.BatchMaxAge, "batch-age", cfg.BatchMaxAge, "longest Tessera waits for a batch to fill before writing it")
 			fs.IntVar(&cfg.MaxPollRecords, "max-poll", cfg.MaxPollRecords, "most Kafka records per round (integrated, then committed)")
 			fs.BoolVar(&cfg.PublishCheckpoints, "publish", cfg.PublishCheckpoints, "produce every checkpoint to checkpoints.v1")
 			var cf clickhouseFlags
