@@ -337,9 +337,9 @@ func TestLogNight(t *testing.T) {
 	}
 	for path, want := range map[string]int{
 		"/report/" + nt.reports[1].SubmissionID + "?hash=" + nt.reports[2].Hash: http.StatusNotFound, // another report's hash
-		"/report/00000000-0000-4000-8000-999999999999":                           http.StatusNotFound,
-		"/report/" + nt.reports[1].SubmissionID + "?hash=sha1:00":                http.StatusBadRequest,
-		"/report/a%20b":                                                          http.StatusBadRequest,
+		"/report/00000000-0000-4000-8000-999999999999":                          http.StatusNotFound,
+		"/report/" + nt.reports[1].SubmissionID + "?hash=sha1:00":               http.StatusBadRequest,
+		"/report/a%20b": http.StatusBadRequest,
 	} {
 		if code, b := get(path); code != want {
 			t.Errorf("GET %s: %d %s, want %d", path, code, b, want)

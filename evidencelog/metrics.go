@@ -10,7 +10,7 @@ type metrics struct {
 	inclusion     prometheus.Histogram
 	round         prometheus.Histogram
 	stage         *prometheus.HistogramVec // where a leaf's inclusion time goes
-	cosignatures  *prometheus.CounterVec // by outcome
+	cosignatures  *prometheus.CounterVec   // by outcome
 	publishErrors prometheus.Counter
 }
 
@@ -40,8 +40,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "votestream_evidencelog_stage_seconds",
-			Help: "Where a leaf's time from Kafka to a checkpoint goes, per leaf and stage: read (Kafka timestamp to leaf built), queued (built to handed to Tessera), integrated (handed to on disk in the tree), checkpoint (integrated to the first signed checkpoint covering it).",
+			Name:    "votestream_evidencelog_stage_seconds",
+			Help:    "Where a leaf's time from Kafka to a checkpoint goes, per leaf and stage: read (Kafka timestamp to leaf built), queued (built to handed to Tessera), integrated (handed to on disk in the tree), checkpoint (integrated to the first signed checkpoint covering it).",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30},
 		}, []string{"stage"}),
 		cosignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
