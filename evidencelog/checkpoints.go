@@ -120,6 +120,9 @@ func (c *checkpoints) signed(raw []byte) error {
 		}
 	}
 	c.publish(cp)
+	for _, p := range c.l.pushers {
+		p.offer(cp)
+	}
 	return nil
 }
 

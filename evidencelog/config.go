@@ -34,6 +34,11 @@ type Config struct {
 	// WitnessKeysFile lists the public keys of the witnesses whose cosignatures the log
 	// accepts and publishes; "" accepts none. Default "".
 	WitnessKeysFile string
+	// WitnessURLs are the witnesses the log pushes each new checkpoint to (C2SP
+	// tlog-witness: POST <URL>/add-checkpoint), merging the cosignature each answers; their
+	// keys must be in WitnessKeysFile. Witnesses fetch checkpoints themselves too, so a push
+	// that fails (five tries with back-off) loses nothing. Default none.
+	WitnessURLs []string
 
 	// CheckpointInterval is how often a checkpoint is signed while the log grows (C2SP
 	// checkpoints are what make a leaf provable). Default 1s; at least 100ms.
@@ -131,6 +136,8 @@ func (c Config) Validate() error {
 		return bad("batch age %v: want (0, 10s]", c.BatchMaxAge)
 	case c.MaxPollRecords < 1:
 		return bad("max poll records %d: want at least 1", c.MaxPollRecords)
+	case len(c.WitnessURLs) > 0 && c.WitnessKeysFile == "":
+		return bad("witness URLs to push checkpoints to, but no witness key file to check their cosignatures")
 	case c.PollsClose.IsZero():
 		return bad("polls-close time not set")
 	case c.ClickHouseAddr != "" && !schemas.ValidDatabaseName(c.ClickHouseDatabase):

@@ -12,6 +12,7 @@ type metrics struct {
 	stage         *prometheus.HistogramVec // where a leaf's inclusion time goes
 	cosignatures  *prometheus.CounterVec   // by outcome
 	publishErrors prometheus.Counter
+	pushes        *prometheus.CounterVec // by witness and outcome
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,12 +48,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		cosignatures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votestream_evidencelog_cosignatures_total", Help: "Cosigned checkpoints witnesses posted, by outcome (accepted, refused).",
 		}, []string{"outcome"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_evidencelog_witness_pushes_total",
+			Help: "Checkpoint pushes to witnesses (C2SP tlog-witness), by witness and outcome: cosigned, size_conflict (pushed again from the size the witness names), error (retried with back-off), refused.",
+		}, []string{"witness", "outcome"}),
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "votestream_evidencelog_publish_errors_total", Help: "Checkpoints that could not be produced to checkpoints.v1.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.leaves, m.treeSize, m.checkpoint, m.cosigned, m.inclusion, m.round, m.stage, m.cosignatures, m.publishErrors)
+		reg.MustRegister(m.leaves, m.treeSize, m.checkpoint, m.cosigned, m.inclusion, m.round, m.stage, m.cosignatures, m.publishErrors, m.pushes)
 	}
 	return m
 }

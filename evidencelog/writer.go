@@ -50,6 +50,7 @@ type Log struct {
 	inFlight map[[32]byte]struct{} // leaves handed to Tessera, not yet in idx
 
 	cps       *checkpoints
+	pushers   []*pusher // one per witness in Config.WitnessURLs
 	inclusion inclusionQueue
 	pages     *stations     // nil when station pages are off
 	ready     chan struct{} // closed once Run has opened the log (Handler may serve)
@@ -88,6 +89,13 @@ func New(cfg Config) (*Log, error) {
 		if l.wits, err = tlog.WitnessVerifiers(keys); err != nil {
 			return nil, fmt.Errorf("evidencelog: witnesses: %w", err)
 		}
+	}
+	for _, u := range cfg.WitnessURLs {
+		p, err := newPusher(l, u)
+		if err != nil {
+			return nil, err
+		}
+		l.pushers = append(l.pushers, p)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, stateDir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("evidencelog: log folder: %w", err)
@@ -180,6 +188,9 @@ func (l *Log) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.cps.watch(gctx) })
+	for _, p := range l.pushers {
+		g.Go(func() error { return p.run(gctx) })
+	}
 	if l.cfg.Listen != "" {
 		g.Go(func() error { return l.serve(gctx) })
 	}
