@@ -179,4 +179,3 @@ func (p *pusher) try(ctx context.Context, cp *tlog.Checkpoint) error {
 	p.size = cp.Size
 	return nil
 }
-
