@@ -72,7 +72,9 @@ func serveNight(t *testing.T, env *testenv.KafkaEnv, n int) (dir string, keys *t
 
 func testConfig(env *testenv.KafkaEnv, dir, keyFile, group string) Config {
 	cfg := DefaultConfig()
-	cfg.Seeds, cfg.TopicPrefix, cfg.Group = env.Seeds, env.Prefix, group
+	// The group is the test's own (its topics' prefix): groups and static member ids are
+	// broker-wide, and other tests, other helpers' among them, run at the same time.
+	cfg.Seeds, cfg.TopicPrefix, cfg.Group = env.Seeds, env.Prefix, env.Prefix+group
 	cfg.Dir, cfg.KeyFile = dir, keyFile
 	cfg.CheckpointInterval = 100 * time.Millisecond
 	cfg.BatchMaxAge = 20 * time.Millisecond

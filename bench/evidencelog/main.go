@@ -354,6 +354,10 @@ func startLog(seeds []string, prefix, dir, keyFile string, reg prometheus.Regist
 	cfg := evidencelog.DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.Dir, cfg.KeyFile, cfg.Listen = seeds, prefix, dir, keyFile, ""
 	cfg.Registerer = reg
+	// A group (and static member) of its own per run: a writer that just stopped stays a
+	// member of its group until its session ends, and a new writer joining under the same
+	// instance id could be handed the old topics' assignment.
+	cfg.Group = prefix + "evidencelog"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := evidencelog.New(cfg)
 	if err != nil {
