@@ -56,6 +56,7 @@ type options struct {
 	keep    bool
 	cpuProf string
 	tmp     string
+	cpEvery time.Duration
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 15_000, "reports per second in the latency phase (three times the national peak)")
 	flag.DurationVar(&o.dur, "for", 20*time.Second, "length of the latency phase")
 	flag.BoolVar(&o.keep, "keep", false, "keep the log folders (printed) instead of deleting them")
+	flag.DurationVar(&o.cpEvery, "checkpoint-interval", evidencelog.DefaultConfig().CheckpointInterval, "the writer's checkpoint interval")
 	flag.StringVar(&o.tmp, "tmp", "", "parent folder of the log folders (default the system's temporary folder); a tmpfs such as /dev/shm takes the disk's synchronous writes out")
 	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the drain phase (the writer reading a backlog) to this file")
 	flag.Parse()
@@ -141,7 +143,7 @@ func run(o options) error {
 	}
 	start := time.Now()
 	cpu = startCPU()
-	stop, err := startLog(seeds, prefix1, dir1, keyFile, nil)
+	stop, err := startLog(seeds, prefix1, dir1, keyFile, nil, o.cpEvery)
 	if err != nil {
 		return err
 	}
@@ -169,7 +171,7 @@ func run(o options) error {
 	}
 	dir2 := filepath.Join(tmp, "rate")
 	reg := prometheus.NewRegistry()
-	stop, err = startLog(seeds, prefix2, dir2, keyFile, reg)
+	stop, err = startLog(seeds, prefix2, dir2, keyFile, reg, o.cpEvery)
 	if err != nil {
 		return err
 	}
@@ -350,8 +352,9 @@ func deleteTopics(cl *kgo.Client, prefix string) {
 	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, provision.TopicNames(prefix)...)
 }
 
-func startLog(seeds []string, prefix, dir, keyFile string, reg prometheus.Registerer) (stop func(), err error) {
+func startLog(seeds []string, prefix, dir, keyFile string, reg prometheus.Registerer, cpEvery time.Duration) (stop func(), err error) {
 	cfg := evidencelog.DefaultConfig()
+	cfg.CheckpointInterval = cpEvery
 	cfg.Seeds, cfg.TopicPrefix, cfg.Dir, cfg.KeyFile, cfg.Listen = seeds, prefix, dir, keyFile, ""
 	cfg.Registerer = reg
 	// A group (and static member) of its own per run: a writer that just stopped stays a
