@@ -330,12 +330,19 @@ type group struct {
 }
 
 // readRound builds the leaves of a round's records, dropping those already in the log or in
-// flight (marking the others in flight).
+// flight (marking the others in flight). The leaves are built before the lock is taken, so
+// proof lookups wait only for the dedupe.
 func (l *Log) readRound(records []*kgo.Record) *round {
 	now := time.Now()
 	r := &round{records: records, leaves: make([]pending, 0, len(records)), read: now}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	type built struct {
+		topic string
+		p     pending
+		ok    bool
+		rec   *kgo.Record
+	}
+	all := make([]built, 0, len(records))
+	read := l.m.stage.WithLabelValues("read")
 	for _, rec := range records {
 		topic := rec.Topic[len(l.cfg.TopicPrefix):]
 		src := sourceFor(topic)
@@ -343,24 +350,28 @@ func (l *Log) readRound(records []*kgo.Record) *round {
 			continue // not a logged topic (cannot happen: only those are consumed)
 		}
 		leaf, ok := leafOf(src, rec)
-		h := schemas.LeafHash(leaf)
-		if _, dup := l.inFlight[h]; dup || l.idx.lookup(h) >= 0 {
-			l.m.leaves.WithLabelValues(topic, "duplicate").Inc()
-			continue
-		}
-		l.inFlight[h] = struct{}{}
-		if ok {
-			l.m.leaves.WithLabelValues(topic, "appended").Inc()
-		} else {
-			l.m.leaves.WithLabelValues(topic, "unreadable").Inc()
-			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", topic, "partition", rec.Partition, "offset", rec.Offset)
-		}
 		var key uint64
 		if src.Topic == schemas.TopicSubmissions && ok {
 			key = leafReportKey(leaf)
 		}
-		r.leaves = append(r.leaves, pending{leaf: leaf, key: key, hash: h, at: rec.Timestamp})
-		l.m.stage.WithLabelValues("read").Observe(now.Sub(rec.Timestamp).Seconds())
+		all = append(all, built{topic, pending{leaf: leaf, key: key, hash: schemas.LeafHash(leaf), at: rec.Timestamp}, ok, rec})
+		read.Observe(now.Sub(rec.Timestamp).Seconds())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range all {
+		if _, dup := l.inFlight[b.p.hash]; dup || l.idx.lookup(b.p.hash) >= 0 {
+			l.m.leaves.WithLabelValues(b.topic, "duplicate").Inc()
+			continue
+		}
+		l.inFlight[b.p.hash] = struct{}{}
+		if b.ok {
+			l.m.leaves.WithLabelValues(b.topic, "appended").Inc()
+		} else {
+			l.m.leaves.WithLabelValues(b.topic, "unreadable").Inc()
+			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", b.topic, "partition", b.rec.Partition, "offset", b.rec.Offset)
+		}
+		r.leaves = append(r.leaves, b.p)
 	}
 	return r
 }
@@ -400,13 +411,15 @@ func (l *Log) integrateGroup(ctx context.Context, app *tessera.Appender, batch [
 	futures := make([]tessera.IndexFuture, 0, size)
 	times := make([]time.Time, 0, size)
 	handed := time.Now()
+	queued := l.m.stage.WithLabelValues("queued")
 	for _, r := range batch {
 		g.records = append(g.records, r.records...)
+		wait := handed.Sub(r.read).Seconds()
 		for _, p := range r.leaves {
 			futures = append(futures, app.Add(ctx, tessera.NewEntry(p.leaf)))
 			g.leaves = append(g.leaves, indexed{hash: p.hash, key: p.key})
 			times = append(times, p.at)
-			l.m.stage.WithLabelValues("queued").Observe(handed.Sub(r.read).Seconds())
+			queued.Observe(wait)
 		}
 	}
 	if len(futures) == 0 {
@@ -421,9 +434,9 @@ func (l *Log) integrateGroup(ctx context.Context, app *tessera.Appender, batch [
 		idxs[i] = got.Index
 	}
 	g.integrated = time.Now()
-	took := g.integrated.Sub(handed).Seconds()
+	took, integrated := g.integrated.Sub(handed).Seconds(), l.m.stage.WithLabelValues("integrated")
 	for range futures {
-		l.m.stage.WithLabelValues("integrated").Observe(took)
+		integrated.Observe(took)
 	}
 	// One writer appends in call order: the group's leaves are contiguous, and follow the
 	// previous group's.
