@@ -113,11 +113,16 @@ func (c *checkpoints) signed(raw []byte) error {
 	}
 	c.l.m.checkpoint.Set(float64(cp.Size))
 	for _, r := range c.l.inclusion.covered(cp.Size) {
+		wait := now.Sub(r.integrated).Seconds()
 		for _, at := range r.times {
 			c.l.m.inclusion.Observe(now.Sub(at).Seconds())
+			c.l.m.stage.WithLabelValues("checkpoint").Observe(wait)
 		}
 	}
 	c.publish(cp)
+	for _, p := range c.l.pushers {
+		p.offer(cp)
+	}
 	return nil
 }
 

@@ -34,13 +34,20 @@ type Config struct {
 	// WitnessKeysFile lists the public keys of the witnesses whose cosignatures the log
 	// accepts and publishes; "" accepts none. Default "".
 	WitnessKeysFile string
+	// WitnessURLs are the witnesses the log pushes each new checkpoint to (C2SP
+	// tlog-witness: POST <URL>/add-checkpoint), merging the cosignature each answers; their
+	// keys must be in WitnessKeysFile. Witnesses fetch checkpoints themselves too, so a push
+	// that fails (five tries with back-off) loses nothing. Default none.
+	WitnessURLs []string
 
 	// CheckpointInterval is how often a checkpoint is signed while the log grows (C2SP
 	// checkpoints are what make a leaf provable). Default 1s; at least 100ms.
 	CheckpointInterval time.Duration
-	// BatchMaxSize and BatchMaxAge bound a batch of leaves integrated together: a batch is
-	// written when it holds BatchMaxSize leaves or its first has waited BatchMaxAge.
-	// Defaults 4096 and 100ms.
+	// BatchMaxSize and BatchMaxAge bound a batch of leaves integrated together. The writer
+	// hands Tessera everything read while the previous batch was being integrated (group
+	// commit), up to BatchMaxSize leaves or one Kafka round more; Tessera writes it once it
+	// holds BatchMaxSize leaves or its first has waited BatchMaxAge, so the age only needs
+	// to cover the writer handing the batch over. Defaults 16384 and 20ms.
 	BatchMaxSize uint
 	BatchMaxAge  time.Duration
 	// MaxPollRecords caps the Kafka records taken per round (integrated, then committed).
@@ -91,8 +98,8 @@ func DefaultConfig() Config {
 		Group:              "votestream-evidencelog",
 		Dir:                "var/evidencelog",
 		CheckpointInterval: time.Second,
-		BatchMaxSize:       4096,
-		BatchMaxAge:        100 * time.Millisecond,
+		BatchMaxSize:       16384,
+		BatchMaxAge:        20 * time.Millisecond,
 		MaxPollRecords:     20000,
 		PublishCheckpoints: true,
 		Listen:             ":8095",
@@ -129,6 +136,8 @@ func (c Config) Validate() error {
 		return bad("batch age %v: want (0, 10s]", c.BatchMaxAge)
 	case c.MaxPollRecords < 1:
 		return bad("max poll records %d: want at least 1", c.MaxPollRecords)
+	case len(c.WitnessURLs) > 0 && c.WitnessKeysFile == "":
+		return bad("witness URLs to push checkpoints to, but no witness key file to check their cosignatures")
 	case c.PollsClose.IsZero():
 		return bad("polls-close time not set")
 	case c.ClickHouseAddr != "" && !schemas.ValidDatabaseName(c.ClickHouseDatabase):

@@ -72,7 +72,9 @@ func serveNight(t *testing.T, env *testenv.KafkaEnv, n int) (dir string, keys *t
 
 func testConfig(env *testenv.KafkaEnv, dir, keyFile, group string) Config {
 	cfg := DefaultConfig()
-	cfg.Seeds, cfg.TopicPrefix, cfg.Group = env.Seeds, env.Prefix, group
+	// The group is the test's own (its topics' prefix): groups and static member ids are
+	// broker-wide, and other tests, other helpers' among them, run at the same time.
+	cfg.Seeds, cfg.TopicPrefix, cfg.Group = env.Seeds, env.Prefix, env.Prefix+group
 	cfg.Dir, cfg.KeyFile = dir, keyFile
 	cfg.CheckpointInterval = 100 * time.Millisecond
 	cfg.BatchMaxAge = 20 * time.Millisecond
@@ -323,6 +325,28 @@ func TestLogNight(t *testing.T) {
 		}
 		checkBundle("report "+rep.SubmissionID, b, leaf)
 	}
+	// A station page links each report by its submission id and hash: the proof of exactly
+	// its leaf (ClickHouse keeps the receipt time only to the second).
+	for _, rep := range nt.reports[:50] {
+		code, b := get("/report/" + rep.SubmissionID + "?hash=" + rep.Hash)
+		if code != http.StatusOK {
+			t.Fatalf("proof of report %s by id: %d %s", rep.SubmissionID, code, b)
+		}
+		checkBundle("report by id "+rep.SubmissionID, b, schemas.ReportLeaf(rep))
+	}
+	if code, b := get("/report/" + nt.reports[1].SubmissionID); code != http.StatusOK || !strings.Contains(string(b), nt.reports[1].SubmissionID) {
+		t.Errorf("report by id without its hash: %d %s", code, b)
+	}
+	for path, want := range map[string]int{
+		"/report/" + nt.reports[1].SubmissionID + "?hash=" + nt.reports[2].Hash: http.StatusNotFound, // another report's hash
+		"/report/00000000-0000-4000-8000-999999999999":                          http.StatusNotFound,
+		"/report/" + nt.reports[1].SubmissionID + "?hash=sha1:00":               http.StatusBadRequest,
+		"/report/a%20b": http.StatusBadRequest,
+	} {
+		if code, b := get(path); code != want {
+			t.Errorf("GET %s: %d %s, want %d", path, code, b, want)
+		}
+	}
 	// The form, on ingest's origin, fetches these: the log's public answers allow any origin.
 	for _, path := range []string{"/checkpoint", "/proof/" + schemas.LeafHashHex(schemas.ReportLeaf(nt.reports[0])), "/log.pub"} {
 		resp, err := http.Get(srv.URL + path)
@@ -405,19 +429,29 @@ func TestRestart(t *testing.T) {
 	produce(t, env, nt.records[half:])
 	// The leaf index as an operating-system crash may leave it: short of the log, its tail
 	// torn and wrong. The next start must rebuild it from the log rather than trust it.
-	idxPath := filepath.Join(dir, stateDir, "leaves")
+	idxPath := filepath.Join(dir, stateDir, indexFile)
 	raw, err := os.ReadFile(idxPath)
-	if err != nil || len(raw) < 32*10 {
+	if err != nil || len(raw) < indexRecord*10 {
 		t.Fatalf("leaf index: %d bytes, %v", len(raw), err)
 	}
-	torn := append(raw[:len(raw)-32*5], []byte("garbage")...)
+	torn := append(raw[:len(raw)-indexRecord*5], []byte("garbage")...)
 	torn[len(torn)-40] ^= 0xff
 	if err := os.WriteFile(idxPath, torn, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A new group reads everything again: every leaf of the first run is a duplicate.
-	_, stop = start(t, testConfig(env, dir, keyFile, "g2"))
+	l2, stop := start(t, testConfig(env, dir, keyFile, "g2"))
 	waitSize(t, dir, uint64(len(nt.leaves)), time.Minute)
+	waitServed(t, l2, uint64(len(nt.leaves)))
+	// The rebuilt index finds every report by its submission id, of both runs.
+	srv2 := httptest.NewServer(l2.Handler())
+	defer srv2.Close()
+	for _, rep := range []*schemas.Report{nt.reports[0], nt.reports[len(nt.reports)/2], nt.reports[len(nt.reports)-1]} {
+		b := testenv.MustGet(t, srv2.URL+"/report/"+rep.SubmissionID+"?hash="+rep.Hash)
+		if pb, err := tlog.ParseBundle(b); err != nil || pb.Entry != string(schemas.ReportLeaf(rep)) {
+			t.Errorf("report %s after the index was rebuilt: %v %s", rep.SubmissionID, err, b)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

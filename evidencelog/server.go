@@ -31,6 +31,7 @@ import (
 //	GET  /cosigned-checkpoint        the newest checkpoint a witness cosigned
 //	GET  /proof/<leaf hash>[?size=N] an inclusion proof bundle (tlog.Bundle)
 //	GET  /photo/sha256:<hex>         the proof bundle of a photo's leaf
+//	GET  /report/<submission id>     the proof bundle of a report's leaf [?hash=<its hash>]
 //	GET  /log.pub                    the log's public keys
 //	POST /cosignature                a witness posts its cosigned checkpoint
 //	GET  /station/<id>               the public station page, after polls close
@@ -45,6 +46,7 @@ func (l *Log) Handler() http.Handler {
 	mux.HandleFunc("GET /cosigned-checkpoint", public(l.handleCosigned))
 	mux.HandleFunc("GET /proof/{leaf}", public(l.handleProof))
 	mux.HandleFunc("GET /photo/{digest}", public(l.handlePhotoProof))
+	mux.HandleFunc("GET /report/{id}", public(l.handleReportProof))
 	mux.HandleFunc("GET /log.pub", public(l.handleKeys))
 	mux.HandleFunc("POST /cosignature", l.handleCosignature)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -201,6 +203,45 @@ func (l *Log) handlePhotoProof(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.proof(w, r, schemas.LeafHash(schemas.PhotoLeaf(d)))
+}
+
+// submissionID is what a report's id may look like in a URL (ingest takes UUIDs).
+var submissionID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// handleReportProof answers the proof bundle of a report's leaf found by its submission id
+// (and, with ?hash=, the report's canonical hash, should the id have more than one leaf):
+// what a station page links each report to.
+func (l *Log) handleReportProof(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !submissionID.MatchString(id) {
+		writeError(w, http.StatusBadRequest, "INVALID_VALUE", "a submission id is 1 to 128 letters, digits, '.', '_', ':' or '-'")
+		return
+	}
+	want := r.URL.Query().Get("hash")
+	if want != "" && !evidenceRef.MatchString(want) {
+		writeError(w, http.StatusBadRequest, "INVALID_VALUE", "hash: sha256: and 64 lower-case hex digits, the report's canonical hash")
+		return
+	}
+	l.mu.RLock()
+	cands := l.idx.lookupReport(reportKey(id))
+	size := l.idx.size()
+	hashes := make([][32]byte, len(cands))
+	for i, c := range cands {
+		copy(hashes[i][:], l.idx.hashes[c*32:c*32+32])
+	}
+	l.mu.RUnlock()
+	for i, c := range cands {
+		entry, err := l.entry(r.Context(), uint64(c), size)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "PROOF_FAILED", "%v", err)
+			return
+		}
+		if got, hash, ok := reportLeafFields(entry); ok && got == id && (want == "" || hash == want) {
+			l.proof(w, r, hashes[i])
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "NOT_IN_LOG", "no report with this submission id is in the log (a report just accepted is appended within seconds)")
 }
 
 func (l *Log) handleProof(w http.ResponseWriter, r *http.Request) {

@@ -180,6 +180,7 @@ type pageFigures struct {
 	Votes       []pageVote
 	Evidence    []pagePhoto // source only
 	Hash        string      // source only
+	ID          string      // source only: the submission id, which the log's /report/ finds
 	At          string      // updated (consolidated) or received (source), Bangkok time
 }
 
@@ -260,7 +261,7 @@ func (s *stations) sources(ctx context.Context, id string) ([]pageFigures, error
 		var n []uint32
 		var ev []string
 		var at time.Time
-		if err := rows.Scan(&f.Ballot, &f.Stage, &f.Org, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &ev, &f.Hash, &at); err != nil {
+		if err := rows.Scan(&f.Ballot, &f.Stage, &f.Org, &f.BallotsCast, &f.Invalid, &f.NoVote, &no, &n, &ev, &f.Hash, &f.ID, &at); err != nil {
 			return f, err
 		}
 		f.Votes, f.At = pairVotes(no, n), bangkok(at)
@@ -272,7 +273,7 @@ func (s *stations) sources(ctx context.Context, id string) ([]pageFigures, error
 			f.Evidence = append(f.Evidence, p)
 		}
 		return f, nil
-	}, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, received_at
+	}, `SELECT ballot, stage, org, ballots_cast, invalid, no_vote, vote_no, votes, evidence, hash, submission_id, received_at
 FROM `+s.cfg.ClickHouseDatabase+`.submissions FINAL WHERE station_id = ? ORDER BY ballot, received_at, submission_id`, id)
 }
 
@@ -400,7 +401,8 @@ var stationPage = template.Must(template.New("station").Funcs(template.FuncMap{
 <title>หน่วยเลือกตั้ง {{.StationID}}</title>
 <style>body{font-family:"TH Sarabun New",Sarabun,"Noto Sans Thai",sans-serif;max-width:60em;margin:1em auto;padding:0 1em;line-height:1.5}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #999;padding:.2em .6em;text-align:right}th{background:#eee}
-.src{border-top:1px solid #ccc;margin-top:1em}.muted{color:#555}</style></head><body>
+.src{border-top:1px solid #ccc;margin-top:1em}.muted{color:#555}.ok{color:#060;font-weight:bold}.bad{color:#a00;font-weight:bold}
+button.check{font:inherit;padding:.2em .8em;margin-left:.5em}</style></head><body>
 <h1>หน่วยเลือกตั้ง {{.StationID}} <span class="muted">· polling station</span></h1>
 <p>ผลที่รวบรวมจากอาสาสมัคร พร้อมภาพถ่ายใบนับคะแนน ให้ทุกคนตรวจซ้ำได้ ทุกรายงานและภาพถูกบันทึกในบันทึกสาธารณะที่ตรวจสอบได้ (<a href="/">transparency log</a>)
 <br><span class="muted">Figures volunteers reported, with the count-form photos, for anyone to re-check. Every report and photo is in the public log.</span></p>
@@ -413,11 +415,98 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #999;padding
 {{else}}<p>ยังไม่มีผลรวม (no consolidated result yet)</p>{{end}}
 <h2>รายงานแต่ละแหล่ง <span class="muted">· each source</span></h2>
 {{range .Sources}}<div class="src"><h3>{{ballotTH .Ballot}} · {{.Org}}</h3>
-<p>{{stageTH .Stage}} · รับเมื่อ {{.At}} (เวลาไทย) · <span class="muted">{{.Hash}}</span></p>
+<p>{{stageTH .Stage}} · รับเมื่อ {{.At}} (เวลาไทย)<br><a class="proof" href="/report/{{.ID}}?hash={{.Hash}}">หลักฐานของรายงานนี้ในบันทึกสาธารณะ (this report's log proof)</a>
+<button type="button" class="check" data-proof="/report/{{.ID}}?hash={{.Hash}}" data-id="{{.ID}}" data-hash="{{.Hash}}">ตรวจสอบ (verify)</button> <span class="result" role="status"></span>
+<br><span class="muted">{{.Hash}}</span></p>
 <table><tr><th>บัตรที่ใช้</th><th>บัตรเสีย</th><th>ไม่เลือกผู้ใด</th></tr><tr><td>{{.BallotsCast}}</td><td>{{.Invalid}}</td><td>{{.NoVote}}</td></tr></table>
 <table><tr><th>หมายเลข</th><th>คะแนน</th></tr>{{range .Votes}}<tr><td>{{.Number}}</td><td>{{.Votes}}</td></tr>{{end}}</table>
 {{range .Evidence}}<p>{{if .Withdrawn}}ภาพถูกถอนจากการแสดงผลเพื่อความเป็นส่วนตัว ({{.Withdrawn}}) แต่ค่าแฮชยังอยู่ในบันทึกสาธารณะ <span class="muted">· photo withdrawn; its hash stays in the log</span>{{else}}<a href="/station/{{$.StationID}}/photo/{{.Ref}}"><img src="/station/{{$.StationID}}/photo/{{.Ref}}" alt="ภาพถ่ายใบนับคะแนน" style="max-width:100%"></a>{{end}}
-<br><a href="/photo/{{.Ref}}">หลักฐานในบันทึกสาธารณะ (log proof)</a> <span class="muted">{{.Ref}}</span></p>{{end}}
+<br><a href="/photo/{{.Ref}}">หลักฐานของภาพนี้ในบันทึกสาธารณะ (this photo's log proof)</a> <span class="muted">{{.Ref}}</span></p>{{end}}
 </div>{{end}}
+<p class="muted">ปุ่ม "ตรวจสอบ" คำนวณในเบราว์เซอร์นี้ว่ารายงานอยู่ในต้นไม้ที่บันทึกลงนามไว้ โดยใช้กุญแจที่เซิร์ฟเวอร์นี้ให้มา (/log.pub) การตรวจอย่างอิสระ ให้ใช้กุญแจที่ได้จากแหล่งอื่นกับ <code>votestream verify</code><br>
+The verify button checks in this browser that the report is in the tree the log signed, with the key this server gives (/log.pub). To check independently, use a key obtained elsewhere with <code>votestream verify</code>.</p>
+<script>
+` + verifyScript + `
+</script>
 </body></html>
 `))
+
+// verifyScript checks a report's proof bundle in the browser: the leaf hashes to the
+// bundle's leaf hash and names the report's hash, the audit path leads to the checkpoint's
+// root (RFC 9162 2.1.3.2), and the checkpoint is signed by a key of /log.pub (Ed25519, C2SP
+// signed note). WebCrypto does the hashing and the signature.
+const verifyScript = `
+const enc = new TextEncoder();
+const hex = b => Array.from(new Uint8Array(b), x => x.toString(16).padStart(2, '0')).join('');
+const unhex = s => new Uint8Array(s.match(/../g).map(x => parseInt(x, 16)));
+const unb64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
+const sha = async (...parts) => {
+  const n = parts.reduce((a, p) => a + p.length, 0), buf = new Uint8Array(n);
+  let o = 0; for (const p of parts) { buf.set(p, o); o += p.length; }
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
+};
+async function rootFromPath(index, size, leaf, path) {
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of path) {
+    if (sn === 0) throw new Error('proof too long');
+    if (fn % 2 === 1 || fn === sn) {
+      r = await sha(Uint8Array.of(1), p, r);
+      if (fn % 2 === 0) { while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); } }
+    } else {
+      r = await sha(Uint8Array.of(1), r, p);
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) throw new Error('proof too short');
+  return r;
+}
+async function signedBy(note, keys) {
+  const cut = note.indexOf('\n\n');
+  const text = note.slice(0, cut + 1), sigs = note.slice(cut + 2).split('\n').filter(Boolean);
+  for (const k of keys) {
+    const i = k.indexOf('+'), j = k.indexOf('+', i + 1); // the base64 key may hold '+'
+    const name = k.slice(0, i), khash = k.slice(i + 1, j), kb64 = k.slice(j + 1);
+    const raw = unb64(kb64);
+    if (raw[0] !== 1) continue;
+    const key = await crypto.subtle.importKey('raw', raw.slice(1), {name: 'Ed25519'}, false, ['verify']);
+    for (const line of sigs) {
+      const m = line.match(/^\u2014 (\S+) (\S+)$/);
+      if (!m || m[1] !== name) continue;
+      const sig = unb64(m[2]);
+      if (hex(sig.slice(0, 4)) !== khash) continue;
+      if (await crypto.subtle.verify({name: 'Ed25519'}, key, sig.slice(4), enc.encode(text))) return name;
+    }
+  }
+  throw new Error('the checkpoint is not signed by a key of /log.pub');
+}
+async function verifyReport(proofURL, reportID, reportHash) {
+  const [res, keysRes] = await Promise.all([fetch(proofURL), fetch('/log.pub')]);
+  const b = await res.json();
+  if (!res.ok) throw new Error((b.error && b.error.message) || res.status);
+  const keys = (await keysRes.text()).split('\n').filter(Boolean);
+  const leaf = await sha(Uint8Array.of(0), enc.encode(b.entry));
+  if (hex(leaf) !== b.leaf_hash) throw new Error('the entry does not hash to the leaf');
+  const e = JSON.parse(b.entry);
+  if (e.kind !== 'report.v1' || e.submission_id !== reportID || e.hash !== reportHash) throw new Error('the proof is for another report');
+  const lines = b.checkpoint.split('\n');
+  if (Number(lines[1]) !== b.tree_size) throw new Error('the checkpoint is of another size');
+  const root = await rootFromPath(b.leaf_index, b.tree_size, leaf, b.inclusion.map(unhex));
+  if (hex(root) !== hex(unb64(lines[2]))) throw new Error('the audit path does not lead to the signed root');
+  const by = await signedBy(b.checkpoint, keys);
+  return {index: b.leaf_index, size: b.tree_size, by};
+}
+for (const btn of document.querySelectorAll('button.check')) {
+  btn.addEventListener('click', async () => {
+    const out = btn.nextElementSibling;
+    out.textContent = 'กำลังตรวจ…';
+    try {
+      const v = await verifyReport(btn.dataset.proof, btn.dataset.id, btn.dataset.hash);
+      out.className = 'result ok';
+      out.textContent = '\u2713 อยู่ในบันทึก ลำดับที่ ' + v.index + ' ของ ' + v.size + ' ลงนามโดย ' + v.by + ' (verified: leaf ' + v.index + ' of ' + v.size + ')';
+    } catch (e) {
+      out.className = 'result bad';
+      out.textContent = '\u2717 ตรวจไม่ผ่าน (failed): ' + e.message;
+    }
+  });
+}
+`

@@ -126,6 +126,11 @@ func TestStationPages(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
+	// Each report links its own proof: by submission id and canonical hash (the log's
+	// /report/ endpoint; TestLogNight checks what it answers).
+	if want := `href="/report/s-1?hash=` + strings.Replace(rep.Hash, ":", "%3a", 1) + `"`; !strings.Contains(string(page), want) {
+		t.Errorf("page lacks the report's proof link %s", want)
+	}
 	if strings.Contains(string(page), "ilaw-0001") {
 		t.Error("the page names the volunteer")
 	}

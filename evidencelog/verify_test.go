@@ -196,14 +196,14 @@ func TestVerify(t *testing.T) {
 // rootOf computes the root of the first n leaves of a log of size from its entries.
 func rootOf(t *testing.T, lg tlog.Log, n, size uint64) []byte {
 	t.Helper()
-	hs, err := leafHashesFromLog(context.Background(), lg.ReadEntryBundle, 0, n, size)
+	recs, err := leafRecordsFromLog(context.Background(), lg.ReadEntryBundle, 0, n, size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	r := rf.NewEmptyRange(0)
-	for i := 0; i < len(hs); i += 32 {
-		if err := r.Append(hs[i:i+32], nil); err != nil {
+	for i := 0; i < len(recs); i += indexRecord {
+		if err := r.Append(recs[i:i+32], nil); err != nil {
 			t.Fatal(err)
 		}
 	}

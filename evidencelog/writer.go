@@ -50,6 +50,7 @@ type Log struct {
 	inFlight map[[32]byte]struct{} // leaves handed to Tessera, not yet in idx
 
 	cps       *checkpoints
+	pushers   []*pusher // one per witness in Config.WitnessURLs
 	inclusion inclusionQueue
 	pages     *stations     // nil when station pages are off
 	ready     chan struct{} // closed once Run has opened the log (Handler may serve)
@@ -88,6 +89,13 @@ func New(cfg Config) (*Log, error) {
 		if l.wits, err = tlog.WitnessVerifiers(keys); err != nil {
 			return nil, fmt.Errorf("evidencelog: witnesses: %w", err)
 		}
+	}
+	for _, u := range cfg.WitnessURLs {
+		p, err := newPusher(l, u)
+		if err != nil {
+			return nil, err
+		}
+		l.pushers = append(l.pushers, p)
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, stateDir, "checkpoints"), 0o755); err != nil {
 		return nil, fmt.Errorf("evidencelog: log folder: %w", err)
@@ -161,7 +169,8 @@ func (l *Log) Run(ctx context.Context) error {
 		return fmt.Errorf("evidencelog: log size: %w", err)
 	}
 	start := time.Now()
-	idx, err := openLeafIndex(ctx, filepath.Join(l.cfg.Dir, stateDir, "leaves"), size, reader.ReadEntryBundle)
+	_ = os.Remove(filepath.Join(l.cfg.Dir, stateDir, oldIndexFile)) // hashes only: rebuilt below
+	idx, err := openLeafIndex(ctx, filepath.Join(l.cfg.Dir, stateDir, indexFile), size, reader.ReadEntryBundle)
 	if err != nil {
 		return fmt.Errorf("evidencelog: %w", err)
 	}
@@ -179,6 +188,9 @@ func (l *Log) Run(ctx context.Context) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return l.cps.watch(gctx) })
+	for _, p := range l.pushers {
+		g.Go(func() error { return p.run(gctx) })
+	}
 	if l.cfg.Listen != "" {
 		g.Go(func() error { return l.serve(gctx) })
 	}
@@ -202,17 +214,21 @@ func (l *Log) Run(ctx context.Context) error {
 // most 2 s.
 var pollCurve = backoff.Exponential(100*time.Millisecond, 2*time.Second)
 
-// roundsInFlight bounds the rounds whose leaves are handed to Tessera but not yet
-// integrated and committed: while one round is being integrated the next is read and
-// queued, so Tessera always has a batch to write.
-const roundsInFlight = 2
+// roundsQueued bounds the rounds read from Kafka and waiting for the integrator: while
+// Tessera integrates one group the reader keeps reading, and the next group takes
+// everything read meanwhile (group commit).
+const roundsQueued = 8
 
-// consume is the writer's loop: read a round of records, hand the leaves not yet in the log
-// to Tessera, and pass the round to settleRounds, which waits until Tessera has integrated
-// them (durably: the tree and its tiles are on disk) and only then commits the records'
-// offsets, round after round in order. A crash anywhere in between re-reads the rounds not
-// committed; the leaf index (and, within a run, the set of leaves in flight) drops what
-// was already appended, so no leaf is lost or doubled.
+// consume is the writer: a reader (this goroutine) reads rounds of records, builds their
+// leaves and drops those already in the log or in flight; an integrator (integrate) hands
+// Tessera everything read since its previous group in one batch and waits until Tessera has
+// integrated it (durably: the tree and its tiles are on disk); a committer (commit) then
+// syncs the leaf index and commits the records' offsets, group after group in order. Batches
+// thus grow with the load instead of being cut by age while the disk is busy: each batch
+// costs a fixed number of synchronous writes (tree state, the tiles above level 0, partial
+// bundle and tile) besides four per 256 leaves. A crash anywhere in between re-reads the
+// rounds not committed; the leaf index (and, within a run, the set of leaves in flight)
+// drops what was already appended, so no leaf is lost or doubled.
 func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 	topics := make([]string, len(l.cfg.Topics))
 	for i, t := range l.cfg.Topics {
@@ -236,9 +252,11 @@ func (l *Log) consume(ctx context.Context, app *tessera.Appender) error {
 		return fmt.Errorf("evidencelog: kafka: %w", err)
 	}
 	defer kc.Close()
-	rounds := make(chan *round, roundsInFlight-1)
-	settled := make(chan error, 1)
-	go func() { settled <- l.settleRounds(ctx, kc, rounds) }()
+	rounds := make(chan *round, roundsQueued)
+	groups := make(chan *group, 2)
+	integrated, committed := make(chan error, 1), make(chan error, 1)
+	go func() { integrated <- l.integrate(ctx, app, rounds, groups) }()
+	go func() { committed <- l.commit(ctx, kc, groups) }()
 	var failed error
 	polls := pollCurve.Start() // polls that brought only errors
 poll:
@@ -270,44 +288,61 @@ poll:
 		}
 		polls.Reset()
 		l.kafka.Up()
-		r := l.addRound(ctx, app, records)
+		r := l.readRound(records)
 		select {
 		case rounds <- r:
-		case failed = <-settled:
+		case failed = <-integrated:
+			integrated <- failed
 			break poll
 		case <-ctx.Done():
 			break poll
 		}
 	}
 	close(rounds)
-	if failed == nil {
-		failed = <-settled
-	}
+	ierr, cerr := <-integrated, <-committed
 	if ctx.Err() != nil {
 		return nil
 	}
-	return failed
+	return cmp.Or(failed, ierr, cerr)
 }
 
-// round is one poll's records and the leaves handed to Tessera for them.
+// round is one poll's records and the leaves they bring that are neither in the log nor in
+// flight.
 type round struct {
 	records []*kgo.Record
-	adds    []added
-	start   time.Time
+	leaves  []pending
+	read    time.Time
 }
 
-type added struct {
-	hash   [32]byte
-	future tessera.IndexFuture
-	at     time.Time
+type pending struct {
+	leaf []byte
+	key  uint64 // report key, 0 when not a report
+	hash [32]byte
+	at   time.Time // the record's Kafka timestamp
 }
 
-// addRound hands Tessera the leaves of records that are neither in the log nor in flight,
-// without waiting.
-func (l *Log) addRound(ctx context.Context, app *tessera.Appender, records []*kgo.Record) *round {
-	r := &round{records: records, adds: make([]added, 0, len(records)), start: time.Now()}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// group is what the integrator handed Tessera in one go: one or more rounds.
+type group struct {
+	records    []*kgo.Record
+	first      uint64
+	leaves     []indexed
+	integrated time.Time
+}
+
+// readRound builds the leaves of a round's records, dropping those already in the log or in
+// flight (marking the others in flight). The leaves are built before the lock is taken, so
+// proof lookups wait only for the dedupe.
+func (l *Log) readRound(records []*kgo.Record) *round {
+	now := time.Now()
+	r := &round{records: records, leaves: make([]pending, 0, len(records)), read: now}
+	type built struct {
+		topic string
+		p     pending
+		ok    bool
+		rec   *kgo.Record
+	}
+	all := make([]built, 0, len(records))
+	read := l.m.stage.WithLabelValues("read")
 	for _, rec := range records {
 		topic := rec.Topic[len(l.cfg.TopicPrefix):]
 		src := sourceFor(topic)
@@ -315,89 +350,144 @@ func (l *Log) addRound(ctx context.Context, app *tessera.Appender, records []*kg
 			continue // not a logged topic (cannot happen: only those are consumed)
 		}
 		leaf, ok := leafOf(src, rec)
-		h := schemas.LeafHash(leaf)
-		if _, dup := l.inFlight[h]; dup || l.idx.lookup(h) >= 0 {
-			l.m.leaves.WithLabelValues(topic, "duplicate").Inc()
+		var key uint64
+		if src.Topic == schemas.TopicSubmissions && ok {
+			key = leafReportKey(leaf)
+		}
+		all = append(all, built{topic, pending{leaf: leaf, key: key, hash: schemas.LeafHash(leaf), at: rec.Timestamp}, ok, rec})
+		read.Observe(now.Sub(rec.Timestamp).Seconds())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range all {
+		if _, dup := l.inFlight[b.p.hash]; dup || l.idx.lookup(b.p.hash) >= 0 {
+			l.m.leaves.WithLabelValues(b.topic, "duplicate").Inc()
 			continue
 		}
-		l.inFlight[h] = struct{}{}
-		if ok {
-			l.m.leaves.WithLabelValues(topic, "appended").Inc()
+		l.inFlight[b.p.hash] = struct{}{}
+		if b.ok {
+			l.m.leaves.WithLabelValues(b.topic, "appended").Inc()
 		} else {
-			l.m.leaves.WithLabelValues(topic, "unreadable").Inc()
-			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", topic, "partition", rec.Partition, "offset", rec.Offset)
+			l.m.leaves.WithLabelValues(b.topic, "unreadable").Inc()
+			l.log.Warn("evidencelog: unreadable record logged by the hash of its bytes", "topic", b.topic, "partition", b.rec.Partition, "offset", b.rec.Offset)
 		}
-		r.adds = append(r.adds, added{hash: h, future: app.Add(ctx, tessera.NewEntry(leaf)), at: rec.Timestamp})
+		r.leaves = append(r.leaves, b.p)
 	}
 	return r
 }
 
-// settleRounds integrates and commits the rounds in order until the channel closes or a
-// round cannot be integrated (its error; nothing of it or after it is committed).
-func (l *Log) settleRounds(ctx context.Context, kc *kgo.Client, rounds <-chan *round) error {
-	var failed error
+// integrate takes every round queued, hands their leaves to Tessera at once, waits until
+// they are integrated, indexes them and passes the group to the committer; until rounds is
+// closed or a group cannot be integrated (its error).
+func (l *Log) integrate(ctx context.Context, app *tessera.Appender, rounds <-chan *round, groups chan<- *group) error {
+	defer close(groups)
 	for r := range rounds {
-		if failed != nil {
-			continue // drain: the rounds after a failed one are not committed
+		batch := []*round{r}
+		size := len(r.leaves)
+	more:
+		for size < int(l.cfg.BatchMaxSize) {
+			select {
+			case r, ok := <-rounds:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+				size += len(r.leaves)
+			default:
+				break more
+			}
 		}
-		if err := l.settle(r); err != nil {
-			failed = err
+		g, err := l.integrateGroup(ctx, app, batch, size)
+		if err != nil {
+			return err // nothing of this group or after it is committed
+		}
+		groups <- g
+	}
+	return nil
+}
+
+func (l *Log) integrateGroup(ctx context.Context, app *tessera.Appender, batch []*round, size int) (*group, error) {
+	g := &group{leaves: make([]indexed, 0, size)}
+	futures := make([]tessera.IndexFuture, 0, size)
+	times := make([]time.Time, 0, size)
+	handed := time.Now()
+	queued := l.m.stage.WithLabelValues("queued")
+	for _, r := range batch {
+		g.records = append(g.records, r.records...)
+		wait := handed.Sub(r.read).Seconds()
+		for _, p := range r.leaves {
+			futures = append(futures, app.Add(ctx, tessera.NewEntry(p.leaf)))
+			g.leaves = append(g.leaves, indexed{hash: p.hash, key: p.key})
+			times = append(times, p.at)
+			queued.Observe(wait)
+		}
+	}
+	if len(futures) == 0 {
+		return g, nil
+	}
+	idxs := make([]uint64, len(futures))
+	for i, f := range futures {
+		got, err := f()
+		if err != nil {
+			return nil, fmt.Errorf("evidencelog: integrate: %w", err)
+		}
+		idxs[i] = got.Index
+	}
+	g.integrated = time.Now()
+	took, integrated := g.integrated.Sub(handed).Seconds(), l.m.stage.WithLabelValues("integrated")
+	for range futures {
+		integrated.Observe(took)
+	}
+	// One writer appends in call order: the group's leaves are contiguous, and follow the
+	// previous group's.
+	g.first = slices.Min(idxs)
+	for i, idx := range idxs {
+		if idx != g.first+uint64(i) {
+			return nil, fmt.Errorf("%w: indices of one batch are not contiguous", errIndexGap)
+		}
+	}
+	l.mu.Lock()
+	err := l.idx.append(g.first, g.leaves)
+	for _, x := range g.leaves {
+		delete(l.inFlight, x.hash)
+	}
+	n := l.idx.size()
+	l.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("evidencelog: %w", err)
+	}
+	l.m.treeSize.Set(float64(n))
+	l.inclusion.push(n, g.integrated, times)
+	return g, nil
+}
+
+// commit syncs the leaf index and commits the offsets of each integrated group, in order,
+// until groups is closed; a failed sync stops the writer (the next start rebuilds the
+// index from the log).
+func (l *Log) commit(ctx context.Context, kc *kgo.Client, groups <-chan *group) error {
+	var failed error
+	for g := range groups {
+		if failed != nil {
 			continue
+		}
+		if len(g.leaves) > 0 {
+			if err := persistIndex(l.idx.f, g.first, g.leaves); err != nil {
+				failed = fmt.Errorf("evidencelog: %w", err)
+				continue
+			}
 		}
 		// A commit at shutdown still goes out: the leaves are in the log.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := kc.CommitRecords(cctx, r.records...); err != nil {
+		if err := kc.CommitRecords(cctx, g.records...); err != nil {
 			// Not fatal: the leaves are in the log, and a re-delivery finds them there.
 			l.log.Warn("evidencelog: commit offsets", "err", err)
 		}
 		cancel()
-		l.m.round.Observe(time.Since(r.start).Seconds())
+		if !g.integrated.IsZero() {
+			l.m.round.Observe(time.Since(g.integrated).Seconds())
+		}
 	}
 	return failed
-}
-
-// settle waits until the round's leaves are integrated, then moves them from the in-flight
-// set to the leaf index.
-func (l *Log) settle(r *round) error {
-	if len(r.adds) == 0 {
-		return nil
-	}
-	idxs := make([]uint64, len(r.adds))
-	for i, a := range r.adds {
-		got, err := a.future()
-		if err != nil {
-			return fmt.Errorf("evidencelog: integrate: %w", err)
-		}
-		idxs[i] = got.Index
-	}
-	// One writer appends in call order: the round's leaves are contiguous, and follow the
-	// previous round's.
-	order := make([]int, len(r.adds))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(idxs[a], idxs[b]) })
-	hashes := make([][32]byte, len(r.adds))
-	times := make([]time.Time, len(r.adds))
-	for j, i := range order {
-		if idxs[i] != idxs[order[0]]+uint64(j) {
-			return fmt.Errorf("%w: indices of one round are not contiguous", errIndexGap)
-		}
-		hashes[j], times[j] = r.adds[i].hash, r.adds[i].at
-	}
-	l.mu.Lock()
-	err := l.idx.append(idxs[order[0]], hashes)
-	for _, h := range hashes {
-		delete(l.inFlight, h)
-	}
-	size := l.idx.size()
-	l.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("evidencelog: %w", err)
-	}
-	l.m.treeSize.Set(float64(size))
-	l.inclusion.push(size, times)
-	return nil
 }
 
 // lookup returns the index of a leaf hash in the log, or -1.
@@ -415,17 +505,18 @@ type inclusionQueue struct {
 }
 
 type inclusionRound struct {
-	end   uint64 // tree size after the round
-	times []time.Time
+	end        uint64 // tree size after the round
+	integrated time.Time
+	times      []time.Time
 }
 
-func (q *inclusionQueue) push(end uint64, times []time.Time) {
+func (q *inclusionQueue) push(end uint64, integrated time.Time, times []time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.rounds) > 10000 { // no checkpoint for a long time: keep memory bounded
 		q.rounds = q.rounds[1:]
 	}
-	q.rounds = append(q.rounds, inclusionRound{end: end, times: times})
+	q.rounds = append(q.rounds, inclusionRound{end: end, integrated: integrated, times: times})
 }
 
 // covered pops the rounds a checkpoint of size commits to.

@@ -1,7 +1,10 @@
 // Package witness is the role a partner organisation runs to keep the transparency log
-// honest: it fetches the log's newest checkpoint, checks that it extends the last one it
-// saw (a consistency proof from the log's tiles), cosigns it (C2SP tlog-cosignature) and
-// posts the cosignature to the log, which publishes it. A checkpoint that does not extend
+// honest. The log pushes each new checkpoint to it with a consistency proof (C2SP
+// tlog-witness, POST /add-checkpoint, when Listen is set); as a fallback it also fetches the
+// log's newest checkpoint every Interval and checks the consistency proof from the log's
+// tiles. Either way it checks that the checkpoint extends the last one it cosigned, cosigns it
+// (C2SP tlog-cosignature) and gives the cosignature to the log (the answer to a push, or a
+// post after a fetch), which publishes it. A checkpoint that does not extend
 // the last one seen, two of one size with different roots among them, is a fork: the
 // witness keeps both notes as evidence, reports it loudly and stops cosigning.
 //
@@ -19,12 +22,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 
 	"votestream/evidencelog/tlog"
+	"votestream/internal/httpserve"
 )
 
 // Config is what a witness is told. Start from DefaultConfig.
@@ -41,8 +46,12 @@ type Config struct {
 	StateFile string
 	// Interval between two fetches. Default 5s.
 	Interval time.Duration
-	// Post sends each cosigned checkpoint to LogURL/cosignature. Default true.
+	// Post sends each checkpoint cosigned after a fetch to LogURL/cosignature (a pushed
+	// checkpoint's cosignature is the answer to the push). Default true.
 	Post bool
+	// Listen is the HTTP address where the log pushes checkpoints (C2SP tlog-witness: POST
+	// /add-checkpoint); "" takes no pushes, fetching only. Default "".
+	Listen string
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
 	// Logger; default slog.Default().
@@ -92,13 +101,17 @@ type Witness struct {
 	signer note.Signer
 	src    tlog.Log
 	http   *http.Client
-	last   *tlog.Checkpoint // last cosigned, nil before the first
 	m      metrics
+
+	mu     sync.Mutex       // one check at a time: pushes and fetches change last
+	last   *tlog.Checkpoint // last cosigned, nil before the first
+	forked error            // the fork found, after which nothing is cosigned
 }
 
 type metrics struct {
 	cosigned prometheus.Gauge
 	checks   *prometheus.CounterVec
+	pushes   *prometheus.CounterVec
 }
 
 // New reads the keys and the state file.
@@ -141,9 +154,11 @@ func New(cfg Config) (*Witness, error) {
 		cosigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votestream_witness_cosigned_size", Help: "Size of the newest checkpoint this witness cosigned."}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "votestream_witness_checks_total",
 			Help: "Checkpoints fetched, by outcome: cosigned, unchanged, fork, error."}, []string{"outcome"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "votestream_witness_pushes_total",
+			Help: "Checkpoints the log pushed (POST /add-checkpoint), by HTTP status answered."}, []string{"code"}),
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(w.m.cosigned, w.m.checks)
+		cfg.Registerer.MustRegister(w.m.cosigned, w.m.checks, w.m.pushes)
 	}
 	return w, nil
 }
@@ -157,16 +172,47 @@ func firstKeyLine(s string) string {
 	return ""
 }
 
+// StateFile is where the witness keeps its last cosigned checkpoint (fork evidence goes
+// beside it).
+func (w *Witness) StateFile() string { return w.cfg.StateFile }
+
 // Name is the witness's key name, as its cosignatures carry it.
 func (w *Witness) Name() string { return w.signer.Name() }
 
-// Run checks the log every Interval until ctx ends (nil) or a fork is found (ErrFork, after
-// the evidence is written). Other failures (log unreachable, cosignature refused) are
-// logged and retried at the next tick.
+// Run takes pushed checkpoints (when Listen is set) and checks the log every Interval until
+// ctx ends (nil) or a fork is found (ErrFork, after the evidence is written). Other failures
+// (log unreachable, cosignature refused) are logged and retried at the next tick.
 func (w *Witness) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := make(chan error, 1)
+	if w.cfg.Listen != "" {
+		hc := httpserve.DefaultConfig()
+		hc.Name, hc.Addr, hc.Handler, hc.Logger = "witness", w.cfg.Listen, w.Handler(), w.log
+		srv, err := httpserve.New(hc)
+		if err != nil {
+			return fmt.Errorf("witness: %w", err)
+		}
+		go func() { served <- srv.Run(ctx) }()
+	} else {
+		served <- nil
+	}
+	err := w.poll(ctx)
+	cancel()
+	if serr := <-served; err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
+		err = serr
+	}
+	return err
+}
+
+// poll is the fallback: a fetch every Interval.
+func (w *Witness) poll(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
+		if err := w.forkFound(); err != nil {
+			return err
+		}
 		if _, err := w.Check(ctx); err != nil {
 			if errors.Is(err, ErrFork) {
 				return err
@@ -182,6 +228,12 @@ func (w *Witness) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+func (w *Witness) forkFound() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.forked
 }
 
 // Check fetches the newest checkpoint, verifies it against the last one cosigned, cosigns
@@ -203,6 +255,11 @@ func (w *Witness) Offer(ctx context.Context, raw []byte) ([]byte, error) {
 		w.m.checks.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("witness: checkpoint: %w", err)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.forked != nil {
+		return nil, w.forked
+	}
 	if w.last != nil {
 		if err := w.consistent(ctx, w.last, cp); err != nil {
 			if errors.Is(err, ErrFork) {
@@ -218,18 +275,10 @@ func (w *Witness) Offer(ctx context.Context, raw []byte) ([]byte, error) {
 			return nil, nil
 		}
 	}
-	signed, err := tlog.Cosign(cp.Raw, w.signer)
+	signed, err := w.cosign(cp)
 	if err != nil {
 		return nil, err
 	}
-	// The state moves first: a cosignature the log did not take is posted again with the
-	// next checkpoint, but the witness never again accepts a history that contradicts one
-	// it signed.
-	if err := tlog.SaveNote(w.cfg.StateFile, signed); err != nil {
-		return nil, fmt.Errorf("witness: state: %w", err)
-	}
-	w.last = cp
-	w.m.cosigned.Set(float64(cp.Size))
 	w.m.checks.WithLabelValues("cosigned").Inc()
 	if w.cfg.Post {
 		if err := w.post(ctx, signed); err != nil {
@@ -237,6 +286,22 @@ func (w *Witness) Offer(ctx context.Context, raw []byte) ([]byte, error) {
 		}
 	}
 	w.log.Info("witness: checkpoint cosigned", "size", cp.Size, "root", fmt.Sprintf("%x", cp.Root))
+	return signed, nil
+}
+
+// cosign cosigns cp and makes it the state. The state moves before anyone is told: a
+// cosignature the log did not take is given again with the next checkpoint, but the witness
+// never again accepts a history that contradicts one it signed. Called with mu held.
+func (w *Witness) cosign(cp *tlog.Checkpoint) ([]byte, error) {
+	signed, err := tlog.Cosign(cp.Raw, w.signer)
+	if err != nil {
+		return nil, err
+	}
+	if err := tlog.SaveNote(w.cfg.StateFile, signed); err != nil {
+		return nil, fmt.Errorf("witness: state: %w", err)
+	}
+	w.last = cp
+	w.m.cosigned.Set(float64(cp.Size))
 	return signed, nil
 }
 
@@ -263,8 +328,10 @@ func (w *Witness) consistent(ctx context.Context, a, b *tlog.Checkpoint) error {
 }
 
 // reportFork writes both notes beside the state file and logs at error level: the evidence
-// anyone can check with `votestream verify --old A --new B`.
+// anyone can check with `votestream verify --old A --new B`. From then on the witness
+// cosigns nothing (Run returns the fork). Called with mu held.
 func (w *Witness) reportFork(a, b *tlog.Checkpoint, why error) {
+	w.forked = why
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	base := filepath.Join(filepath.Dir(w.cfg.StateFile), fmt.Sprintf("fork-%s-%d-vs-%d", stamp, a.Size, b.Size))
 	errA := tlog.SaveNote(base+"-seen", a.Raw)

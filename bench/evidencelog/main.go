@@ -22,14 +22,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -51,6 +54,9 @@ type options struct {
 	rate    int
 	dur     time.Duration
 	keep    bool
+	cpuProf string
+	tmp     string
+	cpEvery time.Duration
 }
 
 func main() {
@@ -60,6 +66,9 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 15_000, "reports per second in the latency phase (three times the national peak)")
 	flag.DurationVar(&o.dur, "for", 20*time.Second, "length of the latency phase")
 	flag.BoolVar(&o.keep, "keep", false, "keep the log folders (printed) instead of deleting them")
+	flag.DurationVar(&o.cpEvery, "checkpoint-interval", evidencelog.DefaultConfig().CheckpointInterval, "the writer's checkpoint interval")
+	flag.StringVar(&o.tmp, "tmp", "", "parent folder of the log folders (default the system's temporary folder); a tmpfs such as /dev/shm takes the disk's synchronous writes out")
+	flag.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile of the drain phase (the writer reading a backlog) to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench evidencelog:", err)
@@ -77,7 +86,7 @@ func envOr(k, d string) string {
 func run(o options) error {
 	ctx := context.Background()
 	seeds := strings.Split(o.seeds, ",")
-	tmp, err := os.MkdirTemp("", "bench-evidencelog-")
+	tmp, err := os.MkdirTemp(o.tmp, "bench-evidencelog-")
 	if err != nil {
 		return err
 	}
@@ -99,11 +108,14 @@ func run(o options) error {
 	defer cl.Close()
 
 	// Phase 0: Tessera alone, no Kafka: what the storage integrates per second.
+	fmt.Fprintf(os.Stderr, "log folders in %s\n", tmp)
+	cpu := startCPU()
 	if rate, err := tesseraAlone(ctx, filepath.Join(tmp, "alone"), keyFile, o.backlog); err != nil {
 		return err
 	} else {
 		fmt.Printf("BENCH name=evidencelog_tessera_leaves_per_second value=%.0f unit=leaves/s\n", rate)
 	}
+	cpu.print("tessera_alone")
 
 	// Phase 1: drain a backlog.
 	prefix1 := uniquePrefix()
@@ -119,8 +131,19 @@ func run(o options) error {
 		return err
 	}
 	dir1 := filepath.Join(tmp, "drain")
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
-	stop, err := startLog(seeds, prefix1, dir1, keyFile)
+	cpu = startCPU()
+	stop, err := startLog(seeds, prefix1, dir1, keyFile, nil, o.cpEvery)
 	if err != nil {
 		return err
 	}
@@ -130,6 +153,10 @@ func run(o options) error {
 	}
 	took := time.Since(start)
 	stop()
+	if o.cpuProf != "" {
+		pprof.StopCPUProfile()
+	}
+	cpu.print("drain")
 	fmt.Printf("BENCH name=evidencelog_leaves_per_second value=%.0f unit=leaves/s\n", float64(o.backlog)/took.Seconds())
 	fmt.Fprintf(os.Stderr, "drained %d reports into the log in %v\n", o.backlog, took.Round(time.Millisecond))
 
@@ -143,7 +170,8 @@ func run(o options) error {
 		return err
 	}
 	dir2 := filepath.Join(tmp, "rate")
-	stop, err = startLog(seeds, prefix2, dir2, keyFile)
+	reg := prometheus.NewRegistry()
+	stop, err = startLog(seeds, prefix2, dir2, keyFile, reg, o.cpEvery)
 	if err != nil {
 		return err
 	}
@@ -162,10 +190,12 @@ func run(o options) error {
 		})
 	}()
 	fmt.Fprintf(os.Stderr, "producing %d reports at %d/s\n", n, o.rate)
+	cpu = startCPU()
 	if err := produceAtRate(ctx, cl, prefix2, n, o.rate, acks); err != nil {
 		return err
 	}
 	<-pollDone
+	cpu.print("rate")
 	index, err := leafIndex(dir2, uint64(n))
 	if err != nil {
 		return err
@@ -189,8 +219,43 @@ func run(o options) error {
 	fmt.Printf("BENCH name=evidencelog_inclusion_p50_ms value=%.0f unit=ms\n", q(0.50))
 	fmt.Printf("BENCH name=evidencelog_inclusion_p99_ms value=%.0f unit=ms\n", q(0.99))
 	fmt.Fprintf(os.Stderr, "inclusion at %d/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d reports\n", o.rate, q(0.5), q(0.99), lat[len(lat)-1], n)
+	if err := printStages(reg); err != nil {
+		return err
+	}
 	if o.keep {
 		fmt.Fprintf(os.Stderr, "log folders kept in %s\n", tmp)
+	}
+	return nil
+}
+
+// printStages prints where the latency phase's leaves spent their time, from the writer's
+// votestream_evidencelog_stage_seconds: the mean, and the p99 as the upper bound of its
+// histogram bucket.
+func printStages(reg *prometheus.Registry) error {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "votestream_evidencelog_stage_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			stage := m.GetLabel()[0].GetValue()
+			h := m.GetHistogram()
+			if h.GetSampleCount() == 0 {
+				continue
+			}
+			p99 := math.Inf(1)
+			for _, b := range h.GetBucket() {
+				if float64(b.GetCumulativeCount()) >= 0.99*float64(h.GetSampleCount()) {
+					p99 = b.GetUpperBound()
+					break
+				}
+			}
+			fmt.Printf("BENCH name=evidencelog_stage_%s_mean_ms value=%.0f unit=ms\n", stage, h.GetSampleSum()/float64(h.GetSampleCount())*1000)
+			fmt.Fprintf(os.Stderr, "stage %-10s mean %6.0f ms, p99 <= %v s (%d leaves)\n", stage, h.GetSampleSum()/float64(h.GetSampleCount())*1000, p99, h.GetSampleCount())
+		}
 	}
 	return nil
 }
@@ -236,6 +301,40 @@ func tesseraAlone(ctx context.Context, dir, keyFile string, n int) (float64, err
 	return float64(n) / took.Seconds(), nil
 }
 
+// cpuSample is this process's CPU time and run-queue wait (the sum over its threads of
+// /proc/self/task/*/schedstat: time on a CPU, time runnable but waiting for one) at a
+// moment: on a loaded machine the wait says how much of a phase went to waiting for a core.
+type cpuSample struct {
+	at         time.Time
+	run, queue time.Duration
+}
+
+func startCPU() cpuSample {
+	s := cpuSample{at: time.Now()}
+	tasks, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	for _, t := range tasks {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		var run, wait int64
+		if _, err := fmt.Sscan(string(raw), &run, &wait); err == nil {
+			s.run += time.Duration(run)
+			s.queue += time.Duration(wait)
+		}
+	}
+	return s
+}
+
+// print reports the phase since s: wall time, CPU time and run-queue wait of this process
+// (threads that ended meanwhile are not counted, so both are lower bounds).
+func (s cpuSample) print(phase string) {
+	e := startCPU()
+	fmt.Fprintf(os.Stderr, "%s: wall %.1f s, on a CPU %.1f s, runnable but waiting for a CPU %.1f s\n", phase,
+		e.at.Sub(s.at).Seconds(), (e.run - s.run).Seconds(), (e.queue - s.queue).Seconds())
+	fmt.Printf("BENCH name=evidencelog_%s_runqueue_wait_s value=%.1f unit=s\n", phase, (e.queue - s.queue).Seconds())
+}
+
 type sizeAt struct {
 	size uint64
 	at   time.Time
@@ -253,9 +352,15 @@ func deleteTopics(cl *kgo.Client, prefix string) {
 	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, provision.TopicNames(prefix)...)
 }
 
-func startLog(seeds []string, prefix, dir, keyFile string) (stop func(), err error) {
+func startLog(seeds []string, prefix, dir, keyFile string, reg prometheus.Registerer, cpEvery time.Duration) (stop func(), err error) {
 	cfg := evidencelog.DefaultConfig()
+	cfg.CheckpointInterval = cpEvery
 	cfg.Seeds, cfg.TopicPrefix, cfg.Dir, cfg.KeyFile, cfg.Listen = seeds, prefix, dir, keyFile, ""
+	cfg.Registerer = reg
+	// A group (and static member) of its own per run: a writer that just stopped stays a
+	// member of its group until its session ends, and a new writer joining under the same
+	// instance id could be handed the old topics' assignment.
+	cfg.Group = prefix + "evidencelog"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	l, err := evidencelog.New(cfg)
 	if err != nil {

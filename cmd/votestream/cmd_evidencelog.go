@@ -30,11 +30,15 @@ func init() {
 			fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "the log's folder: its C2SP tlog-tiles files, served as they are, and the role's state")
 			fs.StringVar(&cfg.KeyFile, "key", "", "signing key file (`votestream evidencelog keygen`); required")
 			fs.StringVar(&cfg.WitnessKeysFile, "witness-keys", "", "public keys of the witnesses whose cosignatures the log accepts and publishes, one a line")
+			fs.Func("witness-url", "a witness to push each new checkpoint to (C2SP tlog-witness, <URL>/add-checkpoint; its key in --witness-keys); repeat for several", func(v string) error {
+				cfg.WitnessURLs = append(cfg.WitnessURLs, v)
+				return nil
+			})
 			fs.StringVar(&cfg.Group, "group", cfg.Group, "Kafka consumer group")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP address of the log's public files and proofs; empty serves nothing")
 			fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a checkpoint is signed while the log grows")
-			fs.UintVar(&cfg.BatchMaxSize, "batch", cfg.BatchMaxSize, "most leaves integrated together")
-			fs.DurationVar(&cfg.BatchMaxAge, "batch-age", cfg.BatchMaxAge, "longest a leaf waits for its batch to fill")
+			fs.UintVar(&cfg.BatchMaxSize, "batch", cfg.BatchMaxSize, "most leaves handed to Tessera in one batch (everything read while the previous batch was written, up to this)")
+			fs.DurationVar(&cfg.BatchMaxAge, "batch-age", cfg.BatchMaxAge, "longest Tessera waits for a batch to fill before writing it")
 			fs.IntVar(&cfg.MaxPollRecords, "max-poll", cfg.MaxPollRecords, "most Kafka records per round (integrated, then committed)")
 			fs.BoolVar(&cfg.PublishCheckpoints, "publish", cfg.PublishCheckpoints, "produce every checkpoint to checkpoints.v1")
 			var cf clickhouseFlags
@@ -90,6 +94,11 @@ func init() {
 		if cfg.WitnessKeysFile, err = upWitnessKey(env.dataDir); err != nil {
 			return upStarted{}, err
 		}
+		wl, err := upWitnessListen(env.logListen)
+		if err != nil {
+			return upStarted{}, err
+		}
+		cfg.WitnessURLs = []string{"http://" + wl}
 		// Station pages (from ClickHouse; photos from ingest's folder) when up has ClickHouse.
 		pages := ""
 		if env.clickhouse.addr != "" {

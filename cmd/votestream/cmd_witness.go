@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"votestream/evidencelog/tlog"
 	"votestream/witness"
@@ -14,6 +16,7 @@ import (
 func init() {
 	upRoles = append(upRoles, upRole{name: "witness", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := witness.DefaultConfig()
+		var err error
 		logKey := filepath.Join(env.dataDir, "evidencelog.key")
 		if err := upLogKey(logKey); err != nil {
 			return upStarted{}, err
@@ -22,13 +25,16 @@ func init() {
 			return upStarted{}, err
 		}
 		cfg.LogURL, cfg.LogKeysFile = "http://"+env.logListen, logKey+".pub"
+		if cfg.Listen, err = upWitnessListen(env.logListen); err != nil {
+			return upStarted{}, err
+		}
 		cfg.KeyFile, cfg.StateFile = filepath.Join(env.dataDir, "witness.key"), filepath.Join(env.dataDir, "witness", "state")
 		cfg.Registerer = env.metrics
 		w, err := witness.New(cfg)
 		if err != nil {
 			return upStarted{}, err
 		}
-		return upStarted{describe: "a local witness (" + w.Name() + ") cosigning " + cfg.LogURL + " every " + cfg.Interval.String() + " (partners run their own: docs/evidence-log.md)", run: w.Run}, nil
+		return upStarted{describe: "a local witness (" + w.Name() + ") taking the checkpoints " + cfg.LogURL + " pushes to http://" + cfg.Listen + "/add-checkpoint, and fetching one every " + cfg.Interval.String() + " (partners run their own: docs/evidence-log.md)", run: w.Run}, nil
 	}})
 	register(&command{
 		name:    "witness",
@@ -47,7 +53,8 @@ Exits 1 with the evidence written beside --state when the log forks.`,
 			fs.StringVar(&cfg.KeyFile, "key", "", "this witness's private key file; required")
 			fs.StringVar(&cfg.StateFile, "state", cfg.StateFile, "file of the last checkpoint cosigned (fork evidence goes beside it)")
 			fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between two checks")
-			fs.BoolVar(&cfg.Post, "post", cfg.Post, "post each cosignature to the log")
+			fs.BoolVar(&cfg.Post, "post", cfg.Post, "post each cosignature of a fetched checkpoint to the log")
+			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP address where the log pushes checkpoints (C2SP tlog-witness POST /add-checkpoint); empty: fetch only")
 			metrics := fs.String("metrics", "127.0.0.1:9107", "address serving Prometheus /metrics; empty disables")
 			name := fs.String("name", "", "keygen: the witness's name")
 			return func(ctx context.Context, args []string) error {
@@ -86,4 +93,18 @@ Exits 1 with the evidence written beside --state when the log forks.`,
 			}
 		},
 	})
+}
+
+// upWitnessListen is where up's witness takes pushed checkpoints: the log's host, the next
+// port (127.0.0.1:8096 by default).
+func upWitnessListen(logListen string) (string, error) {
+	host, port, err := net.SplitHostPort(logListen)
+	if err != nil {
+		return "", fmt.Errorf("%w: --log-listen %q: %v", errUsage, logListen, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p >= 65535 {
+		return "", fmt.Errorf("%w: --log-listen %q: a fixed port is needed (the witness listens on the next one)", errUsage, logListen)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+1)), nil
 }
