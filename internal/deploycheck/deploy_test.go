@@ -229,15 +229,15 @@ func TestCaddyfile(t *testing.T) {
 			env = append(env, line)
 		}
 	}
-	if len(env) < 5 {
-		t.Fatalf("env.example names %d hosts and the ACME e-mail, want 4 and 1: %v", len(env), env)
+	if len(env) < 7 {
+		t.Fatalf("env.example names %d hosts and the ACME e-mail, want 6 and 1: %v", len(env), env)
 	}
 	runTool(t, filepath.Join(root, "deploy"), env, c, "validate", "--adapter", "caddyfile", "--config", "Caddyfile")
 	caddyfile, err := os.ReadFile(filepath.Join(root, "deploy", "Caddyfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"@metrics path /metrics", "respond @metrics 404", "{$VOTESTREAM_INGEST_HOST}", "{$VOTESTREAM_FEED_HOST}", "{$VOTESTREAM_CONSOLE_HOST}", "flush_interval -1"} {
+	for _, want := range []string{"@metrics path /metrics", "respond @metrics 404", "{$VOTESTREAM_INGEST_HOST}", "{$VOTESTREAM_FEED_HOST}", "{$VOTESTREAM_CONSOLE_HOST}", "{$VOTESTREAM_REVIEW_HOST}", "reverse_proxy console:8070", "flush_interval -1"} {
 		if !bytes.Contains(caddyfile, []byte(want)) {
 			t.Errorf("Caddyfile lacks %q", want)
 		}
