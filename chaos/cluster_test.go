@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -34,17 +35,22 @@ import (
 	"votestream/simulate"
 )
 
-// TestClusterNightBrokerKilled replays a night through 2 ingest, 3 consolidate and 2 sink
-// processes on a private 3-broker KRaft cluster (replication 3, min.insync.replicas 2), and
-// kills with SIGKILL the broker leading the first submissions partition a third of the way
-// in, and one consolidate and one sink process just after (both restarted at once, as compose
-// would), restarting the broker two thirds in. Then: every report acknowledged is in Kafka, every station result
-// was published exactly once (versions strictly rising per key, none twice), and the
-// station results, anomalies and ClickHouse tables equal those of an uninterrupted run of as
-// many consolidate and sink processes over the same reports.
+// TestClusterNightBrokerKilled replays a night through 2 ingest, 3 consolidate, 2 sink, an
+// estimate and a feed process on a private 3-broker KRaft cluster (replication 3,
+// min.insync.replicas 2) storing into a private ClickHouse, and meanwhile: kills with SIGKILL
+// the broker leading the first submissions partition a third of the way in, and one
+// consolidate and one sink process just after, restarting the broker two thirds in; kills
+// every role's process once more with SIGKILL at a random moment (seeded); stops ClickHouse
+// for VOTESTREAM_CHAOS_CH_OUTAGE (default 30 s) from a random moment. Every killed process is
+// restarted at once, as compose would. Then: every report acknowledged is in Kafka, every
+// station result was published exactly once (versions strictly rising per key, none twice),
+// the station results, anomalies and ClickHouse tables equal those of an uninterrupted run
+// of as many consolidate and sink processes over the same reports, and no process exited
+// other than by the test's SIGKILL.
 //
 // VOTESTREAM_CHAOS_SCALE sets the night's size (stations scale of the small country,
-// default 0.3: about 400 stations); VOTESTREAM_CHAOS_LOGS keeps the processes' logs.
+// default 0.3: about 400 stations); VOTESTREAM_CHAOS_SEED the random moments (default: the
+// clock, printed); VOTESTREAM_CHAOS_LOGS keeps the processes' logs.
 func TestClusterNightBrokerKilled(t *testing.T) {
 	scale := 0.3
 	if s := os.Getenv("VOTESTREAM_CHAOS_SCALE"); s != "" {
@@ -54,10 +60,29 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		}
 		scale = v
 	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("VOTESTREAM_CHAOS_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("VOTESTREAM_CHAOS_SEED=%q: want an integer", s)
+		}
+		seed = v
+	}
+	chOutage := 30 * time.Second
+	if s := os.Getenv("VOTESTREAM_CHAOS_CH_OUTAGE"); s != "" {
+		v, err := time.ParseDuration(s)
+		if err != nil || v <= 0 {
+			t.Fatalf("VOTESTREAM_CHAOS_CH_OUTAGE=%q: want a duration such as 30s", s)
+		}
+		chOutage = v
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("chaos: seed %d (VOTESTREAM_CHAOS_SEED=%d repeats these moments)", seed, seed)
 	started := time.Now()
 	pk := testenv.OwnKafkaCluster(t, 3)
 	t.Logf("chaos: 3-broker cluster up at %v (%s)", pk.Seeds, time.Since(started).Round(time.Second))
-	faultedDB, referenceDB := testenv.ClickHouse(t), testenv.ClickHouse(t)
+	privateCH := testenv.OwnClickHouse(t) // the faulted run's: stopped and restarted below
+	faultedDB, referenceDB := privateCH.ClickHouseEnv, testenv.ClickHouse(t)
 	bin := buildBinary(t)
 	seeds := strings.Join(pk.Seeds, ",")
 	adm := pk.Admin(t)
@@ -84,6 +109,12 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		ingests = append(ingests, "http://"+addr)
 	}
 	procs = append(procs, processors(t, bin, "", seeds, pk.Prefix, refDir, faultedDB)...)
+	newsroomKeys := filepath.Join(t.TempDir(), "newsroom-keys")
+	runOnce(t, bin, "feed", "keygen", "--keys", newsroomKeys, "--newsroom", "chaos")
+	procs = append(procs,
+		startProc(t, bin, "estimate", "estimate", "--kafka", seeds, "--topic-prefix", pk.Prefix, "--ref", refDir, "--metrics", freeAddr(t)),
+		startProc(t, bin, "feed", "feed", "--kafka", seeds, "--topic-prefix", pk.Prefix, "--ref", refDir, "--keys", newsroomKeys,
+			"--listen", freeAddr(t), "--metrics", freeAddr(t)))
 	for i, u := range ingests {
 		waitFor(t, fmt.Sprintf("ingest-%d ready", i+1), 2*time.Minute, func() bool { return httpOK(u + "/readyz") })
 	}
@@ -91,9 +122,36 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	victim := leaderOf(t, adm, pk.Prefix+schemas.TopicSubmissions, 0)
 	all := night.Len()
 	killAt, killed, restartAt := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// Each process killed once more at a random moment between a tenth and nine tenths of the
+	// night; ClickHouse stopped from a random moment between a fifth and a half.
+	randomKills := map[int][]*proc{}
+	for _, p := range procs {
+		at := all/10 + rng.IntN(8*all/10)
+		randomKills[at] = append(randomKills[at], p)
+	}
+	chStopAt := all/5 + rng.IntN(3*all/10)
+	var chDone sync.WaitGroup
+	var chStoppedAfter, chBackAfter atomic.Int64
+	replayBegan := time.Now()
 	events := func(yield func(simulate.Event) bool) {
 		i := 0
 		for ev := range night.Events() {
+			for _, p := range randomKills[i] {
+				p.kill()
+				t.Logf("chaos: %s killed with SIGKILL after %d of %d reports were sent", p.name, i, all)
+			}
+			if i == chStopAt {
+				chDone.Add(1)
+				go func() { // stopping takes seconds: the replay goes on meanwhile
+					defer chDone.Done()
+					privateCH.Stop()
+					chStoppedAfter.Store(int64(time.Since(replayBegan)))
+					time.Sleep(chOutage) // the outage itself, not a synchronisation
+					privateCH.Start()
+					chBackAfter.Store(int64(time.Since(replayBegan)))
+				}()
+				t.Logf("chaos: ClickHouse being stopped for %s after %d of %d reports were sent", chOutage, i, all)
+			}
 			switch i {
 			case all / 3:
 				close(killAt)
@@ -143,6 +201,9 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
+	chDone.Wait()
+	t.Logf("chaos: ClickHouse was down from %s to %s into the replay",
+		time.Duration(chStoppedAfter.Load()).Round(time.Second), time.Duration(chBackAfter.Load()).Round(time.Second))
 	t.Logf("chaos: replay of %d reports over 2 ingest processes took %s\n%s", all, time.Since(replayStart).Round(time.Second), res.sum)
 	if res.sum.GivenUp != 0 || res.sum.Stored()+res.sum.Refused != res.sum.Events {
 		t.Errorf("want every report stored or refused for good, none given up: %s", res.sum)
@@ -218,17 +279,20 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		}
 	}
 
+	kills, exits := 0, 0
 	for _, p := range procs {
+		kills += len(p.exitsAll())
 		if ex := p.unexpectedExits(); len(ex) > 0 {
-			t.Logf("chaos: %s exited %d times by itself and was restarted (as compose would): %v\n%s", p.name, len(ex), ex, p.tail())
+			exits += len(ex)
+			t.Errorf("chaos: %s exited %d times by itself (restarted, as compose would; no role may exit because a dependency is away): %v\n%s", p.name, len(ex), ex, p.tail())
 		}
 	}
 	verdict := "PASS"
 	if t.Failed() {
 		verdict = "FAIL"
 	}
-	t.Logf("chaos: verdict %s: broker %d, consolidate-2 and sink-1 killed and restarted under a night of %d reports; %d lost; station results exactly once; ClickHouse compared with an uninterrupted run (%s in all)",
-		verdict, victim, all, lost, time.Since(started).Round(time.Second))
+	t.Logf("chaos: verdict %s: broker %d killed and restarted, %d process kills with SIGKILL (every role at a random moment, seed %d), ClickHouse stopped for %s, under a night of %d reports; %d acknowledged lost; station results exactly once; ClickHouse compared with an uninterrupted run; %d exits by a process itself (%s in all)",
+		verdict, victim, kills-exits, seed, chOutage, all, lost, exits, time.Since(started).Round(time.Second))
 }
 
 // processors starts 3 consolidate and 2 sink processes on the topics under prefix, storing
@@ -353,8 +417,8 @@ func waitGroupCaughtUp(t *testing.T, adm *kadm.Client, group, topic string) {
 // chHasLatest: the database's current results are exactly latest's keys at latest's versions.
 func chHasLatest(t *testing.T, db *testenv.ClickHouseEnv, latest map[string]schemas.StationResult) bool {
 	t.Helper()
-	rows := chRows(t, db, `SELECT station_id, ballot, version FROM %s.station_results_current`)
-	if len(rows) != len(latest) {
+	rows, err := chRowsErr(db, `SELECT station_id, ballot, version FROM %s.station_results_current`)
+	if err != nil || len(rows) != len(latest) { // a pooled connection from before the outage may fail once
 		return false
 	}
 	for _, r := range rows {
@@ -370,11 +434,19 @@ func chHasLatest(t *testing.T, db *testenv.ClickHouseEnv, latest map[string]sche
 // chRows runs a query (%s: the database) and returns each row as tab-joined text.
 func chRows(t *testing.T, db *testenv.ClickHouseEnv, query string) []string {
 	t.Helper()
+	out, err := chRowsErr(db, query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+func chRowsErr(db *testenv.ClickHouseEnv, query string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rows, err := db.Conn.Query(ctx, fmt.Sprintf(query, db.Database))
 	if err != nil {
-		t.Fatalf("%s: %v", query, err)
+		return nil, err
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
@@ -385,7 +457,7 @@ func chRows(t *testing.T, db *testenv.ClickHouseEnv, query string) []string {
 			vals[i] = reflect.New(ct.ScanType()).Interface()
 		}
 		if err := rows.Scan(vals...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		parts := make([]string, len(vals))
 		for i, v := range vals {
@@ -393,10 +465,7 @@ func chRows(t *testing.T, db *testenv.ClickHouseEnv, query string) []string {
 		}
 		out = append(out, strings.Join(parts, "\t"))
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, rows.Err()
 }
 
 func firstDiff(a, b []string) string {
