@@ -498,6 +498,7 @@ func leaderOf(t *testing.T, adm *kadm.Client, topic string, partition int32) int
 func roundRobin(t *testing.T, backends []string) string {
 	t.Helper()
 	var n atomic.Uint64
+	var refusedOnce atomic.Bool
 	targets := make([]*url.URL, len(backends))
 	for i, b := range backends {
 		u, err := url.Parse(b)
@@ -506,9 +507,19 @@ func roundRobin(t *testing.T, backends []string) string {
 		}
 		targets[i] = u
 	}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(targets[n.Add(1)%uint64(len(targets))])
-	}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[n.Add(1)%uint64(len(targets))])
+		},
+		// A killed ingest process refuses connections until it is restarted: a 502, which
+		// the phones retry, as a load balancer's would be; one log line, not thousands.
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if refusedOnce.CompareAndSwap(false, true) {
+				t.Logf("chaos: proxy: %v (answered 502; later ones not logged)", err)
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 	return srv.URL
