@@ -368,4 +368,9 @@ func (h *deployHost) signIn(t *testing.T, addr string) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"war_room"`) {
 		t.Errorf("console sign-in of wr-1 with init's token: %d %s, want 200 as war_room", resp.StatusCode, b)
 	}
+	// Behind the proxy the request is plain HTTP, yet the browser's session cookie must only
+	// ever travel over TLS.
+	if cs := resp.Cookies(); len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly {
+		t.Errorf("console session cookies %v: want one, Secure and HttpOnly", cs)
+	}
 }
