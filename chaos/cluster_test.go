@@ -41,7 +41,9 @@ import (
 // the broker leading the first submissions partition a third of the way in, and one
 // consolidate and one sink process just after, restarting the broker two thirds in; kills
 // every role's process once more with SIGKILL at a random moment (seeded); stops ClickHouse
-// for VOTESTREAM_CHAOS_CH_OUTAGE (default 30 s) from a random moment. Every killed process is
+// for VOTESTREAM_CHAOS_CH_OUTAGE (default 30 s) from a random moment, and the whole Kafka
+// cluster for VOTESTREAM_CHAOS_KAFKA_OUTAGE (default 20 s) from a random moment after the
+// killed broker is back. Every killed process is
 // restarted at once, as compose would. Then: every report acknowledged is in Kafka, every
 // station result was published exactly once (versions strictly rising per key, none twice),
 // the station results, anomalies and ClickHouse tables equal those of an uninterrupted run
@@ -68,14 +70,7 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		}
 		seed = v
 	}
-	chOutage := 30 * time.Second
-	if s := os.Getenv("VOTESTREAM_CHAOS_CH_OUTAGE"); s != "" {
-		v, err := time.ParseDuration(s)
-		if err != nil || v <= 0 {
-			t.Fatalf("VOTESTREAM_CHAOS_CH_OUTAGE=%q: want a duration such as 30s", s)
-		}
-		chOutage = v
-	}
+	chOutage, kafkaOutage := envDuration(t, "VOTESTREAM_CHAOS_CH_OUTAGE", 30*time.Second), envDuration(t, "VOTESTREAM_CHAOS_KAFKA_OUTAGE", 20*time.Second)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("chaos: seed %d (VOTESTREAM_CHAOS_SEED=%d repeats these moments)", seed, seed)
 	started := time.Now()
@@ -130,8 +125,12 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		randomKills[at] = append(randomKills[at], p)
 	}
 	chStopAt := all/5 + rng.IntN(3*all/10)
+	// The whole Kafka cluster stopped once the killed broker is back, between three quarters
+	// and nine tenths of the night.
+	kafkaStopAt := 3*all/4 + rng.IntN(3*all/20)
+	brokerBack := make(chan struct{})
 	var chDone sync.WaitGroup
-	var chStoppedAfter, chBackAfter atomic.Int64
+	var chStoppedAfter, chBackAfter, kStoppedAfter, kBackAfter atomic.Int64
 	replayBegan := time.Now()
 	events := func(yield func(simulate.Event) bool) {
 		i := 0
@@ -151,6 +150,19 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 					chBackAfter.Store(int64(time.Since(replayBegan)))
 				}()
 				t.Logf("chaos: ClickHouse being stopped for %s after %d of %d reports were sent", chOutage, i, all)
+			}
+			if i == kafkaStopAt {
+				<-brokerBack
+				chDone.Add(1)
+				go func() {
+					defer chDone.Done()
+					pk.Stop()
+					kStoppedAfter.Store(int64(time.Since(replayBegan)))
+					time.Sleep(kafkaOutage) // the outage itself, not a synchronisation
+					pk.Start()
+					kBackAfter.Store(int64(time.Since(replayBegan)))
+				}()
+				t.Logf("chaos: the whole Kafka cluster being stopped for %s after %d of %d reports were sent", kafkaOutage, i, all)
 			}
 			switch i {
 			case all / 3:
@@ -196,14 +208,16 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	<-restartAt
 	restartBegan := time.Now()
 	pk.Start()
+	close(brokerBack)
 	t.Logf("chaos: broker %d restarted after %d reports were sent; up again in %s", victim, 2*all/3, time.Since(restartBegan).Round(time.Second))
 	res := <-done
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
 	chDone.Wait()
-	t.Logf("chaos: ClickHouse was down from %s to %s into the replay",
-		time.Duration(chStoppedAfter.Load()).Round(time.Second), time.Duration(chBackAfter.Load()).Round(time.Second))
+	t.Logf("chaos: ClickHouse was down from %s to %s into the replay, the whole Kafka cluster from %s to %s",
+		time.Duration(chStoppedAfter.Load()).Round(time.Second), time.Duration(chBackAfter.Load()).Round(time.Second),
+		time.Duration(kStoppedAfter.Load()).Round(time.Second), time.Duration(kBackAfter.Load()).Round(time.Second))
 	t.Logf("chaos: replay of %d reports over 2 ingest processes took %s\n%s", all, time.Since(replayStart).Round(time.Second), res.sum)
 	if res.sum.GivenUp != 0 || res.sum.Stored()+res.sum.Refused != res.sum.Events {
 		t.Errorf("want every report stored or refused for good, none given up: %s", res.sum)
@@ -237,12 +251,14 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 
 	// The faulted run's station results, once consolidate has read every report.
 	waitGroupCaughtUp(t, adm, pk.Prefix+"consolidate", pk.Prefix+schemas.TopicSubmissions)
+	waitStable(t, adm, pk.Prefix+schemas.TopicStationResults)
 	faulted := latestResults(t, pk.Seeds, pk.Prefix)
 
 	// The uninterrupted run: the same reports, 3 consolidate and 2 sink processes, no faults.
 	copyTopic(t, pk.Seeds, subs, refPrefix+schemas.TopicSubmissions)
 	processors(t, bin, "reference-", seeds, refPrefix, refDir, referenceDB)
 	waitGroupCaughtUp(t, adm, refPrefix+"consolidate", refPrefix+schemas.TopicSubmissions)
+	waitStable(t, adm, refPrefix+schemas.TopicStationResults)
 	reference := latestResults(t, pk.Seeds, refPrefix)
 
 	// Station results: the same final result per station and ballot.
@@ -291,8 +307,22 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	if t.Failed() {
 		verdict = "FAIL"
 	}
-	t.Logf("chaos: verdict %s: broker %d killed and restarted, %d process kills with SIGKILL (every role at a random moment, seed %d), ClickHouse stopped for %s, under a night of %d reports; %d acknowledged lost; station results exactly once; ClickHouse compared with an uninterrupted run; %d exits by a process itself (%s in all)",
-		verdict, victim, kills-exits, seed, chOutage, all, lost, exits, time.Since(started).Round(time.Second))
+	t.Logf("chaos: verdict %s: broker %d killed and restarted, %d process kills with SIGKILL (every role at a random moment, seed %d), ClickHouse stopped for %s, the whole Kafka cluster for %s, under a night of %d reports; %d acknowledged lost; station results exactly once; ClickHouse compared with an uninterrupted run; %d exits by a process itself (%s in all)",
+		verdict, victim, kills-exits, seed, chOutage, kafkaOutage, all, lost, exits, time.Since(started).Round(time.Second))
+}
+
+// envDuration is the duration in the environment variable name, or def.
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		t.Fatalf("%s=%q: want a duration such as 30s", name, s)
+	}
+	return v
 }
 
 // processors starts 3 consolidate and 2 sink processes on the topics under prefix, storing
@@ -411,6 +441,35 @@ func waitGroupCaughtUp(t *testing.T, adm *kadm.Client, group, topic string) {
 			}
 		}
 		return true
+	})
+}
+
+// waitStable waits until every partition of topic has its last stable offset at its end: no
+// transaction open or awaiting its markers. A consumer group's commit returns before the
+// commit markers of the output partitions are written, and a read_committed reader stops at
+// the last stable offset, so without this the last transaction's results can be missed.
+func waitStable(t *testing.T, adm *kadm.Client, topic string) {
+	t.Helper()
+	waitFor(t, topic+" to have no transaction pending", 2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil || ends.Error() != nil {
+			return false
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil || stable.Error() != nil {
+			return false
+		}
+		n := 0
+		for _, e := range ends[topic] {
+			st, ok := stable.Lookup(topic, e.Partition)
+			if !ok || st.Offset != e.Offset {
+				return false
+			}
+			n++
+		}
+		return n > 0
 	})
 }
 
