@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -34,17 +35,24 @@ import (
 	"votestream/simulate"
 )
 
-// TestClusterNightBrokerKilled replays a night through 2 ingest, 3 consolidate and 2 sink
-// processes on a private 3-broker KRaft cluster (replication 3, min.insync.replicas 2), and
-// kills with SIGKILL the broker leading the first submissions partition a third of the way
-// in, and one consolidate and one sink process just after (both restarted at once, as compose
-// would), restarting the broker two thirds in. Then: every report acknowledged is in Kafka, every station result
-// was published exactly once (versions strictly rising per key, none twice), and the
-// station results, anomalies and ClickHouse tables equal those of an uninterrupted run of as
-// many consolidate and sink processes over the same reports.
+// TestClusterNightBrokerKilled replays a night through 2 ingest, 3 consolidate, 2 sink, an
+// estimate and a feed process on a private 3-broker KRaft cluster (replication 3,
+// min.insync.replicas 2) storing into a private ClickHouse, and meanwhile: kills with SIGKILL
+// the broker leading the first submissions partition a third of the way in, and one
+// consolidate and one sink process just after, restarting the broker two thirds in; kills
+// every role's process once more with SIGKILL at a random moment (seeded); stops ClickHouse
+// for VOTESTREAM_CHAOS_CH_OUTAGE (default 30 s) from a random moment, and the whole Kafka
+// cluster for VOTESTREAM_CHAOS_KAFKA_OUTAGE (default 20 s) from a random moment after the
+// killed broker is back. Every killed process is
+// restarted at once, as compose would. Then: every report acknowledged is in Kafka, every
+// station result was published exactly once (versions strictly rising per key, none twice),
+// the station results, anomalies and ClickHouse tables equal those of an uninterrupted run
+// of as many consolidate and sink processes over the same reports, and no process exited
+// other than by the test's SIGKILL.
 //
 // VOTESTREAM_CHAOS_SCALE sets the night's size (stations scale of the small country,
-// default 0.3: about 400 stations); VOTESTREAM_CHAOS_LOGS keeps the processes' logs.
+// default 0.3: about 400 stations); VOTESTREAM_CHAOS_SEED the random moments (default: the
+// clock, printed); VOTESTREAM_CHAOS_LOGS keeps the processes' logs.
 func TestClusterNightBrokerKilled(t *testing.T) {
 	scale := 0.3
 	if s := os.Getenv("VOTESTREAM_CHAOS_SCALE"); s != "" {
@@ -54,10 +62,22 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		}
 		scale = v
 	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("VOTESTREAM_CHAOS_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("VOTESTREAM_CHAOS_SEED=%q: want an integer", s)
+		}
+		seed = v
+	}
+	chOutage, kafkaOutage := envDuration(t, "VOTESTREAM_CHAOS_CH_OUTAGE", 30*time.Second), envDuration(t, "VOTESTREAM_CHAOS_KAFKA_OUTAGE", 20*time.Second)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("chaos: seed %d (VOTESTREAM_CHAOS_SEED=%d repeats these moments)", seed, seed)
 	started := time.Now()
 	pk := testenv.OwnKafkaCluster(t, 3)
 	t.Logf("chaos: 3-broker cluster up at %v (%s)", pk.Seeds, time.Since(started).Round(time.Second))
-	faultedDB, referenceDB := testenv.ClickHouse(t), testenv.ClickHouse(t)
+	privateCH := testenv.OwnClickHouse(t) // the faulted run's: stopped and restarted below
+	faultedDB, referenceDB := privateCH.ClickHouseEnv, testenv.ClickHouse(t)
 	bin := buildBinary(t)
 	seeds := strings.Join(pk.Seeds, ",")
 	adm := pk.Admin(t)
@@ -84,6 +104,12 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		ingests = append(ingests, "http://"+addr)
 	}
 	procs = append(procs, processors(t, bin, "", seeds, pk.Prefix, refDir, faultedDB)...)
+	newsroomKeys := filepath.Join(t.TempDir(), "newsroom-keys")
+	runOnce(t, bin, "feed", "keygen", "--keys", newsroomKeys, "--newsroom", "chaos")
+	procs = append(procs,
+		startProc(t, bin, "estimate", "estimate", "--kafka", seeds, "--topic-prefix", pk.Prefix, "--ref", refDir, "--metrics", freeAddr(t)),
+		startProc(t, bin, "feed", "feed", "--kafka", seeds, "--topic-prefix", pk.Prefix, "--ref", refDir, "--keys", newsroomKeys,
+			"--listen", freeAddr(t), "--metrics", freeAddr(t)))
 	for i, u := range ingests {
 		waitFor(t, fmt.Sprintf("ingest-%d ready", i+1), 2*time.Minute, func() bool { return httpOK(u + "/readyz") })
 	}
@@ -91,9 +117,53 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	victim := leaderOf(t, adm, pk.Prefix+schemas.TopicSubmissions, 0)
 	all := night.Len()
 	killAt, killed, restartAt := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	// Each process killed once more at a random moment between a tenth and nine tenths of the
+	// night; ClickHouse stopped from a random moment between a fifth and a half.
+	randomKills := map[int][]*proc{}
+	for _, p := range procs {
+		at := all/10 + rng.IntN(8*all/10)
+		randomKills[at] = append(randomKills[at], p)
+	}
+	chStopAt := all/5 + rng.IntN(3*all/10)
+	// The whole Kafka cluster stopped once the killed broker is back, between three quarters
+	// and nine tenths of the night.
+	kafkaStopAt := 3*all/4 + rng.IntN(3*all/20)
+	brokerBack := make(chan struct{})
+	var chDone sync.WaitGroup
+	var chStoppedAfter, chBackAfter, kStoppedAfter, kBackAfter atomic.Int64
+	replayBegan := time.Now()
 	events := func(yield func(simulate.Event) bool) {
 		i := 0
 		for ev := range night.Events() {
+			for _, p := range randomKills[i] {
+				p.kill()
+				t.Logf("chaos: %s killed with SIGKILL after %d of %d reports were sent", p.name, i, all)
+			}
+			if i == chStopAt {
+				chDone.Add(1)
+				go func() { // stopping takes seconds: the replay goes on meanwhile
+					defer chDone.Done()
+					privateCH.Stop()
+					chStoppedAfter.Store(int64(time.Since(replayBegan)))
+					time.Sleep(chOutage) // the outage itself, not a synchronisation
+					privateCH.Start()
+					chBackAfter.Store(int64(time.Since(replayBegan)))
+				}()
+				t.Logf("chaos: ClickHouse being stopped for %s after %d of %d reports were sent", chOutage, i, all)
+			}
+			if i == kafkaStopAt {
+				<-brokerBack
+				chDone.Add(1)
+				go func() {
+					defer chDone.Done()
+					pk.Stop()
+					kStoppedAfter.Store(int64(time.Since(replayBegan)))
+					time.Sleep(kafkaOutage) // the outage itself, not a synchronisation
+					pk.Start()
+					kBackAfter.Store(int64(time.Since(replayBegan)))
+				}()
+				t.Logf("chaos: the whole Kafka cluster being stopped for %s after %d of %d reports were sent", kafkaOutage, i, all)
+			}
 			switch i {
 			case all / 3:
 				close(killAt)
@@ -138,11 +208,16 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 	<-restartAt
 	restartBegan := time.Now()
 	pk.Start()
+	close(brokerBack)
 	t.Logf("chaos: broker %d restarted after %d reports were sent; up again in %s", victim, 2*all/3, time.Since(restartBegan).Round(time.Second))
 	res := <-done
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
+	chDone.Wait()
+	t.Logf("chaos: ClickHouse was down from %s to %s into the replay, the whole Kafka cluster from %s to %s",
+		time.Duration(chStoppedAfter.Load()).Round(time.Second), time.Duration(chBackAfter.Load()).Round(time.Second),
+		time.Duration(kStoppedAfter.Load()).Round(time.Second), time.Duration(kBackAfter.Load()).Round(time.Second))
 	t.Logf("chaos: replay of %d reports over 2 ingest processes took %s\n%s", all, time.Since(replayStart).Round(time.Second), res.sum)
 	if res.sum.GivenUp != 0 || res.sum.Stored()+res.sum.Refused != res.sum.Events {
 		t.Errorf("want every report stored or refused for good, none given up: %s", res.sum)
@@ -176,12 +251,14 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 
 	// The faulted run's station results, once consolidate has read every report.
 	waitGroupCaughtUp(t, adm, pk.Prefix+"consolidate", pk.Prefix+schemas.TopicSubmissions)
+	waitStable(t, adm, pk.Prefix+schemas.TopicStationResults)
 	faulted := latestResults(t, pk.Seeds, pk.Prefix)
 
 	// The uninterrupted run: the same reports, 3 consolidate and 2 sink processes, no faults.
 	copyTopic(t, pk.Seeds, subs, refPrefix+schemas.TopicSubmissions)
 	processors(t, bin, "reference-", seeds, refPrefix, refDir, referenceDB)
 	waitGroupCaughtUp(t, adm, refPrefix+"consolidate", refPrefix+schemas.TopicSubmissions)
+	waitStable(t, adm, refPrefix+schemas.TopicStationResults)
 	reference := latestResults(t, pk.Seeds, refPrefix)
 
 	// Station results: the same final result per station and ballot.
@@ -218,17 +295,34 @@ func TestClusterNightBrokerKilled(t *testing.T) {
 		}
 	}
 
+	kills, exits := 0, 0
 	for _, p := range procs {
+		kills += len(p.exitsAll())
 		if ex := p.unexpectedExits(); len(ex) > 0 {
-			t.Logf("chaos: %s exited %d times by itself and was restarted (as compose would): %v\n%s", p.name, len(ex), ex, p.tail())
+			exits += len(ex)
+			t.Errorf("chaos: %s exited %d times by itself (restarted, as compose would; no role may exit because a dependency is away): %v\n%s", p.name, len(ex), ex, p.tail())
 		}
 	}
 	verdict := "PASS"
 	if t.Failed() {
 		verdict = "FAIL"
 	}
-	t.Logf("chaos: verdict %s: broker %d, consolidate-2 and sink-1 killed and restarted under a night of %d reports; %d lost; station results exactly once; ClickHouse compared with an uninterrupted run (%s in all)",
-		verdict, victim, all, lost, time.Since(started).Round(time.Second))
+	t.Logf("chaos: verdict %s: broker %d killed and restarted, %d process kills with SIGKILL (every role at a random moment, seed %d), ClickHouse stopped for %s, the whole Kafka cluster for %s, under a night of %d reports; %d acknowledged lost; station results exactly once; ClickHouse compared with an uninterrupted run; %d exits by a process itself (%s in all)",
+		verdict, victim, kills-exits, seed, chOutage, kafkaOutage, all, lost, exits, time.Since(started).Round(time.Second))
+}
+
+// envDuration is the duration in the environment variable name, or def.
+func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		t.Fatalf("%s=%q: want a duration such as 30s", name, s)
+	}
+	return v
 }
 
 // processors starts 3 consolidate and 2 sink processes on the topics under prefix, storing
@@ -350,11 +444,40 @@ func waitGroupCaughtUp(t *testing.T, adm *kadm.Client, group, topic string) {
 	})
 }
 
+// waitStable waits until every partition of topic has its last stable offset at its end: no
+// transaction open or awaiting its markers. A consumer group's commit returns before the
+// commit markers of the output partitions are written, and a read_committed reader stops at
+// the last stable offset, so without this the last transaction's results can be missed.
+func waitStable(t *testing.T, adm *kadm.Client, topic string) {
+	t.Helper()
+	waitFor(t, topic+" to have no transaction pending", 2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil || ends.Error() != nil {
+			return false
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil || stable.Error() != nil {
+			return false
+		}
+		n := 0
+		for _, e := range ends[topic] {
+			st, ok := stable.Lookup(topic, e.Partition)
+			if !ok || st.Offset != e.Offset {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	})
+}
+
 // chHasLatest: the database's current results are exactly latest's keys at latest's versions.
 func chHasLatest(t *testing.T, db *testenv.ClickHouseEnv, latest map[string]schemas.StationResult) bool {
 	t.Helper()
-	rows := chRows(t, db, `SELECT station_id, ballot, version FROM %s.station_results_current`)
-	if len(rows) != len(latest) {
+	rows, err := chRowsErr(db, `SELECT station_id, ballot, version FROM %s.station_results_current`)
+	if err != nil || len(rows) != len(latest) { // a pooled connection from before the outage may fail once
 		return false
 	}
 	for _, r := range rows {
@@ -370,11 +493,19 @@ func chHasLatest(t *testing.T, db *testenv.ClickHouseEnv, latest map[string]sche
 // chRows runs a query (%s: the database) and returns each row as tab-joined text.
 func chRows(t *testing.T, db *testenv.ClickHouseEnv, query string) []string {
 	t.Helper()
+	out, err := chRowsErr(db, query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+func chRowsErr(db *testenv.ClickHouseEnv, query string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rows, err := db.Conn.Query(ctx, fmt.Sprintf(query, db.Database))
 	if err != nil {
-		t.Fatalf("%s: %v", query, err)
+		return nil, err
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
@@ -385,7 +516,7 @@ func chRows(t *testing.T, db *testenv.ClickHouseEnv, query string) []string {
 			vals[i] = reflect.New(ct.ScanType()).Interface()
 		}
 		if err := rows.Scan(vals...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		parts := make([]string, len(vals))
 		for i, v := range vals {
@@ -393,10 +524,7 @@ func chRows(t *testing.T, db *testenv.ClickHouseEnv, query string) []string {
 		}
 		out = append(out, strings.Join(parts, "\t"))
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, rows.Err()
 }
 
 func firstDiff(a, b []string) string {
@@ -429,6 +557,7 @@ func leaderOf(t *testing.T, adm *kadm.Client, topic string, partition int32) int
 func roundRobin(t *testing.T, backends []string) string {
 	t.Helper()
 	var n atomic.Uint64
+	var refusedOnce atomic.Bool
 	targets := make([]*url.URL, len(backends))
 	for i, b := range backends {
 		u, err := url.Parse(b)
@@ -437,9 +566,19 @@ func roundRobin(t *testing.T, backends []string) string {
 		}
 		targets[i] = u
 	}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(targets[n.Add(1)%uint64(len(targets))])
-	}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[n.Add(1)%uint64(len(targets))])
+		},
+		// A killed ingest process refuses connections until it is restarted: a 502, which
+		// the phones retry, as a load balancer's would be; one log line, not thousands.
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if refusedOnce.CompareAndSwap(false, true) {
+				t.Logf("chaos: proxy: %v (answered 502; later ones not logged)", err)
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 	return srv.URL

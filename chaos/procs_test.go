@@ -123,6 +123,13 @@ func (p *proc) kill() {
 	}
 }
 
+// exitsAll is how every run that ended, ended.
+func (p *proc) exitsAll() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.exits...)
+}
+
 // unexpectedExits are the runs that ended other than by the test's own SIGKILL.
 func (p *proc) unexpectedExits() []string {
 	p.mu.Lock()

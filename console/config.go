@@ -48,6 +48,11 @@ type Config struct {
 	// StaffFile is the enrolment file of the second factor (console/staff), written by
 	// `votestream staff add`, re-read at every sign-in. Required. CLI: --staff.
 	StaffFile string
+	// SecureCookies marks the session cookie Secure even on plain HTTP: for a console behind
+	// a proxy that terminates TLS (the deployment's Caddy), where the request reaching the
+	// console is not itself TLS. Default false (Secure only on a TLS request).
+	// CLI: --secure-cookies.
+	SecureCookies bool
 	// SessionIdle ends a session unused this long. Default 30m. CLI: --session-idle.
 	SessionIdle time.Duration
 	// SessionMax ends a session this long after sign-in, used or not. Default 12h.

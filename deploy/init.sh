@@ -7,6 +7,8 @@
 #                            ref/       the night's reference CSVs (provinces, constituencies,
 #                                       stations, parties, candidates), copied on every start
 #                            rosters/   organisations' roster CSVs: tokens into HOME/tokens.csv
+#                            staff.csv  the review console's people (id,role,constituency,name;
+#                                       role district_lead, war_room or desk): enrolled once
 #   VOTESTREAM_EVIDENCE    evidence folder to hand to the roles' user (default
 #                          /var/lib/votestream-evidence; skipped when absent)
 #   VOTESTREAM_LOG_DIR     the transparency log's folder to hand to the roles' user
@@ -83,6 +85,26 @@ if ls "$IMPORT"/rosters/*.csv >/dev/null 2>&1; then
   rosters=$(ls "$IMPORT"/rosters/*.csv | tr '\n' ',' | sed 's/,$//')
   "$VS" volunteers import --roster "$rosters" --keys "$HOME_DIR/keys" --staff-keys "$HOME_DIR/staff-keys" --salt "$HOME_DIR/phone-salt" \
     --ref "$HOME_DIR/ref" --out "$HOME_DIR/tokens.csv"
+fi
+
+# The review console's sign-ins: each person of staff.csv (id,role,constituency,name) not yet
+# enrolled gets a staff token and an authenticator secret, written to HOME/staff-logins/ID.txt
+# and ID.png (the QR code), mode 0600, for an operator to hand over in person. Someone already
+# enrolled keeps their secret (re-enrolling is `votestream staff add` by hand).
+if [ -f "$IMPORT/staff.csv" ]; then
+  mkdir -p "$HOME_DIR/staff-logins"
+  chmod 700 "$HOME_DIR/staff-logins"
+  tr -d '\r' <"$IMPORT/staff.csv" | while IFS=, read -r id role cons name; do
+    [ -n "$id" ] && [ "$id" != id ] || continue
+    if "$VS" staff code "$id" --staff "$HOME_DIR/staff.json" >/dev/null 2>&1; then
+      continue
+    fi
+    out="$HOME_DIR/staff-logins/$id.txt"
+    (umask 077; "$VS" staff add "$id" --role "$role" --constituency "$cons" --name "$name" \
+      --staff "$HOME_DIR/staff.json" --staff-keys "$HOME_DIR/staff-keys" \
+      --qr "$HOME_DIR/staff-logins/$id.png" >"$out") || die "staff.csv: cannot enrol $id as $role"
+    log "enrolled $id ($role $cons) for the review console: give them $out and its QR code in person"
+  done
 fi
 
 # Newsroom API keys: one per newsroom named, never a second.

@@ -33,6 +33,7 @@ func init() {
 			fs.StringVar(&cfg.StaffKeysFile, "staff-keys", "", "staff key file (leads', war room's and desk's tokens; ingest's --staff-keys, never the volunteers' --keys); required")
 			fs.StringVar(&cfg.StaffFile, "staff", "", "enrolment file of the second factor, written by `votestream staff add`; required")
 			fs.StringVar(&cfg.ConsoleKeysFile, "console-keys", "", "key file shared with ingest (its --console-keys; `staff keygen --console-keys FILE`): every decision and official figure forwarded to ingest is signed with it; empty signs nothing, with a warning")
+			fs.BoolVar(&cfg.SecureCookies, "secure-cookies", false, "mark the session cookie Secure although requests arrive as plain HTTP: behind a proxy that terminates TLS")
 			fs.DurationVar(&cfg.SessionIdle, "session-idle", cfg.SessionIdle, "a session unused this long ends")
 			fs.DurationVar(&cfg.SessionMax, "session-max", cfg.SessionMax, "a session ends this long after sign-in, used or not")
 			fs.DurationVar(&cfg.OverrideTTL, "override-ttl", cfg.OverrideTTL, "how long an override waits for its second approver before it expires")

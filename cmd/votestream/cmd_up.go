@@ -237,7 +237,7 @@ func runUp(ctx context.Context, f upFlags) error {
 	fmt.Fprintf(tw, "  country\t%s: %d constituencies, %d stations, %d parties\n", countryDir, len(country.Constituencies), len(country.Stations), len(country.Parties))
 	fmt.Fprintf(tw, "  broker\t%s\n", broker)
 	if f.cf.addr != "" {
-		applied, err := migrateClickHouse(ctx, f.cf)
+		applied, err := migrateClickHouse(ctx, f.cf, "")
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package deploycheck
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 )
 
 // longRunningRoles are the compose services that run a votestream role until stopped.
-var longRunningRoles = []string{"ingest", "consolidate", "estimate", "sink", "feed", "evidencelog"}
+var longRunningRoles = []string{"ingest", "consolidate", "estimate", "sink", "feed", "console", "evidencelog"}
 
 // flagValue returns the value after flag in a command line, or "".
 func flagValue(cmd []string, flag string) string {
@@ -201,6 +202,10 @@ func (h *deployHost) runInit(t *testing.T, svc composeService) {
 		t.Errorf("init without reference data: %v\n%s\nwant a refusal naming deploy/import/ref", err, out)
 	}
 	newsrooms := "VOTESTREAM_NEWSROOMS=Thai PBS, ไทยรัฐ"
+	staffCSV := "id,role,constituency,name\r\nwr-1,war_room,,สมศรี ใจดี, ห้องปฏิบัติการ\r\ndesk-1,desk,,Desk One\r\n"
+	if err := os.WriteFile(filepath.Join(h.importDir, "staff.csv"), []byte(staffCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := run("VOTESTREAM_DEMO_COUNTRY=1", newsrooms); err != nil {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
@@ -211,7 +216,18 @@ func (h *deployHost) runInit(t *testing.T, svc composeService) {
 		}
 		return string(b)
 	}
-	keys, newsroomKeys, logKey := read("keys"), read("newsroom-keys"), read("log.key")
+	keys, newsroomKeys, logKey, staffFile := read("keys"), read("newsroom-keys"), read("log.key"), read("staff.json")
+	for _, id := range []string{"wr-1", "desk-1"} {
+		if login := read("staff-logins/" + id + ".txt"); !strings.Contains(login, "token: vt") || !strings.Contains(login, "otpauth://") {
+			t.Errorf("staff-logins/%s.txt has no token and otpauth URI:\n%s", id, login)
+		}
+		if fi, err := os.Stat(filepath.Join(h.state, "staff-logins", id+".png")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("staff-logins/%s.png: %v, want a file of mode 0600", id, err)
+		}
+	}
+	if !strings.Contains(staffFile, "สมศรี ใจดี, ห้องปฏิบัติการ") {
+		t.Errorf("staff.json lacks the war room member's whole name:\n%s", staffFile)
+	}
 	if !strings.Contains(read("log.key.pub"), "log.example.org/log") {
 		t.Errorf("log.key.pub does not name the origin of env.example:\n%s", read("log.key.pub"))
 	}
@@ -226,8 +242,8 @@ func (h *deployHost) runInit(t *testing.T, svc composeService) {
 	if out, err := run(newsrooms); err != nil {
 		t.Fatalf("init again: %v\n%s", err, out)
 	}
-	if read("keys") != keys || read("newsroom-keys") != newsroomKeys || read("log.key") != logKey {
-		t.Error("a second init changed the token keys, the newsroom keys or the log's key")
+	if read("keys") != keys || read("newsroom-keys") != newsroomKeys || read("log.key") != logKey || read("staff.json") != staffFile {
+		t.Error("a second init changed the token keys, the newsroom keys, the log's key or the staff's authenticator secrets")
 	}
 }
 
@@ -246,7 +262,7 @@ func (h *deployHost) ready(role string, addrs map[string]string) bool {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if role == "ingest" {
+	if role == "ingest" || role == "console" {
 		code, _ := get("http://" + addrs["--listen"] + "/readyz")
 		return code == http.StatusOK
 	}
@@ -304,6 +320,9 @@ func (h *deployHost) runRole(t *testing.T, role string, svc composeService) {
 		case <-poll.C:
 		}
 	}
+	if role == "console" {
+		h.signIn(t, addrs["--listen"])
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -317,5 +336,41 @@ func (h *deployHost) runRole(t *testing.T, role string, svc composeService) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Errorf("%s still runs 30 s after SIGTERM\n%s", role, out.String())
+	}
+}
+
+// signIn signs the war room member init enrolled in to the console at addr, with the token
+// init wrote to staff-logins/ and the authenticator code of the enrolment file: the keys
+// init made and the console's command line fit together.
+func (h *deployHost) signIn(t *testing.T, addr string) {
+	t.Helper()
+	login, err := os.ReadFile(filepath.Join(h.state, "staff-logins", "wr-1.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok string
+	for _, line := range strings.Split(string(login), "\n") {
+		if v, ok := strings.CutPrefix(line, "token: "); ok {
+			tok = v
+		}
+	}
+	code, err := exec.Command(h.bin, "staff", "code", "wr-1", "--staff", filepath.Join(h.state, "staff.json")).Output()
+	if err != nil {
+		t.Fatalf("staff code wr-1: %v", err)
+	}
+	body, _ := json.Marshal(map[string]string{"token": tok, "code": strings.TrimSpace(string(code))})
+	resp, err := http.Post("http://"+addr+"/v1/session", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"war_room"`) {
+		t.Errorf("console sign-in of wr-1 with init's token: %d %s, want 200 as war_room", resp.StatusCode, b)
+	}
+	// Behind the proxy the request is plain HTTP, yet the browser's session cookie must only
+	// ever travel over TLS.
+	if cs := resp.Cookies(); len(cs) != 1 || !cs[0].Secure || !cs[0].HttpOnly {
+		t.Errorf("console session cookies %v: want one, Secure and HttpOnly", cs)
 	}
 }

@@ -117,7 +117,7 @@ func TestRolesBuiltFromOneImage(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &compose); err != nil {
 		t.Fatal(err)
 	}
-	for _, role := range []string{"migrate", "ingest", "consolidate", "estimate", "sink", "feed"} {
+	for _, role := range []string{"migrate", "ingest", "consolidate", "estimate", "sink", "feed", "console", "evidencelog"} {
 		svc := compose.Services[role]
 		if svc.Build != "." || svc.Image != "votestream:latest" {
 			t.Errorf("role %s: build %v image %q, want build . image votestream:latest", role, svc.Build, svc.Image)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,17 +231,88 @@ func TestCaddyfile(t *testing.T) {
 			env = append(env, line)
 		}
 	}
-	if len(env) < 5 {
-		t.Fatalf("env.example names %d hosts and the ACME e-mail, want 4 and 1: %v", len(env), env)
+	if len(env) < 7 {
+		t.Fatalf("env.example names %d hosts and the ACME e-mail, want 6 and 1: %v", len(env), env)
 	}
 	runTool(t, filepath.Join(root, "deploy"), env, c, "validate", "--adapter", "caddyfile", "--config", "Caddyfile")
 	caddyfile, err := os.ReadFile(filepath.Join(root, "deploy", "Caddyfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"@metrics path /metrics", "respond @metrics 404", "{$VOTESTREAM_INGEST_HOST}", "{$VOTESTREAM_FEED_HOST}", "{$VOTESTREAM_CONSOLE_HOST}", "flush_interval -1"} {
+	for _, want := range []string{"@metrics path /metrics", "respond @metrics 404", "{$VOTESTREAM_INGEST_HOST}", "{$VOTESTREAM_FEED_HOST}", "{$VOTESTREAM_CONSOLE_HOST}", "{$VOTESTREAM_REVIEW_HOST}", "reverse_proxy console:8070", "flush_interval -1"} {
 		if !bytes.Contains(caddyfile, []byte(want)) {
 			t.Errorf("Caddyfile lacks %q", want)
+		}
+	}
+}
+
+// TestEveryRoleWatched: the alerts that watch processes (down, memory) name every
+// long-running role of docker-compose.yml, so a role added there is not silently unwatched.
+func TestEveryRoleWatched(t *testing.T) {
+	var rules ruleFile
+	loadYAML(t, "deploy/alerts.yml", &rules)
+	exprs := map[string]string{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			exprs[r.Alert] = r.Expr
+		}
+	}
+	for _, alert := range []string{"VotestreamRoleDown", "VotestreamProcessMemoryHigh"} {
+		m := regexp.MustCompile(`job=~"([^"]+)"`).FindStringSubmatch(exprs[alert])
+		if m == nil {
+			t.Errorf("%s does not select jobs by job=~: %q", alert, exprs[alert])
+			continue
+		}
+		jobs := strings.Split(m[1], "|")
+		for _, role := range longRunningRoles {
+			if !slices.Contains(jobs, role) {
+				t.Errorf("%s does not watch role %s (jobs %v)", alert, role, jobs)
+			}
+		}
+	}
+}
+
+// TestPublicRolesBehindTLS: every role that serves people (ingest, the feed, the review
+// console, the transparency log) is reached through Caddy on its own host name, at the port
+// its compose command line listens on; nothing else of theirs is published.
+func TestPublicRolesBehindTLS(t *testing.T) {
+	var compose composeFile
+	loadYAML(t, "docker-compose.yml", &compose)
+	raw, err := os.ReadFile(filepath.Join(root, "deploy", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caddyfile := string(raw)
+	proxy := compose.Services["proxy"]
+	for role, host := range map[string]string{"ingest": "INGEST", "feed": "FEED", "console": "REVIEW", "evidencelog": "LOG"} {
+		svc := compose.Services[role]
+		listen := flagValue(svc.Command, "--listen")
+		port, ok := strings.CutPrefix(listen, ":")
+		if !ok {
+			t.Errorf("%s listens on %q; want :PORT for the proxy to reach it", role, listen)
+			continue
+		}
+		site := "{$VOTESTREAM_" + host + "_HOST} {"
+		i := strings.Index(caddyfile, site)
+		if i < 0 {
+			t.Errorf("Caddyfile has no site %s for %s", site, role)
+			continue
+		}
+		block := caddyfile[i:]
+		if j := strings.Index(block[len(site):], "\n{$"); j >= 0 {
+			block = block[:len(site)+j]
+		}
+		if !strings.Contains(block, "reverse_proxy "+role+":"+port) && !strings.Contains(block, "dynamic a "+role+" "+port) {
+			t.Errorf("Caddyfile site %s does not proxy to %s:%s:\n%s", site, role, port, block)
+		}
+		if _, ok := proxy.Environment["VOTESTREAM_"+host+"_HOST"]; !ok {
+			t.Errorf("the proxy service is not given VOTESTREAM_%s_HOST", host)
+		}
+		if _, ok := proxy.DependsOn[role]; !ok {
+			t.Errorf("the proxy does not depend on %s", role)
+		}
+		if len(svc.Ports) > 0 {
+			t.Errorf("%s publishes %v itself; public roles go through the proxy", role, svc.Ports)
 		}
 	}
 }

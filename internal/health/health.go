@@ -102,15 +102,25 @@ func (s *Set) Ready() error {
 	return fmt.Errorf("%w: %s", ErrDown, strings.Join(down, "; "))
 }
 
+// FlapWindow: a failure this soon after a recovery is, in the log and the outage count,
+// the same outage going on. A dependency coming back (a Kafka cluster electing its leaders,
+// the first requests after a restart timing out) often fails again once or twice; the gauge
+// and readiness follow every change, but the log says "waiting" and "recovered" once. Should
+// such a failure last longer than FlapWindow, it is logged as an outage after all. The
+// window runs from the latest recovery, logged or not.
+const FlapWindow = 10 * time.Second
+
 // Dependency is one service a role needs. Safe for concurrent use.
 type Dependency struct {
 	set  *Set
 	name string
 
-	mu    sync.Mutex
-	up    bool
-	since time.Time // of the current outage
-	cause error     // first error of the current outage
+	mu        sync.Mutex
+	up        bool
+	since     time.Time // of the current outage
+	cause     error     // first error of the current outage
+	recovered time.Time // of the last recovery
+	quiet     bool      // the current outage is a flap after a recovery, not yet logged
 }
 
 // Name returns the dependency's name.
@@ -125,21 +135,38 @@ func (d *Dependency) State() (up bool, since time.Time, cause error) {
 }
 
 // Down records a failure. The first one of an outage is logged (a warning naming err) and
-// sets the gauge to 0; later ones change nothing until Up.
+// sets the gauge to 0; later ones change nothing until Up. Within FlapWindow of a recovery
+// the gauge goes to 0 but the log waits: only a failure still going on FlapWindow later is
+// logged (see FlapWindow).
 func (d *Dependency) Down(err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.set.now()
 	if !d.up {
+		if d.quiet && now.Sub(d.since) >= FlapWindow {
+			d.quiet = false
+			d.announceDown(d.cause)
+		}
 		return
 	}
-	d.up, d.since, d.cause = false, d.set.now(), err
+	d.up, d.since, d.cause = false, now, err
 	d.set.up.WithLabelValues(d.name).Set(0)
+	if !d.recovered.IsZero() && now.Sub(d.recovered) < FlapWindow {
+		d.quiet = true
+		d.set.log.Debug(d.name+" failed again just after recovering", "role", d.set.role, "dependency", d.name, "err", err)
+		return
+	}
+	d.announceDown(err)
+}
+
+func (d *Dependency) announceDown(err error) {
 	d.set.outages.WithLabelValues(d.name).Inc()
 	d.set.log.Warn("waiting for "+d.name, "role", d.set.role, "dependency", d.name, "err", err)
 }
 
 // Up records a success. After an outage it is logged once (with the outage's length) and
-// sets the gauge back to 1; otherwise it changes nothing.
+// sets the gauge back to 1; otherwise it changes nothing. The end of a flap (see Down) is
+// not logged: its recovery was.
 func (d *Dependency) Up() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -148,8 +175,15 @@ func (d *Dependency) Up() {
 	}
 	d.up = true
 	d.set.up.WithLabelValues(d.name).Set(1)
+	if d.quiet {
+		d.quiet, d.recovered = false, d.set.now()
+		d.set.log.Debug(d.name+" answers again", "role", d.set.role, "dependency", d.name, "down_for", d.set.now().Sub(d.since).Round(time.Millisecond))
+		d.cause = nil
+		return
+	}
+	d.recovered = d.set.now()
 	d.set.log.Info(d.name+" recovered", "role", d.set.role, "dependency", d.name,
-		"down_for", d.set.now().Sub(d.since).Round(time.Millisecond), "first_err", d.cause)
+		"down_for", d.recovered.Sub(d.since).Round(time.Millisecond), "first_err", d.cause)
 	d.cause = nil
 }
 

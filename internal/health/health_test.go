@@ -148,3 +148,81 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 	}
 	return pb.GetCounter().GetValue()
 }
+
+// TestFlapAfterRecoveryIsOneOutage: failures just after a recovery (a cluster still electing
+// leaders) move the gauge but log nothing new; a failure that lasts beyond FlapWindow is
+// logged as the outage it is, and a failure well after the recovery is a new outage.
+func TestFlapAfterRecoveryIsOneOutage(t *testing.T) {
+	s, logs, _ := newTestSet(t)
+	now := time.Date(2026, 5, 3, 20, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	k := s.Dependency("kafka")
+	k.Down(errors.New("connection refused"))
+	now = now.Add(30 * time.Second)
+	k.Up()
+	for range 3 { // flaps within the window
+		now = now.Add(2 * time.Second)
+		k.Down(errors.New("not acknowledged within 1s"))
+		if got := value(t, s.up.WithLabelValues("kafka")); got != 0 {
+			t.Errorf("gauge %v during a flap, want 0", got)
+		}
+		if s.Ready() == nil {
+			t.Error("ready during a flap")
+		}
+		k.Up()
+	}
+	if got, want := logLines(logs), []string{"waiting for kafka", "kafka recovered"}; !equalPrefixes(got, want) {
+		t.Fatalf("after flaps, log lines %q, want %q", got, want)
+	}
+	if got := value(t, s.outages.WithLabelValues("kafka")); got != 1 {
+		t.Errorf("outages %v after flaps, want 1", got)
+	}
+
+	// A failure soon after the recovery that goes on: logged once it outlasts the window.
+	now = now.Add(time.Second)
+	k.Down(errors.New("broker gone"))
+	now = now.Add(5 * time.Second)
+	k.Down(errors.New("broker gone"))
+	if n := len(logLines(logs)); n != 2 {
+		t.Fatalf("a failure of 5 s just after recovering logged already: %q", logLines(logs))
+	}
+	now = now.Add(FlapWindow)
+	k.Down(errors.New("broker gone"))
+	k.Down(errors.New("broker gone"))
+	now = now.Add(time.Minute)
+	k.Up()
+	// Much later, a new outage is logged at once.
+	now = now.Add(time.Hour)
+	k.Down(errors.New("connection refused"))
+	k.Up()
+	want := []string{"waiting for kafka", "kafka recovered", "waiting for kafka", "kafka recovered", "waiting for kafka", "kafka recovered"}
+	if got := logLines(logs); !equalPrefixes(got, want) {
+		t.Errorf("log lines %q, want %q", got, want)
+	}
+	if got := value(t, s.outages.WithLabelValues("kafka")); got != 3 {
+		t.Errorf("outages %v, want 3", got)
+	}
+}
+
+func logLines(logs *bytes.Buffer) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// equalPrefixes: each line contains the matching wanted text, and there are as many.
+func equalPrefixes(lines, want []string) bool {
+	if len(lines) != len(want) {
+		return false
+	}
+	for i := range lines {
+		if !strings.Contains(lines[i], want[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -46,6 +46,15 @@ ORDER BY version`
 // Run one migration at a time per database: ClickHouse has no transactions or locks. A run
 // that stopped half-way is finished by the next one (every statement is idempotent).
 func MigrateClickHouse(ctx context.Context, conn driver.Conn, database string) (applied []string, err error) {
+	return MigrateClickHouseCluster(ctx, conn, database, "")
+}
+
+// MigrateClickHouseCluster is MigrateClickHouse on a replicated cluster named cluster (in
+// the servers' remote_servers, with Keeper and the {shard} and {replica} macros): every
+// CREATE runs ON CLUSTER and every table is Replicated (schemas.ClusterStatement), the
+// backfills run once, here, and replicate. conn is any server of the cluster. An empty
+// cluster is the single server of MigrateClickHouse.
+func MigrateClickHouseCluster(ctx context.Context, conn driver.Conn, database, cluster string) (applied []string, err error) {
 	if !schemas.ValidDatabaseName(database) {
 		return nil, fmt.Errorf("%w: %q", ErrDatabaseName, database)
 	}
@@ -54,11 +63,23 @@ func MigrateClickHouse(ctx context.Context, conn driver.Conn, database string) (
 		return nil, err
 	}
 	db := "`" + database + "`"
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-		return nil, fmt.Errorf("provision: create database %s: %w", database, err)
+	forCluster := func(stmt string) (string, error) {
+		if cluster == "" {
+			return stmt, nil
+		}
+		return schemas.ClusterStatement(stmt, cluster)
 	}
-	if err := conn.Exec(ctx, fmt.Sprintf(migrationsTable, db)); err != nil {
-		return nil, fmt.Errorf("provision: create %s.schema_migrations: %w", database, err)
+	for _, s := range []struct{ what, sql string }{
+		{"create database " + database, "CREATE DATABASE IF NOT EXISTS " + db},
+		{"create " + database + ".schema_migrations", fmt.Sprintf(migrationsTable, db)},
+	} {
+		q, err := forCluster(s.sql)
+		if err != nil {
+			return nil, err
+		}
+		if err := conn.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("provision: %s: %w", s.what, err)
+		}
 	}
 	done, err := recorded(ctx, conn, db)
 	if err != nil {
@@ -86,6 +107,9 @@ func MigrateClickHouse(ctx context.Context, conn driver.Conn, database string) (
 			continue
 		}
 		stmts, err := m.Statements(database)
+		if cluster != "" {
+			stmts, err = m.ClusterStatements(database, cluster)
+		}
 		if err != nil {
 			return applied, err
 		}
@@ -144,6 +168,7 @@ func firstLine(s string) string {
 type ClickHouseConfig struct {
 	Addr        string        // host:port of the native protocol; default "127.0.0.1:9000"
 	Database    string        // database to create and migrate; default "votestream"
+	Cluster     string        // a replicated cluster's name (MigrateClickHouseCluster); default "": one server
 	User        string        // default "default"
 	Password    string        // default ""
 	DialTimeout time.Duration // per connection attempt; default 10s
@@ -194,5 +219,5 @@ func MigrateClickHouseAt(ctx context.Context, cfg ClickHouseConfig) ([]string, e
 	if err := conn.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("provision: clickhouse %s: %w", cfg.Addr, err)
 	}
-	return MigrateClickHouse(ctx, conn, cfg.Database)
+	return MigrateClickHouseCluster(ctx, conn, cfg.Database, cfg.Cluster)
 }
