@@ -43,6 +43,7 @@ func main() {
 	csvDir := flag.String("csv", "", "with -seeds: write each night's table as <scenario>-<seed>.csv in this folder")
 	md := flag.Bool("md", false, "with -seeds: print the per-band tables as Markdown (for docs/estimation.md)")
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
+	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -52,7 +53,7 @@ func main() {
 			names = simulate.Scenarios()
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1)}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth}
 		if err := run.all(names); err != nil {
 			log.Fatal(err)
 		}
@@ -80,6 +81,7 @@ type backtestRun struct {
 	ref, csvDir string
 	verbose, md bool
 	workers     int
+	guardWidth  float64
 }
 
 type night struct {
@@ -180,6 +182,7 @@ func (b backtestRun) one(nt night) (*estimate.BacktestTable, error) {
 	}
 	cfg := estimate.DefaultBacktestConfig()
 	cfg.Order, cfg.Seed = b.order, nt.seed
+	cfg.Method.GuardMaxWidth = b.guardWidth
 	table, err := estimate.Backtest(context.Background(), sim.Country, sim.Truth.Results(), cfg)
 	if err != nil {
 		return nil, err

@@ -71,6 +71,9 @@ type ratioCalc struct {
 	// The size covariate (size.go): per stratum-option the derivative of the projection
 	// by the slope, per key the slope's variance; nil when not used.
 	sizeG, sizeVar []float64
+	// The urban/rural contrast (kind.go): per key its variance and the urban share of
+	// the reported eligible voters.
+	kindVar, kindF1 []float64
 }
 
 type consOpt struct{ c, j int }
@@ -85,6 +88,7 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 		}
 	}
 	rc.psi = make([]float64, K)
+	rc.kindVar, rc.kindF1 = make([]float64, K), make([]float64, K)
 	for lv := range rc.tauRel {
 		rc.tauRel[lv] = make([]float64, K)
 	}
@@ -376,9 +380,11 @@ func (f *keyFit) groupProfile() {
 	sizeClasses := nSub / 2
 	sz := rc.size
 	ug := [2]float64{1, 1}
+	var gdn [2]float64
 	for range maxFitIterations {
 		prev := ug
-		var gn, gdn [2]float64
+		var gn [2]float64
+		gdn = [2]float64{}
 		for _, co := range f.cons {
 			var o, e float64
 			var og, eg [2]float64
@@ -411,6 +417,7 @@ func (f *keyFit) groupProfile() {
 			break
 		}
 	}
+	f.kindContrast(gdn) // kind.go
 	for s := range nSub {
 		rc.u[s*K+k] = ug[s/sizeClasses] * sz[s*K+k]
 	}

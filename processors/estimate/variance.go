@@ -197,5 +197,5 @@ func (rc *ratioCalc) pairVariance(c, a, b int, sigma2 func(h int) float64) float
 			variance += sq(ga[lv][u]*math.Sqrt(ba*rc.tauRel[lv][ka]) + gb[lv][u]*math.Sqrt(bb*rc.tauRel[lv][kb]))
 		}
 	}
-	return variance
+	return variance + rc.kindPairVariance(c, a, b, ga[levelGroup], gb[levelGroup])
 }
