@@ -150,6 +150,9 @@ func (b backtestRun) all(names []string) error {
 	if firstErr != nil {
 		return firstErr
 	}
+	if b.md {
+		goalsTable(os.Stdout, names, byScenario) // summary.go
+	}
 	for _, name := range names {
 		s := estimate.Summarize(byScenario[name])
 		if b.md {

@@ -48,8 +48,9 @@ func (rc *ratioCalc) kindReliance(k int, urban bool, a, b float64) float64 {
 	return -a * b * rc.kindF1[k]
 }
 
-// addKindShareVariance adds the contrast's variance to the variance of every z_k = y_k -
-// p_k·v on the party-list ballot, from the grouped projections of acc.
+// addKindShareVariance adds the contrast's variance, and the size classes' (every stratum
+// of a class still out leans on the class's profile together), to the variance of every
+// z_k = y_k - p_k·v on the party-list ballot, from the grouped projections of acc.
 func (g *groupAcc) addKindShareVariance(variance, p []float64) {
 	rc, K := g.rc, g.rc.K
 	acc := g.g[levelGroup]
@@ -63,6 +64,10 @@ func (g *groupAcc) addKindShareVariance(variance, p []float64) {
 	part := make([]float64, K)
 	for k := range K {
 		part[k] = rel[k] * rel[k] * rc.kindVar[k]
+		for s := range rc.l.nSub {
+			x := g.cls[s*K+k]
+			part[k] += x * x * rc.nationPost[s*K+k]
+		}
 		sum += part[k]
 	}
 	for k := range K {
@@ -82,4 +87,29 @@ func (rc *ratioCalc) kindPairVariance(c, a, b int, ga, gb []float64) float64 {
 	}
 	x := math.Abs(ra)*math.Sqrt(rc.kindVar[ka]) + math.Abs(rb)*math.Sqrt(rc.kindVar[kb])
 	return x * x
+}
+
+// classPost is the variance left in a size class's departure measured with relative noise
+// noise: τ²·noise/(τ² + noise), with τ² the larger of the spread measured between the
+// classes (three of them per kind: a poor measure of how far the one still thin may
+// depart) and the prior. A class with many reports has little left whatever the prior; one
+// with none keeps the prior, and every stratum of the class still out leans on it together.
+func (rc *ratioCalc) classPost(tau2, noise float64) float64 {
+	t := max(tau2, rc.m.KindPrior*rc.m.KindPrior)
+	if math.IsInf(noise, 1) {
+		return t
+	}
+	return t * noise / (t + noise)
+}
+
+// classPairVariance is the size classes' part of the variance of a lead of option keys ka
+// over kb: per class, the two options' votes projected from priors (clsA, clsB), their
+// departures taken as opposed.
+func (rc *ratioCalc) classPairVariance(ka, kb int, clsA, clsB []float64) float64 {
+	var v float64
+	for s := range clsA {
+		x := clsA[s]*math.Sqrt(rc.nationPost[s*rc.K+ka]) + clsB[s]*math.Sqrt(rc.nationPost[s*rc.K+kb])
+		v += x * x
+	}
+	return v
 }

@@ -74,6 +74,9 @@ type ratioCalc struct {
 	// The urban/rural contrast (kind.go): per key its variance and the urban share of
 	// the reported eligible voters.
 	kindVar, kindF1 []float64
+	// nationPost: per sub-stratum (s*K + k) the variance left in its size class's
+	// departure, under the same prior (kind.go).
+	nationPost []float64
 }
 
 type consOpt struct{ c, j int }
@@ -94,6 +97,7 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 	}
 	ns := l.nSub * K
 	rc.u, rc.size, rc.nb, rc.nx = make([]float64, ns), make([]float64, ns), make([]float64, ns), make([]float64, ns)
+	rc.nationPost = make([]float64, ns)
 	units := [3]int{0, len(l.regions), len(l.provinces)}
 	for lv := 1; lv <= 2; lv++ {
 		n := units[lv] * K
@@ -357,6 +361,7 @@ func (f *keyFit) sizeProfile() {
 					sz[i] = 1 + w*(num[s]/den[s]-1)
 				}
 				rc.nb[i] = 1 - w
+				rc.nationPost[i] = rc.classPost(tau2, rc.relNoise(k, den[s], rc.nx[i], f.nxx[s])) // kind.go
 				wsum += sz[i] * rc.nx[i]
 				xsum += rc.nx[i]
 			}
