@@ -170,7 +170,7 @@ func ruralFirst(seed uint64, t *Truth) {
 	}
 }
 
-// bigFirst delays every station by up to two and a half hours the smaller it is against
+// bigFirst delays every station by up to six and a half hours the smaller it is against
 // the country's largest (log scale), so the big ones come in first.
 func bigFirst(seed uint64, t *Truth) {
 	c := t.country
@@ -185,6 +185,6 @@ func bigFirst(seed uint64, t *Truth) {
 	for i, s := range c.Stations {
 		x := math.Log(float64(max(s.EligibleVoters, 1)))
 		r := newRand(seed, "big-first", uint64(i))
-		t.delay(i, 150*(hi-x)/(hi-lo)+10*r.Float64())
+		t.delay(i, 400*(hi-x)/(hi-lo)+10*r.Float64())
 	}
 }
