@@ -110,6 +110,13 @@ type VoteConfig struct {
 	// that raises turnout and the strongest party's strength together: high-turnout stations
 	// count more ballots and so report later, and lean one way. Default 0.
 	TurnoutDrift float64
+	// RegionSurge is the log-strength a mid-size party (the fourth strongest) gains in one
+	// region drawn by the seed. Default 0.
+	RegionSurge float64
+	// RegionSizeSlope is a big party's slope of log-strength on relative station size, like
+	// SizeSlope, but with its sign drawn per region (the two strongest parties' signs flip
+	// from one region to the next), so it nearly cancels nationally. Default 0.
+	RegionSizeSlope float64
 }
 
 // NightConfig shapes the volunteers and what they send.
@@ -306,6 +313,7 @@ func (v VoteConfig) Validate() error {
 		"RegionalSpread": v.RegionalSpread, "ConstituencySwing": v.ConstituencySwing,
 		"StationNoise": v.StationNoise, "UrbanEffect": v.UrbanEffect, "PersonalVote": v.PersonalVote,
 		"SizeSlope": v.SizeSlope, "ClusterEffect": v.ClusterEffect, "TurnoutDrift": v.TurnoutDrift,
+		"RegionSurge": v.RegionSurge, "RegionSizeSlope": v.RegionSizeSlope,
 	} {
 		if !(x >= 0 && x <= 5) {
 			return bad("%s = %v, want [0, 5]", name, x)

@@ -56,6 +56,8 @@ type scenario struct {
 	times func(seed uint64, t *Truth)
 	// dirichlet replaces the vote model with dirichletTruth.
 	dirichlet bool
+	// heldOut: added after the estimator was tuned, and never used to tune it.
+	heldOut bool
 }
 
 var scenarios = map[string]scenario{
@@ -140,12 +142,13 @@ type stationEffects struct {
 	cluster   []float64 // cluster*np + party
 	drift     []float64 // station -> hidden factor times TurnoutDrift
 	top       int       // the strongest party
+	heldOutEffects
 }
 
 // newStationEffects returns nil when cfg adds nothing to the vote model. Its draws come
 // from streams of their own, so the default night is not moved by them.
 func newStationEffects(seed uint64, t *Truth, m *voteModel, cfg VoteConfig) *stationEffects {
-	if cfg.SizeSlope == 0 && cfg.ClusterEffect == 0 && cfg.TurnoutDrift == 0 {
+	if cfg.SizeSlope == 0 && cfg.ClusterEffect == 0 && cfg.TurnoutDrift == 0 && cfg.RegionSurge == 0 && cfg.RegionSizeSlope == 0 {
 		return nil
 	}
 	c := t.country
@@ -188,6 +191,7 @@ func newStationEffects(seed uint64, t *Truth, m *voteModel, cfg VoteConfig) *sta
 			fx.drift[i] = cfg.TurnoutDrift * newRand(seed, "turnout-drift", uint64(i)).NormFloat64()
 		}
 	}
+	fx.heldOut(seed, t, m, cfg) // scenario_heldout.go
 	return fx
 }
 
@@ -208,6 +212,7 @@ func (fx *stationEffects) apply(i int, logW []float64) float64 {
 			logW[p] += fx.cluster[off+p]
 		}
 	}
+	fx.applyHeldOut(i, logW)
 	if fx.drift != nil {
 		logW[fx.top] += 1.5 * fx.drift[i]
 		return fx.drift[i]

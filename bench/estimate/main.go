@@ -48,6 +48,7 @@ func main() {
 	md := flag.Bool("md", false, "with -seeds: print the per-band tables as Markdown (for docs/estimation.md)")
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
 	baseline := flag.String("baseline", "", "with -seeds: comma-separated previous-election variants to replay each night with (none, "+strings.Join(baselineKinds(), ", ")+"), printing a comparison table; empty: none only, the usual tables")
+	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -57,7 +58,7 @@ func main() {
 			names = simulate.Scenarios()
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1)}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth}
 		if *baseline != "" {
 			if err := run.compareBaselines(names, strings.Split(*baseline, ",")); err != nil {
 				log.Fatal(err)
@@ -91,6 +92,7 @@ type backtestRun struct {
 	ref, csvDir string
 	verbose, md bool
 	workers     int
+	guardWidth  float64
 }
 
 type night struct {
@@ -159,6 +161,9 @@ func (b backtestRun) all(names []string) error {
 	if firstErr != nil {
 		return firstErr
 	}
+	if b.md {
+		goalsTable(os.Stdout, names, byScenario) // summary.go
+	}
 	for _, name := range names {
 		s := estimate.Summarize(byScenario[name])
 		if b.md {
@@ -191,6 +196,7 @@ func (b backtestRun) one(nt night) (*estimate.BacktestTable, error) {
 	}
 	cfg := estimate.DefaultBacktestConfig()
 	cfg.Order, cfg.Seed = b.order, nt.seed
+	cfg.Method.GuardMaxWidth = b.guardWidth
 	table, err := estimate.Backtest(context.Background(), sim.Country, sim.Truth.Results(), cfg)
 	if err != nil {
 		return nil, err

@@ -90,7 +90,7 @@ func (e *Estimator) Estimate() Result {
 	// A night whose national shares cannot be published yet (too few stations, or a drift
 	// so large the intervals are useless) is one whose constituencies' projections share
 	// that drift: no race is called likely on it, only leading (or called, on arithmetic).
-	res.Constituencies, res.Constituency = e.constituencies(infl, tauY, res.SharesState != schemas.StateTooEarly)
+	res.Constituencies, res.Constituency = e.constituencies(infl, tauY, e.likelyAllowed(res.SharesState, res.Parties))
 	res.Seats = e.Seats(res)
 	return res
 }
@@ -312,6 +312,7 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	}
 	lean := make([]float64, K)
 	acc.addShareVariance(variance, lean, share)
+	acc.addKindShareVariance(variance, share)
 	rc.sizeShareVariance(variance, share)
 	bla.shareVariance(variance, share)
 
@@ -462,9 +463,11 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 	// The subdistricts' block variance of a candidate's votes, taken from their party's on
 	// the party-list ballot (the largest for a candidate without a party-list number).
 	var blockU2 []float64
+	var blocksIn []int
 	tauKey := make([]float64, K)
 	if tauY != nil {
 		blockU2 = e.blockOutstanding()
+		blocksIn = e.blocksReported() // honesty.go
 		for k := range K {
 			if k < len(tauY) {
 				tauKey[k] = tauY[k]
@@ -581,7 +584,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 			case variance > 0:
 				// Student's t with one degree of freedom fewer than the stations
 				// reported: a lead seen on three stations is not yet a lead seen on thirty.
-				ahead = studentCDF(d/math.Sqrt(variance), float64(max(cr.Progress.StationsReported-1, 1)))
+				ahead = studentCDF(d/math.Sqrt(variance), leadDF(cr.Progress.StationsReported, blocksIn, c))
 			case d > 0:
 				ahead = 1
 			case d == 0:

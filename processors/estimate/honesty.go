@@ -249,7 +249,7 @@ func inflation(share, se, bias2 []float64) float64 {
 // guard decides whether the party-list shares may be published. It holds them back
 // (too_early) until enough stations have reported (Method.GuardMinStations, or
 // GuardMinFraction of the country if that is fewer, never fewer than 20 % of that), from
-// enough of the regions (Method.GuardRegions of them), and while any party's interval is
+// enough of the regions (Method.GuardRegions of them, and two at least), and while any party's interval is
 // wider than Method.GuardMaxWidth: a handful of stations must never give a narrow
 // interval, and a useless one must not be dressed as an estimate.
 func (e *Estimator) guard(prog Progress, parties []PartyResult) schemas.EstimateState {
@@ -265,7 +265,8 @@ func (e *Estimator) guard(prog Progress, parties []PartyResult) schemas.Estimate
 	if prog.StationsReported < need {
 		return schemas.StateTooEarly
 	}
-	if covered, total := e.regionsReported(); float64(covered) < m.GuardRegions*float64(total) {
+	// One region alone never speaks for a country, whatever the setting.
+	if covered, total := e.regionsReported(); covered < min(2, total) || float64(covered) < m.GuardRegions*float64(total) {
 		return schemas.StateTooEarly
 	}
 	for _, p := range parties {
@@ -274,6 +275,54 @@ func (e *Estimator) guard(prog Progress, parties []PartyResult) schemas.Estimate
 		}
 	}
 	return schemas.StateEstimate
+}
+
+// likelyAllowed says whether constituencies may be called likely: only while the national
+// shares are published and no party with at least 5 % has an interval wider than
+// Method.LikelyMaxWidth. A night that drifts so much that the national figure is that vague
+// is one whose constituencies share the drift; its shares may still be published (with
+// their wide intervals), its races stay leading.
+func (e *Estimator) likelyAllowed(state schemas.EstimateState, parties []PartyResult) bool {
+	if state == schemas.StateTooEarly {
+		return false
+	}
+	if state == schemas.StateCount {
+		return true
+	}
+	for _, p := range parties {
+		if p.Share >= 0.05 && p.ShareHi-p.ShareLo > e.method.LikelyMaxWidth {
+			return false
+		}
+	}
+	return true
+}
+
+// blocksReported is, per constituency, how many of its subdistricts have a party-list
+// report.
+func (e *Estimator) blocksReported() []int {
+	l, b := e.lay, e.ballots[0].blk
+	out := make([]int, len(l.cons))
+	if b == nil {
+		return out
+	}
+	for s, c := range l.blockCons {
+		if b.n[s] > 0 {
+			out[c]++
+		}
+	}
+	return out
+}
+
+// leadDF is the degrees of freedom of a constituency's projected lead: one fewer than its
+// stations reported, and, once subdistricts are measured to vote as blocks (blocks non-nil),
+// no more than its subdistricts reported: ten stations from one subdistrict are one look
+// at one block, not ten independent ones.
+func leadDF(stations int, blocks []int, c int) float64 {
+	df := stations - 1
+	if blocks != nil {
+		df = min(df, blocks[c])
+	}
+	return float64(max(df, 1))
 }
 
 // guardFloor: whatever the settings, shares are never published from fewer stations.

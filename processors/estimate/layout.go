@@ -61,10 +61,12 @@ type Method struct {
 	// GuardMinFraction: see GuardMinStations. Default 0.01.
 	GuardMinFraction float64
 	// GuardRegions is the fraction of the regions that must have reported at least one
-	// station before shares are published. Default 0.67.
+	// station before shares are published; a region still out widens the intervals by its
+	// unmeasured departure instead. Default 0.5.
 	GuardRegions float64
 	// GuardMaxWidth: shares are not published while a party with at least 5 % has a 95 %
-	// interval wider than this (a fraction of the vote). Default 0.2.
+	// interval wider than this (a fraction of the vote): a wide honest interval is
+	// published, a useless one is not. Default 0.3.
 	GuardMaxWidth float64
 	// Drift adds the drift of the estimate measured on the night itself (honesty.go) to
 	// the intervals and the win probabilities. Default true.
@@ -79,6 +81,13 @@ type Method struct {
 	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
 	// order that follows the vote makes them lean together (variance.go). Default 0.02.
 	AreaCorrelation float64
+	// KindPrior is the relative difference between a party's urban and rural votes per
+	// eligible voter assumed (one standard deviation) before both kinds have reported: what
+	// the night has not measured of it widens the intervals (kind.go). Default 0.4.
+	KindPrior float64
+	// LikelyMaxWidth: no constituency is called likely while a party with at least 5 %
+	// has a national 95 % interval wider than this (honesty.go). Default 0.2.
+	LikelyMaxWidth float64
 }
 
 // DefaultMethod returns the documented settings.
@@ -95,12 +104,14 @@ func DefaultMethod() Method {
 		PriorityMinStations: 100,
 		GuardMinStations:    100,
 		GuardMinFraction:    0.01,
-		GuardRegions:        0.67,
-		GuardMaxWidth:       0.2,
+		GuardRegions:        0.5,
+		GuardMaxWidth:       0.3,
 		Drift:               true,
 		Blocks:              true,
 		SizeCovariate:       true,
 		AreaCorrelation:     0.2,
+		KindPrior:           0.4,
+		LikelyMaxWidth:      0.2,
 	}
 }
 
@@ -129,6 +140,10 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: GuardMinFraction %v not in (0, 1]", ErrBadMethod, m.GuardMinFraction)
 	case !(m.GuardRegions >= 0 && m.GuardRegions <= 1):
 		return fmt.Errorf("%w: GuardRegions %v not in [0, 1]", ErrBadMethod, m.GuardRegions)
+	case !(m.LikelyMaxWidth > 0 && m.LikelyMaxWidth <= 1):
+		return fmt.Errorf("%w: LikelyMaxWidth %v not in (0, 1]", ErrBadMethod, m.LikelyMaxWidth)
+	case !(m.KindPrior >= 0 && m.KindPrior <= 2):
+		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
 	case !(m.AreaCorrelation >= 0 && m.AreaCorrelation < 1):
 		return fmt.Errorf("%w: AreaCorrelation %v not in [0, 1)", ErrBadMethod, m.AreaCorrelation)
 	case !(m.GuardMaxWidth > 0 && m.GuardMaxWidth <= 1):

@@ -71,6 +71,12 @@ type ratioCalc struct {
 	// The size covariate (size.go): per stratum-option the derivative of the projection
 	// by the slope, per key the slope's variance; nil when not used.
 	sizeG, sizeVar []float64
+	// The urban/rural contrast (kind.go): per key its variance and the urban share of
+	// the reported eligible voters.
+	kindVar, kindF1 []float64
+	// nationPost: per sub-stratum (s*K + k) the variance left in its size class's
+	// departure, under the same prior (kind.go).
+	nationPost []float64
 }
 
 type consOpt struct{ c, j int }
@@ -85,11 +91,13 @@ func newRatioCalc(l *layout, bs *ballotState, m Method) *ratioCalc {
 		}
 	}
 	rc.psi = make([]float64, K)
+	rc.kindVar, rc.kindF1 = make([]float64, K), make([]float64, K)
 	for lv := range rc.tauRel {
 		rc.tauRel[lv] = make([]float64, K)
 	}
 	ns := l.nSub * K
 	rc.u, rc.size, rc.nb, rc.nx = make([]float64, ns), make([]float64, ns), make([]float64, ns), make([]float64, ns)
+	rc.nationPost = make([]float64, ns)
 	units := [3]int{0, len(l.regions), len(l.provinces)}
 	for lv := 1; lv <= 2; lv++ {
 		n := units[lv] * K
@@ -353,6 +361,7 @@ func (f *keyFit) sizeProfile() {
 					sz[i] = 1 + w*(num[s]/den[s]-1)
 				}
 				rc.nb[i] = 1 - w
+				rc.nationPost[i] = rc.classPost(tau2, rc.relNoise(k, den[s], rc.nx[i], f.nxx[s])) // kind.go
 				wsum += sz[i] * rc.nx[i]
 				xsum += rc.nx[i]
 			}
@@ -376,9 +385,11 @@ func (f *keyFit) groupProfile() {
 	sizeClasses := nSub / 2
 	sz := rc.size
 	ug := [2]float64{1, 1}
+	var gdn [2]float64
 	for range maxFitIterations {
 		prev := ug
-		var gn, gdn [2]float64
+		var gn [2]float64
+		gdn = [2]float64{}
 		for _, co := range f.cons {
 			var o, e float64
 			var og, eg [2]float64
@@ -411,6 +422,7 @@ func (f *keyFit) groupProfile() {
 			break
 		}
 	}
+	f.kindContrast(gdn) // kind.go
 	for s := range nSub {
 		rc.u[s*K+k] = ug[s/sizeClasses] * sz[s*K+k]
 	}

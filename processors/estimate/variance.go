@@ -26,6 +26,9 @@ type groupAcc struct {
 	rc *ratioCalc
 	// per level above the stratum: per (unit*K + key) the weighted projected votes
 	g [nLevels][]float64
+	// cls: per (size class*K + key) the votes projected from strata's priors, before any
+	// level's 1-w: what leans on the national profile (kind.go).
+	cls []float64
 }
 
 func newGroupAcc(rc *ratioCalc) *groupAcc {
@@ -36,6 +39,7 @@ func newGroupAcc(rc *ratioCalc) *groupAcc {
 	g.g[levelProvince] = make([]float64, len(l.provinces)*K)
 	g.g[levelRegion] = make([]float64, len(l.regions)*K)
 	g.g[levelNation] = make([]float64, l.nSub*K)
+	g.cls = make([]float64, l.nSub*K)
 	return g
 }
 
@@ -68,6 +72,7 @@ func (rc *ratioCalc) chainOf(h, j int) chain {
 func (g *groupAcc) add(h, j int, a float64) {
 	K := g.rc.K
 	ch := g.rc.chainOf(h, j)
+	g.cls[ch.unit[levelNation]*K+j] += a
 	for lv := levelGroup; lv < nLevels; lv++ {
 		g.g[lv][ch.unit[lv]*K+j] += a
 		a *= ch.b[lv]
@@ -153,6 +158,7 @@ func (rc *ratioCalc) pairVariance(c, a, b int, sigma2 func(h int) float64) float
 	}
 	var chA, chB chain
 	ka, kb := l.options(bs.ballot, c)[a], l.options(bs.ballot, c)[b]
+	clsA, clsB := make([]float64, l.nSub), make([]float64, l.nSub) // kind.go
 	for s := range l.nSub {
 		h := c*l.nSub + s
 		xu := rc.unreported(h)
@@ -167,6 +173,7 @@ func (rc *ratioCalc) pairVariance(c, a, b int, sigma2 func(h int) float64) float
 			variance += xu * xu * w * w * s2 / x
 		}
 		pa, pb := xu*rc.sb[ia]*rc.r[ia], xu*rc.sb[ib]*rc.r[ib]
+		clsA[s], clsB[s] = clsA[s]+pa, clsB[s]+pb
 		variance += sq(pa*math.Sqrt(rc.tauRel[levelStratum][ka]) + pb*math.Sqrt(rc.tauRel[levelStratum][kb]))
 		chA, chB = rc.chainOf(h, a), rc.chainOf(h, b)
 		for lv := levelGroup; lv < nLevels; lv++ {
@@ -197,5 +204,5 @@ func (rc *ratioCalc) pairVariance(c, a, b int, sigma2 func(h int) float64) float
 			variance += sq(ga[lv][u]*math.Sqrt(ba*rc.tauRel[lv][ka]) + gb[lv][u]*math.Sqrt(bb*rc.tauRel[lv][kb]))
 		}
 	}
-	return variance
+	return variance + rc.kindPairVariance(c, a, b, ga[levelGroup], gb[levelGroup]) + rc.classPairVariance(ka, kb, clsA, clsB)
 }
