@@ -62,6 +62,7 @@ import (
 )
 
 type options struct {
+	profile string
 	kafka, clickhouse string
 	scale, progress   float64
 	seed              uint64
@@ -89,6 +90,7 @@ func main() {
 	flag.DurationVar(&o.peak, "peak", 10*time.Minute, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
 	flag.Float64Var(&o.peakSpeed, "peak-speed", 10, "speed of the peak replay (simulated time per wall-clock time)")
 	flag.DurationVar(&o.outage, "outage", 0, "also replay the -peak window at -peak-speed on a fresh pipeline over a private broker (scripts/services) stopped this long a third of the way in, measuring the catch-up (2m is the issue's; 0 skips)")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of consolidate, estimate, sink and feed during the night into this folder (25-second windows, one file each; merge with go tool pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the topics, the ClickHouse database and the work folder")
 	flag.Parse()
 	if o.kafka == "" || o.clickhouse == "" {
@@ -205,12 +207,31 @@ func run(ctx context.Context, o options) error {
 	if !o.night {
 		return nil
 	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+		os.Setenv("VOTESTREAM_PPROF", "1") // the roles inherit it
+	}
 	pl, err := startPipeline(ctx, o, bin, dir, countryDir, keysFile, id)
 	if err != nil {
 		return err
 	}
 	defer pl.close()
 	stages := pl.stages
+	if o.profile != "" {
+		profCtx, stopProf := context.WithCancel(ctx)
+		var profWG sync.WaitGroup
+		for _, p := range pl.procs[1:] {
+			profWG.Add(1)
+			go func() {
+				defer profWG.Done()
+				profileLoop(profCtx, o.profile, p)
+			}()
+		}
+		defer profWG.Wait()
+		defer stopProf()
+	}
 	ingestAddr := pl.ingestAddr
 
 	// Follow every process each second while the night runs and after.
@@ -403,6 +424,28 @@ func (pl *pipeline) close() {
 	pl.procs = nil
 	if !pl.o.keep {
 		cleanup(pl.o, pl.bin, pl.prefix, pl.database)
+	}
+}
+
+// profileLoop pulls 25-second CPU profiles from p's metrics listener until ctx ends (the
+// listener's write timeout is 30 s), as dir/<role>-<n>.pprof.
+func profileLoop(ctx context.Context, dir string, p *proc) {
+	for n := 1; ctx.Err() == nil; n++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.metrics+"/debug/pprof/profile?seconds=25", nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "# profile of %s: %v %s\n", p.name, err, resp.Status)
+			return
+		}
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%03d.pprof", p.name, n)), body, 0o644)
 	}
 }
 
