@@ -62,7 +62,7 @@ import (
 )
 
 type options struct {
-	profile string
+	profile           string
 	kafka, clickhouse string
 	scale, progress   float64
 	seed              uint64
