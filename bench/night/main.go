@@ -348,12 +348,14 @@ type pipeline struct {
 	bin                           string
 	prefix, database              string
 	ingestAddr, feedAddr, feedKey string
+	groups                        []string // the run's own consumer groups, deleted at the end
 	procs                         []*proc
 	stages                        []*stage
 }
 
 func startPipeline(ctx context.Context, o options, bin, dir, countryDir, keysFile, id string) (*pipeline, error) {
-	pl := &pipeline{o: o, bin: bin, prefix: "bench_night_" + id + ".", database: "bench_night_" + id}
+	pl := &pipeline{o: o, bin: bin, prefix: "bench_night_" + id + ".", database: "bench_night_" + id,
+		groups: []string{"night-consolidate-" + id, "night-sink-" + id}}
 	fmt.Fprintf(os.Stderr, "# topic prefix %s, database %s\n", pl.prefix, pl.database)
 	feedKeys := filepath.Join(dir, "newsroom-keys-"+id)
 	key, err := feed.NewKey()
@@ -384,9 +386,11 @@ func startPipeline(ctx context.Context, o options, bin, dir, countryDir, keysFil
 		args          []string
 	}{
 		{"ingest", pl.ingestAddr, append(append([]string{"ingest", "--listen", pl.ingestAddr, "--keys", keysFile, "--evidence-dir", filepath.Join(dir, "evidence-"+id)}, common...), ref...)},
-		{"consolidate", addr(2), append(append([]string{"consolidate", "--metrics", addr(2), "--transactional-id", "night-" + id}, common...), ref...)},
+		// Consumer groups of the run's own: a group shared with another run on the shared
+		// broker (other topics) rebalances with it, and consolidate rebuilds on each one.
+		{"consolidate", addr(2), append(append([]string{"consolidate", "--metrics", addr(2), "--transactional-id", "night-" + id, "--group", pl.groups[0]}, common...), ref...)},
 		{"estimate", addr(3), append(append([]string{"estimate", "--metrics", addr(3)}, common...), ref...)},
-		{"sink", addr(4), append(append([]string{"sink", "--metrics", addr(4)}, common...), chFlags...)},
+		{"sink", addr(4), append(append([]string{"sink", "--metrics", addr(4), "--group", pl.groups[1]}, common...), chFlags...)},
 		{"feed", addr(5), append(append([]string{"feed", "--metrics", addr(5), "--listen", pl.feedAddr, "--keys", feedKeys,
 			"--polls-close", simulate.DefaultConfig().Night.Close.Format(time.RFC3339), "--rate", "1000", "--burst", "1000"}, common...), ref...)},
 	}
@@ -423,7 +427,7 @@ func (pl *pipeline) close() {
 	}
 	pl.procs = nil
 	if !pl.o.keep {
-		cleanup(pl.o, pl.bin, pl.prefix, pl.database)
+		cleanup(pl.o, pl.bin, pl.prefix, pl.database, pl.groups...)
 	}
 }
 
@@ -649,7 +653,7 @@ func clickhouseCounts(ctx context.Context, addr, database string) (string, error
 }
 
 // cleanup drops the database and deletes the topics of the run.
-func cleanup(o options, bin, prefix, database string) {
+func cleanup(o options, bin, prefix, database string, groups ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{o.clickhouse}}); err == nil {
@@ -658,6 +662,9 @@ func cleanup(o options, bin, prefix, database string) {
 	}
 	if cl, err := kgo.NewClient(kgo.SeedBrokers(o.kafka)); err == nil {
 		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, provision.TopicNames(prefix)...)
+		if len(groups) > 0 {
+			_, _ = kadm.NewClient(cl).DeleteGroups(ctx, groups...)
+		}
 		cl.Close()
 	}
 }
