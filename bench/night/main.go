@@ -16,6 +16,8 @@
 //     consumer lag seen, and for each process its peak RSS (VmHWM) and peak Go heap in use
 //     (night_<role>_done_s, _peak_lag, _peak_rss_mib, _peak_heap_mib);
 //   - night_peak_rss_total_mib: the sum of the processes' peaks;
+//   - night_<role>_cpu_us_per_submission and night_roles_cpu_us_per_submission: each
+//     process's CPU time (user and system) per accepted submission, and their sum;
 //   - with -peak (10m by default), first, on a pipeline of its own: the busiest window of the
 //     night at -peak-speed (10x), peak_report_to_feed_p99_s (peak.go);
 //   - with -outage (off by default), the same window over a private broker stopped for that
@@ -117,6 +119,7 @@ type proc struct {
 	done    chan error
 
 	peakRSS, peakHeap float64 // bytes
+	cpu               float64 // seconds of CPU (user and system) when last read
 }
 
 // stage is what the benchmark follows of one role: counters whose last move marks the end
@@ -324,7 +327,7 @@ func run(ctx context.Context, o options) error {
 	bench("night_submissions", float64(night.Len()), "submissions")
 	bench("night_ingest_per_second", r1(float64(sum.Accepted)/replayEnd.Sub(t0).Seconds()), "submissions/s")
 	bench("night_consolidate_per_second", r1(float64(sum.Accepted)/at(cons)), "submissions/s")
-	var total float64
+	var total, totalCPU float64
 	for _, s := range stages {
 		n := s.proc.name
 		fmt.Fprintf(os.Stderr, "# %-11s done at %6.1fs (%+.1fs after the replay), peak lag %.0f records, peak RSS %.0f MiB, peak heap in use %.0f MiB\n",
@@ -335,9 +338,18 @@ func run(ctx context.Context, o options) error {
 		}
 		bench("night_"+n+"_peak_rss_mib", r1(s.proc.peakRSS/(1<<20)), "MiB")
 		bench("night_"+n+"_peak_heap_mib", r1(s.proc.peakHeap/(1<<20)), "MiB")
+		if s.proc.cpu > 0 && sum.Accepted > 0 {
+			// Where the night's CPU goes, per accepted submission: what the night would need
+			// on cores of its own, whatever else the machine ran.
+			bench("night_"+n+"_cpu_us_per_submission", r1(s.proc.cpu*1e6/float64(sum.Accepted)), "µs")
+			totalCPU += s.proc.cpu
+		}
 		total += s.proc.peakRSS
 	}
 	bench("night_peak_rss_total_mib", r1(total/(1<<20)), "MiB")
+	if totalCPU > 0 && sum.Accepted > 0 {
+		bench("night_roles_cpu_us_per_submission", r1(totalCPU*1e6/float64(sum.Accepted)), "µs")
+	}
 	fmt.Println("# " + machineLine())
 	return nil
 }
@@ -590,7 +602,34 @@ func (p *proc) status(field string) float64 {
 func (p *proc) sampleRSS() { p.peakRSS = max(p.peakRSS, p.status("VmRSS")) }
 
 // readPeak takes the kernel's high-water mark, which sees peaks between samples.
-func (p *proc) readPeak() { p.peakRSS = max(p.peakRSS, p.status("VmHWM")) }
+func (p *proc) readPeak() {
+	p.peakRSS = max(p.peakRSS, p.status("VmHWM"))
+	p.cpu = max(p.cpu, p.cpuSeconds())
+}
+
+// cpuSeconds is the process's user plus system CPU time (/proc/PID/stat, fields 14 and 15,
+// in clock ticks of 1/100 s on Linux); 0 when it cannot be read.
+func (p *proc) cpuSeconds() float64 {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after it follow its ")".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
 
 func waitReady(ctx context.Context, p *proc, url string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
