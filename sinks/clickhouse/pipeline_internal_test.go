@@ -54,8 +54,10 @@ func TestPipelineHandOver(t *testing.T) {
 		b.offset(&kgo.Record{Topic: "t"})
 		return b
 	}
-	if !p.put(one(), 2) || !p.put(one(), 2) {
-		t.Fatal("put refused before the storer ended")
+	for range 2 {
+		if !p.put(one(), 2) {
+			t.Fatal("put refused before the storer ended")
+		}
 	}
 	full := make(chan bool)
 	go func() { full <- p.put(one(), 2) }()
