@@ -57,6 +57,10 @@ func TestLagOnRealBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), other) })
+	// A produce waits out the new topic's metadata (the commit below would not).
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: other, Value: []byte("{}")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	offs.Add(kadm.Offset{Topic: other, Partition: 0, At: 0, LeaderEpoch: -1})
 	if err := adm.CommitAllOffsets(ctx, group, offs); err != nil {
 		t.Fatal(err)
