@@ -129,6 +129,9 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 	cfg.Seeds, cfg.TopicPrefix, cfg.ClickHouseAddr, cfg.Database = []string{seeds}, prefix, addr, database
 	cfg.Registerer, cfg.Logger, cfg.MaxBatchRecords = reg, slog.New(slog.NewTextHandler(io.Discard, nil)), batch
 	cfg.MaxInsertRecords = maxInsert
+	// A group of the run's own: the default one is shared with every other sink on the
+	// broker, whose joins and leaves would rebalance this one.
+	cfg.Group = "bench-sink-" + id
 	s, err := sink.New(cfg)
 	if err != nil {
 		return err
