@@ -16,6 +16,8 @@
 //     consumer lag seen, and for each process its peak RSS (VmHWM) and peak Go heap in use
 //     (night_<role>_done_s, _peak_lag, _peak_rss_mib, _peak_heap_mib);
 //   - night_peak_rss_total_mib: the sum of the processes' peaks;
+//   - night_<role>_cpu_us_per_submission and night_roles_cpu_us_per_submission: each
+//     process's CPU time (user and system) per accepted submission, and their sum;
 //   - with -peak (10m by default), first, on a pipeline of its own: the busiest window of the
 //     night at -peak-speed (10x), peak_report_to_feed_p99_s (peak.go);
 //   - with -outage (off by default), the same window over a private broker stopped for that
@@ -62,6 +64,7 @@ import (
 )
 
 type options struct {
+	profile           string
 	kafka, clickhouse string
 	scale, progress   float64
 	seed              uint64
@@ -89,6 +92,7 @@ func main() {
 	flag.DurationVar(&o.peak, "peak", 10*time.Minute, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
 	flag.Float64Var(&o.peakSpeed, "peak-speed", 10, "speed of the peak replay (simulated time per wall-clock time)")
 	flag.DurationVar(&o.outage, "outage", 0, "also replay the -peak window at -peak-speed on a fresh pipeline over a private broker (scripts/services) stopped this long a third of the way in, measuring the catch-up (2m is the issue's; 0 skips)")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of consolidate, estimate, sink and feed during the night into this folder (25-second windows, one file each; merge with go tool pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the topics, the ClickHouse database and the work folder")
 	flag.Parse()
 	if o.kafka == "" || o.clickhouse == "" {
@@ -115,6 +119,7 @@ type proc struct {
 	done    chan error
 
 	peakRSS, peakHeap float64 // bytes
+	cpu               float64 // seconds of CPU (user and system) when last read
 }
 
 // stage is what the benchmark follows of one role: counters whose last move marks the end
@@ -205,12 +210,31 @@ func run(ctx context.Context, o options) error {
 	if !o.night {
 		return nil
 	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return err
+		}
+		os.Setenv("VOTESTREAM_PPROF", "1") // the roles inherit it
+	}
 	pl, err := startPipeline(ctx, o, bin, dir, countryDir, keysFile, id)
 	if err != nil {
 		return err
 	}
 	defer pl.close()
 	stages := pl.stages
+	if o.profile != "" {
+		profCtx, stopProf := context.WithCancel(ctx)
+		var profWG sync.WaitGroup
+		for _, p := range pl.procs[1:] {
+			profWG.Add(1)
+			go func() {
+				defer profWG.Done()
+				profileLoop(profCtx, o.profile, p)
+			}()
+		}
+		defer profWG.Wait()
+		defer stopProf()
+	}
 	ingestAddr := pl.ingestAddr
 
 	// Follow every process each second while the night runs and after.
@@ -303,7 +327,7 @@ func run(ctx context.Context, o options) error {
 	bench("night_submissions", float64(night.Len()), "submissions")
 	bench("night_ingest_per_second", r1(float64(sum.Accepted)/replayEnd.Sub(t0).Seconds()), "submissions/s")
 	bench("night_consolidate_per_second", r1(float64(sum.Accepted)/at(cons)), "submissions/s")
-	var total float64
+	var total, totalCPU float64
 	for _, s := range stages {
 		n := s.proc.name
 		fmt.Fprintf(os.Stderr, "# %-11s done at %6.1fs (%+.1fs after the replay), peak lag %.0f records, peak RSS %.0f MiB, peak heap in use %.0f MiB\n",
@@ -314,9 +338,18 @@ func run(ctx context.Context, o options) error {
 		}
 		bench("night_"+n+"_peak_rss_mib", r1(s.proc.peakRSS/(1<<20)), "MiB")
 		bench("night_"+n+"_peak_heap_mib", r1(s.proc.peakHeap/(1<<20)), "MiB")
+		if s.proc.cpu > 0 && sum.Accepted > 0 {
+			// Where the night's CPU goes, per accepted submission: what the night would need
+			// on cores of its own, whatever else the machine ran.
+			bench("night_"+n+"_cpu_us_per_submission", r1(s.proc.cpu*1e6/float64(sum.Accepted)), "µs")
+			totalCPU += s.proc.cpu
+		}
 		total += s.proc.peakRSS
 	}
 	bench("night_peak_rss_total_mib", r1(total/(1<<20)), "MiB")
+	if totalCPU > 0 && sum.Accepted > 0 {
+		bench("night_roles_cpu_us_per_submission", r1(totalCPU*1e6/float64(sum.Accepted)), "µs")
+	}
 	fmt.Println("# " + machineLine())
 	return nil
 }
@@ -327,12 +360,14 @@ type pipeline struct {
 	bin                           string
 	prefix, database              string
 	ingestAddr, feedAddr, feedKey string
+	groups                        []string // the run's own consumer groups, deleted at the end
 	procs                         []*proc
 	stages                        []*stage
 }
 
 func startPipeline(ctx context.Context, o options, bin, dir, countryDir, keysFile, id string) (*pipeline, error) {
-	pl := &pipeline{o: o, bin: bin, prefix: "bench_night_" + id + ".", database: "bench_night_" + id}
+	pl := &pipeline{o: o, bin: bin, prefix: "bench_night_" + id + ".", database: "bench_night_" + id,
+		groups: []string{"night-consolidate-" + id, "night-sink-" + id}}
 	fmt.Fprintf(os.Stderr, "# topic prefix %s, database %s\n", pl.prefix, pl.database)
 	feedKeys := filepath.Join(dir, "newsroom-keys-"+id)
 	key, err := feed.NewKey()
@@ -363,9 +398,11 @@ func startPipeline(ctx context.Context, o options, bin, dir, countryDir, keysFil
 		args          []string
 	}{
 		{"ingest", pl.ingestAddr, append(append([]string{"ingest", "--listen", pl.ingestAddr, "--keys", keysFile, "--evidence-dir", filepath.Join(dir, "evidence-"+id)}, common...), ref...)},
-		{"consolidate", addr(2), append(append([]string{"consolidate", "--metrics", addr(2), "--transactional-id", "night-" + id}, common...), ref...)},
+		// Consumer groups of the run's own: a group shared with another run on the shared
+		// broker (other topics) rebalances with it, and consolidate rebuilds on each one.
+		{"consolidate", addr(2), append(append([]string{"consolidate", "--metrics", addr(2), "--transactional-id", "night-" + id, "--group", pl.groups[0]}, common...), ref...)},
 		{"estimate", addr(3), append(append([]string{"estimate", "--metrics", addr(3)}, common...), ref...)},
-		{"sink", addr(4), append(append([]string{"sink", "--metrics", addr(4)}, common...), chFlags...)},
+		{"sink", addr(4), append(append([]string{"sink", "--metrics", addr(4), "--group", pl.groups[1]}, common...), chFlags...)},
 		{"feed", addr(5), append(append([]string{"feed", "--metrics", addr(5), "--listen", pl.feedAddr, "--keys", feedKeys,
 			"--polls-close", simulate.DefaultConfig().Night.Close.Format(time.RFC3339), "--rate", "1000", "--burst", "1000"}, common...), ref...)},
 	}
@@ -402,7 +439,29 @@ func (pl *pipeline) close() {
 	}
 	pl.procs = nil
 	if !pl.o.keep {
-		cleanup(pl.o, pl.bin, pl.prefix, pl.database)
+		cleanup(pl.o, pl.bin, pl.prefix, pl.database, pl.groups...)
+	}
+}
+
+// profileLoop pulls 25-second CPU profiles from p's metrics listener until ctx ends (the
+// listener's write timeout is 30 s), as dir/<role>-<n>.pprof.
+func profileLoop(ctx context.Context, dir string, p *proc) {
+	for n := 1; ctx.Err() == nil; n++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.metrics+"/debug/pprof/profile?seconds=25", nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(os.Stderr, "# profile of %s: %v %s\n", p.name, err, resp.Status)
+			return
+		}
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%03d.pprof", p.name, n)), body, 0o644)
 	}
 }
 
@@ -543,7 +602,34 @@ func (p *proc) status(field string) float64 {
 func (p *proc) sampleRSS() { p.peakRSS = max(p.peakRSS, p.status("VmRSS")) }
 
 // readPeak takes the kernel's high-water mark, which sees peaks between samples.
-func (p *proc) readPeak() { p.peakRSS = max(p.peakRSS, p.status("VmHWM")) }
+func (p *proc) readPeak() {
+	p.peakRSS = max(p.peakRSS, p.status("VmHWM"))
+	p.cpu = max(p.cpu, p.cpuSeconds())
+}
+
+// cpuSeconds is the process's user plus system CPU time (/proc/PID/stat, fields 14 and 15,
+// in clock ticks of 1/100 s on Linux); 0 when it cannot be read.
+func (p *proc) cpuSeconds() float64 {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after it follow its ")".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
+}
 
 func waitReady(ctx context.Context, p *proc, url string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
@@ -606,7 +692,7 @@ func clickhouseCounts(ctx context.Context, addr, database string) (string, error
 }
 
 // cleanup drops the database and deletes the topics of the run.
-func cleanup(o options, bin, prefix, database string) {
+func cleanup(o options, bin, prefix, database string, groups ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{o.clickhouse}}); err == nil {
@@ -615,6 +701,9 @@ func cleanup(o options, bin, prefix, database string) {
 	}
 	if cl, err := kgo.NewClient(kgo.SeedBrokers(o.kafka)); err == nil {
 		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, provision.TopicNames(prefix)...)
+		if len(groups) > 0 {
+			_, _ = kadm.NewClient(cl).DeleteGroups(ctx, groups...)
+		}
 		cl.Close()
 	}
 }

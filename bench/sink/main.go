@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,9 +51,12 @@ func main() {
 	kafka := flag.String("kafka", os.Getenv("VOTESTREAM_KAFKA"), "Kafka seed broker (default $VOTESTREAM_KAFKA)")
 	addr := flag.String("clickhouse", os.Getenv("VOTESTREAM_CLICKHOUSE"), "ClickHouse native address (default $VOTESTREAM_CLICKHOUSE)")
 	n := flag.Int("n", 100_000, "station results, and as many reports, to write")
-	batch := flag.Int("max-batch", sink.DefaultConfig().MaxBatchRecords, "the sink's MaxBatchRecords (records of one poll and insert round)")
+	batch := flag.Int("max-batch", sink.DefaultConfig().MaxBatchRecords, "the sink's MaxBatchRecords (records of one poll)")
+	maxInsert := flag.Int("max-insert", sink.DefaultConfig().MaxInsertRecords, "the sink's MaxInsertRecords (records of one insert round under a backlog)")
 	client := flag.String("client", "clickhouse-client", "ClickHouse's command-line client (Debian's package; `clickhouse client` elsewhere)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the sink's phase to this file")
 	flag.Parse()
+	profile = *cpuProfile
 	if *kafka == "" || *addr == "" || *n < 1 {
 		fmt.Fprintln(os.Stderr, "bench/sink: set VOTESTREAM_KAFKA and VOTESTREAM_CLICKHOUSE (scripts/bench does), and -n >= 1")
 		os.Exit(2)
@@ -61,13 +65,16 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench/sink: %s not found (scripts/services installs clickhouse-client with the server)\n", *client)
 		os.Exit(2)
 	}
-	if err := run(*kafka, *addr, *client, *n, *batch); err != nil {
+	if err := run(*kafka, *addr, *client, *n, *batch, *maxInsert); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/sink:", err)
 		os.Exit(1)
 	}
 }
 
-func run(seeds, addr, client string, n, batch int) error {
+// profile is the -cpuprofile file, if any.
+var profile string
+
+func run(seeds, addr, client string, n, batch, maxInsert int) error {
 	ctx := context.Background()
 	var rb [4]byte
 	_, _ = rand.Read(rb[:])
@@ -121,9 +128,23 @@ func run(seeds, addr, client string, n, batch int) error {
 	cfg := sink.DefaultConfig()
 	cfg.Seeds, cfg.TopicPrefix, cfg.ClickHouseAddr, cfg.Database = []string{seeds}, prefix, addr, database
 	cfg.Registerer, cfg.Logger, cfg.MaxBatchRecords = reg, slog.New(slog.NewTextHandler(io.Discard, nil)), batch
+	cfg.MaxInsertRecords = maxInsert
+	// A group of the run's own: the default one is shared with every other sink on the
+	// broker, whose joins and leaves would rebalance this one.
+	cfg.Group = "bench-sink-" + id
 	s, err := sink.New(cfg)
 	if err != nil {
 		return err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
 	}
 	want := 2 * n
 	runCtx, stop := context.WithCancel(ctx)
@@ -157,11 +178,17 @@ func run(seeds, addr, client string, n, batch int) error {
 		}
 	}
 	sinkTime, sinkCPU := time.Since(start), selfCPU()-cpu0
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	stop()
 	<-done
 	sinkRate := float64(want) / sinkTime.Seconds()
-	fmt.Fprintf(os.Stderr, "# sink (MaxBatchRecords %d): %d rows in %.2fs, the first after %.2fs (joining the group, first fetch and insert) (%v); %s\n",
-		batch, want, sinkTime.Seconds(), firstRow.Sub(start).Seconds(), byTable, insertTimes(reg))
+	fmt.Fprintf(os.Stderr, "# sink (MaxBatchRecords %d, MaxInsertRecords %d): %d rows in %.2fs, the first after %.2fs (joining the group, first fetch and insert) (%v); %s\n",
+		batch, maxInsert, want, sinkTime.Seconds(), firstRow.Sub(start).Seconds(), byTable, insertTimes(reg))
+	fmt.Fprintf(os.Stderr, "# sink pipeline: %s; %s; %s; %s\n",
+		histSummary(reg, "votestream_sink_poll_seconds", "polls waited"), histSummary(reg, "votestream_sink_round_seconds", "insert rounds took"),
+		histSummary(reg, "votestream_sink_round_records", "records in rounds"), histSummary(reg, "votestream_sink_commit_seconds", "commits took (overlapping the next round)"))
 	fmt.Fprintf(os.Stderr, "# sink: %.2fs of CPU (%.1f µs a row: fetch, JSON decoding, column building, compression)\n",
 		sinkCPU.Seconds(), sinkCPU.Seconds()*1e6/float64(want))
 
@@ -305,6 +332,20 @@ func insertTimes(reg *prometheus.Registry) string {
 		}
 	}
 	return fmt.Sprintf("%d inserts took %.2fs in all", n, sum)
+}
+
+// histSummary is a histogram's count and sum ("" parts when the sink has no such series).
+func histSummary(reg *prometheus.Registry, name, what string) string {
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				h := m.GetHistogram()
+				return fmt.Sprintf("%d %s %.2f in all", h.GetSampleCount(), what, h.GetSampleSum())
+			}
+		}
+	}
+	return name + " absent"
 }
 
 // rowsByTable reads the sink's rows counter by table.

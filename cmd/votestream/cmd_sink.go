@@ -18,14 +18,15 @@ func init() {
 			cf.register(fs, defaultClickHouse)
 			d := sink.DefaultConfig()
 			group := fs.String("group", d.Group, "Kafka consumer group")
-			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records stored in one insert round")
+			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records of one Kafka poll (one insert round when the sink keeps up)")
+			maxInsert := fs.Int("max-insert", d.MaxInsertRecords, "most records of one insert round when polls pile up behind a running insert (at least --max-batch)")
 			ping := fs.Duration("ping-interval", d.PingInterval, "how often ClickHouse is pinged while there is nothing to insert, so /readyz follows it")
 			return func(ctx context.Context, args []string) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
 				cfg := sinkConfig(rf.seeds(), rf.topicPrefix(), cf)
-				cfg.Group, cfg.MaxBatchRecords, cfg.PingInterval = *group, *batch, *ping
+				cfg.Group, cfg.MaxBatchRecords, cfg.MaxInsertRecords, cfg.PingInterval = *group, *batch, *maxInsert, *ping
 				reg := newRegistry()
 				cfg.Registerer = reg
 				s, err := sink.New(cfg)

@@ -37,9 +37,9 @@ func withMetricsReady(ctx context.Context, addr string, reg *prometheus.Registry
 	}
 	hc := httpserve.DefaultConfig()
 	hc.Name, hc.Gatherer = "metrics", reg
-	hc.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hc.Handler = withPprof(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpserve.WriteError(w, http.StatusNotFound, httpserve.Error{Code: httpserve.CodeNotFound, Message: "this listener serves /metrics, /healthz and /readyz only"})
-	})
+	}))
 	hc.Ready = func(context.Context) error { return nil }
 	if ready != nil {
 		hc.Ready = func(context.Context) error { return ready() }

@@ -106,8 +106,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.reachable, prometheus.GaugeValue, 1)
 	for _, g := range lags {
 		for topic, tl := range g.Lag.TotalByTopic() {
-			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(tl.Lag),
-				g.Group, strings.TrimPrefix(topic, c.cfg.TopicPrefix))
+			name, ok := strings.CutPrefix(topic, c.cfg.TopicPrefix)
+			if !ok {
+				// The group also committed on another prefix's topics (a shared broker where
+				// runs with other prefixes use the same group name): not ours, and its
+				// unprefixed name would collide with ours.
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(tl.Lag), g.Group, name)
 		}
 	}
 }

@@ -16,13 +16,12 @@ import (
 // and ballot.
 func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 	var out []Output
-	b := ballotIndex(rep.Ballot)
 	for _, h := range rep.Evidence {
 		old := l.photos[h]
-		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission == rep.SubmissionID }) {
+		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission() == rep.SubmissionID }) {
 			continue
 		}
-		uses := append(slices.Clip(old), photoUse{part: p, station: rep.StationID, ballot: b, submission: rep.SubmissionID, volunteer: rep.VolunteerID, at: rep.ReceivedAt})
+		uses := append(slices.Clip(old), photoUse{part: p, rep: rep})
 		l.photos[h] = uses
 		l.record(func() {
 			if len(old) == 0 {
@@ -42,11 +41,11 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 			ballot  int
 		}
 		first := slices.MinFunc(uses, func(a, b photoUse) int {
-			return cmp.Or(a.at.Compare(b.at), strings.Compare(a.submission, b.submission))
-		}).station
+			return cmp.Or(a.at().Compare(b.at()), strings.Compare(a.submission(), b.submission()))
+		}).station()
 		var targets []target
 		for _, u := range uses {
-			t := target{u.part, u.station, u.ballot}
+			t := target{u.part, u.station(), u.ballot()}
 			if !slices.Contains(targets, t) {
 				targets = append(targets, t)
 			}
@@ -54,9 +53,9 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 		for _, t := range targets {
 			var subs, vols []string
 			for _, u := range uses {
-				if u.station == t.station && u.ballot == t.ballot {
-					subs = append(subs, u.submission)
-					vols = append(vols, u.volunteer)
+				if u.station() == t.station && u.ballot() == t.ballot {
+					subs = append(subs, u.submission())
+					vols = append(vols, u.volunteer())
 				}
 			}
 			others := slices.DeleteFunc(slices.Clone(stations), func(s string) bool { return s == t.station })
@@ -87,8 +86,8 @@ func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
 func distinctStations(uses []photoUse) []string {
 	var s []string
 	for _, u := range uses {
-		if !slices.Contains(s, u.station) {
-			s = append(s, u.station)
+		if !slices.Contains(s, u.station()) {
+			s = append(s, u.station())
 		}
 	}
 	return s

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unique"
+	"unsafe"
 
 	"votestream/election"
 )
@@ -35,17 +37,32 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 		}
 	}
 	slices.Sort(nos)
-	f.nos = make([]int32, len(nos))
+	ns := make([]int32, len(nos))
 	f.votes = make([]int32, len(nos))
 	for i, no := range nos {
-		f.nos[i] = clamp32(no)
+		ns[i] = clamp32(no)
 		f.votes[i] = clamp32(votes[no])
 	}
+	f.nos = internNos(ns)
 	t := election.Tally{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote, Votes: votes}
 	f.total = t.VotesTotal()
 	f.consistent = t.Consistent()
 	f.hash = fnv1a(f.String())
 	return f
+}
+
+// internNos returns the one shared copy of a list of numbers: a national night holds
+// millions of figures, and the reports of one ballot of a constituency nearly all have the
+// same numbers with votes (issue 18). The lists are never changed once built. unique
+// keeps the canonical copy as a string; its bytes are reused as the []int32 (a string's
+// allocation of a multiple of 4 bytes is at least 4-aligned).
+func internNos(nos []int32) []int32 {
+	if len(nos) == 0 {
+		return nos
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&nos[0])), len(nos)*4)
+	s := unique.Make(string(b)).Value()
+	return unsafe.Slice((*int32)(unsafe.Pointer(unsafe.StringData(s))), len(nos))
 }
 
 func clamp32(n int) int32 {

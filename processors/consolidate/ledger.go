@@ -88,14 +88,18 @@ func (p *partition) floor() int64 {
 	return pos * VersionStep
 }
 
+// photoUse is one report carrying a photo: the report itself rather than a copy of its
+// fields, which a national night would hold once per photo (issue 18).
 type photoUse struct {
-	part       int32
-	station    string
-	ballot     int
-	submission string
-	volunteer  string
-	at         time.Time // received_at
+	part int32
+	rep  *Report
 }
+
+func (u photoUse) station() string    { return u.rep.StationID }
+func (u photoUse) ballot() int        { return ballotIndex(u.rep.Ballot) }
+func (u photoUse) submission() string { return u.rep.SubmissionID }
+func (u photoUse) volunteer() string  { return u.rep.VolunteerID }
+func (u photoUse) at() time.Time      { return u.rep.ReceivedAt }
 
 type spreadUse struct {
 	part       int32

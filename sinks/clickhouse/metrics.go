@@ -9,6 +9,11 @@ type metrics struct {
 	rows        *prometheus.CounterVec
 	insertErrs  *prometheus.CounterVec
 	insertSecs  *prometheus.HistogramVec
+
+	pollSecs     prometheus.Histogram
+	roundSecs    prometheus.Histogram
+	roundRecords prometheus.Histogram
+	commitSecs   prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -34,11 +39,31 @@ func newMetrics() *metrics {
 			Help:    "Duration of one successful batch insert, by table.",
 			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
 		}, []string{"table"}),
+		pollSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "votestream", Subsystem: "sink", Name: "poll_seconds",
+			Help:    "Time one poll of Kafka waited for records (while the previous round inserts).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		roundSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "votestream", Subsystem: "sink", Name: "round_seconds",
+			Help:    "Duration of one insert round: every table's insert and the dead letters.",
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
+		}),
+		roundRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "votestream", Subsystem: "sink", Name: "round_records",
+			Help:    "Records in one insert round (larger under a backlog, up to MaxInsertRecords).",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}),
+		commitSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "votestream", Subsystem: "sink", Name: "commit_seconds",
+			Help:    "From a round's offset commit being issued to the broker's answer (the next round inserts meanwhile).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.records, m.deadLetters, m.rows, m.insertErrs, m.insertSecs}
+	return []prometheus.Collector{m.records, m.deadLetters, m.rows, m.insertErrs, m.insertSecs, m.pollSecs, m.roundSecs, m.roundRecords, m.commitSecs}
 }
 
 // Collectors returns the sink's metrics, for a caller that registers them itself (rather

@@ -44,8 +44,13 @@ type Config struct {
 	Username       string // default "default"
 	Password       string
 
-	// MaxBatchRecords caps the records of one poll and so of one insert round; default 10,000.
+	// MaxBatchRecords caps the records of one poll; default 10,000. An insert round takes
+	// one poll's records when the sink keeps up.
 	MaxBatchRecords int
+	// MaxInsertRecords caps the records of one insert round when polls pile up while the
+	// previous round inserts (a backlog); default 50,000, at least MaxBatchRecords.
+	// Larger rounds mean fewer, larger inserts; the rows of about two rounds are in memory.
+	MaxInsertRecords int
 	// InsertAttempts bounds the tries of one insert that ClickHouse refuses (it answers
 	// with an error: a table missing, a row it cannot take) before Run gives up (offsets stay
 	// uncommitted, so a restart re-delivers); default 8, with back-off from 200 ms to 10 s.
@@ -70,14 +75,15 @@ type Config struct {
 // DefaultConfig returns the defaults; Seeds and ClickHouseAddr still need setting.
 func DefaultConfig() Config {
 	return Config{
-		Group:           "votestream-sink",
-		Database:        "votestream",
-		Username:        "default",
-		MaxBatchRecords: 10_000,
-		InsertAttempts:  8,
-		InsertTimeout:   30 * time.Second,
-		PingInterval:    2 * time.Second,
-		PingTimeout:     5 * time.Second,
+		Group:            "votestream-sink",
+		Database:         "votestream",
+		Username:         "default",
+		MaxBatchRecords:  10_000,
+		MaxInsertRecords: 50_000,
+		InsertAttempts:   8,
+		InsertTimeout:    30 * time.Second,
+		PingInterval:     2 * time.Second,
+		PingTimeout:      5 * time.Second,
 	}
 }
 
@@ -97,6 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: empty consumer group", ErrConfig)
 	case c.MaxBatchRecords < 1:
 		return fmt.Errorf("%w: MaxBatchRecords %d < 1", ErrConfig, c.MaxBatchRecords)
+	case c.MaxInsertRecords < c.MaxBatchRecords:
+		return fmt.Errorf("%w: MaxInsertRecords %d < MaxBatchRecords %d", ErrConfig, c.MaxInsertRecords, c.MaxBatchRecords)
 	case c.InsertAttempts < 1:
 		return fmt.Errorf("%w: InsertAttempts %d < 1", ErrConfig, c.InsertAttempts)
 	case c.InsertTimeout <= 0:
@@ -138,6 +146,8 @@ type Sink struct {
 	// report ClickHouse's state themselves, and the idle pinger stays out of their way.
 	storing atomic.Bool
 	stores  atomic.Uint64
+
+	gate rebalanceGate
 }
 
 // metrics returns the sink's series, made unregistered for a Sink not built by New (tests).
@@ -183,9 +193,11 @@ func New(cfg Config) (*Sink, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
-		// A rebalance waits until the records of the current poll are stored and committed,
-		// so no partition moves while its rows are half-written.
+		// A rebalance waits until the records polled are stored and committed, so no
+		// partition moves while its rows are half-written; the gate tells the poller one
+		// waits (pipeline.go).
 		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsCallbackBlocked(s.gate.blocked),
 		kgo.WithHooks(kafkaready.Hook(s.kafka)),
 	)
 	if err != nil {
@@ -252,6 +264,10 @@ func (s *Sink) watchIdle(ctx context.Context) {
 // Run consumes until ctx is cancelled (returning nil) or ClickHouse refuses an insert
 // InsertAttempts times (returning the error). A service that does not answer is waited for.
 // It closes the clients before returning.
+//
+// Polling and storing overlap (pipeline.go): this goroutine polls and decodes the next
+// records while a second one inserts the previous round and commits its offsets. Offsets
+// are still committed only after every row of their round is stored.
 func (s *Sink) Run(ctx context.Context) error {
 	defer s.conn.Close()
 	defer s.kc.Close()
@@ -270,96 +286,46 @@ func (s *Sink) Run(ctx context.Context) error {
 	}()
 	defer idle.Wait()
 	defer stopIdle()
-	fetchWait := waitCurve.Start()
-	for {
-		fetches := s.kc.PollRecords(ctx, s.cfg.MaxBatchRecords)
-		if ctx.Err() != nil {
-			s.kc.AllowRebalance()
-			return nil
-		}
-		var fetchErr error
-		fetches.EachError(func(topic string, p int32, err error) {
-			if fetchErr == nil && !errors.Is(err, context.Canceled) {
-				fetchErr = fmt.Errorf("sink: fetch %s[%d]: %w", topic, p, err)
-			}
-		})
-		records := fetches.Records()
-		if fetchErr != nil && len(records) == 0 {
-			// The client retries; an error that comes back poll after poll is waited out.
-			s.kafka.Down(fetchErr)
-			s.kc.AllowRebalance()
-			wait, _ := fetchWait.Next()
-			if backoff.Sleep(ctx, wait) != nil {
-				return nil
-			}
-			continue
-		}
-		if len(records) > 0 {
-			fetchWait.Reset()
-			s.kafka.Up()
-			s.stores.Add(1)
-			s.storing.Store(true)
-			err := s.store(ctx, records)
-			s.storing.Store(false)
-			if err != nil {
-				s.kc.AllowRebalance()
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			if err := s.kc.CommitRecords(ctx, records...); err != nil && ctx.Err() == nil {
-				// Not fatal: the rows are stored and a re-delivery folds away.
-				s.log.Warn("commit offsets", "err", err)
-			}
-			s.metrics().records.Add(float64(len(records)))
-		}
-		s.kc.AllowRebalance()
-	}
+	return s.runPipeline(ctx)
 }
 
-// store writes the rows of records, one insert per table, retrying each insert with
-// back-off; undecodable records go to the dead-letter topic.
-func (s *Sink) store(ctx context.Context, records []*kgo.Record) error {
-	tables := map[string]*chtable.Rows{}
-	var order []string
-	var dead []*kgo.Record
+// decode turns records into rows by table, and the records it cannot into dead letters.
+func (s *Sink) decode(b *round, records []*kgo.Record) {
 	for _, r := range records {
+		b.offset(r)
 		msg, err := kgorecord.DecodeAny(r)
 		var rows []chtable.Rows
 		if err == nil {
 			rows, err = chtable.MessageRows(msg)
 		}
 		if err != nil {
-			dead = append(dead, kgorecord.DeadLetter(s.cfg.TopicPrefix+schemas.TopicDeadLetter, "sink", r, err))
+			b.dead = append(b.dead, kgorecord.DeadLetter(s.cfg.TopicPrefix+schemas.TopicDeadLetter, "sink", r, err))
 			continue
 		}
 		for _, rs := range rows {
-			t, ok := tables[rs.Table.Name]
-			if !ok {
-				t = &chtable.Rows{Table: rs.Table}
-				tables[rs.Table.Name] = t
-				order = append(order, rs.Table.Name)
-			}
-			t.Rows = append(t.Rows, rs.Rows...)
+			b.add(rs)
 		}
 	}
-	for _, name := range order {
-		if err := s.insert(ctx, tables[name]); err != nil {
+}
+
+// storeRound writes a decoded round: one insert per table, then its dead letters.
+func (s *Sink) storeRound(ctx context.Context, b *round) error {
+	for _, name := range b.order {
+		if err := s.insert(ctx, b.tables[name]); err != nil {
 			return err
 		}
 	}
-	if len(dead) > 0 {
+	if len(b.dead) > 0 {
 		// The client retries a broker that is away until ctx ends; what comes back is
 		// waited out too: the records' offsets stay uncommitted until their letters are out.
 		err := s.kafka.Wait(ctx, waitCurve, func(ctx context.Context) error {
-			return s.kc.ProduceSync(ctx, dead...).FirstErr()
+			return s.kc.ProduceSync(ctx, b.dead...).FirstErr()
 		})
 		if err != nil {
-			return fmt.Errorf("sink: dead-letter %d records: %w", len(dead), err)
+			return fmt.Errorf("sink: dead-letter %d records: %w", len(b.dead), err)
 		}
-		s.metrics().deadLetters.Add(float64(len(dead)))
-		s.log.Warn("records sent to dead-letter topic", "count", len(dead))
+		s.metrics().deadLetters.Add(float64(len(b.dead)))
+		s.log.Warn("records sent to dead-letter topic", "count", len(b.dead))
 	}
 	return nil
 }
