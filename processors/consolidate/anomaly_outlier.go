@@ -144,12 +144,14 @@ type localScale struct {
 	resMAD float64
 }
 
-func newLocalScale(vals []float64, groups [][]int, scratch []float64) localScale {
-	n := len(vals)
-	ls := localScale{expect: make([]float64, n), sub: make([]int, n)}
+// newLocalScale measures vals against groups (coarse to fine: a later group overrides an
+// earlier one). sub is each station's group size (shared by every scale of a sample),
+// expect receives the expectations; scratch and res are len(vals) scratch space.
+func newLocalScale(vals []float64, groups [][]int, sub []int, expect, scratch, res []float64) localScale {
+	ls := localScale{expect: expect, sub: sub}
 	med := medianInto(vals, scratch)
 	for i := range ls.expect {
-		ls.expect[i], ls.sub[i] = med, n
+		ls.expect[i] = med
 	}
 	for _, g := range groups {
 		s := scratch[:len(g)]
@@ -158,10 +160,9 @@ func newLocalScale(vals []float64, groups [][]int, scratch []float64) localScale
 		}
 		m := selectMedian(s)
 		for _, i := range g {
-			ls.expect[i], ls.sub[i] = m, len(g)
+			ls.expect[i] = m
 		}
 	}
-	res := make([]float64, n)
 	for i, v := range vals {
 		res[i] = v - ls.expect[i]
 	}
@@ -220,33 +221,47 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 	for _, k := range subs {
 		groups = append(groups, bySub[k])
 	}
-	turnouts := make([]float64, len(sample))
-	for i, s := range sample {
-		turnouts[i] = s.turnout
+	n := len(sample)
+	sub := make([]int, n)
+	for i := range sub {
+		sub[i] = n
 	}
-	scratch := make([]float64, len(sample))
-	tl := newLocalScale(turnouts, groups, scratch)
-
-	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
-	// more than half the stations has median share 0 and is skipped without sorting.
+	for _, g := range groups {
+		for _, i := range g {
+			sub[i] = len(g)
+		}
+	}
 	count := make(map[int]int, 2*len(sample[0].fig.nos))
 	for _, s := range sample {
 		for _, no := range s.fig.nos {
 			count[int(no)]++
 		}
 	}
-	stats := map[int]*localScale{}
-	shares := map[int][]float64{}
+	// One allocation for every slice of the judgement: scratch, residuals, the turnouts and
+	// their expectations, and each number's shares and expectations.
+	arena := make([]float64, n*(4+2*len(count)))
+	take := func() []float64 { x := arena[:n:n]; arena = arena[n:]; return x }
+	scratch, res := take(), take()
+	turnouts := take()
+	for i, s := range sample {
+		turnouts[i] = s.turnout
+	}
+	tl := newLocalScale(turnouts, groups, sub, take(), scratch, res)
+
+	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
+	// more than half the stations has median share 0 and is skipped without sorting.
+	stats := make(map[int]*localScale, len(count))
+	shares := make(map[int][]float64, len(count))
 	for no, c := range count {
-		if 2*c < len(sample) {
+		if 2*c < n {
 			continue
 		}
-		vals := make([]float64, len(sample))
+		vals := take()
 		for i, s := range sample {
 			vals[i] = s.share(no)
 		}
 		if r.ShareMinMedian == 0 || medianInto(vals, scratch) >= r.ShareMinMedian {
-			ls := newLocalScale(vals, groups, scratch)
+			ls := newLocalScale(vals, groups, sub, take(), scratch, res)
 			stats[no], shares[no] = &ls, vals
 		}
 	}
