@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/refusals"
@@ -25,7 +24,6 @@ type refusalPub struct {
 	prod    *kgo.Client
 	topic   string
 	sampler refusals.Sampler
-	count   *prometheus.CounterVec // outcome: published, suppressed, dropped
 }
 
 func newRefusalPub(cfg Config) (*refusalPub, error) {
@@ -36,7 +34,8 @@ func newRefusalPub(cfg Config) (*refusalPub, error) {
 	return &refusalPub{prod: prod, topic: cfg.TopicPrefix + schemas.TopicRefusals}, nil
 }
 
-// publish sends (a sample of) one refusal.
+// publishRefusal sends (a sample of) one refusal; metrics.refusalsOut counts what became
+// of it.
 func (s *Server) publishRefusal(r *http.Request, u who, station string, e *APIError) {
 	p := s.refusalPub
 	if p == nil || e == nil {
