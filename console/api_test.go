@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -56,6 +57,34 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		}
 		if st, _, _ := p.queue(war, "?code=NOPE"); st != http.StatusBadRequest {
 			t.Fatalf("unknown code: %d; want 400", st)
+		}
+	})
+
+	t.Run("areas", func(t *testing.T) {
+		var got struct {
+			Areas []console.Area `json:"areas"`
+		}
+		st, body, _ := do(t, http.MethodGet, p.console+"/v1/queue/areas", war, nil)
+		if st != http.StatusOK || json.Unmarshal(body, &got) != nil {
+			t.Fatalf("areas: %d %s", st, body)
+		}
+		if len(got.Areas) != 2 || got.Areas[0].Items != 1 || got.Areas[0].Disputed != 1 || got.Areas[0].Codes[schemas.AnomalyConflict] != 1 {
+			t.Fatalf("war room areas = %+v; want ลุมพินี (C1) and บางรัก (C2), one disputed CONFLICT item each", got.Areas)
+		}
+		st, body, _ = do(t, http.MethodGet, p.console+"/v1/queue/areas", lead1, nil)
+		if json.Unmarshal(body, &got) != nil || len(got.Areas) != 1 || got.Areas[0].Subdistrict != "ลุมพินี" || got.Areas[0].ConstituencyID != "C1" {
+			t.Fatalf("C1 lead's areas: %d %s; want ลุมพินี of C1 alone", st, body)
+		}
+		_, pg, _ := p.queue(lead1, "?subdistrict="+url.QueryEscape("ลุมพินี"))
+		if !slices.Equal(keys(pg), []string{"S01/constituency"}) {
+			t.Fatalf("C1 lead's ลุมพินี items = %v; want S01", keys(pg))
+		}
+		_, pg, _ = p.queue(lead1, "?subdistrict="+url.QueryEscape("บางรัก"))
+		if pg.Total != 0 {
+			t.Fatalf("C1 lead asking for บางรัก (a C2 subdistrict) got %v; want nothing", keys(pg))
+		}
+		if st, _, body := p.queue(war, "?subdistrict="+url.QueryEscape("บางรัก")); st != http.StatusBadRequest || !strings.Contains(string(body), "subdistrict") {
+			t.Fatalf("subdistrict without a constituency: %d %s; want 400 on subdistrict", st, body)
 		}
 	})
 

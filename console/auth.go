@@ -181,8 +181,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (who, bool) {
 	return u, true
 }
 
-// refuse answers a refused attempt and records it: counted by code, logged, and audited
-// (staff_actions) when the refused person is known.
+// refuse answers a refused attempt and records it: counted by code, logged, audited
+// (staff_actions) when the refused person is known, and a sample on refusals.v1.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, u who, station string, e *APIError) {
 	s.metrics.refused.WithLabelValues(e.Code).Inc()
 	s.log.Warn("console: refused", "who", u.VolunteerID, "role", u.Role, "org", u.Org, "station", station,
@@ -190,6 +190,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, u who, station s
 	if u.VolunteerID != "" {
 		s.audit(r.Context(), u, Audit{Action: "refused", What: r.Method + " " + r.URL.Path, StationID: station, Outcome: e.Code, Detail: e.Message})
 	}
+	s.publishRefusal(r, u, station, e)
 	writeError(w, e)
 }
 

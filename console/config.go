@@ -76,10 +76,11 @@ type Config struct {
 	// ForwardTimeout bounds one forwarded call to ingest. Default 15s.
 	ForwardTimeout time.Duration
 
-	// Seeds are the Kafka brokers of the decision desk (calls.v1, estimates.v1); none
-	// leaves the desk off (its endpoints answer DESK_OFF). Default none. CLI: --kafka.
+	// Seeds are the Kafka brokers of the decision desk (calls.v1, estimates.v1) and of the
+	// console's own refusals (refusals.v1); none leaves the desk off (its endpoints answer
+	// DESK_OFF) and the refusals only logged, counted and audited. Default none. CLI: --kafka.
 	Seeds []string
-	// TopicPrefix is prepended to the desk's topic names. Default "".
+	// TopicPrefix is prepended to the desk's and the refusals' topic names. Default "".
 	TopicPrefix string
 
 	// EvidenceDir is ingest's evidence folder (<dir>/<2 hex>/<hex>), read-only here; used

@@ -13,6 +13,10 @@
 // only refuses early what ingest would refuse, and validates a whole CSV of official
 // figures before sending any row.
 //
+// What it refuses (a wrong sign-in, a role or constituency that may not do something) is
+// logged, counted, audited when the person is known, and published on refusals.v1 with
+// --kafka, sampled per sender like ingest's (internal/refusals).
+//
 // Who sees what: the war room sees everything; a district lead sees the stations of the
 // constituency their token names, and an evidence photo only when a report from one of
 // those stations cites it. Station volunteers have no access.

@@ -70,6 +70,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if u.VolunteerID != "" {
 			s.audit(r.Context(), u, Audit{Action: "sign_in_refused", What: "POST /v1/session", Outcome: e.Code, Detail: e.Message})
 		}
+		s.publishRefusal(r, u, "", e)
 		writeError(w, e)
 		return
 	}
@@ -105,32 +106,17 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleQueue: GET /v1/queue?constituency=&province=&code=&status=&ballot=&cursor=&limit=
+// handleQueue: GET /v1/queue?constituency=&subdistrict=&province=&code=&status=&ballot=&cursor=&limit=
 func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.admit(w, r)
 	if !ok {
 		return
 	}
-	q := s.queue.Load()
-	if q == nil {
-		w.Header().Set("Retry-After", "2")
-		writeError(w, apiErr(CodeNotReady, "", "the queue has not been read from ClickHouse yet; retry in a moment"))
+	q, f, ok := s.queueRequest(w, r, u)
+	if !ok {
 		return
 	}
 	v := r.URL.Query()
-	f := Filter{Constituency: v.Get("constituency"), Province: v.Get("province"), Code: v.Get("code"),
-		Status: v.Get("status"), Ballot: v.Get("ballot")}
-	if e := s.checkFilter(f); e != nil {
-		writeError(w, e)
-		return
-	}
-	if !u.warRoom() {
-		if f.Constituency != "" && f.Constituency != u.Constituency {
-			s.refuse(w, r, u, "", apiErr(CodeOutOfScope, "constituency", "your token is for constituency %s, not %s", u.Constituency, f.Constituency))
-			return
-		}
-		f.Constituency = u.Constituency
-	}
 	limit := 50
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -150,8 +136,41 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
+// queueRequest reads the queue's filter from a request and scopes it to the person: the
+// queue now and the filter, or false when it answered already.
+func (s *Server) queueRequest(w http.ResponseWriter, r *http.Request, u who) (*Queue, Filter, bool) {
+	q := s.queue.Load()
+	if q == nil {
+		w.Header().Set("Retry-After", "2")
+		writeError(w, apiErr(CodeNotReady, "", "the queue has not been read from ClickHouse yet; retry in a moment"))
+		return nil, Filter{}, false
+	}
+	v := r.URL.Query()
+	f := Filter{Constituency: v.Get("constituency"), Subdistrict: v.Get("subdistrict"), Province: v.Get("province"),
+		Code: v.Get("code"), Status: v.Get("status"), Ballot: v.Get("ballot")}
+	if e := s.checkFilter(f); e != nil {
+		writeError(w, e)
+		return nil, Filter{}, false
+	}
+	if !u.warRoom() {
+		if f.Constituency != "" && f.Constituency != u.Constituency {
+			s.refuse(w, r, u, "", apiErr(CodeOutOfScope, "constituency", "your token is for constituency %s, not %s", u.Constituency, f.Constituency))
+			return nil, Filter{}, false
+		}
+		f.Constituency = u.Constituency
+	}
+	if f.Subdistrict != "" && f.Constituency == "" {
+		writeError(w, apiErr(CodeInvalidValue, "subdistrict", "a subdistrict needs its constituency: names repeat across constituencies"))
+		return nil, Filter{}, false
+	}
+	return q, f, true
+}
+
 func (s *Server) checkFilter(f Filter) *APIError {
 	c := s.cfg.Country
+	if len(f.Subdistrict) > 200 {
+		return apiErr(CodeInvalidValue, "subdistrict", "subdistrict %q is too long", clip(f.Subdistrict))
+	}
 	if f.Constituency != "" {
 		if _, ok := c.Constituency(f.Constituency); !ok {
 			return apiErr(CodeInvalidValue, "constituency", "constituency %q is not in the reference data", clip(f.Constituency))

@@ -10,6 +10,7 @@ type metrics struct {
 	forwards *prometheus.CounterVec
 
 	auditFailures prometheus.Counter
+	refusalsOut   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,9 +34,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "votestream_console_audit_failures_total", Help: "Audit records of privileged actions that ClickHouse did not take (each is logged whole instead).",
 		}),
+		refusalsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_console_refusals_total", Help: "Refused attempts on refusals.v1 (with --kafka): published, suppressed by the per-source or global limit, or dropped (producer buffer full or Kafka error).",
+		}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.refused, m.open, m.rebuild, m.failures, m.forwards, m.auditFailures)
+		reg.MustRegister(m.refused, m.open, m.rebuild, m.failures, m.forwards, m.auditFailures, m.refusalsOut)
 	}
 	return m
 }

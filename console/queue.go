@@ -287,6 +287,7 @@ func sortItems(items []Item) {
 // Filter selects items. Empty fields select everything.
 type Filter struct {
 	Constituency string
+	Subdistrict  string // with Constituency only (names repeat across constituencies)
 	Province     string
 	Code         string
 	Status       string // a result status, "flagged" for everything not disputed, or "escalated"
@@ -296,6 +297,7 @@ type Filter struct {
 func (f Filter) match(it *Item) bool {
 	switch {
 	case f.Constituency != "" && it.ConstituencyID != f.Constituency,
+		f.Subdistrict != "" && it.Subdistrict != f.Subdistrict,
 		f.Province != "" && it.ProvinceID != f.Province,
 		f.Ballot != "" && it.Ballot != f.Ballot,
 		f.Code != "" && !slices.Contains(it.Codes, f.Code):

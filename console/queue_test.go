@@ -146,3 +146,26 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+// Areas groups by constituency and subdistrict, the area with the highest priority first.
+func TestAreas(t *testing.T) {
+	q := &Queue{Items: []Item{
+		{Key: "a/c", StationID: "a", ConstituencyID: "C1", Subdistrict: "X", Status: "disputed", Priority: 90, Codes: []string{"CONFLICT"}},
+		{Key: "a/p", StationID: "a", ConstituencyID: "C1", Subdistrict: "X", Status: "corroborated", Priority: 50, Codes: []string{"SHARE_OUTLIER"}},
+		{Key: "b/c", StationID: "b", ConstituencyID: "C1", Subdistrict: "Y", Status: "disputed", Priority: 300, Codes: []string{"ARITH"}},
+		{Key: "c/c", StationID: "c", ConstituencyID: "C2", Subdistrict: "X", Status: "provisional", Priority: 10, Codes: []string{"EARLY"}},
+	}}
+	sortItems(q.Items)
+	got := q.Areas(Filter{})
+	want := []string{"C1/Y 1 1 300", "C1/X 2 1 90", "C2/X 1 1 10"}
+	var gs []string
+	for _, a := range got {
+		gs = append(gs, fmt.Sprintf("%s/%s %d %d %d", a.ConstituencyID, a.Subdistrict, a.Items, a.Stations, a.TopPriority))
+	}
+	if !slices.Equal(gs, want) || got[1].Disputed != 1 || got[1].Codes["SHARE_OUTLIER"] != 1 || got[1].Codes["CONFLICT"] != 1 {
+		t.Fatalf("areas %v (%+v); want %v, C1/X with one disputed item and one SHARE_OUTLIER", gs, got, want)
+	}
+	if a := q.Areas(Filter{Constituency: "C1", Subdistrict: "X"}); len(a) != 1 || a[0].Items != 2 {
+		t.Fatalf("areas of C1/X: %+v", a)
+	}
+}

@@ -56,7 +56,8 @@ type Server struct {
 
 	addr chan string // the bound address, once
 
-	desk *desk // nil without Kafka
+	desk       *desk       // nil without Kafka
+	refusalPub *refusalPub // nil without Kafka
 }
 
 // New checks cfg, loads the token keys and connects the ClickHouse client (lazily: the
@@ -119,6 +120,9 @@ func New(cfg Config) (*Server, error) {
 		if s.desk, err = newDesk(cfg, s.log, func() time.Time { return s.now() }); err != nil {
 			return nil, err
 		}
+		if s.refusalPub, err = newRefusalPub(cfg); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -170,6 +174,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	err = g.Wait()
+	if s.refusalPub != nil {
+		// What was taken is sent, within the grace a shutdown has.
+		fctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		_ = s.refusalPub.prod.Flush(fctx)
+		cancel()
+		s.refusalPub.prod.Close()
+	}
 	_ = s.store.conn.Close()
 	return err
 }
@@ -273,6 +284,7 @@ func (s *Server) Handler() http.Handler {
 	route("DELETE /v1/session", "session", s.handleLogout)
 	route("GET /v1/queue", "queue", s.handleQueue)
 	route("GET /v1/queue/events", "events", s.handleEvents)
+	route("GET /v1/queue/areas", "areas", s.handleAreas)
 	route("GET /v1/stations/{id}", "station", s.handleStation)
 	route("GET /v1/evidence/{ref}", "evidence", s.handleEvidence)
 	route("POST /v1/decisions", "decisions", s.handleDecision)

@@ -5,35 +5,28 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/time/rate"
 
 	"votestream/ingest/token"
+	"votestream/internal/refusals"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 )
 
-// Refusals on refusals.v1 are a sample, so that an attacker hammering ingest with bad tokens
-// cannot fill Kafka or the war room's table: per source (the token's volunteer, or the
-// client's address when no valid token came), refusalBurst at once and then one each
-// refusalEvery; in all, refusalsPerSecond (burst refusalsBurst). What is left out is counted
-// and carried by the source's next record (Refusal.Suppressed), and every refusal is still
-// counted in the metrics as before. Publishing never waits: a full producer buffer (Kafka
-// away) drops the record.
+// Refusals on refusals.v1 are a sample (internal/refusals): per source (the token's
+// volunteer, or the client's address when no valid token came), refusalBurst at once and
+// then one each refusalEvery; in all, refusalsPerSecond (burst refusalsBurst). Every
+// refusal is still counted in the metrics. Publishing never waits: a full producer buffer
+// (Kafka away) drops the record.
 const (
-	refusalBurst      = 5
-	refusalEvery      = 10 * time.Second
-	refusalsPerSecond = 50
-	refusalsBurst     = 200
-	// refusalSources bounds the per-source table; past it the table starts again (a flood
-	// from many addresses then meets the global limit alone).
-	refusalSources = 50_000
-	// refusalMessageMax clips the message kept (our own messages quote what was sent).
-	refusalMessageMax = 300
+	refusalBurst      = refusals.Burst
+	refusalEvery      = refusals.Every
+	refusalsPerSecond = refusals.PerSecond
+	refusalsBurst     = refusals.GlobalBurst
+	refusalMessageMax = refusals.MessageMax
 )
 
 // tryProducer is the non-blocking produce of *kgo.Client.
@@ -41,37 +34,10 @@ type tryProducer interface {
 	TryProduce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
 }
 
-type refusalSource struct {
-	lim        *rate.Limiter
-	suppressed int
-}
-
-type refusalLog struct {
-	mu      sync.Mutex
-	sources map[string]*refusalSource
-	global  *rate.Limiter
-}
+type refusalLog struct{ refusals.Sampler }
 
 func (l *refusalLog) admit(source string, now time.Time) (ok bool, suppressed int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.sources == nil || len(l.sources) >= refusalSources {
-		l.sources = map[string]*refusalSource{}
-	}
-	if l.global == nil {
-		l.global = rate.NewLimiter(refusalsPerSecond, refusalsBurst)
-	}
-	src := l.sources[source]
-	if src == nil {
-		src = &refusalSource{lim: rate.NewLimiter(rate.Every(refusalEvery), refusalBurst)}
-		l.sources[source] = src
-	}
-	if !src.lim.AllowN(now, 1) || !l.global.AllowN(now, 1) {
-		src.suppressed++
-		return false, 0
-	}
-	suppressed, src.suppressed = src.suppressed, 0
-	return true, suppressed
+	return l.Admit(source, now)
 }
 
 // refusalItem is what a refused body said about itself, read leniently (it may be broken).
@@ -134,15 +100,7 @@ func (s *Server) refused(r *http.Request, c token.Claims, e *APIError, station, 
 }
 
 // clipBytes cuts s to at most n bytes on a rune boundary.
-func clipBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
+func clipBytes(s string, n int) string { return refusals.Clip(s, n) }
 
 func deref(p *string) string {
 	if p == nil {

@@ -2,7 +2,8 @@ package schemas
 
 import "time"
 
-// Refusal is one request ingest refused (refusals.v1): a bad or expired token, a device
+// Refusal is one request ingest (or the review console, endpoint "/console/...") refused
+// (refusals.v1): a bad or expired token, a device
 // that is not the token's, a station outside the token's scope, a count that does not add
 // up. Keyed by station_id when the request named one, else "volunteer:<id>", else
 // "unauthenticated". Ingest publishes a sample: at most a few per source (volunteer, or the

@@ -25,7 +25,7 @@ func init() {
 			cfg := console.DefaultConfig()
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
-			var kf kafkaFlags // the decision desk's calls.v1 and estimates.v1; --kafka "" turns the desk off
+			var kf kafkaFlags // the decision desk's calls.v1 and estimates.v1, and the console's refusals.v1; --kafka "" turns both off
 			kf.register(fs, defaultKafka)
 			ref := fs.String("ref", "", "reference data folder; required")
 			metrics := fs.String("metrics", "127.0.0.1:9107", "address serving Prometheus /metrics; empty disables")

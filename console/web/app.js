@@ -19,7 +19,7 @@ const T = {
 const $ = (sel, el = document) => el.querySelector(sel);
 const app = () => $("#app");
 let me = null;            // the session
-const freshQueue = () => ({items: [], sel: 0, filter: {}, next: "", total: 0, loaded: false});
+const freshQueue = () => ({items: [], sel: 0, filter: {}, next: "", total: 0, loaded: false, group: false, areas: [], areaSel: 0});
 let queueState = freshQueue();
 let stream = null;
 
@@ -86,7 +86,44 @@ function connectStream() {
   stream.onerror = () => { $("#live").hidden = true; };
 }
 
+// Grouped by subdistrict: the areas first (one row per subdistrict with what is open
+// there); opening one filters the queue to it.
+const inAreaList = () => queueState.group && !queueState.filter.subdistrict;
+
+async function loadAreas() {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(queueState.filter)) if (v && k !== "subdistrict") q.set(k, v);
+  const r = await api("/v1/queue/areas?" + q);
+  if (r.status !== 200) { queueState.error = errText(r.body); drawQueue(); return; }
+  const at = queueState.areas[queueState.areaSel], key = at ? at.constituency_id + "/" + at.subdistrict : null;
+  queueState.areas = r.body.areas; queueState.error = null; queueState.loaded = true;
+  const i = key ? queueState.areas.findIndex((a) => a.constituency_id + "/" + a.subdistrict === key) : -1;
+  queueState.areaSel = i >= 0 ? i : Math.min(queueState.areaSel, Math.max(0, queueState.areas.length - 1));
+  drawQueue();
+}
+
+function setGroup(on) {
+  const s = queueState;
+  s.group = on; s.sel = 0;
+  if (!on && s.filter.subdistrict) { delete s.filter.subdistrict; if (me.role === "war_room") delete s.filter.constituency; }
+  loadQueue(false);
+}
+
+function openArea(a) {
+  const s = queueState;
+  s.filter.constituency = a.constituency_id; s.filter.subdistrict = a.subdistrict; s.sel = 0;
+  loadQueue(false);
+}
+
+function closeArea() {
+  const s = queueState;
+  delete s.filter.subdistrict;
+  if (me.role === "war_room") delete s.filter.constituency;
+  loadQueue(false);
+}
+
 async function loadQueue(keepSel) {
+  if (inAreaList()) { await loadAreas(); return; }
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(queueState.filter)) if (v) q.set(k, v);
   q.set("limit", "50");
@@ -122,6 +159,8 @@ function filterBar() {
     sel("ballot", "บัตร · ballot", [["", "ทั้งสองใบ · both"], ["constituency", T.ballot.constituency], ["partylist", T.ballot.partylist]]),
     sel("code", "ความผิดปกติ · anomaly", [["", "ทุกชนิด · any"], ...Object.entries(T.code).map(([c, t]) => [c, `${t} · ${c}`])]),
   ];
+  kids.push(h("div", {}, h("button", {class: "act" + (queueState.group ? " on" : ""), id: "group-toggle", "aria-pressed": String(queueState.group),
+    onclick: () => setGroup(!queueState.group)}, queueState.group ? "เลิกจัดกลุ่ม · ungroup (g)" : "จัดกลุ่มตามตำบล · group by subdistrict (g)")));
   if (me.role === "war_room") {
     kids.push(h("div", {}, h("label", {for: "f-constituency"}, "เขต · constituency id"),
       h("input", {id: "f-constituency", size: 10, value: f.constituency || "", onchange: (e) => { f.constituency = e.target.value.trim(); loadQueue(false); }})));
@@ -157,28 +196,54 @@ function leaderNote(it) {
   return "";
 }
 
+function areaRow(a, i) {
+  const codes = Object.entries(a.codes).sort((x, y) => y[1] - x[1]);
+  return h("li", {class: `${a.disputed ? "hard" : "soft"} ${i === queueState.areaSel ? "sel" : ""}`, "data-area": a.constituency_id + "/" + a.subdistrict,
+    tabindex: "-1", onclick: () => openArea(a)},
+    h("div", {class: "prio", title: "ลำดับสูงสุด · the highest priority of its items"}, a.top_priority, h("small", {}, "สูงสุด · top")),
+    h("div", {},
+      h("div", {class: "place"}, `ตำบล ${a.subdistrict} · ${a.constituency_name}`, " ", h("span", {class: "en"}, `subdistrict · ${a.constituency_id}`)),
+      h("div", {}, a.disputed ? h("span", {class: "chip hard"}, `โต้แย้ง ${a.disputed} · disputed`) : null,
+        codes.map(([c, k]) => h("span", {class: "chip", title: c}, `${T.code[c] || c} · ${c} ${k}`)))),
+    h("div", {class: "right"}, h("b", {class: "count"}, a.items), " ", h("span", {class: "meta"}, `รายการ items · ${a.stations} หน่วย stations`)));
+}
+
+function areaHeader(s) {
+  const items = s.items, first = items[0];
+  return h("div", {class: "area-head", id: "area-head"},
+    h("a", {href: "#/", id: "area-back", onclick: (e) => { e.preventDefault(); closeArea(); }}, "← ทุกตำบล · all subdistricts (Esc)"), " ",
+    h("b", {}, `ตำบล ${s.filter.subdistrict}`), first ? ` · ${first.constituency_name}` : "", " ",
+    h("span", {class: "en"}, `${s.total} รายการ items`));
+}
+
 function drawQueue() {
   if (route().page !== "queue") return;
   const s = queueState;
-  const list = h("ul", {class: "queue", id: "queue"}, s.items.map(itemRow));
+  const list = inAreaList()
+    ? h("ul", {class: "queue areas", id: "areas"}, s.areas.map(areaRow))
+    : h("ul", {class: "queue", id: "queue"}, s.items.map(itemRow));
+  const shown = inAreaList() ? s.areas.length : s.items.length;
   const kids = [
     h("div", {class: "card"},
-      h("h1", {}, bi("รายการที่ต้องตรวจ", "Review queue"), " ", h("span", {class: "en", id: "count"}, `(${s.total})`)),
+      h("h1", {}, bi("รายการที่ต้องตรวจ", "Review queue"), " ", h("span", {class: "en", id: "count"},
+        inAreaList() ? `(${s.areas.length} ตำบล subdistricts)` : `(${s.total})`)),
       filterBar(),
       h("p", {class: "keys"}, h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " เลื่อน move · ", h("kbd", {}, "Enter"), " เปิด open · ",
+        h("kbd", {}, "g"), " จัดกลุ่มตามตำบล group · ",
         h("kbd", {}, "r"), " โหลดใหม่ reload", s.asOf ? ` · ข้อมูลเมื่อ as of ${fmtTime(s.asOf)}` : "", " · ",
         h("a", {href: "#/log", id: "log-link"}, "บันทึกการตัดสิน · decision log"), " · ",
         h("a", {href: "#/refusals", id: "refusals-link"}, "คำขอที่ถูกปฏิเสธ · refused attempts"),
         me.role === "war_room" ? [" · ", h("a", {href: "/desk.html", id: "desk-link"}, "โต๊ะประกาศผล · decision desk")] : null)),
     s.error ? h("div", {class: "error"}, s.error) : null,
-    s.items.length ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
+    s.group && s.filter.subdistrict ? areaHeader(s) : null,
+    shown ? list : !s.loaded ? h("p", {class: "meta"}, "กำลังโหลด… loading…")
       : h("div", {class: "notice", id: "empty"}, "ไม่มีรายการค้าง · Nothing open. ", h("span", {class: "en"}, "New items appear here by themselves.")),
-    s.next ? h("p", {}, h("button", {class: "act", onclick: moreQueue}, "แสดงเพิ่ม · Show more")) : null,
+    s.next && !inAreaList() ? h("p", {}, h("button", {class: "act", onclick: moreQueue}, "แสดงเพิ่ม · Show more")) : null,
   ];
   if (overrideState.items.length || overrideState.msg) kids.splice(1, 0, overridesCard());
   if (me.role === "war_room") kids.push(csvCard());
   app().replaceChildren(...kids.filter((k) => k != null));
-  const cur = $("#queue li.sel");
+  const cur = $("#queue li.sel") || $("#areas li.sel");
   if (cur) cur.scrollIntoView({block: "nearest"});
 }
 
@@ -461,6 +526,15 @@ document.addEventListener("keydown", (e) => {
   const rt = route();
   if (rt.page === "queue") {
     const s = queueState;
+    if (e.key === "g") { setGroup(!s.group); return; }
+    if (inAreaList()) {
+      if (e.key === "j" || e.key === "ArrowDown") { s.areaSel = Math.min(s.areaSel + 1, s.areas.length - 1); drawQueue(); e.preventDefault(); }
+      else if (e.key === "k" || e.key === "ArrowUp") { s.areaSel = Math.max(s.areaSel - 1, 0); drawQueue(); e.preventDefault(); }
+      else if (e.key === "Enter" && s.areas[s.areaSel]) openArea(s.areas[s.areaSel]);
+      else if (e.key === "r") loadQueue(true);
+      return;
+    }
+    if (e.key === "Escape" && s.group && s.filter.subdistrict) { closeArea(); return; }
     if (e.key === "j" || e.key === "ArrowDown") { s.sel = Math.min(s.sel + 1, s.items.length - 1); drawQueue(); e.preventDefault(); }
     else if (e.key === "k" || e.key === "ArrowUp") { s.sel = Math.max(s.sel - 1, 0); drawQueue(); e.preventDefault(); }
     else if (e.key === "Enter" && s.items[s.sel]) location.hash = "#/station/" + encodeURIComponent(s.items[s.sel].station_id);

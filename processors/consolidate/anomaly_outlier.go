@@ -1,9 +1,11 @@
 package consolidate
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"votestream/schemas"
@@ -22,13 +24,72 @@ func medianMAD(xs []float64) (med, mad float64) {
 func medianMADInto(xs, scratch []float64) (med, mad float64) {
 	s := scratch[:len(xs)]
 	copy(s, xs)
-	slices.Sort(s)
-	med = median(s)
+	med = selectMedian(s)
 	for i, x := range s {
 		s[i] = math.Abs(x - med)
 	}
-	slices.Sort(s)
-	return med, median(s)
+	return med, selectMedian(s)
+}
+
+// medianInto is the median of xs, with a scratch slice of len(xs) for the copy.
+func medianInto(xs, scratch []float64) float64 {
+	s := scratch[:len(xs)]
+	copy(s, xs)
+	return selectMedian(s)
+}
+
+// selectMedian returns the median of s, reordering s: quickselect, linear on average, so
+// re-judging a whole constituency at every final stays cheap. s must not be empty.
+func selectMedian(s []float64) float64 {
+	n := len(s)
+	hi := nth(s, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	// After nth, s[:n/2] holds the n/2 smallest: the lower middle is their maximum.
+	return (slices.Max(s[:n/2]) + hi) / 2
+}
+
+// nth puts the k-th smallest element of s at s[k], smaller ones before it, and returns it.
+func nth(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		// Median of three as the pivot: the values are often already nearly sorted.
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }
 
 func median(sorted []float64) float64 {
@@ -48,9 +109,12 @@ func robustZ(x, med, mad, floor float64) float64 {
 
 // outlierSample is one station of a constituency with final figures on a ballot.
 type outlierSample struct {
-	station string
-	turnout float64
-	fig     *figures
+	station     string
+	subdistrict string // from the reference data; "" when it has none
+	urban       bool   // from the reference data
+	part        int32
+	turnout     float64
+	fig         *figures
 }
 
 // share of the valid votes that number no has.
@@ -67,42 +131,138 @@ type outlierVerdict struct {
 	share   *schemas.Anomaly
 }
 
+// localScale is a sample's values measured against what their neighbourhood expects: a
+// station's expected value is the median of its subdistrict when at least minSub stations
+// of the subdistrict are in the sample (a subdistrict shares a local politics: a canvasser,
+// a temple, a factory, and a whole subdistrict leaning one way is not a falsified count),
+// else the median of the whole constituency. The spread is the MAD of the residuals over
+// the constituency, so a small subdistrict still gets a stable scale.
+type localScale struct {
+	expect []float64 // per station
+	sub    []int     // per station: how many stations its expectation is the median of
+	resMed float64
+	resMAD float64
+}
+
+// newLocalScale measures vals against groups (coarse to fine: a later group overrides an
+// earlier one). sub is each station's group size (shared by every scale of a sample),
+// expect receives the expectations; scratch and res are len(vals) scratch space.
+func newLocalScale(vals []float64, groups [][]int, sub []int, expect, scratch, res []float64) localScale {
+	ls := localScale{expect: expect, sub: sub}
+	med := medianInto(vals, scratch)
+	for i := range ls.expect {
+		ls.expect[i] = med
+	}
+	for _, g := range groups {
+		s := scratch[:len(g)]
+		for j, i := range g {
+			s[j] = vals[i]
+		}
+		m := selectMedian(s)
+		for _, i := range g {
+			ls.expect[i] = m
+		}
+	}
+	for i, v := range vals {
+		res[i] = v - ls.expect[i]
+	}
+	ls.resMed, ls.resMAD = medianMADInto(res, scratch)
+	return ls
+}
+
+func (ls *localScale) z(i int, x, floor float64) float64 {
+	return robustZ(x-ls.expect[i], ls.resMed, ls.resMAD, floor)
+}
+
+// where says what a station was compared with, for the anomaly's message.
+func (ls *localScale) where(i, stations int) string {
+	if ls.sub[i] < stations {
+		return "a median of " + pct(ls.expect[i]) + " over the " + strconv.Itoa(ls.sub[i]) + " stations of its subdistrict, or its constituency's urban or rural ones"
+	}
+	return "a constituency median of " + pct(ls.expect[i])
+}
+
 // judgeOutliers works out TURNOUT_OUTLIER and SHARE_OUTLIER for every station of a sample
-// (one constituency, one ballot) against the median and MAD of the whole sample. A station's
-// verdict can change as other stations report: the caller applies the changes.
-func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []outlierSample, at time.Time) map[string]outlierVerdict {
+// (one constituency, one ballot): each station's turnout and each number's share against
+// what its subdistrict (or constituency) expects, in units of the constituency's robust
+// spread of those residuals. A station's verdict can change as other stations report: the
+// caller applies the changes.
+func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, st func(*outlierSample) *Station) map[string]outlierVerdict {
 	out := make(map[string]outlierVerdict, len(sample))
 	if len(sample) < r.OutlierMinStations+1 {
 		return out
 	}
-	turnouts := make([]float64, len(sample))
+	// Coarse to fine: a later group's median overrides an earlier one's (newLocalScale).
+	var strata [2][]int
+	bySub := map[string][]int{}
 	for i, s := range sample {
-		turnouts[i] = s.turnout
+		if s.urban {
+			strata[1] = append(strata[1], i)
+		} else {
+			strata[0] = append(strata[0], i)
+		}
+		if s.subdistrict != "" {
+			bySub[s.subdistrict] = append(bySub[s.subdistrict], i)
+		}
 	}
-	scratch := make([]float64, len(sample))
-	tMed, tMAD := medianMADInto(turnouts, scratch)
-
-	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
-	// more than half the stations has median share 0 and is skipped without sorting.
+	var groups [][]int
+	for _, g := range strata {
+		if len(g) >= r.OutlierSubdistrictMin && len(g) < len(sample) {
+			groups = append(groups, g)
+		}
+	}
+	subs := make([]string, 0, len(bySub))
+	for k, g := range bySub {
+		if len(g) >= r.OutlierSubdistrictMin {
+			subs = append(subs, k)
+		}
+	}
+	slices.Sort(subs)
+	for _, k := range subs {
+		groups = append(groups, bySub[k])
+	}
+	n := len(sample)
+	sub := make([]int, n)
+	for i := range sub {
+		sub[i] = n
+	}
+	for _, g := range groups {
+		for _, i := range g {
+			sub[i] = len(g)
+		}
+	}
 	count := make(map[int]int, 2*len(sample[0].fig.nos))
 	for _, s := range sample {
 		for _, no := range s.fig.nos {
 			count[int(no)]++
 		}
 	}
-	type stat struct{ med, mad float64 }
-	stats := map[int]stat{}
-	vals := make([]float64, len(sample))
+	// One allocation for every slice of the judgement: scratch, residuals, the turnouts and
+	// their expectations, and each number's shares and expectations.
+	arena := make([]float64, n*(4+2*len(count)))
+	take := func() []float64 { x := arena[:n:n]; arena = arena[n:]; return x }
+	scratch, res := take(), take()
+	turnouts := take()
+	for i, s := range sample {
+		turnouts[i] = s.turnout
+	}
+	tl := newLocalScale(turnouts, groups, sub, take(), scratch, res)
+
+	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
+	// more than half the stations has median share 0 and is skipped without sorting.
+	stats := make(map[int]*localScale, len(count))
+	shares := make(map[int][]float64, len(count))
 	for no, c := range count {
-		if 2*c < len(sample) {
+		if 2*c < n {
 			continue
 		}
+		vals := take()
 		for i, s := range sample {
 			vals[i] = s.share(no)
 		}
-		med, mad := medianMADInto(vals, scratch)
-		if med >= r.ShareMinMedian {
-			stats[no] = stat{med, mad}
+		if r.ShareMinMedian == 0 || medianInto(vals, scratch) >= r.ShareMinMedian {
+			ls := newLocalScale(vals, groups, sub, take(), scratch, res)
+			stats[no], shares[no] = &ls, vals
 		}
 	}
 	numbers := make([]int, 0, len(stats))
@@ -114,16 +274,17 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 	for i := range sample {
 		s := &sample[i]
 		var v outlierVerdict
-		station := st(s.station)
-		if z := robustZ(s.turnout, tMed, tMAD, r.TurnoutMADFloor); math.Abs(z) > r.OutlierZ {
+		station := st(s)
+		if z := tl.z(i, s.turnout, r.TurnoutMADFloor); math.Abs(z) > r.OutlierZ {
 			v.turnout = newAnomaly(schemas.AnomalyTurnoutOutlier, station, ballotName(ballot), at,
-				"turnout "+pct(s.turnout)+" against a constituency median of "+pct(tMed)+" (robust z "+fmtZ(z)+")",
+				"turnout "+pct(s.turnout)+" against "+tl.where(i, len(sample))+" (robust z "+fmtZ(z)+")",
 				map[string]string{
 					"turnout":         pct(s.turnout),
 					"ballots_cast":    strconv.Itoa(s.fig.BallotsCast),
 					"eligible_voters": strconv.Itoa(station.EligibleVoters),
-					"median":          pct(tMed),
-					"mad":             pct(tMAD),
+					"median":          pct(tl.expect[i]),
+					"compared_with":   strconv.Itoa(tl.sub[i]),
+					"mad":             pct(tl.resMAD),
 					"z":               fmtZ(z),
 					"stations":        strconv.Itoa(len(sample)),
 				},
@@ -131,24 +292,25 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 		}
 		worst, worstNo := 0.0, 0
 		for _, no := range numbers {
-			z := robustZ(s.share(no), stats[no].med, stats[no].mad, r.ShareMADFloor)
+			z := stats[no].z(i, shares[no][i], r.ShareMADFloor)
 			if math.Abs(z) > r.OutlierZ && math.Abs(z) > math.Abs(worst) {
 				worst, worstNo = z, no
 			}
 		}
 		if worstNo != 0 {
-			st := stats[worstNo]
+			ls := stats[worstNo]
 			v.share = newAnomaly(schemas.AnomalyShareOutlier, station, ballotName(ballot), at,
-				"number "+strconv.Itoa(worstNo)+" has "+pct(s.share(worstNo))+" of the valid votes against a constituency median of "+
-					pct(st.med)+" (robust z "+fmtZ(worst)+")",
+				"number "+strconv.Itoa(worstNo)+" has "+pct(s.share(worstNo))+" of the valid votes against "+
+					ls.where(i, len(sample))+" (robust z "+fmtZ(worst)+")",
 				map[string]string{
-					"number":   strconv.Itoa(worstNo),
-					"share":    pct(s.share(worstNo)),
-					"votes":    strconv.Itoa(s.fig.vote(worstNo)),
-					"median":   pct(st.med),
-					"mad":      pct(st.mad),
-					"z":        fmtZ(worst),
-					"stations": strconv.Itoa(len(sample)),
+					"number":        strconv.Itoa(worstNo),
+					"share":         pct(s.share(worstNo)),
+					"votes":         strconv.Itoa(s.fig.vote(worstNo)),
+					"median":        pct(ls.expect[i]),
+					"compared_with": strconv.Itoa(ls.sub[i]),
+					"mad":           pct(ls.resMAD),
+					"z":             fmtZ(worst),
+					"stations":      strconv.Itoa(len(sample)),
 				},
 				s.station, ballotName(ballot), s.fig.String())
 		}
@@ -159,3 +321,100 @@ func (r *Rules) judgeOutliers(st func(id string) *Station, ballot int, sample []
 
 func pct(x float64) string  { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
 func fmtZ(z float64) string { return strconv.FormatFloat(z, 'f', 1, 64) }
+
+// outlierGroup is the group whose statistics a change of station figures in partition p
+// moves: the constituency in p, or in every partition held (OutlierAcrossPartitions).
+func (l *Ledger) outlierGroup(p int32, constituency string, b int) groupKey {
+	if l.rules.OutlierAcrossPartitions {
+		p = -1
+	}
+	return groupKey{p, constituency, b}
+}
+
+// outliers re-judges one group's stations (a constituency's in one partition, or in every
+// partition held) and applies the verdicts that changed. Across partitions the flags are
+// not local: during a replay they wait for Drain unless already published (see flag).
+func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
+	type member struct {
+		part int32
+		id   string
+	}
+	parts := []int32{k.part}
+	if k.part < 0 {
+		parts = l.Partitions()
+	}
+	b := k.ballot
+	var members []member
+	var sample []outlierSample
+	for _, p := range parts {
+		part := l.parts[p]
+		if part == nil {
+			continue
+		}
+		for _, id := range part.members[k.constituency] {
+			members = append(members, member{p, id})
+			st := part.stations[id]
+			bs := &st.ballots[b]
+			if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 || explained(bs.published) {
+				continue
+			}
+			ref, _ := l.rules.Country.StationByID(id)
+			sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, urban: ref.Urban,
+				turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig, part: p})
+		}
+	}
+	verdicts := l.rules.judgeOutliers(b, sample, at, func(s *outlierSample) *Station {
+		st := l.parts[s.part].stations[s.station]
+		return &st
+	})
+	var out []Output
+	ballot := ballotOf(b)
+	local := k.part >= 0
+	for _, m := range members {
+		v := verdicts[m.id]
+		st := l.parts[m.part].stations[m.id]
+		for _, a := range []*schemas.Anomaly{v.turnout, v.share} {
+			if a != nil && st.ballots[b].published != nil {
+				for _, s := range st.ballots[b].published.Sources {
+					a.Submissions = append(a.Submissions, s.SubmissionID)
+				}
+			}
+		}
+		out = append(out, l.flag(m.part, m.id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at}, local)...)
+		out = append(out, l.flag(m.part, m.id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at}, local)...)
+	}
+	return out
+}
+
+// explainedBy are the station's own codes that already send its figures to a person: an
+// outlier flag on the same figures would add an item to the queue and nothing to know, and
+// such figures (a typo, votes keyed by the wrong numbers) would pull the statistics about.
+var explainedBy = []string{schemas.AnomalyArith, schemas.AnomalyOverEligible, schemas.AnomalyConflict,
+	schemas.AnomalyNumberSwap, schemas.AnomalyRegression, schemas.AnomalyOfficialMismatch}
+
+// explained reports whether a published result carries one of explainedBy.
+func explained(res *schemas.StationResult) bool {
+	return slices.ContainsFunc(res.Anomalies, func(c string) bool { return slices.Contains(explainedBy, c) })
+}
+
+// settleOutliers judges every group a replay changed, publishing nothing: a partition's
+// own flags as the replay of that partition; flags across partitions wait for Drain unless
+// already published.
+func (l *Ledger) settleOutliers() {
+	keys := make([]groupKey, 0, len(l.unjudged))
+	for k := range l.unjudged {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b groupKey) int {
+		return cmp.Or(cmp.Compare(a.part, b.part), strings.Compare(a.constituency, b.constituency), cmp.Compare(a.ballot, b.ballot))
+	})
+	for _, k := range keys {
+		if k.part >= 0 && l.parts[k.part] == nil {
+			continue
+		}
+		l.replaying = max(k.part, 0)
+		l.outliers(k, time.Time{})
+		l.replaying = -1
+	}
+	l.unjudged = nil
+}

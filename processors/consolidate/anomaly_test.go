@@ -121,6 +121,7 @@ func TestNumberSwap(t *testing.T) {
 // against .3 scores 6.7, less extreme). Everyone else is within 4.
 func TestOutliers(t *testing.T) {
 	rules := testRules(t)
+	rules.OutlierMinStations = 10 // the test country's constituency has 14 stations
 	cc := rules.Country
 	normal := func(id, station string, m, cast int) Input {
 		return report(id, station, c, final, "v"+station, "OrgA", m).figs(cast, 0, 0, 1, cast/2, 2, 3*cast/10, 3, cast/5).in(t, cc)

@@ -153,18 +153,16 @@ func TestDetection(t *testing.T) {
 	for _, seed := range []uint64{7, 11} {
 		n := loadSimNight(t, seed, detectionFaultScale, detectionStationsScale, withBlocks)
 		_, out := n.runLedger(t, 6)
-		var anomalies []*schemas.Anomaly
-		for _, o := range out {
-			if o.Anomaly != nil {
-				anomalies = append(anomalies, o.Anomaly)
-			}
-		}
+		// The outliers again over every partition held (Rules.OutlierAcrossPartitions).
+		across := n.runLedgerWith(t, 6, func(r *Rules) { r.OutlierAcrossPartitions = true })
+		anomalies := anomaliesIn(out)
 		ds := score(n.faults, anomalies)
 		tab := table(ds)
 		blocks := scoreBlocks(n, anomalies, DefaultRules().BlockMinStations)
 		head := fmt.Sprintf("seed %d: %d reports, %d fault labels, %d anomalies", seed, len(n.reports), len(n.faults), len(anomalies))
-		t.Logf("%s\n%s%s", head, tab, blocks)
-		fmt.Fprintf(&doc, "%s\n\n%s\n%s\n\n", head, tab, blocks)
+		acrossTab := outlierRows(score(n.faults, anomaliesIn(across)))
+		t.Logf("%s\n%s%s\nacross partitions:\n%s", head, tab, blocks, acrossTab)
+		fmt.Fprintf(&doc, "%s\n\n%s\n%s\n\nThe outliers with --outliers-across-partitions (seed %d):\n\n%s\n", head, tab, blocks, seed, acrossTab)
 		// Floors well under what the night gives, so a regression in a detector fails loudly
 		// while the simulator's randomness has room.
 		floors := map[string]float64{
@@ -192,4 +190,21 @@ func TestDetection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func anomaliesIn(out []Output) []*schemas.Anomaly {
+	var as []*schemas.Anomaly
+	for _, o := range out {
+		if o.Anomaly != nil {
+			as = append(as, o.Anomaly)
+		}
+	}
+	return as
+}
+
+// outlierRows is the table of the two outlier codes alone.
+func outlierRows(ds []detection) string {
+	return table(slices.DeleteFunc(ds, func(d detection) bool {
+		return d.code != schemas.AnomalyShareOutlier && d.code != schemas.AnomalyTurnoutOutlier
+	}))
 }

@@ -1,9 +1,7 @@
 package consolidate
 
 import (
-	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"votestream/schemas"
@@ -17,6 +15,9 @@ import (
 //   - TURNOUT_OUTLIER and SHARE_OUTLIER compare a station with the stations of its
 //     constituency on the same partition. The verdict then depends only on that partition's
 //     input, whichever process owns it, so replays and rebalances give the same answer.
+//     Rules.OutlierAcrossPartitions compares it with every partition this process holds
+//     instead: better statistics, but the flags raised along the way then depend on how the
+//     partitions' records interleave (anomaly_outlier.go).
 //   - PHOTO_REUSE, SPREAD and BLOCK_SHIFT look at every partition this process owns: a reused photo or a
 //     volunteer spread over many stations is found across partitions as long as one process
 //     owns them (always, with one consolidator). With several, pairs split between processes
@@ -61,7 +62,8 @@ type Ledger struct {
 	published func(anomalyID string) bool
 }
 
-// groupKey names the stations of one constituency and ballot in one partition.
+// groupKey names the stations of one constituency and ballot in one partition, or in every
+// partition held (part -1, Rules.OutlierAcrossPartitions).
 type groupKey struct {
 	part         int32
 	constituency string
@@ -302,10 +304,10 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 			if l.unjudged == nil {
 				l.unjudged = map[groupKey]struct{}{}
 			}
-			l.unjudged[groupKey{p, next.ConstituencyID, b}] = struct{}{}
+			l.unjudged[l.outlierGroup(p, next.ConstituencyID, b)] = struct{}{}
 			continue
 		}
-		out = append(out, l.outliers(p, next.ConstituencyID, b, in.at())...)
+		out = append(out, l.outliers(l.outlierGroup(p, next.ConstituencyID, b), in.at())...)
 	}
 	return out
 }
@@ -354,39 +356,6 @@ func hasRaised(st *Station, a *schemas.Anomaly) bool {
 	return ok
 }
 
-// outliers re-judges one constituency's stations of partition p on ballot b and applies the
-// verdicts that changed.
-func (l *Ledger) outliers(p int32, constituency string, b int, at time.Time) []Output {
-	part := l.parts[p]
-	ids := part.members[constituency]
-	sample := make([]outlierSample, 0, len(ids))
-	for _, id := range ids {
-		st := part.stations[id]
-		bs := &st.ballots[b]
-		if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 {
-			continue
-		}
-		sample = append(sample, outlierSample{station: id, turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig})
-	}
-	verdicts := l.rules.judgeOutliers(func(id string) *Station { st := part.stations[id]; return &st }, b, sample, at)
-	var out []Output
-	ballot := ballotOf(b)
-	for _, id := range ids {
-		v := verdicts[id]
-		st := part.stations[id]
-		for _, a := range []*schemas.Anomaly{v.turnout, v.share} {
-			if a != nil && st.ballots[b].published != nil {
-				for _, s := range st.ballots[b].published.Sources {
-					a.Submissions = append(a.Submissions, s.SubmissionID)
-				}
-			}
-		}
-		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at}, true)...)
-		out = append(out, l.flag(p, id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at}, true)...)
-	}
-	return out
-}
-
 // Replay applies an input of partition p read back from Kafka while rebuilding: state
 // only, nothing is published (it was, before). Flags it raises on stations of other
 // partitions, or with reports of other partitions behind them, wait for Drain (see flag).
@@ -403,22 +372,7 @@ func (l *Ledger) Replay(p int32, topic int, offset int64, in Input) {
 // SettleReplay judges the outliers of every group a replay changed, from the replayed
 // figures, without publishing. Call it once a rebuild has read everything back.
 func (l *Ledger) SettleReplay() {
-	keys := make([]groupKey, 0, len(l.unjudged))
-	for k := range l.unjudged {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b groupKey) int {
-		return cmp.Or(cmp.Compare(a.part, b.part), strings.Compare(a.constituency, b.constituency), cmp.Compare(a.ballot, b.ballot))
-	})
-	for _, k := range keys {
-		if l.parts[k.part] == nil {
-			continue
-		}
-		l.replaying = k.part
-		l.outliers(k.part, k.constituency, k.ballot, time.Time{})
-		l.replaying = -1
-	}
-	l.unjudged = nil
+	l.settleOutliers()
 	l.settleBlocks()
 	l.Commit()
 }

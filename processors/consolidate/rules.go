@@ -34,12 +34,25 @@ type Rules struct {
 	BallotGapRel float64
 
 	// OutlierZ is the robust z-score (|x - median| / (1.4826 MAD)) above which a station's
-	// turnout or a number's vote share is an outlier against the other stations of its
-	// constituency. Default 4 (docs/consolidation.md shows the trade-off on a simulated night).
+	// turnout or a number's vote share is an outlier against what its subdistrict (or its
+	// constituency's urban or rural stations, or the constituency) expects. Default 4 (docs/consolidation.md shows the trade-off on a simulated night).
 	OutlierZ float64
 	// OutlierMinStations is how many other stations with final figures a constituency needs
-	// (on the same partition, see docs/consolidation.md) before outliers are judged. Default 10.
+	// (in the group judged: its partition, or every partition held, see docs/consolidation.md)
+	// before outliers are judged. Default 10.
 	OutlierMinStations int
+	// OutlierSubdistrictMin is how many stations of a subdistrict (reference data) with
+	// final figures make its median a station's expected turnout and shares; fewer, and the
+	// constituency's median is used. Default 8.
+	OutlierSubdistrictMin int
+	// OutlierAcrossPartitions compares a station with its constituency's stations in every
+	// partition the process holds (with one consolidator: the whole constituency) rather
+	// than in its own partition only. The statistics are better, but which flags are raised
+	// and cleared along the way then depends on how the partitions' records interleave, so
+	// a restart or a rebalance may raise a different (never a repeated) set of anomaly ids
+	// than an uninterrupted run (docs/consolidation.md). Default false. CLI:
+	// --outliers-across-partitions.
+	OutlierAcrossPartitions bool
 	// TurnoutMADFloor and ShareMADFloor keep a near-zero spread from making every small
 	// difference an outlier: the MAD used is at least this much turnout or share.
 	// Defaults 0.02 and 0.02.
@@ -78,22 +91,23 @@ type Rules struct {
 // DefaultRules returns the default thresholds; the caller sets Country.
 func DefaultRules() Rules {
 	return Rules{
-		PollsClose:         time.Date(2023, 5, 14, 17, 0, 0, 0, BangkokTime),
-		BallotGapAbs:       10,
-		BallotGapRel:       0.02,
-		OutlierZ:           4,
-		OutlierMinStations: 10,
-		TurnoutMADFloor:    0.02,
-		ShareMADFloor:      0.02,
-		ShareMinMedian:     0,
-		SpreadMaxStations:  3,
-		BlockZ:             5,
-		BlockMinStations:   3,
-		BlockMinRest:       10,
-		BlockMinShift:      0.03,
-		BlockSDFloor:       0.02,
-		SwapMinVotes:       100,
-		SwapMargin:         0.25,
+		PollsClose:            time.Date(2023, 5, 14, 17, 0, 0, 0, BangkokTime),
+		BallotGapAbs:          10,
+		BallotGapRel:          0.02,
+		OutlierZ:              4,
+		OutlierMinStations:    10,
+		OutlierSubdistrictMin: 8,
+		TurnoutMADFloor:       0.02,
+		ShareMADFloor:         0.02,
+		ShareMinMedian:        0,
+		SpreadMaxStations:     3,
+		BlockZ:                5,
+		BlockMinStations:      3,
+		BlockMinRest:          10,
+		BlockMinShift:         0.03,
+		BlockSDFloor:          0.02,
+		SwapMinVotes:          100,
+		SwapMargin:            0.25,
 	}
 }
 
@@ -120,6 +134,8 @@ func (r *Rules) Validate() error {
 		return bad("OutlierZ %v must be positive", r.OutlierZ)
 	case r.OutlierMinStations < 3:
 		return bad("OutlierMinStations %d must be at least 3", r.OutlierMinStations)
+	case r.OutlierSubdistrictMin < 3:
+		return bad("OutlierSubdistrictMin %d must be at least 3", r.OutlierSubdistrictMin)
 	case !(r.TurnoutMADFloor > 0) || !(r.ShareMADFloor > 0):
 		return bad("MAD floors must be positive")
 	case r.ShareMinMedian < 0 || r.ShareMinMedian >= 1:

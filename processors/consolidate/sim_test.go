@@ -103,7 +103,20 @@ func (r simReport) input(t testing.TB, c *election.Country) (Input, error) {
 // returns every output and the ledger.
 func (n *simNight) runLedger(t testing.TB, partitions int) (*Ledger, []Output) {
 	t.Helper()
+	return n.runLedgerRules(t, partitions, n.rules(t))
+}
+
+// runLedgerWith is runLedger with the rules changed by tweak; it returns the outputs.
+func (n *simNight) runLedgerWith(t testing.TB, partitions int, tweak func(*Rules)) []Output {
+	t.Helper()
 	rules := n.rules(t)
+	tweak(rules)
+	_, out := n.runLedgerRules(t, partitions, rules)
+	return out
+}
+
+func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*Ledger, []Output) {
+	t.Helper()
 	l := NewLedger(rules)
 	for p := range partitions {
 		l.AddPartition(int32(p))
