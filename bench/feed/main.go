@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
@@ -33,8 +34,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -55,11 +58,21 @@ var (
 	sseOnly    = flag.Bool("sse-only", false, "skip the throughput runs")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the fan-out to this file")
 	streams    = 1000
+	// The stream clients run in a child process unless -inline-clients.
+	inlineClients = flag.Bool("inline-clients", false, "read the streams in this process (the figure then includes Go's scheduling of the readers behind the feed's writers)")
+	clientsFor    = flag.String("clients-for", "", "internal: run as the stream client process of the feed at this URL")
 )
 
 func main() {
 	flag.IntVar(&streams, "streams", streams, "event streams to open")
 	flag.Parse()
+	if *clientsFor != "" {
+		if err := clientsMain(*clientsFor); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/feed: clients:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/feed:", err)
 		os.Exit(1)
@@ -157,6 +170,8 @@ func run() error {
 	cfg.MaxStreamsPerNewsroom, cfg.RateLimit, cfg.RateBurst = 2*streams, 1e9, 1_000_000_000
 	cfg.CatchUpIdle = 2 * time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
 	f, err := feed.New(cfg)
 	if err != nil {
 		return err
@@ -276,49 +291,41 @@ func run() error {
 		}
 	})
 
-	// Fan-out: 1,000 streams, then estimates produced one at a time.
+	// Fan-out: 1,000 streams, then estimates produced one at a time. The streams are read
+	// by a child process (as newsrooms are elsewhere): in this process their readers would
+	// wait behind the feed's own 1,000 writers in Go's run queue, and the figure would
+	// measure the scheduler's order rather than the feed (-inline-clients shows that).
 	got := make(chan time.Duration, streams*estimates)
-	var opened sync.WaitGroup
-	sctx, stopStreams := context.WithCancel(ctx)
-	defer stopStreams()
-	str := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: streams}
-	var sw sync.WaitGroup
-	var streamErr atomic.Value
-	for range streams {
-		opened.Add(1)
-		sw.Go(func() {
-			once := sync.OnceFunc(opened.Done)
-			defer once()
-			rq, _ := http.NewRequestWithContext(sctx, http.MethodGet, base+"/v1/feed/events", nil)
-			rq.Header.Set("Authorization", "Bearer "+key)
-			resp, err := (&http.Client{Transport: str}).Do(rq)
-			if err != nil {
-				streamErr.Store(err)
-				return
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				streamErr.Store(fmt.Errorf("stream: %d", resp.StatusCode))
-				return
-			}
-			br := bufio.NewReader(resp.Body)
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if line == "\n" { // the end of the first block: the stream is open
-					once()
-				}
-				if line == "event: estimate\n" {
-					got <- time.Since(time.Unix(0, sent.Load()))
+	onEvent := func(at time.Time) { got <- at.Sub(time.Unix(0, sent.Load())) }
+	if *inlineClients {
+		sctx, stopStreams := context.WithCancel(ctx)
+		defer stopStreams()
+		if err := openStreams(sctx, base, key, streams, onEvent); err != nil {
+			return err
+		}
+	} else {
+		child := exec.CommandContext(ctx, os.Args[0], "-clients-for", base, "-streams", strconv.Itoa(streams))
+		child.Env = append(os.Environ(), "BENCH_FEED_KEY="+key)
+		child.Stderr = os.Stderr
+		out, err := child.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := child.Start(); err != nil {
+			return err
+		}
+		defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+		sc := bufio.NewScanner(out)
+		if !sc.Scan() || sc.Text() != "open" {
+			return fmt.Errorf("stream client process: %q %v", sc.Text(), sc.Err())
+		}
+		go func() {
+			for sc.Scan() {
+				if ns, err := strconv.ParseInt(sc.Text(), 10, 64); err == nil {
+					onEvent(time.Unix(0, ns))
 				}
 			}
-		})
-	}
-	opened.Wait()
-	if e, ok := streamErr.Load().(error); ok {
-		return e
+		}()
 	}
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
@@ -332,6 +339,7 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 	var lat, worst, first, kafka []time.Duration
+	cpu0 := cpuTime()
 	for k := 1; k <= estimates; k++ {
 		r, err := record(prefix+schemas.TopicEstimates, est(k))
 		if err != nil {
@@ -362,18 +370,101 @@ func run() error {
 			return fmt.Errorf("estimate %d: the bare consumer never had it", k)
 		}
 	}
-	stopStreams()
-	sw.Wait()
+	cpuPer := float64(cpuTime()-cpu0) / 1e6 / estimates
 	slices.Sort(lat)
 	p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))]) / 1e6 }
-	fmt.Printf("BENCH name=feed_sse_fanout_min_ms value=%.1f unit=ms # the first stream: Kafka and the feed's consumer, before the fan-out, load %s\n", p(0), loadavg())
+	where := "a child process"
+	if *inlineClients {
+		where = "this process"
+	}
+	fmt.Printf("BENCH name=feed_sse_fanout_min_ms value=%.1f unit=ms # the first stream (read by %s), load %s\n", p(0), where, loadavg())
 	fmt.Printf("BENCH name=feed_sse_fanout_p50_ms value=%.1f unit=ms # %d streams x %d estimates, produce -> event read, load %s\n", p(0.5), streams, estimates, loadavg())
 	fmt.Printf("BENCH name=feed_sse_fanout_p99_ms value=%.1f unit=ms # goal < 100, load %s\n", p(0.99), loadavg())
+	if !*inlineClients {
+		fmt.Printf("BENCH name=feed_sse_cpu_ms_per_estimate value=%.1f unit=ms # CPU time (user+sys) of the feed's process per estimate fanned out to %d streams: the work, whatever the load, load %s\n", cpuPer, streams, loadavg())
+	}
 	med := func(ds []time.Duration) float64 { slices.Sort(ds); return float64(ds[len(ds)/2]) / 1e6 }
 	fmt.Printf("BENCH name=feed_sse_kafka_ms value=%.1f unit=ms # median over %d estimates: produce -> a bare consumer in this process has it, load %s\n", med(kafka), estimates, loadavg())
 	fmt.Printf("BENCH name=feed_sse_first_stream_ms value=%.1f unit=ms # median: produce -> the first stream has it (before the fan-out), load %s\n", med(first), loadavg())
+	if q, n, err := deliveryQuantile(reg, 0.99); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/feed:", err) // a feed without the histogram
+	} else {
+		fmt.Printf("BENCH name=feed_sse_delivery_p99_ms value=%.1f unit=ms # the feed's share: event in the ring -> written to a stream's socket, p99 of %d writes (histogram bucket bound), load %s\n", q*1000, n, loadavg())
+	}
 	fmt.Printf("BENCH name=feed_sse_fanout_max_ms value=%.1f unit=ms # the last stream of the slowest estimate, load %s\n", float64(slices.Max(worst))/1e6, loadavg())
 	return nil
+}
+
+// openStreams opens n event streams and returns once each has its first block; onEvent then
+// gets the receipt time of every estimate event on every stream, until ctx ends.
+func openStreams(ctx context.Context, base, key string, n int, onEvent func(time.Time)) error {
+	str := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: n}
+	var opened sync.WaitGroup
+	var streamErr atomic.Value
+	for range n {
+		opened.Add(1)
+		go func() {
+			once := sync.OnceFunc(opened.Done)
+			defer once()
+			rq, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/feed/events", nil)
+			rq.Header.Set("Authorization", "Bearer "+key)
+			resp, err := (&http.Client{Transport: str}).Do(rq)
+			if err != nil {
+				streamErr.Store(err)
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				streamErr.Store(fmt.Errorf("stream: %d", resp.StatusCode))
+				return
+			}
+			br := bufio.NewReader(resp.Body)
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+					return
+				}
+				if len(line) == 1 && line[0] == '\n' { // the end of the first block: the stream is open
+					once()
+				}
+				if string(line) == "event: estimate\n" {
+					onEvent(time.Now())
+				}
+			}
+		}()
+	}
+	opened.Wait()
+	if e, ok := streamErr.Load().(error); ok {
+		return e
+	}
+	return nil
+}
+
+// clientsMain is the child process of the fan-out: it opens the streams, says "open", then
+// writes the receipt time (Unix nanoseconds) of every estimate event, one a line.
+func clientsMain(base string) error {
+	var mu sync.Mutex
+	w := bufio.NewWriter(os.Stdout)
+	err := openStreams(context.Background(), base, os.Getenv("BENCH_FEED_KEY"), streams, func(at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteString(strconv.FormatInt(at.UnixNano(), 10) + "\n")
+		w.Flush()
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Println("open")
+	select {} // until the bench kills it
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func record(topic string, msg any) (*kgo.Record, error) {
@@ -404,4 +495,27 @@ func waitReady(ctx context.Context, hc *http.Client, base string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// deliveryQuantile reads votestream_feed_stream_delivery_seconds from reg: the upper bound of
+// the bucket holding quantile q, and the number of observations.
+func deliveryQuantile(reg *prometheus.Registry, q float64) (float64, uint64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "votestream_feed_stream_delivery_seconds" || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		n := h.GetSampleCount()
+		for _, b := range h.GetBucket() {
+			if float64(b.GetCumulativeCount()) >= q*float64(n) {
+				return b.GetUpperBound(), n, nil
+			}
+		}
+		return h.GetSampleSum() / float64(max(n, 1)), n, nil
+	}
+	return 0, 0, errors.New("no votestream_feed_stream_delivery_seconds metric")
 }

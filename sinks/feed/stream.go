@@ -66,6 +66,7 @@ type stream struct {
 	idSent    uint64 // the id of the last id: line written; the client's Last-Event-ID
 	lastWrite time.Time
 	sent      map[string]int // events written since the last flush, by type
+	published time.Time      // of the newest event in buf, zero when none
 }
 
 // run streams until the client leaves, falls behind, or the feed shuts down. A non-empty
@@ -179,13 +180,21 @@ func (s *stream) appendID(id uint64) {
 }
 
 func (s *stream) appendEvent(ev *Event) {
+	s.sent[ev.Type]++
+	if ev.Published.After(s.published) {
+		s.published = ev.Published
+	}
+	if ev.Frame != nil && ev.Epoch == s.epoch {
+		s.buf = append(s.buf, ev.Frame...)
+		s.idSent = ev.ID
+		return
+	}
 	s.appendID(ev.ID)
 	s.buf = append(s.buf, "event: "...)
 	s.buf = append(s.buf, ev.Type...)
 	s.buf = append(s.buf, "\ndata: "...)
 	s.buf = append(s.buf, ev.Data...)
 	s.buf = append(s.buf, "\n\n"...)
-	s.sent[ev.Type]++
 }
 
 // appendReset tells the client that events it asked for are gone: it must refetch what it
@@ -227,6 +236,12 @@ func (s *stream) flush() bool {
 		err = s.rc.Flush()
 	}
 	s.buf = s.buf[:0]
+	if !s.published.IsZero() {
+		if err == nil {
+			s.f.m.deliveryDelay.Observe(time.Since(s.published).Seconds())
+		}
+		s.published = time.Time{}
+	}
 	for typ, n := range s.sent {
 		s.f.m.eventsSent.WithLabelValues(typ).Add(float64(n))
 	}
