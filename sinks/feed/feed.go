@@ -171,6 +171,9 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 	if f.cfg.SQLUsersDir != "" {
 		wg.Go(func() { f.manageSQLGrants(loopCtx) })
 	}
+	if f.cfg.SQLRole != "" {
+		wg.Go(func() { f.manageSQLRole(loopCtx) })
+	}
 	err := f.http.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()
 	f.beginShutdown()
