@@ -68,6 +68,18 @@ func init() {
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 && args[0] == "newsroom" {
 					nf.embargoed = time.Now().Before(cfg.PollsClose)
+					if cfg.SQLRole != "" { // SQL access management (current ClickHouse)
+						if cf.addr == "" {
+							return fmt.Errorf("%w: newsroom with --sql-embargo-role needs --clickhouse (a user with access management)", errUsage)
+						}
+						conn, err := clickhouse.Open(cf.options())
+						if err != nil {
+							return fmt.Errorf("feed: ClickHouse: %w", err)
+						}
+						defer conn.Close()
+						nf.sqlRole, nf.database = cfg.SQLRole, cf.database
+						nf.sqlExec = func(ctx context.Context, q string) error { return conn.Exec(ctx, q) }
+					}
 					return runNewsroom(os.Stdout, cfg.KeysFile, nf, args[1:])
 				}
 				if len(args) == 1 && args[0] == "keygen" {

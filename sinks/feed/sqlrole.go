@@ -124,3 +124,29 @@ func (f *Feed) sqlRoleRound(ctx context.Context, embargoed bool) error {
 	}
 	return errors.Join(errs...)
 }
+
+// NewsroomUserStatements make one newsroom's own SQL user on a server with SQL access
+// management (`feed newsroom add` with --sql-embargo-role): the user (refused if it exists),
+// a settings profile and a quota of its own, and the newsrooms' role, which carries the
+// embargoed grant. The role must exist (the feed makes it).
+func NewsroomUserStatements(role, user, password string, l SQLLimits) ([]string, error) {
+	if !sqlNameRE.MatchString(role) || !sqlNameRE.MatchString(user) {
+		return nil, fmt.Errorf("feed: SQL role %q or user %q: want letters, digits and _", role, user)
+	}
+	if err := l.validate(); err != nil {
+		return nil, err
+	}
+	return []string{
+		"CREATE USER " + user + " IDENTIFIED WITH sha256_password BY " + quoteSQL(password),
+		fmt.Sprintf("CREATE SETTINGS PROFILE OR REPLACE %s SETTINGS readonly = 2, max_execution_time = %d, max_rows_to_read = %d, read_overflow_mode = 'throw', max_memory_usage = %d, max_concurrent_queries_for_user = 4, priority = %d TO %s",
+			user, int64(l.MaxExecutionTime/time.Second), l.MaxRowsToRead, l.MaxMemoryUsage, l.Priority, user),
+		fmt.Sprintf("CREATE QUOTA OR REPLACE %s FOR INTERVAL 1 hour MAX queries = %d TO %s", user, l.QueriesPerHour, user),
+		"GRANT " + role + " TO " + user,
+		"ALTER USER " + user + " DEFAULT ROLE " + role,
+	}, nil
+}
+
+// DropNewsroomUserStatements undo NewsroomUserStatements; each is harmless when already done.
+func DropNewsroomUserStatements(user string) []string {
+	return []string{"DROP QUOTA IF EXISTS " + user, "DROP SETTINGS PROFILE IF EXISTS " + user, "DROP USER IF EXISTS " + user}
+}

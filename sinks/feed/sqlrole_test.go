@@ -120,3 +120,28 @@ func TestSQLRoleConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestNewsroomUserStatements(t *testing.T) {
+	st, err := NewsroomUserStatements("votestream_newsrooms", "newsroom_thai_pbs", "p'w", DefaultSQLLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`CREATE USER newsroom_thai_pbs IDENTIFIED WITH sha256_password BY 'p\'w'`,
+		"CREATE SETTINGS PROFILE OR REPLACE newsroom_thai_pbs SETTINGS readonly = 2, max_execution_time = 30, max_rows_to_read = 100000000",
+		"CREATE QUOTA OR REPLACE newsroom_thai_pbs FOR INTERVAL 1 hour MAX queries = 3600 TO newsroom_thai_pbs",
+		"GRANT votestream_newsrooms TO newsroom_thai_pbs", "ALTER USER newsroom_thai_pbs DEFAULT ROLE votestream_newsrooms"}
+	if len(st) != len(want) {
+		t.Fatalf("%d statements: %q", len(st), st)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(st[i], w) {
+			t.Errorf("statement %d %q, want it to start %q", i, st[i], w)
+		}
+	}
+	if _, err := NewsroomUserStatements("r", "x; DROP USER default", "p", DefaultSQLLimits()); err == nil {
+		t.Error("a user name with SQL in it was taken")
+	}
+	if _, err := NewsroomUserStatements("r", "u", "p", SQLLimits{}); err == nil {
+		t.Error("limits switched off were taken")
+	}
+}
