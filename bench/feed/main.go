@@ -39,6 +39,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/election"
@@ -152,8 +153,16 @@ func run() error {
 		return err
 	}
 	recs = append(recs, r)
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("produce the night: %w", err)
+	// A loaded broker may not serve fresh topics at once: try again for a while.
+	for try := 0; ; try++ {
+		err := cl.ProduceSync(ctx, recs...).FirstErr()
+		if err == nil {
+			break
+		}
+		if try == 20 || !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("produce the night: %w", err)
+		}
+		time.Sleep(time.Second)
 	}
 
 	dir, err := os.MkdirTemp("", "bench-feed-")
