@@ -320,6 +320,11 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		in, err := child.StdinPipe() // held open while the child should run
+		if err != nil {
+			return err
+		}
+		defer in.Close()
 		if err := child.Start(); err != nil {
 			return err
 		}
@@ -450,7 +455,8 @@ func openStreams(ctx context.Context, base, key string, n int, onEvent func(time
 }
 
 // clientsMain is the child process of the fan-out: it opens the streams, says "open", then
-// writes the receipt time (Unix nanoseconds) of every estimate event, one a line.
+// writes the receipt time (Unix nanoseconds) of every estimate event, one a line, until its
+// stdin closes.
 func clientsMain(base string) error {
 	var mu sync.Mutex
 	w := bufio.NewWriter(os.Stdout)
@@ -464,7 +470,9 @@ func clientsMain(base string) error {
 		return err
 	}
 	fmt.Println("open")
-	select {} // until the bench kills it
+	// Until the bench closes our stdin (or dies, which closes it too).
+	_, err = io.Copy(io.Discard, os.Stdin)
+	return err
 }
 
 // cpuTime is the CPU time (user and system) this process has used.
