@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // streamRetryMillis is the reconnection delay the stream asks EventSource clients for.
@@ -36,7 +38,7 @@ func (f *Feed) handleEvents(w http.ResponseWriter, r *http.Request, newsroom str
 		lastID = r.URL.Query().Get("last_event_id")
 	}
 	s := &stream{f: f, w: w, rc: http.NewResponseController(w), ctx: r.Context(), filter: filter,
-		epoch: f.view.Epoch(), sent: map[string]int{}}
+		epoch: f.view.Epoch()}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
@@ -74,8 +76,8 @@ type stream struct {
 	conn      net.Conn
 	chunkHead []byte
 	lastWrite time.Time
-	sent      map[string]int // events written since the last flush, by type
-	published time.Time      // of the newest event in buf, zero when none
+	sent      []typeCount // events written since the last flush, by type
+	published time.Time   // of the newest event in buf, zero when none
 }
 
 // run streams until the client leaves, falls behind, or the feed shuts down. A non-empty
@@ -181,6 +183,36 @@ func (s *stream) run(lastID, reset string) {
 	}
 }
 
+// typeCount counts one event type's events written since the last flush; the counter of
+// the type is looked up once per stream, not once per flush (a fan-out flushes every
+// stream for every event).
+type typeCount struct {
+	typ     string
+	n       int
+	counter prometheus.Counter
+}
+
+// count notes one event of typ in the buffer (a stream sees a handful of types).
+func (s *stream) count(typ string) {
+	for i := range s.sent {
+		if s.sent[i].typ == typ {
+			s.sent[i].n++
+			return
+		}
+	}
+	s.sent = append(s.sent, typeCount{typ: typ, n: 1})
+}
+
+// counted is how many events of typ are in the buffer.
+func (s *stream) counted(typ string) int {
+	for _, tc := range s.sent {
+		if tc.typ == typ {
+			return tc.n
+		}
+	}
+	return 0
+}
+
 func (s *stream) appendID(id uint64) {
 	s.buf = append(s.buf, "id: "...)
 	s.buf = append(s.buf, formatEventID(s.epoch, id)...)
@@ -189,7 +221,7 @@ func (s *stream) appendID(id uint64) {
 }
 
 func (s *stream) appendEvent(ev *Event) {
-	s.sent[ev.Type]++
+	s.count(ev.Type)
 	if ev.Published.After(s.published) {
 		s.published = ev.Published
 	}
@@ -220,7 +252,7 @@ func (s *stream) appendReset(reason string, id uint64) {
 		s.buf = append(s.buf, testMarks...)
 	}
 	s.buf = append(s.buf, "}\n\n"...)
-	s.sent[EventReset]++
+	s.count(EventReset)
 }
 
 // appendHeartbeat writes a comment (which clients ignore) and, when events were skipped
@@ -305,10 +337,17 @@ func (s *stream) flush() bool {
 		}
 		s.published = time.Time{}
 	}
-	for typ, n := range s.sent {
-		s.f.m.eventsSent.WithLabelValues(typ).Add(float64(n))
+	for i := range s.sent {
+		if tc := &s.sent[i]; tc.n > 0 {
+			if tc.counter == nil && s.f != nil {
+				tc.counter = s.f.m.eventsSent.WithLabelValues(tc.typ)
+			}
+			if tc.counter != nil {
+				tc.counter.Add(float64(tc.n))
+			}
+			tc.n = 0
+		}
 	}
-	clear(s.sent)
 	if err != nil {
 		if s.ctx.Err() == nil {
 			s.f.m.dropped.WithLabelValues("write_failed").Inc()
