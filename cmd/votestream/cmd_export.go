@@ -15,14 +15,15 @@ import (
 func init() {
 	register(&command{
 		name:    "export",
-		summary: "export a consistent cut of results, anomalies and the latest estimate as Parquet (and Arrow) for analysts",
+		summary: "export a consistent cut of results, anomalies, the latest estimate and the night's estimate history as Parquet (and Arrow) for analysts",
 		usage:   "--out DIR --ref DIR",
 		setup: func(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg := parquet.DefaultConfig()
 			var rf roleFlags
 			rf.register(fs, "")
 			fs.StringVar(&cfg.OutDir, "out", "", "folder to write into (created; an earlier export there is replaced); required")
-			fs.BoolVar(&cfg.Arrow, "arrow", false, "also write the station results as an Arrow IPC stream (station_results.arrows)")
+			fs.BoolVar(&cfg.Arrow, "arrow", false, "also write the station results and the estimate history as Arrow IPC streams (*.arrows)")
+			fs.BoolVar(&cfg.History, "history", cfg.History, "write every estimate of the night (estimate_history_*.parquet), reading the whole estimates topic; --history=false exports only the latest")
 			fs.Func("polls-close", "when polls close: before it the export refuses (EMBARGOED), as the newsroom feed does; RFC 3339, or an election day (17:00 Thai time) (default "+cfg.PollsClose.Format(time.RFC3339)+")", func(s string) error {
 				t, err := election.ParsePollsClose(s)
 				if err != nil {

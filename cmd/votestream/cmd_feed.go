@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"votestream/election"
 	"votestream/internal/newsroomsql"
+	"votestream/schemas"
 	"votestream/sinks/feed"
 )
 
@@ -52,6 +55,11 @@ func init() {
 			fs.StringVar(&nf.usersDir, "clickhouse-users", defaultUsersDir(), "newsroom add/revoke: the ClickHouse server's users.d folder")
 			fs.StringVar(&nf.database, "sql-database", "votestream", "newsroom add: the main database; the newsroom's ClickHouse user reads only its public copy, NAME_public")
 			fs.StringVar(&cfg.SQLUsersDir, "sql-embargo-users", "", "the ClickHouse users.d folder whose newsroom users the feed keeps under the embargo (granted NAME_public only from polls close); empty: not managed")
+			var cf clickhouseFlags
+			cf.register(fs, "")
+			fs.StringVar(&cfg.SQLRole, "sql-embargo-role", "", "current ClickHouse (SQL access management): the newsrooms' role the feed creates and grants --database's NAME_public only from polls close, through --clickhouse as a user with access management; empty: not managed")
+			fs.StringVar(&cfg.SQLSharedUser, "newsroom-user", "", "with --sql-embargo-role: the newsrooms' shared ClickHouse user the feed creates with the role (password: --newsroom-password)")
+			fs.StringVar(&cfg.SQLSharedPassword, "newsroom-password", "", "the shared newsroom user's password (set it by environment, VOTESTREAM_NEWSROOM_PASSWORD)")
 			fs.DurationVar(&nf.limits.MaxExecutionTime, "sql-max-time", nf.limits.MaxExecutionTime, "newsroom add: longest a query may run")
 			fs.Uint64Var(&nf.limits.MaxRowsToRead, "sql-max-rows", nf.limits.MaxRowsToRead, "newsroom add: most rows a query may read")
 			fs.Uint64Var(&nf.limits.MaxMemoryUsage, "sql-max-memory", nf.limits.MaxMemoryUsage, "newsroom add: most bytes of memory a query may use")
@@ -60,6 +68,18 @@ func init() {
 			return func(ctx context.Context, args []string) error {
 				if len(args) > 0 && args[0] == "newsroom" {
 					nf.embargoed = time.Now().Before(cfg.PollsClose)
+					if cfg.SQLRole != "" { // SQL access management (current ClickHouse)
+						if cf.addr == "" {
+							return fmt.Errorf("%w: newsroom with --sql-embargo-role needs --clickhouse (a user with access management)", errUsage)
+						}
+						conn, err := clickhouse.Open(cf.options())
+						if err != nil {
+							return fmt.Errorf("feed: ClickHouse: %w", err)
+						}
+						defer conn.Close()
+						nf.sqlRole, nf.database = cfg.SQLRole, cf.database
+						nf.sqlExec = func(ctx context.Context, q string) error { return conn.Exec(ctx, q) }
+					}
 					return runNewsroom(os.Stdout, cfg.KeysFile, nf, args[1:])
 				}
 				if len(args) == 1 && args[0] == "keygen" {
@@ -81,6 +101,18 @@ func init() {
 					if fi, err := os.Stat(cfg.SQLUsersDir); err != nil || !fi.IsDir() {
 						return fmt.Errorf("%w: --sql-embargo-users %s: not a folder (the ClickHouse server's users.d)", errUsage, cfg.SQLUsersDir)
 					}
+				}
+				if cfg.SQLRole != "" {
+					if cf.addr == "" {
+						return fmt.Errorf("%w: --sql-embargo-role needs --clickhouse (a user with access management)", errUsage)
+					}
+					conn, err := clickhouse.Open(cf.options())
+					if err != nil {
+						return fmt.Errorf("feed: ClickHouse: %w", err)
+					}
+					defer conn.Close()
+					cfg.SQLExec = func(ctx context.Context, q string) error { return conn.Exec(ctx, q) }
+					cfg.SQLPublicDatabase = schemas.PublicDatabase(cf.database)
 				}
 				country, reg, err := rf.start(args)
 				if err != nil {

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"votestream/internal/newsroomsql"
 	"votestream/schemas"
@@ -20,6 +25,10 @@ type newsroomFlags struct {
 	// embargoed: polls have not closed yet, so the user is made under the embargo (the
 	// feed's --sql-embargo-users lifts it at polls close).
 	embargoed bool
+	// sqlRole, with sqlExec, makes and drops the user by SQL access management instead
+	// (current ClickHouse, docker-compose): the user holds the role the feed grants.
+	sqlRole string
+	sqlExec func(ctx context.Context, q string) error
 }
 
 // defaultUsersDir is the users.d folder of the ClickHouse scripts/services runs.
@@ -41,6 +50,9 @@ func runNewsroom(out io.Writer, keysFile string, nf newsroomFlags, args []string
 		return fmt.Errorf("%w: feed newsroom needs --keys", errUsage)
 	}
 	name := args[1]
+	if nf.sqlRole != "" {
+		return runNewsroomSQL(out, keysFile, nf, args[0], name)
+	}
 	if args[0] == "revoke" {
 		n, kerr := feed.RevokeNewsroom(keysFile, name)
 		user, uerr := newsroomsql.Remove(nf.usersDir, name)
@@ -75,6 +87,69 @@ func runNewsroom(out io.Writer, keysFile string, nf newsroomFlags, args []string
 		fmt.Fprintf(out, "Embargo: until polls close the user is granted %s%s (nothing); the feed's --sql-embargo-users grants %s at polls close.\n",
 			public, newsroomsql.EmbargoSuffix, public)
 	}
+	fmt.Fprintln(out, "Give the key and the password to the newsroom over a private channel; neither is shown again.")
+	return nil
+}
+
+// runNewsroomSQL is runNewsroom on a server with SQL access management: the user is made
+// (or dropped) by SQL and holds the newsrooms' role, whose grant the feed keeps under the
+// embargo (--sql-embargo-role).
+func runNewsroomSQL(out io.Writer, keysFile string, nf newsroomFlags, verb, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	user := newsroomsql.UserName(name)
+	run := func(stmts []string, secret string) error {
+		for _, q := range stmts {
+			if err := nf.sqlExec(ctx, q); err != nil {
+				verb, _, _ := strings.Cut(q, " BY ")
+				msg := err.Error()
+				if secret != "" {
+					msg = strings.ReplaceAll(msg, secret, "***")
+				}
+				return fmt.Errorf("%s: %s", verb, msg)
+			}
+		}
+		return nil
+	}
+	if verb == "revoke" {
+		n, kerr := feed.RevokeNewsroom(keysFile, name)
+		if kerr == nil {
+			fmt.Fprintf(out, "revoked %d API key(s) of %q in %s (a running feed drops them at its next reload)\n", n, name, keysFile)
+		}
+		uerr := run(feed.DropNewsroomUserStatements(user), "")
+		if uerr == nil {
+			fmt.Fprintf(out, "dropped ClickHouse user %s (if it existed)\n", user)
+		}
+		return errors.Join(kerr, uerr)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return fmt.Errorf("feed newsroom add %q: password: %w", name, err)
+	}
+	password := hex.EncodeToString(raw[:])
+	l := nf.limits
+	stmts, err := feed.NewsroomUserStatements(nf.sqlRole, user, password, feed.SQLLimits{MaxExecutionTime: l.MaxExecutionTime,
+		MaxRowsToRead: l.MaxRowsToRead, MaxMemoryUsage: l.MaxMemoryUsage, QueriesPerHour: l.QueriesPerHour, Priority: l.Priority})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := run(stmts, password); err != nil {
+		if !strings.Contains(err.Error(), "CREATE USER") { // made, then failed: take it back
+			_ = run(feed.DropNewsroomUserStatements(user), "")
+		}
+		return fmt.Errorf("feed newsroom add %q: %w (the role %s is made by the feed's --sql-embargo-role)", name, err, nf.sqlRole)
+	}
+	key, err := feed.AppendKey(keysFile, name)
+	if err != nil {
+		_ = run(feed.DropNewsroomUserStatements(user), "")
+		return fmt.Errorf("feed newsroom add %q: %w", name, err)
+	}
+	public := schemas.PublicDatabase(nf.database)
+	fmt.Fprintf(out, "newsroom %q\n  API key:          %s\n  ClickHouse user:  %s\n  password:         %s\n  reads database:   %s (through the role %s)\n",
+		name, key, user, password, public, nf.sqlRole)
+	fmt.Fprintf(out, "  limits:           %s a query, %d rows read, %d MiB, %d queries an hour, priority %d\n",
+		l.MaxExecutionTime, l.MaxRowsToRead, l.MaxMemoryUsage>>20, l.QueriesPerHour, l.Priority)
+	fmt.Fprintf(out, "Embargo: the role %s reads %s only from polls close (the feed's --sql-embargo-role grants it).\n", nf.sqlRole, public)
 	fmt.Fprintln(out, "Give the key and the password to the newsroom over a private channel; neither is shown again.")
 	return nil
 }

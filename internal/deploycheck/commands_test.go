@@ -101,6 +101,10 @@ func (h *deployHost) roleEnv(t *testing.T, name string, svc composeService) []st
 			v = "default" // scripts/services' ClickHouse has no votestream user
 		case "VOTESTREAM_CLICKHOUSE_PASSWORD":
 			v = ""
+		case "VOTESTREAM_NEWSROOM_PASSWORD":
+			// The feed's shared newsroom user (its SQL embargo); 18.16 here has no SQL
+			// access management, so the feed logs that and serves on.
+			v = "newsroom-" + h.kafka.Prefix
 		case "VOTESTREAM_DATABASE":
 			v = h.ch.Database
 		case "TZ", "GOMEMLIMIT":

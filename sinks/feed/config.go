@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,9 +112,29 @@ type Config struct {
 	// public database from then on (docs/sql.md). Default "" (not managed). CLI:
 	// --sql-embargo-users.
 	SQLUsersDir string
-	// SQLGrantsEvery is how often the grants in SQLUsersDir are checked besides at polls
-	// close. Default 10s.
+	// SQLGrantsEvery is how often the grants in SQLUsersDir (or of SQLRole) are checked
+	// besides at polls close. Default 10s.
 	SQLGrantsEvery time.Duration
+	// SQLRole, when set, keeps the embargo with SQL access management (current ClickHouse
+	// releases, as in docker-compose) rather than users files: the feed creates the role,
+	// its settings profile and quota, and grants it SELECT on SQLPublicDatabase only from
+	// PollsClose (revoked before), running SQLExec as a user with access management.
+	// Newsroom users get the role (SQLSharedUser, and `feed newsroom add` in SQL mode).
+	// Default "" (not managed). CLI: --sql-embargo-role.
+	SQLRole string
+	// SQLPublicDatabase is the database the role reads. Default "votestream_public".
+	// CLI: --database (its _public copy).
+	SQLPublicDatabase string
+	// SQLSharedUser and SQLSharedPassword, when both set, are the newsrooms' shared user,
+	// created with the role by the feed (its password kept in step). CLI:
+	// --newsroom-user, --newsroom-password (VOTESTREAM_NEWSROOM_PASSWORD).
+	SQLSharedUser     string
+	SQLSharedPassword string `json:"-"`
+	// SQLLimits are the role's settings profile and quota.
+	SQLLimits SQLLimits
+	// SQLExec runs one statement on ClickHouse; required with SQLRole. cmd/votestream
+	// gives it a clickhouse-go connection.
+	SQLExec func(ctx context.Context, query string) error `json:"-"`
 	// Now is the feed's clock (embargo and rate limits); tests move it. Default time.Now.
 	Now func() time.Time `json:"-"`
 
@@ -143,6 +164,8 @@ func DefaultConfig() Config {
 		RateLimit:             10,
 		RateBurst:             50,
 		SQLGrantsEvery:        10 * time.Second,
+		SQLPublicDatabase:     "votestream_public",
+		SQLLimits:             DefaultSQLLimits(),
 		Now:                   time.Now,
 	}
 }
@@ -197,8 +220,24 @@ func (c Config) Validate() error {
 		return bad("test mode reads a simulated night: give it the test night's --topic-prefix, never the live topics")
 	case c.TestMode && c.SQLUsersDir != "":
 		return bad("test mode does not manage the newsrooms' SQL grants (those follow the live night)")
-	case c.SQLUsersDir != "" && c.SQLGrantsEvery <= 0:
+	case (c.SQLUsersDir != "" || c.SQLRole != "") && c.SQLGrantsEvery <= 0:
 		return bad("SQLGrantsEvery %v <= 0", c.SQLGrantsEvery)
+	case c.SQLRole != "" && c.TestMode:
+		return bad("test mode does not manage the newsrooms' SQL grants (those follow the live night)")
+	case c.SQLRole != "" && !sqlNameRE.MatchString(c.SQLRole):
+		return bad("SQL role %q: want letters, digits and _", c.SQLRole)
+	case c.SQLRole != "" && !sqlNameRE.MatchString(c.SQLPublicDatabase):
+		return bad("SQL public database %q: want letters, digits and _", c.SQLPublicDatabase)
+	case c.SQLRole != "" && c.SQLExec == nil:
+		return bad("SQLRole without SQLExec (no ClickHouse connection)")
+	case c.SQLRole != "" && c.SQLSharedUser != "" && !sqlNameRE.MatchString(c.SQLSharedUser):
+		return bad("SQL shared user %q: want letters, digits and _", c.SQLSharedUser)
+	case c.SQLRole != "" && c.SQLSharedUser != "" && c.SQLSharedPassword == "":
+		return bad("the shared newsroom user %q has no password (--newsroom-password)", c.SQLSharedUser)
+	case c.SQLRole != "":
+		if err := c.SQLLimits.validate(); err != nil {
+			return bad("%v", err)
+		}
 	}
 	return nil
 }

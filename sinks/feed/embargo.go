@@ -68,7 +68,7 @@ func (s *stream) holdEmbargo() bool {
 	s.buf = append(s.buf, "retry: "+strconv.Itoa(streamRetryMillis)+"\n: votestream feed\n\nevent: "+EventEmbargo+"\ndata: "...)
 	s.buf = append(s.buf, data...)
 	s.buf = append(s.buf, "\n\n"...)
-	s.sent[EventEmbargo]++
+	s.count(EventEmbargo)
 	if !s.flush() {
 		return false
 	}

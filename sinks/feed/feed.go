@@ -171,6 +171,9 @@ func (f *Feed) Serve(ctx context.Context, ln net.Listener) error {
 	if f.cfg.SQLUsersDir != "" {
 		wg.Go(func() { f.manageSQLGrants(loopCtx) })
 	}
+	if f.cfg.SQLRole != "" {
+		wg.Go(func() { f.manageSQLRole(loopCtx) })
+	}
 	err := f.http.Serve(loopCtx, ln) // "feed: serve: ..." already
 	stopLoops()
 	f.beginShutdown()
@@ -252,6 +255,10 @@ func (f *Feed) applyInputs(in []input) (applied int) {
 		}
 	}
 	if len(evs) > 0 {
+		now := time.Now()
+		for _, ev := range evs {
+			ev.Published = now
+		}
 		f.ring.Publish(evs...)
 		for _, ev := range evs {
 			f.m.published.WithLabelValues(ev.Type).Inc()
@@ -291,7 +298,9 @@ func (f *Feed) encode(ch Change) *Event {
 		f.log.Error("feed: event not encoded", "type", ch.Type, "err", err)
 		data = []byte("{}")
 	}
-	return &Event{ID: ch.Seq, Type: ch.Type, ConstituencyID: ch.ConstituencyID, ProvinceID: ch.ProvinceID, Data: data}
+	ev := &Event{ID: ch.Seq, Type: ch.Type, ConstituencyID: ch.ConstituencyID, ProvinceID: ch.ProvinceID, Data: data}
+	ev.setFrame(f.view.Epoch())
+	return ev
 }
 
 // warnRejected logs rejected records, at most one line a second, so a topic full of

@@ -19,6 +19,8 @@ type metrics struct {
 	ready            prometheus.Gauge
 	estimateAge      prometheus.Gauge
 	stationsCount    prometheus.Gauge
+	// deliveryDelay: from an event's publication to its write to a client's socket.
+	deliveryDelay prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -68,10 +70,15 @@ func newMetrics() *metrics {
 		stationsCount: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "votestream_feed_stations_reported", Help: "Stations reported on the party-list ballot (disputed ones not counted).",
 		}),
+		deliveryDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "votestream_feed_stream_delivery_seconds",
+			Help:    "Per stream write: time from the newest event's publication in the ring to its bytes written to the client's socket (the feed's share of the fan-out).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 1.5, 24), // 0.5 ms .. about 5 s
+		}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.clients, m.eventsSent, m.published, m.dropped, m.refused, m.cursorRefused, m.changesServed, m.records,
-		m.lag, m.requests, m.newsroomRequests, m.viewSeq, m.ready, m.estimateAge, m.stationsCount}
+		m.lag, m.requests, m.newsroomRequests, m.viewSeq, m.ready, m.estimateAge, m.stationsCount, m.deliveryDelay}
 }

@@ -1,6 +1,9 @@
 package feed
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Event is one event of the stream, encoded once and shared by every client.
 type Event struct {
@@ -9,6 +12,25 @@ type Event struct {
 	ConstituencyID string // result events: for the stream filter
 	ProvinceID     string
 	Data           []byte // one line of JSON
+	// Frame is the whole SSE block ("id: ...\nevent: ...\ndata: ...\n\n") for streams of
+	// Epoch: the same bytes for every client, built once rather than once per client.
+	Frame []byte
+	Epoch string
+	// Published is when the event entered the ring (for the delivery delay metric).
+	Published time.Time
+}
+
+// setFrame builds ev's SSE block for streams of epoch.
+func (ev *Event) setFrame(epoch string) {
+	id := formatEventID(epoch, ev.ID)
+	b := make([]byte, 0, len("id: \nevent: \ndata: \n\n")+len(id)+len(ev.Type)+len(ev.Data))
+	b = append(b, "id: "...)
+	b = append(b, id...)
+	b = append(b, "\nevent: "...)
+	b = append(b, ev.Type...)
+	b = append(b, "\ndata: "...)
+	b = append(b, ev.Data...)
+	ev.Frame, ev.Epoch = append(b, "\n\n"...), epoch
 }
 
 // Ring holds the newest events of the stream. Every client reads it at its own cursor

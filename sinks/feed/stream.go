@@ -2,9 +2,13 @@ package feed
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // streamRetryMillis is the reconnection delay the stream asks EventSource clients for.
@@ -34,7 +38,7 @@ func (f *Feed) handleEvents(w http.ResponseWriter, r *http.Request, newsroom str
 		lastID = r.URL.Query().Get("last_event_id")
 	}
 	s := &stream{f: f, w: w, rc: http.NewResponseController(w), ctx: r.Context(), filter: filter,
-		epoch: f.view.Epoch(), sent: map[string]int{}}
+		epoch: f.view.Epoch()}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
@@ -42,6 +46,9 @@ func (f *Feed) handleEvents(w http.ResponseWriter, r *http.Request, newsroom str
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
+	}
+	if stop := s.takeConn(r); stop != nil {
+		defer stop()
 	}
 	reset := ""
 	if f.embargoed() {
@@ -62,10 +69,15 @@ type stream struct {
 	filter streamFilter
 	epoch  string
 
-	buf       []byte
-	idSent    uint64 // the id of the last id: line written; the client's Last-Event-ID
+	buf    []byte
+	idSent uint64 // the id of the last id: line written; the client's Last-Event-ID
+	// conn, once taken over from net/http (takeConn), gets each flush as one chunk in one
+	// write; nil: writes go through the ResponseWriter.
+	conn      net.Conn
+	chunkHead []byte
 	lastWrite time.Time
-	sent      map[string]int // events written since the last flush, by type
+	sent      []typeCount // events written since the last flush, by type
+	published time.Time   // of the newest event in buf, zero when none
 }
 
 // run streams until the client leaves, falls behind, or the feed shuts down. A non-empty
@@ -171,6 +183,36 @@ func (s *stream) run(lastID, reset string) {
 	}
 }
 
+// typeCount counts one event type's events written since the last flush; the counter of
+// the type is looked up once per stream, not once per flush (a fan-out flushes every
+// stream for every event).
+type typeCount struct {
+	typ     string
+	n       int
+	counter prometheus.Counter
+}
+
+// count notes one event of typ in the buffer (a stream sees a handful of types).
+func (s *stream) count(typ string) {
+	for i := range s.sent {
+		if s.sent[i].typ == typ {
+			s.sent[i].n++
+			return
+		}
+	}
+	s.sent = append(s.sent, typeCount{typ: typ, n: 1})
+}
+
+// counted is how many events of typ are in the buffer.
+func (s *stream) counted(typ string) int {
+	for _, tc := range s.sent {
+		if tc.typ == typ {
+			return tc.n
+		}
+	}
+	return 0
+}
+
 func (s *stream) appendID(id uint64) {
 	s.buf = append(s.buf, "id: "...)
 	s.buf = append(s.buf, formatEventID(s.epoch, id)...)
@@ -179,13 +221,21 @@ func (s *stream) appendID(id uint64) {
 }
 
 func (s *stream) appendEvent(ev *Event) {
+	s.count(ev.Type)
+	if ev.Published.After(s.published) {
+		s.published = ev.Published
+	}
+	if ev.Frame != nil && ev.Epoch == s.epoch {
+		s.buf = append(s.buf, ev.Frame...)
+		s.idSent = ev.ID
+		return
+	}
 	s.appendID(ev.ID)
 	s.buf = append(s.buf, "event: "...)
 	s.buf = append(s.buf, ev.Type...)
 	s.buf = append(s.buf, "\ndata: "...)
 	s.buf = append(s.buf, ev.Data...)
 	s.buf = append(s.buf, "\n\n"...)
-	s.sent[ev.Type]++
 }
 
 // appendReset tells the client that events it asked for are gone: it must refetch what it
@@ -202,7 +252,7 @@ func (s *stream) appendReset(reason string, id uint64) {
 		s.buf = append(s.buf, testMarks...)
 	}
 	s.buf = append(s.buf, "}\n\n"...)
-	s.sent[EventReset]++
+	s.count(EventReset)
 }
 
 // appendHeartbeat writes a comment (which clients ignore) and, when events were skipped
@@ -216,21 +266,88 @@ func (s *stream) appendHeartbeat(cursor uint64) {
 	s.buf = append(s.buf, '\n')
 }
 
-// flush writes the buffer within WriteTimeout; false when the client is gone or stuck.
-func (s *stream) flush() bool {
-	if len(s.buf) == 0 {
-		return true
+// takeConn takes the connection of an HTTP/1.1 stream over from net/http once the response
+// header is out, so that each flush is one write system call (the chunk's size, the events
+// and the chunk's end, by writev) rather than up to three: net/http's 2 KiB and 4 KiB
+// buffers split an event larger than them, and its Flush writes the chunk's end apart. That
+// is most of the feed's work in a fan-out to many streams (docs/benchmarks.md). The
+// returned func ends the chunked body and closes the connection; nil when the connection
+// stays with net/http (HTTP/2, HTTP/1.0, a writer that cannot hand it over).
+func (s *stream) takeConn(r *http.Request) func() {
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return nil // HTTP/1.0 has no chunked encoding; HTTP/2 cannot be hijacked
+	}
+	if err := s.rc.Flush(); err != nil { // the header, with Transfer-Encoding: chunked
+		return nil
+	}
+	conn, _, err := s.rc.Hijack()
+	if err != nil {
+		return nil
+	}
+	s.conn = conn
+	// net/http no longer tells the handler that the client left: a read of the idle
+	// connection does (a stream's client sends nothing more).
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.ctx = ctx
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:])
+		cancel()
+	})
+	return func() {
+		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = conn.Write([]byte("0\r\n\r\n")) // the end of the chunked body
+		conn.Close()
+		cancel()
+		wg.Wait()
+	}
+}
+
+// write sends the buffer: as one chunk on a taken-over connection, else through net/http.
+func (s *stream) write() error {
+	if s.conn != nil {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.f.cfg.WriteTimeout))
+		s.chunkHead = strconv.AppendInt(s.chunkHead[:0], int64(len(s.buf)), 16)
+		s.chunkHead = append(s.chunkHead, '\r', '\n')
+		bufs := net.Buffers{s.chunkHead, s.buf, crlf}
+		_, err := bufs.WriteTo(s.conn)
+		return err
 	}
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.f.cfg.WriteTimeout))
 	_, err := s.w.Write(s.buf)
 	if err == nil {
 		err = s.rc.Flush()
 	}
-	s.buf = s.buf[:0]
-	for typ, n := range s.sent {
-		s.f.m.eventsSent.WithLabelValues(typ).Add(float64(n))
+	return err
+}
+
+var crlf = []byte("\r\n")
+
+// flush writes the buffer within WriteTimeout; false when the client is gone or stuck.
+func (s *stream) flush() bool {
+	if len(s.buf) == 0 {
+		return true
 	}
-	clear(s.sent)
+	err := s.write()
+	s.buf = s.buf[:0]
+	if !s.published.IsZero() {
+		if err == nil {
+			s.f.m.deliveryDelay.Observe(time.Since(s.published).Seconds())
+		}
+		s.published = time.Time{}
+	}
+	for i := range s.sent {
+		if tc := &s.sent[i]; tc.n > 0 {
+			if tc.counter == nil && s.f != nil {
+				tc.counter = s.f.m.eventsSent.WithLabelValues(tc.typ)
+			}
+			if tc.counter != nil {
+				tc.counter.Add(float64(tc.n))
+			}
+			tc.n = 0
+		}
+	}
 	if err != nil {
 		if s.ctx.Err() == nil {
 			s.f.m.dropped.WithLabelValues("write_failed").Inc()

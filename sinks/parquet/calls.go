@@ -9,7 +9,8 @@ import (
 // FileCalls is the call log: every recommendation and decision of the decision desk.
 const FileCalls = "calls.parquet"
 
-// CallRow is one row of calls.parquet: a calls.v1 record (docs/calls.md). Only rows with
+// CallRow is one row of calls.parquet: a calls.v1 record (docs/calls.md) without the desk
+// member's organisation and role, as in the newsrooms' database. Only rows with
 // action approve and retract are calls; a race's standing call is its latest approval not
 // followed by a retraction.
 type CallRow struct {
@@ -19,9 +20,8 @@ type CallRow struct {
 	State            string    `parquet:"state"`
 	LeaderNo         int32     `parquet:"leader_no"`
 	PartyNo          int32     `parquet:"party_no"`
-	By               string    `parquet:"by"`
-	Org              string    `parquet:"org"`
-	At               time.Time `parquet:"at,timestamp(millisecond)"`
+	By               string    `parquet:"by"` // the desk member who made it, cited by newsrooms
+	At               time.Time `parquet:"at,timestamp(millisecond:utc)"`
 	Reason           string    `parquet:"reason"`
 	EstimateID       string    `parquet:"estimate_id"`
 	Recommendation   string    `parquet:"recommendation"`
@@ -44,7 +44,7 @@ func callRows(calls []*schemas.Call) []CallRow {
 		seen[c.CallID] = true
 		e := c.Evidence
 		rows = append(rows, CallRow{CallID: c.CallID, Race: c.Race, Action: string(c.Action), State: string(c.State),
-			LeaderNo: int32(c.LeaderNo), PartyNo: int32(c.PartyNo), By: c.By, Org: c.Org, At: c.At.UTC(), Reason: c.Reason,
+			LeaderNo: int32(c.LeaderNo), PartyNo: int32(c.PartyNo), By: c.By, At: c.At.UTC(), Reason: c.Reason,
 			EstimateID: e.EstimateID, Recommendation: string(e.Recommendation), WinProbability: e.WinProbability,
 			MarginVotes: e.MarginVotes, StationsReported: int64(e.StationsReported), StationsTotal: int64(e.StationsTotal),
 			Decided: e.Decided})

@@ -38,12 +38,16 @@ type ExportConfig struct {
 	// OutDir is the folder the files go to; created when missing. Files of an earlier
 	// export there are replaced. Required. CLI: --out.
 	OutDir string
-	// Arrow also writes the station results as an Arrow IPC stream
-	// (station_results.arrows). Default false. CLI: --arrow.
+	// Arrow also writes the station results and the estimate history as Arrow IPC streams
+	// (station_results.arrows, estimate_history_parties.arrows,
+	// estimate_history_constituencies.arrows). Default false. CLI: --arrow.
 	Arrow bool
+	// History exports every estimate of the night (estimate_history_*.parquet), reading the
+	// whole estimates topic. Default true. CLI: --history.
+	History bool
 
 	// EstimateBacklog is how many of the newest estimates.v1 records before the cut are
-	// read; only the latest estimate is exported. Default 64.
+	// read when History is off; only the latest estimate is exported then. Default 64.
 	EstimateBacklog int
 	// CheckpointBacklog is how many of the newest checkpoints.v1 records before the cut are
 	// read for the manifest's log_checkpoint (one a second while the log grows, and one per
@@ -81,6 +85,7 @@ type ExportConfig struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() ExportConfig {
 	return ExportConfig{
+		History:           true,
 		EstimateBacklog:   64,
 		CheckpointBacklog: 256,
 		IdleTimeout:       30 * time.Second,

@@ -26,7 +26,12 @@ const (
 	FileEstimateParties        = "estimate_parties.parquet"
 	FileEstimateConstituencies = "estimate_constituencies.parquet"
 	FileStationResultsArrow    = "station_results.arrows"
-	FileManifest               = "manifest.json"
+	// The estimate history: every estimate of the night, national and per constituency.
+	FileHistoryParties             = "estimate_history_parties.parquet"
+	FileHistoryConstituencies      = "estimate_history_constituencies.parquet"
+	FileHistoryPartiesArrow        = "estimate_history_parties.arrows"
+	FileHistoryConstituenciesArrow = "estimate_history_constituencies.arrows"
+	FileManifest                   = "manifest.json"
 )
 
 // Summary is what an export wrote; manifest.json holds the same.
@@ -41,6 +46,8 @@ type Summary struct {
 	// none.
 	EstimateID       string    `json:"estimate_id,omitempty"`
 	EstimateDataTime time.Time `json:"estimate_data_time,omitzero"`
+	// Estimates is how many estimates the history files hold (0 without History).
+	Estimates int `json:"estimates"`
 	// LogCheckpoint is the transparency log's newest signed checkpoint in the cut, with the
 	// witnesses' cosignatures gathered by then (docs/evidence-log.md): what an analyst cites
 	// to prove which reports the export's figures could rest on. Absent when the cut held
@@ -102,7 +109,10 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 	// which would otherwise sit beside the new files showing an older cut.
 	stale := []string{FileManifest}
 	if !cfg.Arrow {
-		stale = append(stale, FileStationResultsArrow)
+		stale = append(stale, FileStationResultsArrow, FileHistoryPartiesArrow, FileHistoryConstituenciesArrow)
+	}
+	if !cfg.History {
+		stale = append(stale, FileHistoryParties, FileHistoryConstituencies, FileHistoryPartiesArrow, FileHistoryConstituenciesArrow)
 	}
 	for _, name := range stale {
 		if err := os.Remove(filepath.Join(cfg.OutDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -132,12 +142,32 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 	}
 	sum.Rows[FileCalls] = len(calls)
 	if cfg.Arrow {
-		if err := writeAtomic(cfg.OutDir, FileStationResultsArrow, func(w io.Writer) error {
-			return writeArrowStations(w, stations, md)
-		}); err != nil {
+		if err := writeArrowFile(cfg.OutDir, FileStationResultsArrow, stations, md); err != nil {
 			return Summary{}, err
 		}
 		sum.Rows[FileStationResultsArrow] = len(stations)
+	}
+	if cfg.History {
+		sum.Estimates = len(snap.history)
+		hp, hc := historyRows(cfg.Country, snap.history)
+		if err := writeParquet(cfg.OutDir, FileHistoryParties, hp, md); err != nil {
+			return Summary{}, err
+		}
+		sum.Rows[FileHistoryParties] = len(hp)
+		if err := writeParquet(cfg.OutDir, FileHistoryConstituencies, hc, md); err != nil {
+			return Summary{}, err
+		}
+		sum.Rows[FileHistoryConstituencies] = len(hc)
+		if cfg.Arrow {
+			if err := writeArrowFile(cfg.OutDir, FileHistoryPartiesArrow, hp, md); err != nil {
+				return Summary{}, err
+			}
+			sum.Rows[FileHistoryPartiesArrow] = len(hp)
+			if err := writeArrowFile(cfg.OutDir, FileHistoryConstituenciesArrow, hc, md); err != nil {
+				return Summary{}, err
+			}
+			sum.Rows[FileHistoryConstituenciesArrow] = len(hc)
+		}
 	}
 	manifest, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
@@ -150,7 +180,7 @@ func Export(ctx context.Context, cfg ExportConfig) (Summary, error) {
 		return Summary{}, err
 	}
 	log.Info("parquet: export written", "out", cfg.OutDir, "station_results", len(stations),
-		"anomalies", len(anomalies), "estimate", sum.EstimateID, "data_time", sum.DataTime, "records", sum.RecordsRead)
+		"anomalies", len(anomalies), "estimate", sum.EstimateID, "estimates", sum.Estimates, "data_time", sum.DataTime, "records", sum.RecordsRead)
 	return sum, nil
 }
 
@@ -180,6 +210,10 @@ func writeParquet[T any](dir, name string, rows []T, md map[string]string) error
 		}
 		return pw.Close()
 	})
+}
+
+func writeArrowFile[T any](dir, name string, rows []T, md map[string]string) error {
+	return writeAtomic(dir, name, func(w io.Writer) error { return writeArrow(w, rows, md) })
 }
 
 // writeAtomic writes a file under a temporary name in dir, syncs it and renames it into

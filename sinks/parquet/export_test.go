@@ -44,10 +44,14 @@ func result(station, constituency, ballot string, version int64, status schemas.
 	return schemas.StationResult{
 		StationID: station, ConstituencyID: constituency, Ballot: ballot, Version: version, Status: status, Stage: stage,
 		BallotsCast: cast, Invalid: invalid, NoVote: noVote, Votes: votes, Anomalies: anomalies,
-		Sources:   []schemas.Source{{SubmissionID: "s", VolunteerID: "v", Org: "o", Stage: stage, Hash: "h"}},
-		CountedAt: updated.Add(-time.Minute), UpdatedAt: updated,
+		Sources:   []schemas.Source{{SubmissionID: "s-" + secret, VolunteerID: "vol-" + secret, Org: "org-" + secret, Stage: stage, Hash: "h-" + secret}},
+		DecidedBy: "lead-" + secret, CountedAt: updated.Add(-time.Minute), UpdatedAt: updated,
 	}
 }
+
+// secret marks every volunteer, reviewer, organisation and submission field of the input:
+// checkExportFiles fails when any export file holds it.
+const secret = "SECRET-7f3a"
 
 // TestExportOnBroker writes a small night to the real broker (committed, aborted, stale and
 // deleted results, a re-delivered anomaly and a record nobody can decode, three estimates out
@@ -104,8 +108,8 @@ func TestExportOnBroker(t *testing.T) {
 
 	arith := schemas.Anomaly{
 		AnomalyID: "an-arith-1", Code: schemas.AnomalyArith, Severity: schemas.SeverityHard, StationID: "CMI_1_001",
-		ConstituencyID: "CMI_1", Ballot: pl, Submissions: []string{"sub-1"}, Message: "คะแนนรวมไม่ตรงกับบัตรที่ใช้ (510 ≠ 500)",
-		Evidence: map[string]string{"sum": "510", "ballots_cast": "500"}, DetectedAt: bkk(18, 10),
+		ConstituencyID: "CMI_1", Ballot: pl, VolunteerID: "vol-" + secret, Submissions: []string{"sub-" + secret},
+		Message: "คะแนนรวมไม่ตรงกับบัตรที่ใช้ (510 ≠ 500) " + secret, Evidence: map[string]string{"sum": "510", "volunteer": secret}, DetectedAt: bkk(18, 10),
 	}
 	gap := schemas.Anomaly{
 		AnomalyID: "an-gap-1", Code: schemas.AnomalyBallotGap, Severity: schemas.SeveritySoft, StationID: "BKK_1_001",
@@ -136,6 +140,7 @@ func TestExportOnBroker(t *testing.T) {
 		}
 	}
 	produce(record(estimatesTopic, estimate("e-1800", bkk(18, 0))))
+	produce(record(estimatesTopic, estimate("e-1800", bkk(18, 0)))) // re-published: one estimate
 	produce(record(estimatesTopic, estimate("e-1805", bkk(18, 5))))
 	produce(record(estimatesTopic, estimate("e-1755", bkk(17, 55)))) // late, older data: not the latest
 	// The transparency log's checkpoints: the largest, with its cosignature, is cited.
@@ -149,7 +154,7 @@ func TestExportOnBroker(t *testing.T) {
 	callsTopic := env.Topic(schemas.TopicCalls)
 	prob := 0.99
 	approve := schemas.Call{CallID: "c-1", Race: "BKK_1", Action: schemas.ActionApprove, State: schemas.CallLikely, LeaderNo: 1,
-		By: "desk-1", Role: schemas.RoleDesk, At: bkk(18, 10), Reason: "ช่วงห่างพอ",
+		By: "desk-1", Org: "org-" + secret, Role: schemas.RoleDesk, At: bkk(18, 10), Reason: "ช่วงห่างพอ",
 		Evidence: schemas.CallEvidence{EstimateID: "e-1805", Recommendation: schemas.CallLikely, WinProbability: &prob, MarginVotes: 50}}
 	produce(record(callsTopic, approve), record(callsTopic, approve),
 		record(callsTopic, schemas.Call{CallID: "c-2", Race: "BKK_1", Action: schemas.ActionRetract, By: "desk-2", At: bkk(18, 12), Reason: "พบหน่วยซ้ำ"}))
@@ -170,7 +175,7 @@ func TestExportOnBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(progress.String(), "export: 22 records read in ") {
+	if !strings.Contains(progress.String(), "export: 23 records read in ") {
 		t.Errorf("progress output %q lacks the final count", progress.String())
 	}
 
@@ -183,7 +188,10 @@ func TestExportOnBroker(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	wantNames := []string{"anomalies.parquet", "calls.parquet", "estimate_constituencies.parquet", "estimate_parties.parquet", "manifest.json", "station_results.arrows", "station_results.parquet"}
+	wantNames := []string{"anomalies.parquet", "calls.parquet", "estimate_constituencies.parquet",
+		"estimate_history_constituencies.arrows", "estimate_history_constituencies.parquet",
+		"estimate_history_parties.arrows", "estimate_history_parties.parquet",
+		"estimate_parties.parquet", "manifest.json", "station_results.arrows", "station_results.parquet"}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("files %q, want %q", names, wantNames)
 	}
@@ -221,14 +229,15 @@ func TestExportOnBroker(t *testing.T) {
 	if len(anomalies) != 2 {
 		t.Fatalf("%d anomaly rows, want 2: %+v", len(anomalies), anomalies)
 	}
-	if a := anomalies[0]; a.AnomalyID != "an-gap-1" || a.ProvinceID != "BKK" || len(a.Submissions) != 0 {
+	if a := anomalies[0]; a.AnomalyID != "an-gap-1" || a.ProvinceID != "BKK" {
 		t.Errorf("anomaly 0: %+v", a)
 	}
 	if a := anomalies[1]; a.AnomalyID != "an-arith-1" || a.Code != "ARITH" || a.Severity != "hard" || a.ProvinceID != "CMI" ||
-		a.Message != arith.Message || a.Evidence["sum"] != "510" || a.Evidence["ballots_cast"] != "500" ||
-		!slices.Equal(a.Submissions, []string{"sub-1"}) || !a.DetectedAt.Equal(bkk(18, 10)) {
+		a.StationID != "CMI_1_001" || a.Ballot != pl || !a.DetectedAt.Equal(bkk(18, 10)) {
 		t.Errorf("anomaly 1: %+v", a)
 	}
+	// No volunteer, reviewer, organisation or submission reaches any file, by column or value.
+	checkExportFiles(t, out, secret)
 
 	parties, err := pq.ReadFile[EstimatePartyRow](filepath.Join(out, FileEstimateParties))
 	if err != nil {
@@ -239,7 +248,8 @@ func TestExportOnBroker(t *testing.T) {
 	}
 	if p := parties[0]; p.EstimateID != "e-1805" || p.PartyNo != 31 || p.NameTH != "ก้าวไกล" || p.NameEN != "Move Forward" ||
 		p.ProjectedVotes != 1500 || p.Seats != 50 || p.ShareLo != 0.4 || !p.DataTime.Equal(bkk(18, 5)) || p.SharesState != "estimate" ||
-		p.SeatsState != "estimate" || p.TotalSeats != 51 || p.ConstituencySeats != 1 || p.TotalLo95 != 49 || p.TotalHi90 != 52 || p.LargestProbability != 0.9 {
+		p.SeatsState != "estimate" || p.TotalSeats != 51 || p.ConstituencySeats != 1 || p.TotalLo95 != 49 || p.TotalHi90 != 52 || p.LargestProbability != 0.9 ||
+		p.StationsReported != 2 || p.StationsTotal != 7 || p.EligibleReported != 1220 || p.EligibleTotal != 3600 || p.SeatDraws != 2000 {
 		t.Errorf("party row 0: %+v", p)
 	}
 	if p := parties[2]; p.PartyNo != 7 || p.NameTH != "ภูมิใจไทย" || p.Seats != 10 || p.TotalSeats != 0 || p.SeatsState != "estimate" {
@@ -253,7 +263,7 @@ func TestExportOnBroker(t *testing.T) {
 		t.Fatalf("%d constituency rows, want 1", len(consts))
 	}
 	if k := consts[0]; k.EstimateID != "e-1805" || k.ConstituencyID != "BKK_1" || k.ProvinceID != "BKK" || k.LeaderNo != 1 || k.Call != "leading" ||
-		k.EligibleTotal != 1500 || len(k.Candidates) != 2 ||
+		k.EligibleTotal != 1500 || len(k.Candidates) != 2 || k.SharesState != "estimate" || k.SeatsState != "estimate" ||
 		k.Candidates[0] != (CandidateVotes{1, 200, 600, 0.8, k.Candidates[0].Swing}) || k.Candidates[0].Swing == nil || *k.Candidates[0].Swing != swing ||
 		k.Candidates[1] != (CandidateVotes{2, 150, 450, 0.2, nil}) {
 		t.Errorf("constituency row: %+v", k)
@@ -290,6 +300,7 @@ func TestExportOnBroker(t *testing.T) {
 	}
 
 	checkArrow(t, filepath.Join(out, FileStationResultsArrow), wantStations)
+	checkHistory(t, out)
 
 	// The manifest, and the summary it repeats.
 	raw, err := os.ReadFile(filepath.Join(out, FileManifest))
@@ -300,23 +311,24 @@ func TestExportOnBroker(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	wantRows := map[string]int{FileStationResults: 4, FileAnomalies: 2, FileEstimateParties: 3, FileEstimateConstituencies: 1, FileStationResultsArrow: 4, FileCalls: 2}
+	wantRows := map[string]int{FileStationResults: 4, FileAnomalies: 2, FileEstimateParties: 3, FileEstimateConstituencies: 1, FileStationResultsArrow: 4, FileCalls: 2,
+		FileHistoryParties: 9, FileHistoryConstituencies: 3, FileHistoryPartiesArrow: 9, FileHistoryConstituenciesArrow: 3}
 	for name, n := range wantRows {
 		if m.Rows[name] != n || sum.Rows[name] != n {
 			t.Errorf("rows of %s: manifest %d, summary %d, want %d", name, m.Rows[name], sum.Rows[name], n)
 		}
 	}
-	if m.EstimateID != "e-1805" || !m.DataTime.Equal(bkk(18, 20)) || m.TimeZone != "Asia/Bangkok" || m.TopicPrefix != env.Prefix {
+	if m.EstimateID != "e-1805" || m.Estimates != 3 || !m.DataTime.Equal(bkk(18, 20)) || m.TimeZone != "Asia/Bangkok" || m.TopicPrefix != env.Prefix {
 		t.Errorf("manifest: %+v", m)
 	}
 	if c := m.LogCheckpoint; c == nil || c.Size != 20 || len(c.Cosigners) != 1 || c.RootHash != "root20" {
 		t.Errorf("manifest's log checkpoint %+v, want size 20 with its cosignature", c)
 	}
 	// Read: 8 results (3 + 1 + 1 + a result and its tombstone + 1; the aborted one is never
-	// delivered), 4 anomaly records, 3 estimates, 4 checkpoints, 3 calls; skipped: the record
+	// delivered), 4 anomaly records, 4 estimates, 4 checkpoints, 3 calls; skipped: the record
 	// that is not JSON.
-	if m.RecordsRead != 22 || m.RecordsSkipped != 1 {
-		t.Errorf("manifest read %d skipped %d, want 22 and 1", m.RecordsRead, m.RecordsSkipped)
+	if m.RecordsRead != 23 || m.RecordsSkipped != 1 {
+		t.Errorf("manifest read %d skipped %d, want 23 and 1", m.RecordsRead, m.RecordsSkipped)
 	}
 	// End offsets of the cut: 8 results + the aborted one + its abort marker; 4 anomalies;
 	// 3 estimates; every partition read from 0.
@@ -327,8 +339,8 @@ func TestExportOnBroker(t *testing.T) {
 			t.Errorf("cut %s[%d] starts at %d", c.Topic, c.Partition, c.Start)
 		}
 	}
-	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 3 || ends[cpTopic] != 4 || ends[callsTopic] != 3 || len(ends) != 5 {
-		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 3, checkpoints 4, calls 3", ends)
+	if ends[resultsTopic] != 10 || ends[anomaliesTopic] != 4 || ends[estimatesTopic] != 4 || ends[cpTopic] != 4 || ends[callsTopic] != 3 || len(ends) != 5 {
+		t.Errorf("cut end offsets by topic %v, want results 10, anomalies 4, estimates 4, checkpoints 4, calls 3", ends)
 	}
 
 	// A second export into the same folder takes a new cut, with what afterCut wrote, and
@@ -349,8 +361,10 @@ func TestExportOnBroker(t *testing.T) {
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("second export: station rows %q, want %q", keys, wantKeys)
 	}
-	if _, err := os.Stat(filepath.Join(out, FileStationResultsArrow)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the first export's Arrow file outlived a second export without Arrow: %v", err)
+	for _, name := range []string{FileStationResultsArrow, FileHistoryPartiesArrow, FileHistoryConstituenciesArrow} {
+		if _, err := os.Stat(filepath.Join(out, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the first export's %s outlived a second export without Arrow: %v", name, err)
+		}
 	}
 	raw, err = os.ReadFile(filepath.Join(out, FileManifest))
 	if err != nil {
@@ -360,7 +374,7 @@ func TestExportOnBroker(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.EstimateID != "e-1900" || m.Rows[FileAnomalies] != 3 || m.Rows[FileStationResults] != 5 || !m.DataTime.Equal(bkk(19, 0)) {
+	if m.EstimateID != "e-1900" || m.Estimates != 4 || m.Rows[FileHistoryParties] != 12 || m.Rows[FileAnomalies] != 3 || m.Rows[FileStationResults] != 5 || !m.DataTime.Equal(bkk(19, 0)) {
 		t.Errorf("second manifest: %+v", m)
 	}
 
@@ -381,7 +395,7 @@ func checkStation(t *testing.T, i int, g, w StationRow) {
 		g.Version == w.Version && g.BallotsCast == w.BallotsCast && g.Invalid == w.Invalid && g.NoVote == w.NoVote &&
 		(g.EligibleVoters == nil) == (w.EligibleVoters == nil) && (g.EligibleVoters == nil || *g.EligibleVoters == *w.EligibleVoters) &&
 		slices.Equal(g.Votes, w.Votes) && slices.Equal(g.Anomalies, w.Anomalies) && g.Sources == w.Sources &&
-		g.DecidedBy == w.DecidedBy && g.CountedAt.Equal(w.CountedAt) && g.UpdatedAt.Equal(w.UpdatedAt)
+		g.CountedAt.Equal(w.CountedAt) && g.UpdatedAt.Equal(w.UpdatedAt)
 	if !same {
 		t.Errorf("station row %d:\n got %+v\nwant %+v", i, g, w)
 	}
@@ -401,9 +415,9 @@ func checkArrow(t *testing.T, path string, want []StationRow) {
 		t.Fatal(err)
 	}
 	defer r.Release()
-	ts, ok := r.Schema().Field(17).Type.(*arrow.TimestampType)
-	if !ok || ts.TimeZone != "Asia/Bangkok" || r.Schema().Field(17).Name != "updated_at" {
-		t.Errorf("updated_at field %v", r.Schema().Field(17))
+	ts, ok := r.Schema().Field(16).Type.(*arrow.TimestampType)
+	if !ok || ts.TimeZone != "Asia/Bangkok" || r.Schema().Field(16).Name != "updated_at" {
+		t.Errorf("updated_at field %v", r.Schema().Field(16))
 	}
 	var rows int
 	for r.Next() {
@@ -416,7 +430,7 @@ func checkArrow(t *testing.T, path string, want []StationRow) {
 		voteStruct := votes.ListValues().(*array.Struct)
 		voteNo := voteStruct.Field(0).(*array.Int32)
 		voteN := voteStruct.Field(1).(*array.Int64)
-		updated := rec.Column(17).(*array.Timestamp)
+		updated := rec.Column(16).(*array.Timestamp)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			w := want[rows]
 			if ids.Value(i) != w.StationID || subdistricts.Value(i) != w.Subdistrict || versions.Value(i) != w.Version {

@@ -45,7 +45,7 @@ func FuzzTake(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key string, value []byte, schema string) {
 		rec := &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: []kgo.RecordHeader{
 			{Key: "content-type", Value: []byte("application/json")}, {Key: "schema", Value: []byte(schema)}}}
-		s := &snapshot{results: latestResults{}, anomalies: map[string]*schemas.Anomaly{}}
+		s := newSnapshot()
 		s.take(rec, topic, log)
 		for _, sr := range s.results.Sorted() {
 			row := stationRow(c, sr)

@@ -25,22 +25,32 @@ type snapshot struct {
 	results   latestResults
 	anomalies map[string]*schemas.Anomaly // by anomaly_id: a re-delivered flag is one row
 	estimate  *schemas.Estimate
-	logCP     *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
-	calls     []*schemas.Call     // calls.v1 in topic order
-	cut       []PartitionCut
-	read      int64 // data records read (control records not counted)
-	rejected  int64 // records that could not be decoded, skipped
+	// history holds every estimate read, by estimate_id (a re-published run is one).
+	history  map[string]*schemas.Estimate
+	logCP    *schemas.Checkpoint // the transparency log's newest checkpoint in the cut
+	calls    []*schemas.Call     // calls.v1 in topic order
+	cut      []PartitionCut
+	read     int64 // data records read (control records not counted)
+	rejected int64 // records that could not be decoded, skipped
+}
+
+func newSnapshot() *snapshot {
+	return &snapshot{results: latestResults{}, anomalies: map[string]*schemas.Anomaly{}, history: map[string]*schemas.Estimate{}}
 }
 
 // readCut reads every partition of the topics from its start (estimates: the newest
 // EstimateBacklog records) up to the cut, and stops.
 func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot, error) {
 	results := cfg.TopicPrefix + schemas.TopicStationResults
+	estimates := kafkaread.Topic{Name: cfg.TopicPrefix + schemas.TopicEstimates, Newest: cfg.EstimateBacklog}
+	if cfg.History {
+		estimates.Newest = 0
+	}
 	rd, err := kafkaread.New(kafkaread.Config{
 		Seeds: cfg.Seeds,
 		Topics: []kafkaread.Topic{
 			{Name: cfg.TopicPrefix + schemas.TopicAnomalies},
-			{Name: cfg.TopicPrefix + schemas.TopicEstimates, Newest: cfg.EstimateBacklog},
+			estimates,
 			{Name: results},
 			{Name: cfg.TopicPrefix + schemas.TopicCheckpoints, Newest: cfg.CheckpointBacklog},
 			{Name: cfg.TopicPrefix + schemas.TopicCalls},
@@ -65,7 +75,8 @@ func readCut(ctx context.Context, cfg ExportConfig, log *slog.Logger) (*snapshot
 	if cfg.afterCut != nil {
 		cfg.afterCut()
 	}
-	snap := &snapshot{results: latestResults{}, anomalies: map[string]*schemas.Anomaly{}, cut: rd.Cut()}
+	snap := newSnapshot()
+	snap.cut = rd.Cut()
 	progress := newProgress(cfg.Progress, cfg.ProgressEvery)
 	lastRecord := time.Now()
 	for !rd.CaughtUp() {
@@ -114,6 +125,7 @@ func (s *snapshot) take(rec *kgo.Record, resultsTopic string, log *slog.Logger) 
 		if newerEstimate(m, s.estimate) {
 			s.estimate = m
 		}
+		s.history[m.EstimateID] = m
 	case *schemas.Call:
 		s.calls = append(s.calls, m)
 	case *schemas.Checkpoint:

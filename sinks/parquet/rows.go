@@ -5,15 +5,18 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"votestream/election"
 	"votestream/schemas"
 )
 
-// TimeZone is the zone analysts should show the timestamps in. The files store instants
-// (UTC-adjusted timestamps); the zone is noted in each file's metadata, and Arrow's timestamp
-// type carries it.
+// TimeZone is the zone analysts should show the timestamps in. Parquet timestamps are
+// instants: INT64 milliseconds since the Unix epoch with the TIMESTAMP logical type and
+// isAdjustedToUTC=true (Parquet has no field for a named zone), so a reader converts them to
+// Asia/Bangkok for display; every file's key-value metadata names the zone
+// (votestream.time_zone). Arrow's timestamp type carries the zone itself.
 const TimeZone = "Asia/Bangkok"
 
 // Vote is one entry of a count: candidate_no (constituency ballot) or party_no (party-list)
@@ -38,29 +41,28 @@ type StationRow struct {
 	Invalid        int64  `parquet:"invalid"`
 	NoVote         int64  `parquet:"no_vote"`
 	// EligibleVoters of the station; null when the reference data does not know it.
-	EligibleVoters *int64    `parquet:"eligible_voters,optional"`
-	Votes          []Vote    `parquet:"votes,list"` // sorted by number
-	Anomalies      []string  `parquet:"anomalies,list"`
-	Sources        int32     `parquet:"sources"` // how many reports stand behind the figures
-	DecidedBy      string    `parquet:"decided_by"`
-	CountedAt      time.Time `parquet:"counted_at,timestamp(millisecond:utc)"`
-	UpdatedAt      time.Time `parquet:"updated_at,timestamp(millisecond:utc)"`
+	EligibleVoters *int64   `parquet:"eligible_voters,optional"`
+	Votes          []Vote   `parquet:"votes,list"` // sorted by number
+	Anomalies      []string `parquet:"anomalies,list"`
+	// Sources counts the reports behind the figures; who sent them, and who decided a
+	// disputed count (decided_by), stay in the war room.
+	Sources   int32     `parquet:"sources"`
+	CountedAt time.Time `parquet:"counted_at,timestamp(millisecond:utc)"`
+	UpdatedAt time.Time `parquet:"updated_at,timestamp(millisecond:utc)"`
 }
 
-// AnomalyRow is one row of anomalies.parquet.
+// AnomalyRow is one row of anomalies.parquet: codes only, as in the newsrooms' database. The
+// volunteer, the submissions, the message and the evidence stay in the war room: they name
+// or point at people, and may read as accusations against named poll workers.
 type AnomalyRow struct {
-	AnomalyID      string            `parquet:"anomaly_id"`
-	Code           string            `parquet:"code,dict"`
-	Severity       string            `parquet:"severity,dict"`
-	StationID      string            `parquet:"station_id,dict"`
-	ConstituencyID string            `parquet:"constituency_id,dict"`
-	ProvinceID     string            `parquet:"province_id,dict"`
-	Ballot         string            `parquet:"ballot,dict"`
-	VolunteerID    string            `parquet:"volunteer_id"`
-	Submissions    []string          `parquet:"submissions,list"`
-	Message        string            `parquet:"message"`
-	Evidence       map[string]string `parquet:"evidence"`
-	DetectedAt     time.Time         `parquet:"detected_at,timestamp(millisecond:utc)"`
+	AnomalyID      string    `parquet:"anomaly_id"`
+	Code           string    `parquet:"code,dict"`
+	Severity       string    `parquet:"severity,dict"`
+	StationID      string    `parquet:"station_id,dict"`
+	ConstituencyID string    `parquet:"constituency_id,dict"`
+	ProvinceID     string    `parquet:"province_id,dict"`
+	Ballot         string    `parquet:"ballot,dict"`
+	DetectedAt     time.Time `parquet:"detected_at,timestamp(millisecond:utc)"`
 }
 
 // EstimatePartyRow is one row of estimate_parties.parquet: one party in the latest estimate.
@@ -77,6 +79,15 @@ type EstimatePartyRow struct {
 	ShareLo        float64   `parquet:"share_lo"`
 	ShareHi        float64   `parquet:"share_hi"`
 	Seats          int32     `parquet:"seats"`
+	// The estimate's national coverage: party-list stations and their eligible voters.
+	StationsReported int64 `parquet:"stations_reported"`
+	StationsTotal    int64 `parquet:"stations_total"`
+	EligibleReported int64 `parquet:"eligible_reported"`
+	EligibleTotal    int64 `parquet:"eligible_total"`
+	// PriorityUsed: the priority sample entered the shares. SeatDraws: simulated nights
+	// behind the seat figures (0 without the simulation).
+	PriorityUsed bool  `parquet:"priority_used"`
+	SeatDraws    int32 `parquet:"seat_draws"`
 	// SharesState is the run's: too_early (share, interval, projection and seats withheld,
 	// all 0), estimate or count; "" from an estimator that predates it.
 	SharesState string `parquet:"shares_state,dict"`
@@ -122,6 +133,10 @@ type EstimateConstituencyRow struct {
 	EligibleReported int64            `parquet:"eligible_reported"`
 	EligibleTotal    int64            `parquet:"eligible_total"`
 	Candidates       []CandidateVotes `parquet:"candidates,list"`
+	// The run's publication guard, as on EstimatePartyRow: while shares_state is too_early
+	// the projections are withheld; while seats_state is, the win probabilities are 0.
+	SharesState string `parquet:"shares_state,dict"`
+	SeatsState  string `parquet:"seats_state,dict"`
 }
 
 func provinceOf(c *election.Country, constituencyID string) string {
@@ -139,7 +154,7 @@ func stationRow(c *election.Country, sr *schemas.StationResult) StationRow {
 		Ballot: sr.Ballot, Status: string(sr.Status), Stage: string(sr.Stage), Version: sr.Version,
 		BallotsCast: int64(sr.BallotsCast), Invalid: int64(sr.Invalid), NoVote: int64(sr.NoVote),
 		Votes: make([]Vote, 0, len(sr.Votes)), Anomalies: sr.Anomalies, Sources: int32(len(sr.Sources)),
-		DecidedBy: sr.DecidedBy, CountedAt: sr.CountedAt.UTC(), UpdatedAt: sr.UpdatedAt.UTC(),
+		CountedAt: sr.CountedAt.UTC(), UpdatedAt: sr.UpdatedAt.UTC(),
 	}
 	if row.Anomalies == nil {
 		row.Anomalies = []string{}
@@ -168,8 +183,7 @@ func anomalyRows(c *election.Country, byID map[string]*schemas.Anomaly) []Anomal
 		rows = append(rows, AnomalyRow{
 			AnomalyID: a.AnomalyID, Code: a.Code, Severity: string(a.Severity), StationID: a.StationID,
 			ConstituencyID: a.ConstituencyID, ProvinceID: provinceOf(c, a.ConstituencyID), Ballot: a.Ballot,
-			VolunteerID: a.VolunteerID, Submissions: orEmpty(a.Submissions), Message: a.Message,
-			Evidence: a.Evidence, DetectedAt: a.DetectedAt.UTC(),
+			DetectedAt: a.DetectedAt.UTC(),
 		})
 	}
 	// Analysts read anomalies by station; the id order above only makes ties stable.
@@ -177,13 +191,6 @@ func anomalyRows(c *election.Country, byID map[string]*schemas.Anomaly) []Anomal
 		return cmp.Or(cmp.Compare(a.StationID, b.StationID), a.DetectedAt.Compare(b.DetectedAt))
 	})
 	return rows
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func estimateRows(c *election.Country, e *schemas.Estimate) ([]EstimatePartyRow, []EstimateConstituencyRow) {
@@ -196,6 +203,9 @@ func estimateRows(c *election.Country, e *schemas.Estimate) ([]EstimatePartyRow,
 			EstimateID: e.EstimateID, DataTime: e.DataTime.UTC(), ComputedAt: e.ComputedAt.UTC(),
 			PartyNo: int32(p.PartyNo), CountedVotes: p.CountedVotes, ProjectedVotes: p.ProjectedVotes,
 			Share: p.Share, ShareLo: p.ShareLo, ShareHi: p.ShareHi, Seats: int32(p.Seats),
+			StationsReported: int64(e.StationsReported), StationsTotal: int64(e.StationsTotal),
+			EligibleReported: e.EligibleReported, EligibleTotal: e.EligibleTotal,
+			PriorityUsed: e.PriorityUsed, SeatDraws: int32(e.SeatDraws),
 			SharesState: string(e.SharesState), SeatsState: string(e.SeatsState),
 		}
 		if r := p.SeatRange; r != nil {
@@ -216,13 +226,30 @@ func estimateRows(c *election.Country, e *schemas.Estimate) ([]EstimatePartyRow,
 			LeaderNo: int32(k.LeaderNo), WinProbability: k.WinProbability, Call: string(k.Call),
 			StationsReported: int64(k.StationsReported), StationsTotal: int64(k.StationsTotal),
 			EligibleReported: k.EligibleReported, EligibleTotal: k.EligibleTotal,
-			Candidates: make([]CandidateVotes, 0, len(k.Candidates)),
+			Candidates:  make([]CandidateVotes, 0, len(k.Candidates)),
+			SharesState: string(e.SharesState), SeatsState: string(e.SeatsState),
 		}
 		for _, d := range k.Candidates {
 			row.Candidates = append(row.Candidates, CandidateVotes{CandidateNo: int32(d.CandidateNo), CountedVotes: d.CountedVotes, ProjectedVotes: d.ProjectedVotes,
 				WinProbability: d.WinProbability, Swing: d.Swing})
 		}
 		consts = append(consts, row)
+	}
+	return parties, consts
+}
+
+// historyRows are the rows of every estimate, oldest first (by data time, then computed
+// time, then id): what estimateRows gives for each, one after the other.
+func historyRows(c *election.Country, byID map[string]*schemas.Estimate) ([]EstimatePartyRow, []EstimateConstituencyRow) {
+	ests := slices.Collect(maps.Values(byID))
+	slices.SortFunc(ests, func(a, b *schemas.Estimate) int {
+		return cmp.Or(int(schemas.OrderEstimates(a, b)), strings.Compare(a.EstimateID, b.EstimateID))
+	})
+	var parties []EstimatePartyRow
+	var consts []EstimateConstituencyRow
+	for _, e := range ests {
+		p, k := estimateRows(c, e)
+		parties, consts = append(parties, p...), append(consts, k...)
 	}
 	return parties, consts
 }
