@@ -437,9 +437,15 @@ func TestOverrideNeedsTwoPeople(t *testing.T) {
 		t.Fatalf("second person's approval: %d %+v", st, r)
 	}
 	waitFor(t, "S21 verified with the approved figures", func() bool { return p.status("S21", "constituency") == "verified" })
+	// The status and the review row come from two topics and two sink rounds: wait for the row.
 	var reviewer, reason string
-	row := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT reviewer_id, reason FROM `%s`.reviews WHERE station_id = 'S21'", p.ch.Database))
-	if err := row.Scan(&reviewer, &reason); err != nil || reviewer != "war-room-2" || !strings.Contains(reason, "requested by war-room-1, approved by war-room-2") {
+	var err error
+	waitFor(t, "S21's review row in ClickHouse", func() bool {
+		row := p.ch.Conn.QueryRow(context.Background(), fmt.Sprintf("SELECT reviewer_id, reason FROM `%s`.reviews WHERE station_id = 'S21'", p.ch.Database))
+		err = row.Scan(&reviewer, &reason)
+		return err == nil
+	})
+	if err != nil || reviewer != "war-room-2" || !strings.Contains(reason, "requested by war-room-1, approved by war-room-2") {
 		t.Fatalf("review: %q %q (%v); want war-room-2 with both names in the reason", reviewer, reason, err)
 	}
 }

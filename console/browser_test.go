@@ -52,7 +52,8 @@ func browser(t *testing.T, width, height int) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // the first call starts the browser, for ctx's life
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, tcancel := context.WithTimeout(ctx, 3*time.Minute)
+	// A bound against a hung browser, not a speed check: a loaded 2-core machine took over 3 min.
+	ctx, tcancel := context.WithTimeout(ctx, 6*time.Minute)
 	t.Cleanup(tcancel)
 	return ctx
 }
