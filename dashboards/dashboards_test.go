@@ -89,7 +89,7 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 		live    []live.Query
 	}{
 		{"war room", WarRoom, WarRoomQueries(), WarRoomLiveQueries()},
-		{"constituency", Constituency, ConstituencyQueries(), nil},
+		{"constituency", Constituency, ConstituencyQueries(), ConstituencyLiveQueries()},
 		{"anomalies", Anomalies, nil, AnomaliesLiveQueries()},
 		{"field", Field, FieldQueries(), nil},
 	} {
