@@ -22,13 +22,11 @@ run: build
 test:
 	scripts/test
 
-# The Grafana data source plugin, ready to mount as /var/lib/grafana/plugins/votestream-live-datasource
-# (docker-compose.yml does): plugin.json, the front end and the back end for linux amd64 and arm64.
+# The Grafana data source plugin, ready to load as <plugins path>/votestream-live-datasource:
+# plugin.json, the front end and the back end for linux amd64 and arm64 (the Dockerfile's
+# grafana stage builds the same with the same script).
 plugin:
-	rm -rf $(PLUGIN)/dist && mkdir -p $(PLUGIN)/dist
-	cp -r $(PLUGIN)/src/. $(PLUGIN)/dist/
-	cd $(PLUGIN) && for arch in amd64 arm64; do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags="-s -w" -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
+	GO=$(GO) $(PLUGIN)/build.sh $(PLUGIN)/dist
 
 # Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
 chaos:
