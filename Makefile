@@ -6,7 +6,7 @@ KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 PLUGIN     := dashboards/plugin
 
-.PHONY: build run test chaos bench backtest lint services services-down fuzz clean browser screenshots plugin
+.PHONY: build run test chaos bench backtest lint services services-down fuzz clean browser screenshots plugin dashboards-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -27,6 +27,16 @@ test:
 # grafana stage builds the same with the same script).
 plugin:
 	GO=$(GO) $(PLUGIN)/build.sh $(PLUGIN)/dist
+
+# The dashboards against a live night, short of Grafana (docs/dashboards.md): `votestream up`
+# replays a small simulated night on the real Kafka and ClickHouse, Debian's Prometheus scrapes
+# it with deploy/alerts.yml, every pipeline-health query and alert rule runs on it, every
+# ClickHouse panel on its database. About 2 minutes; not part of `make test`.
+dashboards-check:
+	scripts/services up
+	command -v prometheus >/dev/null || apt-get install -y prometheus
+	eval "$$(scripts/services env | sed 's/^/export /')"; \
+	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_DASHBOARDS_CHECK=1 $(GO) test -count=1 -v -run TestDashboardsOnALiveNight ./dashboards/
 
 # Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
 chaos:

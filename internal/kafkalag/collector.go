@@ -20,7 +20,7 @@ var ErrConfig = errors.New("kafkalag: bad configuration")
 type Config struct {
 	Seeds       []string      // bootstrap brokers; required
 	Groups      []string      // consumer groups to report; at least one
-	TopicPrefix string        // stripped from topic labels, so alerts read the contract's names
+	TopicPrefix string        // only topics under it are reported, stripped of it, so alerts read the contract's names
 	Timeout     time.Duration // longest wait for Kafka within one scrape (default 5 s)
 }
 
@@ -106,6 +106,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.reachable, prometheus.GaugeValue, 1)
 	for _, g := range lags {
 		for topic, tl := range g.Lag.TotalByTopic() {
+			// A group of the same name may also have committed on another topic set of
+			// the cluster (tests, a rehearsal under another prefix): not ours, and its
+			// names could collide with ours once the prefix is stripped.
+			if !strings.HasPrefix(topic, c.cfg.TopicPrefix) {
+				continue
+			}
 			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(tl.Lag),
 				g.Group, strings.TrimPrefix(topic, c.cfg.TopicPrefix))
 		}

@@ -48,6 +48,9 @@ func TestLagOnRealBroker(t *testing.T) {
 	group := env.Prefix + "lagtest"
 	var offs kadm.Offsets
 	offs.Add(kadm.Offset{Topic: topic, Partition: last.Partition, At: last.Offset - 5, LeaderEpoch: -1})
+	// The same group on another topic set (another prefix): not reported.
+	other := testenv.Kafka(t)
+	offs.Add(kadm.Offset{Topic: other.Topic(schemas.TopicSubmissions), Partition: 0, At: 0, LeaderEpoch: -1})
 	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, group, offs); err != nil {
 		t.Fatal(err)
 	}
