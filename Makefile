@@ -31,12 +31,14 @@ plugin:
 # The dashboards against a live night, short of Grafana (docs/dashboards.md): `votestream up`
 # replays a small simulated night on the real Kafka and ClickHouse, Debian's Prometheus scrapes
 # it with deploy/alerts.yml, every pipeline-health query and alert rule runs on it, every
-# ClickHouse panel on its database. About 2 minutes; not part of `make test`.
+# ClickHouse panel on its database; then the live data source reads a second night and
+# answers every live panel. About 2 minutes; not part of `make test`.
 dashboards-check:
 	scripts/services up
 	command -v prometheus >/dev/null || apt-get install -y prometheus
 	eval "$$(scripts/services env | sed 's/^/export /')"; \
-	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_DASHBOARDS_CHECK=1 $(GO) test -count=1 -v -run TestDashboardsOnALiveNight ./dashboards/
+	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_DASHBOARDS_CHECK=1 $(GO) test -count=1 -v -run TestDashboardsOnALiveNight ./dashboards/ && \
+	cd $(PLUGIN) && VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_DASHBOARDS_CHECK=1 $(GO) test -count=1 -v -run TestLivePanelsOnALiveNight .
 
 # Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
 chaos:

@@ -335,37 +335,16 @@ func TestQueryDataFromKafka(t *testing.T) {
 		// Every live panel of the generated dashboards, its target as Grafana sends it: the
 		// front end's applyTemplateVariables has put C2 for $constituency.
 		n := 0
-		for _, file := range []string{"../war-room.json", "../constituency.json", "../anomalies.json"} {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dash struct {
-				Panels []struct {
-					Title   string
-					Targets []json.RawMessage
-				}
-			}
-			if err := json.Unmarshal(raw, &dash); err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
-			for _, p := range dash.Panels {
-				for _, tg := range p.Targets {
-					var ref struct{ Datasource struct{ Type, UID string } }
-					if err := json.Unmarshal(tg, &ref); err != nil || ref.Datasource.Type != live.PluginID {
-						continue
-					}
-					n++
-					tg = json.RawMessage(strings.ReplaceAll(string(tg), `"$constituency"`, `"C2"`))
-					resp, _ := d.QueryData(context.Background(), &backend.QueryDataRequest{
-						PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: ref.Datasource.UID}},
-						Queries:       []backend.DataQuery{{RefID: "A", JSON: tg, TimeRange: backend.TimeRange{From: at(-360), To: at(60)}}},
-					})
-					r := resp.Responses["A"]
-					if r.Error != nil || len(r.Frames) != 1 || r.Frames[0].Rows() == 0 || r.Frames[0].Meta.Channel == "" {
-						t.Errorf("%s panel %q: error %v, frames %v: want one live frame with rows", file, p.Title, r.Error, r.Frames)
-					}
-				}
+		for _, p := range dashboardLivePanels(t) {
+			n++
+			tg := json.RawMessage(strings.ReplaceAll(string(p.target), `"$constituency"`, `"C2"`))
+			resp, _ := d.QueryData(context.Background(), &backend.QueryDataRequest{
+				PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: p.uid}},
+				Queries:       []backend.DataQuery{{RefID: "A", JSON: tg, TimeRange: backend.TimeRange{From: at(-360), To: at(60)}}},
+			})
+			r := resp.Responses["A"]
+			if r.Error != nil || len(r.Frames) != 1 || r.Frames[0].Rows() == 0 || r.Frames[0].Meta.Channel == "" {
+				t.Errorf("%s panel %q: error %v, frames %v: want one live frame with rows", p.file, p.title, r.Error, r.Frames)
 			}
 		}
 		if n == 0 {
@@ -383,6 +362,44 @@ func TestQueryDataFromKafka(t *testing.T) {
 			}
 		}
 	})
+}
+
+// livePanel is one panel target of a generated dashboard on the live data source, as
+// Grafana sends it.
+type livePanel struct {
+	file, title, uid string
+	target           json.RawMessage
+}
+
+// dashboardLivePanels reads every live panel target of the generated dashboards.
+func dashboardLivePanels(t *testing.T) []livePanel {
+	t.Helper()
+	var out []livePanel
+	for _, file := range []string{"../war-room.json", "../constituency.json", "../anomalies.json"} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dash struct {
+			Panels []struct {
+				Title   string
+				Targets []json.RawMessage
+			}
+		}
+		if err := json.Unmarshal(raw, &dash); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, p := range dash.Panels {
+			for _, tg := range p.Targets {
+				var ref struct{ Datasource struct{ Type, UID string } }
+				if err := json.Unmarshal(tg, &ref); err != nil || ref.Datasource.Type != live.PluginID {
+					continue
+				}
+				out = append(out, livePanel{file: file, title: p.Title, uid: ref.Datasource.UID, target: tg})
+			}
+		}
+	}
+	return out
 }
 
 // packets is the SDK's StreamPacketSender for a test: every packet on a channel.
