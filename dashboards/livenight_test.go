@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,12 +39,7 @@ func TestDashboardsOnALiveNight(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	dir := t.TempDir()
 
-	bin := filepath.Join(dir, "votestream")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/votestream")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.VotestreamBinary(t)
 	metrics := testenv.FreeAddr(t)
 	upLog := &testenv.LogBuffer{}
 	up := exec.Command(bin, "up",
@@ -55,8 +49,7 @@ func TestDashboardsOnALiveNight(t *testing.T) {
 		"--listen", testenv.FreeAddr(t), "--feed-listen", testenv.FreeAddr(t),
 		"--console-listen", testenv.FreeAddr(t), "--log-listen", testenv.FreeAddr(t),
 		"--metrics", metrics, "--memory-limit", "1GiB")
-	up.Stdout, up.Stderr = upLog, upLog
-	start(t, up, "votestream up", upLog)
+	testenv.StartCommand(t, up, "votestream up", upLog)
 
 	// Prometheus as deploy/prometheus.yml runs it, at a 5 s pace (a scrape asks Kafka for
 	// the consumer lag, which takes seconds on a loaded machine): the roles under one job
@@ -84,8 +77,7 @@ scrape_configs:
 	promLog := &testenv.LogBuffer{}
 	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	prom.Stdout, prom.Stderr = promLog, promLog
-	start(t, prom, "prometheus", promLog)
+	testenv.StartCommand(t, prom, "prometheus", promLog)
 	p := promClient{base: "http://" + promAddr}
 
 	// The night is flowing once the feed has published an estimate and the sink has written
@@ -208,32 +200,6 @@ scrape_configs:
 			if mustHaveRows[q.Name] && len(rows) == 0 {
 				t.Errorf("query %s: no rows on a live night", q.Name)
 			}
-		}
-	})
-}
-
-// start runs cmd until the test ends, then stops it with SIGINT (the roles drain) and waits.
-func start(t *testing.T, cmd *exec.Cmd, name string, log *testenv.LogBuffer) {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			out := log.String()
-			if len(out) > 4000 {
-				out = out[len(out)-4000:]
-			}
-			t.Logf("%s log (end):\n%s", name, out)
 		}
 	})
 }

@@ -397,13 +397,7 @@ func (n *Night) constituenciesFrame(q live.Query) *data.Frame {
 		}
 		row = append(row, int64(c.LeaderNo))
 		if n.country != nil {
-			leader, party := "", ""
-			if cand, ok := n.country.Candidate(c.ConstituencyID, c.LeaderNo); ok {
-				leader = cand.Name
-				if cand.PartyNo > 0 {
-					party = n.partyName(cand.PartyNo)
-				}
-			}
+			leader, party := n.candidateName(c.ConstituencyID, c.LeaderNo)
 			row = append(row, leader, party)
 		}
 		row = append(row, c.WinProbability, string(c.Call), int64(c.StationsReported), int64(c.StationsTotal))
@@ -461,13 +455,7 @@ func (n *Night) candidatesFrame(q live.Query) *data.Frame {
 		for _, k := range cands {
 			row := []any{c.ConstituencyID, int64(k.CandidateNo)}
 			if n.country != nil {
-				name, party := "", ""
-				if cand, ok := n.country.Candidate(c.ConstituencyID, k.CandidateNo); ok {
-					name = cand.Name
-					if cand.PartyNo > 0 {
-						party = n.partyName(cand.PartyNo)
-					}
-				}
+				name, party := n.candidateName(c.ConstituencyID, k.CandidateNo)
 				row = append(row, name, party)
 			}
 			row = append(row, k.CountedVotes, k.ProjectedVotes, k.WinProbability, c.LeaderNo == k.CandidateNo)
@@ -476,6 +464,18 @@ func (n *Night) candidatesFrame(q live.Query) *data.Frame {
 	}
 	n.noteEstimate(f)
 	return f
+}
+
+// candidateName is a candidate's name and party from the reference data, "" when unknown.
+func (n *Night) candidateName(constituencyID string, no int) (name, party string) {
+	cand, ok := n.country.Candidate(constituencyID, no)
+	if !ok {
+		return "", ""
+	}
+	if cand.PartyNo > 0 {
+		party = n.partyName(cand.PartyNo)
+	}
+	return cand.Name, party
 }
 
 // provinceName is the Thai name of a constituency's province, "" when unknown.

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,12 +29,7 @@ func TestLivePanelsOnALiveNight(t *testing.T) {
 	}
 	env := testenv.Kafka(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "votestream")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/votestream")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.VotestreamBinary(t)
 	// A synthetic country: up's reference data and the data source's reference data folder.
 	ref := filepath.Join(dir, "ref")
 	if out, err := exec.Command(bin, "simulate", "country", "--seed", "1", "--scale", "0.02", "--out", ref).CombinedOutput(); err != nil {
@@ -46,26 +40,7 @@ func TestLivePanelsOnALiveNight(t *testing.T) {
 		"--data", filepath.Join(dir, "up"), "--ref", ref, "--simulate", "--sim-scale", "0.02", "--sim-speed", "300",
 		"--listen", testenv.FreeAddr(t), "--feed-listen", testenv.FreeAddr(t), "--console-listen", testenv.FreeAddr(t),
 		"--log-listen", testenv.FreeAddr(t), "--metrics", "", "--memory-limit", "1GiB")
-	up.Stdout, up.Stderr = upLog, upLog
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- up.Wait() }()
-	t.Cleanup(func() {
-		_ = up.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = up.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			out := upLog.String()
-			t.Logf("votestream up log (end):\n%s", out[max(0, len(out)-3000):])
-		}
-	})
-
+	testenv.StartCommand(t, up, "votestream up", upLog)
 	d := newDatasource(t, fmt.Sprintf(`{"brokers":%q,"topicPrefix":%q,"referenceDir":%q}`,
 		strings.Join(env.Seeds, ","), env.Prefix, ref), nil)
 	waitFor(t, d.src, "a first estimate", func(p Progress) bool { return !p.LatestEstimate.IsZero() })
