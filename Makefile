@@ -6,7 +6,7 @@ KAFKA      ?= 127.0.0.1:29092
 CLICKHOUSE ?= 127.0.0.1:29000
 PLUGIN     := dashboards/plugin
 
-.PHONY: build run test chaos bench backtest lint services services-down fuzz clean browser screenshots plugin
+.PHONY: build run test chaos bench backtest lint services services-down fuzz clean browser screenshots plugin dashboards-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/votestream
@@ -22,13 +22,23 @@ run: build
 test:
 	scripts/test
 
-# The Grafana data source plugin, ready to mount as /var/lib/grafana/plugins/votestream-live-datasource
-# (docker-compose.yml does): plugin.json, the front end and the back end for linux amd64 and arm64.
+# The Grafana data source plugin, ready to load as <plugins path>/votestream-live-datasource:
+# plugin.json, the front end and the back end for linux amd64 and arm64 (the Dockerfile's
+# grafana stage builds the same with the same script).
 plugin:
-	rm -rf $(PLUGIN)/dist && mkdir -p $(PLUGIN)/dist
-	cp -r $(PLUGIN)/src/. $(PLUGIN)/dist/
-	cd $(PLUGIN) && for arch in amd64 arm64; do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags="-s -w" -o dist/gpx_votestream_linux_$$arch ./cmd/gpx_votestream || exit 1; done
+	GO=$(GO) $(PLUGIN)/build.sh $(PLUGIN)/dist
+
+# The dashboards against a live night, short of Grafana (docs/dashboards.md): `votestream up`
+# replays a small simulated night on the real Kafka and ClickHouse, Debian's Prometheus scrapes
+# it with deploy/alerts.yml, every pipeline-health query and alert rule runs on it, every
+# ClickHouse panel on its database; then the live data source reads a second night and
+# answers every live panel. About 2 minutes; not part of `make test`.
+dashboards-check:
+	scripts/services up
+	command -v prometheus >/dev/null || apt-get install -y prometheus
+	eval "$$(scripts/services env | sed 's/^/export /')"; \
+	VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_DASHBOARDS_CHECK=1 $(GO) test -count=1 -v -run TestDashboardsOnALiveNight ./dashboards/ && \
+	cd $(PLUGIN) && VOTESTREAM_REQUIRE_SERVICES=1 VOTESTREAM_DASHBOARDS_CHECK=1 $(GO) test -count=1 -v -run TestLivePanelsOnALiveNight .
 
 # Long fault runs on private 3-broker Kafka clusters (minutes; not part of `make test`).
 chaos:

@@ -41,14 +41,7 @@ func AnomaliesLiveQueries() []live.Query {
 func Anomalies() (dashboard.Dashboard, error) {
 	b := newDashboard(AnomaliesUID, "Open anomalies",
 		"Every anomaly still open, live from Kafka (votestream live data source): counted by code, age and constituency, then listed in full, oldest first.")
-	b.WithVariable(dashboard.NewTextBoxVariableBuilder(ConsoleVariable).
-		Label("Review console").
-		Description("Address of the review console; a station id opens the station there, where a district lead or the war room settles it.").
-		DefaultValue(dashboard.StringOrMap{String: cog.ToPtr(DefaultConsoleURL)}).
-		Current(dashboard.VariableOption{
-			Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultConsoleURL)},
-			Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultConsoleURL)},
-		}))
+	b.WithVariable(consoleVariable())
 	b.WithPanel(barchart.NewPanelBuilder().
 		Id(1).Title("Open anomalies by code").
 		Description("Every code of the catalogue, open flags stacked hard / soft / info. A hard one disputes its result.").
@@ -81,6 +74,18 @@ func Anomalies() (dashboard.Dashboard, error) {
 		OverrideByName("station_id", []dashboard.DynamicConfigValue{consoleLink()}).
 		Height(12).Span(16))
 	return b.Build()
+}
+
+// consoleVariable is the review console's address, for consoleLink.
+func consoleVariable() *dashboard.TextBoxVariableBuilder {
+	return dashboard.NewTextBoxVariableBuilder(ConsoleVariable).
+		Label("Review console").
+		Description("Address of the review console; a station id opens the station there, where a district lead or the war room settles it.").
+		DefaultValue(dashboard.StringOrMap{String: cog.ToPtr(DefaultConsoleURL)}).
+		Current(dashboard.VariableOption{
+			Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultConsoleURL)},
+			Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(DefaultConsoleURL)},
+		})
 }
 
 // consoleLink makes a station cell open the station's page in the review console.

@@ -2,8 +2,11 @@ package dashboards
 
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
+
+	"votestream/dashboards/live"
 )
 
 // ConstituencyUID is the constituency dashboard's uid; the war room links to it with
@@ -125,6 +128,19 @@ LIMIT 200`,
 	}
 )
 
+// The constituency dashboard's live queries (votestream live data source): the front end
+// puts the chosen constituency for $constituency before the query reaches the plugin.
+var (
+	LiveConstituencyProjection = live.Query{QueryType: live.Constituencies, Constituency: "$" + ConstituencyVariable}
+	LiveConstituencyCandidates = live.Query{QueryType: live.Candidates, Constituency: "$" + ConstituencyVariable}
+	LiveConstituencyAnomalies  = live.Query{QueryType: live.Anomalies, Constituency: "$" + ConstituencyVariable}
+)
+
+// ConstituencyLiveQueries lists the constituency dashboard's live queries in panel order.
+func ConstituencyLiveQueries() []live.Query {
+	return []live.Query{LiveConstituencyProjection, LiveConstituencyCandidates, LiveConstituencyAnomalies}
+}
+
 // ConstituencyQueries lists the constituency dashboard's queries: the variable's, then the
 // panels' in order.
 func ConstituencyQueries() []Query {
@@ -137,7 +153,7 @@ func ConstituencyQueries() []Query {
 // Constituency builds the "Constituency" dashboard, one constituency at a time.
 func Constituency() (dashboard.Dashboard, error) {
 	b := newDashboard(ConstituencyUID, "Constituency",
-		"One constituency for its district lead: the projection, stations reported, candidates, anomalies.")
+		"One constituency for its district lead: live on top (projection, candidates, open anomalies, from Kafka through the votestream live data source), then stations reported, counted votes and the anomalies of the time range from ClickHouse.")
 	b.WithVariable(dashboard.NewQueryVariableBuilder(ConstituencyVariable).
 		Label("Constituency").
 		Datasource(datasource()).
@@ -146,6 +162,27 @@ func Constituency() (dashboard.Dashboard, error) {
 		Definition(ConstituencyList.SQL).
 		Refresh(dashboard.VariableRefreshOnDashboardLoad).
 		Sort(dashboard.VariableSortAlphabeticalAsc))
+	b.WithVariable(consoleVariable())
+	b.WithPanel(table.NewPanelBuilder().
+		Id(10).Title("Projection (live)").
+		Description("The latest estimate as it is published: projected leader, win probability, call (too early, leading, likely, called), stations the estimate counts of all.").
+		Datasource(liveDatasource()).WithTarget(NewLiveTarget(LiveConstituencyProjection)).
+		OverrideByName("constituency_id", []dashboard.DynamicConfigValue{hidden()}).
+		Height(5).Span(24))
+	b.WithPanel(table.NewPanelBuilder().
+		Id(11).Title("Candidates (live)").
+		Description("Each candidate in the latest estimate, most projected votes first: votes counted on the stations the estimate counts (not disputed), projected votes and win probability; leader marks the projected winner.").
+		Datasource(liveDatasource()).WithTarget(NewLiveTarget(LiveConstituencyCandidates)).
+		OverrideByName("constituency_id", []dashboard.DynamicConfigValue{hidden()}).
+		Height(9).Span(12))
+	b.WithPanel(table.NewPanelBuilder().
+		Id(12).Title("Open anomalies (live)").
+		Description("Every flag still open on this constituency's stations, oldest first, paged: a station id opens it in the review console, where it is settled.").
+		Datasource(liveDatasource()).WithTarget(NewLiveTarget(LiveConstituencyAnomalies)).
+		Footer(common.NewTableFooterOptionsBuilder().EnablePagination(true)).
+		OverrideByName("constituency_id", []dashboard.DynamicConfigValue{hidden()}).
+		OverrideByName("station_id", []dashboard.DynamicConfigValue{consoleLink()}).
+		Height(9).Span(12))
 	b.WithPanel(table.NewPanelBuilder().
 		Id(1).Title(ConstituencyProjection.Title).
 		Description("Latest estimate: projected leader, win probability and call (too early, leading, likely, called).").

@@ -89,7 +89,7 @@ func TestPanelsRunNamedQueries(t *testing.T) {
 		live    []live.Query
 	}{
 		{"war room", WarRoom, WarRoomQueries(), WarRoomLiveQueries()},
-		{"constituency", Constituency, ConstituencyQueries(), nil},
+		{"constituency", Constituency, ConstituencyQueries(), ConstituencyLiveQueries()},
 		{"anomalies", Anomalies, nil, AnomaliesLiveQueries()},
 		{"field", Field, FieldQueries(), nil},
 	} {
@@ -254,7 +254,9 @@ func provisionedDatasource(t *testing.T) (typ, uid string) {
 }
 
 // TestComposeMountsDashboardsAndPlugin: Grafana in docker-compose.yml sees every generated
-// dashboard (mounted one by one) and the plugin's build, allowed unsigned by its id.
+// dashboard (mounted one by one) and runs the image of the Dockerfile's grafana stage, which
+// builds the plugin with build.sh (as `make plugin` does) into Grafana's plugins path, outside
+// the data volume, and allows it unsigned by its id.
 func TestComposeMountsDashboardsAndPlugin(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
 	if err != nil {
@@ -262,6 +264,7 @@ func TestComposeMountsDashboardsAndPlugin(t *testing.T) {
 	}
 	var doc struct {
 		Services map[string]struct {
+			Build       any               `yaml:"build"` // "." or {context, target}
 			Environment map[string]string `yaml:"environment"`
 			Volumes     []string          `yaml:"volumes"`
 		} `yaml:"services"`
@@ -283,12 +286,75 @@ func TestComposeMountsDashboardsAndPlugin(t *testing.T) {
 			t.Errorf("grafana volumes %v: missing %s", g.Volumes, want)
 		}
 	}
-	if want := "./dashboards/plugin/dist:/var/lib/grafana/plugins/" + live.PluginID + ":ro"; !slices.Contains(g.Volumes, want) {
-		t.Errorf("grafana volumes %v: missing the plugin, %s", g.Volumes, want)
+	for _, v := range g.Volumes {
+		if strings.Contains(v, "/plugins") {
+			t.Errorf("grafana volume %s: the plugin comes with the image, a mount would hide it", v)
+		}
+	}
+	if b, ok := g.Build.(map[string]any); !ok || b["context"] != "." || b["target"] != "grafana" {
+		t.Errorf("grafana build %v: want context . target grafana", g.Build)
 	}
 	if !slices.Contains(strings.Split(g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], ","), live.PluginID) {
 		t.Errorf("GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS = %q: want %s allowed", g.Environment["GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS"], live.PluginID)
 	}
+
+	stages := dockerStages(t)
+	if len(stages) == 0 || stages[len(stages)-1].name == "grafana" || stages[len(stages)-1].name == "plugin" {
+		t.Fatalf("Dockerfile stages %v: the roles' image must stay last (compose's plain `build: .`)", stages)
+	}
+	body := map[string]string{}
+	for _, st := range stages {
+		body[st.name] = st.body
+	}
+	const pluginsPath = "/var/lib/grafana-plugins"
+	for stage, wants := range map[string][]string{
+		"plugin": {"dashboards/plugin/build.sh /out/" + live.PluginID + " "},
+		"grafana": {
+			"GF_PATHS_PLUGINS=" + pluginsPath,
+			"GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS=" + live.PluginID,
+			"COPY --from=plugin --chown=472:0 /out/" + live.PluginID + " " + pluginsPath + "/" + live.PluginID + "\n",
+		},
+	} {
+		b, ok := body[stage]
+		if !ok {
+			t.Errorf("Dockerfile has no stage %s", stage)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(b, w) {
+				t.Errorf("Dockerfile stage %s lacks %q", stage, w)
+			}
+		}
+	}
+	if !strings.HasPrefix(body["grafana"], "FROM grafana/grafana-oss:") {
+		t.Errorf("Dockerfile stage grafana is not built on grafana-oss: %.60s", body["grafana"])
+	}
+}
+
+type dockerStage struct{ name, body string }
+
+// dockerStages splits the Dockerfile at its FROM lines, naming each stage by its AS.
+func dockerStages(t *testing.T) []dockerStage {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []dockerStage
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		if strings.HasPrefix(line, "FROM ") {
+			f := strings.Fields(line)
+			name := ""
+			if len(f) == 4 && strings.EqualFold(f[2], "AS") {
+				name = f[3]
+			}
+			out = append(out, dockerStage{name: name})
+		}
+		if len(out) > 0 {
+			out[len(out)-1].body += line
+		}
+	}
+	return out
 }
 
 // TestPipelinePanels: every pipeline-health panel runs one listed PromQL query, under its

@@ -22,9 +22,11 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/token"
+	"votestream/processors/consolidate"
 	"votestream/processors/estimate"
 	"votestream/schemas"
 	"votestream/simulate"
+	sink "votestream/sinks/clickhouse"
 )
 
 // upEnv is what `votestream up` hands to each role it runs in its process.
@@ -258,6 +260,25 @@ func runUp(ctx context.Context, f upFlags) error {
 			started = append(started, st)
 			env.metrics.MustRegister(st.metrics...)
 		}
+	}
+	// The lag of the committing groups that run, as their own commands export it: the
+	// pipeline-health dashboard and the lag alerts read it (one collector for both: it owns
+	// votestream_kafka_reachable).
+	var groups []string
+	for _, st := range started {
+		switch st.name {
+		case "consolidate":
+			groups = append(groups, consolidate.DefaultConfig().Group)
+		case "sink":
+			groups = append(groups, sink.DefaultConfig().Group)
+		}
+	}
+	if len(groups) > 0 {
+		closeLag, err := registerLag(env.metrics, env.seeds, env.topicPrefix, groups...)
+		if err != nil {
+			return err
+		}
+		defer closeLag()
 	}
 	if f.metrics != "" {
 		fmt.Fprintf(tw, "  metrics\thttp://%s/metrics\n", f.metrics)

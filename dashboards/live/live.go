@@ -39,6 +39,9 @@ const (
 	Statuses QueryType = "statuses"
 	// Constituencies: per constituency, projected leader, win probability and call.
 	Constituencies QueryType = "constituencies"
+	// Candidates: per candidate of the latest estimate, votes counted and projected and win
+	// probability, by constituency (a table; live: replaced on each estimate).
+	Candidates QueryType = "candidates"
 	// Calls: constituencies per call state.
 	Calls QueryType = "calls"
 	// Anomalies: every open anomaly, oldest first, with its age.
@@ -48,7 +51,7 @@ const (
 )
 
 // QueryTypes lists every query type, in the order the query editor offers them.
-var QueryTypes = []QueryType{Shares, Parties, Seats, Reporting, Statuses, Constituencies, Calls, Anomalies, AnomalyCounts}
+var QueryTypes = []QueryType{Shares, Parties, Seats, Reporting, Statuses, Constituencies, Candidates, Calls, Anomalies, AnomalyCounts}
 
 // GroupBy is how AnomalyCounts groups open anomalies.
 type GroupBy string
@@ -72,7 +75,7 @@ type Query struct {
 	GroupBy      GroupBy   `json:"groupBy,omitempty"`      // AnomalyCounts; default code
 	Code         string    `json:"code,omitempty"`         // Anomalies, AnomalyCounts: one anomaly code
 	Severity     string    `json:"severity,omitempty"`     // Anomalies, AnomalyCounts: hard, soft or info
-	Constituency string    `json:"constituency,omitempty"` // Constituencies, Anomalies, AnomalyCounts
+	Constituency string    `json:"constituency,omitempty"` // Constituencies, Candidates, Anomalies, AnomalyCounts
 	Call         string    `json:"call,omitempty"`         // Constituencies: one call state
 }
 
@@ -81,6 +84,7 @@ type Query struct {
 var Params = map[QueryType][]string{
 	Shares:         {"top"},
 	Constituencies: {"constituency", "call"},
+	Candidates:     {"constituency"},
 	Anomalies:      {"code", "severity", "constituency"},
 	AnomalyCounts:  {"groupBy", "code", "severity", "constituency"},
 }

@@ -36,7 +36,12 @@ func estimate(id string, minute int, reported int, shares ...[3]float64) schemas
 		EstimateID: id, DataTime: at(minute), ComputedAt: at(minute).Add(2 * time.Second),
 		StationsReported: reported, StationsTotal: 100, EligibleReported: int64(reported) * 500, EligibleTotal: 50000,
 		Constituencies: []schemas.ConstituencyEstimate{
-			{ConstituencyID: "C2", LeaderNo: 2, WinProbability: 0.7, Call: schemas.CallLeading, StationsReported: 3, StationsTotal: 10},
+			{ConstituencyID: "C2", LeaderNo: 2, WinProbability: 0.7, Call: schemas.CallLeading, StationsReported: 3, StationsTotal: 10,
+				Candidates: []schemas.CandidateEstimate{
+					{CandidateNo: 1, CountedVotes: 300, ProjectedVotes: 900, WinProbability: 0.3},
+					{CandidateNo: 2, CountedVotes: 280, ProjectedVotes: 1000, WinProbability: 0.7},
+					{CandidateNo: 3, CountedVotes: 20, ProjectedVotes: 60},
+				}},
 			{ConstituencyID: "C1", LeaderNo: 1, WinProbability: 0.99, Call: schemas.CallCalled, StationsReported: 10, StationsTotal: 10},
 			{ConstituencyID: "C3", LeaderNo: 0, Call: schemas.CallTooEarly, StationsTotal: 10},
 		},
@@ -282,6 +287,26 @@ func TestQueryDataFromKafka(t *testing.T) {
 		wantColumn(t, f, "call", "too_early", "leading", "likely", "called")
 		wantColumn(t, f, "constituencies", 1, 1, 0, 1)
 	})
+	t.Run("candidates", func(t *testing.T) {
+		f := query(t, d, live.Query{QueryType: live.Candidates, Constituency: "C2"}, time.Time{}, time.Time{})
+		if f.Meta.Channel != "ds/vs-test/candidates/constituency=C2" {
+			t.Errorf("channel %q", f.Meta.Channel)
+		}
+		wantColumn(t, f, "constituency_id", "C2", "C2", "C2")
+		wantColumn(t, f, "candidate_no", 2, 1, 3) // most projected votes first
+		wantColumn(t, f, "counted_votes", 280, 300, 20)
+		wantColumn(t, f, "projected_votes", 1000, 900, 60)
+		wantColumn(t, f, "win_probability", 0.7, 0.3, 0)
+		wantColumn(t, f, "leader", true, false, false)
+		f = query(t, d, live.Query{QueryType: live.Candidates, Constituency: "C3"}, time.Time{}, time.Time{})
+		if f.Rows() != 0 {
+			t.Errorf("C3 (no candidates in the estimate): %d rows", f.Rows())
+		}
+		f = query(t, d, live.Query{QueryType: live.Candidates}, time.Time{}, time.Time{})
+		if f.Rows() != 3 {
+			t.Errorf("every constituency: %d rows, want C2's 3", f.Rows())
+		}
+	})
 	t.Run("anomalies", func(t *testing.T) {
 		f := query(t, d, live.Query{QueryType: live.Anomalies}, time.Time{}, time.Time{})
 		wantColumn(t, f, "anomaly_id", "a-conflict", "a-early") // a-arith closed by S1's version 2
@@ -307,38 +332,19 @@ func TestQueryDataFromKafka(t *testing.T) {
 		wantColumn(t, f, "info", 0, 0, 1, 0, 0)
 	})
 	t.Run("dashboard panels", func(t *testing.T) {
-		// Every live panel of the generated dashboards, its target as Grafana sends it.
+		// Every live panel of the generated dashboards, its target as Grafana sends it: the
+		// front end's applyTemplateVariables has put C2 for $constituency.
 		n := 0
-		for _, file := range []string{"../war-room.json", "../constituency.json", "../anomalies.json"} {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dash struct {
-				Panels []struct {
-					Title   string
-					Targets []json.RawMessage
-				}
-			}
-			if err := json.Unmarshal(raw, &dash); err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
-			for _, p := range dash.Panels {
-				for _, tg := range p.Targets {
-					var ref struct{ Datasource struct{ Type, UID string } }
-					if err := json.Unmarshal(tg, &ref); err != nil || ref.Datasource.Type != live.PluginID {
-						continue
-					}
-					n++
-					resp, _ := d.QueryData(context.Background(), &backend.QueryDataRequest{
-						PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: ref.Datasource.UID}},
-						Queries:       []backend.DataQuery{{RefID: "A", JSON: tg, TimeRange: backend.TimeRange{From: at(-360), To: at(60)}}},
-					})
-					r := resp.Responses["A"]
-					if r.Error != nil || len(r.Frames) != 1 || r.Frames[0].Rows() == 0 || r.Frames[0].Meta.Channel == "" {
-						t.Errorf("%s panel %q: error %v, frames %v: want one live frame with rows", file, p.Title, r.Error, r.Frames)
-					}
-				}
+		for _, p := range dashboardLivePanels(t) {
+			n++
+			tg := json.RawMessage(strings.ReplaceAll(string(p.target), `"$constituency"`, `"C2"`))
+			resp, _ := d.QueryData(context.Background(), &backend.QueryDataRequest{
+				PluginContext: backend.PluginContext{DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: p.uid}},
+				Queries:       []backend.DataQuery{{RefID: "A", JSON: tg, TimeRange: backend.TimeRange{From: at(-360), To: at(60)}}},
+			})
+			r := resp.Responses["A"]
+			if r.Error != nil || len(r.Frames) != 1 || r.Frames[0].Rows() == 0 || r.Frames[0].Meta.Channel == "" {
+				t.Errorf("%s panel %q: error %v, frames %v: want one live frame with rows", p.file, p.title, r.Error, r.Frames)
 			}
 		}
 		if n == 0 {
@@ -356,6 +362,44 @@ func TestQueryDataFromKafka(t *testing.T) {
 			}
 		}
 	})
+}
+
+// livePanel is one panel target of a generated dashboard on the live data source, as
+// Grafana sends it.
+type livePanel struct {
+	file, title, uid string
+	target           json.RawMessage
+}
+
+// dashboardLivePanels reads every live panel target of the generated dashboards.
+func dashboardLivePanels(t *testing.T) []livePanel {
+	t.Helper()
+	var out []livePanel
+	for _, file := range []string{"../war-room.json", "../constituency.json", "../anomalies.json"} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dash struct {
+			Panels []struct {
+				Title   string
+				Targets []json.RawMessage
+			}
+		}
+		if err := json.Unmarshal(raw, &dash); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, p := range dash.Panels {
+			for _, tg := range p.Targets {
+				var ref struct{ Datasource struct{ Type, UID string } }
+				if err := json.Unmarshal(tg, &ref); err != nil || ref.Datasource.Type != live.PluginID {
+					continue
+				}
+				out = append(out, livePanel{file: file, title: p.Title, uid: ref.Datasource.UID, target: tg})
+			}
+		}
+	}
+	return out
 }
 
 // packets is the SDK's StreamPacketSender for a test: every packet on a channel.

@@ -65,6 +65,8 @@ func (n *Night) Frame(q live.Query, w window, now time.Time) (*data.Frame, error
 		f = n.statusesFrame()
 	case live.Constituencies:
 		f = n.constituenciesFrame(q)
+	case live.Candidates:
+		f = n.candidatesFrame(q)
 	case live.Calls:
 		f = n.callsFrame()
 	case live.Anomalies:
@@ -395,13 +397,7 @@ func (n *Night) constituenciesFrame(q live.Query) *data.Frame {
 		}
 		row = append(row, int64(c.LeaderNo))
 		if n.country != nil {
-			leader, party := "", ""
-			if cand, ok := n.country.Candidate(c.ConstituencyID, c.LeaderNo); ok {
-				leader = cand.Name
-				if cand.PartyNo > 0 {
-					party = n.partyName(cand.PartyNo)
-				}
-			}
+			leader, party := n.candidateName(c.ConstituencyID, c.LeaderNo)
 			row = append(row, leader, party)
 		}
 		row = append(row, c.WinProbability, string(c.Call), int64(c.StationsReported), int64(c.StationsTotal))
@@ -409,6 +405,77 @@ func (n *Night) constituenciesFrame(q live.Query) *data.Frame {
 	}
 	n.noteEstimate(f)
 	return f
+}
+
+// candidatesFrame: the latest estimate's candidates, by constituency, most projected votes
+// first: counted votes are those the estimate saw (non-disputed stations up to its data
+// time), so the panel moves with each run.
+func (n *Night) candidatesFrame(q live.Query) *data.Frame {
+	fields := data.Fields{
+		data.NewField("constituency_id", nil, []string{}),
+		data.NewField("candidate_no", nil, []int64{}),
+	}
+	if n.country != nil {
+		fields = append(fields, data.NewField("name", nil, []string{}), data.NewField("party", nil, []string{}))
+	}
+	fields = append(fields,
+		data.NewField("counted_votes", nil, []int64{}),
+		data.NewField("projected_votes", nil, []int64{}),
+		data.NewField("win_probability", nil, []float64{}),
+		data.NewField("leader", nil, []bool{}),
+	)
+	fields[len(fields)-2].Config = &data.FieldConfig{Unit: "percentunit"}
+	f := data.NewFrame("", fields...)
+	if n.latest == nil {
+		n.noteEstimate(f)
+		return f
+	}
+	cs := slices.Clone(n.latest.Constituencies)
+	slices.SortFunc(cs, func(a, b schemas.ConstituencyEstimate) int { return compareStrings(a.ConstituencyID, b.ConstituencyID) })
+	for _, c := range cs {
+		if q.Constituency != "" && c.ConstituencyID != q.Constituency {
+			continue
+		}
+		cands := slices.Clone(c.Candidates)
+		slices.SortFunc(cands, func(a, b schemas.CandidateEstimate) int {
+			if a.ProjectedVotes != b.ProjectedVotes {
+				if a.ProjectedVotes > b.ProjectedVotes {
+					return -1
+				}
+				return 1
+			}
+			if a.CountedVotes != b.CountedVotes {
+				if a.CountedVotes > b.CountedVotes {
+					return -1
+				}
+				return 1
+			}
+			return a.CandidateNo - b.CandidateNo
+		})
+		for _, k := range cands {
+			row := []any{c.ConstituencyID, int64(k.CandidateNo)}
+			if n.country != nil {
+				name, party := n.candidateName(c.ConstituencyID, k.CandidateNo)
+				row = append(row, name, party)
+			}
+			row = append(row, k.CountedVotes, k.ProjectedVotes, k.WinProbability, c.LeaderNo == k.CandidateNo)
+			f.AppendRow(row...)
+		}
+	}
+	n.noteEstimate(f)
+	return f
+}
+
+// candidateName is a candidate's name and party from the reference data, "" when unknown.
+func (n *Night) candidateName(constituencyID string, no int) (name, party string) {
+	cand, ok := n.country.Candidate(constituencyID, no)
+	if !ok {
+		return "", ""
+	}
+	if cand.PartyNo > 0 {
+		party = n.partyName(cand.PartyNo)
+	}
+	return cand.Name, party
 }
 
 // provinceName is the Thai name of a constituency's province, "" when unknown.

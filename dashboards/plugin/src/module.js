@@ -11,10 +11,11 @@ define(['react', '@grafana/data', '@grafana/runtime', '@grafana/ui'], function (
   // The query contract of package dashboards/live; a Go test (dashboards/plugin,
   // TestFrontEndContract) fails when this literal and the Go code disagree.
   var CONTRACT = /* contract */ {
-    "queryTypes": ["shares", "parties", "seats", "reporting", "statuses", "constituencies", "calls", "anomalies", "anomaly_counts"],
+    "queryTypes": ["shares", "parties", "seats", "reporting", "statuses", "constituencies", "candidates", "calls", "anomalies", "anomaly_counts"],
     "params": {
       "shares": ["top"],
       "constituencies": ["constituency", "call"],
+      "candidates": ["constituency"],
       "anomalies": ["code", "severity", "constituency"],
       "anomaly_counts": ["groupBy", "code", "severity", "constituency"]
     },
@@ -31,6 +32,7 @@ define(['react', '@grafana/data', '@grafana/runtime', '@grafana/ui'], function (
     reporting: 'Stations and voters reported (time series)',
     statuses: 'Station results by status (table)',
     constituencies: 'Constituencies: leader, probability, call (table)',
+    candidates: 'Candidates: counted and projected votes (table)',
     calls: 'Constituencies per call state (table)',
     anomalies: 'Open anomalies, oldest first (table)',
     anomaly_counts: 'Open anomalies counted (table)'
