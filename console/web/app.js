@@ -241,8 +241,16 @@ function drawQueue() {
     s.next && !inAreaList() ? h("p", {}, h("button", {class: "act", onclick: moreQueue}, "แสดงเพิ่ม · Show more")) : null,
   ];
   if (overrideState.items.length || overrideState.msg) kids.splice(1, 0, overridesCard());
-  if (me.role === "war_room") kids.push(csvCard());
-  app().replaceChildren(...kids.filter((k) => k != null));
+  // The CSV card stays in place while the rest is redrawn (a live update must not drop the
+  // file just picked, nor the node someone is about to click).
+  const card = me.role === "war_room" ? csvCard() : null;
+  const shownKids = kids.filter((k) => k != null);
+  if (card && card.parentNode === app()) {
+    for (const c of [...app().children]) if (c !== card) c.remove();
+    card.before(...shownKids);
+  } else {
+    app().replaceChildren(...shownKids, ...(card ? [card] : []));
+  }
   const cur = $("#queue li.sel") || $("#areas li.sel");
   if (cur) cur.scrollIntoView({block: "nearest"});
 }
@@ -282,7 +290,15 @@ function overridesCard() {
     h("p", {class: "keys"}, h("kbd", {}, "o"), " เลือกถัดไป next · ", h("kbd", {}, "A"), " อนุมัติ approve · ", h("kbd", {}, "X"), " ปฏิเสธ reject"));
 }
 
+// One card for the page's life: the queue redraws on every live update, and a new card would
+// drop the file the war room member has just picked (and the answer to the last upload).
+let csvCardEl = null;
 function csvCard() {
+  if (!csvCardEl) csvCardEl = makeCSVCard();
+  return csvCardEl;
+}
+
+function makeCSVCard() {
   const file = h("input", {type: "file", id: "csv", accept: ".csv,text/csv"});
   const out = h("div", {id: "csv-out"});
   return h("div", {class: "card"},
