@@ -589,6 +589,7 @@ $("#zoom .zoom-view").addEventListener("wheel", (e) => { e.preventDefault(); zoo
 $("#logout").addEventListener("click", async () => {
   await api("/v1/session", {method: "DELETE"});
   me = null; queueState = freshQueue(); stationState = null; overrideState = {items: [], sel: 0, msg: null};
+  csvCardEl = null; // the next person does not see this one's file or upload answer
   if (stream) { stream.close(); stream = null; }
   location.hash = "#/"; render();
 });
