@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"votestream/election"
+	place "votestream/internal/partition"
 	"votestream/schemas"
 	"votestream/simulate"
 )
@@ -80,12 +79,10 @@ func (n *simNight) rules(t testing.TB) *Rules {
 	return &r
 }
 
-// partitionOf is where franz-go's default partitioner (Kafka's murmur2 of the key) puts a
-// station's records among n partitions, so a run of the Ledger alone sees the same
+// partitionOf is where every producer's partitioner (internal/partition: by constituency)
+// puts a station's records among n partitions, so a run of the Ledger alone sees the same
 // partitions as a run through Kafka.
-func partitionOf(station string, n int) int32 {
-	return int32(kgo.StickyKeyPartitioner(nil).ForTopic("x").Partition(&kgo.Record{Key: []byte(station)}, n))
-}
+func partitionOf(station string, n int) int32 { return place.For(station, n) }
 
 // input decodes a simulated report as the runner would.
 func (r simReport) input(t testing.TB, c *election.Country) (Input, error) {
