@@ -114,6 +114,18 @@ func (n *simNight) runLedgerWith(t testing.TB, partitions int, tweak func(*Rules
 
 func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*Ledger, []Output) {
 	t.Helper()
+	return n.runLedgerPlaced(t, partitions, rules, partitionOf)
+}
+
+// runLedgerBy is runLedger with another placement of stations on partitions.
+func (n *simNight) runLedgerBy(t testing.TB, partitions int, placed func(station string, n int) int32) *Ledger {
+	t.Helper()
+	l, _ := n.runLedgerPlaced(t, partitions, n.rules(t), placed)
+	return l
+}
+
+func (n *simNight) runLedgerPlaced(t testing.TB, partitions int, rules *Rules, placed func(string, int) int32) (*Ledger, []Output) {
+	t.Helper()
 	l := NewLedger(rules)
 	for p := range partitions {
 		l.AddPartition(int32(p))
@@ -121,7 +133,7 @@ func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*
 	var out []Output
 	offsets := make([]int64, partitions)
 	for _, r := range n.reports {
-		p := partitionOf(r.rep.StationID, partitions)
+		p := placed(r.rep.StationID, partitions)
 		l.Advance(p, 0, offsets[p])
 		offsets[p]++
 		in, err := r.input(t, n.country)
