@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"votestream/schemas"
 	"votestream/simulate"
 )
@@ -134,9 +136,7 @@ func TestOutlierSeparability(t *testing.T) {
 		l, _ := n.runLedger(t, 6)
 		whole := finalOutlierZ(l)
 		ws := sweepAt(whole, labels, 0.8)
-		byStation := n.runLedgerBy(t, 6, func(station string, parts int) int32 {
-			return int32(fnv32(station) % uint32(parts))
-		})
+		byStation := n.runLedgerBy(t, 6, placedByStation)
 		split := finalOutlierZ(byStation)
 		ss := sweepAt(split, labels, 0.8)
 		var zs []string
@@ -180,14 +180,10 @@ func TestOutlierSeparability(t *testing.T) {
 	}
 }
 
-// fnv32 is FNV-1a: a placement by station unrelated to the constituency.
-func fnv32(s string) uint32 {
-	h := uint32(2166136261)
-	for i := range len(s) {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
+// placedByStation is the placement before internal/partition: Kafka's default partitioner
+// on the station id, which spreads a constituency over every partition.
+func placedByStation(station string, n int) int32 {
+	return int32(kgo.StickyKeyPartitioner(nil).ForTopic("x").Partition(&kgo.Record{Key: []byte(station)}, n))
 }
 
 // crossBallotZ is, for each station with both ballots judged, the largest |robust z| over its

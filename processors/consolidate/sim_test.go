@@ -103,15 +103,6 @@ func (n *simNight) runLedger(t testing.TB, partitions int) (*Ledger, []Output) {
 	return n.runLedgerRules(t, partitions, n.rules(t))
 }
 
-// runLedgerWith is runLedger with the rules changed by tweak; it returns the outputs.
-func (n *simNight) runLedgerWith(t testing.TB, partitions int, tweak func(*Rules)) []Output {
-	t.Helper()
-	rules := n.rules(t)
-	tweak(rules)
-	_, out := n.runLedgerRules(t, partitions, rules)
-	return out
-}
-
 func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*Ledger, []Output) {
 	t.Helper()
 	return n.runLedgerPlaced(t, partitions, rules, partitionOf)
