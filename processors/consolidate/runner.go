@@ -46,7 +46,7 @@ var errEncode = errors.New("consolidate: encode")
 // neither loses nor duplicates output.
 //
 // Partition p of the three input topics holds the same stations (all are keyed by
-// station_id and partitioned alike), and the range balancer gives partition p of every
+// station_id and placed by constituency, internal/partition), and the range balancer gives partition p of every
 // topic to the same member, so one process owns a station's reports, reviews and official
 // figures together. Its state is rebuilt from those partitions, never from a local file.
 type Consolidator struct {
