@@ -1,12 +1,19 @@
 package consolidate
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"votestream/election"
 	place "votestream/internal/partition"
+	"votestream/internal/testenv"
+	"votestream/schemas"
 )
 
 func TestPlacementCountsMisplacedRecords(t *testing.T) {
@@ -49,4 +56,69 @@ func TestPlacementCountsMisplacedRecords(t *testing.T) {
 	}
 	unknown := placement{country: c, count: func(string) { t.Error("counted before the partition count is known") }}
 	unknown.check("submissions.v1", wrong, "BKK_1_001")
+}
+
+// TestMisplacedRecordEndToEnd: a report produced by a client without the partitioner, on
+// another partition than its constituency's, is consolidated all the same and counted in
+// votestream_consolidate_misplaced_records_total; the ones placed by constituency are not.
+func TestMisplacedRecordEndToEnd(t *testing.T) {
+	env := testenv.Kafka(t)
+	c := testCountry(t)
+	named := *c
+	named.Stations = nil
+	for _, s := range c.Stations {
+		s.ID = s.ConstituencyID + "_" + s.ID
+		named.Stations = append(named.Stations, s)
+	}
+	if err := named.Index(); err != nil {
+		t.Fatal(err)
+	}
+	ballot := string(election.Ballots[0])
+	var placed []*kgo.Record
+	for i, st := range []string{"C1_S01", "C1_S02"} {
+		rep := report(fmt.Sprintf("p%d", i), st, ballot, schemas.StageFinal, fmt.Sprintf("vol-%d", i), "OrgA", 30+i).figs(500, 10, 5, 240, 160, 85).r
+		placed = append(placed, record(t, env, schemas.TopicSubmissions, rep))
+	}
+	produce(t, env, placed)
+	wrong := record(t, env, schemas.TopicSubmissions,
+		report("w1", "C1_S03", ballot, schemas.StageFinal, "vol-9", "OrgB", 40).figs(500, 10, 5, 240, 160, 85).r)
+	wrong.Partition = (place.ForConstituency("C1", 6) + 1) % 6
+	manual := env.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := manual.ProduceSync(ctx, wrong).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testConfig(env, &named, "g", "t")
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
+	stop := start(t, cfg)
+	follow(t, env, func(o *outputLog) bool {
+		got := o.latest()
+		for _, st := range []string{"C1_S01", "C1_S02", "C1_S03"} {
+			if _, ok := got[schemas.StationResultKey(st, ballot)]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var misplaced float64
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "votestream_consolidate_misplaced_records_total" {
+			for _, m := range mf.GetMetric() {
+				misplaced += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if misplaced != 1 {
+		t.Errorf("misplaced records counted: %v, want 1 (the record produced without the partitioner)", misplaced)
+	}
 }
