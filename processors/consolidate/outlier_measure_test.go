@@ -172,6 +172,23 @@ func TestOutlierSeparability(t *testing.T) {
 		for k, z := range whole {
 			comb[k] = math.Hypot(z, cross[k.station])
 		}
+		// A kind the outlier thresholds were not tuned on: the stations of shifted blocks
+		// (BLOCK_SHIFT's own detector looks at the block; one station at a time is the
+		// outliers' view).
+		blockLabels := map[stationBallot]bool{}
+		for _, f := range n.faults {
+			if f.Kind == simulate.FaultBlockShift {
+				blockLabels[stationBallot{f.StationID, ballotIndex(string(f.Ballot))}] = true
+			}
+		}
+		var blockOpen int
+		for k := range blockLabels {
+			if whole[k] > DefaultRules().OutlierZ {
+				blockOpen++
+			}
+		}
+		t.Logf("seed %d: block-shifted ballots (not tuned on): %d above the default z at the end of the night; %s",
+			seed, blockOpen, sweepAt(whole, blockLabels, 0.8))
 		t.Logf("seed %d: %d station ballots judged whole, %d split by station\nwhole constituency: %s\nsplit by station:   %s\nopen at the end of the night at the default z %.0f: %d flags, %d of them labelled\nshare z combined with the cross-ballot z: %s\nlabelled (share |z|, cross-ballot |z|):\n  %s",
 			seed, len(whole), len(split), ws, ss, DefaultRules().OutlierZ, open, openTrue, sweepAt(comb, labels, 0.8), strings.Join(zs, "\n  "))
 		if len(whole) < len(split) || ws.judged < ss.judged {
