@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/partition"
 	"votestream/schemas"
 )
 
@@ -24,10 +25,12 @@ type producer interface {
 
 // newKafkaProducer builds the producer: acks from all in-sync replicas and idempotent writes
 // (franz-go's defaults, stated here so nobody turns them off by accident), a bounded buffer,
-// and the default partitioner, which hashes the key (station_id) like Kafka's own clients.
+// and the constituency partitioner: every station of a constituency on one partition of the
+// report topics (internal/partition), so one consolidator sees the whole constituency.
 func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
+		partition.Opt(),
 		kgo.ClientID("votestream-ingest"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),

@@ -70,6 +70,7 @@ import (
 	"votestream/ingest"
 	"votestream/ingest/token"
 	"votestream/internal/kafkaready"
+	"votestream/internal/partition"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 	"votestream/schemas/provision"
@@ -589,7 +590,7 @@ func reportRecords(w *workload, topic string) ([]*kgo.Record, error) {
 }
 
 func newBareClient(o options, cfg ingest.Config) (*kgo.Client, error) {
-	return kgo.NewClient(kgo.SeedBrokers(o.seeds), kgo.RequiredAcks(kgo.AllISRAcks()),
+	return kgo.NewClient(kgo.SeedBrokers(o.seeds), partition.Opt(), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords), kgo.ProducerLinger(cfg.Linger))
 }
 

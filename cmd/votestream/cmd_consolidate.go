@@ -76,7 +76,7 @@ func rulesFlags(fs *flag.FlagSet, r *consolidate.Rules) {
 	fs.Float64Var(&r.OutlierZ, "outlier-z", r.OutlierZ, "robust z-score above which turnout or a share is an outlier")
 	fs.IntVar(&r.OutlierMinStations, "outlier-min-stations", r.OutlierMinStations, "other final stations a constituency needs before outliers are judged")
 	fs.IntVar(&r.OutlierSubdistrictMin, "outlier-subdistrict-min", r.OutlierSubdistrictMin, "final stations of a subdistrict that make its median the expected turnout and shares")
-	fs.BoolVar(&r.OutlierAcrossPartitions, "outliers-across-partitions", r.OutlierAcrossPartitions, "compare a station with its constituency in every partition held, not only its own (better statistics; a restart may raise a different set of outlier ids)")
+	fs.BoolVar(&r.OutlierAcrossPartitions, "outliers-across-partitions", r.OutlierAcrossPartitions, "compare a station with its constituency in every partition held, not only its own: only for topics not placed by constituency (a restart may then raise a different set of outlier ids)")
 	fs.IntVar(&r.SpreadMaxStations, "spread-max-stations", r.SpreadMaxStations, "distinct stations one volunteer may report before SPREAD")
 	fs.IntVar(&r.BallotGapAbs, "ballot-gap", r.BallotGapAbs, "BALLOT_GAP beyond this many ballots (or --ballot-gap-rel)")
 	fs.Float64Var(&r.BallotGapRel, "ballot-gap-rel", r.BallotGapRel, "BALLOT_GAP beyond this fraction of ballots cast")

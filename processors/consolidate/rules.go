@@ -46,8 +46,9 @@ type Rules struct {
 	// constituency's median is used. Default 8.
 	OutlierSubdistrictMin int
 	// OutlierAcrossPartitions compares a station with its constituency's stations in every
-	// partition the process holds (with one consolidator: the whole constituency) rather
-	// than in its own partition only. The statistics are better, but which flags are raised
+	// partition the process holds rather than in its own partition only. With every
+	// producer placing by constituency (internal/partition) a constituency is in one
+	// partition and this changes nothing; for topics written without it, which flags are raised
 	// and cleared along the way then depends on how the partitions' records interleave, so
 	// a restart or a rebalance may raise a different (never a repeated) set of anomaly ids
 	// than an uninterrupted run (docs/consolidation.md). Default false. CLI:
