@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/election"
 	"votestream/internal/partition"
 	"votestream/schemas"
 )
@@ -30,7 +31,7 @@ type producer interface {
 func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
-		partition.Opt(),
+		partition.OptLookup(stationConstituency(cfg.Country)),
 		kgo.ClientID("votestream-ingest"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
@@ -38,6 +39,18 @@ func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 		// Connection attempts to a dead broker must fail well inside ProduceTimeout.
 		kgo.DialTimeout(min(cfg.ProduceTimeout, 5*time.Second)),
 	}, opts...)...)
+}
+
+// stationConstituency looks a station's constituency up in the reference data, so the
+// partitioner does not depend on the form of station ids.
+func stationConstituency(c *election.Country) func(string) (string, bool) {
+	if c == nil {
+		return nil
+	}
+	return func(id string) (string, bool) {
+		st, ok := c.StationByID(id)
+		return st.ConstituencyID, ok
+	}
 }
 
 // pending is one record on its way to Kafka, or a retry waiting for its first sending.

@@ -59,24 +59,44 @@ func Placed(topic string) bool {
 // Opt is the producer option every client writing to a topic of ByConstituency must carry.
 func Opt() kgo.Opt { return kgo.RecordPartitioner(Partitioner()) }
 
+// OptLookup is Opt for a producer that holds the reference data: lookup gives a station's
+// constituency, so stations whose ids do not carry it (`<constituency_id>_<number>`) are
+// still placed with their constituency; keys lookup does not know fall back to the id's form.
+func OptLookup(lookup func(station string) (constituency string, ok bool)) kgo.Opt {
+	return kgo.RecordPartitioner(PartitionerLookup(lookup))
+}
+
+// PartitionerLookup is Partitioner placing by lookup's constituency where it knows the key.
+func PartitionerLookup(lookup func(station string) (constituency string, ok bool)) kgo.Partitioner {
+	return partitioner{def: kgo.StickyKeyPartitioner(nil), lookup: lookup}
+}
+
 // Partitioner places records of ByConstituency's topics by constituency and every other
 // topic's as franz-go's default partitioner (Kafka's) does.
 func Partitioner() kgo.Partitioner { return partitioner{def: kgo.StickyKeyPartitioner(nil)} }
 
-type partitioner struct{ def kgo.Partitioner }
+type partitioner struct {
+	def    kgo.Partitioner
+	lookup func(string) (string, bool)
+}
 
 func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	if Placed(topic) {
-		return byConstituency{}
+		return byConstituency{lookup: p.lookup}
 	}
 	return p.def.ForTopic(topic)
 }
 
-type byConstituency struct{}
+type byConstituency struct{ lookup func(string) (string, bool) }
 
 func (byConstituency) RequiresConsistency(*kgo.Record) bool { return true }
 
-func (byConstituency) Partition(r *kgo.Record, n int) int {
+func (b byConstituency) Partition(r *kgo.Record, n int) int {
+	if b.lookup != nil {
+		if c, ok := b.lookup(string(r.Key)); ok {
+			return kafkaHash(c, n)
+		}
+	}
 	k := r.Key
 	if i := lastUnderscore(k); i > 0 {
 		k = k[:i]

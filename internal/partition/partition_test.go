@@ -128,3 +128,22 @@ func ExampleFor() {
 	fmt.Println(partition.For("BKK_1_0001", 6) == partition.For("BKK_1_0238", 6), partition.Constituency("BKK_1_0238"))
 	// Output: true BKK_1
 }
+
+// TestLookupPlacesIdsOfAnyForm: with the reference data's lookup, stations whose ids do not
+// carry their constituency land on that constituency's partition; unknown keys fall back to
+// the id's form.
+func TestLookupPlacesIdsOfAnyForm(t *testing.T) {
+	ref := map[string]string{"S01": "C1", "S02": "C1", "S03": "C1", "9001": "C2", "9002": "C2"}
+	lookup := func(id string) (string, bool) { c, ok := ref[id]; return c, ok }
+	tp := partition.PartitionerLookup(lookup).ForTopic(schemas.TopicSubmissions)
+	for _, n := range []int{3, 6, 12} {
+		for id, c := range ref {
+			if got, want := tp.Partition(&kgo.Record{Key: []byte(id)}, n), int(partition.ForConstituency(c, n)); got != want {
+				t.Errorf("%s (constituency %s) of %d partitions: on %d, want %d", id, c, n, got, want)
+			}
+		}
+		if got, want := tp.Partition(&kgo.Record{Key: []byte("BKK_1_0042")}, n), int(partition.For("BKK_1_0042", n)); got != want {
+			t.Errorf("unknown key of %d partitions: on %d, the id's form says %d", n, got, want)
+		}
+	}
+}

@@ -104,7 +104,7 @@ func New(cfg Config) (*Consolidator, error) {
 	c.health, c.kafka = hs, hs.Dependency("kafka")
 	c.placement = placement{country: cfg.Rules.Country, log: c.log, count: func(topic string) { c.m.misplaced.WithLabelValues(topic).Inc() }}
 	if n, ex := misnamedStations(cfg.Rules.Country); n > 0 {
-		c.log.Warn("station ids that do not start with their constituency's id and '_': producers cannot keep them on their constituency's partition",
+		c.log.Warn("station ids that do not start with their constituency's id and '_': ingest places them by the reference data, but a producer without it (a bench, another tool) cannot keep them on their constituency's partition",
 			"stations", n, "example", ex)
 	}
 	return c, nil
