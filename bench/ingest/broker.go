@@ -84,3 +84,30 @@ func procCPU(pid int) time.Duration {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
+
+// procAge is how long ago process pid started, or 0 when unreadable. A broker's JVM compiles
+// its hot paths in its first minutes: a run then measures the broker's warm-up (ingest's CPU
+// per submission 128 µs on a broker a minute old, 70 to 85 µs on the same broker warmed, in
+// the same hour).
+func procAge(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil || len(f) < 20 {
+		return 0
+	}
+	start, _ := strconv.ParseInt(f[19], 10, 64) // starttime, ticks after boot
+	u := strings.Fields(string(up))
+	if len(u) == 0 {
+		return 0
+	}
+	secs, _ := strconv.ParseFloat(u[0], 64)
+	return time.Duration(secs*float64(time.Second)) - time.Duration(start)*10*time.Millisecond
+}

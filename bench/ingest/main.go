@@ -515,6 +515,10 @@ func run(o options) error {
 		}
 		defer floor.stop()
 		broker := brokerPID(o.seeds)
+		if age := procAge(broker); broker != 0 && age < 5*time.Minute {
+			fmt.Fprintf(os.Stderr, "# the broker (pid %d) started %s ago: its JVM may still be compiling its hot paths, so ingest's figures are low (issue 18 asks for a broker warmed for two minutes)\n",
+				broker, age.Round(time.Second))
+		}
 		// Ingest and the floor alternate, so a change in the machine's load between two
 		// windows moves one round's ratio, not every ratio; the medians are printed.
 		var tps, cpus, brokers, floorTPs, floorCPUs, ratios []float64
