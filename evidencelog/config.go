@@ -19,7 +19,8 @@ type Config struct {
 	// TopicPrefix is prepended to every topic name. Default "".
 	TopicPrefix string
 	// Group is the consumer group whose committed offsets say how far the log has read.
-	// Default "votestream-evidencelog".
+	// Default "votestream-evidencelog"; cmd/votestream gives
+	// schemas.ConsumerGroup(TopicPrefix, "evidencelog").
 	Group string
 	// Topics are the topics logged (without prefix), each with its leaf (see Sources).
 	// Default: every topic of Sources.

@@ -12,6 +12,7 @@ import (
 
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
+	"votestream/schemas"
 )
 
 func init() {
@@ -34,7 +35,7 @@ func init() {
 				cfg.WitnessURLs = append(cfg.WitnessURLs, v)
 				return nil
 			})
-			fs.StringVar(&cfg.Group, "group", cfg.Group, "Kafka consumer group")
+			rf.groupFlag(fs, "evidencelog", "Kafka consumer group")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP address of the log's public files and proofs; empty serves nothing")
 			fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a checkpoint is signed while the log grows")
 			fs.UintVar(&cfg.BatchMaxSize, "batch", cfg.BatchMaxSize, "most leaves handed to Tessera in one batch (everything read while the previous batch was written, up to this)")
@@ -63,7 +64,7 @@ func init() {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix = rf.seeds(), rf.topicPrefix()
+				cfg.Seeds, cfg.TopicPrefix, cfg.Group = rf.seeds(), rf.topicPrefix(), rf.consumerGroup()
 				s3Parsed()
 				cfg.ClickHouseAddr, cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHousePassword = cf.addr, cf.database, cf.user, cf.password
 				pc, err := time.Parse(time.RFC3339, *pollsClose)
@@ -84,6 +85,7 @@ func init() {
 	upRoles = append(upRoles, upRole{name: "evidencelog", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := evidencelog.DefaultConfig()
 		cfg.Seeds, cfg.TopicPrefix, cfg.Listen = env.seeds, env.topicPrefix, env.logListen
+		cfg.Group = schemas.ConsumerGroup(env.topicPrefix, "evidencelog")
 		cfg.Dir = filepath.Join(env.dataDir, "evidencelog")
 		cfg.KeyFile = filepath.Join(env.dataDir, "evidencelog.key")
 		if err := upLogKey(cfg.KeyFile); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/schemas"
 )
 
 // roleFlags are the flags every role that reads Kafka against the reference data shares:
@@ -18,6 +19,8 @@ type roleFlags struct {
 	kafka   kafkaFlags
 	ref     string
 	metrics string
+	group   string // --group; "" is the role's default, derived from --topic-prefix
+	role    string // the role named in the default group (groupFlag)
 }
 
 // register declares the flags; metricsAddr "" declares no --metrics (a one-shot command,
@@ -40,6 +43,21 @@ func (r *roleFlags) seeds() []string { return r.kafka.seedList() }
 
 // topicPrefix returns --topic-prefix.
 func (r *roleFlags) topicPrefix() string { return r.kafka.topicPrefix }
+
+// groupFlag declares --group for role: by default schemas.ConsumerGroup(--topic-prefix,
+// role), so runs under other prefixes on one broker never share a group.
+func (r *roleFlags) groupFlag(fs *flag.FlagSet, role, help string) {
+	r.role = role
+	fs.StringVar(&r.group, "group", "", help+" (default "+schemas.ConsumerGroup("<topic-prefix>", role)+")")
+}
+
+// consumerGroup returns --group, or the role's default under --topic-prefix.
+func (r *roleFlags) consumerGroup() string {
+	if r.group != "" {
+		return r.group
+	}
+	return schemas.ConsumerGroup(r.topicPrefix(), r.role)
+}
 
 // country loads --ref.
 func (r *roleFlags) country() (*election.Country, error) { return loadCountry(r.ref) }

@@ -20,7 +20,8 @@ type Config struct {
 	// Default "".
 	TopicPrefix string
 	// Group is the consumer group; every consolidator of one deployment shares it and the
-	// partitions are divided among them. Default "votestream-consolidate".
+	// partitions are divided among them. Default "votestream-consolidate"; cmd/votestream
+	// gives schemas.ConsumerGroup(TopicPrefix, "consolidate").
 	Group string
 	// TransactionalID must differ between the processes of a group and should stay the same
 	// across restarts of one process: the broker then aborts a crashed process's open
