@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/ingest/s3store"
+	"votestream/internal/confcheck"
 	"votestream/schemas"
 )
 
@@ -117,9 +118,7 @@ var ErrConfig = errors.New("evidencelog: invalid config")
 
 // Validate reports the first missing or contradictory setting.
 func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case len(c.Seeds) == 0:
 		return bad("no Kafka seed brokers")

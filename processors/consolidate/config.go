@@ -2,13 +2,14 @@ package consolidate
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"votestream/internal/confcheck"
 )
 
 // Config is everything `votestream consolidate` can be told. Start from DefaultConfig; set
@@ -81,9 +82,7 @@ var ErrBadConfig = ErrConfig
 
 // Validate checks the config, the rules included.
 func (c *Config) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case len(c.Seeds) == 0:
 		return bad("no Kafka seed brokers")
