@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"votestream/processors/consolidate"
 	"votestream/schemas"
@@ -79,14 +78,7 @@ func transactionalID(group string) (string, error) {
 
 // rulesFlags maps the consolidation thresholds onto flags.
 func rulesFlags(fs *flag.FlagSet, r *consolidate.Rules) {
-	fs.Func("polls-close", "when polls closed, RFC 3339 (default "+r.PollsClose.Format(time.RFC3339)+")", func(s string) error {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return err
-		}
-		r.PollsClose = t
-		return nil
-	})
+	pollsCloseFlag(fs, &r.PollsClose, "when polls closed")
 	fs.DurationVar(&r.EarlyTolerance, "early-tolerance", r.EarlyTolerance, "allowance for phone clocks before EARLY")
 	fs.Float64Var(&r.OutlierZ, "outlier-z", r.OutlierZ, "robust z-score above which turnout or a share is an outlier")
 	fs.IntVar(&r.OutlierMinStations, "outlier-min-stations", r.OutlierMinStations, "other final stations a constituency needs before outliers are judged")

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
@@ -47,7 +46,7 @@ func init() {
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read for the photos of station pages")
 			s3Parsed := evidenceS3Flags(fs, &cfg.EvidenceS3, "read station pages' photos from ingest's S3-compatible bucket (host:port) instead of --evidence-dir (read access is enough)")
 			fs.StringVar(&cfg.TakedownFile, "takedowns", "", "file of photos withdrawn from station pages, one `sha256:<hex> reason` a line, re-read when it changes")
-			pollsClose := fs.String("polls-close", cfg.PollsClose.Format(time.RFC3339), "when station pages open to the public (RFC 3339)")
+			pollsCloseFlag(fs, &cfg.PollsClose, "when station pages open to the public")
 			origin := fs.String("origin", "", "keygen: the log's name, first line of its checkpoints")
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 && args[0] == "keygen" {
@@ -67,11 +66,6 @@ func init() {
 				cfg.Seeds, cfg.TopicPrefix, cfg.Group = rf.seeds(), rf.topicPrefix(), rf.consumerGroup()
 				s3Parsed()
 				cfg.ClickHouseAddr, cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHousePassword = cf.addr, cf.database, cf.user, cf.password
-				pc, err := time.Parse(time.RFC3339, *pollsClose)
-				if err != nil {
-					return fmt.Errorf("%w: --polls-close %q: want RFC 3339, e.g. 2023-05-14T17:00:00+07:00", errUsage, *pollsClose)
-				}
-				cfg.PollsClose = pc
 				reg := newRegistry()
 				cfg.Registerer = reg
 				l, err := evidencelog.New(cfg)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,6 +80,19 @@ func (r *roleFlags) start(args []string) (*election.Country, *prometheus.Registr
 // withMetricsReady).
 func (r *roleFlags) serveReady(ctx context.Context, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
 	return withMetricsReady(ctx, r.metrics, reg, ready, role)
+}
+
+// pollsCloseFlag declares --polls-close onto t (its default shown): an RFC 3339 time or an
+// election day, 17:00 Thai time (election.ParsePollsClose). what says what the time does.
+func pollsCloseFlag(fs *flag.FlagSet, t *time.Time, what string) {
+	fs.Func("polls-close", what+": RFC 3339, or an election day (17:00 Thai time) (default "+t.Format(time.RFC3339)+")", func(s string) error {
+		v, err := election.ParsePollsClose(s)
+		if err != nil {
+			return err
+		}
+		*t = v
+		return nil
+	})
 }
 
 // configError makes a role constructor's invalid-config error (matching errConfig) a usage
