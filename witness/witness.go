@@ -29,6 +29,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"votestream/evidencelog/tlog"
+	"votestream/internal/confcheck"
 	"votestream/internal/httpserve"
 )
 
@@ -70,17 +71,18 @@ var ErrConfig = errors.New("witness: invalid config")
 
 // Validate reports the first missing or contradictory setting.
 func (c Config) Validate() error {
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case c.LogURL == "":
-		return fmt.Errorf("%w: no log URL", ErrConfig)
+		return bad("no log URL")
 	case c.LogKeysFile == "":
-		return fmt.Errorf("%w: no file of the log's public keys", ErrConfig)
+		return bad("no file of the log's public keys")
 	case c.KeyFile == "":
-		return fmt.Errorf("%w: no witness key file (create one with `votestream witness keygen`)", ErrConfig)
+		return bad("no witness key file (create one with `votestream witness keygen`)")
 	case c.StateFile == "":
-		return fmt.Errorf("%w: no state file", ErrConfig)
+		return bad("no state file")
 	case c.Interval < 100*time.Millisecond:
-		return fmt.Errorf("%w: interval %v: want at least 100ms", ErrConfig, c.Interval)
+		return bad("interval %v: want at least 100ms", c.Interval)
 	}
 	return nil
 }
