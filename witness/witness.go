@@ -29,7 +29,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"votestream/evidencelog/tlog"
-	"votestream/internal/confcheck"
 	"votestream/internal/httpserve"
 )
 
@@ -71,18 +70,17 @@ var ErrConfig = errors.New("witness: invalid config")
 
 // Validate reports the first missing or contradictory setting.
 func (c Config) Validate() error {
-	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case c.LogURL == "":
-		return bad("no log URL")
+		return fmt.Errorf("%w: no log URL", ErrConfig)
 	case c.LogKeysFile == "":
-		return bad("no file of the log's public keys")
+		return fmt.Errorf("%w: no file of the log's public keys", ErrConfig)
 	case c.KeyFile == "":
-		return bad("no witness key file (create one with `votestream witness keygen`)")
+		return fmt.Errorf("%w: no witness key file (create one with `votestream witness keygen`)", ErrConfig)
 	case c.StateFile == "":
-		return bad("no state file")
+		return fmt.Errorf("%w: no state file", ErrConfig)
 	case c.Interval < 100*time.Millisecond:
-		return bad("interval %v: want at least 100ms", c.Interval)
+		return fmt.Errorf("%w: interval %v: want at least 100ms", ErrConfig, c.Interval)
 	}
 	return nil
 }
