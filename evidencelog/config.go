@@ -97,7 +97,7 @@ type Config struct {
 // need setting.
 func DefaultConfig() Config {
 	return Config{
-		Group:              "votestream-evidencelog",
+		Group:              schemas.ConsumerGroup("", "evidencelog"),
 		Dir:                "var/evidencelog",
 		CheckpointInterval: time.Second,
 		BatchMaxSize:       16384,

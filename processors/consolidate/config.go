@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/internal/confcheck"
+	"votestream/schemas"
 )
 
 // Config is everything `votestream consolidate` can be told. Start from DefaultConfig; set
@@ -59,7 +60,7 @@ func DefaultConfig() Config {
 	if err != nil || host == "" {
 		host = "localhost"
 	}
-	const group = "votestream-consolidate"
+	group := schemas.ConsumerGroup("", "consolidate")
 	return Config{
 		Group:              group,
 		TransactionalID:    group + "-" + host,
