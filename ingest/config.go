@@ -10,6 +10,7 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/internal/confcheck"
 )
 
 // Spread policies: what ingest does with a submission for a station outside the volunteer's
@@ -178,9 +179,7 @@ var ErrConfig = errors.New("ingest: invalid config")
 // Validate reports the first contradiction or out-of-range value. The token key file is
 // checked by New, which may receive the keyring by option instead.
 func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case c.Listen == "":
 		return bad("empty listen address")

@@ -2,10 +2,10 @@ package consolidate
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"votestream/election"
+	"votestream/internal/confcheck"
 )
 
 // BangkokTime is Asia/Bangkok (UTC+7, no daylight saving). A fixed zone keeps the rules
@@ -117,9 +117,7 @@ var ErrBadRules = errors.New("consolidate: bad rules")
 
 // Validate checks every threshold and that the Country is indexed.
 func (r *Rules) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadRules}, a...)...)
-	}
+	bad := confcheck.Bad(ErrBadRules)
 	switch {
 	case r.Country == nil:
 		return bad("no Country")
