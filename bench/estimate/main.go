@@ -56,6 +56,7 @@ func main() {
 	baseline := flag.String("baseline", "", "with -seeds: comma-separated previous-election variants to replay each night with (none, "+strings.Join(baselineKinds(), ", ")+"), printing a comparison table; empty: none only, the usual tables")
 	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
 	generator := flag.String("generator", "simulate", "with -seeds: where the nights come from: simulate, or realnight (the second generator; -scenarios then names its orders: all, "+strings.Join(realnight.Orders(), ", ")+"; -baseline none,previous)")
+	writeDir := flag.String("write", "", "with -generator realnight: also write each night (reference data, results with report times, previous/ baseline) into DIR/<order>-<seed>")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -69,7 +70,7 @@ func main() {
 			variants = strings.Split(*baseline, ",")
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, writeDir: *writeDir}
 		if err := run.realnightRun(orders, variants); err != nil {
 			log.Fatal(err)
 		}
@@ -119,6 +120,7 @@ type backtestRun struct {
 	verbose, md bool
 	workers     int
 	guardWidth  float64
+	writeDir    string // -generator realnight: write each night here too
 }
 
 type night struct {

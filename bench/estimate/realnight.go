@@ -117,6 +117,16 @@ func (b backtestRun) realnightOne(nt night, variants []string) (map[string]*esti
 	if err != nil {
 		return nil, err
 	}
+	if b.writeDir != "" {
+		// The night as `votestream backtest --ref D --results D --baseline D/previous` reads it.
+		dir := filepath.Join(b.writeDir, fmt.Sprintf("%s-%d", nt.scenario, nt.seed))
+		if err := n.Write(dir); err != nil {
+			return nil, err
+		}
+		if err := n.Previous().Write(filepath.Join(dir, "previous")); err != nil {
+			return nil, err
+		}
+	}
 	out := map[string]*estimate.BacktestTable{}
 	for _, v := range variants {
 		bc := estimate.DefaultBacktestConfig()
