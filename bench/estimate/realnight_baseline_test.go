@@ -12,7 +12,9 @@ import (
 // and closed ids left out, every party but the new one matched by name across the
 // renumbering, candidates mapped to parties.
 func TestRealnightPreviousMatches(t *testing.T) {
-	n, err := realnight.New(realnight.Config{Seed: 5, Scale: 0.2, Order: realnight.OrderRandom})
+	cfg := realnight.DefaultConfig()
+	cfg.Seed, cfg.Scale, cfg.Order = 5, 0.2, realnight.OrderRandom
+	n, err := realnight.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
