@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"votestream/schemas"
 	"votestream/schemas/chtable"
+	"votestream/schemas/kgorecord"
 )
 
 // sampleValues are records as consolidate and ingest write them, and a few as they could
@@ -201,6 +204,44 @@ func sameRow(t *testing.T, value []byte, got, want []any) {
 		}
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Fatalf("%q: column %d is %#v, chtable has %#v", value, i, got[i], want[i])
+		}
+	}
+}
+
+// plainSchema takes only envelopes schemas.RecordSchema reads the same way.
+func TestPlainSchema(t *testing.T) {
+	h := func(kv ...string) []kgo.RecordHeader {
+		var out []kgo.RecordHeader
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, kgo.RecordHeader{Key: kv[i], Value: []byte(kv[i+1])})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		headers []kgo.RecordHeader
+		plain   bool
+	}{
+		{h("content-type", "application/json", "schema", "report.v1"), true},
+		{h("schema", "station-result.v1", "flags", "SPREAD", "content-type", "application/json"), true},
+		{h("content-type", "application/json", "schema", "anomaly.v1"), false},
+		{h("content-type", "application/json", "schema", "report.v1.2"), false},
+		{h("content-type", "application/json", "schema", "report.v1", "schema", "anomaly.v1"), false},
+		{h("content-type", "application/json", "Schema", "anomaly.v1", "schema", "report.v1"), false},
+		{h("Content-Type", "text/plain", "content-type", "application/json", "schema", "report.v1"), false},
+		{h("content-type", "application/json; charset=utf-8", "schema", "report.v1"), false},
+		{h("schema", "report.v1"), false},
+		{h("content-type", "application/json"), false},
+	} {
+		name, ok := plainSchema(c.headers)
+		if ok != c.plain {
+			t.Errorf("%v: plain %v, want %v", c.headers, ok, c.plain)
+		}
+		if !ok {
+			continue
+		}
+		want, err := schemas.RecordSchema(kgorecord.FromHeaders(c.headers))
+		if err != nil || want != name {
+			t.Errorf("%v: plain schema %q, RecordSchema %q (%v)", c.headers, name, want, err)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -323,9 +324,12 @@ type fastRows struct {
 
 // decode adds r's row to b's columns if the fast reader takes it, and reports whether it did.
 func (f *fastRows) decode(b *round, r *kgo.Record) bool {
-	name, err := schemas.RecordSchema(kgorecord.FromHeaders(r.Headers))
-	if err != nil {
-		return false
+	name, ok := plainSchema(r.Headers)
+	if !ok {
+		var err error
+		if name, err = schemas.RecordSchema(kgorecord.FromHeaders(r.Headers)); err != nil {
+			return false
+		}
 	}
 	// The row's strings share the value's bytes rather than copying them: franz-go never
 	// reuses a record's Value unless the client is given pools (kgo.WithPools), which the
@@ -344,6 +348,40 @@ func (f *fastRows) decode(b *round, r *kgo.Record) bool {
 		}
 	}
 	return false
+}
+
+// plainSchema returns the schema of a record whose envelope is exactly what our producers
+// write (one "content-type: application/json", one "schema: NAME.vN" header, in those
+// spellings), without the allocations of schemas.RecordSchema; ok is false for any other
+// envelope, which RecordSchema then reads (it agrees on the plain ones: TestPlainSchema).
+func plainSchema(headers []kgo.RecordHeader) (name string, ok bool) {
+	var json bool
+	for _, h := range headers {
+		switch h.Key {
+		case schemas.HeaderContentType:
+			if json || string(h.Value) != schemas.ContentTypeJSON {
+				return "", false
+			}
+			json = true
+		case schemas.HeaderSchema:
+			if name != "" {
+				return "", false
+			}
+			switch string(h.Value) {
+			case schemas.SchemaStationResult:
+				name = schemas.SchemaStationResult
+			case schemas.SchemaReport:
+				name = schemas.SchemaReport
+			default:
+				return "", false
+			}
+		default:
+			if strings.EqualFold(h.Key, schemas.HeaderContentType) || strings.EqualFold(h.Key, schemas.HeaderSchema) {
+				return "", false
+			}
+		}
+	}
+	return name, json && name != ""
 }
 
 // storeRound writes a decoded round: one insert per table, then its dead letters.
