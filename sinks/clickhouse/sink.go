@@ -293,7 +293,16 @@ func (s *Sink) Run(ctx context.Context) error {
 
 // decode turns records into rows by table, and the records it cannot into dead letters.
 func (s *Sink) decode(b *round, records []*kgo.Record) {
-	fast := fastRows{hint: len(records)}
+	var fast fastRows
+	results, reports := s.cfg.TopicPrefix+schemas.TopicStationResults, s.cfg.TopicPrefix+schemas.TopicSubmissions
+	for _, r := range records {
+		switch r.Topic {
+		case results:
+			fast.results++
+		case reports:
+			fast.reports++
+		}
+	}
 	for _, r := range records {
 		b.offset(r)
 		if fast.decode(b, r) {
@@ -316,10 +325,12 @@ func (s *Sink) decode(b *round, records []*kgo.Record) {
 
 // fastRows is the fast reader's scratch for one poll (fastdecode.go).
 type fastRows struct {
-	hint   int // the poll's records: room for the columns made
-	result resultRow
-	report reportRow
-	arena  arena
+	// The poll's records of each topic: room for the columns made, so that a poll's
+	// columns neither grow nor hold room for the other table's rows.
+	results, reports int
+	result           resultRow
+	report           reportRow
+	arena            arena
 }
 
 // decode adds r's row to b's columns if the fast reader takes it, and reports whether it did.
@@ -338,12 +349,12 @@ func (f *fastRows) decode(b *round, r *kgo.Record) bool {
 	switch name {
 	case schemas.SchemaStationResult:
 		if decodeResult(value, &f.result, &f.arena) {
-			b.results(f.hint).add(&f.result)
+			b.results(f.results).add(&f.result)
 			return true
 		}
 	case schemas.SchemaReport:
 		if decodeReport(value, &f.report, &f.arena) {
-			b.reports(f.hint).add(&f.report)
+			b.reports(f.reports).add(&f.report)
 			return true
 		}
 	}
