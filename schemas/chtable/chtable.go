@@ -490,6 +490,10 @@ func voteArrays(m map[string]int) ([]uint16, []uint32, error) {
 	return nos, votes, nil
 }
 
+// DateTime is t as a DateTime column stores it (see dateTime), for a writer that builds
+// columns itself.
+func DateTime(t time.Time) time.Time { return dateTime(t) }
+
 // dateTime clamps a time into DateTime's range (1970 to 2105): a zero time.Time, which
 // means "not set", is stored as 1970-01-01 rather than wrapping around.
 func dateTime(t time.Time) time.Time {

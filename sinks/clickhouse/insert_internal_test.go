@@ -53,10 +53,10 @@ func probeSink(t *testing.T, timeout time.Duration) (*Sink, *watchedConn, *teste
 	return &Sink{cfg: cfg, log: log, conn: wc, health: hs, kafka: hs.Dependency("kafka"), clickhouse: hs.Dependency("clickhouse")}, wc, env
 }
 
-func probeRows(n int) *chtable.Rows {
-	rows := &chtable.Rows{Table: probeTable}
+func probeRows(n int) *genericRows {
+	rows := &genericRows{chtable.Rows{Table: probeTable}}
 	for i := range n {
-		rows.Rows = append(rows.Rows, []any{uint32(i)})
+		rows.Rows.Rows = append(rows.Rows.Rows, []any{uint32(i)})
 	}
 	return rows
 }

@@ -31,15 +31,23 @@ import (
 
 // round is what one insert round stores.
 type round struct {
-	tables  map[string]*chtable.Rows
-	order   []string // tables in the order first seen
+	tables  map[tableKey]tableRows
+	order   []tableKey // tables in the order first seen
 	dead    []*kgo.Record
 	offsets map[string]map[int32]kgo.EpochOffset // the next offset to read, per partition
 	records int
 }
 
+// tableKey names one insert of a round: a table's rows held column by column (the fast
+// reader's) and its rows held as chtable builds them (every other record of that table)
+// are two inserts.
+type tableKey struct {
+	name    string
+	columns bool
+}
+
 func newRound() *round {
-	return &round{tables: map[string]*chtable.Rows{}, offsets: map[string]map[int32]kgo.EpochOffset{}}
+	return &round{tables: map[tableKey]tableRows{}, offsets: map[string]map[int32]kgo.EpochOffset{}}
 }
 
 // offset notes that r is part of the round.
@@ -59,20 +67,44 @@ func (b *round) setOffset(topic string, p int32, o kgo.EpochOffset) {
 	}
 }
 
-func (b *round) add(rs chtable.Rows) {
-	t, ok := b.tables[rs.Table.Name]
-	if !ok {
-		t = &chtable.Rows{Table: rs.Table}
-		b.tables[rs.Table.Name] = t
-		b.order = append(b.order, rs.Table.Name)
+// add appends rows to their table's insert; rows is the round's from then on.
+func (b *round) add(rows tableRows) {
+	_, columns := rows.(*genericRows)
+	k := tableKey{rows.table().Name, !columns}
+	if t, ok := b.tables[k]; ok {
+		t.merge(rows)
+		return
 	}
-	t.Rows = append(t.Rows, rs.Rows...)
+	b.tables[k] = rows
+	b.order = append(b.order, k)
+}
+
+// results returns the round's station_results columns, made on first use with room for n rows.
+func (b *round) results(n int) *resultColumns {
+	k := tableKey{chtable.StationResults.Name, true}
+	if t, ok := b.tables[k]; ok {
+		return t.(*resultColumns)
+	}
+	c := newResultColumns(n)
+	b.add(c)
+	return c
+}
+
+// reports returns the round's submissions columns, made on first use with room for n rows.
+func (b *round) reports(n int) *reportColumns {
+	k := tableKey{chtable.Submissions.Name, true}
+	if t, ok := b.tables[k]; ok {
+		return t.(*reportColumns)
+	}
+	c := newReportColumns(n)
+	b.add(c)
+	return c
 }
 
 // merge appends o, polled after b, to b.
 func (b *round) merge(o *round) {
-	for _, name := range o.order {
-		b.add(*o.tables[name])
+	for _, k := range o.order {
+		b.add(o.tables[k])
 	}
 	b.dead = append(b.dead, o.dead...)
 	for topic, ps := range o.offsets {

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -15,22 +16,29 @@ func TestRoundMerge(t *testing.T) {
 	first, second := newRound(), newRound()
 	first.offset(&kgo.Record{Topic: "t", Partition: 0, Offset: 7, LeaderEpoch: 1})
 	first.offset(&kgo.Record{Topic: "t", Partition: 1, Offset: 3, LeaderEpoch: 1})
-	first.add(chtable.Rows{Table: ta, Rows: [][]any{{1}, {2}}})
+	first.add(&genericRows{chtable.Rows{Table: ta, Rows: [][]any{{1}, {2}}}})
+	first.results(1).add(&resultRow{stationID: "S1"})
 	second.offset(&kgo.Record{Topic: "t", Partition: 0, Offset: 8, LeaderEpoch: 1})
 	second.offset(&kgo.Record{Topic: "u", Partition: 0, Offset: 0, LeaderEpoch: 2})
-	second.add(chtable.Rows{Table: tb, Rows: [][]any{{9}}})
-	second.add(chtable.Rows{Table: ta, Rows: [][]any{{3}}})
+	second.add(&genericRows{chtable.Rows{Table: tb, Rows: [][]any{{9}}}})
+	second.add(&genericRows{chtable.Rows{Table: ta, Rows: [][]any{{3}}}})
+	second.results(1).add(&resultRow{stationID: "S2"})
+	second.add(&genericRows{chtable.Rows{Table: chtable.StationResults, Rows: [][]any{{"S3"}}}})
 	second.dead = append(second.dead, &kgo.Record{Topic: "dl"})
 	first.merge(second)
 
 	if first.records != 4 {
 		t.Errorf("records %d, want 4", first.records)
 	}
-	if got := first.order; len(got) != 2 || got[0] != "a" || got[1] != "b" {
-		t.Errorf("table order %v, want [a b]", got)
+	wantOrder := []tableKey{{"a", false}, {"station_results", true}, {"b", false}, {"station_results", false}}
+	if got := first.order; !slices.Equal(got, wantOrder) {
+		t.Errorf("inserts %v, want %v (columns and rows of one table apart)", got, wantOrder)
 	}
-	if rows := first.tables["a"].Rows; len(rows) != 3 || rows[0][0] != 1 || rows[2][0] != 3 {
+	if rows := first.tables[tableKey{"a", false}].(*genericRows).Rows.Rows; len(rows) != 3 || rows[0][0] != 1 || rows[2][0] != 3 {
 		t.Errorf("rows of a %v, want [[1] [2] [3]]", rows)
+	}
+	if got := first.results(0).stationID; !slices.Equal(got, []string{"S1", "S2"}) {
+		t.Errorf("station_results columns hold %v, want [S1 S2]", got)
 	}
 	if len(first.dead) != 1 {
 		t.Errorf("%d dead letters, want 1", len(first.dead))

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -291,8 +293,21 @@ func (s *Sink) Run(ctx context.Context) error {
 
 // decode turns records into rows by table, and the records it cannot into dead letters.
 func (s *Sink) decode(b *round, records []*kgo.Record) {
+	var fast fastRows
+	results, reports := s.cfg.TopicPrefix+schemas.TopicStationResults, s.cfg.TopicPrefix+schemas.TopicSubmissions
+	for _, r := range records {
+		switch r.Topic {
+		case results:
+			fast.results++
+		case reports:
+			fast.reports++
+		}
+	}
 	for _, r := range records {
 		b.offset(r)
+		if fast.decode(b, r) {
+			continue
+		}
 		msg, err := kgorecord.DecodeAny(r)
 		var rows []chtable.Rows
 		if err == nil {
@@ -303,15 +318,87 @@ func (s *Sink) decode(b *round, records []*kgo.Record) {
 			continue
 		}
 		for _, rs := range rows {
-			b.add(rs)
+			b.add(&genericRows{rs})
 		}
 	}
 }
 
+// fastRows is the fast reader's scratch for one poll (fastdecode.go).
+type fastRows struct {
+	// The poll's records of each topic: room for the columns made, so that a poll's
+	// columns neither grow nor hold room for the other table's rows.
+	results, reports int
+	result           resultRow
+	report           reportRow
+	arena            arena
+}
+
+// decode adds r's row to b's columns if the fast reader takes it, and reports whether it did.
+func (f *fastRows) decode(b *round, r *kgo.Record) bool {
+	name, ok := plainSchema(r.Headers)
+	if !ok {
+		var err error
+		if name, err = schemas.RecordSchema(kgorecord.FromHeaders(r.Headers)); err != nil {
+			return false
+		}
+	}
+	// The row's strings share the value's bytes rather than copying them: franz-go never
+	// reuses a record's Value unless the client is given pools (kgo.WithPools), which the
+	// sink is not, and nothing writes to it.
+	value := unsafe.String(unsafe.SliceData(r.Value), len(r.Value))
+	switch name {
+	case schemas.SchemaStationResult:
+		if decodeResult(value, &f.result, &f.arena) {
+			b.results(f.results).add(&f.result)
+			return true
+		}
+	case schemas.SchemaReport:
+		if decodeReport(value, &f.report, &f.arena) {
+			b.reports(f.reports).add(&f.report)
+			return true
+		}
+	}
+	return false
+}
+
+// plainSchema returns the schema of a record whose envelope is exactly what our producers
+// write (one "content-type: application/json", one "schema: NAME.vN" header, in those
+// spellings), without the allocations of schemas.RecordSchema; ok is false for any other
+// envelope, which RecordSchema then reads (it agrees on the plain ones: TestPlainSchema).
+func plainSchema(headers []kgo.RecordHeader) (name string, ok bool) {
+	var json bool
+	for _, h := range headers {
+		switch h.Key {
+		case schemas.HeaderContentType:
+			if json || string(h.Value) != schemas.ContentTypeJSON {
+				return "", false
+			}
+			json = true
+		case schemas.HeaderSchema:
+			if name != "" {
+				return "", false
+			}
+			switch string(h.Value) {
+			case schemas.SchemaStationResult:
+				name = schemas.SchemaStationResult
+			case schemas.SchemaReport:
+				name = schemas.SchemaReport
+			default:
+				return "", false
+			}
+		default:
+			if strings.EqualFold(h.Key, schemas.HeaderContentType) || strings.EqualFold(h.Key, schemas.HeaderSchema) {
+				return "", false
+			}
+		}
+	}
+	return name, json && name != ""
+}
+
 // storeRound writes a decoded round: one insert per table, then its dead letters.
 func (s *Sink) storeRound(ctx context.Context, b *round) error {
-	for _, name := range b.order {
-		if err := s.insert(ctx, b.tables[name]); err != nil {
+	for _, k := range b.order {
+		if err := s.insert(ctx, b.tables[k]); err != nil {
 			return err
 		}
 	}
@@ -336,23 +423,23 @@ var insertCurve = backoff.Exponential(200*time.Millisecond, 10*time.Second)
 // insert stores rows, waiting for a ClickHouse that does not answer for as long as it
 // takes, and giving up after InsertAttempts refusals (the server answered with an error
 // that is not about its own load).
-func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
+func (s *Sink) insert(ctx context.Context, rows tableRows) error {
 	refusals := 0
 	err := s.clickhouse.Wait(ctx, insertCurve, func(ctx context.Context) error {
 		start := time.Now()
 		err := s.insertOnce(ctx, rows)
 		if err == nil {
-			s.metrics().insertSecs.WithLabelValues(rows.Table.Name).Observe(time.Since(start).Seconds())
-			s.metrics().rows.WithLabelValues(rows.Table.Name).Add(float64(len(rows.Rows)))
+			s.metrics().insertSecs.WithLabelValues(rows.table().Name).Observe(time.Since(start).Seconds())
+			s.metrics().rows.WithLabelValues(rows.table().Name).Add(float64(rows.len()))
 			return nil
 		}
 		if ctx.Err() != nil {
 			return err
 		}
-		s.metrics().insertErrs.WithLabelValues(rows.Table.Name).Inc()
+		s.metrics().insertErrs.WithLabelValues(rows.table().Name).Inc()
 		if refused(err) {
 			refusals++
-			s.log.Warn("insert refused", "table", rows.Table.Name, "rows", len(rows.Rows), "refusal", refusals, "of", s.cfg.InsertAttempts, "err", err)
+			s.log.Warn("insert refused", "table", rows.table().Name, "rows", rows.len(), "refusal", refusals, "of", s.cfg.InsertAttempts, "err", err)
 			if refusals >= s.cfg.InsertAttempts {
 				return backoff.Permanent(fmt.Errorf("refused %d times: %w", refusals, err))
 			}
@@ -360,7 +447,7 @@ func (s *Sink) insert(ctx context.Context, rows *chtable.Rows) error {
 		return err
 	})
 	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("sink: insert %d rows into %s: %w", len(rows.Rows), rows.Table.Name, err)
+		return fmt.Errorf("sink: insert %d rows into %s: %w", rows.len(), rows.table().Name, err)
 	}
 	// On a stop the offsets stay uncommitted and the rows come again.
 	return err
@@ -392,7 +479,7 @@ func refused(err error) bool {
 	return true
 }
 
-func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) (err error) {
+func (s *Sink) insertOnce(ctx context.Context, rows tableRows) (err error) {
 	bctx, disarm := batchContext(ctx, s.cfg.InsertTimeout)
 	defer disarm()
 	defer func() {
@@ -401,15 +488,13 @@ func (s *Sink) insertOnce(ctx context.Context, rows *chtable.Rows) (err error) {
 			err = fmt.Errorf("%w: %w", context.Cause(bctx), err)
 		}
 	}()
-	batch, err := s.conn.PrepareBatch(bctx, rows.Table.InsertQuery(""))
+	batch, err := s.conn.PrepareBatch(bctx, rows.table().InsertQuery(""))
 	if err != nil {
 		return err
 	}
-	for i, row := range rows.Rows {
-		if err := batch.Append(row...); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("row %d: %w", i, err)
-		}
+	if err := rows.appendTo(batch); err != nil {
+		_ = batch.Abort()
+		return err
 	}
 	return batch.Send()
 }
