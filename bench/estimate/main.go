@@ -15,6 +15,11 @@
 // nights at a time (-workers), and prints per scenario the pooled table by stage of the
 // night: the figures docs/estimation.md records. With -seeds and -baseline none,good,misleading
 // it replays each night once per previous-election variant and prints one comparison table.
+//
+// With -seeds and -generator realnight the nights come from the second generator
+// (simulate/realnight) instead: -scenarios names its reporting orders (all: every one),
+// -baseline none, previous or both (the default), and the goals and per-band tables are
+// printed per (order, baseline).
 package main
 
 import (
@@ -34,6 +39,7 @@ import (
 	"votestream/processors/estimate"
 	"votestream/schemas"
 	"votestream/simulate"
+	"votestream/simulate/realnight"
 )
 
 func main() {
@@ -49,9 +55,30 @@ func main() {
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
 	baseline := flag.String("baseline", "", "with -seeds: comma-separated previous-election variants to replay each night with (none, "+strings.Join(baselineKinds(), ", ")+"), printing a comparison table; empty: none only, the usual tables")
 	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
+	generator := flag.String("generator", "simulate", "with -seeds: where the nights come from: simulate, or realnight (the second generator; -scenarios then names its orders: all, "+strings.Join(realnight.Orders(), ", ")+"; -baseline none,previous)")
+	writeDir := flag.String("write", "", "with -generator realnight: also write each night (reference data, results with report times, previous/ baseline) into DIR/<order>-<seed>")
 	flag.Parse()
 	log.SetFlags(0)
 
+	if *seeds > 0 && *generator == "realnight" {
+		orders := realnight.Orders()
+		if *scens != simulate.ScenarioDefault && *scens != "all" {
+			orders = strings.Split(*scens, ",")
+		}
+		variants := realnightVariants
+		if *baseline != "" {
+			variants = strings.Split(*baseline, ",")
+		}
+		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, writeDir: *writeDir}
+		if err := run.realnightRun(orders, variants); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *generator != "simulate" {
+		log.Fatalf("unknown -generator %q (want simulate or realnight; realnight needs -seeds)", *generator)
+	}
 	if *seeds > 0 {
 		names := strings.Split(*scens, ",")
 		if *scens == "all" {
@@ -93,6 +120,7 @@ type backtestRun struct {
 	verbose, md bool
 	workers     int
 	guardWidth  float64
+	writeDir    string // -generator realnight: write each night here too
 }
 
 type night struct {
