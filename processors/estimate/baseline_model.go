@@ -220,23 +220,7 @@ func (a *baselineAdj) shareVariance(variance, share []float64) {
 	if a == nil {
 		return
 	}
-	rc := a.rc
-	g := make([]float64, rc.K)
-	for h, st := range rc.l.strata {
-		for j, k := range rc.l.options(rc.bs.ballot, st.cons) {
-			g[k] += a.g[rc.bs.optOff[h]+j]
-		}
-	}
-	var all float64
-	own := make([]float64, rc.K)
-	for k := range own {
-		own[k] = g[k] * g[k] * a.vg[k]
-		all += own[k]
-	}
-	for k := range variance {
-		p := share[k]
-		variance[k] += max(0, own[k]*(1-2*p)+p*p*all)
-	}
+	addShareVariance(variance, share, a.rc.sumByKey(a.g), a.vg)
 }
 
 // pairVariance is the variance γ's uncertainty adds to the projected lead of option x over

@@ -206,3 +206,32 @@ func (rc *ratioCalc) pairVariance(c, a, b int, sigma2 func(h int) float64) float
 	}
 	return variance + rc.kindPairVariance(c, a, b, ga[levelGroup], gb[levelGroup]) + rc.classPairVariance(ka, kb, clsA, clsB)
 }
+
+// addShareVariance adds to variance[k], the variance of z_k = votes_k - p_k·valid votes, the
+// uncertainty of one slope per key that moves every stratum of that key together (the size
+// slopes, size.go; the baseline's γ, baseline_model.go): g[k] is the derivative of key k's
+// projected total by its slope and v[k] the slope's variance. Slope j moves z_k by
+// g_j·δ_j·(1{j=k} - p_k); slopes of different keys are taken as independent.
+func addShareVariance(variance, share, g, v []float64) {
+	var all float64
+	own := make([]float64, len(g))
+	for k := range g {
+		own[k] = g[k] * g[k] * v[k]
+		all += own[k]
+	}
+	for k := range variance {
+		p := share[k]
+		variance[k] += max(0, own[k]*(1-2*p)+p*p*all)
+	}
+}
+
+// sumByKey adds up a per stratum-option quantity over every stratum, per key.
+func (rc *ratioCalc) sumByKey(perOption []float64) []float64 {
+	out := make([]float64, rc.K)
+	for h, st := range rc.l.strata {
+		for j, k := range rc.l.options(rc.bs.ballot, st.cons) {
+			out[k] += perOption[rc.bs.optOff[h]+j]
+		}
+	}
+	return out
+}
