@@ -10,7 +10,7 @@ import (
 	"votestream/election"
 )
 
-// widthsAt feeds the first fifth of the night in report order to an estimator (with the
+// estimateAtFifth feeds the first fifth of the night in report order to an estimator (with the
 // baseline b, or none) and returns the published estimate.
 func estimateAtFifth(t *testing.T, c *election.Country, r *election.Results, b *Baseline) Result {
 	t.Helper()
