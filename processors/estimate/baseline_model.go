@@ -49,6 +49,12 @@ type baselineAdj struct {
 	g          []float64
 	gamma, vg  []float64
 	correction []float64 // per stratum-option c, for tests and docs
+	// levelFactor (per level below the nation, per key) and scatter (per key) are what the
+	// hold-out check multiplied the departures' and the stations' variances by
+	// (baseline_error.go).
+	levelFactor [nLevels][]float64
+	scatter     []float64
+	contrast    []float64 // per key, on the kinds' and size classes' terms
 }
 
 // baselineAdjust moves rc's ratios (already computed) by the baseline; nil without one.
@@ -112,9 +118,16 @@ func (e *Estimator) baselineAdjust(rc *ratioCalc) *baselineAdj {
 		adj.vg[k] = max(vg, va[k])
 	}
 
+	var xuAll, xubAll float64
 	for h, st := range l.strata {
 		xu := rc.unreported(h)
 		xub := bl.xAll[bi][h] - float64(sh.x[h]) // still out, with a baseline
+		if xu > 0 && xub > 0 {
+			xuAll += xu
+			xubAll += min(xub, xu)
+		} else {
+			xuAll += max(xu, 0)
+		}
 		if xu <= 0 || xub <= 0 {
 			continue
 		}
@@ -133,6 +146,9 @@ func (e *Estimator) baselineAdjust(rc *ratioCalc) *baselineAdj {
 			f := 1 + adj.gamma[k]*d
 			rc.r[i] *= min(max(f, 1/baselineMaxShift), baselineMaxShift)
 		}
+	}
+	if xuAll > 0 {
+		adj.narrow(adj.holdOut(src), adj.scatterRatio(bl, bi, src), adj.contrastRatio(src), xubAll/xuAll)
 	}
 	return adj
 }
@@ -204,23 +220,7 @@ func (a *baselineAdj) shareVariance(variance, share []float64) {
 	if a == nil {
 		return
 	}
-	rc := a.rc
-	g := make([]float64, rc.K)
-	for h, st := range rc.l.strata {
-		for j, k := range rc.l.options(rc.bs.ballot, st.cons) {
-			g[k] += a.g[rc.bs.optOff[h]+j]
-		}
-	}
-	var all float64
-	own := make([]float64, rc.K)
-	for k := range own {
-		own[k] = g[k] * g[k] * a.vg[k]
-		all += own[k]
-	}
-	for k := range variance {
-		p := share[k]
-		variance[k] += max(0, own[k]*(1-2*p)+p*p*all)
-	}
+	addShareVariance(variance, share, a.rc.sumByKey(a.g), a.vg)
 }
 
 // pairVariance is the variance γ's uncertainty adds to the projected lead of option x over

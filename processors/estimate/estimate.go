@@ -369,6 +369,7 @@ func (e *Estimator) modelVariance(rc *ratioCalc, bla *baselineAdj, share []float
 			if bs.n[h] >= 2 {
 				sigma2 = (sc.ssr(h, k) + nu*sc.pool[k]) / (dfh + nu)
 			}
+			sigma2 *= bla.scatterFactor(k) // around the baseline's prediction (baseline_error.go)
 			v := sigma2*xu + own[k]*(1-2*p) + p*p*ownSum
 			if x > 0 {
 				w := 1 - rc.sb[off+k]
@@ -632,8 +633,9 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 				cDF += float64(max(bs.n[h]-1, 0))
 			}
 			cPool := (cSSR + nu*fb) / (cDF + nu)
+			sf := max(bla.scatterFactor(kl), bla.scatterFactor(kj)) // baseline_error.go
 			sigma2 := func(h int) float64 {
-				return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
+				return sf * (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
 			}
 			variance := rc.pairVariance(c, lead, j, sigma2)
 			// Reporting-order drift of the two parties' candidates (drift.go).

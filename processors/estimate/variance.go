@@ -116,29 +116,21 @@ func (g *groupAcc) addShareVariance(variance, lean, p []float64) {
 		clear(coh)
 		clear(diag)
 		for u := range len(acc) / K {
-			var sum float64
 			for k := range K {
 				x := acc[u*K+k]
 				part[k] = x * x * g.b(lv, u, k) * tau[k]
-				sum += part[k]
 				coh[k] += math.Sqrt(part[k])
 				diag[k] += part[k]
 			}
-			for k := range K {
-				variance[k] += part[k]*(1-2*p[k]) + p[k]*p[k]*sum
-			}
+			addOwnShareVariance(variance, p, part)
 		}
 		if rho <= 0 || lv > levelProvince {
 			continue
 		}
-		var sum float64
 		for k := range K {
 			part[k] = rho * max(coh[k]*coh[k]-diag[k], 0)
-			sum += part[k]
 		}
-		for k := range K {
-			lean[k] += part[k]*(1-2*p[k]) + p[k]*p[k]*sum
-		}
+		addOwnShareVariance(lean, p, part)
 	}
 }
 
@@ -205,4 +197,41 @@ func (rc *ratioCalc) pairVariance(c, a, b int, sigma2 func(h int) float64) float
 		}
 	}
 	return variance + rc.kindPairVariance(c, a, b, ga[levelGroup], gb[levelGroup]) + rc.classPairVariance(ka, kb, clsA, clsB)
+}
+
+// addShareVariance adds to variance[k], the variance of z_k = votes_k - p_k·valid votes, the
+// uncertainty of one slope per key that moves every stratum of that key together (the size
+// slopes, size.go; the baseline's γ, baseline_model.go): g[k] is the derivative of key k's
+// projected total by its slope and v[k] the slope's variance.
+func addShareVariance(variance, share, g, v []float64) {
+	own := make([]float64, len(g))
+	for k := range g {
+		own[k] = g[k] * g[k] * v[k]
+	}
+	addOwnShareVariance(variance, share, own)
+}
+
+// addOwnShareVariance adds to variance[k] what independent errors of each key's projected
+// votes, own[j] the variance of key j's, do to z_k = votes_k - p_k·valid votes: key j's
+// error moves z_k by (1{j=k} - p_k) times itself.
+func addOwnShareVariance(variance, share, own []float64) {
+	var all float64
+	for _, o := range own {
+		all += o
+	}
+	for k := range variance {
+		p := share[k]
+		variance[k] += max(0, own[k]*(1-2*p)+p*p*all)
+	}
+}
+
+// sumByKey adds up a per stratum-option quantity over every stratum, per key.
+func (rc *ratioCalc) sumByKey(perOption []float64) []float64 {
+	out := make([]float64, rc.K)
+	for h, st := range rc.l.strata {
+		for j, k := range rc.l.options(rc.bs.ballot, st.cons) {
+			out[k] += perOption[rc.bs.optOff[h]+j]
+		}
+	}
+	return out
 }
