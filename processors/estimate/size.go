@@ -241,15 +241,10 @@ func (rc *ratioCalc) sizeShareVariance(variance, share []float64) {
 			g0[k] += gr[i] * ss.rw[i]
 		}
 	}
-	var all float64
 	for k := range K {
 		own[k] += g0[k] * g0[k] * ss.v0[k]
-		all += own[k]
 	}
-	for k := range variance {
-		p := share[k]
-		variance[k] += max(0, own[k]*(1-2*p)+p*p*all)
-	}
+	addOwnShareVariance(variance, share, own)
 }
 
 // sizePairVariance is the variance the size slopes add to the projected lead of option a
