@@ -139,7 +139,7 @@ type stratifiedEstimate struct {
 }
 
 func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float64, []float64) {
-	l, bs, m := e.lay, e.ballots[0], e.method
+	l, bs := e.lay, e.ballots[0]
 	K := len(l.parties)
 	prog := e.progress(bs, e.allStrata())
 	st := e.stratified()
@@ -150,46 +150,65 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 	if !st.ok {
 		return out, prog, e.priorityStatus(bs, false), 1, nil
 	}
-	share, se, total := st.share, slices.Clone(st.se), st.total
-
-	// The drift of the estimate over the night so far (honesty.go), carried to the
-	// stations still out.
-	infl := 1.0
-	u := float64(prog.EligibleReported) / float64(max(prog.EligibleTotal, 1))
-	var b2 []float64
-	if m.Drift && prog.StationsReported < prog.StationsTotal {
-		b2 = e.trend.bias2(u, share, se)
-		ratio := e.trend.noiseRatio(u, share, se)
-		infl = min(ratio*inflation(share, se, b2), trendMaxInflation)
-		for k := range K {
-			se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
-		}
-	}
+	share, se := st.share, slices.Clone(st.se)
+	infl := e.driftWiden(prog, share, se)
 	for k := range K {
 		se[k] = math.Sqrt(se[k]*se[k] + st.lean[k])
 	}
-
-	// Once every station is in, the count is the answer: the sample has nothing to add.
 	pri := e.priorityStatus(bs, false)
-	if pp, pse, ok := e.priorityShares(bs); ok && prog.StationsReported < prog.StationsTotal {
-		pri.Used = true
-		// The sample's stations still out are late ones too, projected from the sample's
-		// reported stations of their region and kind: the sample is a random one only as
-		// far as it has reported. Its estimate carries the stratified estimate's error
-		// (drift included) in proportion to the part of the sample still out against the
-		// part of the country still out.
-		if u < 1 {
-			f := min((1-float64(pri.Reported)/float64(max(pri.Total, 1)))/(1-u), 1)
-			for k := range pse {
-				pse[k] = math.Sqrt(pse[k]*pse[k] + f*f*se[k]*se[k])
-			}
-		}
-		unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
-		share, se = blend(share, se, pp, pse, unreported)
-	}
+	share, se = e.priorityBlend(prog, &pri, share, se)
+	e.publishShares(out, share, se, st.total)
+	return out, prog, pri, infl, st.tauY
+}
 
-	votes := make(map[int]int, K)
-	for k := range K {
+// driftWiden widens se in place by the drift of the estimate over the night so far
+// (honesty.go), carried to the stations still out, and returns the factor by which it
+// inflates the leads' variance.
+func (e *Estimator) driftWiden(prog Progress, share, se []float64) float64 {
+	infl := 1.0
+	if !e.method.Drift || prog.StationsReported >= prog.StationsTotal {
+		return infl
+	}
+	u := float64(prog.EligibleReported) / float64(max(prog.EligibleTotal, 1))
+	b2 := e.trend.bias2(u, share, se)
+	ratio := e.trend.noiseRatio(u, share, se)
+	infl = min(ratio*inflation(share, se, b2), trendMaxInflation)
+	for k := range se {
+		se[k] = math.Sqrt(ratio*se[k]*se[k] + b2[k])
+	}
+	return infl
+}
+
+// priorityBlend blends the shares with the priority sample's once it has something to say,
+// and marks pri used. Once every station is in, the count is the answer: the sample has
+// nothing to add.
+func (e *Estimator) priorityBlend(prog Progress, pri *PriorityStatus, share, se []float64) ([]float64, []float64) {
+	pp, pse, ok := e.priorityShares(e.ballots[0])
+	if !ok || prog.StationsReported >= prog.StationsTotal {
+		return share, se
+	}
+	pri.Used = true
+	// The sample's stations still out are late ones too, projected from the sample's
+	// reported stations of their region and kind: the sample is a random one only as far
+	// as it has reported. Its estimate carries the stratified estimate's error (drift
+	// included) in proportion to the part of the sample still out against the part of the
+	// country still out.
+	u := float64(prog.EligibleReported) / float64(max(prog.EligibleTotal, 1))
+	if u < 1 {
+		f := min((1-float64(pri.Reported)/float64(max(pri.Total, 1)))/(1-u), 1)
+		for k := range pse {
+			pse[k] = math.Sqrt(pse[k]*pse[k] + f*f*se[k]*se[k])
+		}
+	}
+	unreported := 1 - float64(prog.EligibleReported)/float64(max(prog.EligibleTotal, 1))
+	return blend(share, se, pp, pse, unreported)
+}
+
+// publishShares fills out's shares, intervals, projected votes and party-list seats.
+func (e *Estimator) publishShares(out []PartyResult, share, se []float64, total float64) {
+	l, m := e.lay, e.method
+	votes := make(map[int]int, len(out))
+	for k := range out {
 		p := share[k]
 		out[k].Share = p
 		out[k].ShareSE = se[k]
@@ -199,22 +218,47 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 		votes[l.parties[k]] = int(math.Round(p * total))
 	}
 	if seats, err := election.AllocatePartyList(votes, election.PartyListSeats); err == nil {
-		for k := range K {
+		for k := range out {
 			out[k].Seats = seats[l.parties[k]]
 		}
 	}
-	return out, prog, pri, infl, st.tauY
 }
 
-// stratified works out the stratified estimate from the current state.
+// stratified works out the stratified estimate from the current state, in phases: the
+// projected shares, the stations' pooled scatter, the model's variance (stations, ratios,
+// borrowed departures, kinds, size slopes, baseline), the reporting-order drift, and the
+// subdistricts' blocks.
 func (e *Estimator) stratified() stratifiedEstimate {
-	l, bs, m := e.lay, e.ballots[0], e.method
-	K := len(l.parties)
-	rc := newRatioCalc(l, bs, m)
+	rc := newRatioCalc(e.lay, e.ballots[0], e.method)
 	rc.compute()
 	bla := e.baselineAdjust(rc) // nil without a baseline (baseline_model.go)
-	prog := e.progress(bs, e.allStrata())
+	st, turnout := e.projectShares(rc)
+	if st.total <= 0 {
+		return st
+	}
+	sc := e.pooledScatter(st.share, turnout)
+	variance, lean := e.modelVariance(rc, bla, st.share, sc)
+	e.driftVariance(rc, st.share, sc.pool, variance)
+	total := st.total
+	K := len(variance)
+	se := make([]float64, K)
+	for k := range K {
+		se[k] = math.Sqrt(variance[k]) / total
+		lean[k] /= total * total
+	}
+	st.se, st.lean, st.ok = se, lean, true
+	if e.method.Blocks {
+		e.blockVariance(&st, variance, sc)
+	}
+	return st
+}
 
+// projectShares sums the counted and projected votes and the shares, and returns the
+// turnout of the reported stations (0.75 before any).
+func (e *Estimator) projectShares(rc *ratioCalc) (stratifiedEstimate, float64) {
+	l, bs := e.lay, e.ballots[0]
+	K := len(l.parties)
+	prog := e.progress(bs, e.allStrata())
 	counted := make([]int64, K)
 	proj := make([]float64, K)
 	for h := range l.strata {
@@ -229,11 +273,11 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	}
 	st := stratifiedEstimate{counted: counted, proj: proj, total: total}
 	if total <= 0 {
-		return st
+		return st, 0
 	}
-	share := make([]float64, K)
+	st.share = make([]float64, K)
 	for k := range K {
-		share[k] = proj[k] / total
+		st.share[k] = proj[k] / total
 	}
 	turnout := 0.75
 	if prog.EligibleReported > 0 {
@@ -243,42 +287,65 @@ func (e *Estimator) stratified() stratifiedEstimate {
 		}
 		turnout = float64(v) / float64(prog.EligibleReported)
 	}
+	return st, turnout
+}
 
-	// The share p_k = T_k / T_V is linearised: its error is that of the total of
-	// z = y_k - p_k·v (votes less p_k times the valid votes), divided by T_V.
-	ssr := func(h, k int) float64 {
-		i := bs.optOff[h] + k
-		p := share[k]
-		x := float64(bs.x[h])
-		z := float64(bs.y[i]) - p*float64(bs.v[h])
-		return max(0, bs.s[i]-2*p*bs.cv[i]+p*p*bs.vv[h]-z*z/x)
-	}
-	pool := make([]float64, K)
-	var df float64
+// scatterFit is the stations' scatter of every z_k = y_k - p_k·v within strata.
+type scatterFit struct {
+	share []float64
+	pool  []float64 // per key, pooled over strata with two reports or more
+	df    float64   // the pool's degrees of freedom
+	e     *Estimator
+}
+
+// ssr is stratum h's sum of squared residuals of z_k about its ratio. The share p_k = T_k /
+// T_V is linearised: its error is that of the total of z = y_k - p_k·v (votes less p_k
+// times the valid votes), divided by T_V.
+func (sc *scatterFit) ssr(h, k int) float64 {
+	bs := sc.e.ballots[0]
+	i := bs.optOff[h] + k
+	p := sc.share[k]
+	x := float64(bs.x[h])
+	z := float64(bs.y[i]) - p*float64(bs.v[h])
+	return max(0, bs.s[i]-2*p*bs.cv[i]+p*p*bs.vv[h]-z*z/x)
+}
+
+// pooledScatter pools the scatter of every z_k over strata with two reports or more
+// (fallbackSigma2 before any).
+func (e *Estimator) pooledScatter(share []float64, turnout float64) *scatterFit {
+	l, bs := e.lay, e.ballots[0]
+	K := len(l.parties)
+	sc := &scatterFit{share: share, pool: make([]float64, K), e: e}
 	for h := range l.strata {
 		if bs.n[h] < 2 {
 			continue
 		}
-		df += float64(bs.n[h] - 1)
+		sc.df += float64(bs.n[h] - 1)
 		for k := range K {
-			pool[k] += ssr(h, k)
+			sc.pool[k] += sc.ssr(h, k)
 		}
 	}
 	for k := range K {
-		if df > 0 {
-			pool[k] /= df
+		if sc.df > 0 {
+			sc.pool[k] /= sc.df
 		} else {
-			pool[k] = fallbackSigma2(share[k], turnout)
+			sc.pool[k] = fallbackSigma2(share[k], turnout)
 		}
 	}
+	return sc
+}
 
-	// Variance of each z_k total over the unreported stations: their own scatter, the
-	// error of the stratum's ratio from its reports, and the departures the ratio borrowed
-	// from above and has not measured yet (variance.go). A departure δ_j is relative to
-	// party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures of
-	// different parties are taken as independent.
+// modelVariance is the variance of each z_k total over the unreported stations: their own
+// scatter, the error of the stratum's ratio from its reports, and the departures the ratio
+// borrowed from above and has not measured yet (variance.go). A departure δ_j is relative
+// to party j's ratio R_j, so it moves z_k by R_j·δ_j·(1{j=k} - p_k); departures of
+// different parties are taken as independent. lean is the part from the areas still out
+// leaning together.
+func (e *Estimator) modelVariance(rc *ratioCalc, bla *baselineAdj, share []float64, sc *scatterFit) (variance, lean []float64) {
+	l, bs, m := e.lay, e.ballots[0], e.method
+	K := len(l.parties)
 	nu := m.VarianceDF
-	variance := make([]float64, K)
+	variance = make([]float64, K)
 	acc := newGroupAcc(rc)
 	own := make([]float64, K)
 	for h := range l.strata {
@@ -298,9 +365,9 @@ func (e *Estimator) stratified() stratifiedEstimate {
 		}
 		for k := range K {
 			p := share[k]
-			sigma2 := nu * pool[k] / (dfh + nu)
+			sigma2 := nu * sc.pool[k] / (dfh + nu)
 			if bs.n[h] >= 2 {
-				sigma2 = (ssr(h, k) + nu*pool[k]) / (dfh + nu)
+				sigma2 = (sc.ssr(h, k) + nu*sc.pool[k]) / (dfh + nu)
 			}
 			v := sigma2*xu + own[k]*(1-2*p) + p*p*ownSum
 			if x > 0 {
@@ -310,13 +377,18 @@ func (e *Estimator) stratified() stratifiedEstimate {
 			variance[k] += v
 		}
 	}
-	lean := make([]float64, K)
+	lean = make([]float64, K)
 	acc.addShareVariance(variance, lean, share)
 	acc.addKindShareVariance(variance, share)
 	rc.sizeShareVariance(variance, share)
 	bla.shareVariance(variance, share)
+	return variance, lean
+}
 
-	// Reporting-order drift (drift.go), for every z_k.
+// driftVariance adds the reporting-order drift's variance (drift.go) to every z_k.
+func (e *Estimator) driftVariance(rc *ratioCalc, share, pool, variance []float64) {
+	l, bs := e.lay, e.ballots[0]
+	K := len(l.parties)
 	shift := rc.driftShifts()
 	var shifted float64
 	for h := range l.strata {
@@ -337,39 +409,35 @@ func (e *Estimator) stratified() stratifiedEstimate {
 	for k := range K {
 		variance[k] += shifted * shifted * slopes[k].square(pool[k])
 	}
-	se := make([]float64, K)
-	for k := range K {
-		se[k] = math.Sqrt(variance[k]) / total
-		lean[k] /= total * total
+}
+
+// blockVariance: the subdistricts still out move as blocks (blocks.go), nationally for the
+// shares, and per constituency (of the votes themselves) for the leads.
+func (e *Estimator) blockVariance(st *stratifiedEstimate, variance []float64, sc *scatterFit) {
+	l, bs := e.lay, e.ballots[0]
+	K := len(l.parties)
+	var u2 float64
+	for _, x := range e.blockOutstanding() {
+		u2 += x
 	}
-	st.share, st.se, st.lean, st.ok = share, se, lean, true
-	if m.Blocks {
-		// The subdistricts still out move as blocks (blocks.go): nationally for the
-		// shares, and per constituency (of the votes themselves) for the leads.
-		var u2 float64
-		for _, x := range e.blockOutstanding() {
-			u2 += x
+	if tau2 := e.blockTau2(st.share, sc.pool); tau2 != nil {
+		for k := range K {
+			st.se[k] = math.Sqrt(variance[k]+tau2[k]*u2) / st.total
 		}
-		if tau2 := e.blockTau2(share, pool); tau2 != nil {
-			for k := range K {
-				se[k] = math.Sqrt(variance[k]+tau2[k]*u2) / total
-			}
-		}
-		poolY := make([]float64, K)
-		for h := range l.strata {
-			if bs.n[h] < 2 {
-				continue
-			}
-			x := float64(bs.x[h])
-			for k := range K {
-				i := bs.optOff[h] + k
-				y := float64(bs.y[i])
-				poolY[k] += max(0, bs.s[i]-y*y/x) / df
-			}
-		}
-		st.tauY = e.blockTau2(make([]float64, K), poolY)
 	}
-	return st
+	poolY := make([]float64, K)
+	for h := range l.strata {
+		if bs.n[h] < 2 {
+			continue
+		}
+		x := float64(bs.x[h])
+		for k := range K {
+			i := bs.optOff[h] + k
+			y := float64(bs.y[i])
+			poolY[k] += max(0, bs.s[i]-y*y/x) / sc.df
+		}
+	}
+	st.tauY = e.blockTau2(make([]float64, K), poolY)
 }
 
 // blend combines the stratified shares s with the priority sample's p by their precision.

@@ -77,6 +77,14 @@ type Method struct {
 	// against the reported ones, by a slope per party pooled over the strata, and adds the
 	// slopes' uncertainty to the intervals (size.go). Default true.
 	SizeCovariate bool
+	// SizeSlopeHierarchy lets the size slopes differ by region and by constituency, each
+	// shrunk towards the level above by its measured noise (size.go); false pools one
+	// slope per party nationally. Default true.
+	SizeSlopeHierarchy bool
+	// SizeSlopeSpread is the least spread (one standard deviation) assumed between the
+	// regions' and between the constituencies' size slopes, however alike the few
+	// measured so far look. Default 0.05.
+	SizeSlopeSpread float64
 	// AreaCorrelation is the correlation assumed between the unmeasured departures of the
 	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
 	// order that follows the vote makes them lean together (variance.go). Default 0.02.
@@ -109,6 +117,8 @@ func DefaultMethod() Method {
 		Drift:               true,
 		Blocks:              true,
 		SizeCovariate:       true,
+		SizeSlopeHierarchy:  true,
+		SizeSlopeSpread:     0.05,
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
 		LikelyMaxWidth:      0.2,
@@ -144,6 +154,8 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: LikelyMaxWidth %v not in (0, 1]", ErrBadMethod, m.LikelyMaxWidth)
 	case !(m.KindPrior >= 0 && m.KindPrior <= 2):
 		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
+	case !(m.SizeSlopeSpread >= 0 && m.SizeSlopeSpread <= 2):
+		return fmt.Errorf("%w: SizeSlopeSpread %v not in [0, 2]", ErrBadMethod, m.SizeSlopeSpread)
 	case !(m.AreaCorrelation >= 0 && m.AreaCorrelation < 1):
 		return fmt.Errorf("%w: AreaCorrelation %v not in [0, 1)", ErrBadMethod, m.AreaCorrelation)
 	case !(m.GuardMaxWidth > 0 && m.GuardMaxWidth <= 1):

@@ -69,8 +69,9 @@ type ratioCalc struct {
 	// Per stratum-option (bs.optOff[h]+j): the ratio R and 1-w.
 	r, sb []float64
 	// The size covariate (size.go): per stratum-option the derivative of the projection
-	// by the slope, per key the slope's variance; nil when not used.
-	sizeG, sizeVar []float64
+	// by the slope, and the slopes; nil when not used.
+	sizeG  []float64
+	sizeSl *sizeSlopes
 	// The urban/rural contrast (kind.go): per key its variance and the urban share of
 	// the reported eligible voters.
 	kindVar, kindF1 []float64
