@@ -115,6 +115,11 @@ func (m Method) driftPrior(r float64) float64 {
 	return t * t
 }
 
+// driftPriorAt is driftPrior with a squared relative prior rel2 (driftPriorRel2).
+func driftPriorAt(rel2, r float64) float64 {
+	return rel2 * max(r, 0) * max(r, 0)
+}
+
 // turnoutTrend scales each stratum's projected ratios by the turnout its outstanding
 // stations are expected to have over its reported ones: 1 + β·shift/t, t the stratum's
 // reported valid votes per eligible voter (the nation's for a stratum with no report).
@@ -146,3 +151,47 @@ func (rc *ratioCalc) turnoutTrend() {
 		}
 	}
 }
+
+// orderSelection2 is the squared relative drift of turnout over a stratum's arrival order
+// that the reports have shown beyond doubt: (β̂² - 4·Var β̂)/t², 0 when the slope is within
+// two standard errors of 0. Turnout is measured on every report, so an order that follows
+// something hidden (a factor that raises turnout and slows the count; towns after villages)
+// shows in it before the parties' own slopes are measurable; the parties' drift prior is
+// then taken to be at least as large (Method.DriftFromTurnout). A random order leaves it 0.
+func (rc *ratioCalc) orderSelection2() float64 {
+	l, bs := rc.l, rc.bs
+	var acc slopeAcc
+	var xs, vs, ssr, df float64
+	for h := range l.strata {
+		x := float64(bs.x[h])
+		xs += x
+		vs += float64(bs.v[h])
+		if bs.n[h] < 2 || x <= 0 {
+			continue
+		}
+		v := float64(bs.v[h])
+		acc.add(bs.vq[h], v, bs.xq[h], bs.xq2[h], x)
+		ssr += max(0, bs.vv[h]-v*v/x)
+		df += float64(bs.n[h] - 1)
+	}
+	if acc.den <= 0 || df <= 0 || xs <= 0 || vs <= 0 {
+		return 0
+	}
+	b := acc.beta()
+	t := vs / xs
+	return max(0, b*b-driftTurnoutZ2*acc.noise(ssr/df)) / (t * t)
+}
+
+// driftPriorRel2 is the squared relative drift prior of the parties' slopes: DriftPrior²,
+// or the turnout's measured drift when that is larger and Method.DriftFromTurnout is set.
+func (rc *ratioCalc) driftPriorRel2() float64 {
+	p := rc.m.DriftPrior * rc.m.DriftPrior
+	if rc.m.DriftFromTurnout && p > 0 {
+		p = max(p, rc.orderSelection2())
+	}
+	return p
+}
+
+// driftTurnoutZ2 is the squared number of standard errors the turnout's slope must clear
+// before it counts as the order's selection (orderSelection2).
+const driftTurnoutZ2 = 4.0

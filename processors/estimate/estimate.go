@@ -410,8 +410,9 @@ func (e *Estimator) driftVariance(rc *ratioCalc, share, pool, variance []float64
 			slopes[k].add(bs.yq[i]-p*vq, float64(bs.y[i])-p*v, bs.xq[h], bs.xq2[h], x)
 		}
 	}
+	rel2 := rc.driftPriorRel2()
 	for k := range K {
-		variance[k] += shifted * shifted * slopes[k].boundedSquare(pool[k], e.method.driftPrior(share[k]*ratioOf(vs, xs, 0.75)))
+		variance[k] += shifted * shifted * slopes[k].boundedSquare(pool[k], driftPriorAt(rel2, share[k]*ratioOf(vs, xs, 0.75)))
 	}
 }
 
@@ -535,8 +536,9 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 		}
 	}
 	slopeM, slopeV := make([]float64, K), make([]float64, K)
+	rel2 := rc.driftPriorRel2()
 	for k := range K {
-		slopeM[k], slopeV[k] = slopes[k].posterior(pool[k], m.driftPrior(ratioOf(keyY[k], keyX[k], 0)))
+		slopeM[k], slopeV[k] = slopes[k].posterior(pool[k], driftPriorAt(rel2, ratioOf(keyY[k], keyX[k], 0)))
 	}
 
 	// The subdistricts' block variance of a candidate's votes, taken from their party's on

@@ -98,6 +98,10 @@ type Method struct {
 	// the night's reports measure it: the prior that bounds the reporting-order drift term
 	// early in the night (drift.go). 0 is a flat prior. Default 0.1.
 	DriftPrior float64
+	// DriftFromTurnout raises the drift prior to the relative drift of turnout over the
+	// arrival order, when the reports show one beyond two standard errors (drift.go).
+	// Default true.
+	DriftFromTurnout bool
 	// SelectionWeight: the part of the reports' selection that the reference data does not
 	// show is taken to be this many times the part it shows (the model's correction of the
 	// raw count, nationally and per race), and added to the variances (selection.go). 0 is
@@ -132,6 +136,7 @@ func DefaultMethod() Method {
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
 		DriftPrior:          0.1,
+		DriftFromTurnout:    true,
 		SelectionWeight:     0,
 		LikelyMaxWidth:      0.2,
 	}
