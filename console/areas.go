@@ -67,11 +67,7 @@ func (q *Queue) Areas(f Filter) []Area {
 // handleAreas: GET /v1/queue/areas?constituency=&province=&code=&status=&ballot=: the open
 // items grouped by subdistrict, scoped like the queue.
 func (s *Server) handleAreas(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.admit(w, r)
-	if !ok {
-		return
-	}
-	q, f, ok := s.queueRequest(w, r, u)
+	q, f, ok := s.admitQueue(w, r)
 	if !ok {
 		return
 	}

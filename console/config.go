@@ -11,6 +11,7 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/internal/confcheck"
 )
 
 // Sentinel errors of the package.
@@ -134,14 +135,11 @@ func DefaultConfig() Config {
 
 // Validate reports the first missing value or contradiction in c.
 func (c Config) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	if err := confcheck.Country(ErrConfig, c.Country); err != nil {
+		return err
 	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
-	case c.Country == nil:
-		return bad("no reference data (Country)")
-	case !c.Country.Indexed():
-		return bad("reference data not indexed")
 	case c.ClickHouseAddr == "":
 		return bad("no ClickHouse address")
 	case c.Database == "":

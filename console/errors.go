@@ -1,9 +1,10 @@
 package console
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"votestream/internal/httpserve"
 )
 
 // Error codes of the console's API, stable like ingest's (and the same names where the
@@ -30,7 +31,7 @@ const (
 	CodeUpstream         = "UPSTREAM"          // 502/503: ingest, ClickHouse or the evidence store failed
 )
 
-var codeStatus = map[string]int{
+var codeStatus = httpserve.Codes{
 	CodeUnauthenticated:  http.StatusUnauthorized,
 	CodeTokenExpired:     http.StatusUnauthorized,
 	CodeTokenRevoked:     http.StatusUnauthorized,
@@ -64,30 +65,14 @@ type APIError struct {
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
 // Status is the HTTP status of the error's code.
-func (e *APIError) Status() int {
-	if s, ok := codeStatus[e.Code]; ok {
-		return s
-	}
-	return http.StatusBadRequest
-}
+func (e *APIError) Status() int { return codeStatus.Status(e.Code) }
 
 func apiErr(code, field, format string, args ...any) *APIError {
 	return &APIError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, _ := json.Marshal(v) // our own answer types always encode
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpserve.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, e *APIError) {
-	if e.Status() == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="votestream console"`)
-	}
-	writeJSON(w, e.Status(), struct {
-		Error *APIError `json:"error"`
-	}{e})
+	httpserve.WriteRefusal(w, e.Status(), e, "votestream console")
 }

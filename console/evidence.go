@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"votestream/ingest/s3store"
+	"votestream/schemas"
 )
 
 // photos reads evidence photos by digest (64 lowercase hex). Safe for concurrent use.
@@ -46,17 +47,6 @@ func (p s3Photos) Open(ctx context.Context, digest string) (io.ReadCloser, int64
 	return rc, n, err
 }
 
-// photoType names a photo by its first bytes: ingest stores only JPEG and PNG.
-func photoType(head []byte) string {
-	switch {
-	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
-		return "image/jpeg"
-	case len(head) >= 8 && string(head[:8]) == "\x89PNG\r\n\x1a\n":
-		return "image/png"
-	}
-	return "application/octet-stream"
-}
-
 // parseRef checks "sha256:<64 lowercase hex>" and returns the hex.
 func parseRef(ref string) (string, bool) {
 	hex, ok := cutPrefix(ref, "sha256:")
@@ -77,3 +67,6 @@ func cutPrefix(s, p string) (string, bool) {
 	}
 	return "", false
 }
+
+// photoType names a photo by its first bytes (schemas.PhotoType).
+func photoType(head []byte) string { return schemas.PhotoType(head) }

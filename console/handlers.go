@@ -108,11 +108,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // handleQueue: GET /v1/queue?constituency=&subdistrict=&province=&code=&status=&ballot=&cursor=&limit=
 func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.admit(w, r)
-	if !ok {
-		return
-	}
-	q, f, ok := s.queueRequest(w, r, u)
+	q, f, ok := s.admitQueue(w, r)
 	if !ok {
 		return
 	}
@@ -134,6 +130,16 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// admitQueue admits the request and reads its queue filter (queueRequest); on refusal it
+// has answered and returns false.
+func (s *Server) admitQueue(w http.ResponseWriter, r *http.Request) (*Queue, Filter, bool) {
+	u, ok := s.admit(w, r)
+	if !ok {
+		return nil, Filter{}, false
+	}
+	return s.queueRequest(w, r, u)
 }
 
 // queueRequest reads the queue's filter from a request and scopes it to the person: the

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/ingest/s3store"
+	"votestream/internal/confcheck"
 	"votestream/schemas"
 )
 
@@ -19,7 +20,8 @@ type Config struct {
 	// TopicPrefix is prepended to every topic name. Default "".
 	TopicPrefix string
 	// Group is the consumer group whose committed offsets say how far the log has read.
-	// Default "votestream-evidencelog".
+	// Default "votestream-evidencelog"; cmd/votestream gives
+	// schemas.ConsumerGroup(TopicPrefix, "evidencelog").
 	Group string
 	// Topics are the topics logged (without prefix), each with its leaf (see Sources).
 	// Default: every topic of Sources.
@@ -95,7 +97,7 @@ type Config struct {
 // need setting.
 func DefaultConfig() Config {
 	return Config{
-		Group:              "votestream-evidencelog",
+		Group:              schemas.ConsumerGroup("", "evidencelog"),
 		Dir:                "var/evidencelog",
 		CheckpointInterval: time.Second,
 		BatchMaxSize:       16384,
@@ -116,9 +118,7 @@ var ErrConfig = errors.New("evidencelog: invalid config")
 
 // Validate reports the first missing or contradictory setting.
 func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case len(c.Seeds) == 0:
 		return bad("no Kafka seed brokers")

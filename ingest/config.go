@@ -10,6 +10,7 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/internal/confcheck"
 )
 
 // Spread policies: what ingest does with a submission for a station outside the volunteer's
@@ -90,9 +91,12 @@ type Config struct {
 	// MaxBufferedRecords bounds the records waiting in the producer; when it is full, new
 	// requests wait (at most ProduceTimeout) for space. Default 10,000.
 	MaxBufferedRecords int
-	// Linger is how long the producer waits to fill a batch when no request is in flight
-	// (while one is, records gather anyway). Longer lingers add latency for little gain on
-	// a single broker: at 5,000/s, 5ms raised p99 well above 1ms in bench/ingest. Default 1ms.
+	// Linger is how long a partition's records wait to fill a batch before a produce request
+	// is built. One submission per request makes one record per request, so at 1ms the
+	// broker got batches of one or two records and spent about as much CPU per submission
+	// as ingest itself; 5ms cut the broker's CPU per submission by about a third and
+	// ingest's producer's with it, for at most 5ms more before the 202 (docs/benchmarks.md,
+	// "Ingest's CPU per submission"). Default 5ms.
 	Linger time.Duration
 
 	// SpreadPolicy is SpreadFlag or SpreadRefuse. Default SpreadFlag.
@@ -157,7 +161,7 @@ func DefaultConfig() Config {
 		ProduceTimeout:     5 * time.Second,
 		RetryAfter:         5 * time.Second,
 		MaxBufferedRecords: 10000,
-		Linger:             time.Millisecond,
+		Linger:             5 * time.Millisecond,
 		SpreadPolicy:       SpreadFlag,
 		MaxClockSkew:       5 * time.Minute,
 		DedupeTTL:          30 * time.Minute,
@@ -175,9 +179,7 @@ var ErrConfig = errors.New("ingest: invalid config")
 // Validate reports the first contradiction or out-of-range value. The token key file is
 // checked by New, which may receive the keyring by option instead.
 func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case c.Listen == "":
 		return bad("empty listen address")

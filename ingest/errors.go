@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"votestream/internal/httpserve"
 )
 
 // Error codes. They are part of the API (volunteers' apps switch on them): never rename
@@ -43,7 +45,7 @@ const (
 	CodeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
 
-var codeStatus = map[string]int{
+var codeStatus = httpserve.Codes{
 	CodeMalformedJSON:    http.StatusBadRequest,
 	CodeUnknownField:     http.StatusBadRequest,
 	CodeWrongType:        http.StatusBadRequest,
@@ -87,21 +89,12 @@ var (
 
 // APIError is one refusal: a stable code, a message for a person, and the field at fault
 // when there is one (a JSON path such as "votes.7").
-type APIError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-}
+type APIError httpserve.Error
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
 // Status is the HTTP status of the error's code.
-func (e *APIError) Status() int {
-	if s, ok := codeStatus[e.Code]; ok {
-		return s
-	}
-	return http.StatusBadRequest
-}
+func (e *APIError) Status() int { return codeStatus.Status(e.Code) }
 
 func apiErr(code, field, format string, args ...any) *APIError {
 	return &APIError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}

@@ -33,10 +33,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, e *APIError) {
-	if e.Status() == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="votestream"`)
-	}
-	httpserve.WriteError(w, e.Status(), httpserve.Error(*e))
+	httpserve.WriteRefusal(w, e.Status(), e, "votestream")
 }
 
 func (s *Server) setRetryAfter(w http.ResponseWriter, d time.Duration) { httpserve.SetRetryAfter(w, d) }

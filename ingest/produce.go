@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/election"
+	"votestream/internal/partition"
 	"votestream/schemas"
 )
 
@@ -24,10 +26,12 @@ type producer interface {
 
 // newKafkaProducer builds the producer: acks from all in-sync replicas and idempotent writes
 // (franz-go's defaults, stated here so nobody turns them off by accident), a bounded buffer,
-// and the default partitioner, which hashes the key (station_id) like Kafka's own clients.
+// and the constituency partitioner: every station of a constituency on one partition of the
+// report topics (internal/partition), so one consolidator sees the whole constituency.
 func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Seeds...),
+		partition.OptLookup(stationConstituency(cfg.Country)),
 		kgo.ClientID("votestream-ingest"),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
@@ -35,6 +39,18 @@ func newKafkaProducer(cfg Config, opts ...kgo.Opt) (*kgo.Client, error) {
 		// Connection attempts to a dead broker must fail well inside ProduceTimeout.
 		kgo.DialTimeout(min(cfg.ProduceTimeout, 5*time.Second)),
 	}, opts...)...)
+}
+
+// stationConstituency looks a station's constituency up in the reference data, so the
+// partitioner does not depend on the form of station ids.
+func stationConstituency(c *election.Country) func(string) (string, bool) {
+	if c == nil {
+		return nil
+	}
+	return func(id string) (string, bool) {
+		st, ok := c.StationByID(id)
+		return st.ConstituencyID, ok
+	}
 }
 
 // pending is one record on its way to Kafka, or a retry waiting for its first sending.

@@ -10,7 +10,8 @@ type Topic struct {
 }
 
 // Topic names. Report and result topics are keyed by station_id so one station's records
-// stay ordered on one partition.
+// stay ordered on one partition; the report topics (submissions, reviews, official) are
+// placed by constituency (internal/partition), so one partition holds a whole constituency.
 const (
 	TopicSubmissions    = "submissions.v1"
 	TopicReviews        = "reviews.v1"

@@ -221,16 +221,7 @@ func provinceID(r *rand.Rand, en string, taken map[string]bool) string {
 // capital (the province with most seats) is mostly urban, a province's first constituency
 // holds its town, the rest is mostly rural, less so in the centre and east.
 func constituencyUrbanity(seed uint64, c *election.Country) []float64 {
-	seats := map[string]int{}
-	for _, k := range c.Constituencies {
-		seats[k.ProvinceID]++
-	}
-	capital, most := "", 0
-	for _, p := range c.Provinces {
-		if seats[p.ID] > most {
-			capital, most = p.ID, seats[p.ID]
-		}
-	}
+	capital, most := capitalSeats(c)
 	region := map[string]string{}
 	for _, p := range c.Provinces {
 		region[p.ID] = p.Region

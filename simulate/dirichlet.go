@@ -28,10 +28,7 @@ import (
 //   - Counting: each subdistrict's forms travel to a counting centre that adds its own
 //     delay, and some provinces' centres are slow; no urban effect anywhere.
 func dirichletTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	t, err := newTruthFrame(c)
+	t, err := newCheckedTruthFrame(c, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +90,7 @@ func dirichletTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, e
 			cast := int(cnt.cast[b])
 			inv := binomial(r, cast, cfg.InvalidRate*math.Exp(0.4*r.NormFloat64()))
 			nov := binomial(r, cast-inv, cfg.NoVoteRate*math.Exp(0.4*r.NormFloat64()))
-			cnt.invalid[b], cnt.noVote[b] = int32(inv), int32(nov)
-			valid := cast - inv - nov
-			if b == ballotPL {
-				multinomial(r, valid, w, t.plVotes[i*np:(i+1)*np])
-			} else {
-				off := int(t.consOff[i])
-				multinomial(r, valid, cw, t.consVotes[off:off+len(cands)])
-			}
+			t.castVotes(r, i, b, inv, nov, w, cw[:len(cands)])
 		}
 		t.times[i] = countingCentreTimeline(seed, i, clusterOf[i], cnt.cast, provDelay[k])
 	}

@@ -121,6 +121,29 @@ func (t *Truth) Results() *election.Results {
 	return r
 }
 
+// castVotes records station i's invalid and no-vote ballots on ballot b and draws the rest,
+// its valid votes, from the party shares w (party list) or the candidates' shares cw.
+func (t *Truth) castVotes(r *rand.Rand, i, b, inv, nov int, w, cw []float64) {
+	cnt := &t.counts[i]
+	cnt.invalid[b], cnt.noVote[b] = int32(inv), int32(nov)
+	valid := int(cnt.cast[b]) - inv - nov
+	if b == ballotPL {
+		np := len(w)
+		multinomial(r, valid, w, t.plVotes[i*np:(i+1)*np])
+		return
+	}
+	off := int(t.consOff[i])
+	multinomial(r, valid, cw, t.consVotes[off:off+len(cw)])
+}
+
+// newCheckedTruthFrame checks cfg, then sets up the frame: how every truth model begins.
+func newCheckedTruthFrame(c *election.Country, cfg VoteConfig) (*Truth, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newTruthFrame(c)
+}
+
 // newTruthFrame sets up the indexes shared by NewTruth and TruthFromResults.
 func newTruthFrame(c *election.Country) (*Truth, error) {
 	if !c.Indexed() {
@@ -186,10 +209,7 @@ type voteModel struct {
 // tickets through each candidate's personal vote, turnout around cfg.Turnout, and each
 // station's count timeline. The same seed and country give the same truth.
 func NewTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	t, err := newTruthFrame(c)
+	t, err := newCheckedTruthFrame(c, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -242,14 +262,7 @@ func NewTruth(seed uint64, c *election.Country, cfg VoteConfig) (*Truth, error) 
 			cast := int(cnt.cast[b])
 			inv := binomial(r, cast, logistic(logit(max(cfg.InvalidRate*factor, 1e-6))+0.3*r.NormFloat64()))
 			nov := binomial(r, cast-inv, logistic(logit(max(cfg.NoVoteRate, 1e-6))+0.3*r.NormFloat64()))
-			cnt.invalid[b], cnt.noVote[b] = int32(inv), int32(nov)
-			valid := cast - inv - nov
-			if b == ballotPL {
-				multinomial(r, valid, w, t.plVotes[i*np:(i+1)*np])
-			} else {
-				off := int(t.consOff[i])
-				multinomial(r, valid, cw, t.consVotes[off:off+len(cands)])
-			}
+			t.castVotes(r, i, b, inv, nov, w, cw[:len(cands)])
 		}
 		t.times[i] = drawTimeline(seed, i, s.Urban, cnt.cast, cfg)
 	}
@@ -420,10 +433,7 @@ func drawTimeline(seed uint64, i int, urban bool, cast [2]int32, cfg VoteConfig)
 // NewTruth, stretched so each station's party-list final lands on its report time when r
 // has one. Every station of c needs both tallies, with numbers on its ballots.
 func TruthFromResults(seed uint64, c *election.Country, r *election.Results, cfg VoteConfig) (*Truth, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	t, err := newTruthFrame(c)
+	t, err := newCheckedTruthFrame(c, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -276,6 +276,12 @@ func (t *Truth) delay(i int, d float64) {
 
 // capitalProvince is the province with most constituencies (the first on a tie).
 func capitalProvince(c *election.Country) string {
+	capital, _ := capitalSeats(c)
+	return capital
+}
+
+// capitalSeats is capitalProvince and its number of constituencies.
+func capitalSeats(c *election.Country) (string, int) {
 	seats := map[string]int{}
 	for _, k := range c.Constituencies {
 		seats[k.ProvinceID]++
@@ -286,7 +292,7 @@ func capitalProvince(c *election.Country) string {
 			capital, most = p.ID, seats[p.ID]
 		}
 	}
-	return capital
+	return capital, most
 }
 
 func capitalLast(seed uint64, t *Truth) {

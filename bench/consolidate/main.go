@@ -41,6 +41,7 @@ import (
 
 	"votestream/election"
 	"votestream/internal/kafkaready"
+	"votestream/internal/partition"
 	"votestream/processors/consolidate"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
@@ -126,7 +127,7 @@ func run(o options) error {
 		_, _ = adm.DeleteGroups(dctx, prefix+"g")
 	}()
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MaxBufferedRecords(1<<20), kgo.ProducerLinger(5*time.Millisecond))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), partition.Opt(), kgo.MaxBufferedRecords(1<<20), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,8 @@ func (b backtestRun) realnightRun(orders, variants []string) error {
 
 // realnightOne builds one realnight night and replays it once per variant.
 func (b backtestRun) realnightOne(nt night, variants []string) (map[string]*estimate.BacktestTable, error) {
-	cfg := realnight.Config{Seed: nt.seed, RefDir: b.ref, Scale: b.scale, Order: nt.scenario}
+	cfg := realnight.DefaultConfig()
+	cfg.Seed, cfg.RefDir, cfg.Scale, cfg.Order = nt.seed, b.ref, b.scale, nt.scenario
 	n, err := realnight.New(cfg)
 	if err != nil {
 		return nil, err

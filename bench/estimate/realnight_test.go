@@ -32,7 +32,9 @@ func TestRealnightCoverage(t *testing.T) {
 				t.Parallel()
 				var tables []*estimate.BacktestTable
 				for seed := uint64(1); seed <= 2; seed++ {
-					n, err := realnight.New(realnight.Config{Seed: seed, Scale: realnightTestScale, Order: order})
+					rc := realnight.DefaultConfig()
+					rc.Seed, rc.Scale, rc.Order = seed, realnightTestScale, order
+					n, err := realnight.New(rc)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -43,6 +43,7 @@ import (
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
 	"votestream/internal/kafkaready"
+	"votestream/internal/partition"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 	"votestream/schemas/provision"
@@ -101,7 +102,7 @@ func run(o options) error {
 	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), partition.Opt(), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1<<20))
 	if err != nil {
 		return err
 	}

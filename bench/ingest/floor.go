@@ -58,11 +58,12 @@ func startFloor() (*floorServer, error) {
 }
 
 // wrkFloor runs the wrk phase's script, threads, connections and durations against the
-// floor and returns the 202 answers per second over the same measured window.
-func wrkFloor(o options, w *workload, f *floorServer) (float64, error) {
+// floor and returns the 202 answers per second over the same measured window, and this
+// process's CPU per answer over wrk's run (ingest is idle meanwhile).
+func wrkFloor(o options, w *workload, round int, f *floorServer) (perSecond float64, cpuPerAnswer time.Duration, err error) {
 	dir, err := os.MkdirTemp("", "bench-ingest-floor-")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
 	var lines strings.Builder
@@ -71,28 +72,34 @@ func wrkFloor(o options, w *workload, f *floorServer) (float64, error) {
 	}
 	tokens, script := filepath.Join(dir, "tokens.tsv"), filepath.Join(dir, "submit.lua")
 	if err := os.WriteFile(tokens, []byte(lines.String()), 0o600); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if err := os.WriteFile(script, []byte(fmt.Sprintf(wrkScript, tokens, w.runID+"f", w.counted, o.wrkThreads)), 0o600); err != nil {
-		return 0, err
+	if err := os.WriteFile(script, []byte(fmt.Sprintf(wrkScript, tokens, w.runID+"f", w.counted, o.wrkThreads, round*o.wrkThreads)), 0o600); err != nil {
+		return 0, 0, err
 	}
 	const warm = 2 * time.Second
 	total := warm + o.wrk + time.Second
 	cmd := exec.Command("wrk", "-t", fmt.Sprint(o.wrkThreads), "-c", fmt.Sprint(o.wrkConns),
 		"-d", fmt.Sprintf("%ds", int(total.Seconds())), "--timeout", "30s", "-s", script, f.url)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	all0, self0 := f.answered.Load(), selfCPU()
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	time.Sleep(warm)
 	a, t0 := f.answered.Load(), time.Now()
 	time.Sleep(o.wrk)
 	b, elapsed := f.answered.Load(), time.Since(t0)
 	if err := cmd.Wait(); err != nil {
-		return 0, fmt.Errorf("wrk against the floor: %w", err)
+		return 0, 0, fmt.Errorf("wrk against the floor: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "#   floor: %d answered in the %.1fs window\n", b-a, elapsed.Seconds())
-	return float64(b-a) / elapsed.Seconds(), nil
+	selfUsed, all := selfCPU()-self0, f.answered.Load()-all0
+	if all > 0 {
+		cpuPerAnswer = selfUsed / time.Duration(all)
+	}
+	fmt.Fprintf(os.Stderr, "#   floor: %d answered in the %.1fs window; this process's CPU %.1f µs per answer (load average %s)\n",
+		b-a, elapsed.Seconds(), cpuPerAnswer.Seconds()*1e6, loadAvg())
+	return float64(b-a) / elapsed.Seconds(), cpuPerAnswer, nil
 }
 
 // runtimeSample is what runtime/metrics says about this process's pauses: the stop-the-world

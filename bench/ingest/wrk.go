@@ -18,11 +18,11 @@ import (
 // wrkScript drives POST /v1/submissions from wrk. Every request carries a fresh
 // submission_id (thread number and a per-thread counter under this run's id), so ingest's
 // idempotency cache never answers for it, and the token of the station it reports, read from
-// a file of "station<TAB>Bearer …" lines, so the volunteer may report that station.
+// a file of "station<TAB>Bearer …" lines; BASE keeps the rounds' thread numbers apart, so the volunteer may report that station.
 // Consecutive requests of a thread walk the stations, so each volunteer sends about
 // rate/stations requests per second, within ingest's default per-volunteer limit.
 const wrkScript = `
-local TOKENS, RUN, COUNTED, THREADS = %q, %q, %q, %d
+local TOKENS, RUN, COUNTED, THREADS, BASE = %q, %q, %q, %d, %d
 local stations, tokens = {}, {}
 for line in io.lines(TOKENS) do
   local st, tok = line:match("^(%%S+)\t(.+)$")
@@ -45,7 +45,7 @@ function request()
   end
   local body = string.format('{"submission_id":"%%s-%%04x-4000-8000-%%012x","station_id":"%%s","ballot":"%%s","stage":"final",' ..
     '"counted_at":"%%s","ballots_cast":450,"invalid":12,"no_vote":8,"votes":%%s}',
-    RUN, tid + 1, n, stations[i], ballot, COUNTED, votes)
+    RUN, BASE + tid + 1, n, stations[i], ballot, COUNTED, votes)
   return wrk.format("POST", nil, {["Authorization"] = tokens[i], ["Content-Type"] = "application/json"}, body)
 end
 `
@@ -56,12 +56,14 @@ type wrkResult struct {
 	accepted, topic  float64       // accepted by ingest, records added to the topic, over wrk's whole run
 	refused, answers float64       // non-202 answers and all answers of the route over wrk's whole run
 	cpuPerItem       time.Duration // this process's CPU (ingest alone) per accepted submission
+	brokerPerItem    time.Duration // the local broker's CPU per accepted submission, 0 if unknown
 }
 
 // wrkPhase runs wrk against url for warm-up plus d (and a second of margin) and measures
 // ingest's accepted-submissions counter over the window [warm, warm+d], which lies wholly
 // inside wrk's run. It cross-checks the counter against the records the topic gained.
-func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registry, adm *kadm.Client) (wrkResult, error) {
+// Round keeps each round's submission ids apart; broker is the local broker's pid, or 0.
+func wrkPhase(o options, w *workload, round int, url, topic string, reg *prometheus.Registry, adm *kadm.Client, broker int) (wrkResult, error) {
 	dir, err := os.MkdirTemp("", "bench-ingest-wrk-")
 	if err != nil {
 		return wrkResult{}, err
@@ -75,7 +77,7 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 	if err := os.WriteFile(tokens, []byte(lines.String()), 0o600); err != nil {
 		return wrkResult{}, err
 	}
-	lua := fmt.Sprintf(wrkScript, tokens, w.runID, w.counted, o.wrkThreads)
+	lua := fmt.Sprintf(wrkScript, tokens, w.runID, w.counted, o.wrkThreads, round*o.wrkThreads)
 	if err := os.WriteFile(script, []byte(lua), 0o600); err != nil {
 		return wrkResult{}, err
 	}
@@ -90,7 +92,7 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 	if err != nil {
 		return wrkResult{}, err
 	}
-	self0, start := selfCPU(), time.Now()
+	self0, broker0, start := selfCPU(), procCPU(broker), time.Now()
 	cmd := exec.Command("wrk", "-t", fmt.Sprint(o.wrkThreads), "-c", fmt.Sprint(o.wrkConns),
 		"-d", fmt.Sprintf("%ds", int(total.Seconds())), "--timeout", "30s", "-s", script, url)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -98,7 +100,11 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 		return wrkResult{}, err
 	}
 	time.Sleep(warm)
-	stopProfile, err := startProfile(o.wrkProfile)
+	profile := o.wrkProfile
+	if round > 0 {
+		profile = "" // the first round's window is the profile
+	}
+	stopProfile, err := startProfile(profile)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -114,16 +120,19 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 		return wrkResult{}, fmt.Errorf("wrk: %w", err)
 	}
 	wall := time.Since(start)
-	selfUsed := selfCPU() - self0
+	selfUsed, brokerUsed := selfCPU()-self0, procCPU(broker)-broker0
 	wrkUsed := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if errA != nil || errB != nil {
 		return wrkResult{}, fmt.Errorf("reading ingest's counters: %v %v", errA, errB)
 	}
-	topic1, err := topicRecords(adm, topic)
+	// Counters first, then the topic: requests still in flight when wrk stops go on (their
+	// produce context is not the request's), and a submission is counted only after Kafka
+	// acknowledged its record, so the topic read after the counter holds at least as many.
+	acc1, refused1, answers1, err := submissionCounts(reg)
 	if err != nil {
 		return wrkResult{}, err
 	}
-	acc1, refused1, answers1, err := submissionCounts(reg)
+	topic1, err := topicRecords(adm, topic)
 	if err != nil {
 		return wrkResult{}, err
 	}
@@ -131,12 +140,19 @@ func wrkPhase(o options, w *workload, url, topic string, reg *prometheus.Registr
 		refused: refused1 - refused0, answers: answers1 - answers0}
 	if r.accepted > 0 {
 		r.cpuPerItem = time.Duration(float64(selfUsed) / r.accepted)
+		if broker != 0 {
+			r.brokerPerItem = time.Duration(float64(brokerUsed) / r.accepted)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "#   %.0f accepted in the %.1fs window; over the whole run %.0f accepted, %.0f records added to the topic, %.0f of %.0f answers not 202\n",
 		accB-accA, elapsed.Seconds(), r.accepted, r.topic, r.refused, r.answers)
 	// Where the cores went: the rest of 2 cores × wall is the broker, idle time and others.
-	fmt.Fprintf(os.Stderr, "#   CPU over wrk's %.1fs run: wrk %.1fs, ingest (this process) %.1fs\n",
-		wall.Seconds(), wrkUsed.Seconds(), selfUsed.Seconds())
+	brokerNote := "not on this machine"
+	if broker != 0 {
+		brokerNote = fmt.Sprintf("%.1fs", brokerUsed.Seconds())
+	}
+	fmt.Fprintf(os.Stderr, "#   CPU over wrk's %.1fs run: wrk %.1fs, ingest (this process) %.1fs (%.1f µs per submission), broker %s (load average %s)\n",
+		wall.Seconds(), wrkUsed.Seconds(), selfUsed.Seconds(), r.cpuPerItem.Seconds()*1e6, brokerNote, loadAvg())
 	if r.topic < r.accepted {
 		return r, fmt.Errorf("ingest accepted %.0f submissions but the topic gained only %.0f records", r.accepted, r.topic)
 	}
@@ -212,4 +228,17 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg is the machine's load averages over 1, 5 and 15 minutes, or "?".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

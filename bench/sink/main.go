@@ -41,6 +41,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"votestream/internal/kafkaready"
+	"votestream/internal/partition"
 	"votestream/schemas"
 	"votestream/schemas/kgorecord"
 	"votestream/schemas/provision"
@@ -83,7 +84,7 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("# %s load average %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(strings.Fields(string(load))[:3], " "))
 
-	kc, err := kgo.NewClient(kgo.SeedBrokers(seeds), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100_000))
+	kc, err := kgo.NewClient(kgo.SeedBrokers(seeds), partition.Opt(), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100_000))
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,8 @@ func init() {
 			cfg := console.DefaultConfig()
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
-			var kf kafkaFlags // the decision desk's calls.v1 and estimates.v1, and the console's refusals.v1; --kafka "" turns both off
-			kf.register(fs, defaultKafka)
-			ref := fs.String("ref", "", "reference data folder; required")
-			metrics := fs.String("metrics", "127.0.0.1:9107", "address serving Prometheus /metrics; empty disables")
+			var rf roleFlags // --kafka: the decision desk's calls.v1 and estimates.v1, and the console's refusals.v1; --kafka "" turns both off
+			rf.register(fs, "127.0.0.1:9107")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address of the console (web app and API)")
 			fs.StringVar(&cfg.StaffKeysFile, "staff-keys", "", "staff key file (leads', war room's and desk's tokens; ingest's --staff-keys, never the volunteers' --keys); required")
 			fs.StringVar(&cfg.StaffFile, "staff", "", "enrolment file of the second factor, written by `votestream staff add`; required")
@@ -41,36 +39,23 @@ func init() {
 			fs.StringVar(&cfg.IngestURL, "ingest", cfg.IngestURL, "ingest's base URL: decisions and official figures are sent there")
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read here (unless --evidence-s3-endpoint is set)")
 			s3 := s3store.DefaultConfig()
-			fs.StringVar(&s3.Endpoint, "evidence-s3-endpoint", "", "S3-compatible server (host:port) holding ingest's evidence bucket, instead of --evidence-dir")
-			fs.StringVar(&s3.Bucket, "evidence-s3-bucket", s3.Bucket, "evidence bucket")
-			fs.StringVar(&s3.Region, "evidence-s3-region", s3.Region, "evidence bucket's region")
-			fs.StringVar(&s3.Prefix, "evidence-s3-prefix", s3.Prefix, "key prefix of evidence objects (<prefix>sha256/<hex>)")
-			insecure := fs.Bool("evidence-s3-insecure", false, "talk plain HTTP to the evidence server")
-			fs.StringVar(&s3.AccessKey, "evidence-s3-access-key", s3.AccessKey, "access key of the evidence bucket (read access is enough)")
-			fs.StringVar(&s3.SecretKey, "evidence-s3-secret-key", s3.SecretKey, "secret key of the evidence bucket; better given as VOTESTREAM_EVIDENCE_S3_SECRET_KEY")
+			s3Parsed := evidenceS3Flags(fs, &s3, "S3-compatible server (host:port) holding ingest's evidence bucket, instead of --evidence-dir (read access is enough)")
 			fs.DurationVar(&cfg.Refresh, "refresh", cfg.Refresh, "how often the queue is re-read from ClickHouse")
 			return func(ctx context.Context, args []string) error {
-				if err := noArgs(args); err != nil {
-					return err
-				}
-				country, err := loadCountry(*ref)
+				country, reg, err := rf.start(args)
 				if err != nil {
 					return err
 				}
-				cfg.Country = country
-				cfg.Seeds, cfg.TopicPrefix = kf.seedList(), kf.topicPrefix
+				cfg.Seeds, cfg.TopicPrefix, cfg.Country, cfg.Registerer = rf.seeds(), rf.topicPrefix(), country, reg
 				cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = cf.addr, cf.database, cf.user, cf.password
-				if s3.Endpoint != "" {
-					s3.Secure = !*insecure
+				if s3Parsed(); s3.Endpoint != "" {
 					cfg.EvidenceS3 = &s3
 				}
-				reg := newRegistry()
-				cfg.Registerer = reg
 				c, err := console.New(cfg)
 				if err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
 				}
-				return withMetrics(ctx, *metrics, reg, c.Run)
+				return withMetrics(ctx, rf.metrics, reg, c.Run)
 			}
 		},
 	})

@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"votestream/evidencelog"
 	"votestream/evidencelog/tlog"
+	"votestream/schemas"
 )
 
 func init() {
@@ -34,7 +34,7 @@ func init() {
 				cfg.WitnessURLs = append(cfg.WitnessURLs, v)
 				return nil
 			})
-			fs.StringVar(&cfg.Group, "group", cfg.Group, "Kafka consumer group")
+			rf.groupFlag(fs, "evidencelog", "Kafka consumer group")
 			fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP address of the log's public files and proofs; empty serves nothing")
 			fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", cfg.CheckpointInterval, "how often a checkpoint is signed while the log grows")
 			fs.UintVar(&cfg.BatchMaxSize, "batch", cfg.BatchMaxSize, "most leaves handed to Tessera in one batch (everything read while the previous batch was written, up to this)")
@@ -46,7 +46,7 @@ func init() {
 			fs.StringVar(&cfg.EvidenceDir, "evidence-dir", cfg.EvidenceDir, "ingest's evidence folder, read for the photos of station pages")
 			s3Parsed := evidenceS3Flags(fs, &cfg.EvidenceS3, "read station pages' photos from ingest's S3-compatible bucket (host:port) instead of --evidence-dir (read access is enough)")
 			fs.StringVar(&cfg.TakedownFile, "takedowns", "", "file of photos withdrawn from station pages, one `sha256:<hex> reason` a line, re-read when it changes")
-			pollsClose := fs.String("polls-close", cfg.PollsClose.Format(time.RFC3339), "when station pages open to the public (RFC 3339)")
+			pollsCloseFlag(fs, &cfg.PollsClose, "when station pages open to the public")
 			origin := fs.String("origin", "", "keygen: the log's name, first line of its checkpoints")
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 && args[0] == "keygen" {
@@ -63,14 +63,9 @@ func init() {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				cfg.Seeds, cfg.TopicPrefix = rf.seeds(), rf.topicPrefix()
+				cfg.Seeds, cfg.TopicPrefix, cfg.Group = rf.seeds(), rf.topicPrefix(), rf.consumerGroup()
 				s3Parsed()
 				cfg.ClickHouseAddr, cfg.ClickHouseDatabase, cfg.ClickHouseUser, cfg.ClickHousePassword = cf.addr, cf.database, cf.user, cf.password
-				pc, err := time.Parse(time.RFC3339, *pollsClose)
-				if err != nil {
-					return fmt.Errorf("%w: --polls-close %q: want RFC 3339, e.g. 2023-05-14T17:00:00+07:00", errUsage, *pollsClose)
-				}
-				cfg.PollsClose = pc
 				reg := newRegistry()
 				cfg.Registerer = reg
 				l, err := evidencelog.New(cfg)
@@ -84,6 +79,7 @@ func init() {
 	upRoles = append(upRoles, upRole{name: "evidencelog", start: func(ctx context.Context, env upEnv) (upStarted, error) {
 		cfg := evidencelog.DefaultConfig()
 		cfg.Seeds, cfg.TopicPrefix, cfg.Listen = env.seeds, env.topicPrefix, env.logListen
+		cfg.Group = schemas.ConsumerGroup(env.topicPrefix, "evidencelog")
 		cfg.Dir = filepath.Join(env.dataDir, "evidencelog")
 		cfg.KeyFile = filepath.Join(env.dataDir, "evidencelog.key")
 		if err := upLogKey(cfg.KeyFile); err != nil {

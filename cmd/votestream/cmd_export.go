@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"votestream/election"
 	"votestream/sinks/parquet"
 )
 
@@ -24,14 +23,7 @@ func init() {
 			fs.StringVar(&cfg.OutDir, "out", "", "folder to write into (created; an earlier export there is replaced); required")
 			fs.BoolVar(&cfg.Arrow, "arrow", false, "also write the station results and the estimate history as Arrow IPC streams (*.arrows)")
 			fs.BoolVar(&cfg.History, "history", cfg.History, "write every estimate of the night (estimate_history_*.parquet), reading the whole estimates topic; --history=false exports only the latest")
-			fs.Func("polls-close", "when polls close: before it the export refuses (EMBARGOED), as the newsroom feed does; RFC 3339, or an election day (17:00 Thai time) (default "+cfg.PollsClose.Format(time.RFC3339)+")", func(s string) error {
-				t, err := election.ParsePollsClose(s)
-				if err != nil {
-					return err
-				}
-				cfg.PollsClose = t
-				return nil
-			})
+			pollsCloseFlag(fs, &cfg.PollsClose, "when polls close: before it the export refuses (EMBARGOED), as the newsroom feed does")
 			fs.BoolVar(&cfg.IgnoreEmbargo, "ignore-embargo", false, "export before polls close: for the war room's own tools only, never for files that leave it")
 			fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "fail when no record arrives for this long before the cut is read")
 			return func(ctx context.Context, args []string) error {

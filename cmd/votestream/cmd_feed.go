@@ -10,7 +10,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"votestream/election"
 	"votestream/internal/newsroomsql"
 	"votestream/schemas"
 	"votestream/sinks/feed"
@@ -35,14 +34,7 @@ func init() {
 			fs.StringVar(&cfg.KeysFile, "keys", "", "newsroom API key file, one `KEY NEWSROOM NAME` per line, re-read while running; required")
 			fs.IntVar(&cfg.MaxStreamsPerNewsroom, "max-streams", cfg.MaxStreamsPerNewsroom, "event streams one newsroom may hold open")
 			fs.IntVar(&cfg.RingSize, "ring", cfg.RingSize, "events kept for clients resuming with Last-Event-ID")
-			fs.Func("polls-close", "when polls close and the embargo on results lifts: RFC 3339, or an election day (17:00 Thai time) (default "+cfg.PollsClose.Format(time.RFC3339)+")", func(s string) error {
-				t, err := election.ParsePollsClose(s)
-				if err != nil {
-					return err
-				}
-				cfg.PollsClose = t
-				return nil
-			})
+			pollsCloseFlag(fs, &cfg.PollsClose, "when polls close and the embargo on results lifts")
 			fs.Float64Var(&cfg.RateLimit, "rate", cfg.RateLimit, "requests a second each newsroom may make on average (a key file `!limit` line overrides it)")
 			fs.IntVar(&cfg.RateBurst, "burst", cfg.RateBurst, "requests a newsroom may make at once after a quiet spell")
 			fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", cfg.CheckpointEvery, "the transparency log's checkpoints reach the summary and the stream at most this often (the newest held back goes out when it is up)")

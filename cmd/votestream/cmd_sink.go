@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 
+	"votestream/schemas"
 	sink "votestream/sinks/clickhouse"
 )
 
@@ -17,7 +18,7 @@ func init() {
 			var cf clickhouseFlags
 			cf.register(fs, defaultClickHouse)
 			d := sink.DefaultConfig()
-			group := fs.String("group", d.Group, "Kafka consumer group")
+			rf.groupFlag(fs, "sink", "Kafka consumer group")
 			batch := fs.Int("max-batch", d.MaxBatchRecords, "most records of one Kafka poll (one insert round when the sink keeps up)")
 			maxInsert := fs.Int("max-insert", d.MaxInsertRecords, "most records of one insert round when polls pile up behind a running insert (at least --max-batch)")
 			ping := fs.Duration("ping-interval", d.PingInterval, "how often ClickHouse is pinged while there is nothing to insert, so /readyz follows it")
@@ -26,7 +27,7 @@ func init() {
 					return err
 				}
 				cfg := sinkConfig(rf.seeds(), rf.topicPrefix(), cf)
-				cfg.Group, cfg.MaxBatchRecords, cfg.MaxInsertRecords, cfg.PingInterval = *group, *batch, *maxInsert, *ping
+				cfg.Group, cfg.MaxBatchRecords, cfg.MaxInsertRecords, cfg.PingInterval = rf.consumerGroup(), *batch, *maxInsert, *ping
 				reg := newRegistry()
 				cfg.Registerer = reg
 				s, err := sink.New(cfg)
@@ -58,7 +59,7 @@ func init() {
 
 func sinkConfig(seeds []string, prefix string, cf clickhouseFlags) sink.Config {
 	cfg := sink.DefaultConfig()
-	cfg.Seeds, cfg.TopicPrefix = seeds, prefix
+	cfg.Seeds, cfg.TopicPrefix, cfg.Group = seeds, prefix, schemas.ConsumerGroup(prefix, "sink")
 	cfg.ClickHouseAddr, cfg.Database, cfg.Username, cfg.Password = cf.addr, cf.database, cf.user, cf.password
 	return cfg
 }

@@ -22,11 +22,9 @@ import (
 
 	"votestream/election"
 	"votestream/ingest/token"
-	"votestream/processors/consolidate"
 	"votestream/processors/estimate"
 	"votestream/schemas"
 	"votestream/simulate"
-	sink "votestream/sinks/clickhouse"
 )
 
 // upEnv is what `votestream up` hands to each role it runs in its process.
@@ -268,9 +266,9 @@ func runUp(ctx context.Context, f upFlags) error {
 	for _, st := range started {
 		switch st.name {
 		case "consolidate":
-			groups = append(groups, consolidate.DefaultConfig().Group)
+			groups = append(groups, schemas.ConsumerGroup(env.topicPrefix, "consolidate"))
 		case "sink":
-			groups = append(groups, sink.DefaultConfig().Group)
+			groups = append(groups, schemas.ConsumerGroup(env.topicPrefix, "sink"))
 		}
 	}
 	if len(groups) > 0 {

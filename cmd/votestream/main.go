@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -171,12 +173,7 @@ func applyEnv(fs *flag.FlagSet) error {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "votestream: count an election in public, live.\n\nUsage: votestream <command> [flags]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(commands)) {
 		c := commands[n]
 		note := ""
 		if c.notBuilt {

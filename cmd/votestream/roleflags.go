@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/election"
 	"votestream/ingest/s3store"
+	"votestream/schemas"
 )
 
 // roleFlags are the flags every role that reads Kafka against the reference data shares:
@@ -18,6 +20,8 @@ type roleFlags struct {
 	kafka   kafkaFlags
 	ref     string
 	metrics string
+	group   string // --group; "" is the role's default, derived from --topic-prefix
+	role    string // the role named in the default group (groupFlag)
 }
 
 // register declares the flags; metricsAddr "" declares no --metrics (a one-shot command,
@@ -41,6 +45,21 @@ func (r *roleFlags) seeds() []string { return r.kafka.seedList() }
 // topicPrefix returns --topic-prefix.
 func (r *roleFlags) topicPrefix() string { return r.kafka.topicPrefix }
 
+// groupFlag declares --group for role: by default schemas.ConsumerGroup(--topic-prefix,
+// role), so runs under other prefixes on one broker never share a group.
+func (r *roleFlags) groupFlag(fs *flag.FlagSet, role, help string) {
+	r.role = role
+	fs.StringVar(&r.group, "group", "", help+" (default "+schemas.ConsumerGroup("<topic-prefix>", role)+")")
+}
+
+// consumerGroup returns --group, or the role's default under --topic-prefix.
+func (r *roleFlags) consumerGroup() string {
+	if r.group != "" {
+		return r.group
+	}
+	return schemas.ConsumerGroup(r.topicPrefix(), r.role)
+}
+
 // country loads --ref.
 func (r *roleFlags) country() (*election.Country, error) { return loadCountry(r.ref) }
 
@@ -61,6 +80,19 @@ func (r *roleFlags) start(args []string) (*election.Country, *prometheus.Registr
 // withMetricsReady).
 func (r *roleFlags) serveReady(ctx context.Context, reg *prometheus.Registry, ready func() error, role func(context.Context) error) error {
 	return withMetricsReady(ctx, r.metrics, reg, ready, role)
+}
+
+// pollsCloseFlag declares --polls-close onto t (its default shown): an RFC 3339 time or an
+// election day, 17:00 Thai time (election.ParsePollsClose). what says what the time does.
+func pollsCloseFlag(fs *flag.FlagSet, t *time.Time, what string) {
+	fs.Func("polls-close", what+": RFC 3339, or an election day (17:00 Thai time) (default "+t.Format(time.RFC3339)+")", func(s string) error {
+		v, err := election.ParsePollsClose(s)
+		if err != nil {
+			return err
+		}
+		*t = v
+		return nil
+	})
 }
 
 // configError makes a role constructor's invalid-config error (matching errConfig) a usage

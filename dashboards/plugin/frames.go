@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -386,7 +387,9 @@ func (n *Night) constituenciesFrame(q live.Query) *data.Frame {
 		return f
 	}
 	cs := slices.Clone(n.latest.Constituencies)
-	slices.SortFunc(cs, func(a, b schemas.ConstituencyEstimate) int { return compareStrings(a.ConstituencyID, b.ConstituencyID) })
+	slices.SortFunc(cs, func(a, b schemas.ConstituencyEstimate) int {
+		return strings.Compare(a.ConstituencyID, b.ConstituencyID)
+	})
 	for _, c := range cs {
 		if (q.Constituency != "" && c.ConstituencyID != q.Constituency) || (q.Call != "" && string(c.Call) != q.Call) {
 			continue
@@ -431,7 +434,9 @@ func (n *Night) candidatesFrame(q live.Query) *data.Frame {
 		return f
 	}
 	cs := slices.Clone(n.latest.Constituencies)
-	slices.SortFunc(cs, func(a, b schemas.ConstituencyEstimate) int { return compareStrings(a.ConstituencyID, b.ConstituencyID) })
+	slices.SortFunc(cs, func(a, b schemas.ConstituencyEstimate) int {
+		return strings.Compare(a.ConstituencyID, b.ConstituencyID)
+	})
 	for _, c := range cs {
 		if q.Constituency != "" && c.ConstituencyID != q.Constituency {
 			continue
@@ -642,7 +647,7 @@ func (n *Night) anomalyCountsFrame(q live.Query, now time.Time) (*data.Frame, er
 				}
 				return 1
 			}
-			return compareStrings(a, b)
+			return strings.Compare(a, b)
 		})
 	}
 	name := map[live.GroupBy]string{live.ByConstituency: "constituency_id"}[q.GroupBy]

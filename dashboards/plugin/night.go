@@ -3,6 +3,7 @@ package plugin
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"votestream/election"
@@ -220,19 +221,9 @@ func (n *Night) openAnomalies(keep func(anomalyItem) bool) []anomalyItem {
 		if c := a.detectedAt.Compare(b.detectedAt); c != 0 {
 			return c
 		}
-		return compareStrings(a.id, b.id)
+		return strings.Compare(a.id, b.id)
 	})
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Latest returns the latest estimate, or nil before the first one.

@@ -21,6 +21,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"votestream/internal/confcheck"
+	"votestream/schemas"
 )
 
 // Config locates the bucket. The zero value is not usable: start from DefaultConfig.
@@ -84,9 +87,7 @@ var (
 
 // Validate reports the first missing or out-of-range value.
 func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case c.Endpoint == "":
 		return bad("empty endpoint")
@@ -296,17 +297,6 @@ func (s *Store) upload(ctx context.Context, digest string, sum []byte, body io.R
 	return nil
 }
 
-// contentType names a photo by its first bytes, as ingest admits only these two.
-func contentType(head []byte) string {
-	switch {
-	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
-		return "image/jpeg"
-	case len(head) >= 8 && string(head[:8]) == "\x89PNG\r\n\x1a\n":
-		return "image/png"
-	}
-	return "application/octet-stream"
-}
-
 func validDigest(d string) bool {
 	if len(d) != 64 {
 		return false
@@ -341,3 +331,6 @@ func describe(resp minio.ErrorResponse, err error) string {
 	}
 	return err.Error()
 }
+
+// contentType names a photo by its first bytes (schemas.PhotoType).
+func contentType(head []byte) string { return schemas.PhotoType(head) }

@@ -31,6 +31,31 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// Codes maps a role's error codes to their HTTP status; a role declares one table and its
+// own error type (type APIError httpserve.Error) answers from it.
+type Codes map[string]int
+
+// Status is the HTTP status of code; 400 for a code the table does not name.
+func (c Codes) Status(code string) int {
+	if s, ok := c[code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// WriteRefusal answers status with {"error": e}, like WriteError, for a role's own error
+// type of Error's shape (the console's adds the lines of a refused CSV); a 401 also asks
+// for a bearer token of realm.
+func WriteRefusal(w http.ResponseWriter, status int, e any, realm string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	WriteJSON(w, status, struct {
+		Error any `json:"error"`
+	}{e})
+}
+
 type errorBody struct {
 	Error *Error `json:"error"`
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/internal/partition"
 	"votestream/schemas/provision"
 )
 
@@ -81,10 +82,11 @@ type KafkaEnv struct {
 // Topic returns the full name of one of the contract's topics in this environment.
 func (k *KafkaEnv) Topic(name string) string { return k.Prefix + name }
 
-// Client returns a client on the broker, closed when the test ends.
+// Client returns a client on the broker, closed when the test ends. It places the report
+// topics' records by constituency, as every producer of them must (internal/partition).
 func (k *KafkaEnv) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(k.Seeds...)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(k.Seeds...), partition.Opt()}, opts...)...)
 	if err != nil {
 		t.Fatalf("testenv: kafka client: %v", err)
 	}

@@ -2,13 +2,15 @@ package consolidate
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"votestream/internal/confcheck"
+	"votestream/schemas"
 )
 
 // Config is everything `votestream consolidate` can be told. Start from DefaultConfig; set
@@ -20,7 +22,8 @@ type Config struct {
 	// Default "".
 	TopicPrefix string
 	// Group is the consumer group; every consolidator of one deployment shares it and the
-	// partitions are divided among them. Default "votestream-consolidate".
+	// partitions are divided among them. Default "votestream-consolidate"; cmd/votestream
+	// gives schemas.ConsumerGroup(TopicPrefix, "consolidate").
 	Group string
 	// TransactionalID must differ between the processes of a group and should stay the same
 	// across restarts of one process: the broker then aborts a crashed process's open
@@ -57,7 +60,7 @@ func DefaultConfig() Config {
 	if err != nil || host == "" {
 		host = "localhost"
 	}
-	const group = "votestream-consolidate"
+	group := schemas.ConsumerGroup("", "consolidate")
 	return Config{
 		Group:              group,
 		TransactionalID:    group + "-" + host,
@@ -80,9 +83,7 @@ var ErrBadConfig = ErrConfig
 
 // Validate checks the config, the rules included.
 func (c *Config) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case len(c.Seeds) == 0:
 		return bad("no Kafka seed brokers")

@@ -144,7 +144,7 @@ const detectionBlockShift = 0.03
 func withBlocks(c *simulate.Config) { c.Night.Faults.BlockShift = detectionBlockShift }
 
 // TestDetection runs a seeded small simulated night through the Ledger, partitioned as on
-// the six-partition topics, and scores every anomaly code against the simulator's labels.
+// the six-partition topics (by constituency, internal/partition), and scores every anomaly code against the simulator's labels.
 // Seed 7 is the night the thresholds were chosen on; seed 11 is held out (nothing was tuned
 // on it). Set VOTESTREAM_DETECTION_TABLE=path to write the markdown tables (docs/consolidation.md
 // quotes them).
@@ -153,16 +153,17 @@ func TestDetection(t *testing.T) {
 	for _, seed := range []uint64{7, 11} {
 		n := loadSimNight(t, seed, detectionFaultScale, detectionStationsScale, withBlocks)
 		_, out := n.runLedger(t, 6)
-		// The outliers again over every partition held (Rules.OutlierAcrossPartitions).
-		across := n.runLedgerWith(t, 6, func(r *Rules) { r.OutlierAcrossPartitions = true })
+		// The outliers again as they were before records were placed by constituency: each
+		// station by its own key, so a partition holds a sixth of each constituency.
+		_, across := n.runLedgerPlaced(t, 6, n.rules(t), placedByStation)
 		anomalies := anomaliesIn(out)
 		ds := score(n.faults, anomalies)
 		tab := table(ds)
 		blocks := scoreBlocks(n, anomalies, DefaultRules().BlockMinStations)
 		head := fmt.Sprintf("seed %d: %d reports, %d fault labels, %d anomalies", seed, len(n.reports), len(n.faults), len(anomalies))
 		acrossTab := outlierRows(score(n.faults, anomaliesIn(across)))
-		t.Logf("%s\n%s%s\nacross partitions:\n%s", head, tab, blocks, acrossTab)
-		fmt.Fprintf(&doc, "%s\n\n%s\n%s\n\nThe outliers with --outliers-across-partitions (seed %d):\n\n%s\n", head, tab, blocks, seed, acrossTab)
+		t.Logf("%s\n%s%s\nplaced by station (before):\n%s", head, tab, blocks, acrossTab)
+		fmt.Fprintf(&doc, "%s\n\n%s\n%s\n\nBefore, with stations placed by their own key (a sixth of a constituency per partition; seed %d):\n\n%s\n", head, tab, blocks, seed, acrossTab)
 		// Floors well under what the night gives, so a regression in a detector fails loudly
 		// while the simulator's randomness has room.
 		floors := map[string]float64{

@@ -12,7 +12,9 @@
 //     their inputs.
 //   - the runner (Run): a consumer group on submissions.v1, reviews.v1 and official.v1 that
 //     produces station-results.v1 and anomalies.v1 in Kafka transactions together with the
-//     consumed offsets, and rebuilds its state from Kafka, never from a local file.
+//     consumed offsets, and rebuilds its state from Kafka, never from a local file. Its
+//     input topics are placed by constituency (internal/partition), so the partitions it
+//     owns hold whole constituencies; a record found elsewhere is counted and logged.
 //
 // It must not import another role, write anywhere but its own output topics and the
 // dead-letter topic, or keep state that a crash could leave half-written. The rules, with

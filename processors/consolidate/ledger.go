@@ -8,17 +8,20 @@ import (
 )
 
 // Ledger holds the stations of the partitions one process owns and runs the detectors that
-// look across stations. Stations are partitioned like the input topics (by station_id), so a
-// station lives in exactly one partition.
+// look across stations. Stations are partitioned like the input topics, whose producers place
+// every station of a constituency on one partition (internal/partition), so a station lives
+// in exactly one partition and so does its whole constituency.
 //
 // Cross-station scope, deliberately:
 //   - TURNOUT_OUTLIER and SHARE_OUTLIER compare a station with the stations of its
-//     constituency on the same partition. The verdict then depends only on that partition's
-//     input, whichever process owns it, so replays and rebalances give the same answer.
-//     Rules.OutlierAcrossPartitions compares it with every partition this process holds
-//     instead: better statistics, but the flags raised along the way then depend on how the
-//     partitions' records interleave (anomaly_outlier.go).
-//   - PHOTO_REUSE, SPREAD and BLOCK_SHIFT look at every partition this process owns: a reused photo or a
+//     constituency on the same partition: all of them. The verdict then depends only on that
+//     partition's input, whichever process owns it, so replays and rebalances give the same
+//     answer. Rules.OutlierAcrossPartitions compares it with every partition this process
+//     holds instead, which only matters for topics written without the partitioner, and
+//     then the flags raised along the way depend on how the partitions' records interleave.
+//   - BLOCK_SHIFT compares an organisation with the rest of a constituency: whole, for the
+//     same reason.
+//   - PHOTO_REUSE and SPREAD look at every partition this process owns: a reused photo or a
 //     volunteer spread over many stations is found across partitions as long as one process
 //     owns them (always, with one consolidator). With several, pairs split between processes
 //     are missed; docs/consolidation.md says how to close that gap.

@@ -12,6 +12,7 @@ type metrics struct {
 	rebuild      prometheus.Histogram
 	replayed     prometheus.Counter
 	stations     prometheus.Gauge
+	misplaced    *prometheus.CounterVec // by input topic
 }
 
 func newMetrics() *metrics {
@@ -41,9 +42,13 @@ func newMetrics() *metrics {
 		stations: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "votestream_consolidate_partitions_held", Help: "Input partitions whose state this process holds.",
 		}),
+		misplaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "votestream_consolidate_misplaced_records_total",
+			Help: "Input records applied or replayed on another partition than their constituency's (a producer without internal/partition), by topic.",
+		}, []string{"topic"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.records, m.results, m.anomalies, m.deadLetters, m.transactions, m.rebuild, m.replayed, m.stations}
+	return []prometheus.Collector{m.records, m.results, m.anomalies, m.deadLetters, m.transactions, m.rebuild, m.replayed, m.stations, m.misplaced}
 }

@@ -2,10 +2,10 @@ package consolidate
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"votestream/election"
+	"votestream/internal/confcheck"
 )
 
 // BangkokTime is Asia/Bangkok (UTC+7, no daylight saving). A fixed zone keeps the rules
@@ -46,8 +46,9 @@ type Rules struct {
 	// constituency's median is used. Default 8.
 	OutlierSubdistrictMin int
 	// OutlierAcrossPartitions compares a station with its constituency's stations in every
-	// partition the process holds (with one consolidator: the whole constituency) rather
-	// than in its own partition only. The statistics are better, but which flags are raised
+	// partition the process holds rather than in its own partition only. With every
+	// producer placing by constituency (internal/partition) a constituency is in one
+	// partition and this changes nothing; for topics written without it, which flags are raised
 	// and cleared along the way then depends on how the partitions' records interleave, so
 	// a restart or a rebalance may raise a different (never a repeated) set of anomaly ids
 	// than an uninterrupted run (docs/consolidation.md). Default false. CLI:
@@ -116,9 +117,7 @@ var ErrBadRules = errors.New("consolidate: bad rules")
 
 // Validate checks every threshold and that the Country is indexed.
 func (r *Rules) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadRules}, a...)...)
-	}
+	bad := confcheck.Bad(ErrBadRules)
 	switch {
 	case r.Country == nil:
 		return bad("no Country")

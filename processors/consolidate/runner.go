@@ -46,7 +46,7 @@ var errEncode = errors.New("consolidate: encode")
 // neither loses nor duplicates output.
 //
 // Partition p of the three input topics holds the same stations (all are keyed by
-// station_id and partitioned alike), and the range balancer gives partition p of every
+// station_id and placed by constituency, internal/partition), and the range balancer gives partition p of every
 // topic to the same member, so one process owns a station's reports, reviews and official
 // figures together. Its state is rebuilt from those partitions, never from a local file.
 type Consolidator struct {
@@ -67,6 +67,7 @@ type Consolidator struct {
 	verified map[int32]bool // partitions checked against the committed offsets in seenGen
 
 	published *publishedAnomalies // anomaly ids on anomalies.v1, so none is published twice
+	placement placement           // records off their constituency's partition
 
 	onCommit func() // tests: called after each committed transaction
 }
@@ -101,6 +102,11 @@ func New(cfg Config) (*Consolidator, error) {
 		return nil, fmt.Errorf("consolidate: %w", err)
 	}
 	c.health, c.kafka = hs, hs.Dependency("kafka")
+	c.placement = placement{country: cfg.Rules.Country, log: c.log, count: func(topic string) { c.m.misplaced.WithLabelValues(topic).Inc() }}
+	if n, ex := misnamedStations(cfg.Rules.Country); n > 0 {
+		c.log.Warn("station ids that do not start with their constituency's id and '_': ingest places them by the reference data, but a producer without it (a bench, another tool) cannot keep them on their constituency's partition",
+			"stations", n, "example", ex)
+	}
 	return c, nil
 }
 
@@ -308,6 +314,7 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 			continue
 		}
 		perTopic[r.Topic]++
+		c.placement.check(r.Topic, r.Partition, d.in.StationID())
 		outs = append(outs, c.ledger.Apply(r.Partition, d.in)...)
 	}
 	encoded := make([]*kgo.Record, len(outs))
@@ -660,6 +667,7 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 			if d.topic < 0 {
 				continue
 			}
+			c.placement.check(r.Topic, r.Partition, d.in.StationID())
 			c.ledger.Replay(r.Partition, d.topic, r.Offset, d.in)
 			n++
 			if r.Offset == want[r.Partition][d.topic]-1 {
@@ -691,7 +699,11 @@ func (c *Consolidator) waitKafka(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consolidate: kafka metadata: %w", err)
 	}
-	return partitionedAlike(details, c.in[:])
+	if err := partitionedAlike(details, c.in[:]); err != nil {
+		return err
+	}
+	c.placement.partitions = len(details[c.in[0]].Partitions)
+	return nil
 }
 
 func partitionedAlike(details kadm.TopicDetails, inputs []string) error {

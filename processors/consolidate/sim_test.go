@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"votestream/election"
+	place "votestream/internal/partition"
 	"votestream/schemas"
 	"votestream/simulate"
 )
@@ -80,12 +79,10 @@ func (n *simNight) rules(t testing.TB) *Rules {
 	return &r
 }
 
-// partitionOf is where franz-go's default partitioner (Kafka's murmur2 of the key) puts a
-// station's records among n partitions, so a run of the Ledger alone sees the same
+// partitionOf is where every producer's partitioner (internal/partition: by constituency)
+// puts a station's records among n partitions, so a run of the Ledger alone sees the same
 // partitions as a run through Kafka.
-func partitionOf(station string, n int) int32 {
-	return int32(kgo.StickyKeyPartitioner(nil).ForTopic("x").Partition(&kgo.Record{Key: []byte(station)}, n))
-}
+func partitionOf(station string, n int) int32 { return place.For(station, n) }
 
 // input decodes a simulated report as the runner would.
 func (r simReport) input(t testing.TB, c *election.Country) (Input, error) {
@@ -106,16 +103,19 @@ func (n *simNight) runLedger(t testing.TB, partitions int) (*Ledger, []Output) {
 	return n.runLedgerRules(t, partitions, n.rules(t))
 }
 
-// runLedgerWith is runLedger with the rules changed by tweak; it returns the outputs.
-func (n *simNight) runLedgerWith(t testing.TB, partitions int, tweak func(*Rules)) []Output {
+func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*Ledger, []Output) {
 	t.Helper()
-	rules := n.rules(t)
-	tweak(rules)
-	_, out := n.runLedgerRules(t, partitions, rules)
-	return out
+	return n.runLedgerPlaced(t, partitions, rules, partitionOf)
 }
 
-func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*Ledger, []Output) {
+// runLedgerBy is runLedger with another placement of stations on partitions.
+func (n *simNight) runLedgerBy(t testing.TB, partitions int, placed func(station string, n int) int32) *Ledger {
+	t.Helper()
+	l, _ := n.runLedgerPlaced(t, partitions, n.rules(t), placed)
+	return l
+}
+
+func (n *simNight) runLedgerPlaced(t testing.TB, partitions int, rules *Rules, placed func(string, int) int32) (*Ledger, []Output) {
 	t.Helper()
 	l := NewLedger(rules)
 	for p := range partitions {
@@ -124,7 +124,7 @@ func (n *simNight) runLedgerRules(t testing.TB, partitions int, rules *Rules) (*
 	var out []Output
 	offsets := make([]int64, partitions)
 	for _, r := range n.reports {
-		p := partitionOf(r.rep.StationID, partitions)
+		p := placed(r.rep.StationID, partitions)
 		l.Advance(p, 0, offsets[p])
 		offsets[p]++
 		in, err := r.input(t, n.country)

@@ -19,8 +19,10 @@
 // What keeps the figures honest on nights unlike the simulator's is in honesty.go (the
 // publication guard, and the drift of the estimate measured on the night itself) and
 // blocks.go (subdistricts that vote and report as blocks); size.go moves each stratum's
-// projection for the size of its stations still out (a slope per party pooled over the
-// strata); baseline.go, baseline_state.go and baseline_model.go read an optional previous
+// projection for the size of its stations still out (slopes per party, region and
+// constituency, each shrunk towards the level above); conformal.go checks the leads' variance
+// on reported stations held out in arrival order and widens it where they were
+// under-covered; baseline.go, baseline_state.go and baseline_model.go read an optional previous
 // election (--baseline) and move each stratum's projection by the error the same model makes
 // on it with tonight's reporting pattern (projecting the change, not the level); score.go
 // scores backtests by

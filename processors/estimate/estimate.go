@@ -489,6 +489,7 @@ func blend(s, sse, p, pse []float64, u float64) ([]float64, []float64) {
 }
 
 func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) ([]ConstituencyResult, Progress) {
+	conf := e.leadConformal() // conformal.go
 	l, bs, m := e.lay, e.ballots[1], e.method
 	K := l.nKeys(bs.ballot)
 	rc := newRatioCalc(l, bs, m)
@@ -645,9 +646,10 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 				cDF += float64(max(bs.n[h]-1, 0))
 			}
 			cPool := (cSSR + nu*fb) / (cDF + nu)
-			variance := rc.pairVariance(c, lead, j, func(h int) float64 {
+			sigma2 := func(h int) float64 {
 				return (ssr(h) + nu*cPool) / (float64(max(bs.n[h]-1, 0)) + nu)
-			})
+			}
+			variance := rc.pairVariance(c, lead, j, sigma2)
 			// Reporting-order drift of the two parties' candidates (drift.go).
 			if shiftedC != 0 {
 				db := slopeM[kl] - slopeM[kj]
@@ -663,6 +665,10 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 			variance += rc.sizePairVariance(c, lead, j)
 			variance += bla.pairVariance(c, lead, j)
 			variance *= infl
+			if j == order[1] {
+				e.conf.note(c, variance, rc.exchangeableVariance(c, lead, j, sigma2)) // conformal.go
+			}
+			variance *= conf
 			var ahead float64
 			switch {
 			case variance > 0:

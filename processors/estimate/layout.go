@@ -85,6 +85,10 @@ type Method struct {
 	// regions' and between the constituencies' size slopes, however alike the few
 	// measured so far look. Default 0.05.
 	SizeSlopeSpread float64
+	// LeadConformal widens every projected lead by the conformal check of the reported
+	// stations (the later half of each constituency's reports predicted from the earlier,
+	// conformal.go) when it finds them less predictable than the model says. Default true.
+	LeadConformal bool
 	// AreaCorrelation is the correlation assumed between the unmeasured departures of the
 	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
 	// order that follows the vote makes them lean together (variance.go). Default 0.02.
@@ -133,6 +137,7 @@ func DefaultMethod() Method {
 		SizeCovariate:       true,
 		SizeSlopeHierarchy:  true,
 		SizeSlopeSpread:     0.05,
+		LeadConformal:       true,
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
 		DriftPrior:          0.1,

@@ -12,14 +12,14 @@ import "math"
 //
 // Each station carries l = ln(eligible voters) less the eligible-weighted mean of ln over
 // every station of its stratum (so Σx·l = 0 over a stratum). A party's votes per eligible
-// voter are modelled as ρ·(1 + b_k·l): one relative slope b_k per party (key), pooled over
-// every stratum with two reports or more (within-stratum weighted least squares, so the
-// strata's levels cannot leak into it). A stratum's ratio was measured on stations whose
-// mean l is known (its own reports, or for what it borrowed, the mean l of the reports of
-// its size class nationally, weighted as the ratio weighed them); its stations still out
-// have another mean l, and the ratio is moved by b_k times the difference. The slope's
-// sampling variance (and what shrinking it towards 0 took away) enters the intervals as one
-// national systematic term per party (sizeVariance), and per constituency in the leads.
+// voter are modelled as ρ·(1 + b·l), the relative slope b measured by within-stratum
+// weighted least squares (so the strata's levels cannot leak into it) and hierarchical:
+// per party nationally, per region and per constituency, each shrunk towards the level
+// above (sizeSlopes). A stratum's ratio was measured on stations whose mean l is known (its
+// own reports, or for what it borrowed, the mean l of the reports of its size class
+// nationally, weighted as the ratio weighed them); its stations still out have another mean
+// l, and the ratio is moved by its constituency's slope times the difference. The slopes'
+// errors enter the intervals (sizeShareVariance) and the leads (sizePairVariance).
 
 // sizeSlopeMaxShift caps the factor by which the size covariate moves a stratum's ratio.
 const sizeSlopeMaxShift = 0.5

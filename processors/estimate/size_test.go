@@ -103,6 +103,13 @@ func TestSizeSlopesPerRegionOpposite(t *testing.T) {
 // country c, built by handCountry from the same rows, and estimates.
 func estimateOn(t *testing.T, c *election.Country, rows []station, m Method) Result {
 	t.Helper()
+	_, res := estimatorOn(t, c, rows, m)
+	return res
+}
+
+// estimatorOn is estimateOn that also returns the estimator.
+func estimatorOn(t *testing.T, c *election.Country, rows []station, m Method) (*Estimator, Result) {
+	t.Helper()
 	e, err := NewEstimator(c, m)
 	if err != nil {
 		t.Fatal(err)
@@ -120,5 +127,5 @@ func estimateOn(t *testing.T, c *election.Country, rows []station, m Method) Res
 			}
 		}
 	}
-	return e.Estimate()
+	return e, e.Estimate()
 }

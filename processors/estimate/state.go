@@ -25,6 +25,7 @@ type Estimator struct {
 	eligibleTotal int64
 	seats         seatHooks      // seats.go
 	bl            *baselineState // a previous election (baseline_state.go), nil without
+	conf          conformalState // conformal.go
 }
 
 // NewEstimator prepares an empty national state for a country. The country must list its

@@ -54,15 +54,23 @@ type Config struct {
 	Scale float64
 	// Order is the reporting order, one of Orders(). Default OrderDistricts.
 	Order string
+	// UrbanLabelError is the fraction of stations whose urban column is wrong (an
+	// administrative label, not the hidden urbanity the vote follows). Default 0.12.
+	UrbanLabelError float64
 }
 
 // DefaultConfig is a synthetic night in district dumps.
-func DefaultConfig() Config { return Config{Seed: 1, Scale: 1, Order: OrderDistricts} }
+func DefaultConfig() Config {
+	return Config{Seed: 1, Scale: 1, Order: OrderDistricts, UrbanLabelError: 0.12}
+}
 
 // Validate checks the config.
 func (c Config) Validate() error {
 	if !(c.Scale > 0 && c.Scale <= 1) {
 		return fmt.Errorf("realnight: scale %v not in (0, 1]", c.Scale)
+	}
+	if !(c.UrbanLabelError >= 0 && c.UrbanLabelError <= 0.5) {
+		return fmt.Errorf("realnight: urban label error %v not in [0, 0.5]", c.UrbanLabelError)
 	}
 	if orderDocs[c.Order] == "" {
 		return fmt.Errorf("realnight: unknown order %q (want %s)", c.Order, strings.Join(Orders(), ", "))
@@ -276,7 +284,7 @@ func (n *Night) stations() {
 				// Bigger stations in town; a heavy spread everywhere.
 				sizes = append(sizes, math.Exp(0.45*r.NormFloat64()+0.5*su))
 				urban := su > 0.55
-				if r.Float64() < 0.12 { // the administrative label is wrong here
+				if r.Float64() < n.Config.UrbanLabelError { // the administrative label is wrong here
 					urban = !urban
 				}
 				c.Stations = append(c.Stations, election.Station{

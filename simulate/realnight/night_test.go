@@ -16,7 +16,9 @@ const refDir = "../../../shared/reference/thailand-2023"
 
 func small(t *testing.T, seed uint64, order string) *Night {
 	t.Helper()
-	n, err := New(Config{Seed: seed, Scale: 0.15, Order: order})
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Scale, cfg.Order = seed, 0.15, order
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +137,9 @@ func TestReferenceStructure(t *testing.T) {
 	if _, err := os.Stat(refDir); err != nil {
 		t.Skipf("the 2023 reference structure is not at %s (it is kept outside the repository): %v", refDir, err)
 	}
-	n, err := New(Config{Seed: 1, RefDir: refDir, Scale: 0.1, Order: OrderRandom})
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.RefDir, cfg.Scale, cfg.Order = 1, refDir, 0.1, OrderRandom
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,39 @@ func TestReferenceStructure(t *testing.T) {
 	if len(regions) != 6 {
 		t.Errorf("%d regions kept at scale 0.1, want all 6", len(regions))
 	}
-	if _, err := New(Config{Seed: 1, RefDir: filepath.Join(t.TempDir(), "none"), Scale: 1, Order: OrderRandom}); !errors.Is(err, ErrNoReference) {
+	cfg.RefDir = filepath.Join(t.TempDir(), "none")
+	if _, err := New(cfg); !errors.Is(err, ErrNoReference) {
 		t.Errorf("a missing folder: %v, want ErrNoReference", err)
+	}
+}
+
+// The urban column is wrong for about the configured fraction of stations; an exact label
+// follows the hidden urbanity; a bad setting is refused.
+func TestUrbanLabelError(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Scale = 0.2
+	wrong := func(e float64) float64 {
+		cfg.UrbanLabelError = e
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := 0
+		for i, s := range n.Country.Stations {
+			if s.Urban != (n.urbanity[i] > 0.55) {
+				bad++
+			}
+		}
+		return float64(bad) / float64(len(n.Country.Stations))
+	}
+	if f := wrong(0); f != 0 {
+		t.Errorf("exact label: %.3f wrong", f)
+	}
+	if f := wrong(0.12); f < 0.09 || f > 0.15 {
+		t.Errorf("label error 0.12: %.3f wrong", f)
+	}
+	cfg.UrbanLabelError = 0.7
+	if _, err := New(cfg); err == nil {
+		t.Error("label error 0.7 accepted")
 	}
 }

@@ -133,8 +133,10 @@ func report(i int) schemas.Report {
 	return schemas.Report{
 		Submission: schemas.Submission{
 			SubmissionID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
-			StationID:    fmt.Sprintf("BKK_1_%04d", i%7),
-			Ballot:       "partylist", Stage: schemas.StageFinal, CountedAt: at,
+			// Seven constituencies: the report topics are placed by constituency
+			// (internal/partition), and the rebalance test needs records on several partitions.
+			StationID: fmt.Sprintf("BKK_%d_%04d", i%7+1, i%7),
+			Ballot:    "partylist", Stage: schemas.StageFinal, CountedAt: at,
 			BallotsCast: 500, Invalid: 10, NoVote: 5, Votes: map[string]int{"31": 300, "29": 185},
 		},
 		VolunteerID: fmt.Sprintf("vol-%d", i), Org: "ilaw", Role: schemas.RoleStation,

@@ -180,21 +180,7 @@ func (f *Feed) writeChanges(w http.ResponseWriter, r *http.Request, a *ChangesAn
 		f.writeError(w, CodeInternal, "the answer could not be encoded")
 		return
 	}
-	body = append(body, '\n')
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if len(body) >= gzipMin && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		c := &cachedAnswer{body: body}
-		body = c.gzipped()
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	f.setWriteDeadline(w)
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	w.Header().Set("Cache-Control", "no-store")
+	f.writeAnswer(w, r, &cachedAnswer{body: append(body, '\n')})
 	f.m.changesServed.Add(float64(len(a.Items)))
 }

@@ -3,7 +3,6 @@ package feed
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"votestream/election"
+	"votestream/internal/confcheck"
 )
 
 // Sentinel errors of the package.
@@ -172,16 +172,11 @@ func DefaultConfig() Config {
 
 // Validate reports the first missing value or contradiction in c.
 func (c Config) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	if err := confcheck.Source(ErrConfig, c.Seeds, c.Country); err != nil {
+		return err
 	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
-	case len(c.Seeds) == 0:
-		return bad("no Kafka seed brokers")
-	case c.Country == nil:
-		return bad("no reference data (Country)")
-	case !c.Country.Indexed():
-		return bad("reference data not indexed")
 	case c.Listen == "":
 		return bad("no listen address")
 	case c.KeysFile == "":

@@ -237,6 +237,13 @@ func (f *Feed) serveAnswer(w http.ResponseWriter, r *http.Request, a answer) {
 			f.cache.put(a.cacheKey, c)
 		}
 	}
+	f.writeAnswer(w, r, c)
+}
+
+// writeAnswer sends c's JSON with 200, gzipped when it is large enough and the client takes
+// gzip; a HEAD gets the headers only.
+func (f *Feed) writeAnswer(w http.ResponseWriter, r *http.Request, c *cachedAnswer) {
+	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	body := c.body

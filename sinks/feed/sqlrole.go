@@ -71,17 +71,9 @@ func sqlRoleStatements(cfg Config, embargoed bool) []string {
 // close and every SQLGrantsEvery. A failed round (ClickHouse away, or a server without SQL
 // access management such as 18.16) is logged and tried again; the feed serves meanwhile.
 func (f *Feed) manageSQLRole(ctx context.Context) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	var lastErr string
 	lastState := -1
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		embargoed := f.embargoed()
+	f.embargoRounds(ctx, func(embargoed bool) {
 		err := f.sqlRoleRound(ctx, embargoed)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -96,12 +88,7 @@ func (f *Feed) manageSQLRole(ctx context.Context) {
 			}
 			lastErr = ""
 		}
-		wait := f.cfg.SQLGrantsEvery
-		if embargoed {
-			wait = max(min(wait, f.cfg.PollsClose.Sub(f.now())), time.Millisecond)
-		}
-		timer.Reset(wait)
-	}
+	})
 }
 
 func (f *Feed) sqlRoleRound(ctx context.Context, embargoed bool) error {

@@ -2,12 +2,12 @@ package parquet
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"votestream/election"
+	"votestream/internal/confcheck"
 )
 
 // Sentinel errors of the package.
@@ -98,16 +98,11 @@ func DefaultConfig() ExportConfig {
 
 // Validate reports the first missing value or contradiction in c.
 func (c ExportConfig) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
+	if err := confcheck.Source(ErrConfig, c.Seeds, c.Country); err != nil {
+		return err
 	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
-	case len(c.Seeds) == 0:
-		return bad("no Kafka seed brokers")
-	case c.Country == nil:
-		return bad("no reference data (Country)")
-	case !c.Country.Indexed():
-		return bad("reference data not indexed")
 	case c.OutDir == "":
 		return bad("no output folder")
 	case c.EstimateBacklog < 1:
