@@ -179,7 +179,11 @@ func (rc *ratioCalc) orderSelection2() float64 {
 	}
 	b := acc.beta()
 	t := vs / xs
-	return max(0, b*b-driftTurnoutZ2*acc.noise(ssr/df)) / (t * t)
+	// The scatter about the fitted line, not about the strata's ratios: the slope's own
+	// part of it is no noise.
+	ssr = max(0, ssr-acc.num*acc.num/acc.den)
+	sigma2 := ssr / max(df-1, 1)
+	return max(0, b*b-driftTurnoutZ2*acc.noise(sigma2)) / (t * t)
 }
 
 // driftPriorRel2 is the squared relative drift prior of the parties' slopes: DriftPrior²,

@@ -56,3 +56,35 @@ func TestDriftSlopeBoundedEarly(t *testing.T) {
 		t.Errorf("no data: %v, want the prior %v", got, tau2)
 	}
 }
+
+// One constituency of 40 rural stations of 500 eligible voters; the first 20 report, in
+// order, each with 10 more valid votes than the one before (250, 260, ...). Station i has
+// q = (i+0.5)/40, so its turnout 0.5 + 0.02i is exactly 0.49 + 0.8q: the turnout's slope
+// on the order is 0.8 with no scatter about it, on a reported turnout of 0.69, and the
+// order's measured selection is (0.8/0.69)². With a flat turnout it is 0.
+func TestOrderSelectionFromTurnout(t *testing.T) {
+	measure := func(step int) float64 {
+		var rows []station
+		for i := range 40 {
+			v := 250 + step*i
+			rows = append(rows, station{cons: "C1", eligible: 500, a: v / 2, b: v - v/2, reported: i < 20})
+		}
+		c := handCountry(t, rows)
+		e, _ := estimatorOn(t, c, rows, urbanRural())
+		return newRatioCalc(e.lay, e.ballots[0], e.method).orderSelection2()
+	}
+	want := (0.8 / 0.69) * (0.8 / 0.69)
+	if got := measure(10); math.Abs(got-want) > 1e-6 {
+		t.Errorf("turnout rising with the order: selection %v, want %v", got, want)
+	}
+	if got := measure(0); got != 0 {
+		t.Errorf("flat turnout: selection %v, want 0", got)
+	}
+	m := urbanRural()
+	m.DriftPrior = 0.1
+	m.DriftFromTurnout = false
+	rc := &ratioCalc{m: m}
+	if got := rc.driftPriorRel2(); math.Abs(got-0.01) > 1e-15 {
+		t.Errorf("without the turnout signal the prior is DriftPrior² = 0.01, got %v", got)
+	}
+}
