@@ -21,7 +21,8 @@ package estimate
 //     systematic term. Early in the night a stratum's reports have q in [0, f], so the
 //     slope's noise σ²/Σx(q-q̄)² grows like 1/f³ while the shift it is carried over stays
 //     near 1/2: with a flat prior the term alone made a random order's intervals tens of
-//     points wide at 5 % reported. The slope is therefore given a prior, β ~ N(0, τ²) with
+//     points wide at 5 % reported. Method.DriftPrior > 0 (off by default: bounded, the term
+//     no longer holds back turnout-drift's first steps) gives the slope a prior, β ~ N(0, τ²) with
 //     τ = Method.DriftPrior × the party's votes per eligible voter (the relative change of
 //     its vote from a stratum's first station to its last, one standard deviation), and the
 //     term is the posterior expected square m² + v: τ² while nothing measures the slope,
