@@ -152,8 +152,9 @@ func (e *Estimator) partyList() ([]PartyResult, Progress, PriorityStatus, float6
 	}
 	share, se := st.share, slices.Clone(st.se)
 	infl := e.driftWiden(prog, share, se)
+	sel := e.method.selectionShareVariance(share, st.counted) // selection.go
 	for k := range K {
-		se[k] = math.Sqrt(se[k]*se[k] + st.lean[k])
+		se[k] = math.Sqrt(se[k]*se[k] + st.lean[k] + sel[k])
 	}
 	pri := e.priorityStatus(bs, false)
 	share, se = e.priorityBlend(prog, &pri, share, se)
@@ -396,7 +397,10 @@ func (e *Estimator) driftVariance(rc *ratioCalc, share, pool, variance []float64
 		shifted += rc.unreported(h) * shift[h]
 	}
 	slopes := make([]slopeAcc, K)
+	var xs, vs float64
 	for h := range l.strata {
+		xs += float64(bs.x[h])
+		vs += float64(bs.v[h])
 		if bs.n[h] < 2 {
 			continue
 		}
@@ -407,8 +411,9 @@ func (e *Estimator) driftVariance(rc *ratioCalc, share, pool, variance []float64
 			slopes[k].add(bs.yq[i]-p*vq, float64(bs.y[i])-p*v, bs.xq[h], bs.xq2[h], x)
 		}
 	}
+	rel2 := rc.driftPriorRel2()
 	for k := range K {
-		variance[k] += shifted * shifted * slopes[k].square(pool[k])
+		variance[k] += shifted * shifted * slopes[k].boundedSquare(pool[k], driftPriorAt(rel2, share[k]*ratioOf(vs, xs, 0.75)))
 	}
 }
 
@@ -519,6 +524,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 	}
 	shift := rc.driftShifts()
 	slopes := make([]slopeAcc, K)
+	keyY, keyX := make([]float64, K), make([]float64, K)
 	for h := range l.strata {
 		if bs.n[h] < 2 {
 			continue
@@ -527,7 +533,14 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 		for j, k := range l.options(bs.ballot, l.strata[h].cons) {
 			i := bs.optOff[h] + j
 			slopes[k].add(bs.yq[i], float64(bs.y[i]), bs.xq[h], bs.xq2[h], x)
+			keyY[k] += float64(bs.y[i])
+			keyX[k] += x
 		}
+	}
+	slopeM, slopeV := make([]float64, K), make([]float64, K)
+	rel2 := rc.driftPriorRel2()
+	for k := range K {
+		slopeM[k], slopeV[k] = slopes[k].posterior(pool[k], driftPriorAt(rel2, ratioOf(keyY[k], keyX[k], 0)))
 	}
 
 	// The subdistricts' block variance of a candidate's votes, taken from their party's on
@@ -581,9 +594,10 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 				cmp.Compare(cands[a].No, cands[b].No))
 		})
 		lead := order[0]
-		var shiftedC float64
+		var shiftedC, consEligible float64
 		for _, h := range strata {
 			shiftedC += rc.unreported(h) * shift[h]
+			consEligible += float64(l.strata[h].eligible)
 		}
 
 		// Arithmetic certainty: even if every outstanding eligible voter backed the
@@ -640,14 +654,16 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 			variance := rc.pairVariance(c, lead, j, sigma2)
 			// Reporting-order drift of the two parties' candidates (drift.go).
 			if shiftedC != 0 {
-				db := slopes[kl].beta() - slopes[kj].beta()
-				variance += shiftedC * shiftedC * (db*db + slopes[kl].noise(pool[kl]) + slopes[kj].noise(pool[kj]))
+				db := slopeM[kl] - slopeM[kj]
+				variance += shiftedC * shiftedC * (db*db + slopeV[kl] + slopeV[kj])
 			}
 			if blockU2 != nil {
 				// The two candidates' block departures taken as opposed, as above.
 				b := math.Sqrt(tauKey[kl]) + math.Sqrt(tauKey[kj])
 				variance += blockU2[c] * b * b
 			}
+			variance += e.method.selectionPairVariance(d, float64(cands[lead].Counted-cands[j].Counted),
+				ratioOf(consEligible, float64(cr.Progress.EligibleReported), 0)) // selection.go
 			variance += rc.sizePairVariance(c, lead, j)
 			variance += bla.pairVariance(c, lead, j)
 			variance *= infl

@@ -97,6 +97,21 @@ type Method struct {
 	// eligible voter assumed (one standard deviation) before both kinds have reported: what
 	// the night has not measured of it widens the intervals (kind.go). Default 0.4.
 	KindPrior float64
+	// DriftPrior is the relative change of a party's votes per eligible voter from the first
+	// station of a stratum to report to its last, assumed (one standard deviation) before
+	// the night's reports measure it: the prior that bounds the reporting-order drift term
+	// early in the night (drift.go). 0 is a flat prior. Default 0 (off): 0.1 publishes a
+	// random order from 2 % honestly but fails TestScenarioCoverage on turnout-drift at 0-5 %.
+	DriftPrior float64
+	// DriftFromTurnout raises the drift prior to the relative drift of turnout over the
+	// arrival order, when the reports show one beyond two standard errors (drift.go).
+	// Default true.
+	DriftFromTurnout bool
+	// SelectionWeight: the part of the reports' selection that the reference data does not
+	// show is taken to be this many times the part it shows (the model's correction of the
+	// raw count, nationally and per race), and added to the variances (selection.go). 0 is
+	// off. Default 1.
+	SelectionWeight float64
 	// LikelyMaxWidth: no constituency is called likely while a party with at least 5 %
 	// has a national 95 % interval wider than this (honesty.go). Default 0.2.
 	LikelyMaxWidth float64
@@ -126,6 +141,9 @@ func DefaultMethod() Method {
 		LeadConformal:       true,
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
+		DriftPrior:          0,
+		DriftFromTurnout:    true,
+		SelectionWeight:     0,
 		LikelyMaxWidth:      0.2,
 	}
 }
@@ -159,6 +177,10 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: LikelyMaxWidth %v not in (0, 1]", ErrBadMethod, m.LikelyMaxWidth)
 	case !(m.KindPrior >= 0 && m.KindPrior <= 2):
 		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
+	case !(m.SelectionWeight >= 0 && m.SelectionWeight <= 10):
+		return fmt.Errorf("%w: SelectionWeight %v not in [0, 10]", ErrBadMethod, m.SelectionWeight)
+	case !(m.DriftPrior >= 0 && m.DriftPrior <= 2):
+		return fmt.Errorf("%w: DriftPrior %v not in [0, 2]", ErrBadMethod, m.DriftPrior)
 	case !(m.SizeSlopeSpread >= 0 && m.SizeSlopeSpread <= 2):
 		return fmt.Errorf("%w: SizeSlopeSpread %v not in [0, 2]", ErrBadMethod, m.SizeSlopeSpread)
 	case !(m.AreaCorrelation >= 0 && m.AreaCorrelation < 1):
