@@ -18,6 +18,7 @@ import (
 
 	"votestream/election"
 	"votestream/internal/backoff"
+	"votestream/internal/confcheck"
 	"votestream/internal/health"
 	"votestream/internal/kafkaread"
 	"votestream/internal/kafkaready"
@@ -88,9 +89,7 @@ func DefaultConfig() Config {
 
 // Validate checks the config.
 func (c *Config) Validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...)
-	}
+	bad := confcheck.Bad(ErrConfig)
 	switch {
 	case len(c.Seeds) == 0:
 		return bad("no Kafka seed brokers")
