@@ -229,19 +229,7 @@ func (a *baselineAdj) pairVariance(c, x, y int) float64 {
 	if a == nil {
 		return 0
 	}
-	l, bs := a.rc.l, a.rc.bs
-	keys := l.options(bs.ballot, c)
-	var gx, gy float64
-	for s := range l.nSub {
-		h := c*l.nSub + s
-		gx += a.g[bs.optOff[h]+x]
-		gy += a.g[bs.optOff[h]+y]
-	}
-	vx, vy := a.vg[keys[x]], a.vg[keys[y]]
-	if keys[x] == keys[y] {
-		return (gx - gy) * (gx - gy) * vx
-	}
-	return gx*gx*vx + gy*gy*vy
+	return a.rc.leadVariance(c, x, y, a.g, func(k int) float64 { return a.vg[k] })
 }
 
 // baselineSlopes returns γ per party-list key of the current state (NaN without a baseline),

@@ -253,19 +253,8 @@ func (rc *ratioCalc) sizePairVariance(c, a, b int) float64 {
 	if rc.sizeG == nil {
 		return 0
 	}
-	l, bs, ss := rc.l, rc.bs, rc.sizeSl
-	keys := l.options(bs.ballot, c)
-	var ga, gb float64
-	for s := range l.nSub {
-		h := c*l.nSub + s
-		ga += rc.sizeG[bs.optOff[h]+a]
-		gb += rc.sizeG[bs.optOff[h]+b]
-	}
-	va, vb := ss.cvar[c*ss.K+keys[a]], ss.cvar[c*ss.K+keys[b]]
-	if keys[a] == keys[b] {
-		return (ga - gb) * (ga - gb) * va
-	}
-	return ga*ga*va + gb*gb*vb
+	ss := rc.sizeSl
+	return rc.leadVariance(c, a, b, rc.sizeG, func(k int) float64 { return ss.cvar[c*ss.K+k] })
 }
 
 // centredLogSizes returns each station's ln(eligible) less its stratum's eligible-weighted

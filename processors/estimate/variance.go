@@ -235,3 +235,22 @@ func (rc *ratioCalc) sumByKey(perOption []float64) []float64 {
 	}
 	return out
 }
+
+// leadVariance is what independent errors of the options' keys add to the projected lead of
+// option x over option y in constituency c: g the gradient per stratum-option, v(key) the
+// variance. Two options of one key move together, so only their gradients' difference counts.
+func (rc *ratioCalc) leadVariance(c, x, y int, g []float64, v func(key int) float64) float64 {
+	l, bs := rc.l, rc.bs
+	keys := l.options(bs.ballot, c)
+	var gx, gy float64
+	for s := range l.nSub {
+		h := c*l.nSub + s
+		gx += g[bs.optOff[h]+x]
+		gy += g[bs.optOff[h]+y]
+	}
+	vx, vy := v(keys[x]), v(keys[y])
+	if keys[x] == keys[y] {
+		return (gx - gy) * (gx - gy) * vx
+	}
+	return gx*gx*vx + gy*gy*vy
+}
