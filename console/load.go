@@ -55,29 +55,40 @@ func votesOf(nos []uint16, vs []uint32) map[string]int {
 // buildQueue reads every open item with its sources and anomalies, and the race totals
 // that set its priority; the result is sorted.
 func (s *store) buildQueue(ctx context.Context) ([]Item, error) {
-	items, idx, err := s.openResults(ctx)
+	items, races, err := s.loadQueue(ctx)
 	if err != nil {
 		return nil, err
 	}
+	rankItems(items, races, s.country)
+	return items, nil
+}
+
+// loadQueue reads every open item with its sources (and their track records), anomalies
+// and escalations, and the race totals; nothing is ranked yet.
+func (s *store) loadQueue(ctx context.Context) ([]Item, map[string]race, error) {
+	items, idx, err := s.openResults(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(items) == 0 {
-		return items, nil
+		return items, nil, nil
 	}
 	if err := s.addSources(ctx, items, idx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.addFlags(ctx, items, idx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.addEscalations(ctx, items, idx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	races, err := s.races(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	volunteers, orgs, err := s.records(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range items {
 		for j := range items[i].Sources {
@@ -88,13 +99,29 @@ func (s *store) buildQueue(ctx context.Context) ([]Item, error) {
 			}
 		}
 	}
+	return items, races, nil
+}
+
+// rankItems sets every item's priority and sorts the queue.
+func rankItems(items []Item, races map[string]race, c *election.Country) {
+	byKey := make(map[string]*Item, len(items))
+	for i := range items {
+		byKey[items[i].Key] = &items[i]
+	}
 	for i := range items {
 		it := &items[i]
 		rest := raceWithout(races, it)
-		it.prioritise(rest, raceNames(s.country, it.Ballot, it.ConstituencyID))
+		it.prioritise(rest, raceNames(c, it.Ballot, it.ConstituencyID), byKey[schemas.StationResultKey(it.StationID, otherBallot(it.Ballot))])
 	}
 	sortItems(items)
-	return items, nil
+}
+
+// otherBallot names the station's other ballot.
+func otherBallot(b string) string {
+	if b == string(election.BallotPartyList) {
+		return string(election.BallotConstituency)
+	}
+	return string(election.BallotPartyList)
 }
 
 // raceKey names the race of a ballot: the constituency, or the nation for the party-list.

@@ -107,7 +107,7 @@ type Item struct {
 	ProvinceID       string    `json:"province_id"`
 	Status           string    `json:"status"`
 	Version          int64     `json:"version"`
-	Priority         int       `json:"priority"` // 0-300: severity x what the item can change
+	Priority         int       `json:"priority"` // 0-499: 100 x evidence class + stake and doubt
 	Severity         string    `json:"severity"` // the worst: hard, soft or info
 	Why              []string  `json:"why"`      // the parts of the priority, for a person
 	Codes            []string  `json:"codes"`
@@ -181,8 +181,8 @@ func numLess(a, b string) bool {
 	return a < b
 }
 
-// severityWeight: a disputed station counts as unreported in every estimate, so it weighs
-// most; a soft flag leaves the count in; info only informs.
+// severityWeight orders severities (the item's Severity is its worst): a disputed station
+// counts as unreported in every estimate; a soft flag leaves the count in; info only informs.
 func severityWeight(s string) int {
 	switch s {
 	case string(schemas.SeverityHard):
@@ -195,17 +195,21 @@ func severityWeight(s string) int {
 
 // prioritise fills Current, each source's IfRight, Severity, Priority and Why. rest is the
 // race without this station (constituency totals for the constituency ballot, national
-// party totals for the party-list). names names a vote number in this race.
+// party totals for the party-list). names names a vote number in this race. other is the
+// station's other ballot when it is in the queue too (nil otherwise).
 //
-// Priority = weight x (25 + 75 x stake): weight is 3 (disputed or a hard anomaly), 2 (soft)
-// or 1 (info); stake, in [0, 1], is what the station can change. When two of its sources
-// (or a source and the consolidated figures) name different leaders, stake is the track
-// record of the more credible side that is not the most credible one (the challenger's
-// agreement rate; 1 without a record), so a lone source with a poor record weighs little;
-// otherwise it is the station's ballots over the race's margin, capped at 1. A hard item
-// that changes nothing (25 x 3 = 75) thus ranks below a soft one that can swing a close
-// seat (2 x 100 = 200).
-func (it *Item) prioritise(rest race, names func(no string) string) {
+// Priority = 100 x class + 99 x (1 - (1 - stake) x (1 - doubt)), rounded: the class (0-4,
+// see class) is how strongly the system's evidence says the item needs a person, and
+// decides first; within a class, stake and doubt order the items. stake, in [0, 1], is what
+// the station can change: when two of its sources (or a source and the consolidated
+// figures) name different leaders, the track record of the more credible side that is not
+// the most credible one (the challenger's agreement rate; 1 without a record), so a lone
+// source with a poor record weighs little; otherwise the station's ballots over the race's
+// margin, capped at 1. doubt is 1 less the poorest record among the sources the result
+// stands on (0 without a record): figures resting on a source that often disagreed with
+// settled results are likelier wrong. Without doubt the stake alone orders a class, so a
+// lead sees close races first.
+func (it *Item) prioritise(rest race, names func(no string) string, other *Item) {
 	sev := string(schemas.SeverityInfo)
 	if it.Status == string(schemas.StatusDisputed) {
 		sev = string(schemas.SeverityHard)
@@ -229,14 +233,19 @@ func (it *Item) prioritise(rest race, names func(no string) string) {
 		name(cur.Leader, 1) // independent sources agreed on it
 	}
 	swing := it.Result.BallotsCast
+	doubt := 0.0
 	for i := range it.Sources {
 		s := &it.Sources[i]
 		o := leaderOf(rest, s.Votes)
 		o.LeaderName = names(o.Leader)
 		o.Flips = o.Leader != cur.Leader
 		s.IfRight = &o
+		cred := s.Track.credibility()
 		if o.Leader != "" {
-			name(o.Leader, s.Track.credibility())
+			name(o.Leader, cred)
+		}
+		if s.InResult {
+			doubt = max(doubt, 1-cred)
 		}
 		swing = max(swing, s.BallotsCast)
 	}
@@ -254,15 +263,12 @@ func (it *Item) prioritise(rest race, names func(no string) string) {
 		stake = math.Min(1, float64(swing)/float64(max(margin, 1)))
 		why = append(why, fmt.Sprintf("%d ballots here against a margin of %d", swing, margin))
 	}
-	it.Priority = int(math.Round(float64(severityWeight(sev)) * (25 + 75*stake)))
-	it.Why = append([]string{sev + " (" + strings.Join(it.Codes, ", ") + statusNote(it.Status) + ")"}, why...)
-}
-
-func statusNote(status string) string {
-	if status == string(schemas.StatusDisputed) {
-		return "; disputed: left out of the estimate"
+	if doubt > 0 {
+		why = append(why, fmt.Sprintf("the result rests on a source whose record is %.0f%% agreed", 100*(1-doubt)))
 	}
-	return ""
+	c, reason := it.classify(other)
+	it.Priority = 100*int(c) + int(math.Round(99*(1-(1-stake)*(1-doubt))))
+	it.Why = append([]string{fmt.Sprintf("%s (class %d of 4): %s", sev, c, reason)}, why...)
 }
 
 // Queue is an ordered snapshot of the open items: priority first, then station and ballot.

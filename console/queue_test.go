@@ -27,7 +27,7 @@ func TestPriority(t *testing.T) {
 		{Figures: Figures{BallotsCast: 100, Votes: map[string]int{"1": 60, "2": 40}}},
 		{Figures: Figures{BallotsCast: 100, Votes: map[string]int{"1": 40, "2": 60}}},
 	}}
-	it.prioritise(race{"1": 1000, "2": 1000}, names)
+	it.prioritise(race{"1": 1000, "2": 1000}, names, nil)
 	if it.Priority != 300 || it.Severity != "hard" {
 		t.Fatalf("disputed, leaders differ: %d %s; want 300 hard", it.Priority, it.Severity)
 	}
@@ -37,7 +37,7 @@ func TestPriority(t *testing.T) {
 		{Figures: Figures{BallotsCast: 100, Votes: map[string]int{"1": 60, "2": 40}}, Track: &Track{Org: Record{Agreed: 30, Reports: 30}}},
 		{Figures: Figures{BallotsCast: 100, Votes: map[string]int{"1": 40, "2": 60}}, Track: &Track{Volunteer: Record{Agreed: 0, Reports: 1}, Org: Record{Agreed: 2, Reports: 10}}},
 	}}
-	poor.prioritise(race{"1": 1000, "2": 1000}, names)
+	poor.prioritise(race{"1": 1000, "2": 1000}, names, nil)
 	if poor.Priority != 120 {
 		t.Fatalf("dispute raised by a poor record: %d (%v); want 120", poor.Priority, poor.Why)
 	}
@@ -48,15 +48,15 @@ func TestPriority(t *testing.T) {
 	// A soft flag on a station of 100 ballots in a race won by 400: stake 0.25.
 	soft := Item{Status: "corroborated", Codes: []string{"SHARE_OUTLIER"}, Flags: []Flag{{Code: "SHARE_OUTLIER", Severity: "soft"}},
 		Result: Figures{BallotsCast: 100, Votes: map[string]int{"1": 60, "2": 40}}}
-	soft.prioritise(race{"1": 1000, "2": 600}, names) // the race without the station
-	if soft.Priority != 88 {                          // 2 x (25 + 75 x 100/400) = 87.5, rounded
+	soft.prioritise(race{"1": 1000, "2": 600}, names, nil) // the race without the station
+	if soft.Priority != 88 {                               // 2 x (25 + 75 x 100/400) = 87.5, rounded
 		t.Fatalf("soft, small stake: %d (%v); want 88", soft.Priority, soft.Why)
 	}
 	// The same soft flag in a race won by 50: stake 1, above a hard item that changes nothing.
 	close := soft
-	close.prioritise(race{"1": 1000, "2": 950}, names)
+	close.prioritise(race{"1": 1000, "2": 950}, names, nil)
 	hardIdle := Item{Status: "disputed", Codes: []string{"ARITH"}, Sources: []Source{{Figures: Figures{BallotsCast: 10, Votes: map[string]int{"1": 10}}}}}
-	hardIdle.prioritise(race{"1": 5000, "2": 1000}, names)
+	hardIdle.prioritise(race{"1": 5000, "2": 1000}, names, nil)
 	if close.Priority != 200 || hardIdle.Priority >= close.Priority {
 		t.Fatalf("close soft %d, idle hard %d; want 200 above it", close.Priority, hardIdle.Priority)
 	}

@@ -2,10 +2,13 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -281,7 +284,13 @@ func TestQueueRanksLabelledFaults(t *testing.T) {
 			pollWait(ctx)
 		}
 		st := &store{conn: ch.Conn, db: ch.Database, country: n.country}
-		items, err := st.buildQueue(ctx)
+		items, races, err := st.loadQueue(ctx)
+		if dir := os.Getenv("VOTESTREAM_RANK_DUMP"); dir != "" && err == nil {
+			dumpRankNight(t, dir, seed, items, races, n.faults)
+		}
+		if err == nil {
+			rankItems(items, races, n.country)
+		}
 		stop()
 		for range 2 {
 			if err := <-done; err != nil {
@@ -364,5 +373,79 @@ func pollWait(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 	case <-tm.C:
+	}
+}
+
+// rankDump is what a night's queue is ranked from, kept to study the order without the
+// services (VOTESTREAM_RANK_DUMP=dir).
+type rankDump struct {
+	Items  []Item           `json:"items"`
+	Races  map[string]race  `json:"races"`
+	Faults []simulate.Fault `json:"faults"`
+}
+
+func dumpRankNight(t *testing.T, dir string, seed uint64, items []Item, races map[string]race, faults []simulate.Fault) {
+	t.Helper()
+	b, err := json.Marshal(rankDump{items, races, faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("rank-%d.json", seed)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRankDump ranks the nights kept by VOTESTREAM_RANK_DUMP (set
+// VOTESTREAM_RANK_DUMP_IN=dir) without the services, to study the order: it prints the
+// table and, with VOTESTREAM_RANK_DEBUG, the labelled items that rank below an unlabelled
+// one of their constituency.
+func TestRankDump(t *testing.T) {
+	dir := os.Getenv("VOTESTREAM_RANK_DUMP_IN")
+	if dir == "" {
+		t.Skip("VOTESTREAM_RANK_DUMP_IN names no directory")
+	}
+	for _, seed := range []uint64{7, 11} {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("rank-%d.json", seed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d rankDump
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		n := loadRankNight(t, seed)
+		rankItems(d.Items, d.Races, n.country)
+		s := scoreQueue(d.Items, d.Faults, false)
+		t.Logf("seed %d: %d items, %d unlabelled\n%s", seed, len(d.Items), s.unlabelled, s.table())
+		if os.Getenv("VOTESTREAM_RANK_DEBUG") != "" {
+			labelled := map[string]string{}
+			for _, f := range d.Faults {
+				if f.Anomaly != "" {
+					labelled[schemas.StationResultKey(f.StationID, string(f.Ballot))] += string(f.Kind) + " "
+				}
+			}
+			byCons := map[string][]int{}
+			for i, it := range d.Items {
+				byCons[it.ConstituencyID] = append(byCons[it.ConstituencyID], i)
+			}
+			for _, c := range slices.Sorted(maps.Keys(byCons)) {
+				seenU := false
+				var lines []string
+				for _, i := range byCons[c] {
+					it := d.Items[i]
+					l, ok := labelled[it.Key]
+					if !ok {
+						seenU = true
+						l = "-- UNLABELLED"
+					} else if !seenU {
+						continue
+					}
+					lines = append(lines, fmt.Sprintf("  %4d p=%d %s %s %v [%s] %s", i, it.Priority, it.Key, it.Status, it.Codes, l, strings.Join(it.Why, "; ")))
+				}
+				if len(lines) > 1 {
+					t.Logf("%s\n%s", c, strings.Join(lines, "\n"))
+				}
+			}
+		}
 	}
 }
