@@ -120,9 +120,10 @@ func TestQueueEvidenceAndDecisions(t *testing.T) {
 		if !slices.Contains(it.Evidence, n.refA) || !slices.Contains(it.Evidence, n.refB) {
 			t.Fatalf("evidence = %v; want both photos", it.Evidence)
 		}
-		// Sources naming different leaders: the highest stake, and hard.
-		if it.Priority != 300 {
-			t.Fatalf("priority = %d (%v); want 300 (hard, leaders differ)", it.Priority, it.Why)
+		// Disputed (figures contested: class 4) and sources naming different leaders: the
+		// highest stake, and no source with a poor record (one settled report each).
+		if it.Priority != 499 {
+			t.Fatalf("priority = %d (%v); want 499 (class 4, leaders differ)", it.Priority, it.Why)
 		}
 	})
 
