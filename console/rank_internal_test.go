@@ -205,7 +205,7 @@ func (s rankScore) table() string {
 // (goal 0.9), by fault kind. The queue's priority has no parameter fitted to any fault
 // kind, so every kind is one it was not tuned on. Set VOTESTREAM_RANK_TABLE=path to write
 // the table (docs/consolidation.md quotes it). It asserts the pipeline delivered the
-// Ledger's results and that every labelled hard fault is in the queue.
+// Ledger's results, that 90 % of the labelled hard faults are in the queue, and the goal.
 func TestQueueRanksLabelledFaults(t *testing.T) {
 	seeds := []uint64{7}
 	if os.Getenv("VOTESTREAM_RANK_TABLE") != "" {
@@ -318,6 +318,9 @@ func TestQueueRanksLabelledFaults(t *testing.T) {
 			sw.above, sw.labelled, float64(sw.above)/float64(max(sw.labelled, 1)), sw.unlabelled)
 		t.Log(line)
 		fmt.Fprintf(&doc, "%s\n\n", line)
+		if share := float64(s.above) / float64(max(s.labelled, 1)); share < 0.9 {
+			t.Errorf("seed %d: %d of %d labelled faults (%.2f) rank above every unlabelled item of their constituency; the goal is 0.9", seed, s.above, s.labelled, share)
+		}
 		for _, kind := range []simulate.FaultKind{simulate.FaultTypo, simulate.FaultSwappedDigits, simulate.FaultMissingParty, simulate.FaultNumberSwap} {
 			if c := s.byKind[kind]; c[0] == 0 || c[1] < c[0]*9/10 {
 				t.Errorf("seed %d: %s: %d of %d labelled ballots in the queue", seed, kind, c[1], c[0])
