@@ -421,9 +421,15 @@ func TestRankDump(t *testing.T) {
 		s := scoreQueue(d.Items, d.Faults, false)
 		t.Logf("seed %d: %d items, %d unlabelled\n%s", seed, len(d.Items), s.unlabelled, s.table())
 		if os.Getenv("VOTESTREAM_RANK_DEBUG") != "" {
+			corrected := map[string]bool{} // as scoreQueue: a fault its volunteer corrected is not labelled
+			for _, f := range d.Faults {
+				if f.Kind == simulate.FaultCorrection {
+					corrected[f.Related] = true
+				}
+			}
 			labelled := map[string]string{}
 			for _, f := range d.Faults {
-				if f.Anomaly != "" {
+				if f.Anomaly != "" && !corrected[f.SubmissionID] {
 					labelled[schemas.StationResultKey(f.StationID, string(f.Ballot))] += string(f.Kind) + " "
 				}
 			}
