@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -93,7 +92,7 @@ func (it *Item) classify(other *Item) (class, string) {
 		if code == schemas.AnomalyBallotGap && other != nil {
 			if cause := other.wrongCodes(); len(cause) > 0 {
 				c = classExplained
-				label = fmt.Sprintf("%s, explained by %s on the %s ballot", code, strings.Join(cause, ", "), other.Ballot)
+				label = code + ", explained by " + strings.Join(cause, ", ") + " on the " + other.Ballot + " ballot"
 			}
 		}
 		parts[c] = append(parts[c], label)

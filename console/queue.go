@@ -264,11 +264,11 @@ func (it *Item) prioritise(rest race, names func(no string) string, other *Item)
 		why = append(why, fmt.Sprintf("%d ballots here against a margin of %d", swing, margin))
 	}
 	if doubt > 0 {
-		why = append(why, fmt.Sprintf("the result rests on a source whose record is %.0f%% agreed", 100*(1-doubt)))
+		why = append(why, "the result rests on a source whose record is "+strconv.Itoa(int(math.Round(100*(1-doubt))))+"% agreed")
 	}
 	c, reason := it.classify(other)
 	it.Priority = 100*int(c) + int(math.Round(99*(1-(1-stake)*(1-doubt))))
-	it.Why = append([]string{fmt.Sprintf("%s (class %d of 4): %s", sev, c, reason)}, why...)
+	it.Why = append([]string{sev + " (class " + strconv.Itoa(int(c)) + " of 4): " + reason}, why...)
 }
 
 // Queue is an ordered snapshot of the open items: priority first, then station and ballot.
