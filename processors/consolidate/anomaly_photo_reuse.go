@@ -13,10 +13,11 @@ import (
 // Every station and ballot carrying it is flagged, the first one too: the copy often arrives
 // before the original (a volunteer forwards the photo while its taker is still in the
 // queue), so which one is genuine is for a person to decide. One anomaly per hash, station
-// and ballot.
-func (l *Ledger) photoReuse(p int32, rep *Report) []Output {
+// and ballot. evidence is the report's evidence hashes (rep is the copy the Ledger keeps,
+// without them).
+func (l *Ledger) photoReuse(p int32, rep *Report, evidence []string) []Output {
 	var out []Output
-	for _, h := range rep.Evidence {
+	for _, h := range evidence {
 		old := l.photos[h]
 		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission() == rep.SubmissionID }) {
 			continue

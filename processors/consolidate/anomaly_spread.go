@@ -14,14 +14,15 @@ import (
 // report for many stations. The stations the volunteer reported first (by received_at) are
 // presumed their assignment; every station beyond the limit is flagged, each ballot with one
 // anomaly (per volunteer, station and ballot). Ingest's own flag (a station outside the
-// token's scope, see outsideScope) needs no count.
-func (l *Ledger) spread(p int32, rep *Report) []Output {
-	if rep.Role != "" && rep.Role != schemas.RoleStation {
+// token's scope, see outsideScope) needs no count. arr is the report's arrival (rep is the
+// copy the Ledger keeps, without it).
+func (l *Ledger) spread(p int32, rep *Report, arr *arrival) []Output {
+	if arr.Role != "" && arr.Role != schemas.RoleStation {
 		return nil
 	}
 	b := ballotIndex(rep.Ballot)
 	var out []Output
-	if slices.Contains(rep.IngestFlags, schemas.AnomalySpread) {
+	if slices.Contains(arr.IngestFlags, schemas.AnomalySpread) {
 		out = append(out, l.outsideScope(p, rep)...)
 	}
 	old := l.volunteers[rep.VolunteerID]

@@ -28,14 +28,68 @@ type Input struct {
 	VersionFloor int64
 }
 
-// Report is a decoded submissions.v1 record, its figures checked and parsed.
+// Report is a decoded submissions.v1 record, its figures checked and parsed. Its fields are
+// schemas.Report's but for the figures, which fig holds.
+//
+// The Ledger keeps a report for the rest of the night, superseded or not (a late tally
+// board can still make an older one a REGRESSION's earlier side, and a review can accept
+// any submission, so the figures of every report stay readable), but only the fields the
+// rules read after the report was applied: what only its arrival reads (the role, the
+// evidence hashes, ingest's flags) sits in *arrival, which the kept copy goes without
+// (Ledger.Apply, issue 18: a national night keeps about two million reports).
 type Report struct {
-	schemas.Report
+	SubmissionID string
+	StationID    string
+	Ballot       string
+	Stage        schemas.Stage
+	CountedAt    time.Time
+	ReceivedAt   time.Time
+	VolunteerID  string
+	Org          string
+	Person       string
+	Hash         string
+
+	fig  figures
+	swap atomic.Pointer[swapMemo] // numberSwap's last verdict
+
+	*arrival // nil in the copy the Ledger keeps (kept)
+}
+
+// arrival is what only the applying of a report reads: the spread rule (Role, IngestFlags)
+// and the photo index (Evidence, whose hashes become its keys).
+type arrival struct {
+	Role     string
+	Evidence []string
 	// IngestFlags are the anomaly codes ingest raised on the record (the "flags" header):
 	// SPREAD for a station outside the volunteer's token scope.
 	IngestFlags []string
-	fig         figures
-	swap        atomic.Pointer[swapMemo] // numberSwap's last verdict
+}
+
+// kept returns the copy of r the Ledger keeps: every field the rules read once r is
+// applied, the same strings and figures, no arrival.
+func (r *Report) kept() *Report {
+	return &Report{
+		SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot, Stage: r.Stage,
+		CountedAt: r.CountedAt, ReceivedAt: r.ReceivedAt, VolunteerID: r.VolunteerID, Org: r.Org,
+		Person: r.Person, Hash: r.Hash, fig: r.fig,
+	}
+}
+
+// wire returns the report as a submissions.v1 value: the votes from its figures (numbers
+// with zero votes dropped), the arrival fields empty in a kept copy.
+func (r *Report) wire() schemas.Report {
+	w := schemas.Report{
+		Submission: schemas.Submission{
+			SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot, Stage: r.Stage,
+			CountedAt: r.CountedAt, BallotsCast: r.fig.BallotsCast, Invalid: r.fig.Invalid, NoVote: r.fig.NoVote,
+			Votes: r.fig.wireVotes(),
+		},
+		VolunteerID: r.VolunteerID, Org: r.Org, ReceivedAt: r.ReceivedAt, Hash: r.Hash, Person: r.Person,
+	}
+	if r.arrival != nil {
+		w.Role, w.Evidence = r.Role, r.Evidence
+	}
+	return w
 }
 
 // Review is a decoded reviews.v1 record. Figures are nil when the review accepts a source.
@@ -130,7 +184,12 @@ func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
 	r.StationID, r.Ballot, r.Stage = intern(r.StationID), intern(r.Ballot), schemas.Stage(intern(string(r.Stage)))
 	r.VolunteerID, r.Org, r.Role, r.Person = intern(r.VolunteerID), intern(r.Org), intern(r.Role), intern(r.Person)
 	packStrings(&r)
-	return &Report{Report: r, fig: fig}, nil
+	return &Report{
+		SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot, Stage: r.Stage,
+		CountedAt: r.CountedAt, ReceivedAt: r.ReceivedAt, VolunteerID: r.VolunteerID, Org: r.Org,
+		Person: r.Person, Hash: r.Hash, fig: fig,
+		arrival: &arrival{Role: r.Role, Evidence: r.Evidence},
+	}, nil
 }
 
 // packStrings puts the report's own strings (submission id, hash, evidence hashes: they

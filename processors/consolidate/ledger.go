@@ -238,10 +238,20 @@ func (l *Ledger) Apply(p int32, in Input) []Output {
 	if part == nil {
 		return nil
 	}
+	var arr *arrival
+	if in.Report != nil {
+		// The station, the photo index and BLOCK_SHIFT keep the report for the night: they
+		// get the copy without what only its arrival reads (Report.kept).
+		arr = in.Report.arrival
+		if arr == nil {
+			arr = &arrival{}
+		}
+		in.Report = in.Report.kept()
+	}
 	out := l.applyStation(p, in.StationID(), in)
 	if in.Report != nil {
-		out = append(out, l.photoReuse(p, in.Report)...)
-		out = append(out, l.spread(p, in.Report)...)
+		out = append(out, l.photoReuse(p, in.Report, arr.Evidence)...)
+		out = append(out, l.spread(p, in.Report, arr)...)
 		out = append(out, l.blockShift(p, in.Report)...)
 	}
 	return out

@@ -89,13 +89,13 @@ func (st *Station) Result(b election.Ballot) (schemas.StationResult, bool) {
 }
 
 // Reports returns every distinct report held for a ballot, in the order the rules read
-// them (received_at, then submission_id).
+// them (received_at, then submission_id). A Ledger's stations keep reports without their
+// role and evidence (Report.kept): those fields are empty in what it returns for them.
 func (st *Station) Reports(b election.Ballot) []schemas.Report {
 	rs := st.ballots[ballotIndex(string(b))].reports
 	out := make([]schemas.Report, len(rs))
 	for i, r := range rs {
-		out[i] = r.Report
-		out[i].Votes = r.fig.wireVotes()
+		out[i] = r.wire()
 	}
 	return out
 }

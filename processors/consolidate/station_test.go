@@ -512,7 +512,7 @@ func TestIndependent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var rs []*Report
 			for _, s := range tc.srcs {
-				rs = append(rs, &Report{Report: schemas.Report{VolunteerID: s.vol, Org: s.org, Person: s.person}})
+				rs = append(rs, &Report{VolunteerID: s.vol, Org: s.org, Person: s.person})
 			}
 			if got := independent(rs); got != tc.want {
 				t.Fatalf("independent = %d, want %d", got, tc.want)
