@@ -18,19 +18,14 @@ import (
 func (l *Ledger) photoReuse(p int32, rep *Report, evidence []string) []Output {
 	var out []Output
 	for _, h := range evidence {
-		old := l.photos[h]
+		k := photoKeyOf(h)
+		old := l.photoUses(k)
 		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission() == rep.SubmissionID }) {
 			continue
 		}
 		uses := append(slices.Clip(old), photoUse{part: p, rep: rep})
-		l.photos[h] = uses
-		l.record(func() {
-			if len(old) == 0 {
-				delete(l.photos, h)
-			} else {
-				l.photos[h] = old
-			}
-		})
+		l.setPhotoUses(k, uses)
+		l.record(func() { l.setPhotoUses(k, old) })
 		stations := distinctStations(uses)
 		if len(stations) < 2 {
 			continue
@@ -92,4 +87,63 @@ func distinctStations(uses []photoUse) []string {
 		}
 	}
 	return s
+}
+
+// photoKey is an evidence hash as the photo index keys it: a "sha256:" and 64 lowercase hex
+// digits (what ingest writes) as its 32 bytes, anything else as itself behind a zero byte
+// (so never empty, and never equal to a digest's key). The index holds one key per photo
+// of the night; the text form cost a 71-byte string each (issue 18).
+type photoKey struct {
+	sum   [32]byte
+	other string
+}
+
+func photoKeyOf(h string) photoKey {
+	const prefix = "sha256:"
+	var k photoKey
+	if len(h) != len(prefix)+64 || h[:len(prefix)] != prefix {
+		return photoKey{other: "\x00" + h}
+	}
+	for i := range 64 {
+		c := h[len(prefix)+i]
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		default:
+			return photoKey{other: "\x00" + h}
+		}
+		k.sum[i/2] |= v << (4 * (1 - i%2))
+	}
+	return k
+}
+
+// photoUses returns every report that carried a photo, in the order they came. A photo
+// seen once (nearly all of them) is held in l.photos without a slice of its own, a reused
+// one in l.reused. The result must not be changed.
+func (l *Ledger) photoUses(k photoKey) []photoUse {
+	if uses, ok := l.reused[k]; ok {
+		return uses
+	}
+	if u, ok := l.photos[k]; ok {
+		return []photoUse{u}
+	}
+	return nil
+}
+
+// setPhotoUses replaces the reports that carried a photo; none forgets the photo.
+func (l *Ledger) setPhotoUses(k photoKey, uses []photoUse) {
+	switch len(uses) {
+	case 0:
+		delete(l.photos, k)
+		delete(l.reused, k)
+	case 1:
+		l.photos[k] = uses[0]
+		delete(l.reused, k)
+	default:
+		delete(l.photos, k)
+		l.reused[k] = uses
+	}
 }

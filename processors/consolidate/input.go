@@ -3,8 +3,6 @@ package consolidate
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unique"
@@ -192,38 +190,15 @@ func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
 	}, nil
 }
 
-// packStrings puts the report's own strings (submission id, hash, evidence hashes: they
-// never repeat across reports, so interning does not help) into one allocation: each
+// packStrings puts the report's own strings that the Ledger keeps (submission id and hash:
+// they never repeat across reports, so interning does not help) into one allocation: each
 // separate string costs its size class's rounding (36 bytes take 48, 71 take 80) and an
 // object for the collector to track, and a national night keeps about two million reports
-// (issue 18). The values do not change.
+// (issue 18). The evidence hashes are not kept (the photo index keys them as photoKey), so
+// they are left as decoded. The values do not change.
 func packStrings(r *schemas.Report) {
-	n := len(r.SubmissionID) + len(r.Hash)
-	for _, e := range r.Evidence {
-		n += len(e)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(r.SubmissionID)
-	b.WriteString(r.Hash)
-	for _, e := range r.Evidence {
-		b.WriteString(e)
-	}
-	s := b.String()
-	cut := func(v string) string {
-		out := s[:len(v)]
-		s = s[len(v):]
-		return out
-	}
-	r.SubmissionID, r.Hash = cut(r.SubmissionID), cut(r.Hash)
-	if len(r.Evidence) > 0 {
-		if cap(r.Evidence) > len(r.Evidence) {
-			r.Evidence = slices.Clone(r.Evidence) // decoding leaves room to grow; keep none
-		}
-		for i, e := range r.Evidence {
-			r.Evidence[i] = cut(e)
-		}
-	}
+	s := r.SubmissionID + r.Hash
+	r.SubmissionID, r.Hash = s[:len(r.SubmissionID)], s[len(r.SubmissionID):]
 }
 
 // NewReview checks a review: the role must be a district lead's or the war room's, and it

@@ -43,8 +43,9 @@ import (
 type Ledger struct {
 	rules      *Rules
 	parts      map[int32]*partition
-	photos     map[string][]photoUse  // evidence hash -> every report that carried it
-	volunteers map[string][]spreadUse // volunteer -> the stations they reported, first seen first
+	photos     map[photoKey]photoUse   // evidence hash -> the report that carried it, if one did
+	reused     map[photoKey][]photoUse // evidence hash -> every report that carried it, if several did
+	volunteers map[string][]spreadUse  // volunteer -> the stations they reported, first seen first
 
 	// BLOCK_SHIFT (anomaly_block_shift.go): each organisation's current final per station,
 	// and share sums per constituency and per organisation in it.
@@ -125,7 +126,8 @@ func NewLedger(rules *Rules) *Ledger {
 	return &Ledger{
 		rules:       rules,
 		parts:       map[int32]*partition{},
-		photos:      map[string][]photoUse{},
+		photos:      map[photoKey]photoUse{},
+		reused:      map[photoKey][]photoUse{},
 		volunteers:  map[string][]spreadUse{},
 		blockAt:     map[blockSlot]blockEntry{},
 		blockCons:   map[blockCons]*blockConsState{},
@@ -180,13 +182,13 @@ func (l *Ledger) Partitions() []int32 {
 // Outside a transaction only.
 func (l *Ledger) DropPartition(p int32) {
 	delete(l.parts, p)
-	for h, uses := range l.photos {
-		uses = slices.DeleteFunc(slices.Clone(uses), func(u photoUse) bool { return u.part == p })
-		if len(uses) == 0 {
-			delete(l.photos, h)
-		} else {
-			l.photos[h] = uses
+	for k, u := range l.photos {
+		if u.part == p {
+			delete(l.photos, k)
 		}
+	}
+	for k, uses := range l.reused {
+		l.setPhotoUses(k, slices.DeleteFunc(slices.Clone(uses), func(u photoUse) bool { return u.part == p }))
 	}
 	for v, uses := range l.volunteers {
 		uses = slices.DeleteFunc(slices.Clone(uses), func(u spreadUse) bool { return u.part == p })

@@ -3,6 +3,7 @@ package consolidate
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"votestream/election"
@@ -52,7 +53,7 @@ func TestLedgerKeepsSupersededReportsSmall(t *testing.T) {
 	if got := kept.wire(); !reflect.DeepEqual(got, want) {
 		t.Errorf("a1 is held as %+v, want %+v", got, want)
 	}
-	for _, u := range l.photos[h1] {
+	for _, u := range l.photoUses(photoKeyOf(h1)) {
 		if u.rep.arrival != nil {
 			t.Errorf("the photo index holds %s with its arrival", u.submission())
 		}
@@ -102,5 +103,33 @@ func TestLedgerKeepsSupersededReportsSmall(t *testing.T) {
 	res := last(apply(0, Input{Review: rev}), "S01", c)
 	if res == nil || figuresOf(res) != keyP1 || res.Stage != prog || !slices.Contains(sourceIDs(res), "a1") {
 		t.Errorf("after accepting a1: %+v, want a1's figures %s", res, keyP1)
+	}
+}
+
+// The photo index's key tells apart every two evidence strings: a digest in its text form
+// and anything else (upper case, other lengths, the empty string).
+func TestPhotoKeyOf(t *testing.T) {
+	hs := []string{
+		"sha256:" + strings.Repeat("0", 64),
+		"sha256:" + strings.Repeat("a", 64),
+		"sha256:" + strings.Repeat("A", 64),
+		"sha256:" + strings.Repeat("0", 63),
+		"sha256:" + strings.Repeat("0", 65),
+		"md5:" + strings.Repeat("0", 67),
+		"",
+		"\x00",
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee",
+	}
+	seen := map[photoKey]string{}
+	for _, h := range hs {
+		k := photoKeyOf(h)
+		if k != photoKeyOf(strings.Clone(h)) {
+			t.Errorf("%q keys differently twice", h)
+		}
+		if o, dup := seen[k]; dup {
+			t.Errorf("%q and %q share a key", h, o)
+		}
+		seen[k] = h
 	}
 }

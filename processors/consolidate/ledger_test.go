@@ -127,7 +127,7 @@ func TestRollback(t *testing.T) {
 			}
 		}
 	}
-	if n := len(l.photos[hShared]); n != 1 {
+	if n := len(l.photoUses(photoKeyOf(hShared))); n != 1 {
 		t.Errorf("photo index holds %d uses after rollback, want 1", n)
 	}
 	var again []Output
