@@ -31,7 +31,7 @@ func arithAnomaly(st *Station, rep *Report) *schemas.Anomaly {
 		return nil
 	}
 	sum := f.valid() + f.Invalid + f.NoVote
-	a := newAnomaly(schemas.AnomalyArith, st, rep.Ballot, rep.ReceivedAt,
+	a := newAnomaly(schemas.AnomalyArith, st, rep.Ballot(), rep.ReceivedAt,
 		"votes "+strconv.Itoa(f.valid())+" + invalid "+strconv.Itoa(f.Invalid)+" + no vote "+strconv.Itoa(f.NoVote)+
 			" = "+strconv.Itoa(sum)+", but ballots cast "+strconv.Itoa(f.BallotsCast),
 		map[string]string{
@@ -51,7 +51,7 @@ func arithAnomaly(st *Station, rep *Report) *schemas.Anomaly {
 func withReport(a *schemas.Anomaly, rep *Report) *schemas.Anomaly {
 	a.VolunteerID = rep.VolunteerID
 	a.Submissions = []string{rep.SubmissionID}
-	a.Evidence["stage"] = string(rep.Stage)
+	a.Evidence["stage"] = string(rep.Stage())
 	a.Evidence["org"] = rep.Org
 	return a
 }

@@ -80,7 +80,7 @@ func (s *blockSums) add(c *blockConsState, f *figures, sign int64) {
 		s.sq = append(s.sq, make([]int64, len(c.nos)-len(s.sq))...)
 	}
 	s.n += sign
-	for i, no := range f.nos {
+	for i, no := range f.nos() {
 		sh := int64(f.votes[i]) * shareUnit / int64(f.total)
 		j := c.index[no]
 		s.sum[j] += sign * sh
@@ -90,14 +90,14 @@ func (s *blockSums) add(c *blockConsState, f *figures, sign int64) {
 
 // blockShiftInput records an organisation's final and re-judges the constituency's blocks.
 func (l *Ledger) blockShift(p int32, rep *Report) []Output {
-	if rep.Stage != schemas.StageFinal || rep.Org == "" || !rep.fig.consistent || rep.fig.total <= 0 {
+	if rep.Stage() != schemas.StageFinal || rep.Org == "" || !rep.fig.consistent || rep.fig.total <= 0 {
 		return nil
 	}
 	st, ok := l.rules.Country.StationByID(rep.StationID)
 	if !ok {
 		return nil
 	}
-	b := ballotIndex(rep.Ballot)
+	b := ballotIndex(rep.Ballot())
 	ck := blockCons{st.ConstituencyID, b}
 	slot := blockSlot{rep.Org, rep.StationID, b}
 	old, had := l.blockAt[slot]
@@ -139,7 +139,7 @@ func (l *Ledger) setBlockEntry(slot blockSlot, ck blockCons, e blockEntry) {
 		i, _ := slices.BinarySearch(c.groups, slot.org)
 		c.groups = slices.Insert(c.groups, i, slot.org)
 	}
-	for _, no := range e.fig.nos {
+	for _, no := range e.fig.nos() {
 		if _, ok := c.index[no]; !ok {
 			c.index[no] = len(c.nos)
 			c.nos = append(c.nos, no)

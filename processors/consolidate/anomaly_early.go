@@ -15,7 +15,7 @@ func (r *Rules) earlyAnomaly(st *Station, rep *Report) *schemas.Anomaly {
 	if !r.early(rep) {
 		return nil
 	}
-	a := newAnomaly(schemas.AnomalyEarly, st, rep.Ballot, rep.ReceivedAt,
+	a := newAnomaly(schemas.AnomalyEarly, st, rep.Ballot(), rep.ReceivedAt,
 		"counted at "+formatTime(rep.CountedAt)+", before polls closed at "+formatTime(r.PollsClose),
 		map[string]string{
 			"counted_at":  formatTime(rep.CountedAt),

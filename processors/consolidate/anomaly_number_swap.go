@@ -79,7 +79,7 @@ func (r *Rules) judgeSwap(st *Station, rep *Report, other *figures) *schemas.Ano
 	if len(cands) == 0 {
 		return nil
 	}
-	constituency := rep.Ballot == string(election.BallotConstituency)
+	constituency := rep.Ballot() == string(election.BallotConstituency)
 
 	if constituency {
 		var foreign []string
@@ -113,7 +113,7 @@ func (r *Rules) judgeSwap(st *Station, rep *Report, other *figures) *schemas.Ano
 	}
 	swapped := 0.0
 	repSum, otherSum := float64(rep.fig.valid()), float64(other.valid())
-	for i, no := range rep.fig.nos {
+	for i, no := range rep.fig.nos() {
 		swapped += min(float64(rep.fig.votes[i])/repSum, float64(other.vote(int(no)))/otherSum)
 	}
 	if swapped-right < r.SwapMargin {
@@ -150,6 +150,6 @@ func candidateKeyed(votes *figures, cands []election.Candidate) bool {
 
 func swapAnomaly(st *Station, rep *Report, message string, evidence map[string]string) *schemas.Anomaly {
 	evidence["figures"] = rep.fig.String()
-	a := newAnomaly(schemas.AnomalyNumberSwap, st, rep.Ballot, rep.ReceivedAt, message, evidence, rep.SubmissionID)
+	a := newAnomaly(schemas.AnomalyNumberSwap, st, rep.Ballot(), rep.ReceivedAt, message, evidence, rep.SubmissionID)
 	return withReport(a, rep)
 }

@@ -33,7 +33,7 @@ func (r *Rules) officialMismatch(st *Station, o *Official, v *view, _ time.Time)
 	} else {
 		var keys []string
 		for _, rep := range v.live {
-			if rep.Stage != schemas.StageFinal {
+			if rep.Stage() != schemas.StageFinal {
 				continue
 			}
 			if same(&rep.fig, &o.fig) {

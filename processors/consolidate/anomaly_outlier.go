@@ -231,9 +231,9 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 			sub[i] = len(g)
 		}
 	}
-	count := make(map[int]int, 2*len(sample[0].fig.nos))
+	count := make(map[int]int, 2*len(sample[0].fig.nos()))
 	for _, s := range sample {
-		for _, no := range s.fig.nos {
+		for _, no := range s.fig.nos() {
 			count[int(no)]++
 		}
 	}

@@ -11,7 +11,7 @@ func overEligibleAnomaly(st *Station, rep *Report) *schemas.Anomaly {
 	if rep.fig.BallotsCast <= st.EligibleVoters {
 		return nil
 	}
-	a := newAnomaly(schemas.AnomalyOverEligible, st, rep.Ballot, rep.ReceivedAt,
+	a := newAnomaly(schemas.AnomalyOverEligible, st, rep.Ballot(), rep.ReceivedAt,
 		"ballots cast "+strconv.Itoa(rep.fig.BallotsCast)+" above the station's "+strconv.Itoa(st.EligibleVoters)+" eligible voters",
 		map[string]string{
 			"ballots_cast":    strconv.Itoa(rep.fig.BallotsCast),

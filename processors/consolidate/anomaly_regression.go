@@ -24,11 +24,11 @@ func regressions(reports []*Report) map[*Report]regression {
 	// Most ballots have at most one tally board per volunteer: nothing to compare.
 	repeated := false
 	for i, r := range reports {
-		if r.Stage != schemas.StageProgress {
+		if r.Stage() != schemas.StageProgress {
 			continue
 		}
 		for _, q := range reports[:i] {
-			if q.Stage == schemas.StageProgress && q.VolunteerID == r.VolunteerID {
+			if q.Stage() == schemas.StageProgress && q.VolunteerID == r.VolunteerID {
 				repeated = true
 				break
 			}
@@ -42,7 +42,7 @@ func regressions(reports []*Report) map[*Report]regression {
 	}
 	byVolunteer := map[string][]*Report{}
 	for _, r := range reports {
-		if r.Stage == schemas.StageProgress {
+		if r.Stage() == schemas.StageProgress {
 			byVolunteer[r.VolunteerID] = append(byVolunteer[r.VolunteerID], r)
 		}
 	}
@@ -72,7 +72,7 @@ func wentDown(earlier, later *Report) (regression, bool) {
 		g.what, g.from, g.to = "ballots_cast", earlier.fig.BallotsCast, later.fig.BallotsCast
 		return g, true
 	}
-	for i, no := range earlier.fig.nos {
+	for i, no := range earlier.fig.nos() {
 		if v, was := later.fig.vote(int(no)), int(earlier.fig.votes[i]); v < was {
 			g.what, g.from, g.to = "number "+strconv.Itoa(int(no)), was, v
 			return g, true
@@ -84,7 +84,7 @@ func wentDown(earlier, later *Report) (regression, bool) {
 // regressionAnomaly is stamped with the newer of the two reports' data times, so a replay
 // in another order raises the very same record.
 func regressionAnomaly(st *Station, g regression) *schemas.Anomaly {
-	a := newAnomaly(schemas.AnomalyRegression, st, g.later.Ballot, later(g.later.ReceivedAt, g.earlier.ReceivedAt),
+	a := newAnomaly(schemas.AnomalyRegression, st, g.later.Ballot(), later(g.later.ReceivedAt, g.earlier.ReceivedAt),
 		g.what+" went down from "+strconv.Itoa(g.from)+" to "+strconv.Itoa(g.to)+" between two tally-board reports of one volunteer",
 		map[string]string{
 			"count":              g.what,

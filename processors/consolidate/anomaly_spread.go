@@ -20,7 +20,7 @@ func (l *Ledger) spread(p int32, rep *Report, arr *arrival) []Output {
 	if arr.Role != "" && arr.Role != schemas.RoleStation {
 		return nil
 	}
-	b := ballotIndex(rep.Ballot)
+	b := ballotIndex(rep.Ballot())
 	var out []Output
 	if slices.Contains(arr.IngestFlags, schemas.AnomalySpread) {
 		out = append(out, l.outsideScope(p, rep)...)
@@ -92,11 +92,11 @@ func (l *Ledger) outsideScope(p int32, rep *Report) []Output {
 	if !ok {
 		st, _ = l.rules.NewStation(rep.StationID)
 	}
-	a := newAnomaly(schemas.AnomalySpread, &st, rep.Ballot, rep.ReceivedAt,
+	a := newAnomaly(schemas.AnomalySpread, &st, rep.Ballot(), rep.ReceivedAt,
 		"volunteer "+rep.VolunteerID+" reported station "+rep.StationID+", outside their assignment",
 		map[string]string{"assignment": "outside", "flagged_by": "ingest", "org": rep.Org},
-		rep.VolunteerID, rep.StationID, rep.Ballot)
+		rep.VolunteerID, rep.StationID, rep.Ballot())
 	a.VolunteerID = rep.VolunteerID
 	a.Submissions = []string{rep.SubmissionID}
-	return l.flag(p, rep.StationID, Flag{Ballot: ballotOf(ballotIndex(rep.Ballot)), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt}, true)
+	return l.flag(p, rep.StationID, Flag{Ballot: ballotOf(ballotIndex(rep.Ballot())), Code: schemas.AnomalySpread, On: true, Anomaly: a, At: rep.ReceivedAt}, true)
 }

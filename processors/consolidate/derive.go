@@ -51,7 +51,7 @@ func (r *Rules) derive(st *Station, at time.Time) [2]view {
 func (r *Rules) choose(st *Station, i int, v *view) {
 	b := &st.ballots[i]
 	v.live = liveReports(b.reports)
-	final := len(v.live) > 0 && v.live[0].Stage == schemas.StageFinal
+	final := len(v.live) > 0 && v.live[0].Stage() == schemas.StageFinal
 
 	// The volunteers' consensus.
 	var consensus []*Report
@@ -69,7 +69,7 @@ func (r *Rules) choose(st *Station, i int, v *view) {
 	}
 	if len(consensus) > 0 {
 		v.fig = &consensus[0].fig
-		v.stage = consensus[0].Stage
+		v.stage = consensus[0].Stage()
 		v.sources = consensus
 		v.countedAt = consensus[0].CountedAt
 	}
@@ -88,7 +88,7 @@ func (r *Rules) choose(st *Station, i int, v *view) {
 		if id := d.review.AcceptSubmissionID; id != "" {
 			k := slices.IndexFunc(b.reports, func(x *Report) bool { return x.SubmissionID == id })
 			acc := b.reports[k]
-			v.stage = acc.Stage
+			v.stage = acc.Stage()
 			if !slices.Contains(v.sources, acc) {
 				v.sources = append([]*Report{acc}, v.sources...)
 			}
@@ -121,11 +121,11 @@ func liveReports(reports []*Report) []*Report {
 		}
 		cur := reports[current[j]]
 		switch {
-		case cur.Stage == schemas.StageFinal:
-			if r.Stage == schemas.StageFinal && !same(&r.fig, &cur.fig) {
+		case cur.Stage() == schemas.StageFinal:
+			if r.Stage() == schemas.StageFinal && !same(&r.fig, &cur.fig) {
 				current[j] = k
 			}
-		case r.Stage == schemas.StageFinal:
+		case r.Stage() == schemas.StageFinal:
 			current[j] = k
 		case !same(&r.fig, &cur.fig) && moreAdvanced(r, cur) > 0:
 			current[j] = k
@@ -133,12 +133,12 @@ func liveReports(reports []*Report) []*Report {
 	}
 	anyFinal := false
 	for _, k := range current {
-		anyFinal = anyFinal || reports[k].Stage == schemas.StageFinal
+		anyFinal = anyFinal || reports[k].Stage() == schemas.StageFinal
 	}
 	slices.Sort(current)
 	live := make([]*Report, 0, len(current))
 	for _, k := range current {
-		if !anyFinal || reports[k].Stage == schemas.StageFinal {
+		if !anyFinal || reports[k].Stage() == schemas.StageFinal {
 			live = append(live, reports[k])
 		}
 	}
@@ -377,7 +377,7 @@ func (r *Rules) codes(st *Station, i int, vs *[2]view, at time.Time) {
 	}
 	swapped := map[*Report]bool{}
 	for _, rep := range b.reports {
-		if rep.Stage != schemas.StageFinal {
+		if rep.Stage() != schemas.StageFinal {
 			continue
 		}
 		if a := r.numberSwap(st, rep, other.fig, at); a != nil {

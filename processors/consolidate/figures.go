@@ -18,8 +18,8 @@ type figures struct {
 	BallotsCast int
 	Invalid     int
 	NoVote      int
-	nos         []int32 // numbers with votes, increasing
-	votes       []int32 // their votes, parallel to nos
+	no0         *int32  // numbers with votes, increasing (nos): as many as votes, so a pointer will do
+	votes       []int32 // their votes, parallel to the numbers
 	hash        uint64  // FNV-1a of the canonical text: unequal hashes, unequal figures
 	total       int     // the sum of the votes, saturating
 	consistent  bool    // votes + invalid + no_vote == ballots cast (election.Tally.Consistent)
@@ -43,7 +43,9 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 		ns[i] = clamp32(no)
 		f.votes[i] = clamp32(votes[no])
 	}
-	f.nos = internNos(ns)
+	if nos := internNos(ns); len(nos) > 0 {
+		f.no0 = &nos[0]
+	}
 	t := election.Tally{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote, Votes: votes}
 	f.total = t.VotesTotal()
 	f.consistent = t.Consistent()
@@ -69,9 +71,17 @@ func clamp32(n int) int32 {
 	return int32(max(min(n, 1<<31-1), -1<<31))
 }
 
+// nos returns the numbers with votes, increasing; they must not be changed.
+func (f *figures) nos() []int32 {
+	if f.no0 == nil {
+		return nil
+	}
+	return unsafe.Slice(f.no0, len(f.votes))
+}
+
 // vote returns the votes of number no, 0 when it has none.
 func (f *figures) vote(no int) int {
-	if i, ok := slices.BinarySearch(f.nos, clamp32(no)); ok {
+	if i, ok := slices.BinarySearch(f.nos(), clamp32(no)); ok {
 		return int(f.votes[i])
 	}
 	return 0
@@ -79,8 +89,8 @@ func (f *figures) vote(no int) int {
 
 // numbers returns the numbers with votes in increasing order.
 func (f *figures) numbers() []int {
-	out := make([]int, len(f.nos))
-	for i, no := range f.nos {
+	out := make([]int, len(f.nos()))
+	for i, no := range f.nos() {
 		out[i] = int(no)
 	}
 	return out
@@ -91,8 +101,8 @@ func (f *figures) valid() int { return f.total }
 
 // wireVotes converts the votes to the wire form, never nil.
 func (f *figures) wireVotes() map[string]int {
-	wire := make(map[string]int, len(f.nos))
-	for i, no := range f.nos {
+	wire := make(map[string]int, len(f.nos()))
+	for i, no := range f.nos() {
 		wire[strconv.Itoa(int(no))] = int(f.votes[i])
 	}
 	return wire
@@ -102,13 +112,13 @@ func (f *figures) wireVotes() map[string]int {
 // "512/9/4 1:230 2:180".
 func (f *figures) String() string {
 	var b strings.Builder
-	b.Grow(16 + 8*len(f.nos))
+	b.Grow(16 + 8*len(f.nos()))
 	b.WriteString(strconv.Itoa(f.BallotsCast))
 	b.WriteByte('/')
 	b.WriteString(strconv.Itoa(f.Invalid))
 	b.WriteByte('/')
 	b.WriteString(strconv.Itoa(f.NoVote))
-	for i, no := range f.nos {
+	for i, no := range f.nos() {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(int(no)))
 		b.WriteByte(':')
@@ -123,7 +133,7 @@ func same(a, b *figures) bool {
 		return a == b
 	}
 	return a.hash == b.hash && a.BallotsCast == b.BallotsCast && a.Invalid == b.Invalid && a.NoVote == b.NoVote &&
-		slices.Equal(a.nos, b.nos) && slices.Equal(a.votes, b.votes)
+		slices.Equal(a.nos(), b.nos()) && slices.Equal(a.votes, b.votes)
 }
 
 func fnv1a(s string) uint64 {

@@ -38,8 +38,6 @@ type Input struct {
 type Report struct {
 	SubmissionID string
 	StationID    string
-	Ballot       string
-	Stage        schemas.Stage
 	CountedAt    time.Time
 	ReceivedAt   time.Time
 	VolunteerID  string
@@ -49,8 +47,45 @@ type Report struct {
 
 	fig  figures
 	swap atomic.Pointer[swapMemo] // numberSwap's last verdict
+	kind reportKind               // ballot and stage
 
 	*arrival // nil in the copy the Ledger keeps (kept)
+}
+
+// reportKind is a report's ballot and stage, each one of two values (NewReport checks them):
+// two strings would cost 32 bytes of every report the Ledger keeps.
+type reportKind uint8
+
+const (
+	kindPartyList reportKind = 1 << iota // else the constituency ballot
+	kindFinal                            // else a tally board (progress)
+)
+
+func kindOf(ballot string, stage schemas.Stage) reportKind {
+	var k reportKind
+	if ballotIndex(ballot) == 1 {
+		k |= kindPartyList
+	}
+	if stage == schemas.StageFinal {
+		k |= kindFinal
+	}
+	return k
+}
+
+// Ballot is the report's ballot, "constituency" or "partylist".
+func (r *Report) Ballot() string {
+	if r.kind&kindPartyList != 0 {
+		return string(election.BallotPartyList)
+	}
+	return string(election.BallotConstituency)
+}
+
+// Stage is the report's stage, progress or final.
+func (r *Report) Stage() schemas.Stage {
+	if r.kind&kindFinal != 0 {
+		return schemas.StageFinal
+	}
+	return schemas.StageProgress
 }
 
 // arrival is what only the applying of a report reads: the spread rule (Role, IngestFlags)
@@ -67,7 +102,7 @@ type arrival struct {
 // applied, the same strings and figures, no arrival.
 func (r *Report) kept() *Report {
 	return &Report{
-		SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot, Stage: r.Stage,
+		SubmissionID: r.SubmissionID, StationID: r.StationID, kind: r.kind,
 		CountedAt: r.CountedAt, ReceivedAt: r.ReceivedAt, VolunteerID: r.VolunteerID, Org: r.Org,
 		Person: r.Person, Hash: r.Hash, fig: r.fig,
 	}
@@ -78,7 +113,7 @@ func (r *Report) kept() *Report {
 func (r *Report) wire() schemas.Report {
 	w := schemas.Report{
 		Submission: schemas.Submission{
-			SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot, Stage: r.Stage,
+			SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot(), Stage: r.Stage(),
 			CountedAt: r.CountedAt, BallotsCast: r.fig.BallotsCast, Invalid: r.fig.Invalid, NoVote: r.fig.NoVote,
 			Votes: r.fig.wireVotes(),
 		},
@@ -183,7 +218,7 @@ func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
 	r.VolunteerID, r.Org, r.Role, r.Person = intern(r.VolunteerID), intern(r.Org), intern(r.Role), intern(r.Person)
 	packStrings(&r)
 	return &Report{
-		SubmissionID: r.SubmissionID, StationID: r.StationID, Ballot: r.Ballot, Stage: r.Stage,
+		SubmissionID: r.SubmissionID, StationID: r.StationID, kind: kindOf(r.Ballot, r.Stage),
 		CountedAt: r.CountedAt, ReceivedAt: r.ReceivedAt, VolunteerID: r.VolunteerID, Org: r.Org,
 		Person: r.Person, Hash: r.Hash, fig: fig,
 		arrival: &arrival{Role: r.Role, Evidence: r.Evidence},

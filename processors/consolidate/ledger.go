@@ -102,7 +102,7 @@ type photoUse struct {
 }
 
 func (u photoUse) station() string    { return u.rep.StationID }
-func (u photoUse) ballot() int        { return ballotIndex(u.rep.Ballot) }
+func (u photoUse) ballot() int        { return ballotIndex(u.rep.Ballot()) }
 func (u photoUse) submission() string { return u.rep.SubmissionID }
 func (u photoUse) volunteer() string  { return u.rep.VolunteerID }
 func (u photoUse) at() time.Time      { return u.rep.ReceivedAt }

@@ -135,7 +135,7 @@ func (r *Rules) Apply(st Station, in Input) (Station, []Output) {
 	at := in.at()
 	switch {
 	case in.Report != nil:
-		b := &next.ballots[ballotIndex(in.Report.Ballot)]
+		b := &next.ballots[ballotIndex(in.Report.Ballot())]
 		if slices.ContainsFunc(b.reports, func(x *Report) bool { return x.SubmissionID == in.Report.SubmissionID }) {
 			b.duplicates++
 			return next, nil
@@ -263,7 +263,7 @@ func unchanged(v *view, b *ballotState) bool {
 	}
 	for k, s := range v.sources {
 		ps := &p.Sources[k]
-		if ps.SubmissionID != s.SubmissionID || ps.VolunteerID != s.VolunteerID || ps.Org != s.Org || ps.Stage != s.Stage || ps.Hash != s.Hash {
+		if ps.SubmissionID != s.SubmissionID || ps.VolunteerID != s.VolunteerID || ps.Org != s.Org || ps.Stage != s.Stage() || ps.Hash != s.Hash {
 			return false
 		}
 	}
@@ -275,7 +275,7 @@ func unchanged(v *view, b *ballotState) bool {
 func (r *Rules) result(st *Station, i int, v *view, updatedAt time.Time) *schemas.StationResult {
 	sources := make([]schemas.Source, len(v.sources))
 	for k, s := range v.sources {
-		sources[k] = schemas.Source{SubmissionID: s.SubmissionID, VolunteerID: s.VolunteerID, Org: s.Org, Stage: s.Stage, Hash: s.Hash}
+		sources[k] = schemas.Source{SubmissionID: s.SubmissionID, VolunteerID: s.VolunteerID, Org: s.Org, Stage: s.Stage(), Hash: s.Hash}
 	}
 	return &schemas.StationResult{
 		StationID:      st.ID,
