@@ -696,7 +696,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 			cr.Call = schemas.CallCalled
 		case cr.Progress.StationsReported < m.MinStationsLeading:
 			cr.Call = schemas.CallTooEarly
-		case likelyOK && cr.WinProbability >= m.LikelyProbability:
+		case likelyOK && cr.WinProbability >= m.LikelyProbability && e.likelyCovered(c, lead): // likely.go
 			cr.Call = schemas.CallLikely
 		default:
 			cr.Call = schemas.CallLeading
