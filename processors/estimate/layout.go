@@ -130,6 +130,14 @@ type Method struct {
 	// were all its outstanding voters to vote like its reported stratum least favourable
 	// to the leader (likely.go). Default false: it caught none of the wrong calls measured.
 	LikelyWorstStratum bool
+	// LikelyPlaces: a constituency is called likely only once the subdistricts with at
+	// least one report hold this fraction of its eligible voters (likely.go). 0 is off.
+	LikelyPlaces float64
+	// LikelyPlacesSwing, when above 0, replaces LikelyPlaces's threshold by a margin: the
+	// leader must stay ahead were the voters of the subdistricts with no report to vote
+	// this much (votes per eligible voter) further against the leader than the race's
+	// reported lead (likely.go). Default 0.
+	LikelyPlacesSwing float64
 }
 
 // DefaultMethod returns the documented settings.
@@ -163,6 +171,8 @@ func DefaultMethod() Method {
 		LikelyCoverage:      0.1,
 		LikelyUnseenSwing:   0,
 		LikelyWorstStratum:  false,
+		LikelyPlaces:        0,
+		LikelyPlacesSwing:   0,
 	}
 }
 
@@ -197,6 +207,10 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: LikelyCoverage %v not in [0, 1]", ErrBadMethod, m.LikelyCoverage)
 	case !(m.LikelyUnseenSwing >= 0 && m.LikelyUnseenSwing <= 1):
 		return fmt.Errorf("%w: LikelyUnseenSwing %v not in [0, 1]", ErrBadMethod, m.LikelyUnseenSwing)
+	case !(m.LikelyPlaces >= 0 && m.LikelyPlaces <= 1):
+		return fmt.Errorf("%w: LikelyPlaces %v not in [0, 1]", ErrBadMethod, m.LikelyPlaces)
+	case !(m.LikelyPlacesSwing >= 0 && m.LikelyPlacesSwing <= 1):
+		return fmt.Errorf("%w: LikelyPlacesSwing %v not in [0, 1]", ErrBadMethod, m.LikelyPlacesSwing)
 	case !(m.KindPrior >= 0 && m.KindPrior <= 2):
 		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
 	case !(m.SelectionWeight >= 0 && m.SelectionWeight <= 10):

@@ -46,8 +46,11 @@ const (
 // the leader than the base rate, and the leader must still be ahead. The base rate is the
 // race's reported stratum least favourable to the leader (Method.LikelyWorstStratum), else
 // the race's reported lead per eligible voter.
-func (e *Estimator) likelyCovered(c, lead int) bool {
+func (e *Estimator) likelyCovered(c, lead int, seenPlaces []int64) bool {
 	l, bs, m := e.lay, e.ballots[1], e.method
+	if seenPlaces != nil && !e.placesCovered(c, lead, seenPlaces[c]) {
+		return false
+	}
 	if m.LikelyCoverage == 0 && !m.LikelyWorstStratum {
 		return true
 	}
@@ -110,6 +113,66 @@ func (e *Estimator) likelyCovered(c, lead int) bool {
 			}
 		}
 		if bound <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// seenBlocks is, per constituency (nil when Method.LikelyPlaces is 0), the eligible voters of its subdistricts with at least one
+// constituency-ballot report: the part of the race whose places have been seen at all.
+func (e *Estimator) seenBlocks() []int64 {
+	l, bs := e.lay, e.ballots[1]
+	if e.method.LikelyPlaces == 0 && e.method.LikelyPlacesSwing == 0 {
+		return nil
+	}
+	seen := make([]bool, len(l.blockCons))
+	for si := range l.stations {
+		if bs.votes[si] != nil {
+			seen[l.stations[si].block] = true
+		}
+	}
+	out := make([]int64, len(l.cons))
+	for b, ok := range seen {
+		if ok {
+			out[l.blockCons[b]] += l.blockEligible[b]
+		}
+	}
+	return out
+}
+
+// placesCovered is the rule on places for option lead of constituency c, seen the eligible voters of its
+// subdistricts with a report: with Method.LikelyPlacesSwing 0, seen must hold
+// Method.LikelyPlaces of the race's voters; above 0, the leader must stay ahead of every
+// rival were the voters of the unseen subdistricts to vote that much (votes per eligible
+// voter) further against the leader than the race's reported lead, and the voters still out
+// in the seen subdistricts like the reported lead.
+func (e *Estimator) placesCovered(c, lead int, seen int64) bool {
+	l, bs, m := e.lay, e.ballots[1], e.method
+	el := float64(l.cons[c].eligible)
+	if m.LikelyPlacesSwing == 0 {
+		return float64(seen) >= m.LikelyPlaces*el
+	}
+	var reported int64
+	for s := range l.nSub {
+		reported += bs.x[c*l.nSub+s]
+	}
+	if reported == 0 {
+		return false
+	}
+	unseen := el - float64(seen)
+	seenOut := float64(seen - reported)
+	for j := range len(l.cons[c].candNos) {
+		if j == lead {
+			continue
+		}
+		var counted int64
+		for s := range l.nSub {
+			h := c*l.nSub + s
+			counted += bs.y[bs.optOff[h]+lead] - bs.y[bs.optOff[h]+j]
+		}
+		rate := float64(counted) / float64(reported)
+		if float64(counted)+seenOut*rate+unseen*(rate-m.LikelyPlacesSwing) <= 0 {
 			return false
 		}
 	}

@@ -8,7 +8,7 @@ package estimate
 //	LIKELYDIAG_GEN=realnight LIKELYDIAG_SCEN=rural-city LIKELYDIAG_SEEDS=3 \
 //	LIKELYDIAG_REF=/path/to/thailand-2023 go test -tags likelydiag -run TestLikelyDiag -v ./processors/estimate/
 //
-// LIKELYDIAG_GEN is realnight or simulate, LIKELYDIAG_BASE none, previous (realnight) or a
+// LIKELYDIAG_FIRST is the first seed (1), LIKELYDIAG_GEN realnight or simulate, LIKELYDIAG_BASE none, previous (realnight) or a
 // simulate previous kind (good), LIKELYDIAG_SCALE the scale (0.1).
 
 import (
@@ -31,16 +31,24 @@ type diagVariant struct {
 	coverage float64
 	worst    bool
 	swing    float64
+	places   float64
+	pswing   float64
 }
 
 var diagVariants = []diagVariant{
-	{"off", 0, false, 0},
-	{"coverage 0.1", 0.1, false, 0},
-	{"coverage 0.25", 0.25, false, 0},
-	{"worst stratum", 0, true, 0},
-	{"swing 0.15 @0.1 + worst", 0.1, true, 0.15},
-	{"swing 0.15 @0.25 + worst", 0.25, true, 0.15},
-	{"swing 0.3 @0.1 + worst", 0.1, true, 0.3},
+	{"off", 0, false, 0, 0, 0},
+	{"coverage 0.05", 0.05, false, 0, 0, 0},
+	{"coverage 0.1", 0.1, false, 0, 0, 0},
+	{"coverage 0.25", 0.25, false, 0, 0, 0},
+	{"worst stratum", 0, true, 0, 0, 0},
+	{"swing 0.15 @0.1 + worst", 0.1, true, 0.15, 0, 0},
+	{"swing 0.15 @0.25 + worst", 0.25, true, 0.15, 0, 0},
+	{"swing 0.3 @0.1 + worst", 0.1, true, 0.3, 0, 0},
+	{"swing 1 @0.1", 0.1, false, 1, 0, 0},
+	{"coverage 0.1 + places 0.8", 0.1, false, 0, 0.8, 0},
+	{"coverage 0.1 + places 0.9", 0.1, false, 0, 0.9, 0},
+	{"coverage 0.1 + places swing 0.3", 0.1, false, 0, 0, 0.3},
+	{"coverage 0.1 + places swing 0.5", 0.1, false, 0, 0, 0.5},
 }
 
 type diagTally struct {
@@ -61,6 +69,7 @@ func TestLikelyDiag(t *testing.T) {
 	gen := env("LIKELYDIAG_GEN", "realnight")
 	scens := strings.Split(env("LIKELYDIAG_SCEN", "rural-city"), ",")
 	seeds, _ := strconv.Atoi(env("LIKELYDIAG_SEEDS", "1"))
+	first, _ := strconv.Atoi(env("LIKELYDIAG_FIRST", "1"))
 	scale, _ := strconv.ParseFloat(env("LIKELYDIAG_SCALE", "0.1"), 64)
 	ref := os.Getenv("LIKELYDIAG_REF")
 	base := env("LIKELYDIAG_BASE", "none")
@@ -69,7 +78,7 @@ func TestLikelyDiag(t *testing.T) {
 		for i := range tallies {
 			tallies[i] = diagTally{wrongCons: map[string]bool{}, firstCons: map[string]float64{}, firstNat: map[string]float64{}}
 		}
-		for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		for seed := uint64(first); seed < uint64(first+seeds); seed++ {
 			var c *election.Country
 			var r *election.Results
 			var bl *Baseline
@@ -140,6 +149,9 @@ func TestLikelyDiag(t *testing.T) {
 					continue
 				}
 				conf := est.leadConformal()
+				est.method.LikelyPlaces = 1
+				seenB := est.seenBlocks()
+				est.method.LikelyPlaces = 0
 				res := est.Estimate()
 				nat := float64(i+1) / float64(len(order))
 				for ci, cr := range res.Constituencies {
@@ -152,8 +164,8 @@ func TestLikelyDiag(t *testing.T) {
 					consU := float64(cr.Progress.EligibleReported) / float64(cr.Progress.EligibleTotal)
 					pass := make([]bool, len(diagVariants))
 					for vi, v := range diagVariants {
-						est.method.LikelyCoverage, est.method.LikelyWorstStratum, est.method.LikelyUnseenSwing = v.coverage, v.worst, v.swing
-						pass[vi] = est.likelyCovered(ci, lead)
+						est.method.LikelyCoverage, est.method.LikelyWorstStratum, est.method.LikelyUnseenSwing, est.method.LikelyPlaces, est.method.LikelyPlacesSwing = v.coverage, v.worst, v.swing, v.places, v.pswing
+						pass[vi] = est.likelyCovered(ci, lead, seenB)
 						if !pass[vi] {
 							continue
 						}
@@ -168,14 +180,14 @@ func TestLikelyDiag(t *testing.T) {
 							tl.firstCons[key], tl.firstNat[key] = consU, nat
 						}
 					}
-					est.method.LikelyCoverage, est.method.LikelyWorstStratum, est.method.LikelyUnseenSwing = 0, false, 0
+					est.method.LikelyCoverage, est.method.LikelyWorstStratum, est.method.LikelyUnseenSwing, est.method.LikelyPlaces, est.method.LikelyPlacesSwing = 0, false, 0, 0, 0
 					if right {
 						continue
 					}
 					// The wrong call, in detail.
 					var sb strings.Builder
-					fmt.Fprintf(&sb, "WRONG seed %d %s at %.1f%% stations (cons %.0f%% eligible, %d/%d stations): leader %d p=%.4f likelyOK=%v conf=%.2f infl=%.2f state=%s pass=%v\n",
-						seed, cl.id, 100*nat, 100*consU, cr.Progress.StationsReported, cr.Progress.StationsTotal, cr.LeaderNo, cr.WinProbability,
+					fmt.Fprintf(&sb, "WRONG seed %d %s at %.1f%% stations (cons %.0f%% eligible, %d/%d stations, subdistricts seen %.0f%%): leader %d p=%.4f likelyOK=%v conf=%.2f infl=%.2f state=%s pass=%v\n",
+						seed, cl.id, 100*nat, 100*consU, cr.Progress.StationsReported, cr.Progress.StationsTotal, 100*float64(seenB[ci])/float64(cl.eligible), cr.LeaderNo, cr.WinProbability,
 						est.likelyAllowed(res.SharesState, res.Parties), conf, res.Inflation, res.SharesState, pass)
 					win := -1
 					for no := range final.winners[ci] {

@@ -111,22 +111,22 @@ func TestLikelyCoveredStrata(t *testing.T) {
 		}
 	}
 	apply(stations[:2]) // 2 of 24 rural stations: 8.3 % of the rural stratum
-	if e.likelyCovered(0, 0) {
+	if e.likelyCovered(0, 0, nil) {
 		t.Error("8.3 % of the rural stratum and none of the urban: covered")
 	}
 	apply(stations[24:32]) // half the urban stratum, the rural still at 8.3 %
-	if e.likelyCovered(0, 0) {
+	if e.likelyCovered(0, 0, nil) {
 		t.Error("rural stratum (60 % of the race) at 8.3 %: covered")
 	}
 	apply(stations[2:3]) // 3 of 24 rural: 12.5 %
-	if !e.likelyCovered(0, 0) {
+	if !e.likelyCovered(0, 0, nil) {
 		t.Error("12.5 % of the rural stratum and half the urban: not covered")
 	}
 	// The worst-stratum rule: 3 rural stations lead by about 240 each, 8 urban ones trail
 	// by about 100: were the 29 stations still out to vote like the urban ones, candidate
 	// 1 would lose.
 	e.method.LikelyWorstStratum = true
-	if e.likelyCovered(0, 0) {
+	if e.likelyCovered(0, 0, nil) {
 		t.Error("worst stratum: candidate 1 covered though the urban stratum's rate overturns the lead")
 	}
 }
