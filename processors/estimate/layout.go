@@ -136,7 +136,8 @@ type Method struct {
 	// LikelyPlacesSwing, when above 0, replaces LikelyPlaces's threshold by a margin: the
 	// leader must stay ahead were the voters of the subdistricts with no report to vote
 	// this much (votes per eligible voter) further against the leader than the race's
-	// reported lead (likely.go). Default 0.
+	// reported lead (likely.go). Default 0.5, the largest gap measured between the voters
+	// seen and those unseen of a race (docs/estimation.md).
 	LikelyPlacesSwing float64
 }
 
@@ -172,7 +173,7 @@ func DefaultMethod() Method {
 		LikelyUnseenSwing:   0,
 		LikelyWorstStratum:  false,
 		LikelyPlaces:        0,
-		LikelyPlacesSwing:   0,
+		LikelyPlacesSwing:   0.5,
 	}
 }
 

@@ -130,3 +130,61 @@ func TestLikelyCoveredStrata(t *testing.T) {
 		t.Error("worst stratum: candidate 1 covered though the urban stratum's rate overturns the lead")
 	}
 }
+
+// The places rule by hand: the same race with its 40 stations in four subdistricts of 10
+// (all rural, so the strata rule is met once a tenth of them is in). With the first three
+// subdistricts in (30 stations, lead about 240 each: 7,200) and the fourth unseen (5,000
+// voters), the margin rule takes the unseen voters at the reported lead per eligible voter
+// (7,200 / 15,000 = 0.48) less LikelyPlacesSwing: at 0.5, 5,000 x -0.02 = -100, and the
+// leader stays ahead; at 1.0 (every unseen voter against the leader, beyond the reported
+// lead), 5,000 x -0.52 = -2,600, still ahead; with only one subdistrict in (2,400 lead,
+// 0.48 a voter) and three unseen (15,000 voters) at 0.5, -300 + 2,400 > 0, but at 1.0,
+// 15,000 x -0.52 = -7,800 sinks the lead: not covered. The threshold form (LikelyPlaces 0.9,
+// LikelyPlacesSwing 0) needs 36 of the 40 stations' subdistricts seen.
+func TestLikelyPlaces(t *testing.T) {
+	c, stations, tallies := coverageRace(t)
+	for i := range c.Stations {
+		c.Stations[i].Urban = false
+		c.Stations[i].Subdistrict = fmt.Sprintf("ตำบล%d", i/10)
+		a, b := 320+i%5*4, 80+i%3*5
+		tallies[c.Stations[i].ID] = election.Tally{BallotsCast: a + b, Votes: map[int]int{1: a, 2: b}}
+	}
+	stations = c.Stations
+	if err := c.Index(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(reported int, places, swing float64) bool {
+		t.Helper()
+		m := DefaultMethod()
+		m.SizeClasses = 1
+		m.LikelyPlaces, m.LikelyPlacesSwing = places, swing
+		e, err := NewEstimator(c, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range stations[:reported] {
+			for _, b := range election.Ballots {
+				if err := e.Apply(resultOf(st, b, tallies[st.ID], schemas.StatusVerified, 1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return e.likelyCovered(0, 0, e.seenBlocks())
+	}
+	for _, tt := range []struct {
+		reported      int
+		places, swing float64
+		want          bool
+	}{
+		{30, 0, 0.5, true},
+		{30, 0, 1, true},
+		{10, 0, 0.5, true},
+		{10, 0, 1, false},
+		{30, 0.9, 0, false}, // 75 % of the voters in seen subdistricts
+		{31, 0.9, 0, true},  // the fourth subdistrict seen through one station
+	} {
+		if got := check(tt.reported, tt.places, tt.swing); got != tt.want {
+			t.Errorf("%d stations in, LikelyPlaces %v, LikelyPlacesSwing %v: covered %v, want %v", tt.reported, tt.places, tt.swing, got, tt.want)
+		}
+	}
+}
