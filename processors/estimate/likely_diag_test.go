@@ -116,7 +116,7 @@ func TestLikelyDiag(t *testing.T) {
 				}
 			}
 			m := DefaultMethod()
-			m.LikelyCoverage, m.LikelyWorstStratum = 0, false
+			m.LikelyCoverage, m.LikelyWorstStratum, m.LikelyUnseenSwing, m.LikelyPlaces, m.LikelyPlacesSwing = 0, false, 0, 0, 0
 			est, err := NewEstimator(c, m)
 			if err != nil {
 				t.Fatal(err)
