@@ -14,15 +14,20 @@ import "math"
 // stratum, urban label x size class, with at least likelyStratumShare of its eligible
 // voters) has at least Method.LikelyCoverage of its eligible voters reported on the
 // constituency ballot. A kind of station the race has not shown is projected from other
-// races' stations of that kind, which is where a hidden factor hides.
+// races' stations of that kind, which is where a hidden factor hides. And the places of the
+// race never seen (subdistricts with no report: a hidden district that reports in one
+// dump) must not be able to overturn the lead: were their voters to vote
+// Method.LikelyPlacesSwing votes per eligible voter further against the leader than the
+// race's reported lead, the leader must still be ahead (placesCovered).
 //
-// Two softer rules were tried and are kept as settings, off by default: a margin instead
-// of the veto (Method.LikelyUnseenSwing: the lead must survive the unseen strata voting
-// that much further against the leader), and the worst seen stratum
-// (Method.LikelyWorstStratum: the lead must survive every outstanding voter voting like the
-// race's reported stratum least favourable to the leader). Neither caught the wrong calls
-// of the realnight nights: there the reported stations of a race favoured its leader in
-// every stratum, by up to half a vote per eligible voter more than the stations still out.
+// Softer rules were tried and are kept as settings, off by default: a margin instead of
+// the strata veto (Method.LikelyUnseenSwing: the lead must survive the unseen strata voting
+// that much further against the leader), the worst seen stratum (Method.LikelyWorstStratum:
+// the lead must survive every outstanding voter voting like the race's reported stratum
+// least favourable to the leader), and a threshold on seen places (Method.LikelyPlaces).
+// The first two did not catch the wrong calls of the realnight nights: there the reported
+// stations of a race favoured its leader in every stratum, by up to half a vote per eligible
+// voter more than the stations still out; the third costs far more than the margin.
 //
 // None of the rules changes the leader or its win probability; they only keep a race at
 // leading. `called` does not use them: it rests on arithmetic alone.
