@@ -559,6 +559,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 			}
 		}
 	}
+	seenPlaces := e.seenBlocks() // likely.go
 	out := make([]ConstituencyResult, len(l.cons))
 	for c := range l.cons {
 		cl := &l.cons[c]
@@ -696,7 +697,7 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 			cr.Call = schemas.CallCalled
 		case cr.Progress.StationsReported < m.MinStationsLeading:
 			cr.Call = schemas.CallTooEarly
-		case likelyOK && cr.WinProbability >= m.LikelyProbability:
+		case likelyOK && cr.WinProbability >= m.LikelyProbability && e.likelyCovered(c, lead, seenPlaces): // likely.go
 			cr.Call = schemas.CallLikely
 		default:
 			cr.Call = schemas.CallLeading

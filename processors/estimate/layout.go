@@ -115,6 +115,30 @@ type Method struct {
 	// LikelyMaxWidth: no constituency is called likely while a party with at least 5 %
 	// has a national 95 % interval wider than this (honesty.go). Default 0.2.
 	LikelyMaxWidth float64
+	// LikelyCoverage: a stratum of a constituency counts as seen, for its likely call, once
+	// this fraction of its eligible voters has reported on the constituency ballot; a race
+	// is not called likely while a stratum holding 5 % of its voters is unseen (likely.go).
+	// 0 is off. Default 0.1.
+	LikelyCoverage float64
+	// LikelyUnseenSwing, when above 0, replaces LikelyCoverage's veto by a margin: a race
+	// may be likely with unseen strata if its leader stays ahead were their outstanding
+	// voters to vote this much (votes per eligible voter) further against the leader than
+	// its seen ones (likely.go). Default 0 (the veto): 0.15 and 0.3 left most of the
+	// realnight wrong calls standing.
+	LikelyUnseenSwing float64
+	// LikelyWorstStratum: a constituency is called likely only if its leader stays ahead
+	// were all its outstanding voters to vote like its reported stratum least favourable
+	// to the leader (likely.go). Default false: it caught none of the wrong calls measured.
+	LikelyWorstStratum bool
+	// LikelyPlaces: a constituency is called likely only once the subdistricts with at
+	// least one report hold this fraction of its eligible voters (likely.go). 0 is off.
+	LikelyPlaces float64
+	// LikelyPlacesSwing, when above 0, replaces LikelyPlaces's threshold by a margin: the
+	// leader must stay ahead were the voters of the subdistricts with no report to vote
+	// this much (votes per eligible voter) further against the leader than the race's
+	// reported lead (likely.go). Default 0.5, the largest gap measured between the voters
+	// seen and those unseen of a race (docs/estimation.md).
+	LikelyPlacesSwing float64
 }
 
 // DefaultMethod returns the documented settings.
@@ -145,6 +169,11 @@ func DefaultMethod() Method {
 		DriftFromTurnout:    true,
 		SelectionWeight:     0,
 		LikelyMaxWidth:      0.2,
+		LikelyCoverage:      0.1,
+		LikelyUnseenSwing:   0,
+		LikelyWorstStratum:  false,
+		LikelyPlaces:        0,
+		LikelyPlacesSwing:   0.5,
 	}
 }
 
@@ -175,6 +204,14 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: GuardRegions %v not in [0, 1]", ErrBadMethod, m.GuardRegions)
 	case !(m.LikelyMaxWidth > 0 && m.LikelyMaxWidth <= 1):
 		return fmt.Errorf("%w: LikelyMaxWidth %v not in (0, 1]", ErrBadMethod, m.LikelyMaxWidth)
+	case !(m.LikelyCoverage >= 0 && m.LikelyCoverage <= 1):
+		return fmt.Errorf("%w: LikelyCoverage %v not in [0, 1]", ErrBadMethod, m.LikelyCoverage)
+	case !(m.LikelyUnseenSwing >= 0 && m.LikelyUnseenSwing <= 1):
+		return fmt.Errorf("%w: LikelyUnseenSwing %v not in [0, 1]", ErrBadMethod, m.LikelyUnseenSwing)
+	case !(m.LikelyPlaces >= 0 && m.LikelyPlaces <= 1):
+		return fmt.Errorf("%w: LikelyPlaces %v not in [0, 1]", ErrBadMethod, m.LikelyPlaces)
+	case !(m.LikelyPlacesSwing >= 0 && m.LikelyPlacesSwing <= 1):
+		return fmt.Errorf("%w: LikelyPlacesSwing %v not in [0, 1]", ErrBadMethod, m.LikelyPlacesSwing)
 	case !(m.KindPrior >= 0 && m.KindPrior <= 2):
 		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
 	case !(m.SelectionWeight >= 0 && m.SelectionWeight <= 10):
