@@ -127,6 +127,8 @@ func (b backtestRun) oneWithBaselines(nt night, variants []string) (map[string]*
 	for _, v := range variants {
 		cfg := estimate.DefaultBacktestConfig()
 		cfg.Order, cfg.Seed = b.order, nt.seed
+		cfg.Method.Imbalance = b.imbalance
+		cfg.Method.ImbalanceRestriction = b.imbRestr
 		if v != "none" {
 			prev, err := sim.PreviousElection(simulate.PreviousKinds[v]())
 			if err != nil {
