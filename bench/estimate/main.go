@@ -72,7 +72,7 @@ func main() {
 			variants = strings.Split(*baseline, ",")
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: *imbalance, imbRestr: *imbRestr, writeDir: *writeDir}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr, writeDir: *writeDir}
 		if err := run.realnightRun(orders, variants); err != nil {
 			log.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func main() {
 			names = simulate.Scenarios()
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: *imbalance}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr}
 		if *baseline != "" {
 			if err := run.compareBaselines(names, strings.Split(*baseline, ",")); err != nil {
 				log.Fatal(err)
@@ -122,9 +122,19 @@ type backtestRun struct {
 	verbose, md bool
 	workers     int
 	guardWidth  float64
-	imbalance   float64 // Method.Imbalance
-	imbRestr    float64 // Method.ImbalanceRestriction
-	writeDir    string  // -generator realnight: write each night here too
+	// Method.Imbalance and ImbalanceRestriction; nil: the defaults.
+	imbalance, imbRestr *float64
+	writeDir            string // -generator realnight: write each night here too
+}
+
+// tune sets the Method fields the flags name.
+func (b backtestRun) tune(m *estimate.Method) {
+	if b.imbalance != nil {
+		m.Imbalance = *b.imbalance
+	}
+	if b.imbRestr != nil {
+		m.ImbalanceRestriction = *b.imbRestr
+	}
 }
 
 type night struct {
@@ -229,8 +239,7 @@ func (b backtestRun) one(nt night) (*estimate.BacktestTable, error) {
 	cfg := estimate.DefaultBacktestConfig()
 	cfg.Order, cfg.Seed = b.order, nt.seed
 	cfg.Method.GuardMaxWidth = b.guardWidth
-	cfg.Method.Imbalance = b.imbalance
-	cfg.Method.ImbalanceRestriction = b.imbRestr
+	b.tune(&cfg.Method)
 	table, err := estimate.Backtest(context.Background(), sim.Country, sim.Truth.Results(), cfg)
 	if err != nil {
 		return nil, err

@@ -157,7 +157,7 @@ func (bc *blockCovariates) quad(v [nImbalanceCov]float64) float64 {
 // constituency's, else of the nation's: imbalance the strata already absorb (an urban
 // stratum reported, a rural one out) does not count.
 func (e *Estimator) imbalance() (float64, []float64) {
-	dn, dc := e.imbalanceD()
+	dn, dc, own := e.imbalanceD()
 	if dc == nil {
 		return 0, nil
 	}
@@ -170,11 +170,19 @@ func (e *Estimator) imbalance() (float64, []float64) {
 		}
 		return q
 	}
+	// What chance alone would give: the subdistricts' own imbalances, each squared, the
+	// part of D the block variance (blocks.go) already counts as independent draws.
 	per := make([]float64, len(dc))
+	var chance float64
 	for c := range per {
-		per[c] = quad(dc[c])
+		var ch float64
+		for _, v := range own[c] {
+			ch += quad(v)
+		}
+		per[c] = max(0, quad(dc[c])-ch)
+		chance += ch
 	}
-	return quad(dn), per
+	return max(0, quad(dn)-chance), per
 }
 
 // reportedSpread is the covariates' spread among the reported subdistricts (weighted by
@@ -234,13 +242,14 @@ func (e *Estimator) reportedSpread() (blockCovariates, bool) {
 // covVec is one value per subdistrict covariate.
 type covVec = [nImbalanceCov]float64
 
-// imbalanceD returns D nationally and per constituency (nil per constituency when
-// nothing has reported or the covariates do not vary).
-func (e *Estimator) imbalanceD() (covVec, []covVec) {
+// imbalanceD returns D nationally and per constituency, and per constituency every
+// subdistrict's own part of it (nil when nothing has reported or the covariates do not
+// vary).
+func (e *Estimator) imbalanceD() (covVec, []covVec, [][]covVec) {
 	l, b := e.lay, e.ballots[0].blk
 	bc := &l.blockCov
 	if b == nil || !bc.ok {
-		return covVec{}, nil
+		return covVec{}, nil, nil
 	}
 	nSub, nc := l.nSub, len(l.cons)
 	type sums struct {
@@ -267,7 +276,7 @@ func (e *Estimator) imbalanceD() (covVec, []covVec) {
 		}
 	}
 	if ns.x <= 0 {
-		return covVec{}, nil
+		return covVec{}, nil, nil
 	}
 	refs := make([]covVec, len(l.strata))
 	for h := range refs {
@@ -281,21 +290,31 @@ func (e *Estimator) imbalanceD() (covVec, []covVec) {
 			refs[h][d] = ref.z[d] / ref.x
 		}
 	}
-	dc := make([][nImbalanceCov]float64, nc)
-	var dn [nImbalanceCov]float64
+	dc := make([]covVec, nc)
+	own := make([][]covVec, nc)
+	var dn covVec
 	for blk, c := range l.blockCons {
+		var vb covVec
+		out := false
 		for sub := range nSub {
 			u := float64(bc.elig[blk*nSub+sub] - b.xs[blk*nSub+sub])
 			if u <= 0 {
 				continue
 			}
+			out = true
 			ref := refs[int(c)*nSub+sub]
 			for d := range nImbalanceCov {
-				v := u * (bc.z[blk][d] - ref[d])
-				dc[c][d] += v
-				dn[d] += v
+				vb[d] += u * (bc.z[blk][d] - ref[d])
 			}
 		}
+		if !out {
+			continue
+		}
+		own[c] = append(own[c], vb)
+		for d := range nImbalanceCov {
+			dc[c][d] += vb[d]
+			dn[d] += vb[d]
+		}
 	}
-	return dn, dc
+	return dn, dc, own
 }

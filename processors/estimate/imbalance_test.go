@@ -7,16 +7,19 @@ import (
 	"votestream/election"
 )
 
-// One constituency, two subdistricts, every station rural (the label covariate has no
-// spread and drops out): A has two stations of 100 eligible voters, B two of 400 (A's and
-// B's stations fall in different size classes, so B's stratum, with nothing in, takes its
-// constituency's reported mean as its reference). Centred
-// within the constituency (mean ln size 0.2·ln 100 + 0.8·ln 400), A's z is -0.8·ln 4 and
-// B's 0.2·ln 4; their eligible-weighted spread is (0.2·0.64 + 0.8·0.04)·(ln 4)² =
-// 0.16·(ln 4)².
+// One constituency, three subdistricts, every station rural (the label covariate has no
+// spread and drops out): A has two stations of 100 eligible voters, B and C two of 400
+// each (A's stations and the others fall in different size classes, so a stratum with
+// nothing in takes its constituency's reported mean as its reference). With L = ln 4 and
+// the constituency's mean ln size (200·ln 100 + 1600·ln 400)/1800, A's centred z is
+// -8/9·L and B's and C's 1/9·L; their eligible-weighted spread is
+// (200·64/81 + 1600·1/81)/1800·L² = 8/81·L².
 //
-//   - A reported, B out: the reported mean is A's z, D = 800·(0.2 + 0.8)·ln 4 = 800·ln 4,
-//     and D²/Σ/d = 640000/0.16/2 = 2,000,000 eligible voters squared.
+//   - A reported, B and C out: the reference is A's z, so B's and C's own imbalances are
+//     800·(1/9 + 8/9)·L = 800·L each and D = 1600·L. With q(v) = v²/Σ/d = v²·81/(16·L²):
+//     q(D) = 160000·81 = 12,960,000, chance (B's and C's alone, already in the block
+//     variance) 2·40000·81 = 6,480,000, and the term their difference, 6,480,000: the
+//     cross term of two subdistricts out on the same side.
 //   - One station of each reported: each stratum's reference is its own reported station's
 //     z, which is the z of its station still out: in and out are alike, no term.
 func TestImbalanceHandWorked(t *testing.T) {
@@ -25,19 +28,17 @@ func TestImbalanceHandWorked(t *testing.T) {
 		reported []bool
 		want     float64
 	}{
-		{"small subdistrict in, large out", []bool{true, true, false, false}, 2e6},
-		{"half of each in", []bool{true, false, true, false}, 0},
+		{"small subdistrict in, large ones out", []bool{true, true, false, false, false, false}, 6.48e6},
+		{"half of each in", []bool{true, false, true, false, true, false}, 0},
 	}
 	for _, tc := range cases {
-		rows := []station{
-			{"C1", 100, false, 30, 20, tc.reported[0]},
-			{"C1", 100, false, 35, 15, tc.reported[1]},
-			{"C1", 400, false, 100, 150, tc.reported[2]},
-			{"C1", 400, false, 120, 130, tc.reported[3]},
+		var rows []station
+		for i, x := range []int{100, 100, 400, 400, 400, 400} {
+			rows = append(rows, station{"C1", x, false, x / 4, x / 3, tc.reported[i]})
 		}
 		c := handCountry(t, rows)
 		for i := range c.Stations {
-			c.Stations[i].Subdistrict = []string{"ก", "ก", "ข", "ข"}[i]
+			c.Stations[i].Subdistrict = []string{"ก", "ก", "ข", "ข", "ค", "ค"}[i]
 		}
 		e, err := NewEstimator(c, DefaultMethod())
 		if err != nil {
