@@ -12,26 +12,37 @@ import (
 // order follows something about the subdistrict (small rural ones first, towns and cities
 // last) that the strata do not show. What the reference data does show of a subdistrict
 // (the mean size of its stations, the share of them labelled urban) then differs between
-// the subdistricts reported and those still out, and the outstanding part is an
-// extrapolation along those covariates.
+// the stations reported and those still out, and the outstanding part is an extrapolation
+// along those covariates.
 //
-// The term: a subdistrict's departure from its constituency (per eligible voter, party k)
-// is modelled as β_k·(z_b - z̄_c) + e_b, z_b its known covariates centred within its
-// constituency, with the slope unmeasured: β_k ~ N(0, τ²_k·Σ⁻¹/d), τ²_k the block variance
-// blocks.go measures among the reported subdistricts, Σ the covariates' spread between
-// subdistricts (eligible-weighted) and d their number. That is, the covariates together
-// may explain all of the spread between subdistricts the night has measured, and no more.
-// One slope per party moves every constituency together, so the stations still out add
+// The term: a subdistrict's departure (per eligible voter, party k) is modelled as
+// β_k·(z_b - r) + e_b, z_b its known covariates centred within its constituency and r the
+// mean z of the reports its stratum's ratio was measured on, with the slope unmeasured:
+// β_k ~ N(0, τ²_k·Σ⁻¹/d), τ²_k the block variance blocks.go measures among the reported
+// subdistricts, Σ the covariates' spread between subdistricts (eligible-weighted) and d
+// their number. That is, the covariates together may explain all of the spread between
+// subdistricts the night has measured, and no more. One slope per party moves every
+// constituency together, so the stations still out add
 //
-//	τ²_k/d · D'Σ⁻¹D,   D = Σ_b U_b·(z_b - r_c(b))
+//	λ·τ²_k·(D'Σ⁻¹D - Σ_b V_b'Σ⁻¹V_b)/d,   V_b = Σ_h U_bh·(z_b - r_h),   D = Σ_b V_b
 //
-// to the variance of party k's total, U_b the subdistrict's eligible voters still out and
-// r_c the reported eligible voters' mean z in its constituency (the nation's reported mean
-// for a constituency with nothing in: it borrows from elsewhere). When the subdistricts in
-// and out are alike in what is known, D is a sum of signs that cancel and the term is
-// small; when every constituency's outstanding subdistricts are its larger, more urban
-// ones, D adds up. Per race the same with D_c over its own subdistricts. It is a variance
-// on the imbalance of X, not on the model's correction of the count (selection.go).
+// to the variance of party k's total (λ = Method.Imbalance), U_bh the eligible voters of
+// subdistrict b and stratum h still out and r_h the mean z of stratum h's reported
+// stations (its constituency's when it has none, the nation's when the constituency has
+// none): imbalance the strata absorb (the urban stratum reported, the rural one out) does
+// not count. The sum of the V_b's own squares is what chance alone would give, and it is
+// in the block variance already (each subdistrict's departure, slope and all, drawn
+// independently): only the part of D beyond it, subdistricts out on the same side in
+// every constituency, is added. When the subdistricts in and out are alike in what is
+// known the term is about zero; when every constituency's outstanding subdistricts are
+// its larger, more urban ones it is large. Per race the same with D over the race's own
+// subdistricts. It is a variance on the imbalance of X, not on the model's correction of
+// the count (selection.go), and it never moves the estimate.
+//
+// Method.ImbalanceRestriction: τ² is measured on the reported subdistricts, whose
+// covariates may span far less than the country's (the small rural ones); the slope that
+// would explain all of τ² is then τ over their spread, not the country's. Above 1 the
+// term uses the reported subdistricts' spread, up to that many times the country's.
 
 // nImbalanceCov is the number of subdistrict covariates: mean ln(eligible voters) of the
 // stations, and their urban-labelled share.
