@@ -56,7 +56,7 @@ func main() {
 	baseline := flag.String("baseline", "", "with -seeds: comma-separated previous-election variants to replay each night with (none, "+strings.Join(baselineKinds(), ", ")+"), printing a comparison table; empty: none only, the usual tables")
 	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
 	imbalance := flag.Float64("imbalance", estimate.DefaultMethod().Imbalance, "with -seeds: Method.Imbalance, the weight of the subdistricts' covariate imbalance term (0 off)")
-	imbRestr := flag.Float64("imbalance-restriction", estimate.DefaultMethod().ImbalanceRestriction, "with -seeds: Method.ImbalanceRestriction (1: the covariates' spread over the whole country only)")
+	imbRestr := flag.Float64("imbalance-reported", estimate.DefaultMethod().ImbalanceReported, "with -seeds: Method.ImbalanceReported (1: the covariates' spread over the whole country only)")
 	generator := flag.String("generator", "simulate", "with -seeds: where the nights come from: simulate, or realnight (the second generator; -scenarios then names its orders: all, "+strings.Join(realnight.Orders(), ", ")+"; -baseline none,previous)")
 	writeDir := flag.String("write", "", "with -generator realnight: also write each night (reference data, results with report times, previous/ baseline) into DIR/<order>-<seed>")
 	flag.Parse()
@@ -122,7 +122,7 @@ type backtestRun struct {
 	verbose, md bool
 	workers     int
 	guardWidth  float64
-	// Method.Imbalance and ImbalanceRestriction; nil: the defaults.
+	// Method.Imbalance and ImbalanceReported; nil: the defaults.
 	imbalance, imbRestr *float64
 	writeDir            string // -generator realnight: write each night here too
 }
@@ -133,7 +133,7 @@ func (b backtestRun) tune(m *estimate.Method) {
 		m.Imbalance = *b.imbalance
 	}
 	if b.imbRestr != nil {
-		m.ImbalanceRestriction = *b.imbRestr
+		m.ImbalanceReported = *b.imbRestr
 	}
 }
 

@@ -39,7 +39,7 @@ import (
 // subdistricts. It is a variance on the imbalance of X, not on the model's correction of
 // the count (selection.go), and it never moves the estimate.
 //
-// Method.ImbalanceRestriction: τ² is measured on the reported subdistricts, whose
+// Method.ImbalanceReported: τ² is measured on the reported subdistricts, whose
 // covariates may span far less than the country's (the small rural ones); the slope that
 // would explain all of τ² is then τ over their spread, not the country's. Above 1 the
 // term uses the reported subdistricts' spread, up to that many times the country's.
@@ -177,7 +177,7 @@ func (e *Estimator) imbalance() (float64, []float64) {
 	quad := func(v covVec) float64 {
 		q := bc.quad(v)
 		if repOK {
-			q = max(q, min(rep.quad(v), e.method.ImbalanceRestriction*q))
+			q = max(q, min(rep.quad(v), e.method.ImbalanceReported*q))
 		}
 		return q
 	}

@@ -116,11 +116,11 @@ type Method struct {
 	// of them (size, urban label) times how far the subdistricts still out lie from those
 	// reported (imbalance.go). 0 is off. Default 1.
 	Imbalance float64
-	// ImbalanceRestriction: when the reported subdistricts span less of the covariates
+	// ImbalanceReported: when the reported subdistricts span less of the covariates
 	// than all of them, the imbalance is measured against their spread, up to this many
 	// times the term measured against the country's (imbalance.go). 1 uses the country's
 	// only. Default 1.
-	ImbalanceRestriction float64
+	ImbalanceReported float64
 	// LikelyMaxWidth: no constituency is called likely while a party with at least 5 %
 	// has a national 95 % interval wider than this (honesty.go). Default 0.2.
 	LikelyMaxWidth float64
@@ -129,33 +129,33 @@ type Method struct {
 // DefaultMethod returns the documented settings.
 func DefaultMethod() Method {
 	return Method{
-		SizeClasses:          3,
-		MinDeparture:         0.02,
-		TurnoutOrder:         true,
-		VarianceDF:           4,
-		MinStationsLeading:   3,
-		LikelyProbability:    0.99,
-		IntervalZ:            1.96,
-		PriorityMinFraction:  0.7,
-		PriorityMinStations:  100,
-		GuardMinStations:     100,
-		GuardMinFraction:     0.01,
-		GuardRegions:         0.5,
-		GuardMaxWidth:        0.3,
-		Drift:                true,
-		Blocks:               true,
-		SizeCovariate:        true,
-		SizeSlopeHierarchy:   true,
-		SizeSlopeSpread:      0.05,
-		LeadConformal:        true,
-		AreaCorrelation:      0.2,
-		KindPrior:            0.4,
-		DriftPrior:           0,
-		DriftFromTurnout:     true,
-		SelectionWeight:      0,
-		LikelyMaxWidth:       0.2,
-		Imbalance:            1,
-		ImbalanceRestriction: 1,
+		SizeClasses:         3,
+		MinDeparture:        0.02,
+		TurnoutOrder:        true,
+		VarianceDF:          4,
+		MinStationsLeading:  3,
+		LikelyProbability:   0.99,
+		IntervalZ:           1.96,
+		PriorityMinFraction: 0.7,
+		PriorityMinStations: 100,
+		GuardMinStations:    100,
+		GuardMinFraction:    0.01,
+		GuardRegions:        0.5,
+		GuardMaxWidth:       0.3,
+		Drift:               true,
+		Blocks:              true,
+		SizeCovariate:       true,
+		SizeSlopeHierarchy:  true,
+		SizeSlopeSpread:     0.05,
+		LeadConformal:       true,
+		AreaCorrelation:     0.2,
+		KindPrior:           0.4,
+		DriftPrior:          0,
+		DriftFromTurnout:    true,
+		SelectionWeight:     0,
+		LikelyMaxWidth:      0.2,
+		Imbalance:           1,
+		ImbalanceReported:   1,
 	}
 }
 
@@ -190,8 +190,8 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
 	case !(m.SelectionWeight >= 0 && m.SelectionWeight <= 10):
 		return fmt.Errorf("%w: SelectionWeight %v not in [0, 10]", ErrBadMethod, m.SelectionWeight)
-	case !(m.ImbalanceRestriction >= 1 && m.ImbalanceRestriction <= 100):
-		return fmt.Errorf("%w: ImbalanceRestriction %v not in [1, 100]", ErrBadMethod, m.ImbalanceRestriction)
+	case !(m.ImbalanceReported >= 1 && m.ImbalanceReported <= 100):
+		return fmt.Errorf("%w: ImbalanceReported %v not in [1, 100]", ErrBadMethod, m.ImbalanceReported)
 	case !(m.Imbalance >= 0 && m.Imbalance <= 10):
 		return fmt.Errorf("%w: Imbalance %v not in [0, 10]", ErrBadMethod, m.Imbalance)
 	case !(m.DriftPrior >= 0 && m.DriftPrior <= 2):
