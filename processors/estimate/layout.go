@@ -119,7 +119,7 @@ type Method struct {
 	// ImbalanceReported: when the reported subdistricts span less of the covariates
 	// than all of them, the imbalance is measured against their spread, up to this many
 	// times the term measured against the country's (imbalance.go). 1 uses the country's
-	// only. Default 1.
+	// only. Default 2.
 	ImbalanceReported float64
 	// LikelyMaxWidth: no constituency is called likely while a party with at least 5 %
 	// has a national 95 % interval wider than this (honesty.go). Default 0.2.
@@ -155,7 +155,7 @@ func DefaultMethod() Method {
 		SelectionWeight:     0,
 		LikelyMaxWidth:      0.2,
 		Imbalance:           1,
-		ImbalanceReported:   1,
+		ImbalanceReported:   2,
 	}
 }
 
