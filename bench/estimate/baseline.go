@@ -127,6 +127,7 @@ func (b backtestRun) oneWithBaselines(nt night, variants []string) (map[string]*
 	for _, v := range variants {
 		cfg := estimate.DefaultBacktestConfig()
 		cfg.Order, cfg.Seed = b.order, nt.seed
+		b.tune(&cfg.Method)
 		if v != "none" {
 			prev, err := sim.PreviousElection(simulate.PreviousKinds[v]())
 			if err != nil {

@@ -55,6 +55,8 @@ func main() {
 	verbose := flag.Bool("v", false, "with -seeds: print every night's table")
 	baseline := flag.String("baseline", "", "with -seeds: comma-separated previous-election variants to replay each night with (none, "+strings.Join(baselineKinds(), ", ")+"), printing a comparison table; empty: none only, the usual tables")
 	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
+	imbalance := flag.Float64("imbalance", estimate.DefaultMethod().Imbalance, "with -seeds: Method.Imbalance, the weight of the subdistricts' covariate imbalance term (0 off)")
+	imbRestr := flag.Float64("imbalance-reported", estimate.DefaultMethod().ImbalanceReported, "with -seeds: Method.ImbalanceReported (1: the covariates' spread over the whole country only)")
 	generator := flag.String("generator", "simulate", "with -seeds: where the nights come from: simulate, or realnight (the second generator; -scenarios then names its orders: all, "+strings.Join(realnight.Orders(), ", ")+"; -baseline none,previous)")
 	writeDir := flag.String("write", "", "with -generator realnight: also write each night (reference data, results with report times, previous/ baseline) into DIR/<order>-<seed>")
 	flag.Parse()
@@ -70,7 +72,7 @@ func main() {
 			variants = strings.Split(*baseline, ",")
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, writeDir: *writeDir}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr, writeDir: *writeDir}
 		if err := run.realnightRun(orders, variants); err != nil {
 			log.Fatal(err)
 		}
@@ -85,7 +87,7 @@ func main() {
 			names = simulate.Scenarios()
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr}
 		if *baseline != "" {
 			if err := run.compareBaselines(names, strings.Split(*baseline, ",")); err != nil {
 				log.Fatal(err)
@@ -120,7 +122,19 @@ type backtestRun struct {
 	verbose, md bool
 	workers     int
 	guardWidth  float64
-	writeDir    string // -generator realnight: write each night here too
+	// Method.Imbalance and ImbalanceReported; nil: the defaults.
+	imbalance, imbRestr *float64
+	writeDir            string // -generator realnight: write each night here too
+}
+
+// tune sets the Method fields the flags name.
+func (b backtestRun) tune(m *estimate.Method) {
+	if b.imbalance != nil {
+		m.Imbalance = *b.imbalance
+	}
+	if b.imbRestr != nil {
+		m.ImbalanceReported = *b.imbRestr
+	}
 }
 
 type night struct {
@@ -225,6 +239,7 @@ func (b backtestRun) one(nt night) (*estimate.BacktestTable, error) {
 	cfg := estimate.DefaultBacktestConfig()
 	cfg.Order, cfg.Seed = b.order, nt.seed
 	cfg.Method.GuardMaxWidth = b.guardWidth
+	b.tune(&cfg.Method)
 	table, err := estimate.Backtest(context.Background(), sim.Country, sim.Truth.Results(), cfg)
 	if err != nil {
 		return nil, err

@@ -133,6 +133,7 @@ func (b backtestRun) realnightOne(nt night, variants []string) (map[string]*esti
 		bc := estimate.DefaultBacktestConfig()
 		bc.Order, bc.Seed = b.order, nt.seed
 		bc.Method.GuardMaxWidth = b.guardWidth
+		b.tune(&bc.Method)
 		if v == "previous" {
 			if bc.Baseline, err = estimate.LoadBaseline(n.Previous().FS()); err != nil {
 				return nil, err

@@ -10,22 +10,25 @@ package estimate
 
 // blockSums are the running party-list sums per subdistrict.
 type blockSums struct {
-	K int
-	n []int32
-	x []int64 // reported eligible voters
-	y []int64 // block*K + party: votes
+	K    int
+	n    []int32
+	x    []int64 // reported eligible voters
+	y    []int64 // block*K + party: votes
+	nSub int
+	xs   []int64 // block*nSub + sub-stratum: reported eligible voters (imbalance.go)
 }
 
 func newBlockSums(l *layout) *blockSums {
 	K := len(l.parties)
 	nb := len(l.blockCons)
-	return &blockSums{K: K, n: make([]int32, nb), x: make([]int64, nb), y: make([]int64, nb*K)}
+	return &blockSums{K: K, n: make([]int32, nb), x: make([]int64, nb), y: make([]int64, nb*K), nSub: l.nSub, xs: make([]int64, nb*l.nSub)}
 }
 
 func (b *blockSums) add(st stationLayout, votes []int32, sign int) {
 	i := st.block
 	b.n[i] += int32(sign)
 	b.x[i] += int64(sign) * int64(st.eligible)
+	b.xs[int(i)*b.nSub+int(st.stratum)%b.nSub] += int64(sign) * int64(st.eligible)
 	off := int(i) * b.K
 	for k, v := range votes {
 		b.y[off+k] += int64(sign) * int64(v)

@@ -427,8 +427,9 @@ func (e *Estimator) blockVariance(st *stratifiedEstimate, variance []float64, sc
 		u2 += x
 	}
 	if tau2 := e.blockTau2(st.share, sc.pool); tau2 != nil {
+		d2, _ := e.imbalance() // imbalance.go
 		for k := range K {
-			st.se[k] = math.Sqrt(variance[k]+tau2[k]*u2) / st.total
+			st.se[k] = math.Sqrt(variance[k]+tau2[k]*(u2+e.method.Imbalance*d2)) / st.total
 		}
 	}
 	poolY := make([]float64, K)
@@ -550,6 +551,11 @@ func (e *Estimator) constituencies(infl float64, tauY []float64, likelyOK bool) 
 	tauKey := make([]float64, K)
 	if tauY != nil {
 		blockU2 = e.blockOutstanding()
+		if _, d2 := e.imbalance(); d2 != nil { // imbalance.go
+			for c := range blockU2 {
+				blockU2[c] += e.method.Imbalance * d2[c]
+			}
+		}
 		blocksIn = e.blocksReported() // honesty.go
 		for k := range K {
 			if k < len(tauY) {

@@ -112,6 +112,15 @@ type Method struct {
 	// raw count, nationally and per race), and added to the variances (selection.go). 0 is
 	// off. Default 1.
 	SelectionWeight float64
+	// Imbalance adds, this many times, the spread between subdistricts along what is known
+	// of them (size, urban label) times how far the subdistricts still out lie from those
+	// reported (imbalance.go). 0 is off. Default 1.
+	Imbalance float64
+	// ImbalanceReported: when the reported subdistricts span less of the covariates
+	// than all of them, the imbalance is measured against their spread, up to this many
+	// times the term measured against the country's (imbalance.go). 1 uses the country's
+	// only. Default 2.
+	ImbalanceReported float64
 	// LikelyMaxWidth: no constituency is called likely while a party with at least 5 %
 	// has a national 95 % interval wider than this (honesty.go). Default 0.2.
 	LikelyMaxWidth float64
@@ -174,6 +183,8 @@ func DefaultMethod() Method {
 		LikelyWorstStratum:  false,
 		LikelyPlaces:        0,
 		LikelyPlacesSwing:   0.5,
+		Imbalance:           1,
+		ImbalanceReported:   2,
 	}
 }
 
@@ -216,6 +227,10 @@ func (m Method) Validate() error {
 		return fmt.Errorf("%w: KindPrior %v not in [0, 2]", ErrBadMethod, m.KindPrior)
 	case !(m.SelectionWeight >= 0 && m.SelectionWeight <= 10):
 		return fmt.Errorf("%w: SelectionWeight %v not in [0, 10]", ErrBadMethod, m.SelectionWeight)
+	case !(m.ImbalanceReported >= 1 && m.ImbalanceReported <= 100):
+		return fmt.Errorf("%w: ImbalanceReported %v not in [1, 100]", ErrBadMethod, m.ImbalanceReported)
+	case !(m.Imbalance >= 0 && m.Imbalance <= 10):
+		return fmt.Errorf("%w: Imbalance %v not in [0, 10]", ErrBadMethod, m.Imbalance)
 	case !(m.DriftPrior >= 0 && m.DriftPrior <= 2):
 		return fmt.Errorf("%w: DriftPrior %v not in [0, 2]", ErrBadMethod, m.DriftPrior)
 	case !(m.SizeSlopeSpread >= 0 && m.SizeSlopeSpread <= 2):
@@ -249,6 +264,7 @@ type layout struct {
 	// blockEligible their stations' eligible voters.
 	blockCons     []int32
 	blockEligible []int64
+	blockCov      blockCovariates // imbalance.go
 
 	priorityTotal int // stations in the priority sample
 	// Priority cells, region x sub-stratum, are where the priority sample is used as a
@@ -403,6 +419,7 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 	for h := range l.strata {
 		l.strata[h].xl = xl[h]
 	}
+	l.setBlockCovariates(c)
 	return l, nil
 }
 
