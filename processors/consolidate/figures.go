@@ -57,7 +57,10 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 // millions of figures, and the reports of one ballot of a constituency nearly all have the
 // same numbers with votes (issue 18). The lists are never changed once built. unique
 // keeps the canonical copy as a string; its bytes are reused as the []int32 (a string's
-// allocation of a multiple of 4 bytes is at least 4-aligned).
+// allocation of a multiple of 4 bytes is at least 4-aligned). No handle is kept, so unique
+// forgets the copy at the next collection and later figures start a new one: a copy per
+// list per GC cycle, which measured 54 bytes a report less than keeping the handles
+// (BenchmarkLedgerHeap 730 against 784), whose map entries outlive the cycle.
 func internNos(nos []int32) []int32 {
 	if len(nos) == 0 {
 		return nos
