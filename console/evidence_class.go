@@ -52,7 +52,10 @@ func (c class) String() string { return classNames[c] }
 
 // codeClass is the class of one code on its own. SPREAD is a rule broken when ingest saw
 // the station outside the volunteer's token scope, and shared when only the count rule
-// raised it (the volunteer is over the limit, the station is presumed extra).
+// raised it (the volunteer is over the limit, the station is presumed extra). A SPREAD
+// whose flag row is not loaded (f nil: the anomalies table behind the result's codes, or
+// wrongCodes asking about the code alone) is taken as ingest's, the stronger reading, so a
+// lag never buries it.
 func codeClass(code string, f *Flag) class {
 	switch code {
 	case schemas.AnomalyArith, schemas.AnomalyOverEligible, schemas.AnomalyNumberSwap,

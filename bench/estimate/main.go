@@ -122,7 +122,7 @@ type backtestRun struct {
 	verbose, md bool
 	workers     int
 	guardWidth  float64
-	// Method.Imbalance and ImbalanceReported; nil: the defaults.
+	// Method.Imbalance and ImbalanceReported from the flags (whose defaults are DefaultMethod's); nil in tests: the defaults.
 	imbalance, imbRestr *float64
 	writeDir            string // -generator realnight: write each night here too
 }

@@ -168,6 +168,9 @@ func (bc *blockCovariates) quad(v [nImbalanceCov]float64) float64 {
 // constituency's, else of the nation's: imbalance the strata already absorb (an urban
 // stratum reported, a rural one out) does not count.
 func (e *Estimator) imbalance() (float64, []float64) {
+	if e.method.Imbalance == 0 {
+		return 0, nil
+	}
 	dn, dc, own := e.imbalanceD()
 	if dc == nil {
 		return 0, nil

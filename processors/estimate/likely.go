@@ -124,7 +124,7 @@ func (e *Estimator) likelyCovered(c, lead int, seenPlaces []int64) bool {
 	return true
 }
 
-// seenBlocks is, per constituency (nil when Method.LikelyPlaces is 0), the eligible voters of its subdistricts with at least one
+// seenBlocks is, per constituency (nil when Method.LikelyPlaces and LikelyPlacesSwing are both 0), the eligible voters of its subdistricts with at least one
 // constituency-ballot report: the part of the race whose places have been seen at all.
 func (e *Estimator) seenBlocks() []int64 {
 	l, bs := e.lay, e.ballots[1]
