@@ -56,11 +56,11 @@ backtest:
 	$(GO) run ./bench/estimate -seeds 5 -scenarios all -scale 0.25 -md $(BACKTESTFLAGS)
 
 # Nights of the second generator (simulate/realnight), every order, with and without a
-# previous election, then its coverage test, which the estimator fails today (build tag
-# realnight, not part of `make test`). BACKTESTFLAGS="-ref DIR -scale 0.1" for the 2023 structure.
+# previous election, then its coverage test (also part of `make test` since the estimator
+# passes it). BACKTESTFLAGS="-ref DIR -scale 0.1" for the 2023 structure.
 backtest-realnight:
 	$(GO) run ./bench/estimate -generator realnight -seeds 3 -scale 1 -md $(BACKTESTFLAGS)
-	$(GO) test -count=1 -tags realnight -run TestRealnightCoverage ./bench/estimate/
+	$(GO) test -count=1 -run TestRealnightCoverage ./bench/estimate/
 
 # The console's browser test again, saving its screenshots into docs/img (docs/console.md).
 screenshots:

@@ -1,9 +1,7 @@
-//go:build realnight
-
-// This test is kept out of `make test` by its build tag because the estimator fails it
-// today (the rural-city order, docs/estimation.md "A night from another generator"); run it
-// with `make backtest-realnight` or `go test -tags realnight -run TestRealnightCoverage
-// ./bench/estimate/`. Move it into the default suite, unchanged, once the estimator passes.
+// TestRealnightCoverage was kept out of `make test` by a build tag while the estimator
+// failed it (the rural-city order, docs/estimation.md "A night from another generator");
+// it passes since the subdistricts' covariate imbalance term (imbalance.go) and runs with
+// every `go test ./...`, unchanged. About 5 s.
 
 package main
 
