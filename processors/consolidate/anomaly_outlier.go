@@ -148,8 +148,12 @@ type localScale struct {
 // earlier one). sub is each station's group size (shared by every scale of a sample),
 // expect receives the expectations; scratch and res are len(vals) scratch space.
 func newLocalScale(vals []float64, groups [][]int, sub []int, expect, scratch, res []float64) localScale {
+	return newLocalScaleAround(vals, medianInto(vals, scratch), groups, sub, expect, scratch, res)
+}
+
+// newLocalScaleAround is newLocalScale given med, the median of vals, worked out already.
+func newLocalScaleAround(vals []float64, med float64, groups [][]int, sub []int, expect, scratch, res []float64) localScale {
 	ls := localScale{expect: expect, sub: sub}
-	med := medianInto(vals, scratch)
 	for i := range ls.expect {
 		ls.expect[i] = med
 	}
@@ -186,9 +190,9 @@ func (ls *localScale) where(i, stations int) string {
 // (one constituency, one ballot): each station's turnout and each number's share against
 // what its subdistrict (or constituency) expects, in units of the constituency's robust
 // spread of those residuals. A station's verdict can change as other stations report: the
-// caller applies the changes.
+// caller applies the changes. The map holds the outliers only.
 func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, st func(*outlierSample) *Station) map[string]outlierVerdict {
-	out := make(map[string]outlierVerdict, len(sample))
+	out := map[string]outlierVerdict{} // the outliers only: a station missing has none
 	if len(sample) < r.OutlierMinStations+1 {
 		return out
 	}
@@ -241,6 +245,11 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 	// their expectations, and each number's shares and expectations.
 	arena := make([]float64, n*(4+2*len(count)))
 	take := func() []float64 { x := arena[:n:n]; arena = arena[n:]; return x }
+	type judged struct {
+		no   int
+		ls   localScale
+		vals []float64
+	}
 	scratch, res := take(), take()
 	turnouts := take()
 	for i, s := range sample {
@@ -250,32 +259,49 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 
 	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
 	// more than half the stations has median share 0 and is skipped without sorting.
-	stats := make(map[int]*localScale, len(count))
-	shares := make(map[int][]float64, len(count))
+	cands := make([]judged, 0, len(count))
 	for no, c := range count {
-		if 2*c < n {
+		if 2*c >= n {
+			cands = append(cands, judged{no: no, vals: take()})
+		}
+	}
+	slices.SortFunc(cands, func(a, b judged) int { return cmp.Compare(a.no, b.no) })
+	// The shares, station by station: nos and cands both increase, so one walk finds each
+	// candidate's votes (the first of a clamped duplicate, as figures.vote would). A
+	// candidate a station has no votes for keeps the arena's zero, its share as s.share gives.
+	for i := range sample {
+		f := sample[i].fig
+		if f.total <= 0 {
 			continue
 		}
-		vals := take()
-		for i, s := range sample {
-			vals[i] = s.share(no)
-		}
-		if r.ShareMinMedian == 0 || medianInto(vals, scratch) >= r.ShareMinMedian {
-			ls := newLocalScale(vals, groups, sub, take(), scratch, res)
-			stats[no], shares[no] = &ls, vals
+		c := 0
+		for j, no := range f.nos() {
+			for c < len(cands) && cands[c].no < int(no) {
+				c++
+			}
+			if c == len(cands) {
+				break
+			}
+			if cands[c].no == int(no) {
+				cands[c].vals[i] = float64(int(f.votes[j])) / float64(f.total)
+				c++
+			}
 		}
 	}
-	numbers := make([]int, 0, len(stats))
-	for no := range stats {
-		numbers = append(numbers, no)
+	stats := cands[:0]
+	for _, cd := range cands {
+		med := medianInto(cd.vals, scratch)
+		if r.ShareMinMedian == 0 || med >= r.ShareMinMedian {
+			stats = append(stats, judged{cd.no, newLocalScaleAround(cd.vals, med, groups, sub, take(), scratch, res), cd.vals})
+		}
 	}
-	slices.Sort(numbers)
 
 	for i := range sample {
 		s := &sample[i]
 		var v outlierVerdict
-		station := st(s)
+		var station *Station // read only for an outlier: copying every station's state costs
 		if z := tl.z(i, s.turnout, r.TurnoutMADFloor); math.Abs(z) > r.OutlierZ {
+			station = st(s)
 			v.turnout = newAnomaly(schemas.AnomalyTurnoutOutlier, station, ballotName(ballot), at,
 				"turnout "+pct(s.turnout)+" against "+tl.where(i, len(sample))+" (robust z "+fmtZ(z)+")",
 				map[string]string{
@@ -290,15 +316,18 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 				},
 				s.station, ballotName(ballot), s.fig.String())
 		}
-		worst, worstNo := 0.0, 0
-		for _, no := range numbers {
-			z := stats[no].z(i, shares[no][i], r.ShareMADFloor)
+		worst, worstNo, worstAt := 0.0, 0, 0
+		for j := range stats {
+			z := stats[j].ls.z(i, stats[j].vals[i], r.ShareMADFloor)
 			if math.Abs(z) > r.OutlierZ && math.Abs(z) > math.Abs(worst) {
-				worst, worstNo = z, no
+				worst, worstNo, worstAt = z, stats[j].no, j
 			}
 		}
 		if worstNo != 0 {
-			ls := stats[worstNo]
+			if station == nil {
+				station = st(s)
+			}
+			ls := &stats[worstAt].ls
 			v.share = newAnomaly(schemas.AnomalyShareOutlier, station, ballotName(ballot), at,
 				"number "+strconv.Itoa(worstNo)+" has "+pct(s.share(worstNo))+" of the valid votes against "+
 					ls.where(i, len(sample))+" (robust z "+fmtZ(worst)+")",
@@ -314,7 +343,9 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 				},
 				s.station, ballotName(ballot), s.fig.String())
 		}
-		out[s.station] = v
+		if v.turnout != nil || v.share != nil {
+			out[s.station] = v
+		}
 	}
 	return out
 }
@@ -334,27 +365,33 @@ func (l *Ledger) outlierGroup(p int32, constituency string, b int) groupKey {
 // outliers re-judges one group's stations (a constituency's in one partition, or in every
 // partition held) and applies the verdicts that changed. Across partitions the flags are
 // not local: during a replay they wait for Drain unless already published (see flag).
+//
+// It runs at every change of a final, over the whole group, so it reads each station once
+// (a Station is a few hundred bytes to copy) and reuses its slices from the call before.
 func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
-	type member struct {
-		part int32
-		id   string
-	}
 	parts := []int32{k.part}
 	if k.part < 0 {
 		parts = l.Partitions()
 	}
 	b := k.ballot
-	var members []member
-	var sample []outlierSample
+	// Taken, not shared: were a flag below to re-judge a group, that call would allocate.
+	buf := l.outlierBuf
+	l.outlierBuf = nil
+	if buf == nil {
+		buf = &outlierBuf{}
+	}
+	members, sample := buf.members[:0], buf.sample[:0]
 	for _, p := range parts {
 		part := l.parts[p]
 		if part == nil {
 			continue
 		}
 		for _, id := range part.members[k.constituency] {
-			members = append(members, member{p, id})
 			st := part.stations[id]
 			bs := &st.ballots[b]
+			_, turnoutOn := bs.flags[schemas.AnomalyTurnoutOutlier]
+			_, shareOn := bs.flags[schemas.AnomalyShareOutlier]
+			members = append(members, outlierMember{part: p, id: id, published: bs.published, turnoutOn: turnoutOn, shareOn: shareOn})
 			if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 || explained(bs.published) {
 				continue
 			}
@@ -372,18 +409,43 @@ func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 	local := k.part >= 0
 	for _, m := range members {
 		v := verdicts[m.id]
-		st := l.parts[m.part].stations[m.id]
 		for _, a := range []*schemas.Anomaly{v.turnout, v.share} {
-			if a != nil && st.ballots[b].published != nil {
-				for _, s := range st.ballots[b].published.Sources {
+			if a != nil && m.published != nil {
+				for _, s := range m.published.Sources {
 					a.Submissions = append(a.Submissions, s.SubmissionID)
 				}
 			}
 		}
-		out = append(out, l.flag(m.part, m.id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at}, local)...)
-		out = append(out, l.flag(m.part, m.id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at}, local)...)
+		// Outside a replay, flag does nothing to a flag that is off and stays off: skip the
+		// call and its two lookups. A flag on one station changes no other station's flags
+		// (nor, being no code of explainedBy, anyone's figures), so the states read above hold.
+		if v.turnout != nil || m.turnoutOn || l.replaying >= 0 {
+			out = append(out, l.flag(m.part, m.id, Flag{Ballot: ballot, Code: schemas.AnomalyTurnoutOutlier, On: v.turnout != nil, Anomaly: v.turnout, At: at}, local)...)
+		}
+		if v.share != nil || m.shareOn || l.replaying >= 0 {
+			out = append(out, l.flag(m.part, m.id, Flag{Ballot: ballot, Code: schemas.AnomalyShareOutlier, On: v.share != nil, Anomaly: v.share, At: at}, local)...)
+		}
 	}
+	clear(members)
+	clear(sample)
+	buf.members, buf.sample = members[:0], sample[:0]
+	l.outlierBuf = buf
 	return out
+}
+
+// outlierBuf is the slices outliers reuses from one call to the next.
+type outlierBuf struct {
+	members []outlierMember
+	sample  []outlierSample
+}
+
+// outlierMember is a station of the group being judged, as read before any verdict applies.
+type outlierMember struct {
+	part      int32
+	id        string
+	published *schemas.StationResult
+	turnoutOn bool // TURNOUT_OUTLIER is on
+	shareOn   bool // SHARE_OUTLIER is on
 }
 
 // explainedBy are the station's own codes that already send its figures to a person: an

@@ -60,6 +60,8 @@ type Ledger struct {
 	pending   []pendingInput        // flags for other partitions found while replaying
 	unjudged  map[groupKey]struct{} // outlier groups a replay changed, judged by SettleReplay
 
+	outlierBuf *outlierBuf // slices outliers reuses between calls; nil while one runs
+
 	// published, when set, reports whether an anomaly id is on anomalies.v1 already. A
 	// replay then applies a cross-partition flag whose anomaly was published as it applies
 	// a local one, in state only: its station's result was published with it then.
