@@ -233,6 +233,11 @@ func startPipelineWith(t *testing.T, cfgHook func(*console.Config)) *pipeline {
 	}
 	p.logs = &lockedBuffer{}
 	cfg.Refresh, cfg.Logger = 200*time.Millisecond, slog.New(slog.NewTextHandler(p.logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() { // an answer's cause (a 502's ClickHouse error) is only in the log
+			t.Logf("the console's log:\n%s", p.logs.String())
+		}
+	})
 	p.srv, err = console.New(cfg)
 	if err != nil {
 		t.Fatalf("console: %v", err)
