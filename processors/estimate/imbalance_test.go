@@ -72,3 +72,45 @@ func TestImbalanceNothingReported(t *testing.T) {
 		t.Errorf("imbalance %v %v before any report, want 0 and nil", n, per)
 	}
 }
+
+// Method.ImbalanceReported: when the reported subdistricts span far less size than the
+// country's (two small ones in, two large ones out), the term takes their spread, up to
+// ImbalanceReported times the one measured against the country's spread. Here the reported
+// spread is so narrow that the cap binds: the term scales with the cap, and at 1 it is the
+// country's.
+func TestImbalanceReportedSpreadCapped(t *testing.T) {
+	term := func(capFactor float64) float64 {
+		t.Helper()
+		var rows []station
+		for i, x := range []int{100, 100, 110, 110, 400, 400, 400, 400} {
+			rows = append(rows, station{"C1", x, false, x / 4, x / 3, i < 4})
+		}
+		c := handCountry(t, rows)
+		for i := range c.Stations {
+			c.Stations[i].Subdistrict = []string{"ก", "ก", "ข", "ข", "ค", "ค", "ง", "ง"}[i]
+		}
+		m := DefaultMethod()
+		m.ImbalanceReported = capFactor
+		e, err := NewEstimator(c, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if r.reported {
+				e.applyTally(int32(i), election.BallotPartyList, election.Tally{BallotsCast: r.a + r.b, Votes: map[int]int{1: r.a, 2: r.b}})
+			}
+		}
+		n, _ := e.imbalance()
+		return n
+	}
+	country, two, wide := term(1), term(2), term(100)
+	if country <= 0 {
+		t.Fatalf("term %v with the country's spread, want > 0 (small subdistricts in, large out)", country)
+	}
+	if math.Abs(two-2*country) > 1e-9*two {
+		t.Errorf("term %v with the cap at 2, want twice the country's %v", two, country)
+	}
+	if wide <= two {
+		t.Errorf("term %v with the cap at 100, want above the capped %v (the reported spread is narrower)", wide, two)
+	}
+}
