@@ -64,19 +64,24 @@ func listeningInodes(f string, port int, into map[string]bool) {
 	}
 }
 
-// procCPU is the user plus system CPU time process pid has used, or 0 when unreadable.
-func procCPU(pid int) time.Duration {
+// procStat is the fields of /proc/pid/stat after the command name (which may hold
+// spaces), so the state is f[0]; nil when unreadable.
+func procStat(pid int) []string {
 	if pid == 0 {
-		return 0
+		return nil
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
-	// Fields after the command name (which may hold spaces): state is the 3rd field, utime
-	// and stime the 14th and 15th, in clock ticks of 1/100 s (USER_HZ on Linux).
 	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+}
+
+// procCPU is the user plus system CPU time process pid has used, or 0 when unreadable.
+func procCPU(pid int) time.Duration {
+	// utime and stime are the 14th and 15th fields, in clock ticks of 1/100 s (USER_HZ).
+	f := procStat(pid)
 	if len(f) < 13 {
 		return 0
 	}
@@ -90,15 +95,7 @@ func procCPU(pid int) time.Duration {
 // per submission 128 µs on a broker a minute old, 70 to 85 µs on the same broker warmed, in
 // the same hour).
 func procAge(pid int) time.Duration {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	f := procStat(pid)
 	up, err := os.ReadFile("/proc/uptime")
 	if err != nil || len(f) < 20 {
 		return 0
