@@ -150,7 +150,8 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 	want := 2 * n
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	start, cpu0 := time.Now(), selfCPU()
+	server := listenerPID(addr)
+	start, cpu0, server0 := time.Now(), selfCPU(), procCPU(server)
 	go func() { done <- s.Run(runCtx) }()
 	var byTable map[string]float64
 	var firstRow time.Time
@@ -178,7 +179,7 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 			return fmt.Errorf("the sink wrote %.0f of %d rows in 10 minutes", total, want)
 		}
 	}
-	sinkTime, sinkCPU := time.Since(start), selfCPU()-cpu0
+	sinkTime, sinkCPU, serverSink := time.Since(start), selfCPU()-cpu0, procCPU(server)-server0
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -192,6 +193,10 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 		histSummary(reg, "votestream_sink_round_records", "records in rounds"), histSummary(reg, "votestream_sink_commit_seconds", "commits took (overlapping the next round)"))
 	fmt.Fprintf(os.Stderr, "# sink: %.2fs of CPU (%.1f µs a row: fetch, JSON decoding, column building, compression)\n",
 		sinkCPU.Seconds(), sinkCPU.Seconds()*1e6/float64(want))
+	if server != 0 {
+		fmt.Fprintf(os.Stderr, "# clickhouse-server (pid %d) during the sink: %.2fs of CPU (%.1f µs a row; other clients' queries and merges included)\n",
+			server, serverSink.Seconds(), serverSink.Seconds()*1e6/float64(want))
+	}
 
 	// clickhouse-client: the same rows, from Native files, into empty copies.
 	dir, err := os.MkdirTemp("", "bench-sink-")
@@ -203,7 +208,7 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 	if err != nil {
 		return err
 	}
-	var clientTime time.Duration
+	var clientTime, serverClient time.Duration
 	var clientRows int
 	for _, table := range slices.Sorted(maps.Keys(byTable)) {
 		file := filepath.Join(dir, table+".native")
@@ -214,11 +219,12 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 		if err := conn.Exec(ctx, "CREATE TABLE "+copyT+" AS "+database+"."+table); err != nil {
 			return fmt.Errorf("copy of %s: %w", table, err)
 		}
-		t := time.Now()
+		t, s0 := time.Now(), procCPU(server)
 		if err := clientRun(client, host, port, "INSERT INTO "+copyT+" FORMAT Native", file, ""); err != nil {
 			return err
 		}
 		took := time.Since(t)
+		serverClient += procCPU(server) - s0
 		var rows uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+copyT).Scan(&rows); err != nil {
 			return err
@@ -229,6 +235,10 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 		clientRows += int(rows)
 	}
 	clientRate := float64(clientRows) / clientTime.Seconds()
+	if server != 0 {
+		fmt.Fprintf(os.Stderr, "# clickhouse-server during clickhouse-client's inserts: %.2fs of CPU (%.1f µs a row)\n",
+			serverClient.Seconds(), serverClient.Seconds()*1e6/float64(clientRows))
+	}
 	bench := func(name string, v float64, unit string) {
 		fmt.Printf("BENCH name=%s value=%s unit=%s\n", name, strconv.FormatFloat(v, 'f', -1, 64), unit)
 	}

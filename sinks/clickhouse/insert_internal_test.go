@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,14 +22,21 @@ import (
 // before preparing.
 type watchedConn struct {
 	driver.Conn
-	before func(ctx context.Context)
-	ctxs   []context.Context
+	before      func(ctx context.Context)
+	beforeQuery func(ctx context.Context, query string) // the same, for tests of several tables
+	mu          sync.Mutex                              // inserts of a round run side by side
+	ctxs        []context.Context
 }
 
 func (c *watchedConn) PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	c.mu.Lock()
 	c.ctxs = append(c.ctxs, ctx)
+	c.mu.Unlock()
 	if c.before != nil {
 		c.before(ctx)
+	}
+	if c.beforeQuery != nil {
+		c.beforeQuery(ctx, query)
 	}
 	return c.Conn.PrepareBatch(ctx, query, opts...)
 }
@@ -146,5 +156,86 @@ func TestInsertAfterStop(t *testing.T) {
 	}
 	if err := wc.ctxs[0].Err(); err == nil {
 		t.Fatalf("the batch's context is live although the sink had stopped")
+	}
+}
+
+// tableRowsOf is n probe rows addressed to table (a one-column UInt32 table).
+func tableRowsOf(table string, from, n int) *genericRows {
+	rows := &genericRows{chtable.Rows{Table: chtable.Table{Name: table, Columns: []string{"x"}}}}
+	for i := range n {
+		rows.Rows.Rows = append(rows.Rows.Rows, []any{uint32(from + i)})
+	}
+	return rows
+}
+
+// A round's tables are inserted side by side, each table's inserts in order: every row
+// arrives, and a table's second insert is prepared only after its first returned.
+func TestInsertTablesSideBySide(t *testing.T) {
+	s, wc, env := probeSink(t, time.Minute)
+	if err := env.Conn.Exec(context.Background(), "CREATE TABLE probe2 (x UInt32) ENGINE = Memory"); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	// The rows probe holds when each of its inserts is prepared: 0, then the first's 3.
+	var mu sync.Mutex
+	var prepared int
+	var probeHeld []uint64
+	wc.beforeQuery = func(ctx context.Context, query string) {
+		mu.Lock()
+		defer mu.Unlock()
+		prepared++
+		if strings.Contains(query, "probe2") {
+			return
+		}
+		var n uint64
+		if err := env.Conn.QueryRow(ctx, "SELECT count() FROM probe").Scan(&n); err != nil {
+			t.Errorf("count probe: %v", err)
+		}
+		probeHeld = append(probeHeld, n)
+	}
+	tables := [][]tableRows{
+		{tableRowsOf("probe", 0, 3), tableRowsOf("probe", 3, 4)},
+		{tableRowsOf("probe2", 0, 5)},
+		{tableRowsOf("probe2", 5, 1)}, // a third group: taken by whichever worker is free
+	}
+	if err := s.insertTables(context.Background(), tables); err != nil {
+		t.Fatalf("insertTables: %v", err)
+	}
+	for table, want := range map[string]uint64{"probe": 7, "probe2": 6} {
+		var n, distinct uint64
+		if err := env.Conn.QueryRow(context.Background(), "SELECT count(), uniqExact(x) FROM "+table).Scan(&n, &distinct); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		}
+		if n != want || distinct != want {
+			t.Errorf("%s: %d rows, %d distinct, want %d", table, n, distinct, want)
+		}
+	}
+	if prepared != 4 || len(probeHeld) != 2 || probeHeld[0] != 0 || probeHeld[1] != 3 {
+		t.Fatalf("%d inserts prepared (want 4); probe held %v rows as its inserts were prepared, want [0 3]", prepared, probeHeld)
+	}
+}
+
+// The first insert of a round to fail ends the others (a server refusing one table must not
+// leave the round waiting on another) and is what the round returns, not the others'
+// cancellation.
+func TestInsertTablesFirstFailureEndsTheOthers(t *testing.T) {
+	s, wc, _ := probeSink(t, time.Hour) // InsertAttempts 1: one refusal is final
+	var ended atomic.Bool
+	wc.beforeQuery = func(ctx context.Context, query string) {
+		if !strings.Contains(query, "probe") {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			ended.Store(true)
+		case <-time.After(time.Minute): // a guard against hanging, not a synchronisation
+			t.Errorf("the other table's insert was not ended by the refusal")
+		}
+	}
+	err := s.insertTables(context.Background(), [][]tableRows{{probeRows(2)}, {tableRowsOf("no_such_table", 0, 1)}})
+	if err == nil || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "no_such_table") {
+		t.Fatalf("insertTables = %v, want the refusal of no_such_table", err)
+	}
+	if !ended.Load() {
+		t.Fatalf("the probe insert's context did not end")
 	}
 }

@@ -79,6 +79,24 @@ func (b *round) add(rows tableRows) {
 	b.order = append(b.order, k)
 }
 
+// byTable is the round's inserts grouped by table, tables in the order first seen: a
+// table's rows read column by column and those built by chtable are two inserts, kept in
+// the order of their table's first rows.
+func (b *round) byTable() [][]tableRows {
+	var out [][]tableRows
+	at := map[string]int{}
+	for _, k := range b.order {
+		i, ok := at[k.name]
+		if !ok {
+			i = len(out)
+			at[k.name] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], b.tables[k])
+	}
+	return out
+}
+
 // results returns the round's station_results columns, made on first use with room for n rows.
 func (b *round) results(n int) *resultColumns {
 	k := tableKey{chtable.StationResults.Name, true}

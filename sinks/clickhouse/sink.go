@@ -395,12 +395,11 @@ func plainSchema(headers []kgo.RecordHeader) (name string, ok bool) {
 	return name, json && name != ""
 }
 
-// storeRound writes a decoded round: one insert per table, then its dead letters.
+// storeRound writes a decoded round: its tables' inserts, two tables at a time, then its
+// dead letters.
 func (s *Sink) storeRound(ctx context.Context, b *round) error {
-	for _, k := range b.order {
-		if err := s.insert(ctx, b.tables[k]); err != nil {
-			return err
-		}
+	if err := s.insertTables(ctx, b.byTable()); err != nil {
+		return err
 	}
 	if len(b.dead) > 0 {
 		// The client retries a broker that is away until ctx ends; what comes back is
@@ -413,6 +412,53 @@ func (s *Sink) storeRound(ctx context.Context, b *round) error {
 		}
 		s.metrics().deadLetters.Add(float64(len(b.dead)))
 		s.log.Warn("records sent to dead-letter topic", "count", len(b.dead))
+	}
+	return nil
+}
+
+// insertParallel is how many tables' inserts of a round run at a time, each on a connection
+// of its own. A round's busiest tables (station results and submissions) each take as
+// long to insert as the other, most of it the server's work or its answer: side by side,
+// a round stores in about the time of the longer one. Two, well inside clickhouse-go's
+// pool (10 connections), so no insert waits for a connection.
+const insertParallel = 2
+
+// insertTables runs the inserts of tables, each table's in order, up to insertParallel
+// tables at a time. The first insert to fail cancels the others and is the error; the
+// round's offsets are committed only after every insert returned nil, as before.
+func (s *Sink) insertTables(ctx context.Context, tables [][]tableRows) error {
+	if len(tables) == 1 {
+		return s.insertAll(ctx, tables[0])
+	}
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int32
+	var wg sync.WaitGroup
+	for range min(insertParallel, len(tables)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(tables) && ictx.Err() == nil; i = int(next.Add(1)) - 1 {
+				if err := s.insertAll(ictx, tables[i]); err != nil {
+					cancel(err) // only the first cause is kept
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err() // a stop: the offsets stay uncommitted
+	}
+	return context.Cause(ictx) // nil unless an insert failed
+}
+
+// insertAll runs inserts one after the other.
+func (s *Sink) insertAll(ctx context.Context, inserts []tableRows) error {
+	for _, rows := range inserts {
+		if err := s.insert(ctx, rows); err != nil {
+			return err
+		}
 	}
 	return nil
 }
