@@ -39,10 +39,82 @@ func (g *genericRows) appendTo(batch driver.Batch) error {
 	return nil
 }
 
-// appendColumns appends whole columns to a batch, in the table's column order: scalars in
-// one call each, arrays row by row (clickhouse-go takes a typed slice per row without
-// reflection, but a slice of slices through it).
+// insertBlockRows is the rows of one block of an insert: a round's rows of a table are
+// sent as several blocks of one INSERT (the server squashes them into one part, as
+// min_insert_block_size_rows says), so clickhouse-go's column buffers are filled, sent and
+// reused at this size instead of growing, by doubling, to the whole round's bytes (their
+// growth and the copying into fresh, cold memory were a third of the sink's CPU).
+var insertBlockRows = 8192
+
+// appendColumns appends whole columns to a batch, in the table's column order, a block of
+// insertBlockRows rows at a time; every block but the last is sent (batch.Flush) before the
+// next is built, the last by the caller's Send.
 func appendColumns(batch driver.Batch, cols ...any) error {
+	n := columnLen(cols[0])
+	for start := 0; start < n; start += insertBlockRows {
+		end := min(n, start+insertBlockRows)
+		block := make([]any, len(cols))
+		for i, col := range cols {
+			block[i] = sliceColumn(col, start, end)
+		}
+		if err := appendBlock(batch, block); err != nil {
+			return err
+		}
+		if end < n {
+			if err := batch.Flush(); err != nil {
+				return fmt.Errorf("send rows %d to %d: %w", start, end, err)
+			}
+		}
+	}
+	return nil
+}
+
+// columnLen is the rows of a column slice of appendColumns.
+func columnLen(col any) int {
+	switch c := col.(type) {
+	case []string:
+		return len(c)
+	case []uint64:
+		return len(c)
+	case []uint32:
+		return len(c)
+	case []time.Time:
+		return len(c)
+	case [][]string:
+		return len(c)
+	case [][]uint16:
+		return len(c)
+	case [][]uint32:
+		return len(c)
+	}
+	panic(fmt.Sprintf("sink: column of %T", col))
+}
+
+// sliceColumn is rows [i, j) of a column slice of appendColumns.
+func sliceColumn(col any, i, j int) any {
+	switch c := col.(type) {
+	case []string:
+		return c[i:j]
+	case []uint64:
+		return c[i:j]
+	case []uint32:
+		return c[i:j]
+	case []time.Time:
+		return c[i:j]
+	case [][]string:
+		return c[i:j]
+	case [][]uint16:
+		return c[i:j]
+	case [][]uint32:
+		return c[i:j]
+	}
+	panic(fmt.Sprintf("sink: column of %T", col))
+}
+
+// appendBlock appends whole columns to a batch: scalars in one call each, arrays row by
+// row (clickhouse-go takes a typed slice per row without reflection, but a slice of slices
+// through it).
+func appendBlock(batch driver.Batch, cols []any) error {
 	for i, col := range cols {
 		bc := batch.Column(i)
 		var err error

@@ -2,8 +2,13 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +19,9 @@ import (
 
 	"votestream/internal/health"
 	"votestream/internal/testenv"
+	"votestream/schemas"
 	"votestream/schemas/chtable"
+	"votestream/schemas/provision"
 )
 
 // watchedConn is the real connection with a hook on PrepareBatch: it keeps the context
@@ -237,5 +244,107 @@ func TestInsertTablesFirstFailureEndsTheOthers(t *testing.T) {
 	}
 	if !ended.Load() {
 		t.Fatalf("the probe insert's context did not end")
+	}
+}
+
+// A round's rows of a table are sent as blocks of insertBlockRows in one INSERT: every row
+// arrives as decoded, and the server makes one part of them, not one per block (a part per
+// block would multiply the merges, and the parts a table may hold are bounded).
+func TestInsertBlocksMakeOnePart(t *testing.T) {
+	s, _, env := probeSink(t, time.Minute)
+	ctx := context.Background()
+	if _, err := provision.MigrateClickHouse(ctx, env.Conn, env.Database); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	defer func(n int) { insertBlockRows = n }(insertBlockRows)
+	insertBlockRows = 4
+	const rows = 4*5 + 3 // five full blocks and a short one
+	at := time.Date(2023, 5, 14, 18, 0, 0, 0, time.UTC)
+	cols, want := newResultColumns(0), map[string]string{}
+	var a arena
+	for i := range rows {
+		res := schemas.StationResult{StationID: fmt.Sprintf("BKK_1_%04d", i), Ballot: "partylist", Version: int64(i + 1),
+			Votes:   map[string]int{"1": i, "7": 2 * i},
+			Sources: []schemas.Source{{SubmissionID: fmt.Sprintf("sub-%d", i), Hash: "sha256:00"}}, UpdatedAt: at.Add(time.Duration(i) * time.Second)}
+		value, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r resultRow
+		if !decodeResult(string(value), &r, &a) {
+			t.Fatalf("the fast reader refused %s", value)
+		}
+		cols.add(&r)
+		want[res.StationID] = fmt.Sprintf("%d [1 7] [%d %d] [sub-%d] %d", i+1, i, 2*i, i, res.UpdatedAt.Unix())
+	}
+	if err := s.insert(ctx, cols); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	q, err := env.Conn.Query(ctx, "SELECT station_id, version, vote_no, votes, source_submission_ids, updated_at FROM station_results")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	got := map[string]string{}
+	for q.Next() {
+		var station string
+		var version uint64
+		var nos []uint16
+		var votes []uint32
+		var sources []string
+		var updated time.Time
+		if err := q.Scan(&station, &version, &nos, &votes, &sources, &updated); err != nil {
+			t.Fatal(err)
+		}
+		got[station] = fmt.Sprintf("%d %v %v %v %d", version, nos, votes, sources, updated.Unix())
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("stored %v,\nwant %v", got, want)
+	}
+	var parts uint64
+	if err := env.Conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'station_results' AND active").Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	if parts != 1 {
+		t.Fatalf("the insert of %d rows in blocks of %d made %d parts, want 1", rows, insertBlockRows, parts)
+	}
+}
+
+// A write the server does not take fails once the bound has passed (the blocks sent by
+// batch.Flush are not watched by clickhouse-go), and a sooner deadline set through the
+// connection still applies.
+func TestWriteBoundConn(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		bound    time.Duration
+		deadline time.Time
+	}{
+		{name: "bound", bound: 20 * time.Millisecond},
+		{name: "sooner deadline", bound: time.Hour, deadline: time.Now().Add(-time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := net.Pipe() // nobody reads server: a write blocks
+			defer server.Close()
+			defer client.Close()
+			c := &writeBoundConn{Conn: client, bound: tc.bound}
+			if !tc.deadline.IsZero() {
+				if err := c.SetDeadline(tc.deadline); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Write([]byte("block"))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("write = %v, want a deadline exceeded", err)
+				}
+			case <-time.After(time.Minute): // a guard against hanging, not a synchronisation
+				t.Fatal("a write nobody reads did not fail")
+			}
+		})
 	}
 }

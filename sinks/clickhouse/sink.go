@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,6 +185,13 @@ func New(cfg Config) (*Sink, error) {
 		Addr:        []string{cfg.ClickHouseAddr},
 		Auth:        ch.Auth{Database: cfg.Database, Username: cfg.Username, Password: cfg.Password},
 		DialTimeout: 10 * time.Second,
+		DialContext: func(ctx context.Context, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return &writeBoundConn{Conn: c, bound: cfg.InsertTimeout}, nil
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sink: clickhouse %s: %w", cfg.ClickHouseAddr, err)
@@ -543,6 +551,46 @@ func (s *Sink) insertOnce(ctx context.Context, rows tableRows) (err error) {
 		return err
 	}
 	return batch.Send()
+}
+
+// writeBoundConn fails a write that has not gone through within bound. An insert's blocks
+// but the last are sent by batch.Flush (columns.go), which clickhouse-go does not watch
+// the context of (only Send closes the connection when the context ends): without the
+// bound, a server that stopped reading would hold the insert, and the sink, without end.
+// A deadline set by clickhouse-go (from a context's deadline) still applies when sooner.
+type writeBoundConn struct {
+	net.Conn
+	bound time.Duration
+
+	mu       sync.Mutex
+	deadline time.Time // the write deadline clickhouse-go set, zero for none
+}
+
+func (c *writeBoundConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	d := time.Now().Add(c.bound)
+	if !c.deadline.IsZero() && c.deadline.Before(d) {
+		d = c.deadline
+	}
+	c.mu.Unlock()
+	if err := c.Conn.SetWriteDeadline(d); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *writeBoundConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *writeBoundConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // errInsertTimeout ends the context of an insert still running after InsertTimeout.
