@@ -247,8 +247,9 @@ func TestInsertTablesFirstFailureEndsTheOthers(t *testing.T) {
 	}
 }
 
-// A round's rows of a table are sent as blocks of insertBlockRows in one INSERT: every row
-// arrives as decoded, and the server makes one part of them, not one per block (a part per
+// A round's rows of a table (its polls' columns) are sent as blocks of at most
+// insertBlockRows in one INSERT: every row arrives as decoded, and the server makes one
+// part of them, not one per block (a part per
 // block would multiply the merges, and the parts a table may hold are bounded).
 func TestInsertBlocksMakeOnePart(t *testing.T) {
 	s, _, env := probeSink(t, time.Minute)
@@ -258,9 +259,11 @@ func TestInsertBlocksMakeOnePart(t *testing.T) {
 	}
 	defer func(n int) { insertBlockRows = n }(insertBlockRows)
 	insertBlockRows = 4
-	const rows = 4*5 + 3 // five full blocks and a short one
+	const rows = 4*5 + 3 // polls of 8, 8 and 7 rows: blocks of 4 and a short one
 	at := time.Date(2023, 5, 14, 18, 0, 0, 0, time.UTC)
+	// Three polls' columns merged into one round's, as the pipeline merges them.
 	cols, want := newResultColumns(0), map[string]string{}
+	polls := []*resultColumns{cols, newResultColumns(0), newResultColumns(0)}
 	var a arena
 	for i := range rows {
 		res := schemas.StationResult{StationID: fmt.Sprintf("BKK_1_%04d", i), Ballot: "partylist", Version: int64(i + 1),
@@ -274,9 +277,11 @@ func TestInsertBlocksMakeOnePart(t *testing.T) {
 		if !decodeResult(string(value), &r, &a) {
 			t.Fatalf("the fast reader refused %s", value)
 		}
-		cols.add(&r)
+		polls[i*len(polls)/rows].add(&r)
 		want[res.StationID] = fmt.Sprintf("%d [1 7] [%d %d] [sub-%d] %d", i+1, i, 2*i, i, res.UpdatedAt.Unix())
 	}
+	cols.merge(polls[1])
+	cols.merge(polls[2])
 	if err := s.insert(ctx, cols); err != nil {
 		t.Fatalf("insert: %v", err)
 	}

@@ -37,8 +37,13 @@ func TestRoundMerge(t *testing.T) {
 	if rows := first.tables[tableKey{"a", false}].(*genericRows).Rows.Rows; len(rows) != 3 || rows[0][0] != 1 || rows[2][0] != 3 {
 		t.Errorf("rows of a %v, want [[1] [2] [3]]", rows)
 	}
-	if got := first.results(0).stationID; !slices.Equal(got, []string{"S1", "S2"}) {
-		t.Errorf("station_results columns hold %v, want [S1 S2]", got)
+	rc := first.results(0)
+	got := slices.Clone(rc.stationID)
+	for _, l := range rc.later {
+		got = append(got, l.stationID...)
+	}
+	if !slices.Equal(got, []string{"S1", "S2"}) || rc.len() != 2 {
+		t.Errorf("station_results columns hold %v (len %d), want [S1 S2]", got, rc.len())
 	}
 	if len(first.dead) != 1 {
 		t.Errorf("%d dead letters, want 1", len(first.dead))
