@@ -366,8 +366,9 @@ func (l *Ledger) outlierGroup(p int32, constituency string, b int) groupKey {
 // partition held) and applies the verdicts that changed. Across partitions the flags are
 // not local: during a replay they wait for Drain unless already published (see flag).
 //
-// It runs at every change of a final, over the whole group, so it reads each station once
-// (a Station is a few hundred bytes to copy) and reuses its slices from the call before.
+// It runs at every change of a final, over the whole group, so it reads the group's member
+// entries (kept in step with the states, see member) rather than the states, and reuses its
+// slices from the call before.
 func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 	parts := []int32{k.part}
 	if k.part < 0 {
@@ -386,18 +387,15 @@ func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 		if part == nil {
 			continue
 		}
-		for _, id := range part.members[k.constituency] {
-			st := part.stations[id]
-			bs := &st.ballots[b]
-			_, turnoutOn := bs.flags[schemas.AnomalyTurnoutOutlier]
-			_, shareOn := bs.flags[schemas.AnomalyShareOutlier]
-			members = append(members, outlierMember{part: p, id: id, published: bs.published, turnoutOn: turnoutOn, shareOn: shareOn})
-			if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 || explained(bs.published) {
+		for i := range part.members[k.constituency] {
+			m := &part.members[k.constituency][i]
+			mb := &m.ballots[b]
+			members = append(members, outlierMember{part: p, id: m.id, published: mb.published, turnoutOn: mb.turnoutOn, shareOn: mb.shareOn})
+			if mb.fig == nil {
 				continue
 			}
-			ref, _ := l.rules.Country.StationByID(id)
-			sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, urban: ref.Urban,
-				turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig, part: p})
+			sample = append(sample, outlierSample{station: m.id, subdistrict: m.subdistrict, urban: m.urban,
+				turnout: mb.turnout, fig: mb.fig, part: p})
 		}
 	}
 	verdicts := l.rules.judgeOutliers(b, sample, at, func(s *outlierSample) *Station {
@@ -431,6 +429,41 @@ func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 	buf.members, buf.sample = members[:0], sample[:0]
 	l.outlierBuf = buf
 	return out
+}
+
+// member is a station held in a partition, with what the outlier detectors read of its
+// state: partition.setStation keeps it in step with the state, so judging a group reads its
+// stations from one slice instead of copying each station's state out of the map.
+type member struct {
+	id          string
+	subdistrict string // from the reference data; "" when it has none
+	urban       bool   // from the reference data
+	ballots     [2]memberBallot
+}
+
+type memberBallot struct {
+	published *schemas.StationResult
+	fig       *figures // its final figures when the station is in the sample, else nil
+	turnout   float64  // with fig: ballots cast over eligible voters
+	turnoutOn bool     // TURNOUT_OUTLIER is on
+	shareOn   bool     // SHARE_OUTLIER is on
+}
+
+// read takes what the outlier detectors read from st, the member's state. A ballot is in
+// the sample when it has final figures, the station eligible voters, and its published
+// result no code of explainedBy.
+func (m *member) read(st *Station) {
+	for b := range m.ballots {
+		bs := &st.ballots[b]
+		mb := &m.ballots[b]
+		_, mb.turnoutOn = bs.flags[schemas.AnomalyTurnoutOutlier]
+		_, mb.shareOn = bs.flags[schemas.AnomalyShareOutlier]
+		mb.published = bs.published
+		mb.fig, mb.turnout = nil, 0
+		if finalFigures(st, b) != nil && st.EligibleVoters > 0 && !explained(bs.published) {
+			mb.fig, mb.turnout = bs.fig, float64(bs.fig.BallotsCast)/float64(st.EligibleVoters)
+		}
+	}
 }
 
 // outlierBuf is the slices outliers reuses from one call to the next.
