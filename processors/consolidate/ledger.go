@@ -60,7 +60,9 @@ type Ledger struct {
 	pending   []pendingInput        // flags for other partitions found while replaying
 	unjudged  map[groupKey]struct{} // outlier groups a replay changed, judged by SettleReplay
 
-	outlierBuf *outlierBuf // slices outliers reuses between calls; nil while one runs
+	outlierBuf       *outlierBuf      // slices outliers reuses between calls; nil while one runs
+	subdistricts     map[string]int32 // see subdistrictID
+	subdistrictNames []string
 
 	// published, when set, reports whether an anomaly id is on anomalies.v1 already. A
 	// replay then applies a cross-partition flag whose anomaly was published as it applies
@@ -299,7 +301,7 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 		old := part.members[c]
 		before.member = int32(len(old))
 		ref, _ := l.rules.Country.StationByID(id)
-		part.members[c] = append(old, member{id: id, subdistrict: ref.Subdistrict, urban: ref.Urban})
+		part.members[c] = append(old, member{id: id, sub: l.subdistrictID(ref.Subdistrict), urban: ref.Urban})
 		l.record(func() {
 			if len(old) == 0 {
 				delete(part.members, c)

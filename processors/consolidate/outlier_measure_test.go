@@ -43,7 +43,7 @@ func finalOutlierZ(l *Ledger) map[stationBallot]float64 {
 						continue
 					}
 					ref, _ := rules.Country.StationByID(id)
-					sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, urban: ref.Urban,
+					sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, sub: m.sub, urban: ref.Urban,
 						turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig, part: p})
 				}
 				_ = c

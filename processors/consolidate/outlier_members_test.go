@@ -87,8 +87,14 @@ func checkMembers(t *testing.T, l *Ledger, p int32, c string) {
 					t.Fatalf("partition %d: %s is member %d of %s, its state says %d of %s", q, m.id, i, cons, st.member, st.ConstituencyID)
 				}
 				ref, _ := l.rules.Country.StationByID(m.id)
-				want := member{id: m.id, subdistrict: ref.Subdistrict, urban: ref.Urban}
+				want := member{id: m.id, sub: l.subdistricts[ref.Subdistrict], urban: ref.Urban}
+				if ref.Subdistrict == "" {
+					want.sub = -1
+				}
 				want.read(&st)
+				if name := l.subdistrictName(m.sub); name != ref.Subdistrict {
+					t.Fatalf("partition %d: member %s has subdistrict %q, the reference data %q", q, m.id, name, ref.Subdistrict)
+				}
 				if m != want {
 					t.Fatalf("partition %d: member %s is stale:\n got %+v\nwant %+v", q, m.id, m, want)
 				}
