@@ -705,7 +705,7 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 		}
 		recs := fetches.Records()
 		decoded := make([]decodedRecord, len(recs))
-		parallel(len(recs), func(i int) {
+		dec := decodeAhead(len(recs), func(i int) {
 			r := recs[i]
 			t := c.topicIndex(r.Topic)
 			w, ok := want[r.Partition]
@@ -719,6 +719,7 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 			decoded[i].in, _ = c.decode(t, r)
 		})
 		for i, r := range recs {
+			dec.wait(i)
 			d := &decoded[i]
 			if d.topic < 0 {
 				continue
