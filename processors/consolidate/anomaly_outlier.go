@@ -111,6 +111,7 @@ func robustZ(x, med, mad, floor float64) float64 {
 type outlierSample struct {
 	station     string
 	subdistrict string // from the reference data; "" when it has none
+	sub         int32  // the subdistrict's number (Ledger.subdistrictID), -1 for none
 	urban       bool   // from the reference data
 	part        int32
 	turnout     float64
@@ -192,41 +193,107 @@ func (ls *localScale) where(i, stations int) string {
 // spread of those residuals. A station's verdict can change as other stations report: the
 // caller applies the changes. The map holds the outliers only.
 func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, st func(*outlierSample) *Station) map[string]outlierVerdict {
-	out := map[string]outlierVerdict{} // the outliers only: a station missing has none
+	return r.judgeOutliersIn(&judgeBuf{}, ballot, sample, at, st)
+}
+
+// judgeBuf is judgeOutliers' scratch space, which a Ledger reuses from one judgement to the
+// next: a judgement runs at every change of a final, and allocating its slices and maps
+// anew each time made a good part of its cost and of the collector's.
+type judgeBuf struct {
+	strata [2][]int
+	bySub  [][]int  // the stations of each subdistrict in the sample, in order of first sight
+	names  []string // their names, parallel to bySub
+	slot   []int32  // subdistrict id (outlierSample.sub) -> 1 + its index in bySub; all 0 between calls
+	order  []int    // indexes into bySub
+	groups [][]int  // what newLocalScale compares with, coarse to fine
+	sub    []int    // per station: the size of its finest group
+	lists  []nosUse // the distinct lists of numbers with votes in the sample
+	count  map[int]int
+	arena  []float64
+	cands  []judged
+}
+
+// nosUse is a list of numbers with votes and how many stations of a sample have it: the
+// stations of a constituency nearly all have the same few lists.
+type nosUse struct {
+	nos []int32
+	n   int
+}
+
+type judged struct {
+	no   int
+	ls   localScale
+	vals []float64
+}
+
+// maxNosLists bounds the distinct lists judgeOutliersIn looks through for a station's:
+// beyond it a list is counted on its own, so a sample of all-different lists stays linear.
+const maxNosLists = 16
+
+// judgeOutliersIn is judgeOutliers with its scratch space.
+func (r *Rules) judgeOutliersIn(buf *judgeBuf, ballot int, sample []outlierSample, at time.Time, st func(*outlierSample) *Station) map[string]outlierVerdict {
+	var out map[string]outlierVerdict // the outliers only: a station missing has none
 	if len(sample) < r.OutlierMinStations+1 {
 		return out
 	}
 	// Coarse to fine: a later group's median overrides an earlier one's (newLocalScale).
-	var strata [2][]int
-	bySub := map[string][]int{}
-	for i, s := range sample {
+	strata := [2][]int{buf.strata[0][:0], buf.strata[1][:0]}
+	bySub, names := buf.bySub[:0], buf.names[:0]
+	for i := range sample {
+		s := &sample[i]
 		if s.urban {
 			strata[1] = append(strata[1], i)
 		} else {
 			strata[0] = append(strata[0], i)
 		}
-		if s.subdistrict != "" {
-			bySub[s.subdistrict] = append(bySub[s.subdistrict], i)
+		if s.sub < 0 {
+			continue
+		}
+		if int(s.sub) >= len(buf.slot) {
+			buf.slot = slices.Grow(buf.slot, int(s.sub)+1-len(buf.slot))[:int(s.sub)+1]
+		}
+		k := buf.slot[s.sub]
+		if k == 0 {
+			if len(bySub) < cap(bySub) {
+				bySub = bySub[:len(bySub)+1]
+				bySub[len(bySub)-1] = bySub[len(bySub)-1][:0]
+			} else {
+				bySub = append(bySub, nil)
+			}
+			names = append(names, s.subdistrict)
+			k = int32(len(bySub))
+			buf.slot[s.sub] = k
+		}
+		bySub[k-1] = append(bySub[k-1], i)
+	}
+	for i := range sample {
+		if s := sample[i].sub; s >= 0 {
+			buf.slot[s] = 0
 		}
 	}
-	var groups [][]int
+	buf.strata, buf.bySub, buf.names = strata, bySub, names
+	groups := buf.groups[:0]
 	for _, g := range strata {
 		if len(g) >= r.OutlierSubdistrictMin && len(g) < len(sample) {
 			groups = append(groups, g)
 		}
 	}
-	subs := make([]string, 0, len(bySub))
+	// Subdistricts in the order of their names: they do not overlap, so the order changes no
+	// figure, but it is the order they have always been compared in.
+	order := buf.order[:0]
 	for k, g := range bySub {
 		if len(g) >= r.OutlierSubdistrictMin {
-			subs = append(subs, k)
+			order = append(order, k)
 		}
 	}
-	slices.Sort(subs)
-	for _, k := range subs {
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	for _, k := range order {
 		groups = append(groups, bySub[k])
 	}
+	buf.order, buf.groups = order, groups
 	n := len(sample)
-	sub := make([]int, n)
+	sub := slices.Grow(buf.sub[:0], n)[:n]
+	buf.sub = sub
 	for i := range sub {
 		sub[i] = n
 	}
@@ -235,21 +302,42 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 			sub[i] = len(g)
 		}
 	}
-	count := make(map[int]int, 2*len(sample[0].fig.nos()))
-	for _, s := range sample {
-		for _, no := range s.fig.nos() {
-			count[int(no)]++
+	// How many stations have votes for each number: counted over the distinct lists of
+	// numbers, most stations of a constituency sharing one, rather than station by station.
+	if buf.count == nil {
+		buf.count = map[int]int{}
+	}
+	count := buf.count
+	lists := buf.lists[:0]
+	for i := range sample {
+		nos := sample[i].fig.nos()
+		j := slices.IndexFunc(lists, func(u nosUse) bool { return slices.Equal(u.nos, nos) })
+		switch {
+		case j >= 0:
+			lists[j].n++
+		case len(lists) < maxNosLists:
+			lists = append(lists, nosUse{nos, 1})
+		default:
+			for _, no := range nos {
+				count[int(no)]++
+			}
 		}
 	}
-	// One allocation for every slice of the judgement: scratch, residuals, the turnouts and
-	// their expectations, and each number's shares and expectations.
-	arena := make([]float64, n*(4+2*len(count)))
-	take := func() []float64 { x := arena[:n:n]; arena = arena[n:]; return x }
-	type judged struct {
-		no   int
-		ls   localScale
-		vals []float64
+	for _, u := range lists {
+		for _, no := range u.nos {
+			count[int(no)] += u.n
+		}
 	}
+	clear(lists)
+	buf.lists = lists[:0]
+	// One arena for every slice of the judgement: scratch, residuals, the turnouts and
+	// their expectations, and each number's shares and expectations. Zeroed: a share a
+	// station has no votes for is the arena's zero.
+	size := n * (4 + 2*len(count))
+	arena := slices.Grow(buf.arena[:0], size)[:size]
+	clear(arena)
+	buf.arena = arena
+	take := func() []float64 { x := arena[:n:n]; arena = arena[n:]; return x }
 	scratch, res := take(), take()
 	turnouts := take()
 	for i, s := range sample {
@@ -259,12 +347,14 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 
 	// Numbers worth judging: a median share of at least ShareMinMedian. A number missing at
 	// more than half the stations has median share 0 and is skipped without sorting.
-	cands := make([]judged, 0, len(count))
+	cands := buf.cands[:0]
 	for no, c := range count {
 		if 2*c >= n {
 			cands = append(cands, judged{no: no, vals: take()})
 		}
 	}
+	clear(count)
+	defer func() { clear(cands); buf.cands = cands[:0] }()
 	slices.SortFunc(cands, func(a, b judged) int { return cmp.Compare(a.no, b.no) })
 	// The shares, station by station: nos and cands both increase, so one walk finds each
 	// candidate's votes (the first of a clamped duplicate, as figures.vote would). A
@@ -344,6 +434,9 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 				s.station, ballotName(ballot), s.fig.String())
 		}
 		if v.turnout != nil || v.share != nil {
+			if out == nil {
+				out = map[string]outlierVerdict{}
+			}
 			out[s.station] = v
 		}
 	}
@@ -366,8 +459,9 @@ func (l *Ledger) outlierGroup(p int32, constituency string, b int) groupKey {
 // partition held) and applies the verdicts that changed. Across partitions the flags are
 // not local: during a replay they wait for Drain unless already published (see flag).
 //
-// It runs at every change of a final, over the whole group, so it reads each station once
-// (a Station is a few hundred bytes to copy) and reuses its slices from the call before.
+// It runs at every change of a final, over the whole group, so it reads the group's member
+// entries (kept in step with the states, see member) rather than the states, and reuses its
+// slices from the call before.
 func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 	parts := []int32{k.part}
 	if k.part < 0 {
@@ -386,21 +480,18 @@ func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 		if part == nil {
 			continue
 		}
-		for _, id := range part.members[k.constituency] {
-			st := part.stations[id]
-			bs := &st.ballots[b]
-			_, turnoutOn := bs.flags[schemas.AnomalyTurnoutOutlier]
-			_, shareOn := bs.flags[schemas.AnomalyShareOutlier]
-			members = append(members, outlierMember{part: p, id: id, published: bs.published, turnoutOn: turnoutOn, shareOn: shareOn})
-			if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 || explained(bs.published) {
+		for i := range part.members[k.constituency] {
+			m := &part.members[k.constituency][i]
+			mb := &m.ballots[b]
+			members = append(members, outlierMember{part: p, id: m.id, turnoutOn: mb.turnoutOn, shareOn: mb.shareOn})
+			if mb.fig == nil {
 				continue
 			}
-			ref, _ := l.rules.Country.StationByID(id)
-			sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, urban: ref.Urban,
-				turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig, part: p})
+			sample = append(sample, outlierSample{station: m.id, subdistrict: l.subdistrictName(m.sub), sub: m.sub, urban: m.urban,
+				turnout: float64(mb.fig.BallotsCast) / float64(m.eligible), fig: mb.fig, part: p})
 		}
 	}
-	verdicts := l.rules.judgeOutliers(b, sample, at, func(s *outlierSample) *Station {
+	verdicts := l.rules.judgeOutliersIn(&buf.judge, b, sample, at, func(s *outlierSample) *Station {
 		st := l.parts[s.part].stations[s.station]
 		return &st
 	})
@@ -409,10 +500,17 @@ func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 	local := k.part >= 0
 	for _, m := range members {
 		v := verdicts[m.id]
-		for _, a := range []*schemas.Anomaly{v.turnout, v.share} {
-			if a != nil && m.published != nil {
-				for _, s := range m.published.Sources {
-					a.Submissions = append(a.Submissions, s.SubmissionID)
+		if v.turnout != nil || v.share != nil {
+			// Its own state, unchanged so far: flags below changed earlier members' only.
+			st := l.parts[m.part].stations[m.id]
+			if published := st.ballots[b].published; published != nil {
+				for _, a := range []*schemas.Anomaly{v.turnout, v.share} {
+					if a == nil {
+						continue
+					}
+					for _, s := range published.Sources {
+						a.Submissions = append(a.Submissions, s.SubmissionID)
+					}
 				}
 			}
 		}
@@ -433,17 +531,78 @@ func (l *Ledger) outliers(k groupKey, at time.Time) []Output {
 	return out
 }
 
+// member is a station held in a partition, with what the outlier detectors read of its
+// state: partition.setStation keeps it in step with the state, so judging a group reads its
+// stations from one slice instead of copying each station's state out of the map.
+// It is kept small (64 bytes): a national night holds one per station.
+type member struct {
+	id       string
+	eligible int   // the state's EligibleVoters
+	sub      int32 // the subdistrict's number (Ledger.subdistrictID), -1 for none
+	urban    bool  // from the reference data
+	ballots  [2]memberBallot
+}
+
+type memberBallot struct {
+	fig       *figures // its final figures when the station is in the sample, else nil
+	turnoutOn bool     // TURNOUT_OUTLIER is on
+	shareOn   bool     // SHARE_OUTLIER is on
+}
+
+// read takes what the outlier detectors read from st, the member's state. A ballot is in
+// the sample when it has final figures, the station eligible voters, and its published
+// result no code of explainedBy.
+func (m *member) read(st *Station) {
+	m.eligible = st.EligibleVoters
+	for b := range m.ballots {
+		bs := &st.ballots[b]
+		mb := &m.ballots[b]
+		_, mb.turnoutOn = bs.flags[schemas.AnomalyTurnoutOutlier]
+		_, mb.shareOn = bs.flags[schemas.AnomalyShareOutlier]
+		mb.fig = nil
+		if finalFigures(st, b) != nil && st.EligibleVoters > 0 && !explained(bs.published) {
+			mb.fig = bs.fig
+		}
+	}
+}
+
 // outlierBuf is the slices outliers reuses from one call to the next.
 type outlierBuf struct {
 	members []outlierMember
 	sample  []outlierSample
+	judge   judgeBuf
+}
+
+// subdistrictID numbers a subdistrict, "" as -1, for judgeOutliers to group stations by
+// without a map. The numbers only grow: a rolled-back station's stays, harmlessly.
+func (l *Ledger) subdistrictID(name string) int32 {
+	if name == "" {
+		return -1
+	}
+	id, ok := l.subdistricts[name]
+	if !ok {
+		if l.subdistricts == nil {
+			l.subdistricts = map[string]int32{}
+		}
+		id = int32(len(l.subdistrictNames))
+		l.subdistricts[name] = id
+		l.subdistrictNames = append(l.subdistrictNames, name)
+	}
+	return id
+}
+
+// subdistrictName is the name subdistrictID numbered id.
+func (l *Ledger) subdistrictName(id int32) string {
+	if id < 0 {
+		return ""
+	}
+	return l.subdistrictNames[id]
 }
 
 // outlierMember is a station of the group being judged, as read before any verdict applies.
 type outlierMember struct {
 	part      int32
 	id        string
-	published *schemas.StationResult
 	turnoutOn bool // TURNOUT_OUTLIER is on
 	shareOn   bool // SHARE_OUTLIER is on
 }

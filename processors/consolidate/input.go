@@ -197,6 +197,7 @@ func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
 	if err := checkCommon(r.StationID, r.Ballot, c); err != nil {
 		return nil, err
 	}
+	ref, _ := c.StationByID(r.StationID)
 	switch {
 	case r.SubmissionID == "":
 		return nil, fmt.Errorf("%w: empty submission_id", ErrInvalidInput)
@@ -212,10 +213,12 @@ func NewReport(r schemas.Report, c *election.Country) (*Report, error) {
 		return nil, fmt.Errorf("submission %s: %w", r.SubmissionID, err)
 	}
 	// The figures hold the votes from here on: a night keeps millions of reports, and the
-	// wire map would double what each costs. Names that repeat across reports are interned.
+	// wire map would double what each costs. Names that repeat across reports are shared:
+	// the station id is the Country's own string, the names of people and organisations are
+	// interned. The ballot, the stage (kept as kind) and the role (its arrival's) are not kept.
 	r.Votes = nil
-	r.StationID, r.Ballot, r.Stage = intern(r.StationID), intern(r.Ballot), schemas.Stage(intern(string(r.Stage)))
-	r.VolunteerID, r.Org, r.Role, r.Person = intern(r.VolunteerID), intern(r.Org), intern(r.Role), intern(r.Person)
+	r.StationID = ref.ID
+	r.VolunteerID, r.Org, r.Person = intern(r.VolunteerID), intern(r.Org), intern(r.Person)
 	packStrings(&r)
 	return &Report{
 		SubmissionID: r.SubmissionID, StationID: r.StationID, kind: kindOf(r.Ballot, r.Stage),

@@ -60,7 +60,9 @@ type Ledger struct {
 	pending   []pendingInput        // flags for other partitions found while replaying
 	unjudged  map[groupKey]struct{} // outlier groups a replay changed, judged by SettleReplay
 
-	outlierBuf *outlierBuf // slices outliers reuses between calls; nil while one runs
+	outlierBuf       *outlierBuf      // slices outliers reuses between calls; nil while one runs
+	subdistricts     map[string]int32 // see subdistrictID
+	subdistrictNames []string
 
 	// published, when set, reports whether an anomaly id is on anomalies.v1 already. A
 	// replay then applies a cross-partition flag whose anomaly was published as it applies
@@ -84,8 +86,16 @@ const Inputs = 3
 
 type partition struct {
 	stations map[string]Station
-	members  map[string][]string // constituency -> its stations held in this partition
+	members  map[string][]member // constituency -> its stations held in this partition, first seen first
 	next     [Inputs]int64       // next offset to read, per input topic
+}
+
+// setStation stores a station's state, and what the outlier detectors read of it in its
+// member entry: every change of a held station's state, and every undo of one, goes through
+// here, so the entry never lags the state (a rolled-back transaction included).
+func (p *partition) setStation(st *Station) {
+	p.stations[st.ID] = *st
+	p.members[st.ConstituencyID][st.member].read(st)
 }
 
 func (p *partition) floor() int64 {
@@ -141,7 +151,7 @@ func NewLedger(rules *Rules) *Ledger {
 // AddPartition makes an empty partition ready for input. Outside a transaction only.
 func (l *Ledger) AddPartition(p int32) {
 	if _, ok := l.parts[p]; !ok {
-		l.parts[p] = &partition{stations: map[string]Station{}, members: map[string][]string{}}
+		l.parts[p] = &partition{stations: map[string]Station{}, members: map[string][]member{}}
 	}
 }
 
@@ -289,7 +299,9 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 		}
 		c := before.ConstituencyID
 		old := part.members[c]
-		part.members[c] = append(old, id)
+		before.member = int32(len(old))
+		ref, _ := l.rules.Country.StationByID(id)
+		part.members[c] = append(old, member{id: id, sub: l.subdistrictID(ref.Subdistrict), urban: ref.Urban})
 		l.record(func() {
 			if len(old) == 0 {
 				delete(part.members, c)
@@ -303,10 +315,10 @@ func (l *Ledger) applyStation(p int32, id string, in Input) []Output {
 		in.VersionFloor += VersionStep / 2
 	}
 	next, out := l.rules.Apply(before, in)
-	part.stations[id] = next
+	part.setStation(&next)
 	l.record(func() {
 		if held {
-			part.stations[id] = before
+			part.setStation(&before)
 		} else {
 			delete(part.stations, id)
 		}

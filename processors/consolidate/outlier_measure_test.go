@@ -35,14 +35,15 @@ func finalOutlierZ(l *Ledger) map[stationBallot]float64 {
 		for c, ids := range part.members {
 			for b := range 2 {
 				var sample []outlierSample
-				for _, id := range ids {
+				for _, m := range ids {
+					id := m.id
 					st := part.stations[id]
 					bs := &st.ballots[b]
 					if finalFigures(&st, b) == nil || st.EligibleVoters <= 0 || explained(bs.published) {
 						continue
 					}
 					ref, _ := rules.Country.StationByID(id)
-					sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, urban: ref.Urban,
+					sample = append(sample, outlierSample{station: id, subdistrict: ref.Subdistrict, sub: m.sub, urban: ref.Urban,
 						turnout: float64(bs.fig.BallotsCast) / float64(st.EligibleVoters), fig: bs.fig, part: p})
 				}
 				_ = c
@@ -217,7 +218,8 @@ func crossBallotZ(l *Ledger) map[string]float64 {
 				d  []float64
 			}
 			var rows []row
-			for _, id := range ids {
+			for _, m := range ids {
+				id := m.id
 				st := part.stations[id]
 				fc, fp := finalFigures(&st, 0), finalFigures(&st, 1)
 				if fc == nil || fp == nil || explained(st.ballots[0].published) || explained(st.ballots[1].published) || fc.total <= 0 || fp.total <= 0 {

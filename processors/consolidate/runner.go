@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -282,9 +283,10 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 	defer cancel()
 	promise := kgo.AbortingFirstErrPromise(sess.Client())
 	// Decoding and encoding are most of the work and need no shared state: they run on
-	// every core; applying to the ledger is sequential, in record order.
+	// every core; applying to the ledger is sequential, in record order, and starts on the
+	// first records while later ones are still being decoded.
 	decoded := make([]decodedRecord, len(recs))
-	parallel(len(recs), func(i int) {
+	dec := decodeAhead(len(recs), func(i int) {
 		r := recs[i]
 		decoded[i].topic = c.topicIndex(r.Topic)
 		if decoded[i].topic >= 0 {
@@ -296,6 +298,7 @@ func (c *Consolidator) transact(ctx context.Context, sess *kgo.GroupTransactSess
 	dead := map[string]int{}
 	notHeld := false // a record of a partition sync did not take on (revoked since the poll)
 	for i, r := range recs {
+		dec.wait(i)
 		d := &decoded[i]
 		if d.topic < 0 {
 			continue
@@ -402,6 +405,59 @@ func parallel(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// aheadChunk is how many records a decodeAhead goroutine takes at a time: enough to pay
+// for the hand-over, few enough that the ledger starts soon.
+const aheadChunk = 64
+
+// ahead is fn being called for [0, n) on other goroutines, in chunks taken in order, while
+// the caller works through the results in order (decodeAhead).
+type ahead struct {
+	n    int
+	fn   func(i int)
+	next atomic.Int64    // the next chunk to take
+	done []chan struct{} // closed when a chunk's calls have returned
+}
+
+// decodeAhead starts calling fn(i) for every i in [0, n) on GOMAXPROCS-1 goroutines (one
+// at least), the caller's goroutine being busy with the ledger, when n is large enough to
+// pay for them. The caller must call wait(i) before reading what
+// fn(i) wrote, for i in increasing order; wait runs a chunk no goroutine has taken yet
+// itself, so no record waits for a busy core.
+func decodeAhead(n int, fn func(i int)) *ahead {
+	a := &ahead{n: n, fn: fn, done: make([]chan struct{}, (n+aheadChunk-1)/aheadChunk)}
+	for c := range a.done {
+		a.done[c] = make(chan struct{})
+	}
+	for range min(max(runtime.GOMAXPROCS(0)-1, 1), n/(4*aheadChunk)) {
+		go func() {
+			for a.take() {
+			}
+		}()
+	}
+	return a
+}
+
+// take runs the next chunk not yet taken, if any, and reports whether it did.
+func (a *ahead) take() bool {
+	c := int(a.next.Add(1) - 1)
+	if c >= len(a.done) {
+		return false
+	}
+	for i := c * aheadChunk; i < min((c+1)*aheadChunk, a.n); i++ {
+		a.fn(i)
+	}
+	close(a.done[c])
+	return true
+}
+
+// wait returns once fn(i) has returned.
+func (a *ahead) wait(i int) {
+	c := i / aheadChunk
+	for int(a.next.Load()) <= c && a.take() {
+	}
+	<-a.done[c]
 }
 
 func cmpErr(a, b error) error {
@@ -649,7 +705,7 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 		}
 		recs := fetches.Records()
 		decoded := make([]decodedRecord, len(recs))
-		parallel(len(recs), func(i int) {
+		dec := decodeAhead(len(recs), func(i int) {
 			r := recs[i]
 			t := c.topicIndex(r.Topic)
 			w, ok := want[r.Partition]
@@ -663,6 +719,7 @@ func (c *Consolidator) rebuild(ctx context.Context, want map[int32][Inputs]int64
 			decoded[i].in, _ = c.decode(t, r)
 		})
 		for i, r := range recs {
+			dec.wait(i)
 			d := &decoded[i]
 			if d.topic < 0 {
 				continue

@@ -21,6 +21,8 @@ type Station struct {
 	ConstituencyID string
 	EligibleVoters int
 
+	member int32 // its index in its Ledger partition's members of its constituency
+
 	ballots [2]ballotState      // by ballotIndex
 	raised  map[string]struct{} // ids of the anomalies already raised for this station
 }
