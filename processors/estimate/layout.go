@@ -93,6 +93,11 @@ type Method struct {
 	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
 	// order that follows the vote makes them lean together (variance.go). Default 0.02.
 	AreaCorrelation float64
+	// LogitIntervals puts the party-list intervals on the logit scale (share ± IntervalZ
+	// standard errors of its logit, by the delta method): a party's votes extrapolate
+	// multiplicatively, so one that is small where the reports came from has more room up
+	// than down (estimate.go, interval). Default true; false: share ± IntervalZ·se.
+	LogitIntervals bool
 	// KindPrior is the relative difference between a party's urban and rural votes per
 	// eligible voter assumed (one standard deviation) before both kinds have reported: what
 	// the night has not measured of it widens the intervals (kind.go). Default 0.4.
@@ -174,6 +179,7 @@ func DefaultMethod() Method {
 		LeadConformal:       true,
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
+		LogitIntervals:      true,
 		DriftPrior:          0,
 		DriftFromTurnout:    true,
 		SelectionWeight:     0,
