@@ -255,6 +255,47 @@ func covDiagStep(e, fin *Estimator, final *finalResult) {
 			rurTot += float64(st.eligible)
 		}
 	}
+	// Within each kind: the subdistrict's urban-labelled share and the station's ln size,
+	// reported against outstanding voters, in the kind's standard deviations.
+	{
+		nb := len(l.blockCons)
+		bu, bx := make([]float64, nb), make([]float64, nb)
+		for _, st := range l.stations {
+			bx[st.block] += float64(st.eligible)
+			if int(st.stratum)%l.nSub >= l.nSub/2 {
+				bu[st.block] += float64(st.eligible)
+			}
+		}
+		for g := range 2 {
+			var w, m1, m2 [2]float64 // [reported, outstanding]
+			var lw, l1, l2 [2]float64
+			for si, st := range l.stations {
+				if (int(st.stratum)%l.nSub >= l.nSub/2) != (g == 1) {
+					continue
+				}
+				rep := 1
+				if bs.seen[si] {
+					rep = 0
+				}
+				x := float64(st.eligible)
+				v := bu[st.block] / bx[st.block]
+				w[rep] += x
+				m1[rep] += x * v
+				m2[rep] += x * v * v
+				lv := math.Log(max(x, 1))
+				lw[rep] += x
+				l1[rep] += x * lv
+				l2[rep] += x * lv * lv
+			}
+			sd := func(a, b, c [2]float64) float64 {
+				n := a[0] + a[1]
+				mu := (b[0] + b[1]) / n
+				return math.Sqrt(max((c[0]+c[1])/n-mu*mu, 1e-12))
+			}
+			fmt.Printf("kind %d: subdistrict urban share rep %.3f out %.3f m %.2f; ln size rep %.2f out %.2f m %.2f\n", g,
+				m1[0]/w[0], m1[1]/w[1], (m1[1]/w[1]-m1[0]/w[0])/sd(w, m1, m2), l1[0]/lw[0], l1[1]/lw[1], (l1[1]/lw[1]-l1[0]/lw[0])/sd(lw, l1, l2))
+		}
+	}
 	fmt.Printf("d2 %.3g  urban coverage %.3f rural %.3f  (x reported %.0f)\n", d2, urbRep/urbTot, rurRep/rurTot, xr)
 	for _, k := range keys[:3] {
 		var y float64

@@ -400,6 +400,7 @@ func (e *Estimator) modelVariance(rc *ratioCalc, bla *baselineAdj, share []float
 	}
 	lean = make([]float64, K)
 	acc.addShareVariance(variance, lean, share)
+	e.kindShiftVariance(rc, lean, share) // kindshift.go
 	acc.addKindShareVariance(variance, share)
 	rc.sizeShareVariance(variance, share)
 	bla.shareVariance(variance, share)

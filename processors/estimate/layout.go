@@ -93,6 +93,11 @@ type Method struct {
 	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
 	// order that follows the vote makes them lean together (variance.go). Default 0.02.
 	AreaCorrelation float64
+	// KindShift widens the shares by how far the stations of each kind (urban, rural)
+	// still out lie from those reported in their subdistricts' urban share, times
+	// KindPrior: the reported stations of a kind may not be a fair sample of it
+	// (kindshift.go). Default true.
+	KindShift bool
 	// LogitIntervals puts the party-list intervals on the logit scale (share ± IntervalZ
 	// standard errors of its logit, by the delta method): a party's votes extrapolate
 	// multiplicatively, so one that is small where the reports came from has more room up
@@ -180,6 +185,7 @@ func DefaultMethod() Method {
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
 		LogitIntervals:      true,
+		KindShift:           true,
 		DriftPrior:          0,
 		DriftFromTurnout:    true,
 		SelectionWeight:     0,
@@ -271,6 +277,7 @@ type layout struct {
 	blockCons     []int32
 	blockEligible []int64
 	blockCov      blockCovariates // imbalance.go
+	blockUrban    []float64       // per subdistrict: its urban-labelled share of eligible voters (kindshift.go)
 
 	priorityTotal int // stations in the priority sample
 	// Priority cells, region x sub-stratum, are where the priority sample is used as a
