@@ -4,7 +4,8 @@ package estimate
 
 // Why the national intervals under-cover on realnight's rural-city and share orders:
 // step by step, each party's error against its standard error, the variance terms, and
-// where the error comes from (docs/estimation.md, "Correlated extrapolation").
+// where the error comes from (docs/estimation.md, "At 02:50 on 8 Dec: why realnight's
+// intervals under-covered").
 //
 //	COVDIAG_ORDER=rural-city COVDIAG_SEEDS=1 COVDIAG_REF=/path/to/thailand-2023 \
 //	go test -tags covdiag -run TestCoverageDiag -v ./processors/estimate/
@@ -154,7 +155,6 @@ func covDiagStep(e, fin *Estimator, final *finalResult) {
 	}
 	// classes: 0 constituency with nothing reported, 1 stratum with nothing in a reported
 	// constituency, 2 stratum with reports (its stations still out)
-	type cls struct{ sum []float64 }
 	var byClass [3][]float64
 	byCons := make([][]float64, len(l.cons))
 	byRegion := make([][]float64, len(l.regions))
@@ -240,11 +240,10 @@ func covDiagStep(e, fin *Estimator, final *finalResult) {
 			math.Abs(ss)/math.Sqrt(sc2), math.Abs(ss)/math.Sqrt(rs2))
 	}
 	tau2 := e.blockTau2(share, sc.pool)
-	var xr, xs float64
+	var xr float64
 	for h := range l.strata {
 		xr += float64(bs.x[h])
 	}
-	_ = xs
 	var urbRep, urbTot, rurRep, rurTot float64
 	for h, st := range l.strata {
 		if st.sub >= l.nSub/2 {
