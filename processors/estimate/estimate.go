@@ -225,13 +225,15 @@ func (e *Estimator) publishShares(out []PartyResult, share, se []float64, total 
 }
 
 // interval is the 95 % interval (IntervalZ) of a share p with standard error se. With
-// LogitIntervals it is p's logit ± IntervalZ·se/(p(1-p)), turned back into shares: the
-// errors that dominate early are extrapolations of votes per eligible voter, which scale
-// multiplicatively, so a party projected small from where the reports came from (the
-// towns' party after the villages, a party whose strongholds count last) may be far
-// larger and not far smaller, and a large one the reverse. The delta method is a local
-// approximation: where se is not small against p (a tiny party early) neither side goes
-// beyond twice the half-width of share ± IntervalZ·se, and never below 0 or above 1.
+// LogitIntervals it reaches as far as p's logit ± IntervalZ·se/(p(1-p)), turned back into
+// shares: the errors that dominate early are extrapolations of votes per eligible voter,
+// which scale multiplicatively, so a party projected small from where the reports came
+// from (the towns' party after the villages, a party whose strongholds count last) may be
+// far larger and not far smaller, and a large one the reverse. On the side towards 0 (or
+// 1) it keeps share ± IntervalZ·se, which reaches further there: errors of the other sign
+// happen too (a party over-projected), and widening one side is no reason to narrow the
+// other. The delta method is a local approximation: where se is not small against p (a
+// tiny party early) the far side goes no further than twice IntervalZ·se.
 func (m Method) interval(p, se float64) (lo, hi float64) {
 	half := m.IntervalZ * se
 	lo, hi = max(0, p-half), min(1, p+half)
@@ -239,7 +241,7 @@ func (m Method) interval(p, se float64) (lo, hi float64) {
 		return lo, hi
 	}
 	l, ls := math.Log(p/(1-p)), half/(p*(1-p))
-	return max(logistic(l-ls), p-2*half, 0), min(logistic(l+ls), p+2*half, 1)
+	return min(lo, max(logistic(l-ls), p-2*half)), max(hi, min(logistic(l+ls), p+2*half))
 }
 
 func logistic(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

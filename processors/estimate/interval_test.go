@@ -11,17 +11,18 @@ import (
 )
 
 // The logit interval by hand: share 0.2, standard error 0.04, z 1.96. logit 0.2 = ln 0.25
-// = -1.3863; its standard error 0.04/(0.2·0.8) = 0.25, times 1.96 = 0.49; so the interval
-// is [1/(1+e^1.8763), 1/(1+e^0.8963)] = [0.13282, 0.28985]: 6.7 points down, 9.0 up,
-// where share ± 1.96·se gives 7.84 each way. A tiny party with a large standard error
+// = -1.3863; its standard error 0.04/(0.2·0.8) = 0.25, times 1.96 = 0.49; so the logit
+// interval is [1/(1+e^1.8763), 1/(1+e^0.8963)] = [0.13282, 0.28985]. Upwards it reaches
+// 9.0 points, further than share ± 1.96·se (7.84); downwards that reaches further (7.84
+// against 6.7) and is kept: [0.1216, 0.28985]. A tiny party with a large standard error
 // is held to twice the linear half-width; a share of 0 or a standard error of 0 stays
 // linear.
 func TestLogitIntervalHandWorked(t *testing.T) {
 	m := DefaultMethod()
 	near := func(got, want float64) bool { return math.Abs(got-want) < 5e-5 }
 	lo, hi := m.interval(0.2, 0.04)
-	if !near(lo, 0.13282) || !near(hi, 0.28985) {
-		t.Errorf("logit interval of 0.2 ± se 0.04: [%.5f, %.5f], want [0.13282, 0.28985]", lo, hi)
+	if !near(lo, 0.1216) || !near(hi, 0.28985) {
+		t.Errorf("logit interval of 0.2 ± se 0.04: [%.5f, %.5f], want [0.1216, 0.28985]", lo, hi)
 	}
 	// The same share from the other side: 0.8 gives the mirror image.
 	if lo2, hi2 := m.interval(0.8, 0.04); !near(lo2, 1-hi) || !near(hi2, 1-lo) {
@@ -29,7 +30,7 @@ func TestLogitIntervalHandWorked(t *testing.T) {
 	}
 	// 0.001 ± 0.01: the logit's upper end would be 1/(1+e^(6.9068-19.6196)) ≈ 1; held at
 	// 0.001 + 2·1.96·0.01 = 0.0402, and the lower end at 0.
-	if lo, hi := m.interval(0.001, 0.01); lo > 1e-9 || !near(hi, 0.0402) {
+	if lo, hi := m.interval(0.001, 0.01); lo != 0 || !near(hi, 0.0402) {
 		t.Errorf("tiny party: [%.5f, %.5f], want [0, 0.0402]", lo, hi)
 	}
 	if lo, hi := m.interval(0, 0.01); lo != 0 || !near(hi, 0.0196) {
@@ -44,9 +45,9 @@ func TestLogitIntervalHandWorked(t *testing.T) {
 	}
 }
 
-// On a night being counted, the published intervals of the parties under a half lean up
-// and those over a half lean down, and the guard and the bench see the same interval the
-// estimate publishes; with LogitIntervals off every interval is symmetric.
+// On a night being counted, the published intervals of the parties under a half reach
+// further up than down and those over a half further down, never short of share ±
+// 1.96·se either way; with LogitIntervals off every interval is symmetric.
 func TestPublishedIntervalsLeanTowardsAHalf(t *testing.T) {
 	c, r := syntheticNight(t, 3, 8, 30)
 	order := slices.Clone(c.Stations)
@@ -79,6 +80,8 @@ func TestPublishedIntervalsLeanTowardsAHalf(t *testing.T) {
 				t.Errorf("party %d at %.3f: %.4f up, %.4f down, want more room up", p.PartyNo, p.Share, up, down)
 			case logit && p.Share > 0.5 && !(down > up):
 				t.Errorf("party %d at %.3f: %.4f up, %.4f down, want more room down", p.PartyNo, p.Share, up, down)
+			case logit && min(up, down) < 1.96*p.ShareSE-1e-12:
+				t.Errorf("party %d at %.3f: %.4f up, %.4f down, want at least 1.96·se = %.4f each way", p.PartyNo, p.Share, up, down, 1.96*p.ShareSE)
 			}
 			checked++
 		}
