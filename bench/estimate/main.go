@@ -57,6 +57,8 @@ func main() {
 	guardWidth := flag.Float64("guard-width", estimate.DefaultMethod().GuardMaxWidth, "with -seeds: the guard's widest interval (Method.GuardMaxWidth, 0-1); 1 scores every step past the station and region rules, to see how honest wide intervals would have been")
 	imbalance := flag.Float64("imbalance", estimate.DefaultMethod().Imbalance, "with -seeds: Method.Imbalance, the weight of the subdistricts' covariate imbalance term (0 off)")
 	imbRestr := flag.Float64("imbalance-reported", estimate.DefaultMethod().ImbalanceReported, "with -seeds: Method.ImbalanceReported (1: the covariates' spread over the whole country only)")
+	logit := flag.Bool("logit-intervals", estimate.DefaultMethod().LogitIntervals, "with -seeds: Method.LogitIntervals (the shares' intervals on the logit scale)")
+	kindShift := flag.Bool("kind-shift", estimate.DefaultMethod().KindShift, "with -seeds: Method.KindShift (selection within a kind of station)")
 	generator := flag.String("generator", "simulate", "with -seeds: where the nights come from: simulate, or realnight (the second generator; -scenarios then names its orders: all, "+strings.Join(realnight.Orders(), ", ")+"; -baseline none,previous)")
 	writeDir := flag.String("write", "", "with -generator realnight: also write each night (reference data, results with report times, previous/ baseline) into DIR/<order>-<seed>")
 	flag.Parse()
@@ -72,7 +74,7 @@ func main() {
 			variants = strings.Split(*baseline, ",")
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr, writeDir: *writeDir}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr, logit: logit, kindShift: kindShift, writeDir: *writeDir}
 		if err := run.realnightRun(orders, variants); err != nil {
 			log.Fatal(err)
 		}
@@ -87,7 +89,7 @@ func main() {
 			names = simulate.Scenarios()
 		}
 		run := backtestRun{first: *first, n: *seeds, order: estimate.Order(*order), scale: *scale, ref: *ref,
-			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr}
+			csvDir: *csvDir, verbose: *verbose, md: *md, workers: max(*workers, 1), guardWidth: *guardWidth, imbalance: imbalance, imbRestr: imbRestr, logit: logit, kindShift: kindShift}
 		if *baseline != "" {
 			if err := run.compareBaselines(names, strings.Split(*baseline, ",")); err != nil {
 				log.Fatal(err)
@@ -124,6 +126,8 @@ type backtestRun struct {
 	guardWidth  float64
 	// Method.Imbalance and ImbalanceReported from the flags (whose defaults are DefaultMethod's); nil in tests: the defaults.
 	imbalance, imbRestr *float64
+	logit               *bool  // Method.LogitIntervals from its flag; nil in tests
+	kindShift           *bool  // Method.KindShift
 	writeDir            string // -generator realnight: write each night here too
 }
 
@@ -134,6 +138,12 @@ func (b backtestRun) tune(m *estimate.Method) {
 	}
 	if b.imbRestr != nil {
 		m.ImbalanceReported = *b.imbRestr
+	}
+	if b.logit != nil {
+		m.LogitIntervals = *b.logit
+	}
+	if b.kindShift != nil {
+		m.KindShift = *b.kindShift
 	}
 }
 

@@ -213,8 +213,7 @@ func (e *Estimator) publishShares(out []PartyResult, share, se []float64, total 
 		p := share[k]
 		out[k].Share = p
 		out[k].ShareSE = se[k]
-		out[k].ShareLo = max(0, p-m.IntervalZ*se[k])
-		out[k].ShareHi = min(1, p+m.IntervalZ*se[k])
+		out[k].ShareLo, out[k].ShareHi = m.interval(p, se[k])
 		out[k].Projected = p * total
 		votes[l.parties[k]] = int(math.Round(p * total))
 	}
@@ -224,6 +223,28 @@ func (e *Estimator) publishShares(out []PartyResult, share, se []float64, total 
 		}
 	}
 }
+
+// interval is the 95 % interval (IntervalZ) of a share p with standard error se. With
+// LogitIntervals it reaches as far as p's logit ± IntervalZ·se/(p(1-p)), turned back into
+// shares: the errors that dominate early are extrapolations of votes per eligible voter,
+// which scale multiplicatively, so a party projected small from where the reports came
+// from (the towns' party after the villages, a party whose strongholds count last) may be
+// far larger and not far smaller, and a large one the reverse. On the side towards 0 (or
+// 1) it keeps share ± IntervalZ·se, which reaches further there: errors of the other sign
+// happen too (a party over-projected), and widening one side is no reason to narrow the
+// other. The delta method is a local approximation: where se is not small against p (a
+// tiny party early) the far side goes no further than twice IntervalZ·se.
+func (m Method) interval(p, se float64) (lo, hi float64) {
+	half := m.IntervalZ * se
+	lo, hi = max(0, p-half), min(1, p+half)
+	if !m.LogitIntervals || p <= 0 || p >= 1 || se <= 0 {
+		return lo, hi
+	}
+	l, ls := math.Log(p/(1-p)), half/(p*(1-p))
+	return min(lo, max(logistic(l-ls), p-2*half)), max(hi, min(logistic(l+ls), p+2*half))
+}
+
+func logistic(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // stratified works out the stratified estimate from the current state, in phases: the
 // projected shares, the stations' pooled scatter, the model's variance (stations, ratios,
@@ -381,6 +402,7 @@ func (e *Estimator) modelVariance(rc *ratioCalc, bla *baselineAdj, share []float
 	}
 	lean = make([]float64, K)
 	acc.addShareVariance(variance, lean, share)
+	e.kindShiftVariance(rc, lean, share) // kindshift.go
 	acc.addKindShareVariance(variance, share)
 	rc.sizeShareVariance(variance, share)
 	bla.shareVariance(variance, share)

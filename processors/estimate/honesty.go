@@ -270,11 +270,21 @@ func (e *Estimator) guard(prog Progress, parties []PartyResult) schemas.Estimate
 		return schemas.StateTooEarly
 	}
 	for _, p := range parties {
-		if p.Share >= 0.05 && p.ShareHi-p.ShareLo > m.GuardMaxWidth {
+		if p.Share >= 0.05 && m.guardWidth(p) > m.GuardMaxWidth {
 			return schemas.StateTooEarly
 		}
 	}
 	return schemas.StateEstimate
+}
+
+// guardWidth is the width the guard and the likely rule judge a party's interval by: share
+// ± IntervalZ·se within [0, 1], whatever the published interval's scale. The logit interval
+// (estimate.go, interval) reshapes what is published, not when: where a mid-size party's
+// linear interval stops at 0, its logit interval reaches further up, and judging that would
+// withhold nights the rules were set on (region-surge's shares from 3 % to 22 % of stations).
+func (m Method) guardWidth(p PartyResult) float64 {
+	h := m.IntervalZ * p.ShareSE
+	return min(1, p.Share+h) - max(0, p.Share-h)
 }
 
 // likelyAllowed says whether constituencies may be called likely: only while the national
@@ -290,7 +300,7 @@ func (e *Estimator) likelyAllowed(state schemas.EstimateState, parties []PartyRe
 		return true
 	}
 	for _, p := range parties {
-		if p.Share >= 0.05 && p.ShareHi-p.ShareLo > e.method.LikelyMaxWidth {
+		if p.Share >= 0.05 && e.method.guardWidth(p) > e.method.LikelyMaxWidth {
 			return false
 		}
 	}

@@ -119,6 +119,7 @@ func (l *layout) setBlockCovariates(c *election.Country) {
 		block[i], elig[i], urban[i] = s.block, s.eligible, c.Stations[i].Urban
 	}
 	l.blockCov = newBlockCovariates(l.blockCons, len(l.cons), block, elig, urban)
+	l.setBlockUrban(urban) // kindshift.go
 	l.blockCov.elig = make([]int64, len(l.blockCons)*l.nSub)
 	for _, s := range l.stations {
 		l.blockCov.elig[int(s.block)*l.nSub+int(s.stratum)%l.nSub] += int64(s.eligible)

@@ -114,11 +114,12 @@ func TestLeadDF(t *testing.T) {
 }
 
 // No race is likely while a big party's national interval is wider than LikelyMaxWidth,
-// even when the shares are published.
+// even when the shares are published. The width judged is share ± 1.96·se (guardWidth):
+// 0.4 ± 1.96·0.0255 is 10 points wide, 0.4 ± 1.96·0.0638 is 25.
 func TestLikelyAllowed(t *testing.T) {
 	e := &Estimator{method: DefaultMethod()}
-	narrow := []PartyResult{{Share: 0.4, ShareLo: 0.35, ShareHi: 0.45}, {Share: 0.02, ShareLo: 0, ShareHi: 0.5}}
-	wide := []PartyResult{{Share: 0.4, ShareLo: 0.28, ShareHi: 0.53}}
+	narrow := []PartyResult{{Share: 0.4, ShareLo: 0.35, ShareHi: 0.45, ShareSE: 0.0255}, {Share: 0.02, ShareLo: 0, ShareHi: 0.5, ShareSE: 0.25}}
+	wide := []PartyResult{{Share: 0.4, ShareLo: 0.28, ShareHi: 0.53, ShareSE: 0.0638}}
 	for _, tt := range []struct {
 		state   schemas.EstimateState
 		parties []PartyResult

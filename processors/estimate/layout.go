@@ -93,6 +93,16 @@ type Method struct {
 	// areas (constituencies, their urban and rural groups, provinces) still out: reporting
 	// order that follows the vote makes them lean together (variance.go). Default 0.02.
 	AreaCorrelation float64
+	// KindShift widens the shares by how far the stations of each kind (urban, rural)
+	// still out lie from those reported in their subdistricts' urban share, times
+	// KindPrior: the reported stations of a kind may not be a fair sample of it
+	// (kindshift.go). Default true.
+	KindShift bool
+	// LogitIntervals puts the party-list intervals on the logit scale (share ± IntervalZ
+	// standard errors of its logit, by the delta method): a party's votes extrapolate
+	// multiplicatively, so one that is small where the reports came from has more room up
+	// than down (estimate.go, interval). Default true; false: share ± IntervalZ·se.
+	LogitIntervals bool
 	// KindPrior is the relative difference between a party's urban and rural votes per
 	// eligible voter assumed (one standard deviation) before both kinds have reported: what
 	// the night has not measured of it widens the intervals (kind.go). Default 0.4.
@@ -174,6 +184,8 @@ func DefaultMethod() Method {
 		LeadConformal:       true,
 		AreaCorrelation:     0.2,
 		KindPrior:           0.4,
+		LogitIntervals:      true,
+		KindShift:           true,
 		DriftPrior:          0,
 		DriftFromTurnout:    true,
 		SelectionWeight:     0,
@@ -265,6 +277,7 @@ type layout struct {
 	blockCons     []int32
 	blockEligible []int64
 	blockCov      blockCovariates // imbalance.go
+	blockUrban    []float64       // per subdistrict: its urban-labelled share of eligible voters (kindshift.go)
 
 	priorityTotal int // stations in the priority sample
 	// Priority cells, region x sub-stratum, are where the priority sample is used as a
