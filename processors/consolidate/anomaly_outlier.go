@@ -283,7 +283,7 @@ func (r *Rules) judgeOutliers(ballot int, sample []outlierSample, at time.Time, 
 				break
 			}
 			if cands[c].no == int(no) {
-				cands[c].vals[i] = float64(int(f.votes[j])) / float64(f.total)
+				cands[c].vals[i] = float64(int(f.votes()[j])) / float64(f.total)
 				c++
 			}
 		}
