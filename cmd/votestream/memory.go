@@ -30,10 +30,10 @@ var roleMemoryBudget = map[string]int64{
 	"evidencelog": 512 << 20,
 	"witness":     256 << 20,
 	// Every role in one process: issue 18's bound is 3 GiB of RSS through a national night.
-	// The limit counts the runtime's memory only, not the binary's pages (about 35 MiB
-	// resident), and the process sat at the limit for the second half of the night: at 3 GiB
-	// its RSS peaked at 3,092 MiB (docs/benchmarks.md, "votestream up through a national
-	// night"). 64 MiB below leaves room for those pages.
+	// The limit counts the runtime's memory only, not the binary's resident pages (about
+	// 35 MiB), and the process sits at the limit for the second half of the night, so a
+	// limit of 3 GiB alone means an RSS above it; 64 MiB below leaves room for those pages
+	// (docs/benchmarks.md, "votestream up through a national night").
 	"up": 3<<30 - 64<<20,
 }
 
