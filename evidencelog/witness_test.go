@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,5 +310,111 @@ func TestWitnessPush(t *testing.T) {
 	}
 	if _, err := w2.Check(context.Background()); !errors.Is(err, witness.ErrFork) {
 		t.Errorf("after a fork the witness checks: %v, want ErrFork", err)
+	}
+}
+
+// TestWitnessStaleFetch: a checkpoint the witness fetched before a newer one was cosigned
+// (a push arriving while the fetch was under way) is stale, not the log going back: Check
+// answers nothing new and no fork. The same checkpoint offered after the newer one was
+// cosigned is still a rollback (ErrFork). A national night of `votestream up` stopped on
+// this race (docs/benchmarks.md).
+func TestWitnessStaleFetch(t *testing.T) {
+	env := testenv.Kafka(t)
+	dir, keysDir := t.TempDir(), t.TempDir()
+	keyFile, keys := testKeys(t, keysDir)
+	wskey, wvkey, err := tlog.GenerateKey("witness.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) string {
+		p := filepath.Join(keysDir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	nt := makeNight(t, env, 200)
+	half := len(nt.records) / 2
+	produce(t, env, nt.records[:half])
+	cfg := testConfig(env, dir, keyFile, "g")
+	cfg.WitnessKeysFile = write("witnesses", wvkey+"\n")
+	l, stop := start(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	firstLeaves := map[string]bool{}
+	for _, leaf := range nt.leafOf[:half] {
+		firstLeaves[leaf] = true
+	}
+	waitSize(t, dir, uint64(len(firstLeaves)), time.Minute)
+	waitServed(t, l, uint64(len(firstLeaves)))
+
+	// The log's handler, but for /checkpoint when a push is due: the push (Offer of the
+	// newest checkpoint) is cosigned first, then the checkpoint captured earlier is served.
+	var (
+		mu      sync.Mutex // the handler's goroutines and the test's
+		w       *witness.Witness
+		stale   []byte // set: the next /checkpoint pushes, then serves this
+		pushed  bool
+		pushErr error
+	)
+	h := l.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		push := r.URL.Path == "/checkpoint" && stale != nil && !pushed
+		pushed = pushed || push
+		wit, old := w, stale
+		mu.Unlock()
+		if push { // Offer reads tiles through this server: mu is not held
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			_, err := wit.Offer(r.Context(), rec.Body.Bytes())
+			mu.Lock()
+			pushErr = err
+			mu.Unlock()
+			_, _ = rw.Write(old)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	}))
+	defer srv.Close()
+
+	wcfg := witness.DefaultConfig()
+	wcfg.LogURL, wcfg.LogKeysFile = srv.URL, write("log.pub", strings.Join(keys.PublicKeys, "\n")+"\n")
+	wcfg.KeyFile, wcfg.StateFile = write("witness.key", wskey+"\n"), filepath.Join(t.TempDir(), "state")
+	wcfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	wit, err := witness.New(wcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if first, err := wit.Check(ctx); err != nil || first == nil {
+		t.Fatalf("first check: %v", err)
+	}
+	old := testenv.MustGet(t, srv.URL+"/checkpoint")
+	mu.Lock()
+	w, stale = wit, old
+	mu.Unlock()
+
+	produce(t, env, nt.records[half:])
+	waitSize(t, dir, uint64(len(nt.leaves)), time.Minute)
+	waitServed(t, l, uint64(len(nt.leaves)))
+	got, err := wit.Check(ctx)
+	mu.Lock()
+	if !pushed || pushErr != nil {
+		t.Fatalf("the push during the fetch: done %v, %v", pushed, pushErr)
+	}
+	mu.Unlock()
+	if err != nil || got != nil {
+		t.Fatalf("a checkpoint fetched before the push was cosigned: %v, %d bytes; want stale (nil, nil)", err, len(got))
+	}
+	if forks, _ := filepath.Glob(filepath.Join(filepath.Dir(wcfg.StateFile), "fork-*")); len(forks) != 0 {
+		t.Fatalf("fork evidence written for a stale fetch: %v", forks)
+	}
+	// Offered now, after the newer one was cosigned, the same checkpoint is the log going back.
+	if _, err := wit.Offer(ctx, old); !errors.Is(err, witness.ErrFork) {
+		t.Errorf("the older checkpoint offered after the newer: %v, want ErrFork", err)
 	}
 }

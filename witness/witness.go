@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,7 +154,7 @@ func New(cfg Config) (*Witness, error) {
 	w.m = metrics{
 		cosigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "votestream_witness_cosigned_size", Help: "Size of the newest checkpoint this witness cosigned."}),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "votestream_witness_checks_total",
-			Help: "Checkpoints fetched, by outcome: cosigned, unchanged, fork, error."}, []string{"outcome"}),
+			Help: "Checkpoints fetched, by outcome: cosigned, unchanged, stale (fetched before a newer one was cosigned), fork, error."}, []string{"outcome"}),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "votestream_witness_pushes_total",
 			Help: "Checkpoints the log pushed (POST /add-checkpoint), by HTTP status answered."}, []string{"code"}),
 	}
@@ -239,17 +240,34 @@ func (w *Witness) forkFound() error {
 // Check fetches the newest checkpoint, verifies it against the last one cosigned, cosigns
 // it and posts the cosignature. It returns the cosigned note (nil when nothing changed).
 func (w *Witness) Check(ctx context.Context) ([]byte, error) {
+	// The fetch runs without mu, so a push may be cosigned while it is under way; what was
+	// cosigned when it started tells a checkpoint fetched too early from the log going back.
+	w.mu.Lock()
+	var before uint64
+	if w.last != nil {
+		before = w.last.Size
+	}
+	w.mu.Unlock()
 	raw, err := w.src.ReadCheckpoint(ctx)
 	if err != nil {
 		w.m.checks.WithLabelValues("error").Inc()
 		return nil, fmt.Errorf("witness: fetch checkpoint: %w", err)
 	}
-	return w.Offer(ctx, raw)
+	return w.offer(ctx, raw, before)
 }
 
 // Offer checks a given signed checkpoint of the log (fetched, or read from checkpoints.v1
 // or a newsroom's feed) as Check does.
 func (w *Witness) Offer(ctx context.Context, raw []byte) ([]byte, error) {
+	return w.offer(ctx, raw, math.MaxUint64)
+}
+
+// offer is Offer of a checkpoint fetched when the witness had cosigned up to size before
+// (MaxUint64: not fetched by Check). One smaller than the last cosigned but not than before
+// was fetched before a newer one was cosigned (a push during the fetch): stale, not the
+// log going back, once the log's tiles show the cosigned tree extends it. (A national
+// night of `votestream up` stopped on this race, docs/benchmarks.md.)
+func (w *Witness) offer(ctx context.Context, raw []byte, before uint64) ([]byte, error) {
 	cp, err := tlog.Open(raw, w.logKey, nil)
 	if err != nil {
 		w.m.checks.WithLabelValues("error").Inc()
@@ -259,6 +277,19 @@ func (w *Witness) Offer(ctx context.Context, raw []byte) ([]byte, error) {
 	defer w.mu.Unlock()
 	if w.forked != nil {
 		return nil, w.forked
+	}
+	if w.last != nil && cp.Size < w.last.Size && cp.Size >= before {
+		if err := w.consistent(ctx, cp, w.last); err != nil {
+			if errors.Is(err, ErrFork) {
+				w.m.checks.WithLabelValues("fork").Inc()
+				w.reportFork(w.last, cp, err)
+			} else {
+				w.m.checks.WithLabelValues("error").Inc()
+			}
+			return nil, err
+		}
+		w.m.checks.WithLabelValues("stale").Inc()
+		return nil, nil
 	}
 	if w.last != nil {
 		if err := w.consistent(ctx, w.last, cp); err != nil {

@@ -23,6 +23,12 @@
 //   - with -outage (off by default), the same window over a private broker stopped for that
 //     long, outage_catchup_s (outage.go).
 //
+// With -up the night runs against one `votestream up` process holding every role instead
+// (up.go; issue 18's "up through a national night under 3 GiB"): the stages' done times and
+// lags as above, and that process's night_up_peak_rss_mib, night_up_peak_heap_mib and
+// night_up_cpu_us_per_submission. -heap-profiles writes the processes' heap profiles
+// during the night, to see where the memory is.
+//
 // A stage's work has ended when its counters (records applied, rows written, estimates
 // published) have not moved for -quiet after the replay ended; the time of their last move
 // is taken. `-scale` makes a smaller country (0.1 by default, what `make bench` runs; 1 is
@@ -74,6 +80,9 @@ type options struct {
 	keep, night       bool
 	peak, outage      time.Duration
 	peakSpeed         float64
+	up                bool
+	heapProfiles      string
+	heapEvery         time.Duration
 }
 
 func main() {
@@ -92,7 +101,10 @@ func main() {
 	flag.DurationVar(&o.peak, "peak", 10*time.Minute, "also replay this much simulated time of the night's busiest hour at -peak-speed on a fresh pipeline, measuring each report's acknowledgement to the feed having it (1h is the issue's peak hour; 0 skips)")
 	flag.Float64Var(&o.peakSpeed, "peak-speed", 10, "speed of the peak replay (simulated time per wall-clock time)")
 	flag.DurationVar(&o.outage, "outage", 0, "also replay the -peak window at -peak-speed on a fresh pipeline over a private broker (scripts/services) stopped this long a third of the way in, measuring the catch-up (2m is the issue's; 0 skips)")
-	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of consolidate, estimate, sink and feed during the night into this folder (25-second windows, one file each; merge with go tool pprof)")
+	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of consolidate, estimate, sink and feed (with -up, of the up process) during the night into this folder (25-second windows, one file each; merge with go tool pprof)")
+	flag.BoolVar(&o.up, "up", false, "run the night against ONE votestream up process holding every role (ingest, consolidate, estimate, sink, feed, console, the transparency log and its witness) under up's default soft memory limit (3 GiB), instead of a process per role; prints night_up_peak_rss_mib and night_up_peak_heap_mib (-peak and -outage still run a process per role)")
+	flag.StringVar(&o.heapProfiles, "heap-profiles", "", "write heap profiles (live objects by allocation site) of the night's processes into this folder every -heap-every (inspect with go tool pprof -sample_index inuse_space)")
+	flag.DurationVar(&o.heapEvery, "heap-every", time.Minute, "time between two heap profiles (-heap-profiles)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the topics, the ClickHouse database and the work folder")
 	flag.Parse()
 	if o.kafka == "" || o.clickhouse == "" {
@@ -125,9 +137,11 @@ type proc struct {
 // stage is what the benchmark follows of one role: counters whose last move marks the end
 // of its work, and the lag gauge it exports.
 type stage struct {
+	name     string // the role; its process's name when ""
 	proc     *proc
 	counters []string // metric names (summed over labels) whose moves mean work
 	lag      string   // lag gauge, summed over labels; "" when the role exports none
+	lagLabel string   // when set, only the lag gauge's samples whose labels hold this text
 
 	last            float64 // sum of counters at the last scrape
 	first, moved    time.Time
@@ -210,27 +224,47 @@ func run(ctx context.Context, o options) error {
 	if !o.night {
 		return nil
 	}
-	if o.profile != "" {
-		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+	for _, d := range []string{o.profile, o.heapProfiles} {
+		if d == "" {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 		os.Setenv("VOTESTREAM_PPROF", "1") // the roles inherit it
 	}
-	pl, err := startPipeline(ctx, o, bin, dir, countryDir, keysFile, id)
+	start := startPipeline
+	if o.up {
+		start = startUp
+	}
+	pl, err := start(ctx, o, bin, dir, countryDir, keysFile, id)
 	if err != nil {
 		return err
 	}
 	defer pl.close()
 	stages := pl.stages
-	if o.profile != "" {
+	if o.profile != "" || o.heapProfiles != "" {
 		profCtx, stopProf := context.WithCancel(ctx)
 		var profWG sync.WaitGroup
-		for _, p := range pl.procs[1:] {
-			profWG.Add(1)
-			go func() {
-				defer profWG.Done()
-				profileLoop(profCtx, o.profile, p)
-			}()
+		profiled := pl.procs
+		if !o.up {
+			profiled = profiled[1:] // ingest is measured by bench/ingest
+		}
+		for _, p := range profiled {
+			if o.profile != "" {
+				profWG.Add(1)
+				go func() {
+					defer profWG.Done()
+					profileLoop(profCtx, o.profile, p)
+				}()
+			}
+			if o.heapProfiles != "" {
+				profWG.Add(1)
+				go func() {
+					defer profWG.Done()
+					heapLoop(profCtx, o.heapProfiles, p, o.heapEvery)
+				}()
+			}
 		}
 		defer profWG.Wait()
 		defer stopProf()
@@ -251,9 +285,7 @@ func run(ctx context.Context, o options) error {
 		for {
 			now := time.Now()
 			mu.Lock()
-			for _, s := range stages {
-				s.scrape(now)
-			}
+			scrapeAll(stages, now)
 			if now.Sub(lastPrint) >= 10*time.Second {
 				lastPrint = now
 				fmt.Fprintf(os.Stderr, "# %5.0fs %s\n", now.Sub(t0).Seconds(), progressLine(stages))
@@ -327,9 +359,28 @@ func run(ctx context.Context, o options) error {
 	bench("night_submissions", float64(night.Len()), "submissions")
 	bench("night_ingest_per_second", r1(float64(sum.Accepted)/replayEnd.Sub(t0).Seconds()), "submissions/s")
 	bench("night_consolidate_per_second", r1(float64(sum.Accepted)/at(cons)), "submissions/s")
+	if o.up {
+		for _, s := range stages {
+			n := s.role()
+			fmt.Fprintf(os.Stderr, "# %-11s done at %6.1fs (%+.1fs after the replay), peak lag %.0f records\n", n, at(s), s.moved.Sub(replayEnd).Seconds(), s.peakLag)
+			bench("night_"+n+"_done_s", r1(at(s)), "s")
+			if s.lag != "" {
+				bench("night_"+n+"_peak_lag", s.peakLag, "records")
+			}
+		}
+		p := pl.procs[0]
+		fmt.Fprintf(os.Stderr, "# votestream up: peak RSS %.0f MiB, peak heap in use %.0f MiB, %.0f s of CPU\n", p.peakRSS/(1<<20), p.peakHeap/(1<<20), p.cpu)
+		bench("night_up_peak_rss_mib", r1(p.peakRSS/(1<<20)), "MiB")
+		bench("night_up_peak_heap_mib", r1(p.peakHeap/(1<<20)), "MiB")
+		if p.cpu > 0 && sum.Accepted > 0 {
+			bench("night_up_cpu_us_per_submission", r1(p.cpu*1e6/float64(sum.Accepted)), "µs")
+		}
+		fmt.Println("# " + machineLine())
+		return nil
+	}
 	var total, totalCPU float64
 	for _, s := range stages {
-		n := s.proc.name
+		n := s.role()
 		fmt.Fprintf(os.Stderr, "# %-11s done at %6.1fs (%+.1fs after the replay), peak lag %.0f records, peak RSS %.0f MiB, peak heap in use %.0f MiB\n",
 			n, at(s), s.moved.Sub(replayEnd).Seconds(), s.peakLag, s.proc.peakRSS/(1<<20), s.proc.peakHeap/(1<<20))
 		bench("night_"+n+"_done_s", r1(at(s)), "s")
@@ -465,10 +516,17 @@ func profileLoop(ctx context.Context, dir string, p *proc) {
 	}
 }
 
+func (s *stage) role() string {
+	if s.name != "" {
+		return s.name
+	}
+	return s.proc.name
+}
+
 func progressLine(stages []*stage) string {
 	var b strings.Builder
 	for _, s := range stages {
-		fmt.Fprintf(&b, "%s %.0f", s.proc.name, s.last)
+		fmt.Fprintf(&b, "%s %.0f", s.role(), s.last)
 		if s.lag != "" {
 			fmt.Fprintf(&b, " (lag %.0f)", s.peakLagNow())
 		}
@@ -477,18 +535,32 @@ func progressLine(stages []*stage) string {
 	return b.String()
 }
 
-// scrape reads the stage's process's metrics and RSS.
-func (s *stage) scrape(now time.Time) {
-	s.proc.sampleRSS()
-	text, err := get("http://" + s.proc.metrics + "/metrics")
-	if err != nil {
-		if s.scrapeFailing == nil {
-			fmt.Fprintf(os.Stderr, "# %s: metrics: %v\n", s.proc.name, err)
+// scrapeAll reads each process's metrics and RSS once, and updates its stages.
+func scrapeAll(stages []*stage, now time.Time) {
+	texts := map[*proc][]byte{}
+	for _, s := range stages {
+		text, ok := texts[s.proc]
+		if !ok {
+			s.proc.sampleRSS()
+			var err error
+			if text, err = get("http://" + s.proc.metrics + "/metrics"); err != nil {
+				if s.scrapeFailing == nil {
+					fmt.Fprintf(os.Stderr, "# %s: metrics: %v\n", s.role(), err)
+				}
+				s.scrapeFailing = err
+				text = nil
+			}
+			texts[s.proc] = text
 		}
-		s.scrapeFailing = err
-		return
+		if text != nil {
+			s.scrapeFailing = nil
+			s.scrape(now, text)
+		}
 	}
-	s.scrapeFailing = nil
+}
+
+// scrape updates the stage from its process's metrics.
+func (s *stage) scrape(now time.Time, text []byte) {
 	var v float64
 	for _, c := range s.counters {
 		v += metricSum(text, c)
@@ -500,7 +572,7 @@ func (s *stage) scrape(now time.Time) {
 		s.last, s.moved = v, now
 	}
 	if s.lag != "" {
-		lag := metricSum(text, s.lag)
+		lag := metricSumWhere(text, s.lag, s.lagLabel)
 		s.peakLag = max(s.peakLag, lag)
 		s.lagNow = lag
 	}
@@ -510,7 +582,10 @@ func (s *stage) scrape(now time.Time) {
 func (s *stage) peakLagNow() float64 { return s.lagNow }
 
 // metricSum adds every sample of the metric name in a Prometheus text exposition.
-func metricSum(text []byte, name string) float64 {
+func metricSum(text []byte, name string) float64 { return metricSumWhere(text, name, "") }
+
+// metricSumWhere is metricSum of the samples whose line holds label ("" for all).
+func metricSumWhere(text []byte, name, label string) float64 {
 	var sum float64
 	sc := bufio.NewScanner(bytes.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -522,6 +597,9 @@ func metricSum(text []byte, name string) float64 {
 		rest := line[len(name):]
 		if len(rest) == 0 || (rest[0] != ' ' && rest[0] != '{') {
 			continue // a longer name
+		}
+		if label != "" && !bytes.Contains(rest, []byte(label)) {
+			continue
 		}
 		if i := bytes.LastIndexByte(rest, ' '); i >= 0 {
 			if f, err := strconv.ParseFloat(string(rest[i+1:]), 64); err == nil {
@@ -697,6 +775,7 @@ func cleanup(o options, bin, prefix, database string, groups ...string) {
 	defer cancel()
 	if conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{o.clickhouse}}); err == nil {
 		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database)
+		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database+"_public") // migrate makes its public copy
 		conn.Close()
 	}
 	if cl, err := kgo.NewClient(kgo.SeedBrokers(o.kafka)); err == nil {

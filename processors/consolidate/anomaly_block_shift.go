@@ -81,7 +81,7 @@ func (s *blockSums) add(c *blockConsState, f *figures, sign int64) {
 	}
 	s.n += sign
 	for i, no := range f.nos() {
-		sh := int64(f.votes[i]) * shareUnit / int64(f.total)
+		sh := int64(f.votes()[i]) * shareUnit / int64(f.total)
 		j := c.index[no]
 		s.sum[j] += sign * sh
 		s.sq[j] += sign * sh * sh

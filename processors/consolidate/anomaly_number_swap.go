@@ -114,7 +114,7 @@ func (r *Rules) judgeSwap(st *Station, rep *Report, other *figures) *schemas.Ano
 	swapped := 0.0
 	repSum, otherSum := float64(rep.fig.valid()), float64(other.valid())
 	for i, no := range rep.fig.nos() {
-		swapped += min(float64(rep.fig.votes[i])/repSum, float64(other.vote(int(no)))/otherSum)
+		swapped += min(float64(rep.fig.votes()[i])/repSum, float64(other.vote(int(no)))/otherSum)
 	}
 	if swapped-right < r.SwapMargin {
 		return nil

@@ -373,7 +373,7 @@ func (r *Rules) judgeOutliersIn(buf *judgeBuf, ballot int, sample []outlierSampl
 				break
 			}
 			if cands[c].no == int(no) {
-				cands[c].vals[i] = float64(int(f.votes[j])) / float64(f.total)
+				cands[c].vals[i] = float64(int(f.votes()[j])) / float64(f.total)
 				c++
 			}
 		}

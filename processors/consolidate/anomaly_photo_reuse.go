@@ -2,6 +2,7 @@ package consolidate
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -23,14 +24,14 @@ func (l *Ledger) photoReuse(p int32, rep *Report, evidence []string) []Output {
 		if slices.ContainsFunc(old, func(u photoUse) bool { return u.submission() == rep.SubmissionID }) {
 			continue
 		}
-		uses := append(slices.Clip(old), photoUse{part: p, rep: rep})
+		uses := append(slices.Clip(old), photoUse{rep: rep}) // rep.part is p (Ledger.Apply)
 		l.setPhotoUses(k, uses)
 		l.record(func() { l.setPhotoUses(k, old) })
 		stations := distinctStations(uses)
 		if len(stations) < 2 {
 			continue
 		}
-		local := !slices.ContainsFunc(uses, func(u photoUse) bool { return u.part != p })
+		local := !slices.ContainsFunc(uses, func(u photoUse) bool { return u.part() != p })
 		type target struct {
 			part    int32
 			station string
@@ -41,7 +42,7 @@ func (l *Ledger) photoReuse(p int32, rep *Report, evidence []string) []Output {
 		}).station()
 		var targets []target
 		for _, u := range uses {
-			t := target{u.part, u.station(), u.ballot()}
+			t := target{u.part(), u.station(), u.ballot()}
 			if !slices.Contains(targets, t) {
 				targets = append(targets, t)
 			}
@@ -127,7 +128,7 @@ func (l *Ledger) photoUses(k photoKey) []photoUse {
 	if uses, ok := l.reused[k]; ok {
 		return uses
 	}
-	if u, ok := l.photos[k]; ok {
+	if u, ok := l.photos.get(k); ok {
 		return []photoUse{u}
 	}
 	return nil
@@ -137,13 +138,52 @@ func (l *Ledger) photoUses(k photoKey) []photoUse {
 func (l *Ledger) setPhotoUses(k photoKey, uses []photoUse) {
 	switch len(uses) {
 	case 0:
-		delete(l.photos, k)
+		l.photos.delete(k)
 		delete(l.reused, k)
 	case 1:
-		l.photos[k] = uses[0]
+		l.photos.set(k, uses[0])
 		delete(l.reused, k)
 	default:
-		delete(l.photos, k)
+		l.photos.delete(k)
 		l.reused[k] = uses
 	}
+}
+
+// photoIndex holds the photos seen once, keyed as photoKey: a digest by its 32 bytes alone
+// (an entry of 40 bytes, not the 64 of photoKey and a use with its partition: a national
+// night holds one per report, issue 18), any other text in a map of its own.
+type photoIndex struct {
+	sums  map[[32]byte]photoUse
+	other map[string]photoUse
+}
+
+func (x *photoIndex) get(k photoKey) (photoUse, bool) {
+	if k.other != "" {
+		u, ok := x.other[k.other]
+		return u, ok
+	}
+	u, ok := x.sums[k.sum]
+	return u, ok
+}
+
+func (x *photoIndex) set(k photoKey, u photoUse) {
+	if k.other != "" {
+		x.other[k.other] = u
+	} else {
+		x.sums[k.sum] = u
+	}
+}
+
+func (x *photoIndex) delete(k photoKey) {
+	if k.other != "" {
+		delete(x.other, k.other)
+	} else {
+		delete(x.sums, k.sum)
+	}
+}
+
+// dropPartition forgets the photos of partition p's reports.
+func (x *photoIndex) dropPartition(p int32) {
+	maps.DeleteFunc(x.sums, func(_ [32]byte, u photoUse) bool { return u.part() == p })
+	maps.DeleteFunc(x.other, func(_ string, u photoUse) bool { return u.part() == p })
 }

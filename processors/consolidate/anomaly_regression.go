@@ -73,7 +73,7 @@ func wentDown(earlier, later *Report) (regression, bool) {
 		return g, true
 	}
 	for i, no := range earlier.fig.nos() {
-		if v, was := later.fig.vote(int(no)), int(earlier.fig.votes[i]); v < was {
+		if v, was := later.fig.vote(int(no)), int(earlier.fig.votes()[i]); v < was {
 			g.what, g.from, g.to = "number "+strconv.Itoa(int(no)), was, v
 			return g, true
 		}

@@ -18,11 +18,14 @@ type figures struct {
 	BallotsCast int
 	Invalid     int
 	NoVote      int
-	no0         *int32  // numbers with votes, increasing (nos): as many as votes, so a pointer will do
-	votes       []int32 // their votes, parallel to the numbers
-	hash        uint64  // FNV-1a of the canonical text: unequal hashes, unequal figures
-	total       int     // the sum of the votes, saturating
-	consistent  bool    // votes + invalid + no_vote == ballots cast (election.Tally.Consistent)
+	no0         *int32 // numbers with votes, increasing (nos), n of them
+	vote0       *int32 // their votes (votes), parallel to the numbers
+	hash        uint64 // FNV-1a of the canonical text: unequal hashes, unequal figures
+	total       int    // the sum of the votes, saturating
+	n           int32  // how many numbers have votes
+	consistent  bool   // votes + invalid + no_vote == ballots cast (election.Tally.Consistent)
+	// Two pointers and a count instead of two slices: 64 bytes instead of 80, which puts the
+	// Report the Ledger keeps in the 240-byte size class instead of 256 (issue 18).
 }
 
 // newFigures builds figures from parsed votes (election.ParseVotes: numbers of at least 1,
@@ -38,13 +41,13 @@ func newFigures(ballotsCast, invalid, noVote int, votes map[int]int) figures {
 	}
 	slices.Sort(nos)
 	ns := make([]int32, len(nos))
-	f.votes = make([]int32, len(nos))
+	vs := make([]int32, len(nos))
 	for i, no := range nos {
 		ns[i] = clamp32(no)
-		f.votes[i] = clamp32(votes[no])
+		vs[i] = clamp32(votes[no])
 	}
 	if nos := internNos(ns); len(nos) > 0 {
-		f.no0 = &nos[0]
+		f.no0, f.vote0, f.n = &nos[0], &vs[0], int32(len(nos))
 	}
 	t := election.Tally{BallotsCast: ballotsCast, Invalid: invalid, NoVote: noVote, Votes: votes}
 	f.total = t.VotesTotal()
@@ -79,13 +82,21 @@ func (f *figures) nos() []int32 {
 	if f.no0 == nil {
 		return nil
 	}
-	return unsafe.Slice(f.no0, len(f.votes))
+	return unsafe.Slice(f.no0, f.n)
+}
+
+// votes returns the votes of the numbers (nos), parallel to them; they must not be changed.
+func (f *figures) votes() []int32 {
+	if f.vote0 == nil {
+		return nil
+	}
+	return unsafe.Slice(f.vote0, f.n)
 }
 
 // vote returns the votes of number no, 0 when it has none.
 func (f *figures) vote(no int) int {
 	if i, ok := slices.BinarySearch(f.nos(), clamp32(no)); ok {
-		return int(f.votes[i])
+		return int(f.votes()[i])
 	}
 	return 0
 }
@@ -105,8 +116,9 @@ func (f *figures) valid() int { return f.total }
 // wireVotes converts the votes to the wire form, never nil.
 func (f *figures) wireVotes() map[string]int {
 	wire := make(map[string]int, len(f.nos()))
+	vs := f.votes()
 	for i, no := range f.nos() {
-		wire[strconv.Itoa(int(no))] = int(f.votes[i])
+		wire[strconv.Itoa(int(no))] = int(vs[i])
 	}
 	return wire
 }
@@ -121,11 +133,12 @@ func (f *figures) String() string {
 	b.WriteString(strconv.Itoa(f.Invalid))
 	b.WriteByte('/')
 	b.WriteString(strconv.Itoa(f.NoVote))
+	vs := f.votes()
 	for i, no := range f.nos() {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(int(no)))
 		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(int(f.votes[i])))
+		b.WriteString(strconv.Itoa(int(vs[i])))
 	}
 	return b.String()
 }
@@ -136,7 +149,7 @@ func same(a, b *figures) bool {
 		return a == b
 	}
 	return a.hash == b.hash && a.BallotsCast == b.BallotsCast && a.Invalid == b.Invalid && a.NoVote == b.NoVote &&
-		slices.Equal(a.nos(), b.nos()) && slices.Equal(a.votes, b.votes)
+		slices.Equal(a.nos(), b.nos()) && slices.Equal(a.votes(), b.votes())
 }
 
 func fnv1a(s string) uint64 {

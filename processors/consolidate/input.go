@@ -48,6 +48,7 @@ type Report struct {
 	fig  figures
 	swap atomic.Pointer[swapMemo] // numberSwap's last verdict
 	kind reportKind               // ballot and stage
+	part int32                    // the partition of the Ledger's kept copy (photoUse); in the padding after kind
 
 	*arrival // nil in the copy the Ledger keeps (kept)
 }

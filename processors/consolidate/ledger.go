@@ -43,7 +43,7 @@ import (
 type Ledger struct {
 	rules      *Rules
 	parts      map[int32]*partition
-	photos     map[photoKey]photoUse   // evidence hash -> the report that carried it, if one did
+	photos     photoIndex              // evidence hash -> the report that carried it, if one did
 	reused     map[photoKey][]photoUse // evidence hash -> every report that carried it, if several did
 	volunteers map[string][]spreadUse  // volunteer -> the stations they reported, first seen first
 
@@ -107,11 +107,13 @@ func (p *partition) floor() int64 {
 }
 
 // photoUse is one report carrying a photo: the report itself rather than a copy of its
-// fields, which a national night would hold once per photo (issue 18).
+// fields, which a national night would hold once per photo (issue 18), and no partition
+// beside it (the kept report has its own, Report.part): 8 bytes in the index's entries.
 type photoUse struct {
-	part int32
-	rep  *Report
+	rep *Report
 }
+
+func (u photoUse) part() int32 { return u.rep.part }
 
 func (u photoUse) station() string    { return u.rep.StationID }
 func (u photoUse) ballot() int        { return ballotIndex(u.rep.Ballot()) }
@@ -138,7 +140,7 @@ func NewLedger(rules *Rules) *Ledger {
 	return &Ledger{
 		rules:       rules,
 		parts:       map[int32]*partition{},
-		photos:      map[photoKey]photoUse{},
+		photos:      photoIndex{sums: map[[32]byte]photoUse{}, other: map[string]photoUse{}},
 		reused:      map[photoKey][]photoUse{},
 		volunteers:  map[string][]spreadUse{},
 		blockAt:     map[blockSlot]blockEntry{},
@@ -194,13 +196,9 @@ func (l *Ledger) Partitions() []int32 {
 // Outside a transaction only.
 func (l *Ledger) DropPartition(p int32) {
 	delete(l.parts, p)
-	for k, u := range l.photos {
-		if u.part == p {
-			delete(l.photos, k)
-		}
-	}
+	l.photos.dropPartition(p)
 	for k, uses := range l.reused {
-		l.setPhotoUses(k, slices.DeleteFunc(slices.Clone(uses), func(u photoUse) bool { return u.part == p }))
+		l.setPhotoUses(k, slices.DeleteFunc(slices.Clone(uses), func(u photoUse) bool { return u.part() == p }))
 	}
 	for v, uses := range l.volunteers {
 		uses = slices.DeleteFunc(slices.Clone(uses), func(u spreadUse) bool { return u.part == p })
@@ -261,6 +259,7 @@ func (l *Ledger) Apply(p int32, in Input) []Output {
 			arr = &arrival{}
 		}
 		in.Report = in.Report.kept()
+		in.Report.part = p
 	}
 	out := l.applyStation(p, in.StationID(), in)
 	if in.Report != nil {

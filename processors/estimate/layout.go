@@ -260,8 +260,9 @@ func (m Method) Validate() error {
 type layout struct {
 	nSub int // sub-strata per constituency: 2 (rural, urban) x SizeClasses
 
-	parties  []int       // party numbers; a party's position is its key
-	partyKey map[int]int // party number -> key
+	parties   []int       // party numbers; a party's position is its key
+	partyKey  map[int]int // party number -> key
+	partyKeys []int       // 0 .. len(parties)-1: the party-list ballot's options, shared
 
 	regions    []string
 	provinces  []string
@@ -330,6 +331,7 @@ func newLayout(c *election.Country, m Method) (*layout, error) {
 		l.partyKey[p.No] = len(l.parties)
 		l.parties = append(l.parties, p.No)
 	}
+	l.partyKeys = l.allParties()
 	regionIdx := map[string]int{}
 	provIdx := map[string]int{}
 	for _, p := range c.Provinces {
@@ -455,10 +457,12 @@ func (l *layout) partyNo(k int) int {
 }
 
 // options returns the keys (party positions) of the choices on ballot b in constituency c,
-// in the order the estimator stores their sums.
+// in the order the estimator stores their sums. The slice is shared: callers must not
+// change it. (The party list's was a fresh one per call: 14 % of the bytes `votestream up`
+// allocated in a national night, issue 18.)
 func (l *layout) options(b election.Ballot, c int) []int {
 	if b == election.BallotPartyList {
-		return l.allParties()
+		return l.partyKeys
 	}
 	return l.cons[c].candKeys
 }
