@@ -127,8 +127,9 @@ func main() {
 type proc struct {
 	name    string
 	cmd     *exec.Cmd
-	metrics string // host:port serving /metrics
-	done    chan error
+	metrics string        // host:port serving /metrics
+	done    chan struct{} // closed when the process has exited, so every reader sees it
+	err     error         // cmd.Wait's error, set before done is closed
 
 	peakRSS, peakHeap float64 // bytes
 	cpu               float64 // seconds of CPU (user and system) when last read
@@ -638,8 +639,8 @@ func startProc(dir, bin, name, metrics string, args []string) (*proc, error) {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, metrics: metrics, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logf.Close() }()
+	p := &proc{name: name, cmd: cmd, metrics: metrics, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); logf.Close(); close(p.done) }()
 	return p, nil
 }
 
@@ -717,8 +718,8 @@ func waitReady(ctx context.Context, p *proc, url string, limit time.Duration) er
 			return nil
 		}
 		select {
-		case e := <-p.done:
-			return fmt.Errorf("%s exited before it was ready: %v (see its log in the work folder; -keep keeps it)", p.name, e)
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready: %v (see its log in the work folder; -keep keeps it)", p.name, p.err)
 		default:
 		}
 		if time.Now().After(deadline) {
