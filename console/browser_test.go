@@ -170,10 +170,14 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 			p.signIn("war-room-web-2", schemas.RoleWarRoom, ""),
 			chromedp.WaitVisible(chromedp.CSS("#log-link")),
 			chromedp.Click(chromedp.CSS("#log-link")),
-			chromedp.WaitVisible(chromedp.CSS("#log tbody tr")),
-			into(chromedp.Text(chromedp.CSS("#log")), &text),
+			// Polled as one read: the log redraws when its refresh lands, and a node found
+			// by one step can be gone by the next (CI once read it mid-redraw).
+			into(chromedp.Poll[string](`(() => { const t = document.querySelector('#log')?.innerText ?? ''; return t.includes('lead-C1') && t.includes('lead-C2') && t.includes('5/18') ? t : '' })()`, chromedp.WithPollingTimeout(30*time.Second)), &text),
 		)
 		if err != nil || !strings.Contains(text, "lead-C1") || !strings.Contains(text, "lead-C2") || !strings.Contains(text, "5/18") {
+			if err != nil { // what the page showed instead
+				_ = chromedp.Do(ctx, into(chromedp.Evaluate[string](`document.querySelector('#log')?.innerText ?? document.body.innerText`), &text))
+			}
 			t.Errorf("war room's decision log: %q (%v); want both leads' decisions with their reasons", text, err)
 		}
 		shot(t, ctx, "console-log.png")
