@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,6 +81,24 @@ func into[T any](a chromedp.Action[T], dst *T) chromedp.Action[chromedp.Void] {
 		v, err := a(ctx, t)
 		*dst = v
 		return chromedp.Void{}, err
+	}
+}
+
+// textWith reads the text of the first element matching sel once it contains every want, in
+// one polled step: a table that redraws (a second render, a refresh) can replace the node
+// between a WaitVisible and a Text (CI once read the decision log mid-redraw). On a timeout
+// it returns what the element (or the page) said then, with the error.
+func textWith(sel string, want ...string) chromedp.Action[string] {
+	js, _ := json.Marshal(sel)
+	ws, _ := json.Marshal(want)
+	read := fmt.Sprintf(`(document.querySelector(%s) || document.body).innerText`, js)
+	return func(ctx context.Context, tg *chromedp.Target) (string, error) {
+		v, err := chromedp.Poll[string](fmt.Sprintf(`(() => { const t = %s; return %s.every(w => t.includes(w)) ? t : '' })()`, read, ws),
+			chromedp.WithPollingTimeout(30*time.Second))(ctx, tg)
+		if err != nil {
+			v, _ = chromedp.Evaluate[string](read)(ctx, tg)
+		}
+		return v, err
 	}
 }
 
@@ -170,14 +189,9 @@ func TestBrowserLeadResolvesDisputedStation(t *testing.T) {
 			p.signIn("war-room-web-2", schemas.RoleWarRoom, ""),
 			chromedp.WaitVisible(chromedp.CSS("#log-link")),
 			chromedp.Click(chromedp.CSS("#log-link")),
-			// Polled as one read: the log redraws when its refresh lands, and a node found
-			// by one step can be gone by the next (CI once read it mid-redraw).
-			into(chromedp.Poll[string](`(() => { const t = document.querySelector('#log')?.innerText ?? ''; return t.includes('lead-C1') && t.includes('lead-C2') && t.includes('5/18') ? t : '' })()`, chromedp.WithPollingTimeout(30*time.Second)), &text),
+			into(textWith("#log", "lead-C1", "lead-C2", "5/18"), &text),
 		)
 		if err != nil || !strings.Contains(text, "lead-C1") || !strings.Contains(text, "lead-C2") || !strings.Contains(text, "5/18") {
-			if err != nil { // what the page showed instead
-				_ = chromedp.Do(ctx, into(chromedp.Evaluate[string](`document.querySelector('#log')?.innerText ?? document.body.innerText`), &text))
-			}
 			t.Errorf("war room's decision log: %q (%v); want both leads' decisions with their reasons", text, err)
 		}
 		shot(t, ctx, "console-log.png")
