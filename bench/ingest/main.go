@@ -71,6 +71,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/bench/internal/localproc"
 	"votestream/election"
 	"votestream/ingest"
 	"votestream/ingest/token"
@@ -515,8 +516,8 @@ func run(o options) error {
 			return err
 		}
 		defer floor.stop()
-		broker := brokerPID(o.seeds)
-		if age := procAge(broker); broker != 0 && age < 5*time.Minute {
+		broker := localproc.ListenerPID(o.seeds)
+		if age := localproc.Age(broker); broker != 0 && age < 5*time.Minute {
 			fmt.Fprintf(os.Stderr, "# the broker (pid %d) started %s ago: its JVM may still be compiling its hot paths, so ingest's figures are low (issue 18 asks for a broker warmed for two minutes)\n",
 				broker, age.Round(time.Second))
 		}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"votestream/bench/internal/localproc"
 )
 
 // wrkScript drives POST /v1/submissions from wrk. Every request carries a fresh
@@ -92,7 +94,7 @@ func wrkPhase(o options, w *workload, round int, url, topic string, reg *prometh
 	if err != nil {
 		return wrkResult{}, err
 	}
-	self0, broker0, start := selfCPU(), procCPU(broker), time.Now()
+	self0, broker0, start := selfCPU(), localproc.CPU(broker), time.Now()
 	cmd := exec.Command("wrk", "-t", fmt.Sprint(o.wrkThreads), "-c", fmt.Sprint(o.wrkConns),
 		"-d", fmt.Sprintf("%ds", int(total.Seconds())), "--timeout", "30s", "-s", script, url)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -120,7 +122,7 @@ func wrkPhase(o options, w *workload, round int, url, topic string, reg *prometh
 		return wrkResult{}, fmt.Errorf("wrk: %w", err)
 	}
 	wall := time.Since(start)
-	selfUsed, brokerUsed := selfCPU()-self0, procCPU(broker)-broker0
+	selfUsed, brokerUsed := selfCPU()-self0, localproc.CPU(broker)-broker0
 	wrkUsed := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if errA != nil || errB != nil {
 		return wrkResult{}, fmt.Errorf("reading ingest's counters: %v %v", errA, errB)

@@ -40,6 +40,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"votestream/bench/internal/localproc"
 	"votestream/internal/kafkaready"
 	"votestream/internal/partition"
 	"votestream/schemas"
@@ -150,8 +151,8 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 	want := 2 * n
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	server := listenerPID(addr)
-	start, cpu0, server0 := time.Now(), selfCPU(), procCPU(server)
+	server := localproc.ListenerPID(addr)
+	start, cpu0, server0 := time.Now(), selfCPU(), localproc.CPU(server)
 	go func() { done <- s.Run(runCtx) }()
 	var byTable map[string]float64
 	var firstRow time.Time
@@ -179,7 +180,7 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 			return fmt.Errorf("the sink wrote %.0f of %d rows in 10 minutes", total, want)
 		}
 	}
-	sinkTime, sinkCPU, serverSink := time.Since(start), selfCPU()-cpu0, procCPU(server)-server0
+	sinkTime, sinkCPU, serverSink := time.Since(start), selfCPU()-cpu0, localproc.CPU(server)-server0
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -219,12 +220,12 @@ func run(seeds, addr, client string, n, batch, maxInsert int) error {
 		if err := conn.Exec(ctx, "CREATE TABLE "+copyT+" AS "+database+"."+table); err != nil {
 			return fmt.Errorf("copy of %s: %w", table, err)
 		}
-		t, s0 := time.Now(), procCPU(server)
+		t, s0 := time.Now(), localproc.CPU(server)
 		if err := clientRun(client, host, port, "INSERT INTO "+copyT+" FORMAT Native", file, ""); err != nil {
 			return err
 		}
 		took := time.Since(t)
-		serverClient += procCPU(server) - s0
+		serverClient += localproc.CPU(server) - s0
 		var rows uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+copyT).Scan(&rows); err != nil {
 			return err

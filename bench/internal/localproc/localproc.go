@@ -1,4 +1,7 @@
-package main
+// Package localproc reads, from /proc, the CPU of a server running on this machine (the
+// Kafka broker, ClickHouse): the benchmarks report it beside their own, because on these
+// 2 cores a server's cost per item bounds what the client measured can reach.
+package localproc
 
 import (
 	"bufio"
@@ -11,12 +14,10 @@ import (
 	"time"
 )
 
-// brokerPID is the process on this machine listening on the seed broker's port, or 0 when
-// none is found (a remote broker, or /proc not readable). It lets the wrk phase say how much
-// CPU the broker spent per accepted submission: on these 2 cores the broker competes with
-// ingest, so its cost per record bounds ingest's throughput as much as ingest's own.
-func brokerPID(seed string) int {
-	_, port, err := net.SplitHostPort(seed)
+// ListenerPID is the process on this machine listening on addr's port, or 0 when none is
+// found (a remote server, or /proc not readable).
+func ListenerPID(addr string) int {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return 0
 	}
@@ -64,9 +65,9 @@ func listeningInodes(f string, port int, into map[string]bool) {
 	}
 }
 
-// procStat is the fields of /proc/pid/stat after the command name (which may hold
+// stat is the fields of /proc/pid/stat after the command name (which may hold
 // spaces), so the state is f[0]; nil when unreadable.
-func procStat(pid int) []string {
+func stat(pid int) []string {
 	if pid == 0 {
 		return nil
 	}
@@ -78,10 +79,10 @@ func procStat(pid int) []string {
 	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }
 
-// procCPU is the user plus system CPU time process pid has used, or 0 when unreadable.
-func procCPU(pid int) time.Duration {
+// CPU is the user plus system CPU time process pid has used, or 0 when unreadable.
+func CPU(pid int) time.Duration {
 	// utime and stime are the 14th and 15th fields, in clock ticks of 1/100 s (USER_HZ).
-	f := procStat(pid)
+	f := stat(pid)
 	if len(f) < 13 {
 		return 0
 	}
@@ -90,12 +91,12 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// procAge is how long ago process pid started, or 0 when unreadable. A broker's JVM compiles
+// Age is how long ago process pid started, or 0 when unreadable. A broker's JVM compiles
 // its hot paths in its first minutes: a run then measures the broker's warm-up (ingest's CPU
 // per submission 128 µs on a broker a minute old, 70 to 85 µs on the same broker warmed, in
 // the same hour).
-func procAge(pid int) time.Duration {
-	f := procStat(pid)
+func Age(pid int) time.Duration {
+	f := stat(pid)
 	up, err := os.ReadFile("/proc/uptime")
 	if err != nil || len(f) < 20 {
 		return 0
